@@ -1,0 +1,135 @@
+//! The files Berth writes under `tenants/<tenant>/`, and their deterministic rendering: struct
+//! fields in declaration order, maps sorted by key, no timestamps. The same desired state
+//! always gives the same bytes, so a repeated request leaves the tree unchanged.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::{Map, Value};
+
+use crate::catalog::Quotas;
+use crate::error::PlanError;
+use crate::names::{EnvName, ModuleName, TenantName, TierName};
+
+/// The first line of every file Berth writes.
+pub const HEADER: &str = "# Written by Berth. Change it through Berth's API or a pull request that Berth validates.\n";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantState {
+    Active,
+    Suspended,
+}
+
+/// `tenants/<tenant>/tenant.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSpec {
+    pub name: TenantName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub tier: TierName,
+    pub state: TenantState,
+    /// The id of the request that created the tenant.
+    pub created_by: String,
+}
+
+/// The `tenant:` block every values file carries, read by the charts for names and labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRef {
+    pub name: TenantName,
+    pub tier: TierName,
+    pub env: EnvName,
+}
+
+/// `tenants/<tenant>/<env>/base.yaml`: values for `charts/tenant`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseValues {
+    pub tenant: TenantRef,
+    pub suspended: bool,
+    pub quota: Quotas,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleRef {
+    pub name: ModuleName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// `tenants/<tenant>/<env>/modules/<module>.yaml`: values for `charts/modules/<module>`. The
+/// caller's overrides sit at the top level beside Berth's own keys, as the chart reads them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleValues {
+    pub tenant: TenantRef,
+    pub module: ModuleRef,
+    pub suspended: bool,
+    #[serde(flatten)]
+    pub overrides: Map<String, Value>,
+}
+
+/// Keys of a module values file that belong to Berth, so an override may not set them.
+pub const RESERVED_VALUE_KEYS: &[&str] = &["tenant", "module", "suspended"];
+
+/// Renders a file: the header, then the YAML.
+pub fn render<T: Serialize>(path: &str, value: &T) -> Result<Vec<u8>, PlanError> {
+    let yaml = serde_yaml_ng::to_string(value).map_err(|e| PlanError::Repository {
+        path: path.to_owned(),
+        reason: format!("cannot render: {e}"),
+    })?;
+    Ok(format!("{HEADER}{yaml}").into_bytes())
+}
+
+/// Parses a file Berth wrote (or a person edited), naming the path when it is not valid.
+pub fn parse<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, PlanError> {
+    serde_yaml_ng::from_slice(bytes).map_err(|e| PlanError::Repository {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module_values() -> ModuleValues {
+        let mut overrides = Map::new();
+        overrides.insert("zeta".into(), Value::from(1));
+        overrides.insert("alpha".into(), serde_json::json!({"b": 2, "a": [1, "x"]}));
+        ModuleValues {
+            tenant: TenantRef {
+                name: TenantName::parse("n", "acme").unwrap(),
+                tier: TierName::parse("t", "standard").unwrap(),
+                env: EnvName::parse("e", "dev").unwrap(),
+            },
+            module: ModuleRef { name: ModuleName::parse("m", "postgres").unwrap(), version: Some("1.4.2".into()) },
+            suspended: false,
+            overrides,
+        }
+    }
+
+    #[test]
+    fn renders_berth_keys_first_then_sorted_overrides() {
+        let text = String::from_utf8(render("p", &module_values()).unwrap()).unwrap();
+        let expected = format!(
+            "{HEADER}tenant:\n  name: acme\n  tier: standard\n  env: dev\nmodule:\n  name: postgres\n  version: 1.4.2\nsuspended: false\nalpha:\n  a:\n  - 1\n  - x\n  b: 2\nzeta: 1\n"
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn parse_reads_back_what_render_wrote() {
+        let v = module_values();
+        let bytes = render("p", &v).unwrap();
+        assert_eq!(parse::<ModuleValues>("p", &bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn parse_names_the_path_of_a_bad_file() {
+        let err = parse::<TenantSpec>("tenants/acme/tenant.yaml", b"name: acme\ncolour: red\n").unwrap_err();
+        assert!(err.to_string().starts_with("tenants/acme/tenant.yaml: "), "{err}");
+    }
+}

@@ -1,0 +1,22 @@
+//! Berth's domain, with no I/O and no async: what a tenant, an environment, a tier and a module
+//! are, what the catalog allows, how a request is validated, and how it is planned into a
+//! [`Change`] of files under `tenants/<tenant>/`.
+//!
+//! Everything that touches the outside world (Git, the store, HTTP) lives in other crates and
+//! calls into this one: `plan(request, current files) -> Change` is a pure function.
+
+pub mod body;
+pub mod catalog;
+pub mod error;
+pub mod files;
+pub mod names;
+pub mod paths;
+pub mod plan;
+pub mod request;
+
+pub use catalog::{Catalog, CatalogError};
+pub use error::{ErrorKind, FieldError, PlanError};
+pub use files::{BaseValues, ModuleValues, TenantRef, TenantSpec, TenantState};
+pub use names::{EnvName, ModuleName, TenantName, TierName};
+pub use plan::{Change, RepoFiles, plan};
+pub use request::{Action, Request, TenantPatch};

@@ -1,0 +1,378 @@
+//! Planning: `(request, current files) -> Change`. The planner reads the tenant's files as
+//! they are at the branch tip, applies the request to that model, and writes back exactly the
+//! files whose content changed, so a request that is already satisfied plans no change.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::catalog::{CATALOG_PATH, Catalog, Tier};
+use crate::error::{FieldError, PlanError};
+use crate::files::{self, BaseValues, ModuleRef, ModuleValues, TenantRef, TenantSpec, TenantState};
+use crate::names::{EnvName, ModuleName, TenantName};
+use crate::paths::{self, TenantFile};
+use crate::request::{Action, ModuleChange, NewTenant, Request, TenantPatch};
+
+/// Files read from the repository at the tip: `tenants/catalog.yaml` and every file under
+/// `tenants/<tenant>/`, keyed by their full path.
+pub type RepoFiles = BTreeMap<String, Vec<u8>>;
+
+/// What one request does to the repository: one commit's worth of file writes and deletes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Change {
+    pub writes: BTreeMap<String, Vec<u8>>,
+    pub deletes: BTreeSet<String>,
+    /// The commit message, ending with the `Berth-Request: <id>` trailer.
+    pub message: String,
+}
+
+impl Change {
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.deletes.is_empty()
+    }
+}
+
+/// The paths a plan for `tenant` reads: hand these to the committer.
+pub fn read_set(tenant: &TenantName) -> Vec<String> {
+    vec![CATALOG_PATH.to_owned(), paths::tenant_dir(tenant)]
+}
+
+/// Plans `request` against the repository's current files.
+pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
+    let catalog = load_catalog(files)?;
+    let tenant = &request.tenant;
+    let name_field = if matches!(request.action, Action::CreateTenant(_)) { "name" } else { "tenant" };
+    catalog.check_tenant_name(name_field, tenant)?;
+    let before = TenantModel::read(tenant, files)?;
+
+    let (after, summary) = match (&request.action, &before) {
+        (Action::CreateTenant(new), None) => (Some(create(&catalog, tenant, new, &request.id)?), create_summary(tenant, new)),
+        (Action::CreateTenant(_), Some(_)) => {
+            return Err(FieldError::conflict("name", format!("tenant {tenant} already exists")).into());
+        }
+        (_, None) => return Err(FieldError::not_found("tenant", format!("tenant {tenant} does not exist")).into()),
+        (Action::UpdateTenant(patch), Some(model)) => {
+            let mut m = model.clone();
+            let summary = update(&catalog, &mut m, patch)?;
+            (Some(m), summary)
+        }
+        (Action::DeleteTenant, Some(_)) => (None, format!("Delete tenant {tenant}")),
+        (Action::EnableModule(change), Some(model)) => {
+            let mut m = model.clone();
+            let summary = enable_module(&catalog, &mut m, change)?;
+            (Some(m), summary)
+        }
+        (Action::DisableModule { env, module }, Some(model)) => {
+            let mut m = model.clone();
+            let summary = disable_module(&catalog, &mut m, env, module)?;
+            (Some(m), summary)
+        }
+    };
+
+    let mut change = diff(tenant, before.as_ref(), after.as_ref(), files)?;
+    change.message = format!("{summary}\n\nBerth-Request: {}\n", request.id);
+    Ok(change)
+}
+
+/// Loads the catalog from the files read at the tip.
+pub fn load_catalog(files: &RepoFiles) -> Result<Catalog, PlanError> {
+    let bytes = files.get(CATALOG_PATH).ok_or(crate::CatalogError::Missing)?;
+    Ok(Catalog::from_yaml(bytes)?)
+}
+
+/// A tenant as its files describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantModel {
+    pub spec: TenantSpec,
+    pub envs: BTreeMap<EnvName, BaseValues>,
+    pub modules: BTreeMap<(EnvName, ModuleName), ModuleValues>,
+}
+
+impl TenantModel {
+    /// Reads a tenant from its files; `None` when the tenant does not exist.
+    pub fn read(tenant: &TenantName, files: &RepoFiles) -> Result<Option<Self>, PlanError> {
+        let dir = paths::tenant_dir(tenant);
+        let mut spec = None;
+        let mut envs = BTreeMap::new();
+        let mut modules = BTreeMap::new();
+        for (path, bytes) in files.range(dir.clone()..).take_while(|(p, _)| p.starts_with(&dir)) {
+            match paths::classify(&path[dir.len()..]) {
+                Some(TenantFile::Spec) => spec = Some(files::parse::<TenantSpec>(path, bytes)?),
+                Some(TenantFile::Base(env)) => {
+                    envs.insert(env, files::parse::<BaseValues>(path, bytes)?);
+                }
+                Some(TenantFile::Module(env, module)) => {
+                    modules.insert((env, module), files::parse::<ModuleValues>(path, bytes)?);
+                }
+                None => {}
+            }
+        }
+        let Some(spec) = spec else {
+            if files.keys().any(|p| p.starts_with(&dir)) {
+                return Err(PlanError::Repository {
+                    path: dir,
+                    reason: "the folder exists but has no tenant.yaml".into(),
+                });
+            }
+            return Ok(None);
+        };
+        if spec.name != *tenant {
+            return Err(PlanError::Repository {
+                path: paths::tenant_spec(tenant),
+                reason: format!("names tenant {} but lives in the folder of {tenant}", spec.name),
+            });
+        }
+        Ok(Some(Self { spec, envs, modules }))
+    }
+
+    fn suspended(&self) -> bool {
+        self.spec.state == TenantState::Suspended
+    }
+
+    fn tenant_ref(&self, env: &EnvName) -> TenantRef {
+        TenantRef { name: self.spec.name.clone(), tier: self.spec.tier.clone(), env: env.clone() }
+    }
+
+    fn enabled(&self, env: &EnvName, module: &ModuleName) -> bool {
+        self.modules.contains_key(&(env.clone(), module.clone()))
+    }
+
+    fn new_module(&self, env: &EnvName, module: &ModuleName) -> ModuleValues {
+        ModuleValues {
+            tenant: self.tenant_ref(env),
+            module: ModuleRef { name: module.clone(), version: None },
+            suspended: self.suspended(),
+            overrides: Default::default(),
+        }
+    }
+
+    /// Every file of the model, keyed by path, for diffing.
+    fn files(&self) -> Vec<(String, ModelFile<'_>)> {
+        let t = &self.spec.name;
+        let mut out = vec![(paths::tenant_spec(t), ModelFile::Spec(&self.spec))];
+        out.extend(self.envs.iter().map(|(env, v)| (paths::base_values(t, env), ModelFile::Base(v))));
+        out.extend(self.modules.iter().map(|((env, m), v)| (paths::module_values(t, env, m), ModelFile::Module(v))));
+        out
+    }
+}
+
+#[derive(PartialEq)]
+enum ModelFile<'a> {
+    Spec(&'a TenantSpec),
+    Base(&'a BaseValues),
+    Module(&'a ModuleValues),
+}
+
+impl ModelFile<'_> {
+    fn render(&self, path: &str) -> Result<Vec<u8>, PlanError> {
+        match self {
+            ModelFile::Spec(v) => files::render(path, v),
+            ModelFile::Base(v) => files::render(path, v),
+            ModelFile::Module(v) => files::render(path, v),
+        }
+    }
+}
+
+/// Writes the files whose model changed (a file the model did not change keeps its bytes, even
+/// a hand-formatted one) and deletes the files the model no longer has.
+fn diff(
+    tenant: &TenantName,
+    before: Option<&TenantModel>,
+    after: Option<&TenantModel>,
+    files: &RepoFiles,
+) -> Result<Change, PlanError> {
+    let mut change = Change::default();
+    let old: BTreeMap<String, ModelFile<'_>> = before.map(|m| m.files().into_iter().collect()).unwrap_or_default();
+    let Some(after) = after else {
+        // Deleting a tenant removes its whole folder, files Berth did not write included.
+        let dir = paths::tenant_dir(tenant);
+        change.deletes = files.keys().filter(|p| p.starts_with(&dir)).cloned().collect();
+        return Ok(change);
+    };
+    let new = after.files();
+    for (path, file) in &new {
+        if old.get(path) != Some(file) {
+            change.writes.insert(path.clone(), file.render(path)?);
+        }
+    }
+    let kept: BTreeSet<&String> = new.iter().map(|(p, _)| p).collect();
+    change.deletes = old.keys().filter(|p| !kept.contains(p)).cloned().collect();
+    Ok(change)
+}
+
+fn create(catalog: &Catalog, tenant: &TenantName, new: &NewTenant, request_id: &str) -> Result<TenantModel, PlanError> {
+    let tier = catalog.require_tier("tier", &new.tier)?;
+    for (i, env) in new.envs.iter().enumerate() {
+        catalog.require_env_for_tier(&format!("envs[{i}]"), env, tier)?;
+    }
+    for (i, module) in new.modules.iter().enumerate() {
+        let field = format!("modules[{i}]");
+        let m = catalog.require_module(&field, module)?;
+        catalog.require_module_allowed(&field, m, &tier.name)?;
+        if let Some(missing) = m.depends_on.iter().find(|d| !new.modules.contains(d)) {
+            return Err(FieldError::invalid(field, format!("module {module} needs {missing}; add {missing} to modules")).into());
+        }
+    }
+    let spec = TenantSpec {
+        name: tenant.clone(),
+        display_name: new.display_name.clone(),
+        owner: new.owner.clone(),
+        tier: tier.name.clone(),
+        state: TenantState::Active,
+        created_by: request_id.to_owned(),
+    };
+    let mut model = TenantModel { spec, envs: BTreeMap::new(), modules: BTreeMap::new() };
+    for env in &new.envs {
+        model.envs.insert(env.clone(), base_values(&model, env, tier)?);
+        for module in &new.modules {
+            model.modules.insert((env.clone(), module.clone()), model.new_module(env, module));
+        }
+    }
+    Ok(model)
+}
+
+fn base_values(model: &TenantModel, env: &EnvName, tier: &Tier) -> Result<BaseValues, PlanError> {
+    let quota = tier.quotas.clone().ok_or_else(|| {
+        crate::CatalogError::Rule(format!("tier {}: quotas are required", tier.name))
+    })?;
+    Ok(BaseValues { tenant: model.tenant_ref(env), suspended: model.suspended(), quota })
+}
+
+fn create_summary(tenant: &TenantName, new: &NewTenant) -> String {
+    let join = |v: Vec<&str>| v.join(", ");
+    let envs = join(new.envs.iter().map(|e| e.as_str()).collect());
+    let modules = if new.modules.is_empty() {
+        "no modules".to_owned()
+    } else {
+        format!("modules {}", join(new.modules.iter().map(|m| m.as_str()).collect()))
+    };
+    format!("Create tenant {tenant} ({}; envs {envs}; {modules})", new.tier)
+}
+
+fn update(catalog: &Catalog, model: &mut TenantModel, patch: &TenantPatch) -> Result<String, PlanError> {
+    let tenant = model.spec.name.clone();
+    let mut parts = Vec::new();
+    if let Some(tier_name) = &patch.tier {
+        let tier = catalog.require_tier("tier", tier_name)?;
+        for env in model.envs.keys() {
+            if !tier.environments.contains(env) {
+                return Err(FieldError::invalid("tier", format!("tier {tier_name} does not allow environment {env}, which {tenant} has")).into());
+            }
+        }
+        for (env, module) in model.modules.keys() {
+            if let Some(m) = catalog.module(module) {
+                catalog.require_module_allowed("tier", m, tier_name).map_err(|e| {
+                    FieldError::invalid("tier", format!("{} (enabled in {env}); disable it first", e.reason))
+                })?;
+            }
+        }
+        if model.spec.tier != *tier_name {
+            parts.push(format!("tier {} -> {tier_name}", model.spec.tier));
+        }
+        model.spec.tier = tier_name.clone();
+        let envs: Vec<EnvName> = model.envs.keys().cloned().collect();
+        for env in envs {
+            let base = base_values(model, &env, tier)?;
+            model.envs.insert(env, base);
+        }
+        for ((env, _), values) in model.modules.iter_mut() {
+            values.tenant = TenantRef { name: tenant.clone(), tier: tier_name.clone(), env: env.clone() };
+        }
+    }
+    if let Some(display_name) = &patch.display_name {
+        model.spec.display_name = Some(display_name.clone());
+        parts.push(format!("display name {display_name:?}"));
+    }
+    if let Some(owner) = &patch.owner {
+        model.spec.owner = Some(owner.clone());
+        parts.push(format!("owner {owner}"));
+    }
+    if let Some(suspended) = patch.suspended {
+        model.spec.state = if suspended { TenantState::Suspended } else { TenantState::Active };
+        model.envs.values_mut().for_each(|b| b.suspended = suspended);
+        model.modules.values_mut().for_each(|m| m.suspended = suspended);
+        if patch.tier.is_none() && patch.display_name.is_none() && patch.owner.is_none() {
+            let verb = if suspended { "Suspend" } else { "Resume" };
+            return Ok(format!("{verb} tenant {tenant}"));
+        }
+        parts.push(if suspended { "suspended".into() } else { "resumed".into() });
+    }
+    if parts.is_empty() {
+        parts.push("no change".into());
+    }
+    Ok(format!("Update tenant {tenant}: {}", parts.join("; ")))
+}
+
+fn require_env(model: &TenantModel, env: &EnvName) -> Result<(), FieldError> {
+    if model.envs.contains_key(env) {
+        return Ok(());
+    }
+    let has: Vec<&str> = model.envs.keys().map(|e| e.as_str()).collect();
+    Err(FieldError::not_found("env", format!("tenant {} has no environment {env}; it has {}", model.spec.name, has.join(", "))))
+}
+
+fn enable_module(catalog: &Catalog, model: &mut TenantModel, change: &ModuleChange) -> Result<String, PlanError> {
+    let (env, module) = (&change.env, &change.module);
+    require_env(model, env)?;
+    let m = catalog.require_module("module", module)?;
+    catalog.require_module_allowed("module", m, &model.spec.tier)?;
+
+    // Missing dependencies, nearest first, each checked against the tier like the module.
+    let mut missing: Vec<ModuleName> = Vec::new();
+    let mut queue: Vec<&ModuleName> = m.depends_on.iter().collect();
+    while let Some(dep) = queue.pop() {
+        if model.enabled(env, dep) || missing.contains(dep) {
+            continue;
+        }
+        let dep_module = catalog.require_module("module", dep)?;
+        catalog.require_module_allowed("module", dep_module, &model.spec.tier)?;
+        missing.push(dep.clone());
+        queue.extend(dep_module.depends_on.iter());
+    }
+    if !missing.is_empty() && !change.enable_dependencies {
+        let names: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
+        return Err(FieldError::invalid(
+            "module",
+            format!("module {module} needs {} enabled in {env} first; enable it, or send \"enable_dependencies\": true", names.join(", ")),
+        )
+        .into());
+    }
+    for dep in &missing {
+        let values = model.new_module(env, dep);
+        model.modules.insert((env.clone(), dep.clone()), values);
+    }
+    let mut values = model.new_module(env, module);
+    values.module.version = change.version.clone();
+    values.overrides = change.values.clone();
+    model.modules.insert((env.clone(), module.clone()), values);
+
+    let version = change.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    let mut summary = format!("Enable {module}{version} for {} in {env}", model.spec.name);
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
+        summary.push_str(&format!(" (with dependencies {})", names.join(", ")));
+    }
+    Ok(summary)
+}
+
+fn disable_module(catalog: &Catalog, model: &mut TenantModel, env: &EnvName, module: &ModuleName) -> Result<String, PlanError> {
+    require_env(model, env)?;
+    if !model.enabled(env, module) {
+        // Disabling what is off changes nothing, but a name the catalog does not know is a typo.
+        catalog.require_module("module", module)?;
+        return Ok(format!("Disable {module} for {} in {env}", model.spec.name));
+    }
+    let dependents: Vec<&str> = model
+        .modules
+        .keys()
+        .filter(|(e, m)| e == env && catalog.module(m).is_some_and(|c| c.depends_on.contains(module)))
+        .map(|(_, m)| m.as_str())
+        .collect();
+    if !dependents.is_empty() {
+        return Err(FieldError::conflict(
+            "module",
+            format!("{} in {env} depends on {module}; disable {} first", dependents.join(", "), dependents.join(", ")),
+        )
+        .into());
+    }
+    model.modules.remove(&(env.clone(), module.clone()));
+    Ok(format!("Disable {module} for {} in {env}", model.spec.name))
+}

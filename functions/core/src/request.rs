@@ -1,0 +1,77 @@
+//! A validated request: what the API and the webhooks ask Berth to change.
+
+use serde_json::{Map, Value};
+
+use crate::names::{EnvName, ModuleName, TenantName, TierName};
+
+/// One request, always about one tenant. `id` is the request's ULID; it ends up in the
+/// commit's `Berth-Request` trailer and, for a new tenant, in `created_by`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: String,
+    pub tenant: TenantName,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    CreateTenant(NewTenant),
+    UpdateTenant(TenantPatch),
+    DeleteTenant,
+    EnableModule(ModuleChange),
+    DisableModule { env: EnvName, module: ModuleName },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTenant {
+    pub tier: TierName,
+    pub envs: Vec<EnvName>,
+    /// Enabled in every listed environment.
+    pub modules: Vec<ModuleName>,
+    pub display_name: Option<String>,
+    pub owner: Option<String>,
+}
+
+/// A partial update; at least one field is set (the body parser makes sure).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantPatch {
+    pub tier: Option<TierName>,
+    pub display_name: Option<String>,
+    pub owner: Option<String>,
+    pub suspended: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleChange {
+    pub env: EnvName,
+    pub module: ModuleName,
+    pub version: Option<String>,
+    /// Value overrides, merged at the top level of the module's values file.
+    pub values: Map<String, Value>,
+    /// Also enable the module's missing dependencies instead of refusing the request.
+    pub enable_dependencies: bool,
+}
+
+impl Action {
+    /// The action's name in request records and responses.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::CreateTenant(_) => "create_tenant",
+            Action::UpdateTenant(p) if p.is_only_suspension(true) => "suspend_tenant",
+            Action::UpdateTenant(p) if p.is_only_suspension(false) => "resume_tenant",
+            Action::UpdateTenant(_) => "update_tenant",
+            Action::DeleteTenant => "delete_tenant",
+            Action::EnableModule(_) => "enable_module",
+            Action::DisableModule { .. } => "disable_module",
+        }
+    }
+}
+
+impl TenantPatch {
+    fn is_only_suspension(&self, suspended: bool) -> bool {
+        self.suspended == Some(suspended)
+            && self.tier.is_none()
+            && self.display_name.is_none()
+            && self.owner.is_none()
+    }
+}
