@@ -1,1 +1,104 @@
+//! The Committer: turns a planned [`Change`] into one commit on a Git branch and pushes it.
+//!
+//! A committer never plans by itself. The caller hands it the paths to read and a planning
+//! function; the committer reads those paths at the branch tip, plans, commits and pushes, and
+//! when the push loses a race it fetches the new tip and plans again, so a request is always
+//! applied to the state it lands on: never lost, never applied twice.
 
+mod git2_backend;
+mod remote;
+mod seed;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use berth_core::{Change, PlanError, RepoFiles};
+
+pub use git2_backend::{Git2Committer, Git2Config};
+pub use remote::RemoteUrl;
+pub use seed::seed_bare_repository;
+
+/// Plans a request against the files read at the tip.
+pub type PlanFn = dyn Fn(&RepoFiles) -> Result<Change, PlanError> + Send + Sync;
+
+/// Where a commit goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Straight onto the configured branch (`?mode=direct`).
+    Branch,
+    /// Onto a new branch of this name, created from the configured branch's tip (`?mode=pr`).
+    NewBranch(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct CommitRequest {
+    /// The request's id, for logs and for naming temporary refs.
+    pub request_id: String,
+    /// Files, and folders ending in `/`, that the plan reads.
+    pub reads: Vec<String>,
+    pub target: Target,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// One commit landed on `branch`.
+    Committed { sha: String, branch: String },
+    /// The plan left the tree as it was at `tip`: nothing was committed.
+    NoChange { tip: String },
+}
+
+/// The files a read asked for, as they are at `tip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub tip: String,
+    pub files: RepoFiles,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The request is refused against the current tip: nothing was written.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+}
+
+/// A failure of Git itself. Messages never contain a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("git: {0}")]
+    Backend(String),
+    #[error("branch {branch} does not exist on the remote")]
+    MissingBranch { branch: String },
+    #[error("the remote refused the credentials")]
+    Authentication,
+    /// The remote refused the push for a reason a retry cannot fix (a hook, a protected branch).
+    #[error("the remote rejected the push: {reason}")]
+    PushRejected { reason: String },
+    /// Other writers kept winning the race for the branch tip.
+    #[error("gave up after {attempts} attempts: the branch kept moving under us")]
+    Contention { attempts: u32 },
+    #[error("git worker stopped: {0}")]
+    Worker(String),
+}
+
+impl GitError {
+    /// True for failures of the remote or of this process, which a later retry may fix.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, GitError::PushRejected { .. })
+    }
+}
+
+/// Writes changes to a Git branch. Backends: [`Git2Committer`] for any remote.
+#[async_trait]
+pub trait Committer: Send + Sync {
+    /// Reads `paths` (files, and folders ending in `/`) at the branch tip.
+    async fn read(&self, paths: Vec<String>) -> Result<Snapshot, GitError>;
+
+    /// Reads `request.reads` at the tip, plans with `plan`, commits and pushes; on a lost race,
+    /// does it all again against the new tip, a bounded number of times.
+    async fn commit(&self, request: CommitRequest, plan: Arc<PlanFn>) -> Result<CommitOutcome, CommitError>;
+
+    /// The branch direct commits go to.
+    fn branch(&self) -> &str;
+}

@@ -1,0 +1,390 @@
+//! The Git2 backend: a bare cache under a work folder (Lambda's `/tmp`), refreshed with a fetch
+//! of the branch tip only; new trees built from the old one with `TreeUpdateBuilder` (no work
+//! tree, no index, no checkout); one commit; a push without force.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use berth_core::{Change, RepoFiles};
+use git2::{
+    AutotagOption, Cred, ErrorCode, FetchOptions, FileMode, ObjectType, Oid, PushOptions, RemoteCallbacks,
+    Repository, Signature, TreeWalkMode, TreeWalkResult, build::TreeUpdateBuilder,
+};
+use sha2::{Digest, Sha256};
+
+use crate::remote::RemoteUrl;
+use crate::{CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, Snapshot, Target};
+
+/// Settings of a [`Git2Committer`].
+#[derive(Clone)]
+pub struct Git2Config {
+    pub remote: RemoteUrl,
+    pub branch: String,
+    /// Where the bare cache lives; one cache per remote under it.
+    pub work_dir: PathBuf,
+    /// Sent as the password for HTTPS remotes (GitHub: a token). Never logged.
+    pub token: Option<String>,
+    pub author_name: String,
+    pub author_email: String,
+    /// Attempts at landing one request before giving up on a moving branch.
+    pub max_attempts: u32,
+}
+
+impl Git2Config {
+    pub fn new(remote: RemoteUrl, branch: impl Into<String>, work_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            remote,
+            branch: branch.into(),
+            work_dir: work_dir.into(),
+            token: None,
+            author_name: "Berth".into(),
+            author_email: "berth@localhost".into(),
+            max_attempts: 25,
+        }
+    }
+}
+
+impl std::fmt::Debug for Git2Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Git2Config")
+            .field("remote", &self.remote)
+            .field("branch", &self.branch)
+            .field("work_dir", &self.work_dir)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Committer`] for any remote libgit2 speaks to. Holds its cache open between requests, so
+/// a warm Lambda only fetches what changed.
+pub struct Git2Committer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Git2Config,
+    /// libgit2 repositories are not shareable between threads; one operation at a time uses
+    /// the cache, and the lock also keeps two fetches from racing on the same refs.
+    cache: Mutex<Option<Repository>>,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Done(CommitOutcome),
+    /// Another writer moved the branch first: plan again on the new tip.
+    LostRace(String),
+}
+
+impl Git2Committer {
+    pub fn new(config: Git2Config) -> Self {
+        Self { inner: Arc::new(Inner { config, cache: Mutex::new(None) }) }
+    }
+
+    /// Runs `work` on the cache repository in the blocking pool.
+    async fn with_cache<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner, &Repository) -> Result<T, CommitError> + Send + 'static,
+    ) -> Result<T, CommitError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = inner.cache.lock().map_err(|_| GitError::Worker("cache lock poisoned".into()))?;
+            if guard.is_none() {
+                *guard = Some(open_cache(&inner.config)?);
+            }
+            let repo = guard.as_ref().ok_or_else(|| GitError::Worker("cache not open".into()))?;
+            work(&inner, repo)
+        })
+        .await
+        .map_err(|e| GitError::Worker(e.to_string()))?
+    }
+}
+
+#[async_trait]
+impl Committer for Git2Committer {
+    async fn read(&self, paths: Vec<String>) -> Result<Snapshot, GitError> {
+        let result = self
+            .with_cache(move |inner, repo| {
+                let tip = inner.fetch_tip(repo)?;
+                let files = read_files(repo, tip, &paths)?;
+                Ok(Snapshot { tip: tip.to_string(), files })
+            })
+            .await;
+        result.map_err(|e| match e {
+            CommitError::Git(g) => g,
+            CommitError::Plan(p) => GitError::Backend(p.to_string()),
+        })
+    }
+
+    async fn commit(&self, request: CommitRequest, plan: Arc<PlanFn>) -> Result<CommitOutcome, CommitError> {
+        let max_attempts = self.inner.config.max_attempts.max(1);
+        let mut delays = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(20))
+            .with_max_delay(Duration::from_millis(1500))
+            .with_jitter()
+            .with_max_times(max_attempts as usize - 1)
+            .build();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (req, plan) = (request.clone(), Arc::clone(&plan));
+            match self.with_cache(move |inner, repo| inner.attempt(repo, &req, &*plan)).await? {
+                Attempt::Done(outcome) => return Ok(outcome),
+                Attempt::LostRace(reason) => {
+                    tracing::info!(request_id = %request.request_id, attempts, %reason, "push lost a race; planning again on the new tip");
+                    match delays.next() {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => return Err(GitError::Contention { attempts }.into()),
+                    }
+                }
+            }
+        }
+    }
+
+    fn branch(&self) -> &str {
+        &self.inner.config.branch
+    }
+}
+
+impl Inner {
+    fn branch_ref(&self) -> String {
+        format!("refs/heads/{}", self.config.branch)
+    }
+
+    fn tracking_ref(&self) -> String {
+        format!("refs/remotes/origin/{}", self.config.branch)
+    }
+
+    /// One fetch, read, plan, commit and push.
+    fn attempt(&self, repo: &Repository, request: &CommitRequest, plan: &PlanFn) -> Result<Attempt, CommitError> {
+        let tip = self.fetch_tip(repo)?;
+        let files = read_files(repo, tip, &request.reads)?;
+        let change = plan(&files)?;
+        let parent = repo.find_commit(tip).map_err(backend)?;
+        let base_tree = parent.tree().map_err(backend)?;
+        let tree_id = build_tree(repo, &base_tree, &change)?;
+        if tree_id == base_tree.id() {
+            return Ok(Attempt::Done(CommitOutcome::NoChange { tip: tip.to_string() }));
+        }
+        let tree = repo.find_tree(tree_id).map_err(backend)?;
+        let signature = Signature::now(&self.config.author_name, &self.config.author_email).map_err(backend)?;
+        let commit = repo.commit(None, &signature, &signature, &change.message, &tree, &[&parent]).map_err(backend)?;
+
+        let (branch, expected) = match &request.target {
+            Target::Branch => (self.config.branch.clone(), Some(tip)),
+            Target::NewBranch(name) => (name.clone(), None),
+        };
+        match self.push(repo, &request.request_id, commit, tip, &branch, expected)? {
+            None => Ok(Attempt::Done(CommitOutcome::Committed { sha: commit.to_string(), branch })),
+            Some(reason) => Ok(Attempt::LostRace(reason)),
+        }
+    }
+
+    /// Fetches the branch tip into the cache and returns it.
+    fn fetch_tip(&self, repo: &Repository) -> Result<Oid, GitError> {
+        let refspec = format!("+{}:{}", self.branch_ref(), self.tracking_ref());
+        let mut remote = repo.remote_anonymous(self.config.remote.as_str()).map_err(backend)?;
+        let credential_calls = Cell::new(0);
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(self.callbacks(&credential_calls));
+        options.download_tags(AutotagOption::None);
+        if !self.config.remote.is_local() {
+            options.depth(1);
+        }
+        remote.fetch(&[&refspec], Some(&mut options), None).map_err(remote_error)?;
+        match repo.refname_to_id(&self.tracking_ref()) {
+            Ok(oid) => Ok(oid),
+            Err(e) if e.code() == ErrorCode::NotFound => Err(GitError::MissingBranch { branch: self.config.branch.clone() }),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// Pushes `commit`, built on `base`, to `branch`. `expected` is the branch's old tip (`None`
+    /// for a new branch). Returns the reason when the push lost a race; a permanent refusal is
+    /// an error.
+    fn push(&self, repo: &Repository, request_id: &str, commit: Oid, base: Oid, branch: &str, expected: Option<Oid>) -> Result<Option<String>, GitError> {
+        if let Some(path) = self.config.remote.local_path() {
+            return self.push_local(repo, Path::new(path), commit, base, branch, expected);
+        }
+        // libgit2 pushes references, not object ids: name the commit for the push's duration.
+        let local_ref = format!("refs/berth/outgoing/{request_id}");
+        repo.reference(&local_ref, commit, true, "berth: outgoing").map_err(backend)?;
+        let result = self.push_network(repo, &format!("{local_ref}:refs/heads/{branch}"));
+        if let Ok(mut r) = repo.find_reference(&local_ref) {
+            let _ = r.delete();
+        }
+        result
+    }
+
+    fn push_network(&self, repo: &Repository, refspec: &str) -> Result<Option<String>, GitError> {
+        let mut remote = repo.remote_anonymous(self.config.remote.as_str()).map_err(backend)?;
+        let rejection = std::cell::RefCell::new(None::<String>);
+        let credential_calls = Cell::new(0);
+        let mut callbacks = self.callbacks(&credential_calls);
+        callbacks.push_update_reference(|_refname, status| {
+            if let Some(message) = status {
+                *rejection.borrow_mut() = Some(message.to_owned());
+            }
+            Ok(())
+        });
+        let mut options = PushOptions::new();
+        options.remote_callbacks(callbacks);
+        match remote.push(&[refspec], Some(&mut options)) {
+            Ok(()) => {}
+            Err(e) if e.code() == ErrorCode::NotFastForward => return Ok(Some("not a fast-forward".into())),
+            Err(e) => return Err(remote_error(e)),
+        }
+        drop(options);
+        match rejection.into_inner() {
+            None => Ok(None),
+            Some(reason) if is_race(&reason) => Ok(Some(reason)),
+            Some(reason) => Err(GitError::PushRejected { reason }),
+        }
+    }
+
+    /// libgit2's local transport moves the target ref without checking its old value, so two
+    /// writers could overwrite each other. For a path remote, write the new objects into its
+    /// object database as a pack, then move the branch with a compare-and-swap on the tip the
+    /// commit was built on (or create it, for a new branch).
+    fn push_local(&self, repo: &Repository, path: &Path, commit: Oid, base: Oid, branch: &str, expected: Option<Oid>) -> Result<Option<String>, GitError> {
+        let target = Repository::open_bare(path).map_err(backend)?;
+        let mut walk = repo.revwalk().map_err(backend)?;
+        walk.push(commit).map_err(backend)?;
+        walk.hide(base).map_err(backend)?;
+        let mut pack = repo.packbuilder().map_err(backend)?;
+        pack.insert_walk(&mut walk).map_err(backend)?;
+        let odb = target.odb().map_err(backend)?;
+        let mut writer = odb.packwriter().map_err(backend)?;
+        let mut write_error = None;
+        pack.foreach(|chunk| match writer.write_all(chunk) {
+            Ok(()) => true,
+            Err(e) => {
+                write_error = Some(e);
+                false
+            }
+        })
+        .map_err(backend)?;
+        if let Some(e) = write_error {
+            return Err(GitError::Backend(format!("writing the pack: {e}")));
+        }
+        writer.commit().map_err(backend)?;
+
+        let target_ref = format!("refs/heads/{branch}");
+        let moved = match expected {
+            Some(old) => target.reference_matching(&target_ref, commit, true, old, "berth: push"),
+            None => target.reference(&target_ref, commit, false, "berth: push"),
+        };
+        match moved {
+            Ok(_) => Ok(None),
+            Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists) => {
+                Ok(Some(format!("{target_ref} moved: {}", e.message())))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// Callbacks with a bounded credentials handler: libgit2 asks again after every refusal,
+    /// so the second ask in one operation means the token was refused.
+    fn callbacks<'a>(&'a self, calls: &'a Cell<u32>) -> RemoteCallbacks<'a> {
+        let mut callbacks = RemoteCallbacks::new();
+        callbacks.credentials(move |_url, username, _allowed| {
+            calls.set(calls.get() + 1);
+            match (&self.config.token, calls.get()) {
+                (Some(token), 1) => Cred::userpass_plaintext(username.unwrap_or("x-access-token"), token),
+                _ => Err(git2::Error::from_str("credentials refused")),
+            }
+        });
+        callbacks
+    }
+}
+
+/// Server messages that mean someone else updated the ref first.
+fn is_race(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    ["non-fast-forward", "fetch first", "stale info", "failed to lock", "cannot lock", "failed to update ref"]
+        .iter()
+        .any(|m| r.contains(m))
+}
+
+fn backend(e: git2::Error) -> GitError {
+    GitError::Backend(e.message().to_owned())
+}
+
+fn remote_error(e: git2::Error) -> GitError {
+    if e.code() == ErrorCode::Auth || e.message().contains("credentials refused") {
+        return GitError::Authentication;
+    }
+    backend(e)
+}
+
+/// Opens (or creates) the bare cache for this remote under the work folder.
+fn open_cache(config: &Git2Config) -> Result<Repository, GitError> {
+    let digest = Sha256::digest(config.remote.as_str().as_bytes());
+    let path = config.work_dir.join(format!("cache-{}.git", hex::encode(&digest[..8])));
+    std::fs::create_dir_all(&config.work_dir).map_err(|e| GitError::Backend(format!("work folder: {e}")))?;
+    match Repository::open_bare(&path) {
+        Ok(repo) => Ok(repo),
+        Err(_) => Repository::init_bare(&path).map_err(backend),
+    }
+}
+
+/// Reads files and folders (ending in `/`) from the tree of `tip`; missing paths are skipped.
+fn read_files(repo: &Repository, tip: Oid, paths: &[String]) -> Result<RepoFiles, GitError> {
+    let tree = repo.find_commit(tip).and_then(|c| c.tree()).map_err(backend)?;
+    let mut files = RepoFiles::new();
+    for path in paths {
+        let Some(dir) = path.strip_suffix('/') else {
+            if let Ok(entry) = tree.get_path(Path::new(path))
+                && let Ok(blob) = repo.find_blob(entry.id())
+            {
+                files.insert(path.clone(), blob.content().to_vec());
+            }
+            continue;
+        };
+        let Ok(entry) = tree.get_path(Path::new(dir)) else { continue };
+        if entry.kind() != Some(ObjectType::Tree) {
+            continue;
+        }
+        let subtree = repo.find_tree(entry.id()).map_err(backend)?;
+        let mut failure = None;
+        subtree
+            .walk(TreeWalkMode::PreOrder, |parent, entry| {
+                if entry.kind() != Some(ObjectType::Blob) {
+                    return TreeWalkResult::Ok;
+                }
+                let Ok(name) = entry.name() else { return TreeWalkResult::Skip };
+                match repo.find_blob(entry.id()) {
+                    Ok(blob) => {
+                        files.insert(format!("{dir}/{parent}{name}"), blob.content().to_vec());
+                        TreeWalkResult::Ok
+                    }
+                    Err(e) => {
+                        failure = Some(backend(e));
+                        TreeWalkResult::Abort
+                    }
+                }
+            })
+            .map_err(backend)?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    Ok(files)
+}
+
+/// Builds the new tree from the old one: only the changed paths' trees are rewritten.
+fn build_tree(repo: &Repository, base: &git2::Tree<'_>, change: &Change) -> Result<Oid, GitError> {
+    let mut update = TreeUpdateBuilder::new();
+    for path in &change.deletes {
+        update.remove(path);
+    }
+    for (path, bytes) in &change.writes {
+        let blob = repo.blob(bytes).map_err(backend)?;
+        update.upsert(path, blob, FileMode::Blob);
+    }
+    update.create_updated(repo, base).map_err(backend)
+}

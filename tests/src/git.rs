@@ -1,0 +1,64 @@
+//! Real Git repositories for tests: bare repositories seeded with this project's catalog, the
+//! `git` CLI to read them back, and `git daemon` serving them on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use berth_core::RepoFiles;
+
+use crate::net::{free_port, wait_for_port};
+
+/// This project's catalog, which seeded repositories carry.
+pub const CATALOG: &str = include_str!("../../tenants/catalog.yaml");
+
+/// Creates `<dir>/<name>.git`, a bare repository whose `main` holds `tenants/catalog.yaml`.
+pub fn seed_repo(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.git"));
+    let files = RepoFiles::from([("tenants/catalog.yaml".to_owned(), CATALOG.as_bytes().to_vec())]);
+    berth_gitops::seed_bare_repository(&path, "main", &files, "Seed").expect("seed a bare repository");
+    path
+}
+
+/// Runs the `git` CLI and returns its standard output; panics with its error output on failure.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").arg("--git-dir").arg(repo).args(args).output().expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `git daemon --export-all --enable=receive-pack` on 127.0.0.1, killed on drop.
+pub struct GitDaemon {
+    child: Child,
+    pub port: u16,
+}
+
+impl GitDaemon {
+    /// Serves every repository under `base` as `git://127.0.0.1:<port>/<name>.git`.
+    pub fn start(base: &Path) -> Self {
+        let port = free_port();
+        let child = Command::new("git")
+            .args(["daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start git daemon");
+        let daemon = Self { child, port };
+        assert!(wait_for_port(port, Duration::from_secs(10)), "git daemon did not start on port {port}");
+        daemon
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("git://127.0.0.1:{}/{name}.git", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
