@@ -7,3 +7,13 @@ pub mod net;
 
 pub use git::{GitDaemon, git, seed_repo};
 pub use net::{dynamodb_endpoint, free_port, wait_for_port};
+
+/// A DynamoDB store on a fresh table of moto's server, for one test.
+pub async fn dynamo_store() -> berth_store::DynamoStore {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let table = format!("berth-test-{}-{n}", std::process::id());
+    let client = berth_store::dynamodb_client(Some(&dynamodb_endpoint()));
+    berth_store::create_table(&client, &table).await.expect("create the table on moto's server");
+    berth_store::DynamoStore::new(client, table)
+}

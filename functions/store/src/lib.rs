@@ -1,1 +1,61 @@
+//! The status store of DESIGN.md §6: request records, the tenant index, idempotency claims and
+//! statuses, behind one [`Store`] trait with two backends: DynamoDB ([`DynamoStore`]) and an
+//! embedded file for local mode ([`LocalStore`]).
 
+mod dynamo;
+mod local;
+mod records;
+
+use async_trait::async_trait;
+
+pub use dynamo::{DynamoStore, create_table, dynamodb_client};
+pub use local::LocalStore;
+pub use records::{
+    Claim, ErrorBody, IdempotencyRecord, RequestRecord, RequestState, StatusRecord, StoredResponse, TenantEntry,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached or refused the call; a retry may succeed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored item could not be read back.
+    #[error("store item {key} is malformed: {reason}")]
+    Malformed { key: String, reason: String },
+}
+
+/// The records Berth keeps about requests, tenants and statuses.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Creates or replaces a request record.
+    async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError>;
+    async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
+
+    /// Creates or replaces a tenant's index entry.
+    async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError>;
+    async fn get_tenant(&self, name: &str) -> Result<Option<TenantEntry>, StoreError>;
+    async fn delete_tenant(&self, name: &str) -> Result<(), StoreError>;
+    /// Every tenant, ordered by name.
+    async fn list_tenants(&self) -> Result<Vec<TenantEntry>, StoreError>;
+
+    /// Claims an idempotency key with a conditional create: the first caller gets
+    /// [`Claim::Claimed`], every later one the existing record, until it expires.
+    async fn claim_idempotency(&self, record: &IdempotencyRecord) -> Result<Claim, StoreError>;
+    /// Records the answer given for a claimed key, so replays return it.
+    async fn complete_idempotency(&self, source: &str, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
+    /// Drops a claim whose request failed before any effect, so a retry can go through.
+    async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError>;
+
+    /// Writes statuses (in batches the backend allows).
+    async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError>;
+    /// A tenant's statuses, ordered by env and module.
+    async fn list_statuses(&self, tenant: &str) -> Result<Vec<StatusRecord>, StoreError>;
+}
+
+/// Seconds since the Unix epoch, for expiry checks.
+pub(crate) fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

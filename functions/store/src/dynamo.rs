@@ -1,0 +1,290 @@
+//! The DynamoDB backend: one table, `PK`/`SK` strings, TTL on `expires_at` (DESIGN.md §6), and a
+//! sparse index `by_kind` (`kind`, `PK`) that lists tenants without scanning their statuses.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, PutRequest, ScalarAttributeType, TimeToLiveSpecification, WriteRequest,
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{
+    Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, now_epoch,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+const KIND_INDEX: &str = "by_kind";
+const TENANT_KIND: &str = "tenant";
+/// DynamoDB's limit on one BatchWriteItem.
+const BATCH_LIMIT: usize = 25;
+const BATCH_RETRIES: u32 = 8;
+
+/// A DynamoDB client from the environment: region from `AWS_REGION` (or `AWS_DEFAULT_REGION`),
+/// credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` (what
+/// Lambda provides), endpoint from `endpoint` or `AWS_ENDPOINT_URL_DYNAMODB`.
+pub fn dynamodb_client(endpoint: Option<&str>) -> Client {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into());
+    let mut config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_timeout(Duration::from_secs(10))
+                .build(),
+        );
+    if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        config = config.credentials_provider(Credentials::new(key, secret, env("AWS_SESSION_TOKEN"), None, "environment"));
+    }
+    if let Some(url) = endpoint.map(str::to_owned).or_else(|| env("AWS_ENDPOINT_URL_DYNAMODB")) {
+        config = config.endpoint_url(url);
+    }
+    Client::from_conf(config.build())
+}
+
+/// Creates the table (and its index and TTL) if it does not exist: for tests and local use;
+/// production tables come from the SAM template.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(build_error)
+    };
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build_error);
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(KIND_INDEX)
+        .key_schema(key("kind", KeyType::Hash)?)
+        .key_schema(key("PK", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(build_error)?;
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("PK")?)
+        .attribute_definitions(attribute("SK")?)
+        .attribute_definitions(attribute("kind")?)
+        .key_schema(key("PK", KeyType::Hash)?)
+        .key_schema(key("SK", KeyType::Range)?)
+        .global_secondary_indexes(index)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
+        Err(e) => return Err(unavailable(e)),
+    }
+    let ttl = TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().map_err(build_error)?;
+    client.update_time_to_live().table_name(table).time_to_live_specification(ttl).send().await.map_err(unavailable)?;
+    Ok(())
+}
+
+fn build_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("building a DynamoDB call: {e}"))
+}
+
+fn unavailable<E: std::error::Error>(e: E) -> StoreError {
+    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// The single-table store.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn item<T: Serialize>(pk: String, sk: &str, record: &T) -> Result<Item, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(record).map_err(|e| StoreError::Malformed { key: pk.clone(), reason: e.to_string() })?;
+        item.insert("PK".into(), s(pk));
+        item.insert("SK".into(), s(sk));
+        Ok(item)
+    }
+
+    fn record<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+        let key = item.get("PK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed { key, reason: e.to_string() })
+    }
+
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(Self::record).transpose()
+    }
+
+    async fn delete(&self, pk: String, sk: &str) -> Result<(), StoreError> {
+        self.client.delete_item().table_name(&self.table).key("PK", s(pk)).key("SK", s(sk)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+fn idempotency_pk(source: &str, key: &str) -> String {
+    format!("IDEMP#{source}#{key}")
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
+        self.put(Self::item(format!("REQUEST#{}", record.id), "META", record)?).await
+    }
+
+    async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        self.get(format!("REQUEST#{id}"), "META").await
+    }
+
+    async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError> {
+        let mut item = Self::item(format!("TENANT#{}", entry.name), "META", entry)?;
+        item.insert("kind".into(), s(TENANT_KIND));
+        self.put(item).await
+    }
+
+    async fn get_tenant(&self, name: &str) -> Result<Option<TenantEntry>, StoreError> {
+        self.get(format!("TENANT#{name}"), "META").await
+    }
+
+    async fn delete_tenant(&self, name: &str) -> Result<(), StoreError> {
+        self.delete(format!("TENANT#{name}"), "META").await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<TenantEntry>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(KIND_INDEX)
+            .key_condition_expression("kind = :kind")
+            .expression_attribute_values(":kind", s(TENANT_KIND))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.into_iter().map(Self::record).collect()
+    }
+
+    async fn claim_idempotency(&self, record: &IdempotencyRecord) -> Result<Claim, StoreError> {
+        let pk = idempotency_pk(&record.source, &record.key);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(pk.clone(), "META", record)?))
+            // An expired claim that TTL has not removed yet counts as absent.
+            .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
+            .expression_attribute_values(":now", AttributeValue::N(now_epoch().to_string()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                match self.get::<IdempotencyRecord>(pk, "META").await? {
+                    Some(existing) => Ok(Claim::Existing(existing)),
+                    // Released between our write and our read: report it as in flight.
+                    None => Ok(Claim::Existing(record.clone())),
+                }
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn complete_idempotency(&self, source: &str, key: &str, response: &StoredResponse) -> Result<(), StoreError> {
+        let value = serde_dynamo::to_attribute_value(response).map_err(build_error)?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(idempotency_pk(source, key)))
+            .key("SK", s("META"))
+            .update_expression("SET #response = :response")
+            .expression_attribute_names("#response", "response")
+            .expression_attribute_values(":response", value)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError> {
+        self.delete(idempotency_pk(source, key), "META").await
+    }
+
+    async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
+        for chunk in records.chunks(BATCH_LIMIT) {
+            let mut requests = chunk
+                .iter()
+                .map(|r| {
+                    let item = Self::item(format!("TENANT#{}", r.tenant), &format!("STATUS#{}", r.slot()), r)?;
+                    let put = PutRequest::builder().set_item(Some(item)).build().map_err(build_error)?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut delay = Duration::from_millis(50);
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt >= BATCH_RETRIES {
+                    return Err(StoreError::Unavailable(format!("{} status writes still unprocessed after {BATCH_RETRIES} retries", requests.len())));
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_statuses(&self, tenant: &str) -> Result<Vec<StatusRecord>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :status)")
+            .expression_attribute_values(":pk", s(format!("TENANT#{tenant}")))
+            .expression_attribute_values(":status", s("STATUS#"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.into_iter().map(Self::record).collect()
+    }
+}

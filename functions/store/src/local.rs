@@ -1,0 +1,178 @@
+//! The embedded store of local mode: the records of DESIGN.md §6 in one JSON file under the
+//! state folder, rewritten atomically (temporary file, fsync, rename) on every write, so it
+//! survives a restart and a crash never leaves half a file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::{
+    Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, now_epoch,
+};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Data {
+    requests: BTreeMap<String, RequestRecord>,
+    tenants: BTreeMap<String, TenantEntry>,
+    idempotency: BTreeMap<String, IdempotencyRecord>,
+    /// Keyed by `<tenant>#<env>#<module|_>`.
+    statuses: BTreeMap<String, StatusRecord>,
+}
+
+/// A store in a JSON file. Every `LocalStore` opened on the same file in one process shares one
+/// copy of the data and one lock, so two writers never overwrite each other's records.
+#[derive(Clone)]
+pub struct LocalStore {
+    path: PathBuf,
+    data: Arc<AsyncMutex<Data>>,
+}
+
+/// Open files by canonical path: the sharing that makes two instances safe.
+fn registry() -> &'static Mutex<HashMap<PathBuf, Arc<AsyncMutex<Data>>>> {
+    static OPEN: OnceLock<Mutex<HashMap<PathBuf, Arc<AsyncMutex<Data>>>>> = OnceLock::new();
+    OPEN.get_or_init(Default::default)
+}
+
+fn unavailable(path: &Path, what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("{what} {}: {e}", path.display()))
+}
+
+impl LocalStore {
+    /// Opens (or creates) the store file at `path`.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let path = path.into();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| unavailable(dir, "create", e))?;
+        }
+        let canonical = match path.canonicalize() {
+            Ok(p) => p,
+            Err(_) => {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let dir = dir.canonicalize().map_err(|e| unavailable(dir, "open", e))?;
+                dir.join(path.file_name().unwrap_or_default())
+            }
+        };
+        let mut open = registry().lock().map_err(|_| StoreError::Unavailable("store registry poisoned".into()))?;
+        if let Some(data) = open.get(&canonical) {
+            return Ok(Self { path: canonical, data: Arc::clone(data) });
+        }
+        let data = match std::fs::read(&canonical) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
+                key: canonical.display().to_string(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data::default(),
+            Err(e) => return Err(unavailable(&canonical, "read", e)),
+        };
+        let data = Arc::new(AsyncMutex::new(data));
+        open.insert(canonical.clone(), Arc::clone(&data));
+        Ok(Self { path: canonical, data })
+    }
+
+    /// Applies `change` to the data and writes the file before the lock is released.
+    async fn write<T>(&self, change: impl FnOnce(&mut Data) -> T) -> Result<T, StoreError> {
+        let mut data = self.data.lock().await;
+        let result = change(&mut data);
+        let bytes = serde_json::to_vec_pretty(&*data).map_err(|e| unavailable(&self.path, "encode", e))?;
+        let (path, tmp) = (self.path.clone(), self.path.with_extension("json.tmp"));
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })
+        .await
+        .map_err(|e| unavailable(&self.path, "write", e))?
+        .map_err(|e| unavailable(&self.path, "write", e))?;
+        Ok(result)
+    }
+
+    async fn read<T>(&self, query: impl FnOnce(&Data) -> T) -> T {
+        query(&*self.data.lock().await)
+    }
+}
+
+fn idempotency_key(source: &str, key: &str) -> String {
+    format!("{source}#{key}")
+}
+
+#[async_trait]
+impl Store for LocalStore {
+    async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
+        self.write(|d| d.requests.insert(record.id.clone(), record.clone())).await.map(drop)
+    }
+
+    async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        Ok(self.read(|d| d.requests.get(id).cloned()).await)
+    }
+
+    async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError> {
+        self.write(|d| d.tenants.insert(entry.name.clone(), entry.clone())).await.map(drop)
+    }
+
+    async fn get_tenant(&self, name: &str) -> Result<Option<TenantEntry>, StoreError> {
+        Ok(self.read(|d| d.tenants.get(name).cloned()).await)
+    }
+
+    async fn delete_tenant(&self, name: &str) -> Result<(), StoreError> {
+        self.write(|d| d.tenants.remove(name)).await.map(drop)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<TenantEntry>, StoreError> {
+        Ok(self.read(|d| d.tenants.values().cloned().collect()).await)
+    }
+
+    async fn claim_idempotency(&self, record: &IdempotencyRecord) -> Result<Claim, StoreError> {
+        let key = idempotency_key(&record.source, &record.key);
+        let now = now_epoch();
+        let live = |d: &Data| d.idempotency.get(&key).filter(|r| r.expires_at > now).cloned();
+        if let Some(existing) = self.read(live).await {
+            return Ok(Claim::Existing(existing));
+        }
+        // Decide again under the write's lock: another caller may have claimed in between.
+        self.write(|d| match live(d) {
+            Some(existing) => Claim::Existing(existing),
+            None => {
+                d.idempotency.insert(key.clone(), record.clone());
+                Claim::Claimed
+            }
+        })
+        .await
+    }
+
+    async fn complete_idempotency(&self, source: &str, key: &str, response: &StoredResponse) -> Result<(), StoreError> {
+        let key = idempotency_key(source, key);
+        self.write(|d| {
+            if let Some(record) = d.idempotency.get_mut(&key) {
+                record.response = Some(response.clone());
+            }
+        })
+        .await
+    }
+
+    async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError> {
+        let key = idempotency_key(source, key);
+        self.write(|d| d.idempotency.remove(&key)).await.map(drop)
+    }
+
+    async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
+        self.write(|d| {
+            for r in records {
+                d.statuses.insert(format!("{}#{}", r.tenant, r.slot()), r.clone());
+            }
+        })
+        .await
+    }
+
+    async fn list_statuses(&self, tenant: &str) -> Result<Vec<StatusRecord>, StoreError> {
+        let prefix = format!("{tenant}#");
+        Ok(self
+            .read(|d| d.statuses.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(_, v)| v.clone()).collect())
+            .await)
+    }
+}

@@ -1,0 +1,113 @@
+//! The records of DESIGN.md §6, as both backends store them.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a request is in its lifecycle (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Accepted,
+    Committed,
+    BranchPushed,
+    PrOpened,
+    Merged,
+    Synced,
+    Ready,
+    Degraded,
+    Failed,
+    Rejected,
+    NoChange,
+}
+
+/// The error of a request, in the API's error shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// `REQUEST#<id> / META`. Serialized as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub id: String,
+    pub action: String,
+    /// Who asked: `api`, or `webhook:<sender>`.
+    pub source: String,
+    pub tenant: String,
+    pub state: RequestState,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub pr_url: Option<String>,
+    pub error: Option<ErrorBody>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `TENANT#<t> / META`: the index for fast listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantEntry {
+    pub name: String,
+    pub tier: String,
+    /// `active` or `suspended`.
+    pub state: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub last_request: String,
+    pub updated_at: String,
+}
+
+/// `TENANT#<t> / STATUS#<env>#<module|_>`: what the cluster runs, as the status function saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRecord {
+    pub tenant: String,
+    pub env: String,
+    /// `None` for the tenant-env's base Application.
+    #[serde(default)]
+    pub module: Option<String>,
+    pub health: String,
+    #[serde(default)]
+    pub sync: Option<String>,
+    #[serde(default)]
+    pub revision: Option<String>,
+    pub ready: u32,
+    pub desired: u32,
+    pub observed_at: String,
+    pub digest: String,
+}
+
+impl StatusRecord {
+    /// The sort key's tail: `<env>#<module|_>`.
+    pub fn slot(&self) -> String {
+        format!("{}#{}", self.env, self.module.as_deref().unwrap_or("_"))
+    }
+}
+
+/// An answer given once and replayed for the same idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// `IDEMP#<source>#<key> / META`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub source: String,
+    pub key: String,
+    pub request_id: String,
+    /// A digest of what was asked (method, path, body), so a key reused for another request
+    /// is refused rather than answered with an unrelated response.
+    pub fingerprint: String,
+    #[serde(default)]
+    pub response: Option<StoredResponse>,
+    /// Epoch seconds; DynamoDB's TTL removes the item after this.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    Claimed,
+    Existing(IdempotencyRecord),
+}

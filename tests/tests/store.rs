@@ -1,0 +1,213 @@
+//! One suite, run against both store backends: the local file and DynamoDB on moto's server.
+
+use berth_store::{
+    Claim, ErrorBody, IdempotencyRecord, LocalStore, RequestRecord, RequestState, StatusRecord, Store, StoredResponse,
+    TenantEntry,
+};
+use berth_tests::dynamo_store;
+
+fn request(id: &str, state: RequestState) -> RequestRecord {
+    RequestRecord {
+        id: id.into(),
+        action: "create_tenant".into(),
+        source: "api".into(),
+        tenant: "acme".into(),
+        state,
+        commit: None,
+        branch: None,
+        pr_url: None,
+        error: None,
+        created_at: "2026-11-22T01:00:00Z".into(),
+        updated_at: "2026-11-22T01:00:00Z".into(),
+    }
+}
+
+fn tenant(name: &str) -> TenantEntry {
+    TenantEntry {
+        name: name.into(),
+        tier: "standard".into(),
+        state: "active".into(),
+        display_name: Some(format!("{name} Inc.")),
+        last_request: "01X".into(),
+        updated_at: "2026-11-22T01:00:00Z".into(),
+    }
+}
+
+fn claim(key: &str, request_id: &str, expires_at: i64) -> IdempotencyRecord {
+    IdempotencyRecord {
+        source: "api".into(),
+        key: key.into(),
+        request_id: request_id.into(),
+        fingerprint: "f1".into(),
+        response: None,
+        expires_at,
+    }
+}
+
+fn status(tenant: &str, env: &str, module: Option<&str>, health: &str) -> StatusRecord {
+    StatusRecord {
+        tenant: tenant.into(),
+        env: env.into(),
+        module: module.map(Into::into),
+        health: health.into(),
+        sync: Some("Synced".into()),
+        revision: Some("abc".into()),
+        ready: 1,
+        desired: 1,
+        observed_at: "2026-11-22T01:00:00Z".into(),
+        digest: health.into(),
+    }
+}
+
+fn later() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + 3600
+}
+
+async fn requests_round_trip(store: &dyn Store) {
+    assert_eq!(store.get_request("01NONE").await.unwrap(), None);
+    let mut r = request("01REQ", RequestState::Accepted);
+    store.put_request(&r).await.unwrap();
+    assert_eq!(store.get_request("01REQ").await.unwrap(), Some(r.clone()));
+    r.state = RequestState::Rejected;
+    r.error = Some(ErrorBody { code: "invalid".into(), message: "tier: unknown".into(), field: Some("tier".into()) });
+    r.commit = Some("0123abcd".into());
+    store.put_request(&r).await.unwrap();
+    assert_eq!(store.get_request("01REQ").await.unwrap(), Some(r));
+}
+
+async fn tenant_index(store: &dyn Store) {
+    for name in ["zeta", "acme", "mid"] {
+        store.put_tenant(&tenant(name)).await.unwrap();
+    }
+    // A tenant's statuses live beside its index entry and must not show up as tenants.
+    store.put_statuses(&[status("acme", "dev", None, "healthy")]).await.unwrap();
+    let names: Vec<String> = store.list_tenants().await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["acme", "mid", "zeta"]);
+    assert_eq!(store.get_tenant("mid").await.unwrap(), Some(tenant("mid")));
+    store.delete_tenant("mid").await.unwrap();
+    assert_eq!(store.get_tenant("mid").await.unwrap(), None);
+    assert_eq!(store.list_tenants().await.unwrap().len(), 2);
+}
+
+async fn idempotency_claims(store: &dyn Store) {
+    assert_eq!(store.claim_idempotency(&claim("k1", "01A", later())).await.unwrap(), Claim::Claimed);
+    match store.claim_idempotency(&claim("k1", "01B", later())).await.unwrap() {
+        Claim::Existing(existing) => {
+            assert_eq!(existing.request_id, "01A");
+            assert_eq!(existing.response, None);
+        }
+        Claim::Claimed => panic!("a key is claimed once"),
+    }
+    let response = StoredResponse { status: 202, body: "{\"id\":\"01A\"}".into() };
+    store.complete_idempotency("api", "k1", &response).await.unwrap();
+    match store.claim_idempotency(&claim("k1", "01C", later())).await.unwrap() {
+        Claim::Existing(existing) => assert_eq!(existing.response, Some(response)),
+        Claim::Claimed => panic!("a completed key stays claimed"),
+    }
+    // Released claims and expired ones can be claimed again.
+    assert_eq!(store.claim_idempotency(&claim("k2", "01D", later())).await.unwrap(), Claim::Claimed);
+    store.release_idempotency("api", "k2").await.unwrap();
+    assert_eq!(store.claim_idempotency(&claim("k2", "01E", later())).await.unwrap(), Claim::Claimed);
+    assert_eq!(store.claim_idempotency(&claim("k3", "01F", 1)).await.unwrap(), Claim::Claimed);
+    assert_eq!(store.claim_idempotency(&claim("k3", "01G", later())).await.unwrap(), Claim::Claimed);
+    // Keys are per source.
+    let mut other = claim("k1", "01H", later());
+    other.source = "webhook:billing".into();
+    assert_eq!(store.claim_idempotency(&other).await.unwrap(), Claim::Claimed);
+}
+
+async fn concurrent_claims_have_one_winner(store: &dyn Store) {
+    let records: Vec<IdempotencyRecord> = (0..10).map(|i| claim("race", &format!("01R{i}"), later())).collect();
+    let claims = records.iter().map(|r| store.claim_idempotency(r));
+    let results = futures::future::join_all(claims).await;
+    let winners = results.iter().filter(|r| matches!(r, Ok(Claim::Claimed))).count();
+    assert_eq!(winners, 1, "{results:?}");
+}
+
+async fn statuses_in_batches(store: &dyn Store) {
+    // More than one DynamoDB batch of 25.
+    let records: Vec<StatusRecord> = (0..60)
+        .map(|i| status("big", &format!("env{:02}", i / 3), Some(["a", "b", "c"][i % 3]), "healthy"))
+        .collect();
+    store.put_statuses(&records).await.unwrap();
+    let mut read = store.list_statuses("big").await.unwrap();
+    read.sort_by_key(|r| r.slot());
+    assert_eq!(read, records);
+    // Overwrite one; the others stay.
+    store.put_statuses(&[status("big", "env00", Some("a"), "degraded")]).await.unwrap();
+    let read = store.list_statuses("big").await.unwrap();
+    assert_eq!(read.len(), 60);
+    assert_eq!(read.iter().filter(|r| r.health == "degraded").count(), 1);
+    assert!(store.list_statuses("bi").await.unwrap().is_empty(), "a tenant's prefix is not another tenant");
+}
+
+macro_rules! suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn requests_round_trip() {
+                super::requests_round_trip(&$make).await;
+            }
+            #[tokio::test]
+            async fn tenant_index() {
+                super::tenant_index(&$make).await;
+            }
+            #[tokio::test]
+            async fn idempotency_claims() {
+                super::idempotency_claims(&$make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_claims_have_one_winner() {
+                super::concurrent_claims_have_one_winner(&$make).await;
+            }
+            #[tokio::test]
+            async fn statuses_in_batches() {
+                super::statuses_in_batches(&$make).await;
+            }
+        }
+    };
+}
+
+fn local() -> LocalStore {
+    let dir = tempfile::tempdir().unwrap().keep();
+    LocalStore::open(dir.join("store.json")).unwrap()
+}
+
+suite!(local_file, local());
+suite!(dynamodb, dynamo_store().await);
+
+#[tokio::test]
+async fn local_store_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/store.json");
+    {
+        let store = LocalStore::open(&path).unwrap();
+        store.put_request(&request("01KEEP", RequestState::Committed)).await.unwrap();
+        store.put_tenant(&tenant("acme")).await.unwrap();
+    }
+    // Reading the file as a new process would: bypass the in-process sharing.
+    let bytes = std::fs::read(&path).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains("01KEEP") && text.contains("acme"));
+    let reopened = LocalStore::open(&path).unwrap();
+    assert_eq!(reopened.get_request("01KEEP").await.unwrap().unwrap().state, RequestState::Committed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_local_stores_on_one_file_lose_no_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.json");
+    let (a, b) = (LocalStore::open(&path).unwrap(), LocalStore::open(&path).unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move { store.put_request(&request(&format!("01W{i:02}"), RequestState::Accepted)).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let on_disk: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(on_disk["requests"].as_object().unwrap().len(), 40);
+}
