@@ -1,1 +1,36 @@
+//! Berth's HTTP surface: the `/v1` API router, bearer-token auth, error mapping. Shared by the
+//! api Lambda, and by `berth dev`, which serves the same router on a local port.
 
+pub mod api;
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod idempotency;
+pub mod submit;
+pub mod telemetry;
+mod time;
+
+use std::sync::Arc;
+
+use berth_gitops::Committer;
+use berth_store::Store;
+
+pub use api::api_router;
+pub use config::{ApiConfig, Mode, Settings};
+pub use error::ApiError;
+
+/// What every handler needs: the Git committer, the store, and the configuration. Cheap to
+/// clone; built once per process and reused by warm invocations.
+#[derive(Clone)]
+pub struct AppState {
+    pub committer: Arc<dyn Committer>,
+    pub store: Arc<dyn Store>,
+    pub config: Arc<ApiConfig>,
+}
+
+impl AppState {
+    pub fn new(committer: Arc<dyn Committer>, store: Arc<dyn Store>, config: ApiConfig) -> Self {
+        Self { committer, store, config: Arc::new(config) }
+    }
+}

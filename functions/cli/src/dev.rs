@@ -1,0 +1,126 @@
+//! `berth dev`: everything in one process on 127.0.0.1. The state folder keeps the seeded bare
+//! repository, the committer's cache, the store file and the admin token, so a restart picks
+//! up where the last run stopped.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use berth_core::RepoFiles;
+use berth_gitops::{Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
+use berth_http::auth::{Role, TokenGrant};
+use berth_http::{ApiConfig, AppState, api_router};
+use berth_store::LocalStore;
+use clap::Args;
+
+#[derive(Args)]
+pub struct DevArgs {
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Folder for the repository, the store and the token.
+    #[arg(long, default_value = ".berth")]
+    state: PathBuf,
+    /// The project whose charts/ and tenants/ seed the repository on first start.
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+}
+
+/// The folders of the project that seed the local GitOps repository.
+const SEED_FOLDERS: &[&str] = &["charts", "tenants"];
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.state).with_context(|| format!("--state: cannot create {}", args.state.display()))?;
+    let state_dir = args.state.canonicalize()?;
+    let repo = state_dir.join("repo.git");
+    let seeded = ensure_repository(&repo, &args.project)?;
+    let token = ensure_admin_token(&state_dir.join("admin-token"))?;
+
+    let remote = RemoteUrl::parse(&repo.display().to_string()).map_err(anyhow::Error::msg)?;
+    let committer = Git2Committer::new(Git2Config::new(remote, "main", state_dir.join("work")));
+    let store = LocalStore::open(state_dir.join("store.json"))?;
+    let config = ApiConfig::new(vec![TokenGrant::new(&token, Role::Admin, None)]);
+    let router = api_router(AppState::new(Arc::new(committer), Arc::new(store), config));
+
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("--listen: cannot listen on {}", args.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    if !args.listen.ip().is_loopback() {
+        eprintln!("warning: {} is not a loopback address; anyone who can reach it and has the token can write", args.listen);
+    }
+    println!("Berth dev is serving {url}");
+    println!("  repository: {} ({})", repo.display(), if seeded { "seeded now from charts/ and tenants/" } else { "reused" });
+    println!("  store:      {}", state_dir.join("store.json").display());
+    println!("  admin token (kept in {}): {token}", state_dir.join("admin-token").display());
+    println!();
+    println!("Try:");
+    println!("  curl -s -H 'Authorization: Bearer {token}' {url}/v1/catalog");
+    println!(
+        "  curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    -d '{{\"name\":\"acme\",\"tier\":\"standard\",\"envs\":[\"dev\"],\"modules\":[\"postgres\"]}}' {url}/v1/tenants"
+    );
+    println!("  git --git-dir {} log --stat -1", repo.display());
+    println!();
+    println!("No kubeconfig is used in this version: /v1/cluster/health and /status answer 503 cluster_not_configured.");
+
+    axum_serve(listener, router).await
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) -> anyhow::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) }).await?;
+    Ok(())
+}
+
+/// Seeds the bare repository from the project on first start; returns whether it did.
+fn ensure_repository(repo: &Path, project: &Path) -> anyhow::Result<bool> {
+    if repo.exists() {
+        git2::Repository::open_bare(repo).with_context(|| format!("{} exists but is not a bare repository", repo.display()))?;
+        return Ok(false);
+    }
+    let mut files = RepoFiles::new();
+    for folder in SEED_FOLDERS {
+        collect_files(&project.join(folder), folder, &mut files)?;
+    }
+    if !files.contains_key(berth_core::catalog::CATALOG_PATH) {
+        bail!("--project: {} has no tenants/catalog.yaml to seed the repository with", project.display());
+    }
+    berth_core::plan::load_catalog(&files).context("the project's tenants/catalog.yaml")?;
+    seed_bare_repository(repo, "main", &files, "Seed from the Berth project")?;
+    Ok(true)
+}
+
+/// Regular files under `dir`, keyed by `prefix/relative/path`; symlinks are skipped.
+fn collect_files(dir: &Path, prefix: &str, files: &mut RepoFiles) -> anyhow::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type()?;
+        let key = format!("{prefix}/{name}");
+        if kind.is_dir() {
+            collect_files(&entry.path(), &key, files)?;
+        } else if kind.is_file() {
+            files.insert(key, std::fs::read(entry.path())?);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the admin token, or makes one (32 random bytes, hex) readable by this user only.
+fn ensure_admin_token(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let token = existing.trim().to_owned();
+        if token.len() >= berth_http::auth::MIN_TOKEN_LEN {
+            return Ok(token);
+        }
+    }
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    writeln!(file, "{token}")?;
+    Ok(token)
+}

@@ -1,0 +1,334 @@
+//! The `/v1` API and `/healthz` (DESIGN.md §5). Reads come from the store or from Git at the
+//! branch tip; writes go through [`crate::submit`].
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use berth_core::body::{parse_create_tenant, parse_module_change, parse_tenant_patch};
+use berth_core::catalog::CATALOG_PATH;
+use berth_core::plan::{TenantModel, load_catalog, read_set};
+use berth_core::{Action, EnvName, ModuleName, Request, TenantName};
+use serde_json::{Value, json};
+use tower_http::cors::CorsLayer;
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::auth::{Principal, Writer};
+use crate::body::JsonBody;
+use crate::config::Mode;
+use crate::error::ApiError;
+use crate::idempotency::{self, Begin};
+use crate::submit::{Submission, submit};
+
+/// The API router with its state; serve it with axum locally or under `lambda_http::run`.
+pub fn api_router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/catalog", get(get_catalog))
+        .route("/cluster/health", get(cluster_not_configured))
+        .route("/tenants", get(list_tenants).post(create_tenant))
+        .route("/tenants/{tenant}", get(get_tenant).patch(patch_tenant).delete(delete_tenant))
+        .route("/tenants/{tenant}/status", get(cluster_not_configured))
+        .route("/tenants/{tenant}/envs/{env}/modules/{module}", put(enable_module).delete(disable_module))
+        .route("/requests/{id}", get(get_request));
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/v1", v1)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        });
+    if !state.config.cors_origins.is_empty() {
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(state.config.cors_origins.clone())
+                .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::HeaderName::from_static(idempotency::HEADER)]),
+        );
+    }
+    router.with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"status": "ok", "version": state.config.version}))
+}
+
+async fn cluster_not_configured(_: Principal) -> ApiError {
+    ApiError::unavailable("cluster_not_configured", "no Kubernetes cluster is configured for this deployment yet")
+}
+
+async fn get_catalog(State(state): State<AppState>, _: Principal) -> Result<Json<Value>, ApiError> {
+    let snapshot = state.committer.read(vec![CATALOG_PATH.to_owned()]).await?;
+    let catalog = load_catalog(&snapshot.files)?;
+    Ok(Json(json!({"revision": snapshot.tip, "catalog": catalog})))
+}
+
+async fn list_tenants(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    let tenants: Vec<Value> = state
+        .store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .filter(|t| principal.sees(&t.name))
+        .map(|t| {
+            json!({"name": t.name, "tier": t.tier, "state": t.state, "display_name": t.display_name,
+                   "health": "unknown", "last_request": t.last_request, "updated_at": t.updated_at})
+        })
+        .collect();
+    Ok(Json(json!({ "tenants": tenants })))
+}
+
+fn tenant_from_path(raw: &str) -> Result<TenantName, ApiError> {
+    Ok(TenantName::parse("tenant", raw)?)
+}
+
+fn path_error(e: PathRejection) -> ApiError {
+    ApiError::malformed(format!("bad path: {}", e.body_text()))
+}
+
+async fn get_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(raw) = path.map_err(path_error)?;
+    let tenant = tenant_from_path(&raw)?;
+    principal.require_tenant(tenant.as_str())?;
+    let snapshot = state.committer.read(read_set(&tenant)).await?;
+    let model = TenantModel::read(&tenant, &snapshot.files)?
+        .ok_or_else(|| ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant"))?;
+    let statuses = state.store.list_statuses(tenant.as_str()).await?;
+    let mut envs = serde_json::Map::new();
+    for env in model.envs.keys() {
+        let modules: serde_json::Map<String, Value> = model
+            .modules
+            .iter()
+            .filter(|((e, _), _)| e == env)
+            .map(|((_, m), v)| (m.to_string(), json!({"version": v.module.version, "values": v.overrides})))
+            .collect();
+        envs.insert(env.to_string(), json!({ "namespace": format!("{tenant}-{env}"), "modules": modules }));
+    }
+    let spec = &model.spec;
+    Ok(Json(json!({
+        "name": spec.name, "display_name": spec.display_name, "owner": spec.owner, "tier": spec.tier,
+        "state": spec.state, "created_by": spec.created_by, "revision": snapshot.tip, "envs": envs,
+        "health": "unknown", "statuses": statuses, "urls": [],
+    })))
+}
+
+async fn get_request(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = path.map_err(path_error)?;
+    if ulid::Ulid::from_string(&id).is_err() {
+        return Err(ApiError::invalid("id", "must be a request id (a ULID)"));
+    }
+    let record = state.store.get_request(&id).await?.filter(|r| principal.sees(&r.tenant));
+    let record = record.ok_or_else(|| ApiError::not_found(format!("no request {id}")))?;
+    Ok(Json(serde_json::to_value(record).unwrap_or(Value::Null)))
+}
+
+/// The query of a write: `mode` always allowed, plus the names in `extra`.
+struct WriteQuery {
+    mode: Mode,
+    params: HashMap<String, String>,
+}
+
+fn write_query(state: &AppState, query: Result<Query<HashMap<String, String>>, QueryRejection>, extra: &[&str]) -> Result<WriteQuery, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::malformed(format!("bad query string: {}", e.body_text())))?;
+    if let Some(unknown) = params.keys().find(|k| k.as_str() != "mode" && !extra.contains(&k.as_str())) {
+        return Err(ApiError::invalid(unknown.as_str(), "unknown query parameter"));
+    }
+    let mode = match params.get("mode") {
+        None => state.config.default_mode,
+        Some(raw) => Mode::parse(raw).ok_or_else(|| ApiError::invalid("mode", "must be direct or pr"))?,
+    };
+    Ok(WriteQuery { mode, params })
+}
+
+/// Everything a write handler hands to [`run_write`].
+struct Write {
+    principal: Principal,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    raw_body: Vec<u8>,
+    mode: Mode,
+}
+
+/// The shared tail of every write: authorization, idempotency, submission, the answer.
+async fn run_write(state: AppState, write: Write, build: impl FnOnce(String) -> Result<Request, ApiError>) -> Response {
+    let request_id = ulid::Ulid::new().to_string();
+    let span = tracing::info_span!("write", request_id = %request_id);
+    async move {
+        let request = match build(request_id.clone()) {
+            Ok(r) => r,
+            Err(e) => return e.into_response(),
+        };
+        if let Err(e) = write.principal.require_tenant(request.tenant.as_str()) {
+            return e.into_response();
+        }
+        let key = match idempotency::key_from(&write.headers) {
+            Ok(k) => k,
+            Err(e) => return e.into_response(),
+        };
+        let path = write.uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let fingerprint = idempotency::fingerprint(write.method.as_str(), path, &write.raw_body);
+        let held = match idempotency::begin(&state, "api", key, fingerprint, &request_id).await {
+            Ok(Begin::Proceed(held)) => held,
+            Ok(Begin::Replay(stored)) => return replay(stored),
+            Err(e) => return e.into_response(),
+        };
+        let submission = Submission { request, source: "api".into(), mode: write.mode };
+        let (status, body, transient, location) = match submit(&state, submission).await {
+            Ok(done) => {
+                tracing::info!(action = %done.record.action, tenant = %done.record.tenant, state = ?done.record.state, "request done");
+                let body = serde_json::to_string(&done.record).unwrap_or_default();
+                (done.status, body, false, Some(format!("/v1/requests/{}", done.record.id)))
+            }
+            Err((error, _record)) => {
+                tracing::info!(code = error.code, status = error.status.as_u16(), "request refused or failed");
+                let body = serde_json::to_string(&json!({"error": error.body()})).unwrap_or_default();
+                (error.status, body, error.is_transient(), None)
+            }
+        };
+        idempotency::finish(&state, held, status, &body, transient).await;
+        let mut response = json_response(status, body);
+        if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn replay(stored: berth_store::StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = json_response(status, stored.body);
+    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+type WriteParts = (Writer, Method, OriginalUri, HeaderMap);
+
+async fn create_tenant(
+    State(state): State<AppState>,
+    (Writer(principal), method, uri, headers): WriteParts,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
+    let prepared = (|| {
+        let q = write_query(&state, query, &[])?;
+        Ok::<_, ApiError>((q, body?))
+    })();
+    let (q, body) = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let write = Write { principal, method, uri, headers, raw_body: body.raw.to_vec(), mode: q.mode };
+    run_write(state, write, |id| {
+        let (tenant, new) = parse_create_tenant(&body.value)?;
+        Ok(Request { id, tenant, action: Action::CreateTenant(new) })
+    })
+    .await
+}
+
+async fn patch_tenant(
+    State(state): State<AppState>,
+    (Writer(principal), method, uri, headers): WriteParts,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
+    let prepared = (|| {
+        let Path(raw) = path.map_err(path_error)?;
+        Ok::<_, ApiError>((tenant_from_path(&raw)?, write_query(&state, query, &[])?, body?))
+    })();
+    let (tenant, q, body) = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let write = Write { principal, method, uri, headers, raw_body: body.raw.to_vec(), mode: q.mode };
+    run_write(state, write, |id| Ok(Request { id, tenant, action: Action::UpdateTenant(parse_tenant_patch(&body.value)?) })).await
+}
+
+async fn delete_tenant(
+    State(state): State<AppState>,
+    (Writer(principal), method, uri, headers): WriteParts,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let prepared = (|| {
+        let Path(raw) = path.map_err(path_error)?;
+        let tenant = tenant_from_path(&raw)?;
+        let q = write_query(&state, query, &["confirm"])?;
+        if q.params.get("confirm").map(String::as_str) != Some(tenant.as_str()) {
+            return Err(ApiError::invalid("confirm", format!("deleting is destructive: add ?confirm={tenant}")));
+        }
+        Ok((tenant, q))
+    })();
+    let (tenant, q) = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let write = Write { principal, method, uri, headers, raw_body: Vec::new(), mode: q.mode };
+    run_write(state, write, |id| Ok(Request { id, tenant, action: Action::DeleteTenant })).await
+}
+
+async fn enable_module(
+    State(state): State<AppState>,
+    (Writer(principal), method, uri, headers): WriteParts,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
+    let prepared = (|| {
+        let Path((tenant, env, module)) = path.map_err(path_error)?;
+        let tenant = tenant_from_path(&tenant)?;
+        let q = write_query(&state, query, &[])?;
+        let body = body?;
+        let change = parse_module_change(&env, &module, &body.value)?;
+        Ok::<_, ApiError>((tenant, q, body, change))
+    })();
+    let (tenant, q, body, change) = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let write = Write { principal, method, uri, headers, raw_body: body.raw.to_vec(), mode: q.mode };
+    run_write(state, write, |id| Ok(Request { id, tenant, action: Action::EnableModule(change) })).await
+}
+
+async fn disable_module(
+    State(state): State<AppState>,
+    (Writer(principal), method, uri, headers): WriteParts,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let prepared = (|| {
+        let Path((tenant, env, module)) = path.map_err(path_error)?;
+        let tenant = tenant_from_path(&tenant)?;
+        let env = EnvName::parse("env", &env)?;
+        let module = ModuleName::parse("module", &module)?;
+        Ok::<_, ApiError>((tenant, env, module, write_query(&state, query, &[])?))
+    })();
+    let (tenant, env, module, q) = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let write = Write { principal, method, uri, headers, raw_body: Vec::new(), mode: q.mode };
+    run_write(state, write, |id| Ok(Request { id, tenant, action: Action::DisableModule { env, module } })).await
+}

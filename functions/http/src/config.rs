@@ -1,0 +1,207 @@
+//! Configuration from environment variables (the README's table lists every one). A function
+//! refuses to start with a message naming the variable when something is missing or malformed;
+//! no message ever repeats a secret's value.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
+use berth_store::{DynamoStore, LocalStore, Store, dynamodb_client};
+
+use crate::AppState;
+use crate::auth::{MIN_TOKEN_LEN, Role, TokenGrant};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { var, reason: reason.into() }
+}
+
+/// Where a write lands unless the request says `?mode=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Direct,
+    Pr,
+}
+
+impl Mode {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "direct" => Some(Mode::Direct),
+            "pr" => Some(Mode::Pr),
+            _ => None,
+        }
+    }
+}
+
+/// What the HTTP layer needs besides its backends.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub tokens: Vec<TokenGrant>,
+    pub default_mode: Mode,
+    pub cors_origins: Vec<HeaderValue>,
+    /// Source of the `version` in `/healthz`.
+    pub version: &'static str,
+}
+
+impl ApiConfig {
+    pub fn new(tokens: Vec<TokenGrant>) -> Self {
+        Self { tokens, default_mode: Mode::Direct, cors_origins: Vec::new(), version: env!("CARGO_PKG_VERSION") }
+    }
+}
+
+/// Parses `BERTH_API_TOKENS`: comma-separated `role[:tenant]=token` entries.
+pub fn parse_tokens(raw: &str) -> Result<Vec<TokenGrant>, ConfigError> {
+    const VAR: &str = "BERTH_API_TOKENS";
+    let mut grants = Vec::new();
+    for (i, entry) in raw.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+        let n = i + 1;
+        let (grant, token) = entry.split_once('=').ok_or_else(|| invalid(VAR, format!("entry {n} is not role[:tenant]=token")))?;
+        let (role, tenant) = match grant.split_once(':') {
+            Some((role, tenant)) => (role, Some(tenant)),
+            None => (grant, None),
+        };
+        let role = Role::parse(role).ok_or_else(|| invalid(VAR, format!("entry {n}: role must be admin, operator or viewer")))?;
+        if let Some(tenant) = tenant {
+            berth_core::TenantName::parse("tenant", tenant).map_err(|e| invalid(VAR, format!("entry {n}: {e}")))?;
+        }
+        if token.len() < MIN_TOKEN_LEN {
+            return Err(invalid(VAR, format!("entry {n}: tokens must be at least {MIN_TOKEN_LEN} characters")));
+        }
+        grants.push(TokenGrant::new(token, role, tenant.map(str::to_owned)));
+    }
+    if grants.is_empty() {
+        return Err(invalid(VAR, "no tokens configured"));
+    }
+    Ok(grants)
+}
+
+/// Which store backend to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    Dynamo { table: String, endpoint: Option<String> },
+    Local { path: PathBuf },
+}
+
+/// Everything a function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub git: Git2Config,
+    pub store: StoreSettings,
+    pub api: ApiConfig,
+}
+
+impl Settings {
+    /// Reads the settings through `var` (the process environment in production, a map in tests).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let remote = get("BERTH_GIT_REMOTE").ok_or(ConfigError::Missing("BERTH_GIT_REMOTE"))?;
+        let remote = RemoteUrl::parse(&remote).map_err(|e| invalid("BERTH_GIT_REMOTE", e))?;
+        let branch = get("BERTH_GIT_BRANCH").unwrap_or_else(|| "main".into());
+        let work_dir = get("BERTH_WORK_DIR").unwrap_or_else(|| "/tmp/berth".into());
+        let mut git = Git2Config::new(remote, branch, work_dir);
+        git.token = get("BERTH_GIT_TOKEN");
+        if let Some(name) = get("BERTH_GIT_AUTHOR_NAME") {
+            git.author_name = name;
+        }
+        if let Some(email) = get("BERTH_GIT_AUTHOR_EMAIL") {
+            git.author_email = email;
+        }
+        if let Some(raw) = get("BERTH_GIT_MAX_ATTEMPTS") {
+            git.max_attempts = raw
+                .parse()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| invalid("BERTH_GIT_MAX_ATTEMPTS", "must be a number from 1 to 100"))?;
+        }
+
+        let store = match (get("BERTH_TABLE"), get("BERTH_STORE_FILE")) {
+            (Some(table), None) => StoreSettings::Dynamo { table, endpoint: get("AWS_ENDPOINT_URL_DYNAMODB") },
+            (None, Some(path)) => StoreSettings::Local { path: path.into() },
+            (Some(_), Some(_)) => return Err(invalid("BERTH_TABLE", "set either BERTH_TABLE or BERTH_STORE_FILE, not both")),
+            (None, None) => return Err(ConfigError::Missing("BERTH_TABLE (or BERTH_STORE_FILE for a local store)")),
+        };
+
+        let tokens = parse_tokens(&get("BERTH_API_TOKENS").ok_or(ConfigError::Missing("BERTH_API_TOKENS"))?)?;
+        let mut api = ApiConfig::new(tokens);
+        if let Some(mode) = get("BERTH_DEFAULT_MODE") {
+            api.default_mode = Mode::parse(&mode).ok_or_else(|| invalid("BERTH_DEFAULT_MODE", "must be direct or pr"))?;
+        }
+        if let Some(origins) = get("BERTH_CORS_ORIGINS") {
+            api.cors_origins = parse_origins(&origins)?;
+        }
+        Ok(Self { git, store, api })
+    }
+
+    /// Builds the state the routers serve: clients are made once here and reused.
+    pub fn into_state(self) -> Result<AppState, ConfigError> {
+        let store: Arc<dyn Store> = match self.store {
+            StoreSettings::Dynamo { table, endpoint } => Arc::new(DynamoStore::new(dynamodb_client(endpoint.as_deref()), table)),
+            StoreSettings::Local { path } => {
+                Arc::new(LocalStore::open(path).map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?)
+            }
+        };
+        Ok(AppState::new(Arc::new(Git2Committer::new(self.git)), store, self.api))
+    }
+}
+
+fn parse_origins(raw: &str) -> Result<Vec<HeaderValue>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let ok = (origin.starts_with("https://") || origin.starts_with("http://")) && !origin.ends_with('/');
+            if !ok {
+                return Err(invalid("BERTH_CORS_ORIGINS", format!("{origin:?} is not an origin like https://app.example.com")));
+            }
+            HeaderValue::from_str(origin).map_err(|_| invalid("BERTH_CORS_ORIGINS", format!("{origin:?} is not a valid header value")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_env(|k| map.get(k).cloned())
+    }
+
+    const TOKENS: (&str, &str) = ("BERTH_API_TOKENS", "admin=0123456789abcdef,viewer:acme=fedcba9876543210");
+
+    #[test]
+    fn reads_a_complete_environment() {
+        let s = settings(&[("BERTH_GIT_REMOTE", "/srv/repo.git"), ("BERTH_TABLE", "berth"), TOKENS, ("BERTH_DEFAULT_MODE", "pr")]).unwrap();
+        assert_eq!(s.git.branch, "main");
+        assert_eq!(s.store, StoreSettings::Dynamo { table: "berth".into(), endpoint: None });
+        assert_eq!(s.api.tokens.len(), 2);
+        assert_eq!(s.api.tokens[1].tenant.as_deref(), Some("acme"));
+        assert_eq!(s.api.default_mode, Mode::Pr);
+    }
+
+    #[test]
+    fn names_the_missing_or_bad_variable() {
+        assert_eq!(settings(&[("BERTH_TABLE", "t"), TOKENS]).unwrap_err(), ConfigError::Missing("BERTH_GIT_REMOTE"));
+        let err = settings(&[("BERTH_GIT_REMOTE", "/r"), ("BERTH_TABLE", "t"), ("BERTH_API_TOKENS", "root=0123456789abcdef")]).unwrap_err();
+        assert!(err.to_string().starts_with("BERTH_API_TOKENS: entry 1: role"), "{err}");
+        let err = settings(&[("BERTH_GIT_REMOTE", "/r"), ("BERTH_TABLE", "t"), ("BERTH_API_TOKENS", "admin=short")]).unwrap_err();
+        assert!(err.to_string().contains("at least 16"), "{err}");
+        assert!(!err.to_string().contains("short"), "the token never appears: {err}");
+        let err = settings(&[("BERTH_GIT_REMOTE", "https://u:p@h/r.git"), ("BERTH_TABLE", "t"), TOKENS]).unwrap_err();
+        assert!(err.to_string().starts_with("BERTH_GIT_REMOTE"), "{err}");
+        assert!(!err.to_string().contains("u:p"), "{err}");
+        let err = settings(&[("BERTH_GIT_REMOTE", "/r"), ("BERTH_TABLE", "t"), TOKENS, ("BERTH_CORS_ORIGINS", "*")]).unwrap_err();
+        assert!(err.to_string().starts_with("BERTH_CORS_ORIGINS"), "{err}");
+        let err = settings(&[("BERTH_GIT_REMOTE", "/r"), TOKENS]).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing(_)), "{err}");
+    }
+}

@@ -1,0 +1,138 @@
+//! The API's error shape, `{"error": {"code", "message", "field"}}`, and the mapping from the
+//! libraries' typed errors onto HTTP statuses (DESIGN.md §5).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_core::{ErrorKind, FieldError, PlanError};
+use berth_gitops::{CommitError, GitError};
+use berth_store::{ErrorBody, StoreError};
+use serde_json::json;
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), field: None }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed", message)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message).with_field(field)
+    }
+
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    }
+
+    /// The error as a request record keeps it.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { code: self.code.to_owned(), message: self.message.clone(), field: self.field.clone() }
+    }
+
+    /// True when a retry of the same request may succeed (the caller should not remember it).
+    pub fn is_transient(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        let (status, code) = match e.kind {
+            ErrorKind::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
+        };
+        let message = format!("{}: {}", e.field, e.reason);
+        Self::new(status, code, message).with_field(e.field)
+    }
+}
+
+impl From<PlanError> for ApiError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Field(f) => f.into(),
+            PlanError::Catalog(c) => {
+                Self::unavailable("catalog_invalid", format!("the repository's tenants/catalog.yaml is not usable: {c}"))
+            }
+            PlanError::Repository { path, reason } => Self::new(
+                StatusCode::CONFLICT,
+                "repository_invalid",
+                format!("{path} in the repository is not valid ({reason}); fix it with a pull request"),
+            ),
+        }
+    }
+}
+
+impl From<GitError> for ApiError {
+    fn from(e: GitError) -> Self {
+        match e {
+            GitError::PushRejected { reason } => {
+                Self::new(StatusCode::CONFLICT, "push_rejected", format!("the Git remote rejected the commit: {reason}"))
+            }
+            other => Self::unavailable("git_unavailable", other.to_string()),
+        }
+    }
+}
+
+impl From<CommitError> for ApiError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Plan(p) => p.into(),
+            CommitError::Git(g) => g.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::unavailable("store_unavailable", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(field) = &self.field {
+            error["field"] = json!(field);
+        }
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        let headers = response.headers_mut();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
