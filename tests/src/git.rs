@@ -15,15 +15,28 @@ pub const CATALOG: &str = include_str!("../../tenants/catalog.yaml");
 /// Creates `<dir>/<name>.git`, a bare repository whose `main` holds `tenants/catalog.yaml`.
 pub fn seed_repo(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(format!("{name}.git"));
-    let files = RepoFiles::from([("tenants/catalog.yaml".to_owned(), CATALOG.as_bytes().to_vec())]);
-    berth_gitops::seed_bare_repository(&path, "main", &files, "Seed").expect("seed a bare repository");
+    let files = RepoFiles::from([(
+        "tenants/catalog.yaml".to_owned(),
+        CATALOG.as_bytes().to_vec(),
+    )]);
+    berth_gitops::seed_bare_repository(&path, "main", &files, "Seed")
+        .expect("seed a bare repository");
     path
 }
 
 /// Runs the `git` CLI and returns its standard output; panics with its error output on failure.
 pub fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").arg("--git-dir").arg(repo).args(args).output().expect("run git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -38,7 +51,13 @@ impl GitDaemon {
     pub fn start(base: &Path) -> Self {
         let port = free_port();
         let child = Command::new("git")
-            .args(["daemon", "--export-all", "--enable=receive-pack", "--reuseaddr", "--listen=127.0.0.1"])
+            .args([
+                "daemon",
+                "--export-all",
+                "--enable=receive-pack",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+            ])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", base.display()))
             .arg(base)
@@ -47,7 +66,10 @@ impl GitDaemon {
             .spawn()
             .expect("start git daemon");
         let daemon = Self { child, port };
-        assert!(wait_for_port(port, Duration::from_secs(10)), "git daemon did not start on port {port}");
+        assert!(
+            wait_for_port(port, Duration::from_secs(10)),
+            "git daemon did not start on port {port}"
+        );
         daemon
     }
 

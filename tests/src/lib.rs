@@ -2,6 +2,7 @@
 //! served by `git daemon` on 127.0.0.1), the DynamoDB endpoint `scripts/test` started, and
 //! small helpers. Every server here listens on loopback only and is stopped when dropped.
 
+pub mod api_server;
 pub mod git;
 pub mod net;
 
@@ -14,6 +15,8 @@ pub async fn dynamo_store() -> berth_store::DynamoStore {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let table = format!("berth-test-{}-{n}", std::process::id());
     let client = berth_store::dynamodb_client(Some(&dynamodb_endpoint()));
-    berth_store::create_table(&client, &table).await.expect("create the table on moto's server");
+    berth_store::create_table(&client, &table)
+        .await
+        .expect("create the table on moto's server");
     berth_store::DynamoStore::new(client, table)
 }

@@ -7,23 +7,49 @@ use std::sync::Arc;
 
 use berth_core::body::{parse_create_tenant, parse_module_change};
 use berth_core::{Action, Request, plan};
-use berth_gitops::{CommitError, CommitOutcome, CommitRequest, Committer, GitError, Git2Committer, Git2Config, RemoteUrl, Target};
+use berth_gitops::{
+    CommitError, CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, GitError,
+    RemoteUrl, Target,
+};
 use berth_tests::{GitDaemon, git, seed_repo};
 use serde_json::json;
 
 fn committer(remote: &str, work: &Path) -> Git2Committer {
-    Git2Committer::new(Git2Config::new(RemoteUrl::parse(remote).unwrap(), "main", work))
+    Git2Committer::new(Git2Config::new(
+        RemoteUrl::parse(remote).unwrap(),
+        "main",
+        work,
+    ))
 }
 
 fn create_request(id: &str, name: &str) -> Request {
-    let (tenant, new) = parse_create_tenant(&json!({"name": name, "tier": "standard", "envs": ["dev"], "modules": ["postgres"]})).unwrap();
-    Request { id: id.into(), tenant, action: Action::CreateTenant(new) }
+    let (tenant, new) = parse_create_tenant(
+        &json!({"name": name, "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}),
+    )
+    .unwrap();
+    Request {
+        id: id.into(),
+        tenant,
+        action: Action::CreateTenant(new),
+    }
 }
 
-async fn commit(c: &Git2Committer, request: Request, target: Target) -> Result<CommitOutcome, CommitError> {
+async fn commit(
+    c: &Git2Committer,
+    request: Request,
+    target: Target,
+) -> Result<CommitOutcome, CommitError> {
     let reads = berth_core::plan::read_set(&request.tenant);
     let id = request.id.clone();
-    c.commit(CommitRequest { request_id: id, reads, target }, Arc::new(move |files| plan(&request, files))).await
+    c.commit(
+        CommitRequest {
+            request_id: id,
+            reads,
+            target,
+        },
+        Arc::new(move |files| plan(&request, files)),
+    )
+    .await
 }
 
 fn sha(outcome: &CommitOutcome) -> String {
@@ -39,21 +65,51 @@ async fn commits_to_a_bare_repository_by_path() {
     let repo = seed_repo(dir.path(), "origin");
     let c = committer(repo.to_str().unwrap(), &dir.path().join("work"));
 
-    let outcome = commit(&c, create_request("01AAA", "acme"), Target::Branch).await.unwrap();
+    let outcome = commit(&c, create_request("01AAA", "acme"), Target::Branch)
+        .await
+        .unwrap();
     let sha = sha(&outcome);
     assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), sha);
     let message = git(&repo, &["log", "-1", "--format=%B", "main"]);
     assert!(message.starts_with("Create tenant acme"), "{message}");
-    assert_eq!(git(&repo, &["log", "-1", "--format=%(trailers:key=Berth-Request,valueonly)", "main"]).trim(), "01AAA");
+    assert_eq!(
+        git(
+            &repo,
+            &[
+                "log",
+                "-1",
+                "--format=%(trailers:key=Berth-Request,valueonly)",
+                "main"
+            ]
+        )
+        .trim(),
+        "01AAA"
+    );
     let files = git(&repo, &["ls-tree", "-r", "--name-only", "main"]);
-    assert_eq!(files, "tenants/acme/dev/base.yaml\ntenants/acme/dev/modules/postgres.yaml\ntenants/acme/tenant.yaml\ntenants/catalog.yaml\n");
+    assert_eq!(
+        files,
+        "tenants/acme/dev/base.yaml\ntenants/acme/dev/modules/postgres.yaml\ntenants/acme/tenant.yaml\ntenants/catalog.yaml\n"
+    );
     assert!(git(&repo, &["show", "main:tenants/acme/tenant.yaml"]).contains("created_by: 01AAA"));
     // One commit on top of the seed, with the seed as its only parent.
     assert_eq!(git(&repo, &["rev-list", "--count", "main"]).trim(), "2");
 
     // The same request again changes nothing and commits nothing.
-    let (tenant, change) = (create_request("01AAB", "acme").tenant, parse_module_change("dev", "postgres", &json!({})).unwrap());
-    let again = commit(&c, Request { id: "01AAB".into(), tenant, action: Action::EnableModule(change) }, Target::Branch).await.unwrap();
+    let (tenant, change) = (
+        create_request("01AAB", "acme").tenant,
+        parse_module_change("dev", "postgres", &json!({})).unwrap(),
+    );
+    let again = commit(
+        &c,
+        Request {
+            id: "01AAB".into(),
+            tenant,
+            action: Action::EnableModule(change),
+        },
+        Target::Branch,
+    )
+    .await
+    .unwrap();
     assert_eq!(again, CommitOutcome::NoChange { tip: sha.clone() });
     assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), sha);
 }
@@ -63,9 +119,13 @@ async fn a_refused_plan_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let repo = seed_repo(dir.path(), "origin");
     let c = committer(repo.to_str().unwrap(), &dir.path().join("work"));
-    commit(&c, create_request("01A", "acme"), Target::Branch).await.unwrap();
+    commit(&c, create_request("01A", "acme"), Target::Branch)
+        .await
+        .unwrap();
     let before = git(&repo, &["rev-parse", "main"]);
-    let err = commit(&c, create_request("01B", "acme"), Target::Branch).await.unwrap_err();
+    let err = commit(&c, create_request("01B", "acme"), Target::Branch)
+        .await
+        .unwrap_err();
     assert!(matches!(err, CommitError::Plan(_)), "{err:?}");
     assert_eq!(git(&repo, &["rev-parse", "main"]), before);
 }
@@ -76,12 +136,27 @@ async fn pr_mode_pushes_a_new_branch_and_leaves_main_alone() {
     let repo = seed_repo(dir.path(), "origin");
     let c = committer(repo.to_str().unwrap(), &dir.path().join("work"));
     let main_before = git(&repo, &["rev-parse", "main"]);
-    let outcome = commit(&c, create_request("01PR", "acme"), Target::NewBranch("berth/01PR".into())).await.unwrap();
-    assert_eq!(outcome, CommitOutcome::Committed { sha: sha(&outcome), branch: "berth/01PR".into() });
+    let outcome = commit(
+        &c,
+        create_request("01PR", "acme"),
+        Target::NewBranch("berth/01PR".into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome,
+        CommitOutcome::Committed {
+            sha: sha(&outcome),
+            branch: "berth/01PR".into()
+        }
+    );
     assert_eq!(git(&repo, &["rev-parse", "main"]), main_before);
     assert_eq!(git(&repo, &["rev-parse", "berth/01PR^"]), main_before);
     // No temporary refs are left behind in the remote.
-    assert_eq!(git(&repo, &["for-each-ref", "--format=%(refname)"]), "refs/heads/berth/01PR\nrefs/heads/main\n");
+    assert_eq!(
+        git(&repo, &["for-each-ref", "--format=%(refname)"]),
+        "refs/heads/berth/01PR\nrefs/heads/main\n"
+    );
 }
 
 #[tokio::test]
@@ -90,8 +165,12 @@ async fn commits_over_git_daemon_and_reads_back_shallow() {
     let repo = seed_repo(dir.path(), "served");
     let daemon = GitDaemon::start(dir.path());
     let c = committer(&daemon.url("served"), &dir.path().join("work"));
-    let first = sha(&commit(&c, create_request("01D1", "acme"), Target::Branch).await.unwrap());
-    let second = sha(&commit(&c, create_request("01D2", "beta"), Target::Branch).await.unwrap());
+    let first = sha(&commit(&c, create_request("01D1", "acme"), Target::Branch)
+        .await
+        .unwrap());
+    let second = sha(&commit(&c, create_request("01D2", "beta"), Target::Branch)
+        .await
+        .unwrap());
     assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), second);
     assert_eq!(git(&repo, &["rev-parse", "main^"]).trim(), first);
     git(&repo, &["fsck", "--strict"]);
@@ -105,15 +184,26 @@ async fn a_push_refused_by_a_server_hook_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let repo = seed_repo(dir.path(), "guarded");
     let hook = repo.join("hooks/pre-receive");
-    std::fs::write(&hook, "#!/bin/sh\necho 'policy: no pushes today' >&2\nexit 1\n").unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&hook).unwrap().permissions(), 0o755);
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'policy: no pushes today' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&hook).unwrap().permissions(),
+        0o755,
+    );
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let daemon = GitDaemon::start(dir.path());
     let before = git(&repo, &["rev-parse", "main"]);
     let c = committer(&daemon.url("guarded"), &dir.path().join("work"));
-    let err = commit(&c, create_request("01H", "acme"), Target::Branch).await.unwrap_err();
+    let err = commit(&c, create_request("01H", "acme"), Target::Branch)
+        .await
+        .unwrap_err();
     match err {
-        CommitError::Git(GitError::PushRejected { reason }) => assert!(reason.contains("hook declined"), "{reason}"),
+        CommitError::Git(GitError::PushRejected { reason }) => {
+            assert!(reason.contains("hook declined"), "{reason}")
+        }
         other => panic!("expected a rejected push, got {other:?}"),
     }
     assert_eq!(git(&repo, &["rev-parse", "main"]), before);
@@ -131,14 +221,35 @@ async fn fifty_writers_race(remote: String, repo: &Path, work: &Path) {
     }
     for task in tasks {
         let outcome = task.await.unwrap().unwrap();
-        assert!(matches!(outcome, CommitOutcome::Committed { .. }), "{outcome:?}");
+        assert!(
+            matches!(outcome, CommitOutcome::Committed { .. }),
+            "{outcome:?}"
+        );
     }
-    let trailers = git(repo, &["log", "--format=%(trailers:key=Berth-Request,valueonly)", "main"]);
+    let trailers = git(
+        repo,
+        &[
+            "log",
+            "--format=%(trailers:key=Berth-Request,valueonly)",
+            "main",
+        ],
+    );
     let ids: Vec<&str> = trailers.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(ids.len(), 50, "one commit per request");
-    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 50, "no request applied twice");
+    assert_eq!(
+        ids.iter().collect::<BTreeSet<_>>().len(),
+        50,
+        "no request applied twice"
+    );
     let tenants = git(repo, &["ls-tree", "--name-only", "main", "tenants/"]);
-    assert_eq!(tenants.lines().filter(|l| l.starts_with("tenants/tenant-")).count(), 50, "no request lost");
+    assert_eq!(
+        tenants
+            .lines()
+            .filter(|l| l.starts_with("tenants/tenant-"))
+            .count(),
+        50,
+        "no request lost"
+    );
     git(repo, &["fsck", "--strict"]);
 }
 
@@ -154,5 +265,10 @@ async fn fifty_concurrent_writers_over_git_daemon_all_land_once() {
 async fn fifty_concurrent_writers_on_a_path_all_land_once() {
     let dir = tempfile::tempdir().unwrap();
     let repo = seed_repo(dir.path(), "race");
-    fifty_writers_race(repo.to_str().unwrap().to_owned(), &repo, &dir.path().join("work")).await;
+    fifty_writers_race(
+        repo.to_str().unwrap().to_owned(),
+        &repo,
+        &dir.path().join("work"),
+    )
+    .await;
 }

@@ -1,8 +1,8 @@
 //! One suite, run against both store backends: the local file and DynamoDB on moto's server.
 
 use berth_store::{
-    Claim, ErrorBody, IdempotencyRecord, LocalStore, RequestRecord, RequestState, StatusRecord, Store, StoredResponse,
-    TenantEntry,
+    Claim, ErrorBody, IdempotencyRecord, LocalStore, RequestRecord, RequestState, StatusRecord,
+    Store, StoredResponse, TenantEntry,
 };
 use berth_tests::dynamo_store;
 
@@ -60,7 +60,11 @@ fn status(tenant: &str, env: &str, module: Option<&str>, health: &str) -> Status
 }
 
 fn later() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + 3600
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 3600
 }
 
 async fn requests_round_trip(store: &dyn Store) {
@@ -69,7 +73,11 @@ async fn requests_round_trip(store: &dyn Store) {
     store.put_request(&r).await.unwrap();
     assert_eq!(store.get_request("01REQ").await.unwrap(), Some(r.clone()));
     r.state = RequestState::Rejected;
-    r.error = Some(ErrorBody { code: "invalid".into(), message: "tier: unknown".into(), field: Some("tier".into()) });
+    r.error = Some(ErrorBody {
+        code: "invalid".into(),
+        message: "tier: unknown".into(),
+        field: Some("tier".into()),
+    });
     r.commit = Some("0123abcd".into());
     store.put_request(&r).await.unwrap();
     assert_eq!(store.get_request("01REQ").await.unwrap(), Some(r));
@@ -80,8 +88,17 @@ async fn tenant_index(store: &dyn Store) {
         store.put_tenant(&tenant(name)).await.unwrap();
     }
     // A tenant's statuses live beside its index entry and must not show up as tenants.
-    store.put_statuses(&[status("acme", "dev", None, "healthy")]).await.unwrap();
-    let names: Vec<String> = store.list_tenants().await.unwrap().into_iter().map(|t| t.name).collect();
+    store
+        .put_statuses(&[status("acme", "dev", None, "healthy")])
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names, ["acme", "mid", "zeta"]);
     assert_eq!(store.get_tenant("mid").await.unwrap(), Some(tenant("mid")));
     store.delete_tenant("mid").await.unwrap();
@@ -90,55 +107,120 @@ async fn tenant_index(store: &dyn Store) {
 }
 
 async fn idempotency_claims(store: &dyn Store) {
-    assert_eq!(store.claim_idempotency(&claim("k1", "01A", later())).await.unwrap(), Claim::Claimed);
-    match store.claim_idempotency(&claim("k1", "01B", later())).await.unwrap() {
+    assert_eq!(
+        store
+            .claim_idempotency(&claim("k1", "01A", later()))
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    match store
+        .claim_idempotency(&claim("k1", "01B", later()))
+        .await
+        .unwrap()
+    {
         Claim::Existing(existing) => {
             assert_eq!(existing.request_id, "01A");
             assert_eq!(existing.response, None);
         }
         Claim::Claimed => panic!("a key is claimed once"),
     }
-    let response = StoredResponse { status: 202, body: "{\"id\":\"01A\"}".into() };
-    store.complete_idempotency("api", "k1", &response).await.unwrap();
-    match store.claim_idempotency(&claim("k1", "01C", later())).await.unwrap() {
+    let response = StoredResponse {
+        status: 202,
+        body: "{\"id\":\"01A\"}".into(),
+    };
+    store
+        .complete_idempotency("api", "k1", &response)
+        .await
+        .unwrap();
+    match store
+        .claim_idempotency(&claim("k1", "01C", later()))
+        .await
+        .unwrap()
+    {
         Claim::Existing(existing) => assert_eq!(existing.response, Some(response)),
         Claim::Claimed => panic!("a completed key stays claimed"),
     }
     // Released claims and expired ones can be claimed again.
-    assert_eq!(store.claim_idempotency(&claim("k2", "01D", later())).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        store
+            .claim_idempotency(&claim("k2", "01D", later()))
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
     store.release_idempotency("api", "k2").await.unwrap();
-    assert_eq!(store.claim_idempotency(&claim("k2", "01E", later())).await.unwrap(), Claim::Claimed);
-    assert_eq!(store.claim_idempotency(&claim("k3", "01F", 1)).await.unwrap(), Claim::Claimed);
-    assert_eq!(store.claim_idempotency(&claim("k3", "01G", later())).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        store
+            .claim_idempotency(&claim("k2", "01E", later()))
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(
+        store
+            .claim_idempotency(&claim("k3", "01F", 1))
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(
+        store
+            .claim_idempotency(&claim("k3", "01G", later()))
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
     // Keys are per source.
     let mut other = claim("k1", "01H", later());
     other.source = "webhook:billing".into();
-    assert_eq!(store.claim_idempotency(&other).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        store.claim_idempotency(&other).await.unwrap(),
+        Claim::Claimed
+    );
 }
 
 async fn concurrent_claims_have_one_winner(store: &dyn Store) {
-    let records: Vec<IdempotencyRecord> = (0..10).map(|i| claim("race", &format!("01R{i}"), later())).collect();
+    let records: Vec<IdempotencyRecord> = (0..10)
+        .map(|i| claim("race", &format!("01R{i}"), later()))
+        .collect();
     let claims = records.iter().map(|r| store.claim_idempotency(r));
     let results = futures::future::join_all(claims).await;
-    let winners = results.iter().filter(|r| matches!(r, Ok(Claim::Claimed))).count();
+    let winners = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Claim::Claimed)))
+        .count();
     assert_eq!(winners, 1, "{results:?}");
 }
 
 async fn statuses_in_batches(store: &dyn Store) {
     // More than one DynamoDB batch of 25.
     let records: Vec<StatusRecord> = (0..60)
-        .map(|i| status("big", &format!("env{:02}", i / 3), Some(["a", "b", "c"][i % 3]), "healthy"))
+        .map(|i| {
+            status(
+                "big",
+                &format!("env{:02}", i / 3),
+                Some(["a", "b", "c"][i % 3]),
+                "healthy",
+            )
+        })
         .collect();
     store.put_statuses(&records).await.unwrap();
     let mut read = store.list_statuses("big").await.unwrap();
     read.sort_by_key(|r| r.slot());
     assert_eq!(read, records);
     // Overwrite one; the others stay.
-    store.put_statuses(&[status("big", "env00", Some("a"), "degraded")]).await.unwrap();
+    store
+        .put_statuses(&[status("big", "env00", Some("a"), "degraded")])
+        .await
+        .unwrap();
     let read = store.list_statuses("big").await.unwrap();
     assert_eq!(read.len(), 60);
     assert_eq!(read.iter().filter(|r| r.health == "degraded").count(), 1);
-    assert!(store.list_statuses("bi").await.unwrap().is_empty(), "a tenant's prefix is not another tenant");
+    assert!(
+        store.list_statuses("bi").await.unwrap().is_empty(),
+        "a tenant's prefix is not another tenant"
+    );
 }
 
 macro_rules! suite {
@@ -184,7 +266,10 @@ async fn local_store_survives_a_restart() {
     let path = dir.path().join("state/store.json");
     {
         let store = LocalStore::open(&path).unwrap();
-        store.put_request(&request("01KEEP", RequestState::Committed)).await.unwrap();
+        store
+            .put_request(&request("01KEEP", RequestState::Committed))
+            .await
+            .unwrap();
         store.put_tenant(&tenant("acme")).await.unwrap();
     }
     // Reading the file as a new process would: bypass the in-process sharing.
@@ -192,22 +277,33 @@ async fn local_store_survives_a_restart() {
     let text = String::from_utf8(bytes).unwrap();
     assert!(text.contains("01KEEP") && text.contains("acme"));
     let reopened = LocalStore::open(&path).unwrap();
-    assert_eq!(reopened.get_request("01KEEP").await.unwrap().unwrap().state, RequestState::Committed);
+    assert_eq!(
+        reopened.get_request("01KEEP").await.unwrap().unwrap().state,
+        RequestState::Committed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_local_stores_on_one_file_lose_no_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.json");
-    let (a, b) = (LocalStore::open(&path).unwrap(), LocalStore::open(&path).unwrap());
+    let (a, b) = (
+        LocalStore::open(&path).unwrap(),
+        LocalStore::open(&path).unwrap(),
+    );
     let mut tasks = Vec::new();
     for i in 0..40 {
         let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move { store.put_request(&request(&format!("01W{i:02}"), RequestState::Accepted)).await }));
+        tasks.push(tokio::spawn(async move {
+            store
+                .put_request(&request(&format!("01W{i:02}"), RequestState::Accepted))
+                .await
+        }));
     }
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let on_disk: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(on_disk["requests"].as_object().unwrap().len(), 40);
 }

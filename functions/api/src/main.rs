@@ -11,11 +11,17 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env(|name| std::env::var(name).ok()).context("configuration")?;
     let router = api_router(settings.into_state().context("configuration")?);
     if on_lambda {
-        return lambda_http::run(router).await.map_err(|e| anyhow!("lambda runtime: {e}"));
+        return lambda_http::run(router)
+            .await
+            .map_err(|e| anyhow!("lambda runtime: {e}"));
     }
     let listen = std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("BERTH_LISTEN: cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("BERTH_LISTEN: cannot listen on {listen}"))?;
     tracing::info!(%listen, "serving the api");
-    axum::serve(listener, router).with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) }).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) })
+        .await?;
     Ok(())
 }

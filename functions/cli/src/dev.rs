@@ -31,7 +31,8 @@ pub struct DevArgs {
 const SEED_FOLDERS: &[&str] = &["charts", "tenants"];
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.state).with_context(|| format!("--state: cannot create {}", args.state.display()))?;
+    std::fs::create_dir_all(&args.state)
+        .with_context(|| format!("--state: cannot create {}", args.state.display()))?;
     let state_dir = args.state.canonicalize()?;
     let repo = state_dir.join("repo.git");
     let seeded = ensure_repository(&repo, &args.project)?;
@@ -43,15 +44,31 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let config = ApiConfig::new(vec![TokenGrant::new(&token, Role::Admin, None)]);
     let router = api_router(AppState::new(Arc::new(committer), Arc::new(store), config));
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("--listen: cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("--listen: cannot listen on {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     if !args.listen.ip().is_loopback() {
-        eprintln!("warning: {} is not a loopback address; anyone who can reach it and has the token can write", args.listen);
+        eprintln!(
+            "warning: {} is not a loopback address; anyone who can reach it and has the token can write",
+            args.listen
+        );
     }
     println!("Berth dev is serving {url}");
-    println!("  repository: {} ({})", repo.display(), if seeded { "seeded now from charts/ and tenants/" } else { "reused" });
+    println!(
+        "  repository: {} ({})",
+        repo.display(),
+        if seeded {
+            "seeded now from charts/ and tenants/"
+        } else {
+            "reused"
+        }
+    );
     println!("  store:      {}", state_dir.join("store.json").display());
-    println!("  admin token (kept in {}): {token}", state_dir.join("admin-token").display());
+    println!(
+        "  admin token (kept in {}): {token}",
+        state_dir.join("admin-token").display()
+    );
     println!();
     println!("Try:");
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/v1/catalog");
@@ -60,20 +77,25 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     println!("  git --git-dir {} log --stat -1", repo.display());
     println!();
-    println!("No kubeconfig is used in this version: /v1/cluster/health and /status answer 503 cluster_not_configured.");
+    println!(
+        "No kubeconfig is used in this version: /v1/cluster/health and /status answer 503 cluster_not_configured."
+    );
 
     axum_serve(listener, router).await
 }
 
 async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) -> anyhow::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) }).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) })
+        .await?;
     Ok(())
 }
 
 /// Seeds the bare repository from the project on first start; returns whether it did.
 fn ensure_repository(repo: &Path, project: &Path) -> anyhow::Result<bool> {
     if repo.exists() {
-        git2::Repository::open_bare(repo).with_context(|| format!("{} exists but is not a bare repository", repo.display()))?;
+        git2::Repository::open_bare(repo)
+            .with_context(|| format!("{} exists but is not a bare repository", repo.display()))?;
         return Ok(false);
     }
     let mut files = RepoFiles::new();
@@ -81,7 +103,10 @@ fn ensure_repository(repo: &Path, project: &Path) -> anyhow::Result<bool> {
         collect_files(&project.join(folder), folder, &mut files)?;
     }
     if !files.contains_key(berth_core::catalog::CATALOG_PATH) {
-        bail!("--project: {} has no tenants/catalog.yaml to seed the repository with", project.display());
+        bail!(
+            "--project: {} has no tenants/catalog.yaml to seed the repository with",
+            project.display()
+        );
     }
     berth_core::plan::load_catalog(&files).context("the project's tenants/catalog.yaml")?;
     seed_bare_repository(repo, "main", &files, "Seed from the Berth project")?;
@@ -120,7 +145,12 @@ fn ensure_admin_token(path: &Path) -> anyhow::Result<String> {
     let token = hex::encode(rand::random::<[u8; 32]>());
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     writeln!(file, "{token}")?;
     Ok(token)
 }

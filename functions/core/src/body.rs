@@ -46,7 +46,8 @@ impl<'a> Fields<'a> {
     }
 
     fn required_str(&self, field: &str) -> Result<&'a str, FieldError> {
-        self.str(field)?.ok_or_else(|| FieldError::invalid(field, "is required"))
+        self.str(field)?
+            .ok_or_else(|| FieldError::invalid(field, "is required"))
     }
 
     fn bool(&self, field: &str) -> Result<Option<bool>, FieldError> {
@@ -76,7 +77,10 @@ impl<'a> Fields<'a> {
                 return Err(FieldError::invalid(item_field, "must be a string"));
             };
             if !seen.insert(raw.as_str()) {
-                return Err(FieldError::invalid(item_field, format!("{raw} is listed twice")));
+                return Err(FieldError::invalid(
+                    item_field,
+                    format!("{raw} is listed twice"),
+                ));
             }
             names.push(parse(&item_field, raw)?);
         }
@@ -86,49 +90,106 @@ impl<'a> Fields<'a> {
 
 /// `POST /v1/tenants`.
 pub fn parse_create_tenant(body: &Value) -> Result<(TenantName, NewTenant), FieldError> {
-    let f = Fields::new(body, &["name", "tier", "envs", "modules", "display_name", "owner"])?;
+    let f = Fields::new(
+        body,
+        &["name", "tier", "envs", "modules", "display_name", "owner"],
+    )?;
     let name = TenantName::parse("name", f.required_str("name")?)?;
     let tier = TierName::parse("tier", f.required_str("tier")?)?;
     let envs = f.names("envs", EnvName::parse)?;
     if envs.is_empty() {
-        return Err(FieldError::invalid("envs", "must name at least one environment"));
+        return Err(FieldError::invalid(
+            "envs",
+            "must name at least one environment",
+        ));
     }
     let modules = f.names("modules", ModuleName::parse)?;
-    let display_name = f.str("display_name")?.map(|s| check_display_name("display_name", s)).transpose()?;
-    let owner = f.str("owner")?.map(|s| check_owner("owner", s)).transpose()?;
-    Ok((name, NewTenant { tier, envs, modules, display_name, owner }))
+    let display_name = f
+        .str("display_name")?
+        .map(|s| check_display_name("display_name", s))
+        .transpose()?;
+    let owner = f
+        .str("owner")?
+        .map(|s| check_owner("owner", s))
+        .transpose()?;
+    Ok((
+        name,
+        NewTenant {
+            tier,
+            envs,
+            modules,
+            display_name,
+            owner,
+        },
+    ))
 }
 
 /// `PATCH /v1/tenants/{tenant}`.
 pub fn parse_tenant_patch(body: &Value) -> Result<TenantPatch, FieldError> {
     let f = Fields::new(body, &["tier", "display_name", "owner", "suspended"])?;
     let patch = TenantPatch {
-        tier: f.str("tier")?.map(|s| TierName::parse("tier", s)).transpose()?,
-        display_name: f.str("display_name")?.map(|s| check_display_name("display_name", s)).transpose()?,
-        owner: f.str("owner")?.map(|s| check_owner("owner", s)).transpose()?,
+        tier: f
+            .str("tier")?
+            .map(|s| TierName::parse("tier", s))
+            .transpose()?,
+        display_name: f
+            .str("display_name")?
+            .map(|s| check_display_name("display_name", s))
+            .transpose()?,
+        owner: f
+            .str("owner")?
+            .map(|s| check_owner("owner", s))
+            .transpose()?,
         suspended: f.bool("suspended")?,
     };
     if patch == TenantPatch::default() {
-        return Err(FieldError::invalid("body", "set at least one of tier, display_name, owner, suspended"));
+        return Err(FieldError::invalid(
+            "body",
+            "set at least one of tier, display_name, owner, suspended",
+        ));
     }
     Ok(patch)
 }
 
 /// `PUT /v1/tenants/{tenant}/envs/{env}/modules/{module}`; `env` and `module` come from the path.
-pub fn parse_module_change(env: &str, module: &str, body: &Value) -> Result<ModuleChange, FieldError> {
+pub fn parse_module_change(
+    env: &str,
+    module: &str,
+    body: &Value,
+) -> Result<ModuleChange, FieldError> {
     let env = EnvName::parse("env", env)?;
     let module = ModuleName::parse("module", module)?;
     let f = Fields::new(body, &["version", "values", "enable_dependencies"])?;
-    let version = f.str("version")?.map(|v| check_version("version", v)).transpose()?;
+    let version = f
+        .str("version")?
+        .map(|v| check_version("version", v))
+        .transpose()?;
     let values = match f.get("values") {
         None => Map::new(),
         Some(Value::Object(map)) => map.clone(),
-        Some(_) => return Err(FieldError::invalid("values", "must be an object of value overrides")),
+        Some(_) => {
+            return Err(FieldError::invalid(
+                "values",
+                "must be an object of value overrides",
+            ));
+        }
     };
-    if let Some(reserved) = values.keys().find(|k| RESERVED_VALUE_KEYS.contains(&k.as_str())) {
-        return Err(FieldError::invalid(format!("values.{reserved}"), "is set by Berth and may not be overridden"));
+    if let Some(reserved) = values
+        .keys()
+        .find(|k| RESERVED_VALUE_KEYS.contains(&k.as_str()))
+    {
+        return Err(FieldError::invalid(
+            format!("values.{reserved}"),
+            "is set by Berth and may not be overridden",
+        ));
     }
-    Ok(ModuleChange { env, module, version, values, enable_dependencies: f.bool("enable_dependencies")?.unwrap_or(false) })
+    Ok(ModuleChange {
+        env,
+        module,
+        version,
+        values,
+        enable_dependencies: f.bool("enable_dependencies")?.unwrap_or(false),
+    })
 }
 
 fn check_display_name(field: &str, value: &str) -> Result<String, FieldError> {
@@ -137,10 +198,16 @@ fn check_display_name(field: &str, value: &str) -> Result<String, FieldError> {
         return Err(FieldError::invalid(field, "must not be blank"));
     }
     if trimmed.chars().count() > DISPLAY_NAME_MAX {
-        return Err(FieldError::invalid(field, format!("must be at most {DISPLAY_NAME_MAX} characters")));
+        return Err(FieldError::invalid(
+            field,
+            format!("must be at most {DISPLAY_NAME_MAX} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::invalid(field, "must not contain control characters"));
+        return Err(FieldError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -151,7 +218,10 @@ fn check_owner(field: &str, value: &str) -> Result<String, FieldError> {
         return Err(bad());
     }
     let (local, domain) = value.split_once('@').ok_or_else(bad)?;
-    let domain_ok = domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.');
+    let domain_ok = domain.contains('.')
+        && !domain.contains('@')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.');
     if local.is_empty() || !domain_ok {
         return Err(bad());
     }
@@ -160,11 +230,16 @@ fn check_owner(field: &str, value: &str) -> Result<String, FieldError> {
 
 fn check_version(field: &str, value: &str) -> Result<String, FieldError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_');
-    let starts_ok = value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let starts_ok = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if value.len() > VERSION_MAX || !starts_ok || !value.chars().all(allowed) {
         return Err(FieldError::invalid(
             field,
-            format!("must be a version like 1.4.2 (letters, digits, . - + _; at most {VERSION_MAX})"),
+            format!(
+                "must be a version like 1.4.2 (letters, digits, . - + _; at most {VERSION_MAX})"
+            ),
         ));
     }
     Ok(value.to_owned())
@@ -208,27 +283,69 @@ mod tests {
         assert_eq!(with("modules", json!(["ok", 3])), "modules[1]");
         assert_eq!(with("owner", json!("not an email")), "owner");
         assert_eq!(with("display_name", json!("   ")), "display_name");
-        assert_eq!(field_of(parse_create_tenant(&json!({"tier": "bronze", "envs": ["dev"]})).unwrap_err()), "name");
-        assert_eq!(field_of(parse_create_tenant(&json!([1])).unwrap_err()), "body");
+        assert_eq!(
+            field_of(parse_create_tenant(&json!({"tier": "bronze", "envs": ["dev"]})).unwrap_err()),
+            "name"
+        );
+        assert_eq!(
+            field_of(parse_create_tenant(&json!([1])).unwrap_err()),
+            "body"
+        );
     }
 
     #[test]
     fn patch_needs_a_field_and_checks_types() {
-        assert_eq!(field_of(parse_tenant_patch(&json!({})).unwrap_err()), "body");
-        assert_eq!(field_of(parse_tenant_patch(&json!({"suspended": "yes"})).unwrap_err()), "suspended");
-        assert_eq!(field_of(parse_tenant_patch(&json!({"name": "x"})).unwrap_err()), "name");
-        assert_eq!(parse_tenant_patch(&json!({"tier": "premium"})).unwrap().tier.unwrap().as_str(), "premium");
+        assert_eq!(
+            field_of(parse_tenant_patch(&json!({})).unwrap_err()),
+            "body"
+        );
+        assert_eq!(
+            field_of(parse_tenant_patch(&json!({"suspended": "yes"})).unwrap_err()),
+            "suspended"
+        );
+        assert_eq!(
+            field_of(parse_tenant_patch(&json!({"name": "x"})).unwrap_err()),
+            "name"
+        );
+        assert_eq!(
+            parse_tenant_patch(&json!({"tier": "premium"}))
+                .unwrap()
+                .tier
+                .unwrap()
+                .as_str(),
+            "premium"
+        );
     }
 
     #[test]
     fn module_change_refuses_reserved_values_and_bad_versions() {
-        let err = parse_module_change("dev", "postgres", &json!({"values": {"tenant": {}}})).unwrap_err();
+        let err =
+            parse_module_change("dev", "postgres", &json!({"values": {"tenant": {}}})).unwrap_err();
         assert_eq!(err.field, "values.tenant");
-        assert_eq!(field_of(parse_module_change("dev", "postgres", &json!({"version": "1 2"})).unwrap_err()), "version");
-        assert_eq!(field_of(parse_module_change("dev", "postgres", &json!({"values": [1]})).unwrap_err()), "values");
-        assert_eq!(field_of(parse_module_change("DEV", "postgres", &json!({})).unwrap_err()), "env");
-        assert_eq!(field_of(parse_module_change("dev", "pg/../x", &json!({})).unwrap_err()), "module");
-        let ok = parse_module_change("dev", "postgres", &json!({"version": "1.4.2", "values": {"replicas": 2}})).unwrap();
+        assert_eq!(
+            field_of(
+                parse_module_change("dev", "postgres", &json!({"version": "1 2"})).unwrap_err()
+            ),
+            "version"
+        );
+        assert_eq!(
+            field_of(parse_module_change("dev", "postgres", &json!({"values": [1]})).unwrap_err()),
+            "values"
+        );
+        assert_eq!(
+            field_of(parse_module_change("DEV", "postgres", &json!({})).unwrap_err()),
+            "env"
+        );
+        assert_eq!(
+            field_of(parse_module_change("dev", "pg/../x", &json!({})).unwrap_err()),
+            "module"
+        );
+        let ok = parse_module_change(
+            "dev",
+            "postgres",
+            &json!({"version": "1.4.2", "values": {"replicas": 2}}),
+        )
+        .unwrap();
         assert_eq!(ok.values["replicas"], json!(2));
     }
 }

@@ -101,7 +101,10 @@ impl Catalog {
         if self.environments.is_empty() || self.tiers.is_empty() {
             return rule("a catalog needs at least one environment and one tier".into());
         }
-        check_unique("environments", self.environments.iter().map(|e| e.name.as_str()))?;
+        check_unique(
+            "environments",
+            self.environments.iter().map(|e| e.name.as_str()),
+        )?;
         check_unique("tiers", self.tiers.iter().map(|t| t.name.as_str()))?;
         check_unique("modules", self.modules.iter().map(|m| m.name.as_str()))?;
         for tier in &self.tiers {
@@ -109,7 +112,10 @@ impl Catalog {
                 return rule(format!("tier {}: quotas are required", tier.name));
             }
             if tier.environments.is_empty() {
-                return rule(format!("tier {}: needs at least one environment", tier.name));
+                return rule(format!(
+                    "tier {}: needs at least one environment",
+                    tier.name
+                ));
             }
             for env in &tier.environments {
                 if self.environment(env).is_none() {
@@ -120,7 +126,10 @@ impl Catalog {
         for module in &self.modules {
             for dep in &module.depends_on {
                 if self.module(dep).is_none() {
-                    return rule(format!("module {}: depends on unknown module {dep}", module.name));
+                    return rule(format!(
+                        "module {}: depends on unknown module {dep}",
+                        module.name
+                    ));
                 }
             }
             if let Some(min) = &module.min_tier
@@ -138,7 +147,9 @@ impl Catalog {
             }
         }
         if self.max_tenant_name_len() == 0 {
-            return rule("environment and module names are too long to leave room for a tenant".into());
+            return rule(
+                "environment and module names are too long to leave room for a tenant".into(),
+            );
         }
         Ok(())
     }
@@ -221,7 +232,10 @@ impl Catalog {
     /// A tier named in a request: it must exist.
     pub fn require_tier(&self, field: &str, name: &TierName) -> Result<&Tier, FieldError> {
         self.tier(name).ok_or_else(|| {
-            FieldError::invalid(field, format!("unknown tier {name}; the catalog has {}", self.tier_names()))
+            FieldError::invalid(
+                field,
+                format!("unknown tier {name}; the catalog has {}", self.tier_names()),
+            )
         })
     }
 
@@ -229,17 +243,31 @@ impl Catalog {
     pub fn require_module(&self, field: &str, name: &ModuleName) -> Result<&Module, FieldError> {
         self.module(name).ok_or_else(|| {
             let known: Vec<&str> = self.modules.iter().map(|m| m.name.as_str()).collect();
-            FieldError::invalid(field, format!("unknown module {name}; the catalog has {}", known.join(", ")))
+            FieldError::invalid(
+                field,
+                format!(
+                    "unknown module {name}; the catalog has {}",
+                    known.join(", ")
+                ),
+            )
         })
     }
 
     /// An environment named in a request: it must exist and the tier must allow it.
-    pub fn require_env_for_tier(&self, field: &str, env: &EnvName, tier: &Tier) -> Result<(), FieldError> {
+    pub fn require_env_for_tier(
+        &self,
+        field: &str,
+        env: &EnvName,
+        tier: &Tier,
+    ) -> Result<(), FieldError> {
         if self.environment(env).is_none() {
             let known: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();
             return Err(FieldError::invalid(
                 field,
-                format!("unknown environment {env}; the catalog has {}", known.join(", ")),
+                format!(
+                    "unknown environment {env}; the catalog has {}",
+                    known.join(", ")
+                ),
             ));
         }
         if !tier.environments.contains(env) {
@@ -252,19 +280,33 @@ impl Catalog {
     }
 
     /// A module's tier floor: refused when `tier` ranks below the module's `min_tier`.
-    pub fn require_module_allowed(&self, field: &str, module: &Module, tier: &TierName) -> Result<(), FieldError> {
-        let Some(min) = &module.min_tier else { return Ok(()) };
+    pub fn require_module_allowed(
+        &self,
+        field: &str,
+        module: &Module,
+        tier: &TierName,
+    ) -> Result<(), FieldError> {
+        let Some(min) = &module.min_tier else {
+            return Ok(());
+        };
         match (self.tier_rank(tier), self.tier_rank(min)) {
             (Some(have), Some(need)) if have >= need => Ok(()),
             _ => Err(FieldError::invalid(
                 field,
-                format!("module {} needs tier {min} or above, the tenant is {tier}", module.name),
+                format!(
+                    "module {} needs tier {min} or above, the tenant is {tier}",
+                    module.name
+                ),
             )),
         }
     }
 
     fn tier_names(&self) -> String {
-        self.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        self.tiers
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -317,7 +359,10 @@ pub(crate) mod tests {
 
     #[test]
     fn refuses_dependency_cycles_and_unknown_references() {
-        let y = TEST_CATALOG.replace("  - name: vault\n", "  - name: vault\n    depends_on: [data-lake]\n");
+        let y = TEST_CATALOG.replace(
+            "  - name: vault\n",
+            "  - name: vault\n    depends_on: [data-lake]\n",
+        );
         assert!(err(&y).contains("cycle"), "{}", err(&y));
         let y = TEST_CATALOG.replace("min_tier: premium", "min_tier: gold");
         assert!(err(&y).contains("unknown min_tier gold"));
@@ -329,7 +374,13 @@ pub(crate) mod tests {
 
     #[test]
     fn refuses_unknown_keys_and_bad_names() {
-        assert!(err(&TEST_CATALOG.replace("  - name: monitoring\n", "  - name: monitoring\n    colour: red\n")).contains("colour"));
+        assert!(
+            err(&TEST_CATALOG.replace(
+                "  - name: monitoring\n",
+                "  - name: monitoring\n    colour: red\n"
+            ))
+            .contains("colour")
+        );
         assert!(err(&TEST_CATALOG.replace("name: postgres", "name: Postgres")).contains("a-z"));
     }
 
@@ -338,16 +389,28 @@ pub(crate) mod tests {
         let c = Catalog::from_yaml(TEST_CATALOG.as_bytes()).unwrap();
         let vault = c.module(&ModuleName::parse("m", "vault").unwrap()).unwrap();
         let t = |n: &str| TierName::parse("tier", n).unwrap();
-        assert!(c.require_module_allowed("modules[0]", vault, &t("bronze")).is_err());
-        assert!(c.require_module_allowed("modules[0]", vault, &t("standard")).is_ok());
-        assert!(c.require_module_allowed("modules[0]", vault, &t("premium")).is_ok());
+        assert!(
+            c.require_module_allowed("modules[0]", vault, &t("bronze"))
+                .is_err()
+        );
+        assert!(
+            c.require_module_allowed("modules[0]", vault, &t("standard"))
+                .is_ok()
+        );
+        assert!(
+            c.require_module_allowed("modules[0]", vault, &t("premium"))
+                .is_ok()
+        );
     }
 
     #[test]
     fn long_tenant_names_are_refused_against_the_catalog() {
         let c = Catalog::from_yaml(TEST_CATALOG.as_bytes()).unwrap();
         let long = TenantName::parse("name", &"a".repeat(45)).unwrap();
-        assert_eq!(c.check_tenant_name("name", &long).unwrap_err().field, "name");
+        assert_eq!(
+            c.check_tenant_name("name", &long).unwrap_err().field,
+            "name"
+        );
         let ok = TenantName::parse("name", &"a".repeat(44)).unwrap();
         assert!(c.check_tenant_name("name", &ok).is_ok());
     }

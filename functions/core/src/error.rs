@@ -25,15 +25,27 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Invalid, field: field.into(), reason: reason.into() }
+        Self {
+            kind: ErrorKind::Invalid,
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     pub fn not_found(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::NotFound, field: field.into(), reason: reason.into() }
+        Self {
+            kind: ErrorKind::NotFound,
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     pub fn conflict(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Conflict, field: field.into(), reason: reason.into() }
+        Self {
+            kind: ErrorKind::Conflict,
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 

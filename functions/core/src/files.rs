@@ -10,7 +10,8 @@ use crate::error::PlanError;
 use crate::names::{EnvName, ModuleName, TenantName, TierName};
 
 /// The first line of every file Berth writes.
-pub const HEADER: &str = "# Written by Berth. Change it through Berth's API or a pull request that Berth validates.\n";
+pub const HEADER: &str =
+    "# Written by Berth. Change it through Berth's API or a pull request that Berth validates.\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,7 +106,10 @@ mod tests {
                 tier: TierName::parse("t", "standard").unwrap(),
                 env: EnvName::parse("e", "dev").unwrap(),
             },
-            module: ModuleRef { name: ModuleName::parse("m", "postgres").unwrap(), version: Some("1.4.2".into()) },
+            module: ModuleRef {
+                name: ModuleName::parse("m", "postgres").unwrap(),
+                version: Some("1.4.2".into()),
+            },
             suspended: false,
             overrides,
         }
@@ -129,7 +133,11 @@ mod tests {
 
     #[test]
     fn parse_names_the_path_of_a_bad_file() {
-        let err = parse::<TenantSpec>("tenants/acme/tenant.yaml", b"name: acme\ncolour: red\n").unwrap_err();
-        assert!(err.to_string().starts_with("tenants/acme/tenant.yaml: "), "{err}");
+        let err = parse::<TenantSpec>("tenants/acme/tenant.yaml", b"name: acme\ncolour: red\n")
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("tenants/acme/tenant.yaml: "),
+            "{err}"
+        );
     }
 }

@@ -13,7 +13,14 @@ pub const DNS_LABEL_MAX: usize = 63;
 /// Names a tenant may not take: they clash with namespaces the cluster or Berth itself uses,
 /// or with `tenants/catalog.yaml`.
 const RESERVED_TENANT_NAMES: &[&str] = &[
-    "default", "argocd", "berth", "catalog", "kube", "kubernetes", "system", "tenants",
+    "default",
+    "argocd",
+    "berth",
+    "catalog",
+    "kube",
+    "kubernetes",
+    "system",
+    "tenants",
 ];
 const RESERVED_TENANT_PREFIXES: &[&str] = &["kube-", "openshift-", "argocd-"];
 
@@ -25,7 +32,10 @@ pub fn check_dns_label(field: &str, value: &str) -> Result<(), FieldError> {
     if value.len() > DNS_LABEL_MAX {
         return Err(FieldError::invalid(
             field,
-            format!("must be at most {DNS_LABEL_MAX} characters, got {}", value.len()),
+            format!(
+                "must be at most {DNS_LABEL_MAX} characters, got {}",
+                value.len()
+            ),
         ));
     }
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
@@ -36,7 +46,10 @@ pub fn check_dns_label(field: &str, value: &str) -> Result<(), FieldError> {
         ));
     }
     if value.starts_with('-') || value.ends_with('-') {
-        return Err(FieldError::invalid(field, "must start and end with a letter or digit"));
+        return Err(FieldError::invalid(
+            field,
+            "must start and end with a letter or digit",
+        ));
     }
     Ok(())
 }
@@ -107,7 +120,10 @@ impl TenantName {
         if RESERVED_TENANT_NAMES.contains(&value) {
             return Err(FieldError::invalid(field, format!("{value:?} is reserved")));
         }
-        if let Some(prefix) = RESERVED_TENANT_PREFIXES.iter().find(|p| value.starts_with(**p)) {
+        if let Some(prefix) = RESERVED_TENANT_PREFIXES
+            .iter()
+            .find(|p| value.starts_with(**p))
+        {
             return Err(FieldError::invalid(
                 field,
                 format!("names starting with {prefix:?} are reserved"),
@@ -148,7 +164,18 @@ mod tests {
 
     #[test]
     fn refuses_non_labels_naming_the_field() {
-        for bad in ["", "-a", "a-", "Acme", "a_b", "a.b", "a/b", "..", "é", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "Acme",
+            "a_b",
+            "a.b",
+            "a/b",
+            "..",
+            "é",
+            &"a".repeat(64),
+        ] {
             let err = check_dns_label("envs[0]", bad).unwrap_err();
             assert_eq!(err.field, "envs[0]", "{bad}");
         }
@@ -156,7 +183,14 @@ mod tests {
 
     #[test]
     fn refuses_reserved_tenant_names() {
-        for bad in ["default", "kube-system", "kube-foo", "argocd", "berth", "catalog"] {
+        for bad in [
+            "default",
+            "kube-system",
+            "kube-foo",
+            "argocd",
+            "berth",
+            "catalog",
+        ] {
             let err = TenantName::parse("name", bad).unwrap_err();
             assert!(err.reason.contains("reserved"), "{bad}: {err}");
         }
@@ -166,7 +200,10 @@ mod tests {
     #[test]
     fn deserializing_checks_the_name() {
         assert!(serde_json::from_str::<EnvName>("\"Dev\"").is_err());
-        assert_eq!(serde_json::from_str::<EnvName>("\"dev\"").unwrap().as_str(), "dev");
+        assert_eq!(
+            serde_json::from_str::<EnvName>("\"dev\"").unwrap().as_str(),
+            "dev"
+        );
     }
 
     proptest! {

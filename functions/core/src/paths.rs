@@ -52,8 +52,13 @@ pub fn classify(relative: &str) -> Option<TenantFile> {
 
 /// True when `path` is a normal relative path strictly inside `tenants/<tenant>/`.
 pub fn is_inside_tenant(tenant: &TenantName, path: &str) -> bool {
-    let Some(rest) = path.strip_prefix(&tenant_dir(tenant)) else { return false };
-    !rest.is_empty() && rest.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+    let Some(rest) = path.strip_prefix(&tenant_dir(tenant)) else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
 #[cfg(test)]
@@ -70,15 +75,30 @@ mod tests {
         let module = ModuleName::parse("module", "postgres").unwrap();
         assert_eq!(tenant_spec(&t("acme")), "tenants/acme/tenant.yaml");
         assert_eq!(base_values(&t("acme"), &env), "tenants/acme/dev/base.yaml");
-        assert_eq!(module_values(&t("acme"), &env, &module), "tenants/acme/dev/modules/postgres.yaml");
+        assert_eq!(
+            module_values(&t("acme"), &env, &module),
+            "tenants/acme/dev/modules/postgres.yaml"
+        );
     }
 
     #[test]
     fn classifies_known_files_only() {
         assert_eq!(classify("tenant.yaml"), Some(TenantFile::Spec));
-        assert!(matches!(classify("dev/base.yaml"), Some(TenantFile::Base(_))));
-        assert!(matches!(classify("dev/modules/vault.yaml"), Some(TenantFile::Module(_, _))));
-        for other in ["README.md", "dev/modules/vault.yml", "Dev/base.yaml", "../x/tenant.yaml", "a/b/c/d"] {
+        assert!(matches!(
+            classify("dev/base.yaml"),
+            Some(TenantFile::Base(_))
+        ));
+        assert!(matches!(
+            classify("dev/modules/vault.yaml"),
+            Some(TenantFile::Module(_, _))
+        ));
+        for other in [
+            "README.md",
+            "dev/modules/vault.yml",
+            "Dev/base.yaml",
+            "../x/tenant.yaml",
+            "a/b/c/d",
+        ] {
             assert_eq!(classify(other), None, "{other}");
         }
     }
@@ -87,7 +107,14 @@ mod tests {
     fn inside_tenant_refuses_escapes_and_neighbours() {
         let acme = t("acme");
         assert!(is_inside_tenant(&acme, "tenants/acme/tenant.yaml"));
-        for outside in ["tenants/acme", "tenants/acme/", "tenants/acme2/x", "tenants/acme/../x", "tenants/acme//x", "x"] {
+        for outside in [
+            "tenants/acme",
+            "tenants/acme/",
+            "tenants/acme2/x",
+            "tenants/acme/../x",
+            "tenants/acme//x",
+            "x",
+        ] {
             assert!(!is_inside_tenant(&acme, outside), "{outside}");
         }
     }

@@ -39,16 +39,29 @@ pub fn read_set(tenant: &TenantName) -> Vec<String> {
 pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
     let catalog = load_catalog(files)?;
     let tenant = &request.tenant;
-    let name_field = if matches!(request.action, Action::CreateTenant(_)) { "name" } else { "tenant" };
+    let name_field = if matches!(request.action, Action::CreateTenant(_)) {
+        "name"
+    } else {
+        "tenant"
+    };
     catalog.check_tenant_name(name_field, tenant)?;
     let before = TenantModel::read(tenant, files)?;
 
     let (after, summary) = match (&request.action, &before) {
-        (Action::CreateTenant(new), None) => (Some(create(&catalog, tenant, new, &request.id)?), create_summary(tenant, new)),
+        (Action::CreateTenant(new), None) => (
+            Some(create(&catalog, tenant, new, &request.id)?),
+            create_summary(tenant, new),
+        ),
         (Action::CreateTenant(_), Some(_)) => {
-            return Err(FieldError::conflict("name", format!("tenant {tenant} already exists")).into());
+            return Err(
+                FieldError::conflict("name", format!("tenant {tenant} already exists")).into(),
+            );
         }
-        (_, None) => return Err(FieldError::not_found("tenant", format!("tenant {tenant} does not exist")).into()),
+        (_, None) => {
+            return Err(
+                FieldError::not_found("tenant", format!("tenant {tenant} does not exist")).into(),
+            );
+        }
         (Action::UpdateTenant(patch), Some(model)) => {
             let mut m = model.clone();
             let summary = update(&catalog, &mut m, patch)?;
@@ -74,7 +87,9 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
 
 /// Loads the catalog from the files read at the tip.
 pub fn load_catalog(files: &RepoFiles) -> Result<Catalog, PlanError> {
-    let bytes = files.get(CATALOG_PATH).ok_or(crate::CatalogError::Missing)?;
+    let bytes = files
+        .get(CATALOG_PATH)
+        .ok_or(crate::CatalogError::Missing)?;
     Ok(Catalog::from_yaml(bytes)?)
 }
 
@@ -93,7 +108,10 @@ impl TenantModel {
         let mut spec = None;
         let mut envs = BTreeMap::new();
         let mut modules = BTreeMap::new();
-        for (path, bytes) in files.range(dir.clone()..).take_while(|(p, _)| p.starts_with(&dir)) {
+        for (path, bytes) in files
+            .range(dir.clone()..)
+            .take_while(|(p, _)| p.starts_with(&dir))
+        {
             match paths::classify(&path[dir.len()..]) {
                 Some(TenantFile::Spec) => spec = Some(files::parse::<TenantSpec>(path, bytes)?),
                 Some(TenantFile::Base(env)) => {
@@ -117,10 +135,17 @@ impl TenantModel {
         if spec.name != *tenant {
             return Err(PlanError::Repository {
                 path: paths::tenant_spec(tenant),
-                reason: format!("names tenant {} but lives in the folder of {tenant}", spec.name),
+                reason: format!(
+                    "names tenant {} but lives in the folder of {tenant}",
+                    spec.name
+                ),
             });
         }
-        Ok(Some(Self { spec, envs, modules }))
+        Ok(Some(Self {
+            spec,
+            envs,
+            modules,
+        }))
     }
 
     fn suspended(&self) -> bool {
@@ -128,7 +153,11 @@ impl TenantModel {
     }
 
     fn tenant_ref(&self, env: &EnvName) -> TenantRef {
-        TenantRef { name: self.spec.name.clone(), tier: self.spec.tier.clone(), env: env.clone() }
+        TenantRef {
+            name: self.spec.name.clone(),
+            tier: self.spec.tier.clone(),
+            env: env.clone(),
+        }
     }
 
     fn enabled(&self, env: &EnvName, module: &ModuleName) -> bool {
@@ -138,7 +167,10 @@ impl TenantModel {
     fn new_module(&self, env: &EnvName, module: &ModuleName) -> ModuleValues {
         ModuleValues {
             tenant: self.tenant_ref(env),
-            module: ModuleRef { name: module.clone(), version: None },
+            module: ModuleRef {
+                name: module.clone(),
+                version: None,
+            },
             suspended: self.suspended(),
             overrides: Default::default(),
         }
@@ -148,8 +180,16 @@ impl TenantModel {
     fn files(&self) -> Vec<(String, ModelFile<'_>)> {
         let t = &self.spec.name;
         let mut out = vec![(paths::tenant_spec(t), ModelFile::Spec(&self.spec))];
-        out.extend(self.envs.iter().map(|(env, v)| (paths::base_values(t, env), ModelFile::Base(v))));
-        out.extend(self.modules.iter().map(|((env, m), v)| (paths::module_values(t, env, m), ModelFile::Module(v))));
+        out.extend(
+            self.envs
+                .iter()
+                .map(|(env, v)| (paths::base_values(t, env), ModelFile::Base(v))),
+        );
+        out.extend(
+            self.modules
+                .iter()
+                .map(|((env, m), v)| (paths::module_values(t, env, m), ModelFile::Module(v))),
+        );
         out
     }
 }
@@ -180,11 +220,17 @@ fn diff(
     files: &RepoFiles,
 ) -> Result<Change, PlanError> {
     let mut change = Change::default();
-    let old: BTreeMap<String, ModelFile<'_>> = before.map(|m| m.files().into_iter().collect()).unwrap_or_default();
+    let old: BTreeMap<String, ModelFile<'_>> = before
+        .map(|m| m.files().into_iter().collect())
+        .unwrap_or_default();
     let Some(after) = after else {
         // Deleting a tenant removes its whole folder, files Berth did not write included.
         let dir = paths::tenant_dir(tenant);
-        change.deletes = files.keys().filter(|p| p.starts_with(&dir)).cloned().collect();
+        change.deletes = files
+            .keys()
+            .filter(|p| p.starts_with(&dir))
+            .cloned()
+            .collect();
         return Ok(change);
     };
     let new = after.files();
@@ -198,7 +244,12 @@ fn diff(
     Ok(change)
 }
 
-fn create(catalog: &Catalog, tenant: &TenantName, new: &NewTenant, request_id: &str) -> Result<TenantModel, PlanError> {
+fn create(
+    catalog: &Catalog,
+    tenant: &TenantName,
+    new: &NewTenant,
+    request_id: &str,
+) -> Result<TenantModel, PlanError> {
     let tier = catalog.require_tier("tier", &new.tier)?;
     for (i, env) in new.envs.iter().enumerate() {
         catalog.require_env_for_tier(&format!("envs[{i}]"), env, tier)?;
@@ -208,7 +259,11 @@ fn create(catalog: &Catalog, tenant: &TenantName, new: &NewTenant, request_id: &
         let m = catalog.require_module(&field, module)?;
         catalog.require_module_allowed(&field, m, &tier.name)?;
         if let Some(missing) = m.depends_on.iter().find(|d| !new.modules.contains(d)) {
-            return Err(FieldError::invalid(field, format!("module {module} needs {missing}; add {missing} to modules")).into());
+            return Err(FieldError::invalid(
+                field,
+                format!("module {module} needs {missing}; add {missing} to modules"),
+            )
+            .into());
         }
     }
     let spec = TenantSpec {
@@ -219,11 +274,19 @@ fn create(catalog: &Catalog, tenant: &TenantName, new: &NewTenant, request_id: &
         state: TenantState::Active,
         created_by: request_id.to_owned(),
     };
-    let mut model = TenantModel { spec, envs: BTreeMap::new(), modules: BTreeMap::new() };
+    let mut model = TenantModel {
+        spec,
+        envs: BTreeMap::new(),
+        modules: BTreeMap::new(),
+    };
     for env in &new.envs {
-        model.envs.insert(env.clone(), base_values(&model, env, tier)?);
+        model
+            .envs
+            .insert(env.clone(), base_values(&model, env, tier)?);
         for module in &new.modules {
-            model.modules.insert((env.clone(), module.clone()), model.new_module(env, module));
+            model
+                .modules
+                .insert((env.clone(), module.clone()), model.new_module(env, module));
         }
     }
     Ok(model)
@@ -233,7 +296,11 @@ fn base_values(model: &TenantModel, env: &EnvName, tier: &Tier) -> Result<BaseVa
     let quota = tier.quotas.clone().ok_or_else(|| {
         crate::CatalogError::Rule(format!("tier {}: quotas are required", tier.name))
     })?;
-    Ok(BaseValues { tenant: model.tenant_ref(env), suspended: model.suspended(), quota })
+    Ok(BaseValues {
+        tenant: model.tenant_ref(env),
+        suspended: model.suspended(),
+        quota,
+    })
 }
 
 fn create_summary(tenant: &TenantName, new: &NewTenant) -> String {
@@ -242,26 +309,47 @@ fn create_summary(tenant: &TenantName, new: &NewTenant) -> String {
     let modules = if new.modules.is_empty() {
         "no modules".to_owned()
     } else {
-        format!("modules {}", join(new.modules.iter().map(|m| m.as_str()).collect()))
+        format!(
+            "modules {}",
+            join(new.modules.iter().map(|m| m.as_str()).collect())
+        )
     };
-    format!("Create tenant {tenant} ({}; envs {envs}; {modules})", new.tier)
+    format!(
+        "Create tenant {tenant} ({}; envs {envs}; {modules})",
+        new.tier
+    )
 }
 
-fn update(catalog: &Catalog, model: &mut TenantModel, patch: &TenantPatch) -> Result<String, PlanError> {
+fn update(
+    catalog: &Catalog,
+    model: &mut TenantModel,
+    patch: &TenantPatch,
+) -> Result<String, PlanError> {
     let tenant = model.spec.name.clone();
     let mut parts = Vec::new();
     if let Some(tier_name) = &patch.tier {
         let tier = catalog.require_tier("tier", tier_name)?;
         for env in model.envs.keys() {
             if !tier.environments.contains(env) {
-                return Err(FieldError::invalid("tier", format!("tier {tier_name} does not allow environment {env}, which {tenant} has")).into());
+                return Err(FieldError::invalid(
+                    "tier",
+                    format!(
+                        "tier {tier_name} does not allow environment {env}, which {tenant} has"
+                    ),
+                )
+                .into());
             }
         }
         for (env, module) in model.modules.keys() {
             if let Some(m) = catalog.module(module) {
-                catalog.require_module_allowed("tier", m, tier_name).map_err(|e| {
-                    FieldError::invalid("tier", format!("{} (enabled in {env}); disable it first", e.reason))
-                })?;
+                catalog
+                    .require_module_allowed("tier", m, tier_name)
+                    .map_err(|e| {
+                        FieldError::invalid(
+                            "tier",
+                            format!("{} (enabled in {env}); disable it first", e.reason),
+                        )
+                    })?;
             }
         }
         if model.spec.tier != *tier_name {
@@ -274,7 +362,11 @@ fn update(catalog: &Catalog, model: &mut TenantModel, patch: &TenantPatch) -> Re
             model.envs.insert(env, base);
         }
         for ((env, _), values) in model.modules.iter_mut() {
-            values.tenant = TenantRef { name: tenant.clone(), tier: tier_name.clone(), env: env.clone() };
+            values.tenant = TenantRef {
+                name: tenant.clone(),
+                tier: tier_name.clone(),
+                env: env.clone(),
+            };
         }
     }
     if let Some(display_name) = &patch.display_name {
@@ -286,14 +378,28 @@ fn update(catalog: &Catalog, model: &mut TenantModel, patch: &TenantPatch) -> Re
         parts.push(format!("owner {owner}"));
     }
     if let Some(suspended) = patch.suspended {
-        model.spec.state = if suspended { TenantState::Suspended } else { TenantState::Active };
-        model.envs.values_mut().for_each(|b| b.suspended = suspended);
-        model.modules.values_mut().for_each(|m| m.suspended = suspended);
+        model.spec.state = if suspended {
+            TenantState::Suspended
+        } else {
+            TenantState::Active
+        };
+        model
+            .envs
+            .values_mut()
+            .for_each(|b| b.suspended = suspended);
+        model
+            .modules
+            .values_mut()
+            .for_each(|m| m.suspended = suspended);
         if patch.tier.is_none() && patch.display_name.is_none() && patch.owner.is_none() {
             let verb = if suspended { "Suspend" } else { "Resume" };
             return Ok(format!("{verb} tenant {tenant}"));
         }
-        parts.push(if suspended { "suspended".into() } else { "resumed".into() });
+        parts.push(if suspended {
+            "suspended".into()
+        } else {
+            "resumed".into()
+        });
     }
     if parts.is_empty() {
         parts.push("no change".into());
@@ -306,10 +412,21 @@ fn require_env(model: &TenantModel, env: &EnvName) -> Result<(), FieldError> {
         return Ok(());
     }
     let has: Vec<&str> = model.envs.keys().map(|e| e.as_str()).collect();
-    Err(FieldError::not_found("env", format!("tenant {} has no environment {env}; it has {}", model.spec.name, has.join(", "))))
+    Err(FieldError::not_found(
+        "env",
+        format!(
+            "tenant {} has no environment {env}; it has {}",
+            model.spec.name,
+            has.join(", ")
+        ),
+    ))
 }
 
-fn enable_module(catalog: &Catalog, model: &mut TenantModel, change: &ModuleChange) -> Result<String, PlanError> {
+fn enable_module(
+    catalog: &Catalog,
+    model: &mut TenantModel,
+    change: &ModuleChange,
+) -> Result<String, PlanError> {
     let (env, module) = (&change.env, &change.module);
     require_env(model, env)?;
     let m = catalog.require_module("module", module)?;
@@ -344,7 +461,11 @@ fn enable_module(catalog: &Catalog, model: &mut TenantModel, change: &ModuleChan
     values.overrides = change.values.clone();
     model.modules.insert((env.clone(), module.clone()), values);
 
-    let version = change.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    let version = change
+        .version
+        .as_deref()
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
     let mut summary = format!("Enable {module}{version} for {} in {env}", model.spec.name);
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
@@ -353,7 +474,12 @@ fn enable_module(catalog: &Catalog, model: &mut TenantModel, change: &ModuleChan
     Ok(summary)
 }
 
-fn disable_module(catalog: &Catalog, model: &mut TenantModel, env: &EnvName, module: &ModuleName) -> Result<String, PlanError> {
+fn disable_module(
+    catalog: &Catalog,
+    model: &mut TenantModel,
+    env: &EnvName,
+    module: &ModuleName,
+) -> Result<String, PlanError> {
     require_env(model, env)?;
     if !model.enabled(env, module) {
         // Disabling what is off changes nothing, but a name the catalog does not know is a typo.
@@ -363,13 +489,22 @@ fn disable_module(catalog: &Catalog, model: &mut TenantModel, env: &EnvName, mod
     let dependents: Vec<&str> = model
         .modules
         .keys()
-        .filter(|(e, m)| e == env && catalog.module(m).is_some_and(|c| c.depends_on.contains(module)))
+        .filter(|(e, m)| {
+            e == env
+                && catalog
+                    .module(m)
+                    .is_some_and(|c| c.depends_on.contains(module))
+        })
         .map(|(_, m)| m.as_str())
         .collect();
     if !dependents.is_empty() {
         return Err(FieldError::conflict(
             "module",
-            format!("{} in {env} depends on {module}; disable {} first", dependents.join(", "), dependents.join(", ")),
+            format!(
+                "{} in {env} depends on {module}; disable {} first",
+                dependents.join(", "),
+                dependents.join(", ")
+            ),
         )
         .into());
     }

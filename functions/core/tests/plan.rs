@@ -3,7 +3,7 @@
 
 use berth_core::body::{parse_create_tenant, parse_module_change, parse_tenant_patch};
 use berth_core::catalog::CATALOG_PATH;
-use berth_core::{Action, Change, ErrorKind, PlanError, Request, RepoFiles, TenantName, plan};
+use berth_core::{Action, Change, ErrorKind, PlanError, RepoFiles, Request, TenantName, plan};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -33,16 +33,28 @@ fn tenant(name: &str) -> TenantName {
 
 fn create(body: Value) -> Request {
     let (tenant, new) = parse_create_tenant(&body).unwrap();
-    Request { id: "01REQCREATE".into(), tenant, action: Action::CreateTenant(new) }
+    Request {
+        id: "01REQCREATE".into(),
+        tenant,
+        action: Action::CreateTenant(new),
+    }
 }
 
 fn patch(name: &str, body: Value) -> Request {
-    Request { id: "01REQPATCH".into(), tenant: tenant(name), action: Action::UpdateTenant(parse_tenant_patch(&body).unwrap()) }
+    Request {
+        id: "01REQPATCH".into(),
+        tenant: tenant(name),
+        action: Action::UpdateTenant(parse_tenant_patch(&body).unwrap()),
+    }
 }
 
 fn enable(name: &str, env: &str, module: &str, body: Value) -> Request {
     let change = parse_module_change(env, module, &body).unwrap();
-    Request { id: "01REQENABLE".into(), tenant: tenant(name), action: Action::EnableModule(change) }
+    Request {
+        id: "01REQENABLE".into(),
+        tenant: tenant(name),
+        action: Action::EnableModule(change),
+    }
 }
 
 fn disable(name: &str, env: &str, module: &str) -> Request {
@@ -50,11 +62,19 @@ fn disable(name: &str, env: &str, module: &str) -> Request {
         env: berth_core::EnvName::parse("env", env).unwrap(),
         module: berth_core::ModuleName::parse("module", module).unwrap(),
     };
-    Request { id: "01REQDISABLE".into(), tenant: tenant(name), action }
+    Request {
+        id: "01REQDISABLE".into(),
+        tenant: tenant(name),
+        action,
+    }
 }
 
 fn delete(name: &str) -> Request {
-    Request { id: "01REQDELETE".into(), tenant: tenant(name), action: Action::DeleteTenant }
+    Request {
+        id: "01REQDELETE".into(),
+        tenant: tenant(name),
+        action: Action::DeleteTenant,
+    }
 }
 
 /// A repository holding tenant `acme` (standard; dev, prod; postgres).
@@ -85,10 +105,20 @@ fn create_writes_spec_base_and_modules_per_env() {
     let change = plan(&create(json!({"name": "acme", "tier": "standard", "envs": ["dev", "prod"], "modules": ["postgres"], "owner": "ops@acme.test"})), &repo()).unwrap();
     assert_eq!(
         paths(&change),
-        ["tenants/acme/dev/base.yaml", "tenants/acme/dev/modules/postgres.yaml", "tenants/acme/prod/base.yaml", "tenants/acme/prod/modules/postgres.yaml", "tenants/acme/tenant.yaml"]
+        [
+            "tenants/acme/dev/base.yaml",
+            "tenants/acme/dev/modules/postgres.yaml",
+            "tenants/acme/prod/base.yaml",
+            "tenants/acme/prod/modules/postgres.yaml",
+            "tenants/acme/tenant.yaml"
+        ]
     );
     assert!(change.deletes.is_empty());
-    assert!(change.message.starts_with("Create tenant acme (standard; envs dev, prod; modules postgres)\n\n"));
+    assert!(
+        change
+            .message
+            .starts_with("Create tenant acme (standard; envs dev, prod; modules postgres)\n\n")
+    );
     assert!(change.message.ends_with("\nBerth-Request: 01REQCREATE\n"));
     let spec = String::from_utf8(change.writes["tenants/acme/tenant.yaml"].clone()).unwrap();
     assert!(spec.contains("name: acme\nowner: ops@acme.test\ntier: standard\nstate: active\ncreated_by: 01REQCREATE\n"), "{spec}");
@@ -98,7 +128,10 @@ fn create_writes_spec_base_and_modules_per_env() {
 
 #[test]
 fn create_refuses_a_taken_name_with_conflict() {
-    let (kind, field, reason) = refusal(plan(&create(json!({"name": "acme", "tier": "bronze", "envs": ["dev"]})), &repo_with_acme()));
+    let (kind, field, reason) = refusal(plan(
+        &create(json!({"name": "acme", "tier": "bronze", "envs": ["dev"]})),
+        &repo_with_acme(),
+    ));
     assert_eq!((kind, field.as_str()), (ErrorKind::Conflict, "name"));
     assert!(reason.contains("already exists"));
 }
@@ -106,17 +139,49 @@ fn create_refuses_a_taken_name_with_conflict() {
 #[test]
 fn create_checks_the_catalog_naming_the_field() {
     let cases = [
-        (json!({"name": "a", "tier": "gold", "envs": ["dev"]}), "tier", "unknown tier gold"),
-        (json!({"name": "a", "tier": "bronze", "envs": ["dev", "staging"]}), "envs[1]", "does not allow environment staging"),
-        (json!({"name": "a", "tier": "bronze", "envs": ["qa"]}), "envs[0]", "unknown environment qa"),
-        (json!({"name": "a", "tier": "bronze", "envs": ["dev"], "modules": ["kafka"]}), "modules[0]", "unknown module kafka"),
-        (json!({"name": "a", "tier": "bronze", "envs": ["dev"], "modules": ["postgres", "vault"]}), "modules[1]", "needs tier standard or above"),
-        (json!({"name": "a", "tier": "premium", "envs": ["dev"], "modules": ["data-lake"]}), "modules[0]", "needs vault"),
-        (json!({"name": "a".repeat(45), "tier": "bronze", "envs": ["dev"]}), "name", "at most 44"),
+        (
+            json!({"name": "a", "tier": "gold", "envs": ["dev"]}),
+            "tier",
+            "unknown tier gold",
+        ),
+        (
+            json!({"name": "a", "tier": "bronze", "envs": ["dev", "staging"]}),
+            "envs[1]",
+            "does not allow environment staging",
+        ),
+        (
+            json!({"name": "a", "tier": "bronze", "envs": ["qa"]}),
+            "envs[0]",
+            "unknown environment qa",
+        ),
+        (
+            json!({"name": "a", "tier": "bronze", "envs": ["dev"], "modules": ["kafka"]}),
+            "modules[0]",
+            "unknown module kafka",
+        ),
+        (
+            json!({"name": "a", "tier": "bronze", "envs": ["dev"], "modules": ["postgres", "vault"]}),
+            "modules[1]",
+            "needs tier standard or above",
+        ),
+        (
+            json!({"name": "a", "tier": "premium", "envs": ["dev"], "modules": ["data-lake"]}),
+            "modules[0]",
+            "needs vault",
+        ),
+        (
+            json!({"name": "a".repeat(45), "tier": "bronze", "envs": ["dev"]}),
+            "name",
+            "at most 44",
+        ),
     ];
     for (body, field, reason) in cases {
         let (kind, got_field, got_reason) = refusal(plan(&create(body.clone()), &repo()));
-        assert_eq!((kind, got_field.as_str()), (ErrorKind::Invalid, field), "{body}");
+        assert_eq!(
+            (kind, got_field.as_str()),
+            (ErrorKind::Invalid, field),
+            "{body}"
+        );
         assert!(got_reason.contains(reason), "{body}: {got_reason}");
     }
     assert!(plan(&create(json!({"name": "a", "tier": "premium", "envs": ["dev"], "modules": ["vault", "data-lake"]})), &repo()).is_ok());
@@ -125,15 +190,30 @@ fn create_checks_the_catalog_naming_the_field() {
 #[test]
 fn tier_change_rewrites_every_file_and_keeps_overrides() {
     let mut files = repo_with_acme();
-    plan_and_apply(&mut files, &enable("acme", "dev", "postgres", json!({"values": {"replicas": 2}})));
+    plan_and_apply(
+        &mut files,
+        &enable(
+            "acme",
+            "dev",
+            "postgres",
+            json!({"values": {"replicas": 2}}),
+        ),
+    );
     let change = plan(&patch("acme", json!({"tier": "premium"})), &files).unwrap();
     assert_eq!(change.writes.len(), 5, "{:?}", paths(&change));
-    assert!(change.message.starts_with("Update tenant acme: tier standard -> premium"));
+    assert!(
+        change
+            .message
+            .starts_with("Update tenant acme: tier standard -> premium")
+    );
     apply(&mut files, &change);
     assert!(text(&files, "tenants/acme/tenant.yaml").contains("tier: premium"));
     assert!(text(&files, "tenants/acme/dev/base.yaml").contains("cpu: '50'"));
     let module = text(&files, "tenants/acme/dev/modules/postgres.yaml");
-    assert!(module.contains("tier: premium") && module.contains("replicas: 2"), "{module}");
+    assert!(
+        module.contains("tier: premium") && module.contains("replicas: 2"),
+        "{module}"
+    );
 }
 
 #[test]
@@ -142,10 +222,16 @@ fn tier_downgrade_is_refused_while_something_needs_the_higher_tier() {
     plan_and_apply(&mut files, &enable("acme", "dev", "vault", json!({})));
     let (_, field, reason) = refusal(plan(&patch("acme", json!({"tier": "bronze"})), &files));
     assert_eq!(field, "tier");
-    assert!(reason.contains("vault") && reason.contains("disable it first"), "{reason}");
+    assert!(
+        reason.contains("vault") && reason.contains("disable it first"),
+        "{reason}"
+    );
 
     let mut files = repo();
-    plan_and_apply(&mut files, &create(json!({"name": "beta", "tier": "standard", "envs": ["staging"]})));
+    plan_and_apply(
+        &mut files,
+        &create(json!({"name": "beta", "tier": "standard", "envs": ["staging"]})),
+    );
     let (_, field, reason) = refusal(plan(&patch("beta", json!({"tier": "bronze"})), &files));
     assert_eq!(field, "tier");
     assert!(reason.contains("environment staging"), "{reason}");
@@ -167,7 +253,10 @@ fn suspend_and_resume_flip_every_file_and_repeat_as_no_change() {
     assert!(plan(&suspend, &files).unwrap().is_empty());
     // A module enabled while suspended starts suspended too.
     let enabled = plan(&enable("acme", "dev", "monitoring", json!({})), &files).unwrap();
-    assert!(String::from_utf8_lossy(&enabled.writes["tenants/acme/dev/modules/monitoring.yaml"]).contains("suspended: true"));
+    assert!(
+        String::from_utf8_lossy(&enabled.writes["tenants/acme/dev/modules/monitoring.yaml"])
+            .contains("suspended: true")
+    );
     let resume = patch("acme", json!({"suspended": false}));
     assert_eq!(resume.action.name(), "resume_tenant");
     let change = plan(&resume, &files).unwrap();
@@ -179,10 +268,20 @@ fn suspend_and_resume_flip_every_file_and_repeat_as_no_change() {
 #[test]
 fn display_name_and_owner_touch_only_the_spec() {
     let files = repo_with_acme();
-    let change = plan(&patch("acme", json!({"display_name": "Acme Inc.", "owner": "it@acme.test"})), &files).unwrap();
+    let change = plan(
+        &patch(
+            "acme",
+            json!({"display_name": "Acme Inc.", "owner": "it@acme.test"}),
+        ),
+        &files,
+    )
+    .unwrap();
     assert_eq!(paths(&change), ["tenants/acme/tenant.yaml"]);
     let spec = String::from_utf8(change.writes["tenants/acme/tenant.yaml"].clone()).unwrap();
-    assert!(spec.contains("display_name: Acme Inc.\nowner: it@acme.test\n"), "{spec}");
+    assert!(
+        spec.contains("display_name: Acme Inc.\nowner: it@acme.test\n"),
+        "{spec}"
+    );
 }
 
 #[test]
@@ -193,7 +292,12 @@ fn delete_removes_the_whole_folder_and_only_it() {
     let change = plan(&delete("acme"), &files).unwrap();
     assert!(change.writes.is_empty());
     assert_eq!(change.deletes.len(), 6);
-    assert!(change.deletes.iter().all(|p| p.starts_with("tenants/acme/")));
+    assert!(
+        change
+            .deletes
+            .iter()
+            .all(|p| p.starts_with("tenants/acme/"))
+    );
     let (kind, field, _) = refusal(plan(&delete("ghost"), &files));
     assert_eq!((kind, field.as_str()), (ErrorKind::NotFound, "tenant"));
 }
@@ -201,34 +305,72 @@ fn delete_removes_the_whole_folder_and_only_it() {
 #[test]
 fn enable_writes_one_file_and_repeats_as_no_change() {
     let mut files = repo_with_acme();
-    let request = enable("acme", "prod", "vault", json!({"version": "1.4.2", "values": {"replicas": 3}}));
+    let request = enable(
+        "acme",
+        "prod",
+        "vault",
+        json!({"version": "1.4.2", "values": {"replicas": 3}}),
+    );
     let change = plan(&request, &files).unwrap();
     assert_eq!(paths(&change), ["tenants/acme/prod/modules/vault.yaml"]);
-    assert!(change.message.starts_with("Enable vault 1.4.2 for acme in prod\n"));
+    assert!(
+        change
+            .message
+            .starts_with("Enable vault 1.4.2 for acme in prod\n")
+    );
     apply(&mut files, &change);
     assert!(plan(&request, &files).unwrap().is_empty());
     // PUT replaces the configuration: an empty body resets version and overrides.
     let reset = plan(&enable("acme", "prod", "vault", json!({})), &files).unwrap();
-    let text = String::from_utf8(reset.writes["tenants/acme/prod/modules/vault.yaml"].clone()).unwrap();
-    assert!(!text.contains("replicas") && !text.contains("version"), "{text}");
+    let text =
+        String::from_utf8(reset.writes["tenants/acme/prod/modules/vault.yaml"].clone()).unwrap();
+    assert!(
+        !text.contains("replicas") && !text.contains("version"),
+        "{text}"
+    );
 }
 
 #[test]
 fn enable_refuses_missing_dependencies_unless_asked_to_enable_them() {
     let mut files = repo();
-    plan_and_apply(&mut files, &create(json!({"name": "big", "tier": "premium", "envs": ["dev"]})));
-    let (kind, field, reason) = refusal(plan(&enable("big", "dev", "data-lake", json!({})), &files));
+    plan_and_apply(
+        &mut files,
+        &create(json!({"name": "big", "tier": "premium", "envs": ["dev"]})),
+    );
+    let (kind, field, reason) =
+        refusal(plan(&enable("big", "dev", "data-lake", json!({})), &files));
     assert_eq!((kind, field.as_str()), (ErrorKind::Invalid, "module"));
-    assert!(reason.contains("needs vault enabled in dev first"), "{reason}");
-    let change = plan(&enable("big", "dev", "data-lake", json!({"enable_dependencies": true})), &files).unwrap();
-    assert_eq!(paths(&change), ["tenants/big/dev/modules/data-lake.yaml", "tenants/big/dev/modules/vault.yaml"]);
+    assert!(
+        reason.contains("needs vault enabled in dev first"),
+        "{reason}"
+    );
+    let change = plan(
+        &enable(
+            "big",
+            "dev",
+            "data-lake",
+            json!({"enable_dependencies": true}),
+        ),
+        &files,
+    )
+    .unwrap();
+    assert_eq!(
+        paths(&change),
+        [
+            "tenants/big/dev/modules/data-lake.yaml",
+            "tenants/big/dev/modules/vault.yaml"
+        ]
+    );
     assert!(change.message.contains("(with dependencies vault)"));
 }
 
 #[test]
 fn enable_checks_env_module_and_tier() {
     let files = repo_with_acme();
-    let (kind, field, _) = refusal(plan(&enable("acme", "staging", "postgres", json!({})), &files));
+    let (kind, field, _) = refusal(plan(
+        &enable("acme", "staging", "postgres", json!({})),
+        &files,
+    ));
     assert_eq!((kind, field.as_str()), (ErrorKind::NotFound, "env"));
     let (kind, field, _) = refusal(plan(&enable("acme", "dev", "kafka", json!({})), &files));
     assert_eq!((kind, field.as_str()), (ErrorKind::Invalid, "module"));
@@ -242,15 +384,30 @@ fn enable_checks_env_module_and_tier() {
 #[test]
 fn disable_deletes_the_file_and_respects_dependents() {
     let mut files = repo();
-    plan_and_apply(&mut files, &create(json!({"name": "big", "tier": "premium", "envs": ["dev"], "modules": ["vault", "data-lake"]})));
+    plan_and_apply(
+        &mut files,
+        &create(
+            json!({"name": "big", "tier": "premium", "envs": ["dev"], "modules": ["vault", "data-lake"]}),
+        ),
+    );
     let (kind, field, reason) = refusal(plan(&disable("big", "dev", "vault"), &files));
     assert_eq!((kind, field.as_str()), (ErrorKind::Conflict, "module"));
-    assert!(reason.contains("data-lake in dev depends on vault"), "{reason}");
+    assert!(
+        reason.contains("data-lake in dev depends on vault"),
+        "{reason}"
+    );
     let change = plan(&disable("big", "dev", "data-lake"), &files).unwrap();
     assert!(change.writes.is_empty());
-    assert_eq!(change.deletes.iter().collect::<Vec<_>>(), ["tenants/big/dev/modules/data-lake.yaml"]);
+    assert_eq!(
+        change.deletes.iter().collect::<Vec<_>>(),
+        ["tenants/big/dev/modules/data-lake.yaml"]
+    );
     apply(&mut files, &change);
-    assert!(plan(&disable("big", "dev", "data-lake"), &files).unwrap().is_empty());
+    assert!(
+        plan(&disable("big", "dev", "data-lake"), &files)
+            .unwrap()
+            .is_empty()
+    );
     let (kind, field, _) = refusal(plan(&disable("big", "dev", "kafka"), &files));
     assert_eq!((kind, field.as_str()), (ErrorKind::Invalid, "module"));
 }
@@ -268,21 +425,33 @@ fn files_the_request_does_not_change_keep_their_hand_edits() {
 #[test]
 fn broken_repository_files_name_their_path() {
     let mut files = repo_with_acme();
-    files.insert("tenants/acme/tenant.yaml".into(), b"name: acme\ntier: [\n".to_vec());
+    files.insert(
+        "tenants/acme/tenant.yaml".into(),
+        b"name: acme\ntier: [\n".to_vec(),
+    );
     match plan(&delete("acme"), &files) {
         Err(PlanError::Repository { path, .. }) => assert_eq!(path, "tenants/acme/tenant.yaml"),
         other => panic!("{other:?}"),
     }
     files.remove(CATALOG_PATH);
-    assert!(matches!(plan(&delete("acme"), &files), Err(PlanError::Catalog(_))));
+    assert!(matches!(
+        plan(&delete("acme"), &files),
+        Err(PlanError::Catalog(_))
+    ));
 }
 
 fn arb_name() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z][a-z0-9-]{0,12}[a-z0-9]",
-        Just("dev".to_owned()), Just("prod".to_owned()), Just("postgres".to_owned()), Just("vault".to_owned()),
+        Just("dev".to_owned()),
+        Just("prod".to_owned()),
+        Just("postgres".to_owned()),
+        Just("vault".to_owned()),
         "\\PC{0,20}",
-        Just("..".to_owned()), Just("../etc".to_owned()), Just("a/b".to_owned()), Just("catalog".to_owned()),
+        Just("..".to_owned()),
+        Just("../etc".to_owned()),
+        Just("a/b".to_owned()),
+        Just("catalog".to_owned()),
     ]
 }
 

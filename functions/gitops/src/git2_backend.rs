@@ -12,13 +12,16 @@ use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use berth_core::{Change, RepoFiles};
 use git2::{
-    AutotagOption, Cred, ErrorCode, FetchOptions, FileMode, ObjectType, Oid, PushOptions, RemoteCallbacks,
-    Repository, Signature, TreeWalkMode, TreeWalkResult, build::TreeUpdateBuilder,
+    AutotagOption, Cred, ErrorClass, ErrorCode, FetchOptions, FileMode, ObjectType, Oid,
+    PushOptions, RemoteCallbacks, Repository, Signature, TreeWalkMode, TreeWalkResult,
+    build::TreeUpdateBuilder,
 };
 use sha2::{Digest, Sha256};
 
 use crate::remote::RemoteUrl;
-use crate::{CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, Snapshot, Target};
+use crate::{
+    CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, Snapshot, Target,
+};
 
 /// Settings of a [`Git2Committer`].
 #[derive(Clone)]
@@ -78,11 +81,26 @@ enum Attempt {
     Done(CommitOutcome),
     /// Another writer moved the branch first: plan again on the new tip.
     LostRace(String),
+    /// The network failed. `pushed` is the commit whose push was under way: it may have landed.
+    Transport {
+        error: GitError,
+        pushed: Option<Oid>,
+    },
 }
+
+/// Consecutive network failures tolerated before the request fails.
+const MAX_TRANSPORT_FAILURES: u32 = 4;
+/// How deep to fetch when checking whether a commit whose push failed mid-way has landed.
+const LANDED_CHECK_DEPTH: i32 = 64;
 
 impl Git2Committer {
     pub fn new(config: Git2Config) -> Self {
-        Self { inner: Arc::new(Inner { config, cache: Mutex::new(None) }) }
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                cache: Mutex::new(None),
+            }),
+        }
     }
 
     /// Runs `work` on the cache repository in the blocking pool.
@@ -92,11 +110,16 @@ impl Git2Committer {
     ) -> Result<T, CommitError> {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let mut guard = inner.cache.lock().map_err(|_| GitError::Worker("cache lock poisoned".into()))?;
+            let mut guard = inner
+                .cache
+                .lock()
+                .map_err(|_| GitError::Worker("cache lock poisoned".into()))?;
             if guard.is_none() {
                 *guard = Some(open_cache(&inner.config)?);
             }
-            let repo = guard.as_ref().ok_or_else(|| GitError::Worker("cache not open".into()))?;
+            let repo = guard
+                .as_ref()
+                .ok_or_else(|| GitError::Worker("cache not open".into()))?;
             work(&inner, repo)
         })
         .await
@@ -109,9 +132,12 @@ impl Committer for Git2Committer {
     async fn read(&self, paths: Vec<String>) -> Result<Snapshot, GitError> {
         let result = self
             .with_cache(move |inner, repo| {
-                let tip = inner.fetch_tip(repo)?;
+                let tip = inner.fetch_tip(repo, 1)?;
                 let files = read_files(repo, tip, &paths)?;
-                Ok(Snapshot { tip: tip.to_string(), files })
+                Ok(Snapshot {
+                    tip: tip.to_string(),
+                    files,
+                })
             })
             .await;
         result.map_err(|e| match e {
@@ -120,7 +146,11 @@ impl Committer for Git2Committer {
         })
     }
 
-    async fn commit(&self, request: CommitRequest, plan: Arc<PlanFn>) -> Result<CommitOutcome, CommitError> {
+    async fn commit(
+        &self,
+        request: CommitRequest,
+        plan: Arc<PlanFn>,
+    ) -> Result<CommitOutcome, CommitError> {
         let max_attempts = self.inner.config.max_attempts.max(1);
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(20))
@@ -128,19 +158,31 @@ impl Committer for Git2Committer {
             .with_jitter()
             .with_max_times(max_attempts as usize - 1)
             .build();
-        let mut attempts = 0;
+        let (mut attempts, mut transport_failures, mut pending) = (0, 0, None);
         loop {
             attempts += 1;
             let (req, plan) = (request.clone(), Arc::clone(&plan));
-            match self.with_cache(move |inner, repo| inner.attempt(repo, &req, &*plan)).await? {
+            match self
+                .with_cache(move |inner, repo| inner.attempt(repo, &req, &*plan, pending))
+                .await?
+            {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::LostRace(reason) => {
                     tracing::info!(request_id = %request.request_id, attempts, %reason, "push lost a race; planning again on the new tip");
-                    match delays.next() {
-                        Some(delay) => tokio::time::sleep(delay).await,
-                        None => return Err(GitError::Contention { attempts }.into()),
-                    }
+                    (transport_failures, pending) = (0, None);
                 }
+                Attempt::Transport { error, pushed } => {
+                    transport_failures += 1;
+                    tracing::warn!(request_id = %request.request_id, attempts, %error, "Git transport failed");
+                    if transport_failures >= MAX_TRANSPORT_FAILURES {
+                        return Err(error.into());
+                    }
+                    pending = pushed.or(pending);
+                }
+            }
+            match delays.next() {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(GitError::Contention { attempts }.into()),
             }
         }
     }
@@ -159,46 +201,122 @@ impl Inner {
         format!("refs/remotes/origin/{}", self.config.branch)
     }
 
-    /// One fetch, read, plan, commit and push.
-    fn attempt(&self, repo: &Repository, request: &CommitRequest, plan: &PlanFn) -> Result<Attempt, CommitError> {
-        let tip = self.fetch_tip(repo)?;
+    /// One fetch, read, plan, commit and push. `pending` is a commit from an earlier attempt
+    /// whose push failed mid-way: if it landed, the request is done; a new branch gets the
+    /// same commit pushed again.
+    fn attempt(
+        &self,
+        repo: &Repository,
+        request: &CommitRequest,
+        plan: &PlanFn,
+        pending: Option<Oid>,
+    ) -> Result<Attempt, CommitError> {
+        let depth = if pending.is_some() {
+            LANDED_CHECK_DEPTH
+        } else {
+            1
+        };
+        let tip = match self.fetch_tip(repo, depth) {
+            Ok(tip) => tip,
+            Err(error @ GitError::Transport(_)) => {
+                return Ok(Attempt::Transport {
+                    error,
+                    pushed: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(ours) = pending {
+            match &request.target {
+                Target::Branch
+                    if tip == ours || repo.graph_descendant_of(tip, ours).unwrap_or(false) =>
+                {
+                    return Ok(Attempt::Done(CommitOutcome::Committed {
+                        sha: ours.to_string(),
+                        branch: self.config.branch.clone(),
+                    }));
+                }
+                Target::NewBranch(name) => {
+                    return self.push_commit(repo, request, ours, tip, name, None);
+                }
+                Target::Branch => {}
+            }
+        }
         let files = read_files(repo, tip, &request.reads)?;
         let change = plan(&files)?;
         let parent = repo.find_commit(tip).map_err(backend)?;
         let base_tree = parent.tree().map_err(backend)?;
         let tree_id = build_tree(repo, &base_tree, &change)?;
         if tree_id == base_tree.id() {
-            return Ok(Attempt::Done(CommitOutcome::NoChange { tip: tip.to_string() }));
+            return Ok(Attempt::Done(CommitOutcome::NoChange {
+                tip: tip.to_string(),
+            }));
         }
         let tree = repo.find_tree(tree_id).map_err(backend)?;
-        let signature = Signature::now(&self.config.author_name, &self.config.author_email).map_err(backend)?;
-        let commit = repo.commit(None, &signature, &signature, &change.message, &tree, &[&parent]).map_err(backend)?;
+        let signature =
+            Signature::now(&self.config.author_name, &self.config.author_email).map_err(backend)?;
+        let commit = repo
+            .commit(
+                None,
+                &signature,
+                &signature,
+                &change.message,
+                &tree,
+                &[&parent],
+            )
+            .map_err(backend)?;
+        match &request.target {
+            Target::Branch => {
+                self.push_commit(repo, request, commit, tip, &self.config.branch, Some(tip))
+            }
+            Target::NewBranch(name) => self.push_commit(repo, request, commit, tip, name, None),
+        }
+    }
 
-        let (branch, expected) = match &request.target {
-            Target::Branch => (self.config.branch.clone(), Some(tip)),
-            Target::NewBranch(name) => (name.clone(), None),
-        };
-        match self.push(repo, &request.request_id, commit, tip, &branch, expected)? {
-            None => Ok(Attempt::Done(CommitOutcome::Committed { sha: commit.to_string(), branch })),
-            Some(reason) => Ok(Attempt::LostRace(reason)),
+    fn push_commit(
+        &self,
+        repo: &Repository,
+        request: &CommitRequest,
+        commit: Oid,
+        base: Oid,
+        branch: &str,
+        expected: Option<Oid>,
+    ) -> Result<Attempt, CommitError> {
+        match self.push(repo, &request.request_id, commit, base, branch, expected) {
+            Ok(None) => Ok(Attempt::Done(CommitOutcome::Committed {
+                sha: commit.to_string(),
+                branch: branch.to_owned(),
+            })),
+            Ok(Some(reason)) => Ok(Attempt::LostRace(reason)),
+            Err(error @ GitError::Transport(_)) => Ok(Attempt::Transport {
+                error,
+                pushed: Some(commit),
+            }),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Fetches the branch tip into the cache and returns it.
-    fn fetch_tip(&self, repo: &Repository) -> Result<Oid, GitError> {
+    fn fetch_tip(&self, repo: &Repository, depth: i32) -> Result<Oid, GitError> {
         let refspec = format!("+{}:{}", self.branch_ref(), self.tracking_ref());
-        let mut remote = repo.remote_anonymous(self.config.remote.as_str()).map_err(backend)?;
+        let mut remote = repo
+            .remote_anonymous(self.config.remote.as_str())
+            .map_err(backend)?;
         let credential_calls = Cell::new(0);
         let mut options = FetchOptions::new();
         options.remote_callbacks(self.callbacks(&credential_calls));
         options.download_tags(AutotagOption::None);
         if !self.config.remote.is_local() {
-            options.depth(1);
+            options.depth(depth);
         }
-        remote.fetch(&[&refspec], Some(&mut options), None).map_err(remote_error)?;
+        remote
+            .fetch(&[&refspec], Some(&mut options), None)
+            .map_err(remote_error)?;
         match repo.refname_to_id(&self.tracking_ref()) {
             Ok(oid) => Ok(oid),
-            Err(e) if e.code() == ErrorCode::NotFound => Err(GitError::MissingBranch { branch: self.config.branch.clone() }),
+            Err(e) if e.code() == ErrorCode::NotFound => Err(GitError::MissingBranch {
+                branch: self.config.branch.clone(),
+            }),
             Err(e) => Err(backend(e)),
         }
     }
@@ -206,13 +324,22 @@ impl Inner {
     /// Pushes `commit`, built on `base`, to `branch`. `expected` is the branch's old tip (`None`
     /// for a new branch). Returns the reason when the push lost a race; a permanent refusal is
     /// an error.
-    fn push(&self, repo: &Repository, request_id: &str, commit: Oid, base: Oid, branch: &str, expected: Option<Oid>) -> Result<Option<String>, GitError> {
+    fn push(
+        &self,
+        repo: &Repository,
+        request_id: &str,
+        commit: Oid,
+        base: Oid,
+        branch: &str,
+        expected: Option<Oid>,
+    ) -> Result<Option<String>, GitError> {
         if let Some(path) = self.config.remote.local_path() {
             return self.push_local(repo, Path::new(path), commit, base, branch, expected);
         }
         // libgit2 pushes references, not object ids: name the commit for the push's duration.
         let local_ref = format!("refs/berth/outgoing/{request_id}");
-        repo.reference(&local_ref, commit, true, "berth: outgoing").map_err(backend)?;
+        repo.reference(&local_ref, commit, true, "berth: outgoing")
+            .map_err(backend)?;
         let result = self.push_network(repo, &format!("{local_ref}:refs/heads/{branch}"));
         if let Ok(mut r) = repo.find_reference(&local_ref) {
             let _ = r.delete();
@@ -221,7 +348,9 @@ impl Inner {
     }
 
     fn push_network(&self, repo: &Repository, refspec: &str) -> Result<Option<String>, GitError> {
-        let mut remote = repo.remote_anonymous(self.config.remote.as_str()).map_err(backend)?;
+        let mut remote = repo
+            .remote_anonymous(self.config.remote.as_str())
+            .map_err(backend)?;
         let rejection = std::cell::RefCell::new(None::<String>);
         let credential_calls = Cell::new(0);
         let mut callbacks = self.callbacks(&credential_calls);
@@ -235,7 +364,9 @@ impl Inner {
         options.remote_callbacks(callbacks);
         match remote.push(&[refspec], Some(&mut options)) {
             Ok(()) => {}
-            Err(e) if e.code() == ErrorCode::NotFastForward => return Ok(Some("not a fast-forward".into())),
+            Err(e) if e.code() == ErrorCode::NotFastForward => {
+                return Ok(Some("not a fast-forward".into()));
+            }
             Err(e) => return Err(remote_error(e)),
         }
         drop(options);
@@ -250,7 +381,15 @@ impl Inner {
     /// writers could overwrite each other. For a path remote, write the new objects into its
     /// object database as a pack, then move the branch with a compare-and-swap on the tip the
     /// commit was built on (or create it, for a new branch).
-    fn push_local(&self, repo: &Repository, path: &Path, commit: Oid, base: Oid, branch: &str, expected: Option<Oid>) -> Result<Option<String>, GitError> {
+    fn push_local(
+        &self,
+        repo: &Repository,
+        path: &Path,
+        commit: Oid,
+        base: Oid,
+        branch: &str,
+        expected: Option<Oid>,
+    ) -> Result<Option<String>, GitError> {
         let target = Repository::open_bare(path).map_err(backend)?;
         let mut walk = repo.revwalk().map_err(backend)?;
         walk.push(commit).map_err(backend)?;
@@ -280,7 +419,19 @@ impl Inner {
         };
         match moved {
             Ok(_) => Ok(None),
-            Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists) => {
+            // A new branch already holding this very commit: an earlier attempt's push landed.
+            Err(e)
+                if e.code() == ErrorCode::Exists
+                    && target.refname_to_id(&target_ref).ok() == Some(commit) =>
+            {
+                Ok(None)
+            }
+            Err(e)
+                if matches!(
+                    e.code(),
+                    ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists
+                ) =>
+            {
                 Ok(Some(format!("{target_ref} moved: {}", e.message())))
             }
             Err(e) => Err(backend(e)),
@@ -294,7 +445,9 @@ impl Inner {
         callbacks.credentials(move |_url, username, _allowed| {
             calls.set(calls.get() + 1);
             match (&self.config.token, calls.get()) {
-                (Some(token), 1) => Cred::userpass_plaintext(username.unwrap_or("x-access-token"), token),
+                (Some(token), 1) => {
+                    Cred::userpass_plaintext(username.unwrap_or("x-access-token"), token)
+                }
                 _ => Err(git2::Error::from_str("credentials refused")),
             }
         });
@@ -305,27 +458,44 @@ impl Inner {
 /// Server messages that mean someone else updated the ref first.
 fn is_race(reason: &str) -> bool {
     let r = reason.to_ascii_lowercase();
-    ["non-fast-forward", "fetch first", "stale info", "failed to lock", "cannot lock", "failed to update ref"]
-        .iter()
-        .any(|m| r.contains(m))
+    [
+        "non-fast-forward",
+        "fetch first",
+        "stale info",
+        "failed to lock",
+        "cannot lock",
+        "failed to update ref",
+    ]
+    .iter()
+    .any(|m| r.contains(m))
 }
 
 fn backend(e: git2::Error) -> GitError {
     GitError::Backend(e.message().to_owned())
 }
 
+/// Sorts a failure talking to the remote: refused credentials, a network failure worth a
+/// retry, or anything else.
 fn remote_error(e: git2::Error) -> GitError {
     if e.code() == ErrorCode::Auth || e.message().contains("credentials refused") {
         return GitError::Authentication;
     }
-    backend(e)
+    match e.class() {
+        ErrorClass::Net | ErrorClass::Os | ErrorClass::Http | ErrorClass::Ssl | ErrorClass::Ssh => {
+            GitError::Transport(e.message().to_owned())
+        }
+        _ => backend(e),
+    }
 }
 
 /// Opens (or creates) the bare cache for this remote under the work folder.
 fn open_cache(config: &Git2Config) -> Result<Repository, GitError> {
     let digest = Sha256::digest(config.remote.as_str().as_bytes());
-    let path = config.work_dir.join(format!("cache-{}.git", hex::encode(&digest[..8])));
-    std::fs::create_dir_all(&config.work_dir).map_err(|e| GitError::Backend(format!("work folder: {e}")))?;
+    let path = config
+        .work_dir
+        .join(format!("cache-{}.git", hex::encode(&digest[..8])));
+    std::fs::create_dir_all(&config.work_dir)
+        .map_err(|e| GitError::Backend(format!("work folder: {e}")))?;
     match Repository::open_bare(&path) {
         Ok(repo) => Ok(repo),
         Err(_) => Repository::init_bare(&path).map_err(backend),
@@ -334,7 +504,10 @@ fn open_cache(config: &Git2Config) -> Result<Repository, GitError> {
 
 /// Reads files and folders (ending in `/`) from the tree of `tip`; missing paths are skipped.
 fn read_files(repo: &Repository, tip: Oid, paths: &[String]) -> Result<RepoFiles, GitError> {
-    let tree = repo.find_commit(tip).and_then(|c| c.tree()).map_err(backend)?;
+    let tree = repo
+        .find_commit(tip)
+        .and_then(|c| c.tree())
+        .map_err(backend)?;
     let mut files = RepoFiles::new();
     for path in paths {
         let Some(dir) = path.strip_suffix('/') else {
@@ -345,7 +518,9 @@ fn read_files(repo: &Repository, tip: Oid, paths: &[String]) -> Result<RepoFiles
             }
             continue;
         };
-        let Ok(entry) = tree.get_path(Path::new(dir)) else { continue };
+        let Ok(entry) = tree.get_path(Path::new(dir)) else {
+            continue;
+        };
         if entry.kind() != Some(ObjectType::Tree) {
             continue;
         }
@@ -356,7 +531,9 @@ fn read_files(repo: &Repository, tip: Oid, paths: &[String]) -> Result<RepoFiles
                 if entry.kind() != Some(ObjectType::Blob) {
                     return TreeWalkResult::Ok;
                 }
-                let Ok(name) = entry.name() else { return TreeWalkResult::Skip };
+                let Ok(name) = entry.name() else {
+                    return TreeWalkResult::Skip;
+                };
                 match repo.find_blob(entry.id()) {
                     Ok(blob) => {
                         files.insert(format!("{dir}/{parent}{name}"), blob.content().to_vec());

@@ -72,6 +72,9 @@ pub enum GitError {
     MissingBranch { branch: String },
     #[error("the remote refused the credentials")]
     Authentication,
+    /// The network to the remote failed; a retry may succeed.
+    #[error("git transport: {0}")]
+    Transport(String),
     /// The remote refused the push for a reason a retry cannot fix (a hook, a protected branch).
     #[error("the remote rejected the push: {reason}")]
     PushRejected { reason: String },
@@ -97,7 +100,11 @@ pub trait Committer: Send + Sync {
 
     /// Reads `request.reads` at the tip, plans with `plan`, commits and pushes; on a lost race,
     /// does it all again against the new tip, a bounded number of times.
-    async fn commit(&self, request: CommitRequest, plan: Arc<PlanFn>) -> Result<CommitOutcome, CommitError>;
+    async fn commit(
+        &self,
+        request: CommitRequest,
+        plan: Arc<PlanFn>,
+    ) -> Result<CommitOutcome, CommitError>;
 
     /// The branch direct commits go to.
     fn branch(&self) -> &str;

@@ -18,7 +18,9 @@ impl RemoteUrl {
             && let Some((userinfo, _)) = authority.rsplit_once('@')
             && userinfo.contains(':')
         {
-            return Err("the Git remote URL contains a password; set BERTH_GIT_TOKEN instead".into());
+            return Err(
+                "the Git remote URL contains a password; set BERTH_GIT_TOKEN instead".into(),
+            );
         }
         Ok(Self(url.to_owned()))
     }
@@ -60,9 +62,20 @@ mod tests {
     #[test]
     fn tells_local_from_network() {
         assert!(RemoteUrl::parse("/srv/git/tenants.git").unwrap().is_local());
-        assert_eq!(RemoteUrl::parse("file:///srv/x.git").unwrap().local_path(), Some("/srv/x.git"));
-        assert!(!RemoteUrl::parse("git://127.0.0.1:9418/x.git").unwrap().is_local());
-        assert!(!RemoteUrl::parse("https://github.com/o/r.git").unwrap().is_local());
+        assert_eq!(
+            RemoteUrl::parse("file:///srv/x.git").unwrap().local_path(),
+            Some("/srv/x.git")
+        );
+        assert!(
+            !RemoteUrl::parse("git://127.0.0.1:9418/x.git")
+                .unwrap()
+                .is_local()
+        );
+        assert!(
+            !RemoteUrl::parse("https://github.com/o/r.git")
+                .unwrap()
+                .is_local()
+        );
     }
 
     #[test]

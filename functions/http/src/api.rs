@@ -31,23 +31,43 @@ pub fn api_router(state: AppState) -> Router {
         .route("/catalog", get(get_catalog))
         .route("/cluster/health", get(cluster_not_configured))
         .route("/tenants", get(list_tenants).post(create_tenant))
-        .route("/tenants/{tenant}", get(get_tenant).patch(patch_tenant).delete(delete_tenant))
+        .route(
+            "/tenants/{tenant}",
+            get(get_tenant).patch(patch_tenant).delete(delete_tenant),
+        )
         .route("/tenants/{tenant}/status", get(cluster_not_configured))
-        .route("/tenants/{tenant}/envs/{env}/modules/{module}", put(enable_module).delete(disable_module))
+        .route(
+            "/tenants/{tenant}/envs/{env}/modules/{module}",
+            put(enable_module).delete(disable_module),
+        )
         .route("/requests/{id}", get(get_request));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .nest("/v1", v1)
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
         });
     if !state.config.cors_origins.is_empty() {
         router = router.layer(
             CorsLayer::new()
                 .allow_origin(state.config.cors_origins.clone())
-                .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::HeaderName::from_static(idempotency::HEADER)]),
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PATCH,
+                    Method::PUT,
+                    Method::DELETE,
+                ])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::HeaderName::from_static(idempotency::HEADER),
+                ]),
         );
     }
     router.with_state(state)
@@ -58,7 +78,10 @@ async fn healthz(State(state): State<AppState>) -> Json<Value> {
 }
 
 async fn cluster_not_configured(_: Principal) -> ApiError {
-    ApiError::unavailable("cluster_not_configured", "no Kubernetes cluster is configured for this deployment yet")
+    ApiError::unavailable(
+        "cluster_not_configured",
+        "no Kubernetes cluster is configured for this deployment yet",
+    )
 }
 
 async fn get_catalog(State(state): State<AppState>, _: Principal) -> Result<Json<Value>, ApiError> {
@@ -67,7 +90,10 @@ async fn get_catalog(State(state): State<AppState>, _: Principal) -> Result<Json
     Ok(Json(json!({"revision": snapshot.tip, "catalog": catalog})))
 }
 
-async fn list_tenants(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+async fn list_tenants(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
     let tenants: Vec<Value> = state
         .store
         .list_tenants()
@@ -99,8 +125,9 @@ async fn get_tenant(
     let tenant = tenant_from_path(&raw)?;
     principal.require_tenant(tenant.as_str())?;
     let snapshot = state.committer.read(read_set(&tenant)).await?;
-    let model = TenantModel::read(&tenant, &snapshot.files)?
-        .ok_or_else(|| ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant"))?;
+    let model = TenantModel::read(&tenant, &snapshot.files)?.ok_or_else(|| {
+        ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant")
+    })?;
     let statuses = state.store.list_statuses(tenant.as_str()).await?;
     let mut envs = serde_json::Map::new();
     for env in model.envs.keys() {
@@ -108,9 +135,17 @@ async fn get_tenant(
             .modules
             .iter()
             .filter(|((e, _), _)| e == env)
-            .map(|((_, m), v)| (m.to_string(), json!({"version": v.module.version, "values": v.overrides})))
+            .map(|((_, m), v)| {
+                (
+                    m.to_string(),
+                    json!({"version": v.module.version, "values": v.overrides}),
+                )
+            })
             .collect();
-        envs.insert(env.to_string(), json!({ "namespace": format!("{tenant}-{env}"), "modules": modules }));
+        envs.insert(
+            env.to_string(),
+            json!({ "namespace": format!("{tenant}-{env}"), "modules": modules }),
+        );
     }
     let spec = &model.spec;
     Ok(Json(json!({
@@ -129,7 +164,11 @@ async fn get_request(
     if ulid::Ulid::from_string(&id).is_err() {
         return Err(ApiError::invalid("id", "must be a request id (a ULID)"));
     }
-    let record = state.store.get_request(&id).await?.filter(|r| principal.sees(&r.tenant));
+    let record = state
+        .store
+        .get_request(&id)
+        .await?
+        .filter(|r| principal.sees(&r.tenant));
     let record = record.ok_or_else(|| ApiError::not_found(format!("no request {id}")))?;
     Ok(Json(serde_json::to_value(record).unwrap_or(Value::Null)))
 }
@@ -140,14 +179,27 @@ struct WriteQuery {
     params: HashMap<String, String>,
 }
 
-fn write_query(state: &AppState, query: Result<Query<HashMap<String, String>>, QueryRejection>, extra: &[&str]) -> Result<WriteQuery, ApiError> {
-    let Query(params) = query.map_err(|e| ApiError::malformed(format!("bad query string: {}", e.body_text())))?;
-    if let Some(unknown) = params.keys().find(|k| k.as_str() != "mode" && !extra.contains(&k.as_str())) {
-        return Err(ApiError::invalid(unknown.as_str(), "unknown query parameter"));
+fn write_query(
+    state: &AppState,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    extra: &[&str],
+) -> Result<WriteQuery, ApiError> {
+    let Query(params) =
+        query.map_err(|e| ApiError::malformed(format!("bad query string: {}", e.body_text())))?;
+    if let Some(unknown) = params
+        .keys()
+        .find(|k| k.as_str() != "mode" && !extra.contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(
+            unknown.as_str(),
+            "unknown query parameter",
+        ));
     }
     let mode = match params.get("mode") {
         None => state.config.default_mode,
-        Some(raw) => Mode::parse(raw).ok_or_else(|| ApiError::invalid("mode", "must be direct or pr"))?,
+        Some(raw) => {
+            Mode::parse(raw).ok_or_else(|| ApiError::invalid("mode", "must be direct or pr"))?
+        }
     };
     Ok(WriteQuery { mode, params })
 }
@@ -163,7 +215,11 @@ struct Write {
 }
 
 /// The shared tail of every write: authorization, idempotency, submission, the answer.
-async fn run_write(state: AppState, write: Write, build: impl FnOnce(String) -> Result<Request, ApiError>) -> Response {
+async fn run_write(
+    state: AppState,
+    write: Write,
+    build: impl FnOnce(String) -> Result<Request, ApiError>,
+) -> Response {
     let request_id = ulid::Ulid::new().to_string();
     let span = tracing::info_span!("write", request_id = %request_id);
     async move {
@@ -206,6 +262,9 @@ async fn run_write(state: AppState, write: Write, build: impl FnOnce(String) -> 
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
+        if let Ok(id) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, id);
+        }
         response
     }
     .instrument(span)
@@ -219,9 +278,14 @@ fn json_response(status: StatusCode, body: String) -> Response {
 fn replay(stored: berth_store::StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = json_response(status, stored.body);
-    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
 }
+
+/// Names the request a write created, on every answer after its id was given, errors included.
+const REQUEST_ID_HEADER: &str = "x-request-id";
 
 type WriteParts = (Writer, Method, OriginalUri, HeaderMap);
 
@@ -239,10 +303,21 @@ async fn create_tenant(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let write = Write { principal, method, uri, headers, raw_body: body.raw.to_vec(), mode: q.mode };
+    let write = Write {
+        principal,
+        method,
+        uri,
+        headers,
+        raw_body: body.raw.to_vec(),
+        mode: q.mode,
+    };
     run_write(state, write, |id| {
         let (tenant, new) = parse_create_tenant(&body.value)?;
-        Ok(Request { id, tenant, action: Action::CreateTenant(new) })
+        Ok(Request {
+            id,
+            tenant,
+            action: Action::CreateTenant(new),
+        })
     })
     .await
 }
@@ -256,14 +331,32 @@ async fn patch_tenant(
 ) -> Response {
     let prepared = (|| {
         let Path(raw) = path.map_err(path_error)?;
-        Ok::<_, ApiError>((tenant_from_path(&raw)?, write_query(&state, query, &[])?, body?))
+        Ok::<_, ApiError>((
+            tenant_from_path(&raw)?,
+            write_query(&state, query, &[])?,
+            body?,
+        ))
     })();
     let (tenant, q, body) = match prepared {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let write = Write { principal, method, uri, headers, raw_body: body.raw.to_vec(), mode: q.mode };
-    run_write(state, write, |id| Ok(Request { id, tenant, action: Action::UpdateTenant(parse_tenant_patch(&body.value)?) })).await
+    let write = Write {
+        principal,
+        method,
+        uri,
+        headers,
+        raw_body: body.raw.to_vec(),
+        mode: q.mode,
+    };
+    run_write(state, write, |id| {
+        Ok(Request {
+            id,
+            tenant,
+            action: Action::UpdateTenant(parse_tenant_patch(&body.value)?),
+        })
+    })
+    .await
 }
 
 async fn delete_tenant(
@@ -277,7 +370,10 @@ async fn delete_tenant(
         let tenant = tenant_from_path(&raw)?;
         let q = write_query(&state, query, &["confirm"])?;
         if q.params.get("confirm").map(String::as_str) != Some(tenant.as_str()) {
-            return Err(ApiError::invalid("confirm", format!("deleting is destructive: add ?confirm={tenant}")));
+            return Err(ApiError::invalid(
+                "confirm",
+                format!("deleting is destructive: add ?confirm={tenant}"),
+            ));
         }
         Ok((tenant, q))
     })();
@@ -285,8 +381,22 @@ async fn delete_tenant(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let write = Write { principal, method, uri, headers, raw_body: Vec::new(), mode: q.mode };
-    run_write(state, write, |id| Ok(Request { id, tenant, action: Action::DeleteTenant })).await
+    let write = Write {
+        principal,
+        method,
+        uri,
+        headers,
+        raw_body: Vec::new(),
+        mode: q.mode,
+    };
+    run_write(state, write, |id| {
+        Ok(Request {
+            id,
+            tenant,
+            action: Action::DeleteTenant,
+        })
+    })
+    .await
 }
 
 async fn enable_module(
@@ -308,8 +418,22 @@ async fn enable_module(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let write = Write { principal, method, uri, headers, raw_body: body.raw.to_vec(), mode: q.mode };
-    run_write(state, write, |id| Ok(Request { id, tenant, action: Action::EnableModule(change) })).await
+    let write = Write {
+        principal,
+        method,
+        uri,
+        headers,
+        raw_body: body.raw.to_vec(),
+        mode: q.mode,
+    };
+    run_write(state, write, |id| {
+        Ok(Request {
+            id,
+            tenant,
+            action: Action::EnableModule(change),
+        })
+    })
+    .await
 }
 
 async fn disable_module(
@@ -329,6 +453,20 @@ async fn disable_module(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let write = Write { principal, method, uri, headers, raw_body: Vec::new(), mode: q.mode };
-    run_write(state, write, |id| Ok(Request { id, tenant, action: Action::DisableModule { env, module } })).await
+    let write = Write {
+        principal,
+        method,
+        uri,
+        headers,
+        raw_body: Vec::new(),
+        mode: q.mode,
+    };
+    run_write(state, write, |id| {
+        Ok(Request {
+            id,
+            tenant,
+            action: Action::DisableModule { env, module },
+        })
+    })
+    .await
 }

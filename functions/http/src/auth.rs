@@ -48,13 +48,20 @@ pub struct TokenGrant {
 
 impl TokenGrant {
     pub fn new(token: &str, role: Role, tenant: Option<String>) -> Self {
-        Self { digest: Sha256::digest(token.as_bytes()).into(), role, tenant }
+        Self {
+            digest: Sha256::digest(token.as_bytes()).into(),
+            role,
+            tenant,
+        }
     }
 }
 
 impl fmt::Debug for TokenGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenGrant").field("role", &self.role).field("tenant", &self.tenant).finish_non_exhaustive()
+        f.debug_struct("TokenGrant")
+            .field("role", &self.role)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,7 +76,9 @@ impl Principal {
     /// Refuses a token scoped to another tenant.
     pub fn require_tenant(&self, tenant: &str) -> Result<(), ApiError> {
         match &self.tenant {
-            Some(scope) if scope != tenant => Err(ApiError::forbidden(format!("this token is limited to tenant {scope}"))),
+            Some(scope) if scope != tenant => Err(ApiError::forbidden(format!(
+                "this token is limited to tenant {scope}"
+            ))),
             _ => Ok(()),
         }
     }
@@ -78,7 +87,9 @@ impl Principal {
         if self.role.can_write() {
             Ok(())
         } else {
-            Err(ApiError::forbidden("this token may only read; writes need an admin or operator token"))
+            Err(ApiError::forbidden(
+                "this token may only read; writes need an admin or operator token",
+            ))
         }
     }
 
@@ -94,7 +105,10 @@ pub fn authenticate(grants: &[TokenGrant], presented: &str) -> Option<Principal>
     let mut found = None;
     for grant in grants {
         if bool::from(grant.digest.ct_eq(&digest)) && found.is_none() {
-            found = Some(Principal { role: grant.role, tenant: grant.tenant.clone() });
+            found = Some(Principal {
+                role: grant.role,
+                tenant: grant.tenant.clone(),
+            });
         }
     }
     found
@@ -103,8 +117,15 @@ pub fn authenticate(grants: &[TokenGrant], presented: &str) -> Option<Principal>
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(ApiError::unauthenticated)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthenticated)?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
@@ -125,8 +146,17 @@ mod tests {
             TokenGrant::new("admin-token-0123456789", Role::Admin, None),
             TokenGrant::new("viewer-token-0123456789", Role::Viewer, Some("acme".into())),
         ];
-        assert_eq!(authenticate(&grants, "viewer-token-0123456789"), Some(Principal { role: Role::Viewer, tenant: Some("acme".into()) }));
-        assert_eq!(authenticate(&grants, "admin-token-0123456789").map(|p| p.role), Some(Role::Admin));
+        assert_eq!(
+            authenticate(&grants, "viewer-token-0123456789"),
+            Some(Principal {
+                role: Role::Viewer,
+                tenant: Some("acme".into())
+            })
+        );
+        assert_eq!(
+            authenticate(&grants, "admin-token-0123456789").map(|p| p.role),
+            Some(Role::Admin)
+        );
         assert_eq!(authenticate(&grants, "admin-token-012345678"), None);
         assert_eq!(authenticate(&grants, ""), None);
     }
@@ -146,7 +176,10 @@ pub struct Writer(pub Principal);
 impl FromRequestParts<AppState> for Writer {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let principal = Principal::from_request_parts(parts, state).await?;
         principal.require_write()?;
         Ok(Writer(principal))

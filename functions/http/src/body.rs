@@ -3,8 +3,8 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::header::CONTENT_LENGTH;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_LENGTH;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -18,7 +18,11 @@ pub struct JsonBody {
 }
 
 fn too_large() -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body must be at most {BODY_LIMIT} bytes"))
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body must be at most {BODY_LIMIT} bytes"),
+    )
 }
 
 /// Reads a body of at most [`BODY_LIMIT`] bytes.
@@ -26,20 +30,30 @@ pub async fn read_limited(body: Body, declared: Option<u64>) -> Result<Bytes, Ap
     if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| too_large())
+    axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| too_large())
 }
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let raw = read_limited(request.into_body(), declared).await?;
         // An empty body reads as `{}`: `PUT .../modules/{m}` with no body enables with defaults.
         if raw.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self { value: Value::Object(Default::default()), raw });
+            return Ok(Self {
+                value: Value::Object(Default::default()),
+                raw,
+            });
         }
-        let value = serde_json::from_slice(&raw).map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
+        let value = serde_json::from_slice(&raw)
+            .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
         Ok(Self { value, raw })
     }
 }

@@ -21,7 +21,10 @@ pub enum ConfigError {
 }
 
 fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { var, reason: reason.into() }
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
 }
 
 /// Where a write lands unless the request says `?mode=`.
@@ -53,7 +56,12 @@ pub struct ApiConfig {
 
 impl ApiConfig {
     pub fn new(tokens: Vec<TokenGrant>) -> Self {
-        Self { tokens, default_mode: Mode::Direct, cors_origins: Vec::new(), version: env!("CARGO_PKG_VERSION") }
+        Self {
+            tokens,
+            default_mode: Mode::Direct,
+            cors_origins: Vec::new(),
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 
@@ -61,19 +69,35 @@ impl ApiConfig {
 pub fn parse_tokens(raw: &str) -> Result<Vec<TokenGrant>, ConfigError> {
     const VAR: &str = "BERTH_API_TOKENS";
     let mut grants = Vec::new();
-    for (i, entry) in raw.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+    for (i, entry) in raw
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .enumerate()
+    {
         let n = i + 1;
-        let (grant, token) = entry.split_once('=').ok_or_else(|| invalid(VAR, format!("entry {n} is not role[:tenant]=token")))?;
+        let (grant, token) = entry
+            .split_once('=')
+            .ok_or_else(|| invalid(VAR, format!("entry {n} is not role[:tenant]=token")))?;
         let (role, tenant) = match grant.split_once(':') {
             Some((role, tenant)) => (role, Some(tenant)),
             None => (grant, None),
         };
-        let role = Role::parse(role).ok_or_else(|| invalid(VAR, format!("entry {n}: role must be admin, operator or viewer")))?;
+        let role = Role::parse(role).ok_or_else(|| {
+            invalid(
+                VAR,
+                format!("entry {n}: role must be admin, operator or viewer"),
+            )
+        })?;
         if let Some(tenant) = tenant {
-            berth_core::TenantName::parse("tenant", tenant).map_err(|e| invalid(VAR, format!("entry {n}: {e}")))?;
+            berth_core::TenantName::parse("tenant", tenant)
+                .map_err(|e| invalid(VAR, format!("entry {n}: {e}")))?;
         }
         if token.len() < MIN_TOKEN_LEN {
-            return Err(invalid(VAR, format!("entry {n}: tokens must be at least {MIN_TOKEN_LEN} characters")));
+            return Err(invalid(
+                VAR,
+                format!("entry {n}: tokens must be at least {MIN_TOKEN_LEN} characters"),
+            ));
         }
         grants.push(TokenGrant::new(token, role, tenant.map(str::to_owned)));
     }
@@ -86,8 +110,13 @@ pub fn parse_tokens(raw: &str) -> Result<Vec<TokenGrant>, ConfigError> {
 /// Which store backend to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSettings {
-    Dynamo { table: String, endpoint: Option<String> },
-    Local { path: PathBuf },
+    Dynamo {
+        table: String,
+        endpoint: Option<String>,
+    },
+    Local {
+        path: PathBuf,
+    },
 }
 
 /// Everything a function reads from its environment.
@@ -119,20 +148,37 @@ impl Settings {
                 .parse()
                 .ok()
                 .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| invalid("BERTH_GIT_MAX_ATTEMPTS", "must be a number from 1 to 100"))?;
+                .ok_or_else(|| {
+                    invalid("BERTH_GIT_MAX_ATTEMPTS", "must be a number from 1 to 100")
+                })?;
         }
 
         let store = match (get("BERTH_TABLE"), get("BERTH_STORE_FILE")) {
-            (Some(table), None) => StoreSettings::Dynamo { table, endpoint: get("AWS_ENDPOINT_URL_DYNAMODB") },
+            (Some(table), None) => StoreSettings::Dynamo {
+                table,
+                endpoint: get("AWS_ENDPOINT_URL_DYNAMODB"),
+            },
             (None, Some(path)) => StoreSettings::Local { path: path.into() },
-            (Some(_), Some(_)) => return Err(invalid("BERTH_TABLE", "set either BERTH_TABLE or BERTH_STORE_FILE, not both")),
-            (None, None) => return Err(ConfigError::Missing("BERTH_TABLE (or BERTH_STORE_FILE for a local store)")),
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "BERTH_TABLE",
+                    "set either BERTH_TABLE or BERTH_STORE_FILE, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(ConfigError::Missing(
+                    "BERTH_TABLE (or BERTH_STORE_FILE for a local store)",
+                ));
+            }
         };
 
-        let tokens = parse_tokens(&get("BERTH_API_TOKENS").ok_or(ConfigError::Missing("BERTH_API_TOKENS"))?)?;
+        let tokens = parse_tokens(
+            &get("BERTH_API_TOKENS").ok_or(ConfigError::Missing("BERTH_API_TOKENS"))?,
+        )?;
         let mut api = ApiConfig::new(tokens);
         if let Some(mode) = get("BERTH_DEFAULT_MODE") {
-            api.default_mode = Mode::parse(&mode).ok_or_else(|| invalid("BERTH_DEFAULT_MODE", "must be direct or pr"))?;
+            api.default_mode = Mode::parse(&mode)
+                .ok_or_else(|| invalid("BERTH_DEFAULT_MODE", "must be direct or pr"))?;
         }
         if let Some(origins) = get("BERTH_CORS_ORIGINS") {
             api.cors_origins = parse_origins(&origins)?;
@@ -143,12 +189,19 @@ impl Settings {
     /// Builds the state the routers serve: clients are made once here and reused.
     pub fn into_state(self) -> Result<AppState, ConfigError> {
         let store: Arc<dyn Store> = match self.store {
-            StoreSettings::Dynamo { table, endpoint } => Arc::new(DynamoStore::new(dynamodb_client(endpoint.as_deref()), table)),
-            StoreSettings::Local { path } => {
-                Arc::new(LocalStore::open(path).map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?)
-            }
+            StoreSettings::Dynamo { table, endpoint } => Arc::new(DynamoStore::new(
+                dynamodb_client(endpoint.as_deref()),
+                table,
+            )),
+            StoreSettings::Local { path } => Arc::new(
+                LocalStore::open(path).map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?,
+            ),
         };
-        Ok(AppState::new(Arc::new(Git2Committer::new(self.git)), store, self.api))
+        Ok(AppState::new(
+            Arc::new(Git2Committer::new(self.git)),
+            store,
+            self.api,
+        ))
     }
 }
 
@@ -157,11 +210,20 @@ fn parse_origins(raw: &str) -> Result<Vec<HeaderValue>, ConfigError> {
         .map(str::trim)
         .filter(|o| !o.is_empty())
         .map(|origin| {
-            let ok = (origin.starts_with("https://") || origin.starts_with("http://")) && !origin.ends_with('/');
+            let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.ends_with('/');
             if !ok {
-                return Err(invalid("BERTH_CORS_ORIGINS", format!("{origin:?} is not an origin like https://app.example.com")));
+                return Err(invalid(
+                    "BERTH_CORS_ORIGINS",
+                    format!("{origin:?} is not an origin like https://app.example.com"),
+                ));
             }
-            HeaderValue::from_str(origin).map_err(|_| invalid("BERTH_CORS_ORIGINS", format!("{origin:?} is not a valid header value")))
+            HeaderValue::from_str(origin).map_err(|_| {
+                invalid(
+                    "BERTH_CORS_ORIGINS",
+                    format!("{origin:?} is not a valid header value"),
+                )
+            })
         })
         .collect()
 }
@@ -172,17 +234,35 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_env(|k| map.get(k).cloned())
     }
 
-    const TOKENS: (&str, &str) = ("BERTH_API_TOKENS", "admin=0123456789abcdef,viewer:acme=fedcba9876543210");
+    const TOKENS: (&str, &str) = (
+        "BERTH_API_TOKENS",
+        "admin=0123456789abcdef,viewer:acme=fedcba9876543210",
+    );
 
     #[test]
     fn reads_a_complete_environment() {
-        let s = settings(&[("BERTH_GIT_REMOTE", "/srv/repo.git"), ("BERTH_TABLE", "berth"), TOKENS, ("BERTH_DEFAULT_MODE", "pr")]).unwrap();
+        let s = settings(&[
+            ("BERTH_GIT_REMOTE", "/srv/repo.git"),
+            ("BERTH_TABLE", "berth"),
+            TOKENS,
+            ("BERTH_DEFAULT_MODE", "pr"),
+        ])
+        .unwrap();
         assert_eq!(s.git.branch, "main");
-        assert_eq!(s.store, StoreSettings::Dynamo { table: "berth".into(), endpoint: None });
+        assert_eq!(
+            s.store,
+            StoreSettings::Dynamo {
+                table: "berth".into(),
+                endpoint: None
+            }
+        );
         assert_eq!(s.api.tokens.len(), 2);
         assert_eq!(s.api.tokens[1].tenant.as_deref(), Some("acme"));
         assert_eq!(s.api.default_mode, Mode::Pr);
@@ -190,16 +270,47 @@ mod tests {
 
     #[test]
     fn names_the_missing_or_bad_variable() {
-        assert_eq!(settings(&[("BERTH_TABLE", "t"), TOKENS]).unwrap_err(), ConfigError::Missing("BERTH_GIT_REMOTE"));
-        let err = settings(&[("BERTH_GIT_REMOTE", "/r"), ("BERTH_TABLE", "t"), ("BERTH_API_TOKENS", "root=0123456789abcdef")]).unwrap_err();
-        assert!(err.to_string().starts_with("BERTH_API_TOKENS: entry 1: role"), "{err}");
-        let err = settings(&[("BERTH_GIT_REMOTE", "/r"), ("BERTH_TABLE", "t"), ("BERTH_API_TOKENS", "admin=short")]).unwrap_err();
+        assert_eq!(
+            settings(&[("BERTH_TABLE", "t"), TOKENS]).unwrap_err(),
+            ConfigError::Missing("BERTH_GIT_REMOTE")
+        );
+        let err = settings(&[
+            ("BERTH_GIT_REMOTE", "/r"),
+            ("BERTH_TABLE", "t"),
+            ("BERTH_API_TOKENS", "root=0123456789abcdef"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("BERTH_API_TOKENS: entry 1: role"),
+            "{err}"
+        );
+        let err = settings(&[
+            ("BERTH_GIT_REMOTE", "/r"),
+            ("BERTH_TABLE", "t"),
+            ("BERTH_API_TOKENS", "admin=short"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("at least 16"), "{err}");
-        assert!(!err.to_string().contains("short"), "the token never appears: {err}");
-        let err = settings(&[("BERTH_GIT_REMOTE", "https://u:p@h/r.git"), ("BERTH_TABLE", "t"), TOKENS]).unwrap_err();
+        assert!(
+            !err.to_string().contains("short"),
+            "the token never appears: {err}"
+        );
+        let err = settings(&[
+            ("BERTH_GIT_REMOTE", "https://u:p@h/r.git"),
+            ("BERTH_TABLE", "t"),
+            TOKENS,
+        ])
+        .unwrap_err();
         assert!(err.to_string().starts_with("BERTH_GIT_REMOTE"), "{err}");
         assert!(!err.to_string().contains("u:p"), "{err}");
-        let err = settings(&[("BERTH_GIT_REMOTE", "/r"), ("BERTH_TABLE", "t"), TOKENS, ("BERTH_CORS_ORIGINS", "*")]).unwrap_err();
+        let err = settings(&[
+            ("BERTH_GIT_REMOTE", "/r"),
+            ("BERTH_TABLE", "t"),
+            TOKENS,
+            ("BERTH_CORS_ORIGINS", "*"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().starts_with("BERTH_CORS_ORIGINS"), "{err}");
         let err = settings(&[("BERTH_GIT_REMOTE", "/r"), TOKENS]).unwrap_err();
         assert!(matches!(err, ConfigError::Missing(_)), "{err}");

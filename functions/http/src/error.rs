@@ -22,7 +22,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -35,7 +40,11 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a valid bearer token is required",
+        )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -56,7 +65,11 @@ impl ApiError {
 
     /// The error as a request record keeps it.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { code: self.code.to_owned(), message: self.message.clone(), field: self.field.clone() }
+        ErrorBody {
+            code: self.code.to_owned(),
+            message: self.message.clone(),
+            field: self.field.clone(),
+        }
     }
 
     /// True when a retry of the same request may succeed (the caller should not remember it).
@@ -81,13 +94,16 @@ impl From<PlanError> for ApiError {
     fn from(e: PlanError) -> Self {
         match e {
             PlanError::Field(f) => f.into(),
-            PlanError::Catalog(c) => {
-                Self::unavailable("catalog_invalid", format!("the repository's tenants/catalog.yaml is not usable: {c}"))
-            }
+            PlanError::Catalog(c) => Self::unavailable(
+                "catalog_invalid",
+                format!("the repository's tenants/catalog.yaml is not usable: {c}"),
+            ),
             PlanError::Repository { path, reason } => Self::new(
                 StatusCode::CONFLICT,
                 "repository_invalid",
-                format!("{path} in the repository is not valid ({reason}); fix it with a pull request"),
+                format!(
+                    "{path} in the repository is not valid ({reason}); fix it with a pull request"
+                ),
             ),
         }
     }
@@ -96,9 +112,11 @@ impl From<PlanError> for ApiError {
 impl From<GitError> for ApiError {
     fn from(e: GitError) -> Self {
         match e {
-            GitError::PushRejected { reason } => {
-                Self::new(StatusCode::CONFLICT, "push_rejected", format!("the Git remote rejected the commit: {reason}"))
-            }
+            GitError::PushRejected { reason } => Self::new(
+                StatusCode::CONFLICT,
+                "push_rejected",
+                format!("the Git remote rejected the commit: {reason}"),
+            ),
             other => Self::unavailable("git_unavailable", other.to_string()),
         }
     }
@@ -128,7 +146,10 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
         let headers = response.headers_mut();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -32,10 +32,19 @@ pub enum Begin {
 
 /// The key from the headers, checked: 1 to 255 visible ASCII characters.
 pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(HEADER) else { return Ok(None) };
-    let key = value.to_str().ok().filter(|k| !k.is_empty() && k.len() <= KEY_MAX && k.bytes().all(|b| b.is_ascii_graphic()));
-    key.map(|k| Some(k.to_owned()))
-        .ok_or_else(|| ApiError::invalid("Idempotency-Key", format!("must be 1 to {KEY_MAX} visible ASCII characters")))
+    let Some(value) = headers.get(HEADER) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= KEY_MAX && k.bytes().all(|b| b.is_ascii_graphic()));
+    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
+        ApiError::invalid(
+            "Idempotency-Key",
+            format!("must be 1 to {KEY_MAX} visible ASCII characters"),
+        )
+    })
 }
 
 /// A digest of what was asked, to tell a replay from a different request under the same key.
@@ -57,7 +66,9 @@ pub async fn begin(
     fingerprint: String,
     request_id: &str,
 ) -> Result<Begin, ApiError> {
-    let Some(key) = key else { return Ok(Begin::Proceed(None)) };
+    let Some(key) = key else {
+        return Ok(Begin::Proceed(None));
+    };
     let record = IdempotencyRecord {
         source: source.to_owned(),
         key: key.clone(),
@@ -67,30 +78,54 @@ pub async fn begin(
         expires_at: epoch_seconds_after(RETENTION),
     };
     match state.store.claim_idempotency(&record).await? {
-        Claim::Claimed => Ok(Begin::Proceed(Some(HeldKey { source: source.to_owned(), key }))),
+        Claim::Claimed => Ok(Begin::Proceed(Some(HeldKey {
+            source: source.to_owned(),
+            key,
+        }))),
         Claim::Existing(first) if first.fingerprint != fingerprint => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different request",
         )
         .with_field("Idempotency-Key")),
-        Claim::Existing(IdempotencyRecord { response: Some(response), .. }) => Ok(Begin::Replay(response)),
+        Claim::Existing(IdempotencyRecord {
+            response: Some(response),
+            ..
+        }) => Ok(Begin::Replay(response)),
         Claim::Existing(first) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "request_in_progress",
-            format!("request {} with this Idempotency-Key is still running; retry shortly", first.request_id),
+            format!(
+                "request {} with this Idempotency-Key is still running; retry shortly",
+                first.request_id
+            ),
         )),
     }
 }
 
 /// Keeps the answer for replays, or releases the key after a transient failure.
-pub async fn finish(state: &AppState, held: Option<HeldKey>, status: StatusCode, body: &str, transient: bool) {
+pub async fn finish(
+    state: &AppState,
+    held: Option<HeldKey>,
+    status: StatusCode,
+    body: &str,
+    transient: bool,
+) {
     let Some(held) = held else { return };
     let result = if transient {
-        state.store.release_idempotency(&held.source, &held.key).await
+        state
+            .store
+            .release_idempotency(&held.source, &held.key)
+            .await
     } else {
-        let response = StoredResponse { status: status.as_u16(), body: body.to_owned() };
-        state.store.complete_idempotency(&held.source, &held.key, &response).await
+        let response = StoredResponse {
+            status: status.as_u16(),
+            body: body.to_owned(),
+        };
+        state
+            .store
+            .complete_idempotency(&held.source, &held.key, &response)
+            .await
     };
     if let Err(e) = result {
         // The answer still goes out; the key stays claimed without an answer until it expires.

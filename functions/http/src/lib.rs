@@ -31,6 +31,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(committer: Arc<dyn Committer>, store: Arc<dyn Store>, config: ApiConfig) -> Self {
-        Self { committer, store, config: Arc::new(config) }
+        Self {
+            committer,
+            store,
+            config: Arc::new(config),
+        }
     }
 }

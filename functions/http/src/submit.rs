@@ -37,8 +37,15 @@ enum IndexUpdate {
 
 /// Runs one request to its commit. On failure the request record says why, and the error
 /// carries the status to answer.
-pub async fn submit(state: &AppState, submission: Submission) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
-    let Submission { request, source, mode } = submission;
+pub async fn submit(
+    state: &AppState,
+    submission: Submission,
+) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+    let Submission {
+        request,
+        source,
+        mode,
+    } = submission;
     let now = now_rfc3339();
     let mut record = RequestRecord {
         id: request.id.clone(),
@@ -72,7 +79,11 @@ pub async fn submit(state: &AppState, submission: Submission) -> Result<Submitte
             Ok(change)
         }
     };
-    let commit_request = CommitRequest { request_id: request.id.clone(), reads: read_set(&request.tenant), target };
+    let commit_request = CommitRequest {
+        request_id: request.id.clone(),
+        reads: read_set(&request.tenant),
+        target,
+    };
     let outcome = state.committer.commit(commit_request, Arc::new(plan)).await;
 
     record.updated_at = now_rfc3339();
@@ -93,7 +104,11 @@ pub async fn submit(state: &AppState, submission: Submission) -> Result<Submitte
         }
         Err(e) => {
             let error = ApiError::from(e);
-            record.state = if error.is_transient() { RequestState::Failed } else { RequestState::Rejected };
+            record.state = if error.is_transient() {
+                RequestState::Failed
+            } else {
+                RequestState::Rejected
+            };
             record.error = Some(error.body());
             if let Err(store_error) = state.store.put_request(&record).await {
                 tracing::warn!(request_id = %record.id, error = %store_error, "could not record the failed request");
@@ -125,10 +140,17 @@ fn index_after(request: &Request, files: &RepoFiles, change: &Change) -> Option<
     }
     let path = berth_core::paths::tenant_spec(&request.tenant);
     let bytes = change.writes.get(&path).or_else(|| files.get(&path))?;
-    berth_core::files::parse::<TenantSpec>(&path, bytes).ok().map(IndexUpdate::Put)
+    berth_core::files::parse::<TenantSpec>(&path, bytes)
+        .ok()
+        .map(IndexUpdate::Put)
 }
 
-async fn update_index(state: &AppState, request: &Request, record: &RequestRecord, update: IndexUpdate) -> Result<(), ApiError> {
+async fn update_index(
+    state: &AppState,
+    request: &Request,
+    record: &RequestRecord,
+    update: IndexUpdate,
+) -> Result<(), ApiError> {
     match update {
         IndexUpdate::Remove => state.store.delete_tenant(request.tenant.as_str()).await?,
         IndexUpdate::Put(spec) => {

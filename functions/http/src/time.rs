@@ -7,5 +7,8 @@ pub fn now_rfc3339() -> String {
 }
 
 pub fn epoch_seconds_after(delay: Duration) -> i64 {
-    (SystemTime::now() + delay).duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    (SystemTime::now() + delay)
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

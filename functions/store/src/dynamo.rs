@@ -10,13 +10,15 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, timeout::Ti
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, PutRequest, ScalarAttributeType, TimeToLiveSpecification, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, TimeToLiveSpecification,
+    WriteRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, now_epoch,
+    Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError, StoredResponse,
+    TenantEntry, now_epoch,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -32,7 +34,9 @@ const BATCH_RETRIES: u32 = 8;
 /// Lambda provides), endpoint from `endpoint` or `AWS_ENDPOINT_URL_DYNAMODB`.
 pub fn dynamodb_client(endpoint: Option<&str>) -> Client {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into());
+    let region = env("AWS_REGION")
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| "us-east-1".into());
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
@@ -43,9 +47,18 @@ pub fn dynamodb_client(endpoint: Option<&str>) -> Client {
                 .build(),
         );
     if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        config = config.credentials_provider(Credentials::new(key, secret, env("AWS_SESSION_TOKEN"), None, "environment"));
+        config = config.credentials_provider(Credentials::new(
+            key,
+            secret,
+            env("AWS_SESSION_TOKEN"),
+            None,
+            "environment",
+        ));
     }
-    if let Some(url) = endpoint.map(str::to_owned).or_else(|| env("AWS_ENDPOINT_URL_DYNAMODB")) {
+    if let Some(url) = endpoint
+        .map(str::to_owned)
+        .or_else(|| env("AWS_ENDPOINT_URL_DYNAMODB"))
+    {
         config = config.endpoint_url(url);
     }
     Client::from_conf(config.build())
@@ -55,14 +68,28 @@ pub fn dynamodb_client(endpoint: Option<&str>) -> Client {
 /// production tables come from the SAM template.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let attribute = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(build_error)
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build_error)
     };
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build_error);
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(build_error)
+    };
     let index = GlobalSecondaryIndex::builder()
         .index_name(KIND_INDEX)
         .key_schema(key("kind", KeyType::Hash)?)
         .key_schema(key("PK", KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
         .build()
         .map_err(build_error)?;
     let created = client
@@ -79,11 +106,26 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .await;
     match created {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
         Err(e) => return Err(unavailable(e)),
     }
-    let ttl = TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().map_err(build_error)?;
-    client.update_time_to_live().table_name(table).time_to_live_specification(ttl).send().await.map_err(unavailable)?;
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name("expires_at")
+        .enabled(true)
+        .build()
+        .map_err(build_error)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -108,27 +150,50 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     fn item<T: Serialize>(pk: String, sk: &str, record: &T) -> Result<Item, StoreError> {
-        let mut item: Item = serde_dynamo::to_item(record).map_err(|e| StoreError::Malformed { key: pk.clone(), reason: e.to_string() })?;
+        let mut item: Item = serde_dynamo::to_item(record).map_err(|e| StoreError::Malformed {
+            key: pk.clone(),
+            reason: e.to_string(),
+        })?;
         item.insert("PK".into(), s(pk));
         item.insert("SK".into(), s(sk));
         Ok(item)
     }
 
     fn record<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-        let key = item.get("PK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed { key, reason: e.to_string() })
+        let key = item
+            .get("PK")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed {
+            key,
+            reason: e.to_string(),
+        })
     }
 
     async fn put(&self, item: Item) -> Result<(), StoreError> {
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
-    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -143,7 +208,14 @@ impl DynamoStore {
     }
 
     async fn delete(&self, pk: String, sk: &str) -> Result<(), StoreError> {
-        self.client.delete_item().table_name(&self.table).key("PK", s(pk)).key("SK", s(sk)).send().await.map_err(unavailable)?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 }
@@ -155,7 +227,12 @@ fn idempotency_pk(source: &str, key: &str) -> String {
 #[async_trait]
 impl Store for DynamoStore {
     async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
-        self.put(Self::item(format!("REQUEST#{}", record.id), "META", record)?).await
+        self.put(Self::item(
+            format!("REQUEST#{}", record.id),
+            "META",
+            record,
+        )?)
+        .await
     }
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
@@ -207,7 +284,12 @@ impl Store for DynamoStore {
             .await;
         match put {
             Ok(_) => Ok(Claim::Claimed),
-            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
                 match self.get::<IdempotencyRecord>(pk, "META").await? {
                     Some(existing) => Ok(Claim::Existing(existing)),
                     // Released between our write and our read: report it as in flight.
@@ -218,7 +300,12 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn complete_idempotency(&self, source: &str, key: &str, response: &StoredResponse) -> Result<(), StoreError> {
+    async fn complete_idempotency(
+        &self,
+        source: &str,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
         let value = serde_dynamo::to_attribute_value(response).map_err(build_error)?;
         self.client
             .update_item()
@@ -243,8 +330,15 @@ impl Store for DynamoStore {
             let mut requests = chunk
                 .iter()
                 .map(|r| {
-                    let item = Self::item(format!("TENANT#{}", r.tenant), &format!("STATUS#{}", r.slot()), r)?;
-                    let put = PutRequest::builder().set_item(Some(item)).build().map_err(build_error)?;
+                    let item = Self::item(
+                        format!("TENANT#{}", r.tenant),
+                        &format!("STATUS#{}", r.slot()),
+                        r,
+                    )?;
+                    let put = PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .map_err(build_error)?;
                     Ok(WriteRequest::builder().put_request(put).build())
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
@@ -257,12 +351,18 @@ impl Store for DynamoStore {
                     .send()
                     .await
                     .map_err(unavailable)?;
-                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
                 if attempt >= BATCH_RETRIES {
-                    return Err(StoreError::Unavailable(format!("{} status writes still unprocessed after {BATCH_RETRIES} retries", requests.len())));
+                    return Err(StoreError::Unavailable(format!(
+                        "{} status writes still unprocessed after {BATCH_RETRIES} retries",
+                        requests.len()
+                    )));
                 }
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));

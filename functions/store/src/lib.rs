@@ -11,7 +11,8 @@ use async_trait::async_trait;
 pub use dynamo::{DynamoStore, create_table, dynamodb_client};
 pub use local::LocalStore;
 pub use records::{
-    Claim, ErrorBody, IdempotencyRecord, RequestRecord, RequestState, StatusRecord, StoredResponse, TenantEntry,
+    Claim, ErrorBody, IdempotencyRecord, RequestRecord, RequestState, StatusRecord, StoredResponse,
+    TenantEntry,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +43,12 @@ pub trait Store: Send + Sync {
     /// [`Claim::Claimed`], every later one the existing record, until it expires.
     async fn claim_idempotency(&self, record: &IdempotencyRecord) -> Result<Claim, StoreError>;
     /// Records the answer given for a claimed key, so replays return it.
-    async fn complete_idempotency(&self, source: &str, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
+    async fn complete_idempotency(
+        &self,
+        source: &str,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
     /// Drops a claim whose request failed before any effect, so a retry can go through.
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError>;
 

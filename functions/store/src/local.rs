@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::{
-    Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, now_epoch,
+    Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError, StoredResponse,
+    TenantEntry, now_epoch,
 };
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -51,14 +52,24 @@ impl LocalStore {
         let canonical = match path.canonicalize() {
             Ok(p) => p,
             Err(_) => {
-                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let dir = dir.canonicalize().map_err(|e| unavailable(dir, "open", e))?;
+                let dir = path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let dir = dir
+                    .canonicalize()
+                    .map_err(|e| unavailable(dir, "open", e))?;
                 dir.join(path.file_name().unwrap_or_default())
             }
         };
-        let mut open = registry().lock().map_err(|_| StoreError::Unavailable("store registry poisoned".into()))?;
+        let mut open = registry()
+            .lock()
+            .map_err(|_| StoreError::Unavailable("store registry poisoned".into()))?;
         if let Some(data) = open.get(&canonical) {
-            return Ok(Self { path: canonical, data: Arc::clone(data) });
+            return Ok(Self {
+                path: canonical,
+                data: Arc::clone(data),
+            });
         }
         let data = match std::fs::read(&canonical) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
@@ -70,14 +81,18 @@ impl LocalStore {
         };
         let data = Arc::new(AsyncMutex::new(data));
         open.insert(canonical.clone(), Arc::clone(&data));
-        Ok(Self { path: canonical, data })
+        Ok(Self {
+            path: canonical,
+            data,
+        })
     }
 
     /// Applies `change` to the data and writes the file before the lock is released.
     async fn write<T>(&self, change: impl FnOnce(&mut Data) -> T) -> Result<T, StoreError> {
         let mut data = self.data.lock().await;
         let result = change(&mut data);
-        let bytes = serde_json::to_vec_pretty(&*data).map_err(|e| unavailable(&self.path, "encode", e))?;
+        let bytes =
+            serde_json::to_vec_pretty(&*data).map_err(|e| unavailable(&self.path, "encode", e))?;
         let (path, tmp) = (self.path.clone(), self.path.with_extension("json.tmp"));
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             use std::io::Write;
@@ -104,7 +119,9 @@ fn idempotency_key(source: &str, key: &str) -> String {
 #[async_trait]
 impl Store for LocalStore {
     async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
-        self.write(|d| d.requests.insert(record.id.clone(), record.clone())).await.map(drop)
+        self.write(|d| d.requests.insert(record.id.clone(), record.clone()))
+            .await
+            .map(drop)
     }
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
@@ -112,7 +129,9 @@ impl Store for LocalStore {
     }
 
     async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError> {
-        self.write(|d| d.tenants.insert(entry.name.clone(), entry.clone())).await.map(drop)
+        self.write(|d| d.tenants.insert(entry.name.clone(), entry.clone()))
+            .await
+            .map(drop)
     }
 
     async fn get_tenant(&self, name: &str) -> Result<Option<TenantEntry>, StoreError> {
@@ -130,7 +149,12 @@ impl Store for LocalStore {
     async fn claim_idempotency(&self, record: &IdempotencyRecord) -> Result<Claim, StoreError> {
         let key = idempotency_key(&record.source, &record.key);
         let now = now_epoch();
-        let live = |d: &Data| d.idempotency.get(&key).filter(|r| r.expires_at > now).cloned();
+        let live = |d: &Data| {
+            d.idempotency
+                .get(&key)
+                .filter(|r| r.expires_at > now)
+                .cloned()
+        };
         if let Some(existing) = self.read(live).await {
             return Ok(Claim::Existing(existing));
         }
@@ -145,7 +169,12 @@ impl Store for LocalStore {
         .await
     }
 
-    async fn complete_idempotency(&self, source: &str, key: &str, response: &StoredResponse) -> Result<(), StoreError> {
+    async fn complete_idempotency(
+        &self,
+        source: &str,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
         let key = idempotency_key(source, key);
         self.write(|d| {
             if let Some(record) = d.idempotency.get_mut(&key) {
@@ -163,7 +192,8 @@ impl Store for LocalStore {
     async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
         self.write(|d| {
             for r in records {
-                d.statuses.insert(format!("{}#{}", r.tenant, r.slot()), r.clone());
+                d.statuses
+                    .insert(format!("{}#{}", r.tenant, r.slot()), r.clone());
             }
         })
         .await
@@ -172,7 +202,13 @@ impl Store for LocalStore {
     async fn list_statuses(&self, tenant: &str) -> Result<Vec<StatusRecord>, StoreError> {
         let prefix = format!("{tenant}#");
         Ok(self
-            .read(|d| d.statuses.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(_, v)| v.clone()).collect())
+            .read(|d| {
+                d.statuses
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
             .await)
     }
 }

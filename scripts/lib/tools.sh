@@ -1,0 +1,55 @@
+# Installers and helpers shared by scripts/dev, scripts/test and scripts/bench. Everything goes
+# into the project's own ignored folders (.venv, .tools), idempotently: a second run installs
+# nothing.
+
+# moto's server (DynamoDB-compatible), pinned, in .venv.
+MOTO_VERSION=5.2.5
+
+ensure_moto() {
+    local marker=.venv/.moto-$MOTO_VERSION
+    if [ -x .venv/bin/moto_server ] && [ -f "$marker" ]; then
+        return
+    fi
+    echo "installing moto $MOTO_VERSION into .venv" >&2
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "moto[server,dynamodb]==$MOTO_VERSION"
+    touch "$marker"
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits up to $2 seconds for 127.0.0.1:$1 to accept connections.
+wait_for_port() {
+    local port=$1 limit=${2:-30} i
+    for ((i = 0; i < limit * 10; i++)); do
+        if python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1', $port)))" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "nothing listens on 127.0.0.1:$port after ${limit}s" >&2
+    return 1
+}
+
+# Starts moto's server on a free loopback port; sets MOTO_PID and exports the endpoint and the
+# fake credentials the SDK signs with. The caller stops it (stop_moto) on exit.
+start_moto() {
+    local port
+    port=$(free_port)
+    mkdir -p target
+    .venv/bin/moto_server -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
+    MOTO_PID=$!
+    wait_for_port "$port" 30
+    export BERTH_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+}
+
+stop_moto() {
+    if [ -n "${MOTO_PID:-}" ]; then
+        kill "$MOTO_PID" 2>/dev/null || true
+        wait "$MOTO_PID" 2>/dev/null || true
+    fi
+}

@@ -1,0 +1,54 @@
+//! The API router served on 127.0.0.1 with the real Git2 committer and a real store, as the
+//! api binary and `berth dev` serve it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
+use berth_http::auth::{Role, TokenGrant};
+use berth_http::{ApiConfig, AppState, api_router};
+use berth_store::Store;
+use tokio::task::JoinHandle;
+
+pub const ADMIN: &str = "admin-token-0123456789";
+pub const OPERATOR: &str = "operator-token-0123456789";
+pub const VIEWER: &str = "viewer-token-0123456789";
+/// An operator token limited to tenant `acme`.
+pub const ACME_OPERATOR: &str = "acme-operator-token-0123456789";
+
+pub struct ApiServer {
+    pub url: String,
+    task: JoinHandle<()>,
+}
+
+impl ApiServer {
+    /// Serves the API over `remote` (a bare repository path or URL) with `store`.
+    pub async fn start(remote: &str, work: &Path, store: Arc<dyn Store>) -> Self {
+        let committer = Git2Committer::new(Git2Config::new(
+            RemoteUrl::parse(remote).expect("remote"),
+            "main",
+            work,
+        ));
+        let config = ApiConfig::new(vec![
+            TokenGrant::new(ADMIN, Role::Admin, None),
+            TokenGrant::new(OPERATOR, Role::Operator, None),
+            TokenGrant::new(VIEWER, Role::Viewer, None),
+            TokenGrant::new(ACME_OPERATOR, Role::Operator, Some("acme".into())),
+        ]);
+        let router = api_router(AppState::new(Arc::new(committer), store, config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { url, task }
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,630 @@
+//! The API end to end over HTTP on 127.0.0.1: the real router, the real Git2 committer on a
+//! bare repository, and the DynamoDB store on moto's server. Every error status of DESIGN.md §5
+//! is reached by a real bad input.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_tests::api_server::{ACME_OPERATOR, ADMIN, ApiServer, OPERATOR, VIEWER};
+use berth_tests::{dynamo_store, git, seed_repo};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+struct Fixture {
+    server: ApiServer,
+    repo: PathBuf,
+    client: Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = seed_repo(dir.path(), "origin");
+        let server = ApiServer::start(
+            repo.to_str().unwrap(),
+            &dir.path().join("work"),
+            Arc::new(dynamo_store().await),
+        )
+        .await;
+        Self {
+            server,
+            repo,
+            client: Client::new(),
+            _dir: dir,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.server.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn tip(&self) -> String {
+        git(&self.repo, &["rev-parse", "main"]).trim().to_owned()
+    }
+
+    fn show(&self, path: &str) -> String {
+        git(&self.repo, &["show", &format!("main:{path}")])
+    }
+
+    fn files(&self) -> String {
+        git(
+            &self.repo,
+            &["ls-tree", "-r", "--name-only", "main", "tenants/"],
+        )
+    }
+}
+
+fn error_of(body: &Value) -> (&str, Option<&str>) {
+    (
+        body["error"]["code"].as_str().unwrap_or("<none>"),
+        body["error"]["field"].as_str(),
+    )
+}
+
+const ACME: &str = r#"{"name": "acme", "tier": "standard", "envs": ["dev", "prod"], "modules": ["postgres"], "owner": "ops@acme.test"}"#;
+
+fn acme() -> Value {
+    serde_json::from_str(ACME).unwrap()
+}
+
+#[tokio::test]
+async fn a_tenant_lifecycle_lands_as_commits() {
+    let f = Fixture::new().await;
+
+    let (status, created) = f
+        .call(Method::POST, "/v1/tenants", Some(ADMIN), Some(acme()))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    assert_eq!(created["state"], "committed");
+    assert_eq!(created["action"], "create_tenant");
+    assert_eq!(created["commit"], f.tip());
+    assert!(
+        f.show("tenants/acme/tenant.yaml")
+            .contains(&format!("created_by: {}", created["id"].as_str().unwrap()))
+    );
+    let (status, record) = f
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{}", created["id"].as_str().unwrap()),
+            Some(VIEWER),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record, created);
+
+    let (status, enabled) = f
+        .call(
+            Method::PUT,
+            "/v1/tenants/acme/envs/dev/modules/vault",
+            Some(OPERATOR),
+            Some(json!({"version": "1.4.2", "values": {"replicas": 2}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{enabled}");
+    assert!(
+        f.show("tenants/acme/dev/modules/vault.yaml")
+            .contains("version: 1.4.2")
+    );
+    let (_, tenant) = f
+        .call(Method::GET, "/v1/tenants/acme", Some(VIEWER), None)
+        .await;
+    assert_eq!(
+        tenant["envs"]["dev"]["modules"]["vault"]["values"]["replicas"],
+        2
+    );
+    assert_eq!(tenant["owner"], "ops@acme.test");
+
+    let (status, disabled) = f
+        .call(
+            Method::DELETE,
+            "/v1/tenants/acme/envs/dev/modules/vault",
+            Some(OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, disabled["action"].as_str()),
+        (StatusCode::ACCEPTED, Some("disable_module"))
+    );
+    assert!(!f.files().contains("vault"));
+
+    let (status, _) = f
+        .call(
+            Method::PATCH,
+            "/v1/tenants/acme",
+            Some(ADMIN),
+            Some(json!({"tier": "premium"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(
+        f.show("tenants/acme/prod/base.yaml")
+            .contains("tier: premium")
+    );
+    let (_, list) = f.call(Method::GET, "/v1/tenants", Some(VIEWER), None).await;
+    assert_eq!(list["tenants"][0]["tier"], "premium");
+
+    let (status, suspended) = f
+        .call(
+            Method::PATCH,
+            "/v1/tenants/acme",
+            Some(ADMIN),
+            Some(json!({"suspended": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, suspended["action"].as_str()),
+        (StatusCode::ACCEPTED, Some("suspend_tenant"))
+    );
+    assert!(
+        f.show("tenants/acme/dev/modules/postgres.yaml")
+            .contains("suspended: true")
+    );
+    let (_, list) = f.call(Method::GET, "/v1/tenants", Some(VIEWER), None).await;
+    assert_eq!(list["tenants"][0]["state"], "suspended");
+
+    let (status, body) = f
+        .call(Method::DELETE, "/v1/tenants/acme", Some(ADMIN), None)
+        .await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ("invalid", Some("confirm"))
+        )
+    );
+    let (status, body) = f
+        .call(
+            Method::DELETE,
+            "/v1/tenants/acme?confirm=acme2",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ("invalid", Some("confirm"))
+        )
+    );
+    assert!(f.files().contains("tenants/acme/"));
+    let (status, deleted) = f
+        .call(
+            Method::DELETE,
+            "/v1/tenants/acme?confirm=acme",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, deleted["action"].as_str()),
+        (StatusCode::ACCEPTED, Some("delete_tenant"))
+    );
+    assert_eq!(f.files(), "tenants/catalog.yaml\n");
+    let (status, _) = f
+        .call(Method::GET, "/v1/tenants/acme", Some(VIEWER), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = f.call(Method::GET, "/v1/tenants", Some(VIEWER), None).await;
+    assert_eq!(list["tenants"], json!([]));
+    // Seed + create + enable + disable + tier + suspend + delete.
+    assert_eq!(git(&f.repo, &["rev-list", "--count", "main"]).trim(), "7");
+}
+
+#[tokio::test]
+async fn a_repeated_request_answers_no_change() {
+    let f = Fixture::new().await;
+    f.call(Method::POST, "/v1/tenants", Some(ADMIN), Some(acme()))
+        .await;
+    let tip = f.tip();
+    let (status, body) = f
+        .call(
+            Method::PUT,
+            "/v1/tenants/acme/envs/dev/modules/postgres",
+            Some(ADMIN),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("no_change"))
+    );
+    assert_eq!(f.tip(), tip);
+}
+
+#[tokio::test]
+async fn every_error_status_is_reached_by_a_real_bad_input() {
+    let f = Fixture::new().await;
+    f.call(Method::POST, "/v1/tenants", Some(ADMIN), Some(acme()))
+        .await;
+    let tip = f.tip();
+
+    // 400: malformed JSON.
+    let response = f
+        .client
+        .post(format!("{}/v1/tenants", f.server.url))
+        .bearer_auth(ADMIN)
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "malformed"
+    );
+
+    // 401: no token, a wrong token.
+    let (status, body) = f.call(Method::GET, "/v1/tenants", None, None).await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/v1/tenants",
+            Some("not-a-token-of-ours-at-all"),
+            Some(acme()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // 403: a viewer writing; a token scoped to acme acting on another tenant.
+    let (status, body) = f
+        .call(
+            Method::PATCH,
+            "/v1/tenants/acme",
+            Some(VIEWER),
+            Some(json!({"tier": "premium"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    let other = json!({"name": "beta", "tier": "bronze", "envs": ["dev"]});
+    let (status, _) = f
+        .call(
+            Method::POST,
+            "/v1/tenants",
+            Some(ACME_OPERATOR),
+            Some(other),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = f
+        .call(
+            Method::PUT,
+            "/v1/tenants/acme/envs/dev/modules/monitoring",
+            Some(ACME_OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "the scoped token may act on its own tenant"
+    );
+    let tip = {
+        assert_ne!(f.tip(), tip);
+        f.tip()
+    };
+
+    // 404: an unknown tenant, an unknown request, an unknown route.
+    let (status, body) = f
+        .call(
+            Method::PATCH,
+            "/v1/tenants/ghost",
+            Some(ADMIN),
+            Some(json!({"tier": "premium"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (StatusCode::NOT_FOUND, ("not_found", Some("tenant")))
+    );
+    let (status, _) = f
+        .call(
+            Method::GET,
+            "/v1/requests/01J00000000000000000000000",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = f.call(Method::GET, "/v1/nothing", Some(ADMIN), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // 409: a taken name.
+    let (status, body) = f
+        .call(Method::POST, "/v1/tenants", Some(ADMIN), Some(acme()))
+        .await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (StatusCode::CONFLICT, ("conflict", Some("name")))
+    );
+
+    // 413: a body over 1 MiB.
+    let huge = json!({"name": "big", "tier": "bronze", "envs": ["dev"], "display_name": "x".repeat(1024 * 1024 + 1)});
+    let (status, body) = f
+        .call(Method::POST, "/v1/tenants", Some(ADMIN), Some(huge))
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
+
+    // 422: an unknown field, a bad name, an unknown module, a bad query parameter.
+    let cases = [
+        (
+            Method::POST,
+            "/v1/tenants",
+            json!({"name": "x", "tier": "bronze", "envs": ["dev"], "colour": "red"}),
+            "colour",
+        ),
+        (
+            Method::POST,
+            "/v1/tenants",
+            json!({"name": "Not_A_Name", "tier": "bronze", "envs": ["dev"]}),
+            "name",
+        ),
+        (
+            Method::POST,
+            "/v1/tenants",
+            json!({"name": "x", "tier": "bronze", "envs": ["dev"], "modules": ["kafka"]}),
+            "modules[0]",
+        ),
+        (
+            Method::PUT,
+            "/v1/tenants/acme/envs/dev/modules/kafka",
+            json!({}),
+            "module",
+        ),
+        (
+            Method::PUT,
+            "/v1/tenants/acme/envs/dev/modules/postgres",
+            json!({"values": {"suspended": false}}),
+            "values.suspended",
+        ),
+        (
+            Method::PATCH,
+            "/v1/tenants/acme?mode=yolo",
+            json!({"tier": "premium"}),
+            "mode",
+        ),
+        (
+            Method::PATCH,
+            "/v1/tenants/Acme",
+            json!({"tier": "premium"}),
+            "tenant",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, answer) = f.call(method.clone(), path, Some(ADMIN), Some(body)).await;
+        assert_eq!(
+            (status, error_of(&answer).1),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{method} {path}: {answer}"
+        );
+        assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
+    }
+
+    // 503: the cluster routes before the status issue.
+    let (status, body) = f
+        .call(Method::GET, "/v1/cluster/health", Some(VIEWER), None)
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (StatusCode::SERVICE_UNAVAILABLE, "cluster_not_configured")
+    );
+
+    assert_eq!(f.tip(), tip, "no refused request changed the repository");
+}
+
+#[tokio::test]
+async fn a_refused_request_is_recorded_with_its_reason() {
+    let f = Fixture::new().await;
+    let body = json!({"name": "low", "tier": "bronze", "envs": ["dev"], "modules": ["vault"]});
+    let response = f
+        .client
+        .post(format!("{}/v1/tenants", f.server.url))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(error_of(&answer), ("invalid", Some("modules[0]")));
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs tier standard"),
+        "{answer}"
+    );
+    let (status, record) = f
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{id}"),
+            Some(VIEWER),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record["state"], "rejected");
+    assert_eq!(record["error"], answer["error"]);
+    assert_eq!(record["commit"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer() {
+    let f = Fixture::new().await;
+    let send = |key: &'static str, body: Value| {
+        f.client
+            .post(format!("{}/v1/tenants", f.server.url))
+            .bearer_auth(ADMIN)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first = send("key-1", acme()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    let tip = f.tip();
+
+    let again = send("key-1", acme()).await.unwrap();
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_eq!(f.tip(), tip, "a replay commits nothing");
+
+    let reused = send(
+        "key-1",
+        json!({"name": "other", "tier": "bronze", "envs": ["dev"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        reused.json::<Value>().await.unwrap()["error"]["code"],
+        "idempotency_key_reused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_retries_with_one_key_commit_once() {
+    let f = Fixture::new().await;
+    let seed = f.tip();
+    let sends = (0..10).map(|_| {
+        f.client
+            .post(format!("{}/v1/tenants", f.server.url))
+            .bearer_auth(ADMIN)
+            .header("Idempotency-Key", "same")
+            .json(&acme())
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::ACCEPTED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        git(&f.repo, &["rev-list", "--count", &format!("{seed}..main")]).trim(),
+        "1"
+    );
+}
+
+#[tokio::test]
+async fn pr_mode_pushes_a_branch_and_records_it() {
+    let f = Fixture::new().await;
+    let tip = f.tip();
+    let (status, body) = f
+        .call(
+            Method::POST,
+            "/v1/tenants?mode=pr",
+            Some(ADMIN),
+            Some(acme()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["state"], "branch_pushed");
+    let branch = format!("berth/{}", body["id"].as_str().unwrap());
+    assert_eq!(body["branch"], branch);
+    assert_eq!(f.tip(), tip, "main is untouched until the branch is merged");
+    assert_eq!(git(&f.repo, &["rev-parse", &branch]).trim(), body["commit"]);
+    let (_, list) = f.call(Method::GET, "/v1/tenants", Some(VIEWER), None).await;
+    assert_eq!(
+        list["tenants"],
+        json!([]),
+        "an unmerged branch is not a tenant yet"
+    );
+}
+
+#[tokio::test]
+async fn scoped_tokens_see_only_their_tenant() {
+    let f = Fixture::new().await;
+    f.call(Method::POST, "/v1/tenants", Some(ADMIN), Some(acme()))
+        .await;
+    let (_, created) = f
+        .call(
+            Method::POST,
+            "/v1/tenants",
+            Some(ADMIN),
+            Some(json!({"name": "beta", "tier": "bronze", "envs": ["dev"]})),
+        )
+        .await;
+    let (_, list) = f
+        .call(Method::GET, "/v1/tenants", Some(ACME_OPERATOR), None)
+        .await;
+    assert_eq!(list["tenants"].as_array().unwrap().len(), 1);
+    assert_eq!(list["tenants"][0]["name"], "acme");
+    let (status, _) = f
+        .call(Method::GET, "/v1/tenants/beta", Some(ACME_OPERATOR), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = f
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{}", created["id"].as_str().unwrap()),
+            Some(ACME_OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_catalog_and_health_are_served() {
+    let f = Fixture::new().await;
+    let (status, body) = f.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, body) = f.call(Method::GET, "/v1/catalog", Some(VIEWER), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let modules: Vec<&str> = body["catalog"]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(modules, ["monitoring", "postgres", "vault", "data-lake"]);
+    assert_eq!(body["revision"], f.tip());
+}
