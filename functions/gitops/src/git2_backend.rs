@@ -216,6 +216,7 @@ impl Inner {
         } else {
             1
         };
+        let started = std::time::Instant::now();
         let tip = match self.fetch_tip(repo, depth) {
             Ok(tip) => tip,
             Err(error @ GitError::Transport(_)) => {
@@ -242,6 +243,7 @@ impl Inner {
                 Target::Branch => {}
             }
         }
+        tracing::debug!(request_id = %request.request_id, elapsed_ms = started.elapsed().as_millis() as u64, "fetched the tip");
         let files = read_files(repo, tip, &request.reads)?;
         let change = plan(&files)?;
         let parent = repo.find_commit(tip).map_err(backend)?;

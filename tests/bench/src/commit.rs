@@ -1,0 +1,266 @@
+//! `scripts/bench commit`: the latency of committing one module change into a repository with
+//! 5,000 tenants, served by `git daemon` on 127.0.0.1 (a network transport, as GitHub is for a
+//! Lambda), for Berth's committer with a warm and a cold cache, against what existing
+//! write-back tools do: `git clone --depth 1`, edit, `git commit`, `git push` with the git CLI.
+//! Run for a short and a long history to show the latency does not grow with history.
+//!
+//! Usage: bench-commit [TENANTS] [HISTORY,HISTORY...] [RUNS]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use berth_core::body::{parse_create_tenant, parse_module_change};
+use berth_core::catalog::CATALOG_PATH;
+use berth_core::{Action, RepoFiles, Request, TenantName, plan};
+use berth_gitops::{CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, RemoteUrl, Target};
+use serde_json::json;
+
+// The test support's loopback helpers and git daemon, shared without pulling in the test
+// crate's dependencies (which a release build would have to compile).
+#[allow(dead_code)]
+#[path = "../../src/git.rs"]
+mod git;
+#[allow(dead_code)]
+#[path = "../../src/net.rs"]
+mod net;
+
+use git::{CATALOG, GitDaemon};
+
+fn tenant_name(i: usize) -> String {
+    format!("t{i:05}")
+}
+
+/// A tenant's files as Berth's planner renders them: standard tier, dev and prod, postgres.
+fn tenant_files(i: usize, catalog: &RepoFiles) -> anyhow::Result<RepoFiles> {
+    let tier = ["bronze", "standard", "premium"][i % 3];
+    let body = json!({"name": tenant_name(i), "tier": tier, "envs": ["dev", "prod"], "modules": ["postgres"]});
+    let (tenant, new) = parse_create_tenant(&body)?;
+    let request = Request { id: format!("01BENCH{i:05}"), tenant, action: Action::CreateTenant(new) };
+    Ok(plan(&request, catalog)?.writes)
+}
+
+/// The values file Berth writes when `monitoring` is enabled in `env` for tenant `i`.
+fn monitoring_file(i: usize, env: &str, catalog: &RepoFiles) -> anyhow::Result<Vec<u8>> {
+    let mut files = catalog.clone();
+    files.extend(tenant_files(i, catalog)?);
+    let request = Request {
+        id: format!("01MON{i:05}"),
+        tenant: TenantName::parse("tenant", &tenant_name(i))?,
+        action: Action::EnableModule(parse_module_change(env, "monitoring", &json!({}))?),
+    };
+    let mut change = plan(&request, &files)?;
+    change.writes.pop_first().map(|(_, bytes)| bytes).context("enabling monitoring writes its file")
+}
+
+/// Writes a bare repository whose `main` has `history` commits: the first adds every tenant,
+/// each later one toggles a monitoring module, as a stream of `git fast-import`.
+fn build_repository(path: &Path, tenants: usize, history: usize) -> anyhow::Result<()> {
+    run(Command::new("git").args(["init", "--quiet", "--bare", "--initial-branch=main"]).arg(path))?;
+    let mut import = Command::new("git")
+        .arg("--git-dir")
+        .arg(path)
+        .args(["fast-import", "--quiet", "--done"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .context("git fast-import")?;
+    let mut stream = std::io::BufWriter::new(import.stdin.take().context("fast-import stdin")?);
+    let catalog = RepoFiles::from([(CATALOG_PATH.to_owned(), CATALOG.as_bytes().to_vec())]);
+    for n in 0..history {
+        let message = format!("history commit {n}\n");
+        write!(stream, "commit refs/heads/main\ncommitter Bench <bench@localhost> {} +0000\ndata {}\n{message}", 1_700_000_000 + n, message.len())?;
+        if n == 0 {
+            let mut files = catalog.clone();
+            for i in 0..tenants {
+                files.extend(tenant_files(i, &catalog)?);
+            }
+            for (file, bytes) in files {
+                write!(stream, "M 100644 inline {file}\ndata {}\n", bytes.len())?;
+                stream.write_all(&bytes)?;
+                stream.write_all(b"\n")?;
+            }
+        } else {
+            let file = format!("tenants/{}/dev/modules/monitoring.yaml", tenant_name(n % tenants));
+            if (n / tenants) % 2 == 0 {
+                let monitoring = monitoring_file(n % tenants, "dev", &catalog)?;
+                write!(stream, "M 100644 inline {file}\ndata {}\n", monitoring.len())?;
+                stream.write_all(&monitoring)?;
+                stream.write_all(b"\n")?;
+            } else {
+                writeln!(stream, "D {file}")?;
+            }
+        }
+        stream.write_all(b"\n")?;
+    }
+    stream.write_all(b"done\n")?;
+    drop(stream);
+    if !import.wait()?.success() {
+        bail!("git fast-import failed");
+    }
+    run(Command::new("git").arg("--git-dir").arg(path).args(["gc", "--quiet"]))?;
+    Ok(())
+}
+
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let out = command.stdout(Stdio::null()).stderr(Stdio::piped()).output()?;
+    if !out.status.success() {
+        bail!("{command:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// The change every approach makes: toggle `monitoring` in `prod` for tenant `i`.
+fn toggle_request(i: usize, enable: bool, run: usize) -> anyhow::Result<Request> {
+    let tenant = TenantName::parse("tenant", &tenant_name(i))?;
+    let env = berth_core::EnvName::parse("env", "prod")?;
+    let module = berth_core::ModuleName::parse("module", "monitoring")?;
+    let action = if enable {
+        Action::EnableModule(parse_module_change("prod", "monitoring", &json!({}))?)
+    } else {
+        Action::DisableModule { env, module }
+    };
+    Ok(Request { id: format!("01RUN{run:06}"), tenant, action })
+}
+
+async fn berth_commit(committer: &Git2Committer, request: Request) -> anyhow::Result<Duration> {
+    let reads = berth_core::plan::read_set(&request.tenant);
+    let commit = CommitRequest { request_id: request.id.clone(), reads, target: Target::Branch };
+    let started = Instant::now();
+    let outcome = committer.commit(commit, Arc::new(move |files: &RepoFiles| plan(&request, files))).await?;
+    let elapsed = started.elapsed();
+    if !matches!(outcome, CommitOutcome::Committed { .. }) {
+        bail!("expected a commit, got {outcome:?}");
+    }
+    Ok(elapsed)
+}
+
+/// What write-back tools do: shallow clone, edit, commit, push, with the git CLI.
+fn clone_commit(url: &str, scratch: &Path, request: &Request, bytes: Option<&[u8]>) -> anyhow::Result<Duration> {
+    let dir = scratch.join(&request.id);
+    let file = format!("tenants/{}/prod/modules/monitoring.yaml", request.tenant);
+    let started = Instant::now();
+    run(Command::new("git").args(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", "main", "--no-tags", url]).arg(&dir))?;
+    let git = |args: &[&str]| -> anyhow::Result<()> {
+        run(Command::new("git").arg("-C").arg(&dir).args(["-c", "user.name=Bench", "-c", "user.email=bench@localhost"]).args(args))
+    };
+    match bytes {
+        Some(bytes) => {
+            std::fs::write(dir.join(&file), bytes)?;
+            git(&["add", &file])?;
+        }
+        None => git(&["rm", "--quiet", &file])?,
+    }
+    git(&["commit", "--quiet", "-m", "toggle monitoring"])?;
+    git(&["push", "--quiet", "origin", "main"])?;
+    let elapsed = started.elapsed();
+    std::fs::remove_dir_all(&dir)?;
+    Ok(elapsed)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Figures {
+    history: usize,
+    warm: Duration,
+    cold: Duration,
+    clone: Duration,
+}
+
+async fn measure(base: &Path, tenants: usize, history: usize, runs: usize) -> anyhow::Result<Figures> {
+    let name = format!("h{history}");
+    let repo = base.join(format!("{name}.git"));
+    let started = Instant::now();
+    build_repository(&repo, tenants, history)?;
+    eprintln!("built {} with {tenants} tenants and {history} commits in {:.1} s", repo.display(), started.elapsed().as_secs_f64());
+    let daemon = GitDaemon::start(base);
+    let url = daemon.url(&name);
+    let remote = RemoteUrl::parse(&url).map_err(anyhow::Error::msg)?;
+    let scratch = base.join(format!("scratch-{history}"));
+    std::fs::create_dir_all(&scratch)?;
+    let catalog = RepoFiles::from([(CATALOG_PATH.to_owned(), CATALOG.as_bytes().to_vec())]);
+
+    // Each run toggles a different tenant, so every run commits something.
+    let mut run_no = history * 10;
+    let mut next = |enable: bool| {
+        run_no += 1;
+        toggle_request(run_no % tenants, enable, run_no).map(|request| (run_no % tenants, request))
+    };
+    let warm_committer = Git2Committer::new(Git2Config::new(remote.clone(), "main", scratch.join("warm")));
+    berth_commit(&warm_committer, next(true)?.1).await?; // fills the cache
+    let mut warm = Vec::new();
+    for _ in 0..runs * 3 {
+        warm.push(berth_commit(&warm_committer, next(true)?.1).await?);
+    }
+    let mut cold = Vec::new();
+    for i in 0..runs {
+        let committer = Git2Committer::new(Git2Config::new(remote.clone(), "main", scratch.join(format!("cold-{i}"))));
+        cold.push(berth_commit(&committer, next(true)?.1).await?);
+    }
+    let mut clone = Vec::new();
+    for _ in 0..runs {
+        let (tenant, request) = next(true)?;
+        let bytes = monitoring_file(tenant, "prod", &catalog)?;
+        clone.push(clone_commit(&url, &scratch, &request, Some(&bytes))?);
+    }
+    Ok(Figures { history, warm: median(warm), cold: median(cold), clone: median(clone) })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // BERTH_LOG=debug shows where a commit spends its time.
+    if let Ok(filter) = std::env::var("BERTH_LOG") {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let tenants: usize = args.first().map(|a| a.parse()).transpose()?.unwrap_or(5000);
+    let histories: Vec<usize> = match args.get(1) {
+        Some(list) => list.split(',').map(str::parse).collect::<Result<_, _>>()?,
+        None => vec![200, 20_000],
+    };
+    let runs: usize = args.get(2).map(|a| a.parse()).transpose()?.unwrap_or(10);
+    let dir = tempfile::tempdir()?;
+    let base: PathBuf = dir.path().to_owned();
+
+    let mut all = Vec::new();
+    for history in &histories {
+        all.push(measure(&base, tenants, *history, runs).await?);
+    }
+    println!();
+    println!("commit latency, one module change, {tenants} tenants, git daemon on 127.0.0.1 (medians; warm {} runs, cold and clone {runs})", runs * 3);
+    println!("{:>9}  {:>12}  {:>12}  {:>16}  {:>13}  {:>13}", "history", "berth warm", "berth cold", "clone+commit+push", "warm speedup", "cold speedup");
+    for f in &all {
+        let ratio = |d: Duration| f.clone.as_secs_f64() / d.as_secs_f64();
+        println!(
+            "{:>9}  {:>12}  {:>12}  {:>16}  {:>12.1}x  {:>12.1}x",
+            f.history,
+            ms(f.warm),
+            ms(f.cold),
+            ms(f.clone),
+            ratio(f.warm),
+            ratio(f.cold)
+        );
+    }
+    if let (Some(first), Some(last)) = (all.first(), all.last())
+        && all.len() > 1
+    {
+        println!(
+            "history {} -> {}: berth warm x{:.2}, berth cold x{:.2} (1.00 = no growth with history)",
+            first.history,
+            last.history,
+            last.warm.as_secs_f64() / first.warm.as_secs_f64(),
+            last.cold.as_secs_f64() / first.cold.as_secs_f64()
+        );
+    }
+    println!("targets: warm >= 20x, cold >= 2x faster than clone+commit+push");
+    Ok(())
+}
