@@ -415,3 +415,19 @@ pub(crate) mod tests {
         assert!(c.check_tenant_name("name", &ok).is_ok());
     }
 }
+
+#[cfg(test)]
+mod product_catalog {
+    use super::*;
+
+    /// The catalog this project ships (and `berth dev` seeds) must load.
+    #[test]
+    fn the_shipped_catalog_loads() {
+        let catalog =
+            Catalog::from_yaml(include_str!("../../../tenants/catalog.yaml").as_bytes()).unwrap();
+        let modules: Vec<&str> = catalog.modules.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(modules, ["monitoring", "postgres", "vault", "data-lake"]);
+        let tiers: Vec<&str> = catalog.tiers.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(tiers, ["bronze", "standard", "premium"]);
+    }
+}

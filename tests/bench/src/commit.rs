@@ -16,7 +16,9 @@ use anyhow::{Context, bail};
 use berth_core::body::{parse_create_tenant, parse_module_change};
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::{Action, RepoFiles, Request, TenantName, plan};
-use berth_gitops::{CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, RemoteUrl, Target};
+use berth_gitops::{
+    CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, RemoteUrl, Target,
+};
 use serde_json::json;
 
 // The test support's loopback helpers and git daemon, shared without pulling in the test
@@ -39,7 +41,11 @@ fn tenant_files(i: usize, catalog: &RepoFiles) -> anyhow::Result<RepoFiles> {
     let tier = ["bronze", "standard", "premium"][i % 3];
     let body = json!({"name": tenant_name(i), "tier": tier, "envs": ["dev", "prod"], "modules": ["postgres"]});
     let (tenant, new) = parse_create_tenant(&body)?;
-    let request = Request { id: format!("01BENCH{i:05}"), tenant, action: Action::CreateTenant(new) };
+    let request = Request {
+        id: format!("01BENCH{i:05}"),
+        tenant,
+        action: Action::CreateTenant(new),
+    };
     Ok(plan(&request, catalog)?.writes)
 }
 
@@ -53,13 +59,19 @@ fn monitoring_file(i: usize, env: &str, catalog: &RepoFiles) -> anyhow::Result<V
         action: Action::EnableModule(parse_module_change(env, "monitoring", &json!({}))?),
     };
     let mut change = plan(&request, &files)?;
-    change.writes.pop_first().map(|(_, bytes)| bytes).context("enabling monitoring writes its file")
+    change
+        .writes
+        .pop_first()
+        .map(|(_, bytes)| bytes)
+        .context("enabling monitoring writes its file")
 }
 
 /// Writes a bare repository whose `main` has `history` commits: the first adds every tenant,
 /// each later one toggles a monitoring module, as a stream of `git fast-import`.
 fn build_repository(path: &Path, tenants: usize, history: usize) -> anyhow::Result<()> {
-    run(Command::new("git").args(["init", "--quiet", "--bare", "--initial-branch=main"]).arg(path))?;
+    run(Command::new("git")
+        .args(["init", "--quiet", "--bare", "--initial-branch=main"])
+        .arg(path))?;
     let mut import = Command::new("git")
         .arg("--git-dir")
         .arg(path)
@@ -71,7 +83,12 @@ fn build_repository(path: &Path, tenants: usize, history: usize) -> anyhow::Resu
     let catalog = RepoFiles::from([(CATALOG_PATH.to_owned(), CATALOG.as_bytes().to_vec())]);
     for n in 0..history {
         let message = format!("history commit {n}\n");
-        write!(stream, "commit refs/heads/main\ncommitter Bench <bench@localhost> {} +0000\ndata {}\n{message}", 1_700_000_000 + n, message.len())?;
+        write!(
+            stream,
+            "commit refs/heads/main\ncommitter Bench <bench@localhost> {} +0000\ndata {}\n{message}",
+            1_700_000_000 + n,
+            message.len()
+        )?;
         if n == 0 {
             let mut files = catalog.clone();
             for i in 0..tenants {
@@ -83,10 +100,17 @@ fn build_repository(path: &Path, tenants: usize, history: usize) -> anyhow::Resu
                 stream.write_all(b"\n")?;
             }
         } else {
-            let file = format!("tenants/{}/dev/modules/monitoring.yaml", tenant_name(n % tenants));
-            if (n / tenants) % 2 == 0 {
+            let file = format!(
+                "tenants/{}/dev/modules/monitoring.yaml",
+                tenant_name(n % tenants)
+            );
+            if (n / tenants).is_multiple_of(2) {
                 let monitoring = monitoring_file(n % tenants, "dev", &catalog)?;
-                write!(stream, "M 100644 inline {file}\ndata {}\n", monitoring.len())?;
+                write!(
+                    stream,
+                    "M 100644 inline {file}\ndata {}\n",
+                    monitoring.len()
+                )?;
                 stream.write_all(&monitoring)?;
                 stream.write_all(b"\n")?;
             } else {
@@ -100,12 +124,18 @@ fn build_repository(path: &Path, tenants: usize, history: usize) -> anyhow::Resu
     if !import.wait()?.success() {
         bail!("git fast-import failed");
     }
-    run(Command::new("git").arg("--git-dir").arg(path).args(["gc", "--quiet"]))?;
+    run(Command::new("git")
+        .arg("--git-dir")
+        .arg(path)
+        .args(["gc", "--quiet"]))?;
     Ok(())
 }
 
 fn run(command: &mut Command) -> anyhow::Result<()> {
-    let out = command.stdout(Stdio::null()).stderr(Stdio::piped()).output()?;
+    let out = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()?;
     if !out.status.success() {
         bail!("{command:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -122,14 +152,27 @@ fn toggle_request(i: usize, enable: bool, run: usize) -> anyhow::Result<Request>
     } else {
         Action::DisableModule { env, module }
     };
-    Ok(Request { id: format!("01RUN{run:06}"), tenant, action })
+    Ok(Request {
+        id: format!("01RUN{run:06}"),
+        tenant,
+        action,
+    })
 }
 
 async fn berth_commit(committer: &Git2Committer, request: Request) -> anyhow::Result<Duration> {
     let reads = berth_core::plan::read_set(&request.tenant);
-    let commit = CommitRequest { request_id: request.id.clone(), reads, target: Target::Branch };
+    let commit = CommitRequest {
+        request_id: request.id.clone(),
+        reads,
+        target: Target::Branch,
+    };
     let started = Instant::now();
-    let outcome = committer.commit(commit, Arc::new(move |files: &RepoFiles| plan(&request, files))).await?;
+    let outcome = committer
+        .commit(
+            commit,
+            Arc::new(move |files: &RepoFiles| plan(&request, files)),
+        )
+        .await?;
     let elapsed = started.elapsed();
     if !matches!(outcome, CommitOutcome::Committed { .. }) {
         bail!("expected a commit, got {outcome:?}");
@@ -138,13 +181,34 @@ async fn berth_commit(committer: &Git2Committer, request: Request) -> anyhow::Re
 }
 
 /// What write-back tools do: shallow clone, edit, commit, push, with the git CLI.
-fn clone_commit(url: &str, scratch: &Path, request: &Request, bytes: Option<&[u8]>) -> anyhow::Result<Duration> {
+fn clone_commit(
+    url: &str,
+    scratch: &Path,
+    request: &Request,
+    bytes: Option<&[u8]>,
+) -> anyhow::Result<Duration> {
     let dir = scratch.join(&request.id);
     let file = format!("tenants/{}/prod/modules/monitoring.yaml", request.tenant);
     let started = Instant::now();
-    run(Command::new("git").args(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", "main", "--no-tags", url]).arg(&dir))?;
+    run(Command::new("git")
+        .args([
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            "--single-branch",
+            "--branch",
+            "main",
+            "--no-tags",
+            url,
+        ])
+        .arg(&dir))?;
     let git = |args: &[&str]| -> anyhow::Result<()> {
-        run(Command::new("git").arg("-C").arg(&dir).args(["-c", "user.name=Bench", "-c", "user.email=bench@localhost"]).args(args))
+        run(Command::new("git")
+            .arg("-C")
+            .arg(&dir)
+            .args(["-c", "user.name=Bench", "-c", "user.email=bench@localhost"])
+            .args(args))
     };
     match bytes {
         Some(bytes) => {
@@ -176,12 +240,21 @@ struct Figures {
     clone: Duration,
 }
 
-async fn measure(base: &Path, tenants: usize, history: usize, runs: usize) -> anyhow::Result<Figures> {
+async fn measure(
+    base: &Path,
+    tenants: usize,
+    history: usize,
+    runs: usize,
+) -> anyhow::Result<Figures> {
     let name = format!("h{history}");
     let repo = base.join(format!("{name}.git"));
     let started = Instant::now();
     build_repository(&repo, tenants, history)?;
-    eprintln!("built {} with {tenants} tenants and {history} commits in {:.1} s", repo.display(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "built {} with {tenants} tenants and {history} commits in {:.1} s",
+        repo.display(),
+        started.elapsed().as_secs_f64()
+    );
     let daemon = GitDaemon::start(base);
     let url = daemon.url(&name);
     let remote = RemoteUrl::parse(&url).map_err(anyhow::Error::msg)?;
@@ -195,7 +268,11 @@ async fn measure(base: &Path, tenants: usize, history: usize, runs: usize) -> an
         run_no += 1;
         toggle_request(run_no % tenants, enable, run_no).map(|request| (run_no % tenants, request))
     };
-    let warm_committer = Git2Committer::new(Git2Config::new(remote.clone(), "main", scratch.join("warm")));
+    let warm_committer = Git2Committer::new(Git2Config::new(
+        remote.clone(),
+        "main",
+        scratch.join("warm"),
+    ));
     berth_commit(&warm_committer, next(true)?.1).await?; // fills the cache
     let mut warm = Vec::new();
     for _ in 0..runs * 3 {
@@ -203,7 +280,11 @@ async fn measure(base: &Path, tenants: usize, history: usize, runs: usize) -> an
     }
     let mut cold = Vec::new();
     for i in 0..runs {
-        let committer = Git2Committer::new(Git2Config::new(remote.clone(), "main", scratch.join(format!("cold-{i}"))));
+        let committer = Git2Committer::new(Git2Config::new(
+            remote.clone(),
+            "main",
+            scratch.join(format!("cold-{i}")),
+        ));
         cold.push(berth_commit(&committer, next(true)?.1).await?);
     }
     let mut clone = Vec::new();
@@ -212,14 +293,22 @@ async fn measure(base: &Path, tenants: usize, history: usize, runs: usize) -> an
         let bytes = monitoring_file(tenant, "prod", &catalog)?;
         clone.push(clone_commit(&url, &scratch, &request, Some(&bytes))?);
     }
-    Ok(Figures { history, warm: median(warm), cold: median(cold), clone: median(clone) })
+    Ok(Figures {
+        history,
+        warm: median(warm),
+        cold: median(cold),
+        clone: median(clone),
+    })
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // BERTH_LOG=debug shows where a commit spends its time.
     if let Ok(filter) = std::env::var("BERTH_LOG") {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let tenants: usize = args.first().map(|a| a.parse()).transpose()?.unwrap_or(5000);
@@ -236,8 +325,14 @@ async fn main() -> anyhow::Result<()> {
         all.push(measure(&base, tenants, *history, runs).await?);
     }
     println!();
-    println!("commit latency, one module change, {tenants} tenants, git daemon on 127.0.0.1 (medians; warm {} runs, cold and clone {runs})", runs * 3);
-    println!("{:>9}  {:>12}  {:>12}  {:>16}  {:>13}  {:>13}", "history", "berth warm", "berth cold", "clone+commit+push", "warm speedup", "cold speedup");
+    println!(
+        "commit latency, one module change, {tenants} tenants, git daemon on 127.0.0.1 (medians; warm {} runs, cold and clone {runs})",
+        runs * 3
+    );
+    println!(
+        "{:>9}  {:>12}  {:>12}  {:>16}  {:>13}  {:>13}",
+        "history", "berth warm", "berth cold", "clone+commit+push", "warm speedup", "cold speedup"
+    );
     for f in &all {
         let ratio = |d: Duration| f.clone.as_secs_f64() / d.as_secs_f64();
         println!(

@@ -1,0 +1,132 @@
+//! `berth dev` as a user runs it: the real binary, seeding its repository from this project,
+//! serving on a loopback port, and picking up its repository, token and store after a restart.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Dev {
+    child: Child,
+    banner: String,
+    url: String,
+}
+
+impl Dev {
+    /// Starts `berth dev` and waits (at most 30 s) for its banner.
+    fn start(state: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["dev", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state")
+            .arg(state)
+            .arg("--project")
+            .arg(&project)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start berth dev");
+        let stdout = child.stdout.take().unwrap();
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = String::new();
+        while let Ok(line) = received.recv_timeout(Duration::from_secs(30)) {
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.starts_with("No kubeconfig") {
+                break;
+            }
+        }
+        assert!(
+            banner.contains("Berth dev is serving"),
+            "no banner: {banner}"
+        );
+        Self {
+            child,
+            banner,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn berth_dev_seeds_serves_and_survives_a_restart() {
+    let state = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let token = {
+        let dev = Dev::start(state.path());
+        assert!(
+            dev.banner.contains("seeded now from charts/ and tenants/"),
+            "{}",
+            dev.banner
+        );
+        let token = std::fs::read_to_string(state.path().join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        assert!(
+            dev.banner.contains(&token),
+            "the banner shows the token to use"
+        );
+        assert!(
+            dev.banner.contains("curl"),
+            "the banner shows example curl lines"
+        );
+        let response = client
+            .post(format!("{}/v1/tenants", dev.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        token
+    };
+    let log = Command::new("git")
+        .arg("--git-dir")
+        .arg(state.path().join("repo.git"))
+        .args(["log", "--format=%s", "main"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8(log.stdout).unwrap();
+    assert!(log.starts_with("Create tenant acme"), "{log}");
+    assert!(log.ends_with("Seed from the Berth project\n"), "{log}");
+
+    let dev = Dev::start(state.path());
+    assert!(dev.banner.contains("(reused)"), "{}", dev.banner);
+    let again = std::fs::read_to_string(state.path().join("admin-token")).unwrap();
+    assert_eq!(again.trim(), token, "the token is kept");
+    let tenants: serde_json::Value = client
+        .get(format!("{}/v1/tenants", dev.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        tenants["tenants"][0]["name"], "acme",
+        "the store survived the restart"
+    );
+}
