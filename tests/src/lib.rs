@@ -5,8 +5,9 @@
 pub mod api_server;
 pub mod git;
 pub mod net;
+pub mod tools;
 
-pub use git::{GitDaemon, git, seed_repo};
+pub use git::{GitDaemon, git, project_charts_and_catalog, project_root, seed_repo};
 pub use net::{dynamodb_endpoint, free_port, wait_for_port};
 
 /// A DynamoDB store on a fresh table of moto's server, for one test.

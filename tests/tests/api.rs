@@ -628,3 +628,63 @@ async fn the_catalog_and_health_are_served() {
     assert_eq!(modules, ["monitoring", "postgres", "vault", "data-lake"]);
     assert_eq!(body["revision"], f.tip());
 }
+
+#[tokio::test]
+async fn values_outside_the_charts_schema_are_refused_before_commit() {
+    let f = Fixture::new().await;
+    f.call(Method::POST, "/v1/tenants", Some(ADMIN), Some(acme()))
+        .await;
+    let tip = f.tip();
+    let cases = [
+        (
+            "postgres",
+            json!({"values": {"replicas": "two"}}),
+            "values.replicas",
+        ),
+        (
+            "postgres",
+            json!({"values": {"routes": [{"path": "/db"}]}}),
+            "values.routes",
+        ),
+        (
+            "postgres",
+            json!({"values": {"resources": {"requests": {"cpu": "lots", "memory": "1Gi"}}}}),
+            "values.resources.requests.cpu",
+        ),
+        (
+            "vault",
+            json!({"values": {"routes": [{"path": "no-slash"}]}}),
+            "values.routes[0].path",
+        ),
+        (
+            "vault",
+            json!({"values": {"autoscaling": {"enabled": true, "max_replicas": 500}}}),
+            "values.autoscaling.max_replicas",
+        ),
+    ];
+    for (module, body, field) in cases {
+        let path = format!("/v1/tenants/acme/envs/dev/modules/{module}");
+        let (status, answer) = f
+            .call(Method::PUT, &path, Some(ADMIN), Some(body.clone()))
+            .await;
+        assert_eq!(
+            (status, error_of(&answer)),
+            (StatusCode::UNPROCESSABLE_ENTITY, ("invalid", Some(field))),
+            "{body}: {answer}"
+        );
+    }
+    assert_eq!(f.tip(), tip, "nothing was committed");
+    let (status, _) = f
+        .call(
+            Method::PUT,
+            "/v1/tenants/acme/envs/dev/modules/vault",
+            Some(ADMIN),
+            Some(json!({"values": {"routes": [{"path": "/vault"}]}})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "values inside the schema pass"
+    );
+}

@@ -85,7 +85,7 @@ async fn commits_to_a_bare_repository_by_path() {
         .trim(),
         "01AAA"
     );
-    let files = git(&repo, &["ls-tree", "-r", "--name-only", "main"]);
+    let files = git(&repo, &["ls-tree", "-r", "--name-only", "main", "tenants/"]);
     assert_eq!(
         files,
         "tenants/acme/dev/base.yaml\ntenants/acme/dev/modules/postgres.yaml\ntenants/acme/tenant.yaml\ntenants/catalog.yaml\n"

@@ -49,6 +49,18 @@ pub struct Tier {
     /// Required: a tier without quotas is refused when the catalog is loaded.
     #[serde(default)]
     pub quotas: Option<Quotas>,
+    /// The Pod Security Standard enforced on the tier's namespaces; `restricted` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security: Option<PodSecurity>,
+}
+
+/// Pod Security admission levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurity {
+    Privileged,
+    Baseline,
+    Restricted,
 }
 
 /// A tenant-env's ResourceQuota, in Kubernetes quantity syntax.

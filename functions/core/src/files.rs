@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use crate::catalog::Quotas;
+use crate::catalog::{PodSecurity, Quotas};
 use crate::error::PlanError;
 use crate::names::{EnvName, ModuleName, TenantName, TierName};
 
@@ -51,6 +51,7 @@ pub struct BaseValues {
     pub tenant: TenantRef,
     pub suspended: bool,
     pub quota: Quotas,
+    pub pod_security: PodSecurity,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

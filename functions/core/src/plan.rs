@@ -4,12 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::catalog::{CATALOG_PATH, Catalog, Tier};
+use crate::catalog::{CATALOG_PATH, Catalog, PodSecurity, Tier};
 use crate::error::{FieldError, PlanError};
 use crate::files::{self, BaseValues, ModuleRef, ModuleValues, TenantRef, TenantSpec, TenantState};
 use crate::names::{EnvName, ModuleName, TenantName};
 use crate::paths::{self, TenantFile};
 use crate::request::{Action, ModuleChange, NewTenant, Request, TenantPatch};
+use crate::schema;
 
 /// Files read from the repository at the tip: `tenants/catalog.yaml` and every file under
 /// `tenants/<tenant>/`, keyed by their full path.
@@ -32,7 +33,9 @@ impl Change {
 
 /// The paths a plan for `tenant` reads: hand these to the committer.
 pub fn read_set(tenant: &TenantName) -> Vec<String> {
-    vec![CATALOG_PATH.to_owned(), paths::tenant_dir(tenant)]
+    let mut reads = vec![CATALOG_PATH.to_owned(), paths::tenant_dir(tenant)];
+    reads.extend(schema::CHART_READS.iter().map(|p| p.to_string()));
+    reads
 }
 
 /// Plans `request` against the repository's current files.
@@ -81,6 +84,7 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
     };
 
     let mut change = diff(tenant, before.as_ref(), after.as_ref(), files)?;
+    check_against_charts(request, &change, files)?;
     change.message = format!("{summary}\n\nBerth-Request: {}\n", request.id);
     Ok(change)
 }
@@ -244,6 +248,68 @@ fn diff(
     Ok(change)
 }
 
+/// Validates every values file the change writes against its chart, as Helm will. A violation
+/// inside the caller's own value overrides (or version) is the caller's error, named by its
+/// path; any other means the repository's chart and Berth's rendering disagree.
+fn check_against_charts(
+    request: &Request,
+    change: &Change,
+    files: &RepoFiles,
+) -> Result<(), PlanError> {
+    let dir = paths::tenant_dir(&request.tenant);
+    for (path, bytes) in &change.writes {
+        let Some(rest) = path.strip_prefix(&dir) else {
+            continue;
+        };
+        let (chart, target) = match paths::classify(rest) {
+            Some(TenantFile::Base(_)) => (schema::tenant_chart(), None),
+            Some(TenantFile::Module(env, module)) => {
+                (schema::module_chart(module.as_str()), Some((env, module)))
+            }
+            Some(TenantFile::Spec) | None => continue,
+        };
+        let values: serde_json::Value =
+            serde_yaml_ng::from_slice(bytes).map_err(|e| PlanError::Repository {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        let tier = values["tenant"]["tier"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let Some(violation) = schema::check_values(files, &chart, &tier, &values)?
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        if let (Action::EnableModule(asked), Some((env, module))) = (&request.action, &target)
+            && asked.env == *env
+            && asked.module == *module
+        {
+            let top = violation.path.split(['.', '[']).next().unwrap_or_default();
+            if asked.values.contains_key(top) {
+                return Err(FieldError::invalid(
+                    format!("values.{}", violation.path),
+                    violation.message,
+                )
+                .into());
+            }
+            if violation.path.starts_with("module.version") {
+                return Err(FieldError::invalid("version", violation.message).into());
+            }
+        }
+        return Err(PlanError::Repository {
+            path: format!("{chart}/values.schema.json"),
+            reason: format!(
+                "{path} as Berth renders it breaks the schema at {}: {}",
+                violation.path, violation.message
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn create(
     catalog: &Catalog,
     tenant: &TenantName,
@@ -300,6 +366,7 @@ fn base_values(model: &TenantModel, env: &EnvName, tier: &Tier) -> Result<BaseVa
         tenant: model.tenant_ref(env),
         suspended: model.suspended(),
         quota,
+        pod_security: tier.pod_security.unwrap_or(PodSecurity::Restricted),
     })
 }
 

@@ -9,8 +9,22 @@ use serde_json::{Value, json};
 
 const CATALOG: &str = include_str!("fixtures/catalog.yaml");
 
+/// The catalog, and a chart (without a schema) for the tenant and every module.
 fn repo() -> RepoFiles {
-    RepoFiles::from([(CATALOG_PATH.to_owned(), CATALOG.as_bytes().to_vec())])
+    let mut files = RepoFiles::from([(CATALOG_PATH.to_owned(), CATALOG.as_bytes().to_vec())]);
+    for chart in [
+        "tenant",
+        "modules/monitoring",
+        "modules/postgres",
+        "modules/vault",
+        "modules/data-lake",
+    ] {
+        files.insert(
+            format!("charts/{chart}/Chart.yaml"),
+            b"apiVersion: v2\n".to_vec(),
+        );
+    }
+    files
 }
 
 fn apply(files: &mut RepoFiles, change: &Change) {
