@@ -204,44 +204,50 @@ fn write_query(
     Ok(WriteQuery { mode, params })
 }
 
-/// Everything a write handler hands to [`run_write`].
-struct Write {
-    principal: Principal,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    raw_body: Vec<u8>,
+/// A write whose path, query and body have been checked: ready to run.
+struct Prepared {
+    tenant: TenantName,
+    action: Action,
     mode: Mode,
+    raw_body: Vec<u8>,
 }
 
-/// The shared tail of every write: authorization, idempotency, submission, the answer.
+/// Who asks and how: the parts of a write request the shared tail needs.
+type WriteParts = (Writer, Method, OriginalUri, HeaderMap);
+
+/// Names the request a write created, on every answer after its id was given, errors included.
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The shared tail of every write: tenant scope, idempotency, submission, the answer.
 async fn run_write(
     state: AppState,
-    write: Write,
-    build: impl FnOnce(String) -> Result<Request, ApiError>,
+    parts: WriteParts,
+    prepared: Result<Prepared, ApiError>,
 ) -> Response {
+    let (Writer(principal), method, uri, headers) = parts;
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     let request_id = ulid::Ulid::new().to_string();
     let span = tracing::info_span!("write", request_id = %request_id);
     async move {
-        let request = match build(request_id.clone()) {
-            Ok(r) => r,
-            Err(e) => return e.into_response(),
-        };
-        if let Err(e) = write.principal.require_tenant(request.tenant.as_str()) {
+        if let Err(e) = principal.require_tenant(prepared.tenant.as_str()) {
             return e.into_response();
         }
-        let key = match idempotency::key_from(&write.headers) {
+        let key = match idempotency::key_from(&headers) {
             Ok(k) => k,
             Err(e) => return e.into_response(),
         };
-        let path = write.uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let fingerprint = idempotency::fingerprint(write.method.as_str(), path, &write.raw_body);
+        let path = uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let fingerprint = idempotency::fingerprint(method.as_str(), path, &prepared.raw_body);
         let held = match idempotency::begin(&state, "api", key, fingerprint, &request_id).await {
             Ok(Begin::Proceed(held)) => held,
             Ok(Begin::Replay(stored)) => return replay(stored),
             Err(e) => return e.into_response(),
         };
-        let submission = Submission { request, source: "api".into(), mode: write.mode };
+        let request = Request { id: request_id.clone(), tenant: prepared.tenant, action: prepared.action };
+        let submission = Submission { request, source: "api".into(), mode: prepared.mode };
         let (status, body, transient, location) = match submit(&state, submission).await {
             Ok(done) => {
                 tracing::info!(action = %done.record.action, tenant = %done.record.tenant, state = ?done.record.state, "request done");
@@ -284,86 +290,56 @@ fn replay(stored: berth_store::StoredResponse) -> Response {
     response
 }
 
-/// Names the request a write created, on every answer after its id was given, errors included.
-const REQUEST_ID_HEADER: &str = "x-request-id";
-
-type WriteParts = (Writer, Method, OriginalUri, HeaderMap);
+type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 async fn create_tenant(
     State(state): State<AppState>,
-    (Writer(principal), method, uri, headers): WriteParts,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    parts: WriteParts,
+    query: QueryParams,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let prepared = (|| {
-        let q = write_query(&state, query, &[])?;
-        Ok::<_, ApiError>((q, body?))
-    })();
-    let (q, body) = match prepared {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let write = Write {
-        principal,
-        method,
-        uri,
-        headers,
-        raw_body: body.raw.to_vec(),
-        mode: q.mode,
-    };
-    run_write(state, write, |id| {
+        let mode = write_query(&state, query, &[])?.mode;
+        let body = body?;
         let (tenant, new) = parse_create_tenant(&body.value)?;
-        Ok(Request {
-            id,
+        Ok(Prepared {
             tenant,
             action: Action::CreateTenant(new),
+            mode,
+            raw_body: body.raw.to_vec(),
         })
-    })
-    .await
+    })();
+    run_write(state, parts, prepared).await
 }
 
 async fn patch_tenant(
     State(state): State<AppState>,
-    (Writer(principal), method, uri, headers): WriteParts,
+    parts: WriteParts,
     path: Result<Path<String>, PathRejection>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryParams,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let prepared = (|| {
         let Path(raw) = path.map_err(path_error)?;
-        Ok::<_, ApiError>((
-            tenant_from_path(&raw)?,
-            write_query(&state, query, &[])?,
-            body?,
-        ))
-    })();
-    let (tenant, q, body) = match prepared {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let write = Write {
-        principal,
-        method,
-        uri,
-        headers,
-        raw_body: body.raw.to_vec(),
-        mode: q.mode,
-    };
-    run_write(state, write, |id| {
-        Ok(Request {
-            id,
+        let tenant = tenant_from_path(&raw)?;
+        let mode = write_query(&state, query, &[])?.mode;
+        let body = body?;
+        let action = Action::UpdateTenant(parse_tenant_patch(&body.value)?);
+        Ok(Prepared {
             tenant,
-            action: Action::UpdateTenant(parse_tenant_patch(&body.value)?),
+            action,
+            mode,
+            raw_body: body.raw.to_vec(),
         })
-    })
-    .await
+    })();
+    run_write(state, parts, prepared).await
 }
 
 async fn delete_tenant(
     State(state): State<AppState>,
-    (Writer(principal), method, uri, headers): WriteParts,
+    parts: WriteParts,
     path: Result<Path<String>, PathRejection>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryParams,
 ) -> Response {
     let prepared = (|| {
         let Path(raw) = path.map_err(path_error)?;
@@ -375,98 +351,59 @@ async fn delete_tenant(
                 format!("deleting is destructive: add ?confirm={tenant}"),
             ));
         }
-        Ok((tenant, q))
-    })();
-    let (tenant, q) = match prepared {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let write = Write {
-        principal,
-        method,
-        uri,
-        headers,
-        raw_body: Vec::new(),
-        mode: q.mode,
-    };
-    run_write(state, write, |id| {
-        Ok(Request {
-            id,
+        Ok(Prepared {
             tenant,
             action: Action::DeleteTenant,
+            mode: q.mode,
+            raw_body: Vec::new(),
         })
-    })
-    .await
+    })();
+    run_write(state, parts, prepared).await
 }
+
+type ModulePath = Result<Path<(String, String, String)>, PathRejection>;
 
 async fn enable_module(
     State(state): State<AppState>,
-    (Writer(principal), method, uri, headers): WriteParts,
-    path: Result<Path<(String, String, String)>, PathRejection>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    parts: WriteParts,
+    path: ModulePath,
+    query: QueryParams,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let prepared = (|| {
         let Path((tenant, env, module)) = path.map_err(path_error)?;
         let tenant = tenant_from_path(&tenant)?;
-        let q = write_query(&state, query, &[])?;
+        let mode = write_query(&state, query, &[])?.mode;
         let body = body?;
-        let change = parse_module_change(&env, &module, &body.value)?;
-        Ok::<_, ApiError>((tenant, q, body, change))
-    })();
-    let (tenant, q, body, change) = match prepared {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let write = Write {
-        principal,
-        method,
-        uri,
-        headers,
-        raw_body: body.raw.to_vec(),
-        mode: q.mode,
-    };
-    run_write(state, write, |id| {
-        Ok(Request {
-            id,
+        let action = Action::EnableModule(parse_module_change(&env, &module, &body.value)?);
+        Ok(Prepared {
             tenant,
-            action: Action::EnableModule(change),
+            action,
+            mode,
+            raw_body: body.raw.to_vec(),
         })
-    })
-    .await
+    })();
+    run_write(state, parts, prepared).await
 }
 
 async fn disable_module(
     State(state): State<AppState>,
-    (Writer(principal), method, uri, headers): WriteParts,
-    path: Result<Path<(String, String, String)>, PathRejection>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    parts: WriteParts,
+    path: ModulePath,
+    query: QueryParams,
 ) -> Response {
     let prepared = (|| {
         let Path((tenant, env, module)) = path.map_err(path_error)?;
         let tenant = tenant_from_path(&tenant)?;
         let env = EnvName::parse("env", &env)?;
         let module = ModuleName::parse("module", &module)?;
-        Ok::<_, ApiError>((tenant, env, module, write_query(&state, query, &[])?))
-    })();
-    let (tenant, env, module, q) = match prepared {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let write = Write {
-        principal,
-        method,
-        uri,
-        headers,
-        raw_body: Vec::new(),
-        mode: q.mode,
-    };
-    run_write(state, write, |id| {
-        Ok(Request {
-            id,
+        let mode = write_query(&state, query, &[])?.mode;
+        Ok(Prepared {
             tenant,
             action: Action::DisableModule { env, module },
+            mode,
+            raw_body: Vec::new(),
         })
-    })
-    .await
+    })();
+    run_write(state, parts, prepared).await
 }

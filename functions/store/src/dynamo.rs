@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, TimeToLiveSpecification,
@@ -207,6 +208,21 @@ impl DynamoStore {
         out.item.map(Self::record).transpose()
     }
 
+    /// Every item a query matches, page after page.
+    async fn query_all<T: DeserializeOwned>(
+        &self,
+        query: QueryFluentBuilder,
+    ) -> Result<Vec<T>, StoreError> {
+        let items = query
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.into_iter().map(Self::record).collect()
+    }
+
     async fn delete(&self, pk: String, sk: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
@@ -254,20 +270,15 @@ impl Store for DynamoStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantEntry>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(KIND_INDEX)
-            .key_condition_expression("kind = :kind")
-            .expression_attribute_values(":kind", s(TENANT_KIND))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
-        items.into_iter().map(Self::record).collect()
+        self.query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(KIND_INDEX)
+                .key_condition_expression("kind = :kind")
+                .expression_attribute_values(":kind", s(TENANT_KIND)),
+        )
+        .await
     }
 
     async fn claim_idempotency(&self, record: &IdempotencyRecord) -> Result<Claim, StoreError> {
@@ -372,19 +383,14 @@ impl Store for DynamoStore {
     }
 
     async fn list_statuses(&self, tenant: &str) -> Result<Vec<StatusRecord>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :status)")
-            .expression_attribute_values(":pk", s(format!("TENANT#{tenant}")))
-            .expression_attribute_values(":status", s("STATUS#"))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
-        items.into_iter().map(Self::record).collect()
+        self.query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :status)")
+                .expression_attribute_values(":pk", s(format!("TENANT#{tenant}")))
+                .expression_attribute_values(":status", s("STATUS#")),
+        )
+        .await
     }
 }
