@@ -106,6 +106,14 @@ fn example_tenants_render_and_validate() {
             "umbrella-prod"
         ]
     );
+    for namespace in docs.iter().filter(|d| d["kind"] == "Namespace") {
+        let annotations = &namespace["metadata"]["annotations"];
+        assert_eq!(
+            annotations["argocd.argoproj.io/sync-options"], "Prune=confirm,Delete=confirm",
+            "{namespace}"
+        );
+        assert!(namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"].is_string());
+    }
     for doc in &docs {
         let labels = &doc["metadata"]["labels"];
         assert!(
