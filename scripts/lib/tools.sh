@@ -105,3 +105,24 @@ ensure_python_tools() {
         "cfn-lint==$CFN_LINT_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
     touch "$marker"
 }
+
+# cargo-fuzz, for BERTH_FUZZ=1 runs, into .tools (pinned).
+CARGO_FUZZ_VERSION=0.13.2
+
+ensure_cargo_fuzz() {
+    if [ -x .tools/bin/cargo-fuzz ] && .tools/bin/cargo-fuzz --version | grep -q "$CARGO_FUZZ_VERSION"; then
+        return
+    fi
+    echo "installing cargo-fuzz $CARGO_FUZZ_VERSION into .tools" >&2
+    cargo install --quiet --locked --root .tools --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+}
+
+# Runs every fuzz target for $1 seconds each (nightly toolchain).
+run_fuzz() {
+    local seconds=${1:-60} target
+    ensure_cargo_fuzz
+    for target in $(PATH="$PWD/.tools/bin:$PATH" cargo +nightly fuzz list --fuzz-dir tests/fuzz); do
+        echo "fuzzing $target for ${seconds}s" >&2
+        PATH="$PWD/.tools/bin:$PATH" cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" -- -max_total_time="$seconds"
+    done
+}

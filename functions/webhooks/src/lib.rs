@@ -1,0 +1,12 @@
+//! Webhook signatures, verified on the raw body before anything is parsed. Every scheme accepts
+//! several secrets at once (rotation), compares in constant time, and never puts a secret or a
+//! signature into an error.
+
+mod secrets;
+mod signature;
+
+pub use secrets::{SecretSet, SecretsError};
+pub use signature::{
+    DEFAULT_TOLERANCE_SECONDS, SignatureError, verify_bearer, verify_github,
+    verify_standard_webhooks, verify_stripe,
+};
