@@ -1,4 +1,4 @@
-//! The API router served on 127.0.0.1 with the real Git2 committer and a real store, as the
+//! The API and webhook routers served on 127.0.0.1 with the real Git2 committer and a real store, as the
 //! api binary and `berth dev` serve it.
 
 use std::path::Path;
@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
 use berth_http::auth::{Role, TokenGrant};
-use berth_http::{ApiConfig, AppState, api_router};
+use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
 use berth_store::Store;
+use berth_webhooks::SecretSet;
 use tokio::task::JoinHandle;
 
 pub const ADMIN: &str = "admin-token-0123456789";
@@ -15,6 +16,16 @@ pub const OPERATOR: &str = "operator-token-0123456789";
 pub const VIEWER: &str = "viewer-token-0123456789";
 /// An operator token limited to tenant `acme`.
 pub const ACME_OPERATOR: &str = "acme-operator-token-0123456789";
+
+/// The webhook secrets the test server accepts (the second of each pair shows rotation).
+pub const BILLING_SECRET: &str = "whsec_billing_test_0123456789";
+pub const SIGNUP_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const GITHUB_SECRET: &str = "github-test-secret-0123456789";
+pub const ARGOCD_TOKEN: &str = "argocd-test-token-0123456789";
+
+fn secrets(primary: &str) -> SecretSet {
+    SecretSet::parse(&format!("an-older-secret-still-valid,{primary}")).expect("test secrets")
+}
 
 pub struct ApiServer {
     pub url: String,
@@ -35,7 +46,15 @@ impl ApiServer {
             TokenGrant::new(VIEWER, Role::Viewer, None),
             TokenGrant::new(ACME_OPERATOR, Role::Operator, Some("acme".into())),
         ]);
-        let router = api_router(AppState::new(Arc::new(committer), store, config));
+        let app = AppState::new(Arc::new(committer), store, config);
+        let webhooks = WebhookSecrets {
+            billing: secrets(BILLING_SECRET),
+            signup: secrets(SIGNUP_SECRET),
+            github: secrets(GITHUB_SECRET),
+            argocd: secrets(ARGOCD_TOKEN),
+            tolerance_seconds: berth_webhooks::DEFAULT_TOLERANCE_SECONDS,
+        };
+        let router = api_router(app.clone()).merge(webhook_router(app, webhooks));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");

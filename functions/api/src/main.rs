@@ -2,13 +2,14 @@
 //! otherwise served on `BERTH_LISTEN` (127.0.0.1:8080 by default).
 
 use anyhow::{Context, anyhow};
-use berth_http::{Settings, api_router, telemetry};
+use berth_http::{Function, Settings, api_router, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     telemetry::init_tracing(on_lambda);
-    let settings = Settings::from_env(|name| std::env::var(name).ok()).context("configuration")?;
+    let settings = Settings::from_env(Function::Api, |name| std::env::var(name).ok())
+        .context("configuration")?;
     let router = api_router(settings.into_state().context("configuration")?);
     if on_lambda {
         return lambda_http::run(router)

@@ -10,7 +10,8 @@ use anyhow::{Context, bail};
 use berth_core::RepoFiles;
 use berth_gitops::{Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
 use berth_http::auth::{Role, TokenGrant};
-use berth_http::{ApiConfig, AppState, api_router};
+use berth_http::config::webhook_secrets_from_env;
+use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
 use berth_store::LocalStore;
 use clap::Args;
 
@@ -41,8 +42,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let remote = RemoteUrl::parse(&repo.display().to_string()).map_err(anyhow::Error::msg)?;
     let committer = Git2Committer::new(Git2Config::new(remote, "main", state_dir.join("work")));
     let store = LocalStore::open(state_dir.join("store.json"))?;
+    let secrets_path = state_dir.join("webhook-secrets.env");
+    let secrets = ensure_webhook_secrets(&secrets_path)?;
     let config = ApiConfig::new(vec![TokenGrant::new(&token, Role::Admin, None)]);
-    let router = api_router(AppState::new(Arc::new(committer), Arc::new(store), config));
+    let app = AppState::new(Arc::new(committer), Arc::new(store), config);
+    let router = api_router(app.clone()).merge(webhook_router(app, secrets));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -132,6 +136,54 @@ fn collect_files(dir: &Path, prefix: &str, files: &mut RepoFiles) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+/// The webhook secrets: from `BERTH_WEBHOOK_SECRETS_*` where set, else kept in `path` (made on
+/// first start, readable by this user only) as `NAME=value` lines.
+fn ensure_webhook_secrets(path: &Path) -> anyhow::Result<WebhookSecrets> {
+    let mut kept: std::collections::BTreeMap<String, String> = std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        })
+        .collect();
+    let fresh = || hex::encode(rand::random::<[u8; 24]>());
+    let defaults = [
+        (
+            "BERTH_WEBHOOK_SECRETS_BILLING",
+            format!("whsec_{}", fresh()),
+        ),
+        // Standard Webhooks keys are base64 after `whsec_`; hex digits are valid base64.
+        ("BERTH_WEBHOOK_SECRETS_SIGNUP", format!("whsec_{}", fresh())),
+        ("BERTH_WEBHOOK_SECRETS_GITHUB", fresh()),
+        ("BERTH_WEBHOOK_SECRETS_ARGOCD", fresh()),
+    ];
+    let mut changed = false;
+    for (name, value) in defaults {
+        if !kept.contains_key(name) {
+            kept.insert(name.to_owned(), value);
+            changed = true;
+        }
+    }
+    if changed {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        for (name, value) in &kept {
+            writeln!(file, "{name}={value}")?;
+        }
+    }
+    let secrets = webhook_secrets_from_env(|name| {
+        std::env::var(name).ok().or_else(|| kept.get(name).cloned())
+    })?;
+    Ok(secrets)
 }
 
 /// Reads the admin token, or makes one (32 random bytes, hex) readable by this user only.

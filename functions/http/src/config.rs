@@ -11,6 +11,8 @@ use berth_store::{DynamoStore, LocalStore, Store, dynamodb_client};
 
 use crate::AppState;
 use crate::auth::{MIN_TOKEN_LEN, Role, TokenGrant};
+use crate::webhooks::WebhookSecrets;
+use berth_webhooks::SecretSet;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -119,17 +121,64 @@ pub enum StoreSettings {
     },
 }
 
+/// Which function reads the environment: each requires only what it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// The `/v1` API: needs `BERTH_API_TOKENS`.
+    Api,
+    /// The webhooks: needs `BERTH_WEBHOOK_SECRETS_*`.
+    Webhook,
+}
+
 /// Everything a function reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub git: Git2Config,
     pub store: StoreSettings,
     pub api: ApiConfig,
+    /// Set for [`Function::Webhook`].
+    pub webhooks: Option<WebhookSecrets>,
+}
+
+/// Reads `BERTH_WEBHOOK_SECRETS_*` and `BERTH_WEBHOOK_TOLERANCE_SECONDS`.
+pub fn webhook_secrets_from_env(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<WebhookSecrets, ConfigError> {
+    let secrets = |name: &'static str| -> Result<SecretSet, ConfigError> {
+        let raw = var(name)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(ConfigError::Missing(name))?;
+        SecretSet::parse(&raw).map_err(|e| invalid(name, e.to_string()))
+    };
+    let tolerance_seconds =
+        match var("BERTH_WEBHOOK_TOLERANCE_SECONDS").filter(|v| !v.trim().is_empty()) {
+            None => berth_webhooks::DEFAULT_TOLERANCE_SECONDS,
+            Some(raw) => raw
+                .parse()
+                .ok()
+                .filter(|n| (1..=86_400).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "BERTH_WEBHOOK_TOLERANCE_SECONDS",
+                        "must be a number of seconds from 1 to 86400",
+                    )
+                })?,
+        };
+    Ok(WebhookSecrets {
+        billing: secrets("BERTH_WEBHOOK_SECRETS_BILLING")?,
+        signup: secrets("BERTH_WEBHOOK_SECRETS_SIGNUP")?,
+        github: secrets("BERTH_WEBHOOK_SECRETS_GITHUB")?,
+        argocd: secrets("BERTH_WEBHOOK_SECRETS_ARGOCD")?,
+        tolerance_seconds,
+    })
 }
 
 impl Settings {
     /// Reads the settings through `var` (the process environment in production, a map in tests).
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_env(
+        function: Function,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let remote = get("BERTH_GIT_REMOTE").ok_or(ConfigError::Missing("BERTH_GIT_REMOTE"))?;
         let remote = RemoteUrl::parse(&remote).map_err(|e| invalid("BERTH_GIT_REMOTE", e))?;
@@ -172,9 +221,14 @@ impl Settings {
             }
         };
 
-        let tokens = parse_tokens(
-            &get("BERTH_API_TOKENS").ok_or(ConfigError::Missing("BERTH_API_TOKENS"))?,
-        )?;
+        let (tokens, webhooks) = match function {
+            Function::Api => {
+                let raw =
+                    get("BERTH_API_TOKENS").ok_or(ConfigError::Missing("BERTH_API_TOKENS"))?;
+                (parse_tokens(&raw)?, None)
+            }
+            Function::Webhook => (Vec::new(), Some(webhook_secrets_from_env(&get)?)),
+        };
         let mut api = ApiConfig::new(tokens);
         if let Some(mode) = get("BERTH_DEFAULT_MODE") {
             api.default_mode = Mode::parse(&mode)
@@ -183,7 +237,12 @@ impl Settings {
         if let Some(origins) = get("BERTH_CORS_ORIGINS") {
             api.cors_origins = parse_origins(&origins)?;
         }
-        Ok(Self { git, store, api })
+        Ok(Self {
+            git,
+            store,
+            api,
+            webhooks,
+        })
     }
 
     /// Builds the state the routers serve: clients are made once here and reused.
@@ -238,7 +297,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Settings::from_env(|k| map.get(k).cloned())
+        Settings::from_env(Function::Api, |k| map.get(k).cloned())
     }
 
     const TOKENS: (&str, &str) = (
@@ -266,6 +325,43 @@ mod tests {
         assert_eq!(s.api.tokens.len(), 2);
         assert_eq!(s.api.tokens[1].tenant.as_deref(), Some("acme"));
         assert_eq!(s.api.default_mode, Mode::Pr);
+    }
+
+    #[test]
+    fn the_webhook_function_needs_its_secrets_not_tokens() {
+        let map: HashMap<String, String> = [
+            ("BERTH_GIT_REMOTE", "/r"),
+            ("BERTH_TABLE", "t"),
+            ("BERTH_WEBHOOK_SECRETS_BILLING", "whsec_billing_0123456789"),
+            (
+                "BERTH_WEBHOOK_SECRETS_SIGNUP",
+                "whsec_c2lnbnVwLXNlY3JldC0wMTIzNDU2Nzg5",
+            ),
+            (
+                "BERTH_WEBHOOK_SECRETS_GITHUB",
+                "github-secret-0123456789,github-secret-next-0123456789",
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let err = Settings::from_env(Function::Webhook, |k| map.get(k).cloned()).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("BERTH_WEBHOOK_SECRETS_ARGOCD"));
+        let mut map = map;
+        map.insert("BERTH_WEBHOOK_SECRETS_ARGOCD".into(), "short".into());
+        let err = Settings::from_env(Function::Webhook, |k| map.get(k).cloned()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("BERTH_WEBHOOK_SECRETS_ARGOCD: secret 1"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("short"));
+        map.insert(
+            "BERTH_WEBHOOK_SECRETS_ARGOCD".into(),
+            "argocd-token-0123456789".into(),
+        );
+        let s = Settings::from_env(Function::Webhook, |k| map.get(k).cloned()).unwrap();
+        assert_eq!(s.webhooks.unwrap().github.iter().count(), 2);
     }
 
     #[test]

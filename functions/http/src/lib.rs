@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod submit;
 pub mod telemetry;
 mod time;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -17,8 +18,9 @@ use berth_gitops::Committer;
 use berth_store::Store;
 
 pub use api::api_router;
-pub use config::{ApiConfig, Mode, Settings};
+pub use config::{ApiConfig, Function, Mode, Settings};
 pub use error::ApiError;
+pub use webhooks::{WebhookSecrets, webhook_router};
 
 /// What every handler needs: the Git committer, the store, and the configuration. Cheap to
 /// clone; built once per process and reused by warm invocations.

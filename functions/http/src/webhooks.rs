@@ -1,0 +1,308 @@
+//! `/webhooks/*`: signed deliveries from signup and billing systems, GitHub and Argo CD. Each is
+//! verified on the raw body before anything is parsed; its event id is claimed in the store
+//! before any effect, so a duplicate answers 200 with the first outcome and does nothing; a
+//! failure before the claim and the effect are durable answers 5xx, so senders retry.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use berth_core::body::parse_create_tenant;
+use berth_core::{Action, Request};
+use berth_store::{RequestRecord, RequestState, StatusRecord};
+use berth_webhooks::{SecretSet, verify_bearer, verify_standard_webhooks};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::body::read_limited;
+use crate::error::ApiError;
+use crate::idempotency::{self, Begin};
+use crate::submit::{Submission, submit};
+use crate::time::now_rfc3339;
+
+/// The secrets of each sender; several per sender may be valid at once.
+#[derive(Debug, Clone)]
+pub struct WebhookSecrets {
+    pub billing: SecretSet,
+    pub signup: SecretSet,
+    pub github: SecretSet,
+    pub argocd: SecretSet,
+    /// Seconds a signed timestamp may be off, either way.
+    pub tolerance_seconds: i64,
+}
+
+#[derive(Clone)]
+struct WebhookState {
+    app: AppState,
+    secrets: Arc<WebhookSecrets>,
+}
+
+/// The webhook routes, to merge beside the API router.
+pub fn webhook_router(app: AppState, secrets: WebhookSecrets) -> Router {
+    Router::new()
+        .route("/webhooks/signup", post(signup))
+        .route("/webhooks/argocd", post(argocd))
+        .with_state(WebhookState {
+            app,
+            secrets: Arc::new(secrets),
+        })
+}
+
+/// What a verified event asks for.
+enum Effect {
+    /// A request through the same validation, planner and committer as the API. Fields the
+    /// planner names are inside the event at `prefix` (`data` for a signup).
+    Submit {
+        request: Request,
+        prefix: &'static str,
+    },
+    /// A status to record in the store.
+    Record(StatusRecord),
+    /// Nothing: an event type Berth does not act on.
+    Ignore(String),
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn raw_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+    let declared = header(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok());
+    Ok(read_limited(body, declared).await?.to_vec())
+}
+
+fn unauthenticated(e: berth_webhooks::SignatureError) -> ApiError {
+    // Says which check failed, never what was sent.
+    ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))
+}
+
+/// `POST /webhooks/signup`: Standard Webhooks; `tenant.signup` creates a tenant.
+async fn signup(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = raw_body(&headers, body).await?;
+        verify_standard_webhooks(
+            header(&headers, "webhook-id"),
+            header(&headers, "webhook-timestamp"),
+            header(&headers, "webhook-signature"),
+            &body,
+            &state.secrets.signup,
+            unix_now(),
+            state.secrets.tolerance_seconds,
+        )
+        .map_err(unauthenticated)?;
+        let event_id = header(&headers, "webhook-id")
+            .unwrap_or_default()
+            .to_owned();
+        let event = parse_json(&body)?;
+        Ok::<_, ApiError>((event_id, body, event))
+    }
+    .await;
+    let (event_id, body, event) = match result {
+        Ok(parts) => parts,
+        Err(e) => return e.into_response(),
+    };
+    deliver(&state, "signup", event_id, &body, |id| {
+        signup_effect(id, &event)
+    })
+    .await
+}
+
+fn signup_effect(request_id: String, event: &Value) -> Result<Effect, ApiError> {
+    match event["type"].as_str() {
+        Some("tenant.signup") => {
+            let (tenant, new) =
+                parse_create_tenant(&event["data"]).map_err(|e| prefixed("data", e))?;
+            let request = Request {
+                id: request_id,
+                tenant,
+                action: Action::CreateTenant(new),
+            };
+            Ok(Effect::Submit {
+                request,
+                prefix: "data",
+            })
+        }
+        other => Ok(Effect::Ignore(format!(
+            "event type {} is not one Berth acts on",
+            other.unwrap_or("<none>")
+        ))),
+    }
+}
+
+/// A field error inside an event, named from the event's root: `data.tier`.
+fn prefixed(prefix: &'static str, e: berth_core::FieldError) -> ApiError {
+    let field = if e.field == "body" {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}.{}", e.field)
+    };
+    ApiError::from(berth_core::FieldError { field, ..e })
+}
+
+/// `POST /webhooks/argocd`: an Application's health, sync status and revision, recorded for its
+/// tenant, env and module right away.
+async fn argocd(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = raw_body(&headers, body).await?;
+        verify_bearer(header(&headers, "authorization"), &state.secrets.argocd)
+            .map_err(unauthenticated)?;
+        let event = parse_json(&body)?;
+        Ok::<_, ApiError>((body, event))
+    }
+    .await;
+    let (body, event) = match result {
+        Ok(parts) => parts,
+        Err(e) => return e.into_response(),
+    };
+    // Notifications carry no id: the same application in the same state is the same event.
+    let event_id = idempotency::fingerprint("argocd", "", &body);
+    deliver(&state, "argocd", event_id, &body, |_| argocd_effect(&event)).await
+}
+
+fn argocd_effect(event: &Value) -> Result<Effect, ApiError> {
+    let text = |field: &str| {
+        event[field]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let required =
+        |field: &'static str| text(field).ok_or_else(|| ApiError::invalid(field, "is required"));
+    let tenant = required("tenant")?;
+    berth_core::TenantName::parse("tenant", &tenant)?;
+    let env = required("env")?;
+    berth_core::EnvName::parse("env", &env)?;
+    let module = text("module");
+    if let Some(m) = &module {
+        berth_core::ModuleName::parse("module", m)?;
+    }
+    let health = required("health")?;
+    let (sync, revision) = (text("sync"), text("revision"));
+    let digest = idempotency::fingerprint(
+        &health,
+        sync.as_deref().unwrap_or(""),
+        revision.as_deref().unwrap_or("").as_bytes(),
+    );
+    Ok(Effect::Record(StatusRecord {
+        tenant,
+        env,
+        module,
+        health: health.to_ascii_lowercase(),
+        sync,
+        revision,
+        // Replica counts come from the status sweep, which reads the workloads themselves.
+        ready: 0,
+        desired: 0,
+        observed_at: now_rfc3339(),
+        digest,
+    }))
+}
+
+/// The record of an event refused before it became a request.
+fn rejected_record(request_id: &str, source: &str, error: &ApiError) -> RequestRecord {
+    let now = now_rfc3339();
+    RequestRecord {
+        id: request_id.to_owned(),
+        action: "webhook_event".into(),
+        source: source.to_owned(),
+        tenant: String::new(),
+        state: RequestState::Rejected,
+        commit: None,
+        branch: None,
+        pr_url: None,
+        error: Some(error.body()),
+        created_at: now.clone(),
+        updated_at: now,
+    }
+}
+
+/// Claims the event id, runs the effect once, and answers; a duplicate gets the first answer.
+async fn deliver(
+    state: &WebhookState,
+    sender: &'static str,
+    event_id: String,
+    body: &[u8],
+    effect: impl FnOnce(String) -> Result<Effect, ApiError>,
+) -> Response {
+    let source = format!("webhook:{sender}");
+    let request_id = ulid::Ulid::new().to_string();
+    let span =
+        tracing::info_span!("webhook", %sender, event_id = %event_id, request_id = %request_id);
+    async move {
+        let app = &state.app;
+        let fingerprint = idempotency::fingerprint("POST", &source, body);
+        let held = match idempotency::begin(app, &source, Some(event_id.clone()), fingerprint, &request_id).await {
+            Ok(Begin::Proceed(held)) => held,
+            Ok(Begin::Replay(stored)) => {
+                tracing::info!("duplicate delivery: answering as the first time");
+                return (StatusCode::OK, [("content-type", "application/json")], stored.body).into_response();
+            }
+            Err(e) => return e.into_response(),
+        };
+        let (status, body, transient) = match effect(request_id.clone()) {
+            Ok(Effect::Submit { request, prefix }) => {
+                let submission = Submission { request, source: source.clone(), mode: app.config.default_mode };
+                match submit(app, submission).await {
+                    Ok(done) => (StatusCode::OK, json!({"event": event_id, "outcome": done.record.state, "request": done.record}), false),
+                    Err((error, record)) if !error.is_transient() => {
+                        // Refused for good: recorded on the request, answered 200 so the sender stops.
+                        let mut body = error.body();
+                        body.field = body.field.map(|f| format!("{prefix}.{f}"));
+                        (StatusCode::OK, json!({"event": event_id, "outcome": "rejected", "error": body, "request": record}), false)
+                    }
+                    Err((error, _)) => (error.status, json!({"error": error.body()}), true),
+                }
+            }
+            Ok(Effect::Record(status)) => match app.store.put_statuses(std::slice::from_ref(&status)).await {
+                Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": "recorded", "status": status}), false),
+                Err(e) => {
+                    let error = ApiError::from(e);
+                    (error.status, json!({"error": error.body()}), true)
+                }
+            },
+            Ok(Effect::Ignore(reason)) => {
+                tracing::info!(%reason, "event ignored");
+                (StatusCode::OK, json!({"event": event_id, "outcome": "ignored", "reason": reason}), false)
+            }
+            // A signed event that does not make sense will not make sense on a retry either: it
+            // is recorded as a rejected request, and answered 200 so the sender stops.
+            Err(error) if !error.is_transient() => {
+                let record = rejected_record(&request_id, &source, &error);
+                if let Err(e) = app.store.put_request(&record).await {
+                    let error = ApiError::from(e);
+                    idempotency::finish(app, held, error.status, "", true).await;
+                    return error.into_response();
+                }
+                (StatusCode::OK, json!({"event": event_id, "outcome": "rejected", "error": error.body(), "request": record}), false)
+            }
+            Err(error) => (error.status, json!({"error": error.body()}), true),
+        };
+        let body = body.to_string();
+        idempotency::finish(app, held, status, &body, transient).await;
+        let mut response = (status, [("content-type", "application/json")], body).into_response();
+        if transient {
+            response.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("5"));
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,287 @@
+//! The webhooks end to end over HTTP on 127.0.0.1, with the real committer on a bare repository
+//! and the DynamoDB store on moto's server: signed deliveries become commits once, however often
+//! they arrive; unsigned ones change nothing.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use berth_store::Store;
+use berth_tests::api_server::{ARGOCD_TOKEN, ApiServer, SIGNUP_SECRET};
+use berth_tests::{dynamo_store, git, seed_repo};
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+struct Fixture {
+    server: ApiServer,
+    repo: PathBuf,
+    store: berth_store::DynamoStore,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = seed_repo(dir.path(), "origin");
+        let store = dynamo_store().await;
+        let server = ApiServer::start(
+            repo.to_str().unwrap(),
+            &dir.path().join("work"),
+            Arc::new(store.clone()),
+        )
+        .await;
+        Self {
+            server,
+            repo,
+            store,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    fn tip(&self) -> String {
+        git(&self.repo, &["rev-parse", "main"]).trim().to_owned()
+    }
+
+    fn commits(&self) -> usize {
+        git(&self.repo, &["rev-list", "--count", "main"])
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Sends a Standard Webhooks delivery signed with `secret` at `timestamp`.
+    async fn signup(
+        &self,
+        id: &str,
+        body: &str,
+        secret: &str,
+        timestamp: i64,
+    ) -> (StatusCode, Value) {
+        let key = BASE64
+            .decode(secret.strip_prefix("whsec_").unwrap())
+            .unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+        mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+        let signature = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
+        let response = self
+            .client
+            .post(format!("{}/webhooks/signup", self.server.url))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn signup_body(name: &str) -> String {
+    json!({"type": "tenant.signup", "data": {"name": name, "tier": "standard", "envs": ["dev"], "modules": ["postgres"], "owner": "ops@example.test"}}).to_string()
+}
+
+#[tokio::test]
+async fn a_signup_creates_a_tenant_commit() {
+    let f = Fixture::new().await;
+    let (status, answer) = f
+        .signup("msg_1", &signup_body("acme"), SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["outcome"], "committed");
+    assert_eq!(answer["request"]["source"], "webhook:signup");
+    assert_eq!(answer["request"]["commit"], f.tip());
+    let spec = git(&f.repo, &["show", "main:tenants/acme/tenant.yaml"]);
+    assert!(spec.contains("tier: standard"), "{spec}");
+    let record = f
+        .store
+        .get_request(answer["request"]["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.tenant, "acme");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_delivery_ten_times_at_once_commits_once() {
+    let f = Fixture::new().await;
+    let before = f.commits();
+    let (body, ts) = (signup_body("acme"), now());
+    let sends = (0..10).map(|_| f.signup("msg_dup", &body, SIGNUP_SECRET, ts));
+    let answers = futures::future::join_all(sends).await;
+    for (status, answer) in &answers {
+        assert!(
+            *status == StatusCode::OK || *status == StatusCode::CONFLICT,
+            "{status} {answer}"
+        );
+    }
+    assert_eq!(f.commits(), before + 1, "exactly one commit");
+    // Once the first is done, a redelivery gets the first answer, byte for byte.
+    let first = answers
+        .iter()
+        .find(|(s, a)| *s == StatusCode::OK && a["outcome"] == "committed")
+        .unwrap()
+        .1
+        .clone();
+    let (status, again) = f.signup("msg_dup", &body, SIGNUP_SECRET, ts).await;
+    assert_eq!((status, again), (StatusCode::OK, first));
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused_and_record_nothing() {
+    let f = Fixture::new().await;
+    let tip = f.tip();
+    let body = signup_body("acme");
+    let (status, answer) = f
+        .signup(
+            "msg_bad",
+            &body,
+            "whsec_c29tZW9uZS1lbHNlcy1zZWNyZXQta2V5",
+            now(),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_signature"))
+    );
+    let (status, _) = f
+        .signup("msg_bad", &body, SIGNUP_SECRET, now() - 3600)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an old timestamp is refused"
+    );
+    let unsigned = f
+        .client
+        .post(format!("{}/webhooks/signup", f.server.url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(f.tip(), tip);
+    // Nothing was claimed: the properly signed delivery of the same id still goes through.
+    let (status, answer) = f.signup("msg_bad", &body, SIGNUP_SECRET, now()).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("committed"))
+    );
+}
+
+#[tokio::test]
+async fn oversized_unknown_and_invalid_events() {
+    let f = Fixture::new().await;
+    let tip = f.tip();
+    let huge =
+        json!({"type": "tenant.signup", "data": {"name": "x".repeat(1024 * 1024)}}).to_string();
+    let (status, _) = f.signup("msg_huge", &huge, SIGNUP_SECRET, now()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let (status, answer) = f
+        .signup(
+            "msg_other",
+            &json!({"type": "tenant.deleted", "data": {}}).to_string(),
+            SIGNUP_SECRET,
+            now(),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("ignored"))
+    );
+
+    let invalid =
+        json!({"type": "tenant.signup", "data": {"name": "acme", "tier": "gold", "envs": ["dev"]}})
+            .to_string();
+    let (status, answer) = f
+        .signup("msg_invalid", &invalid, SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("rejected")),
+        "answered 200 so the sender stops"
+    );
+    assert_eq!(
+        answer["error"]["field"], "data.tier",
+        "fields are named from the event's root"
+    );
+    let record = f
+        .store
+        .get_request(answer["request"]["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.state, berth_store::RequestState::Rejected);
+
+    let malformed =
+        json!({"type": "tenant.signup", "data": {"name": "acme", "envs": "dev"}}).to_string();
+    let (_, answer) = f
+        .signup("msg_malformed", &malformed, SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(answer["error"]["field"], "data.tier");
+    assert_eq!(f.tip(), tip, "nothing committed");
+}
+
+#[tokio::test]
+async fn a_taken_name_is_a_conflict_recorded_on_the_request() {
+    let f = Fixture::new().await;
+    f.signup("msg_a", &signup_body("acme"), SIGNUP_SECRET, now())
+        .await;
+    let (status, answer) = f
+        .signup("msg_b", &signup_body("acme"), SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("rejected"))
+    );
+    assert_eq!(answer["error"]["code"], "conflict");
+    let record = f
+        .store
+        .get_request(answer["request"]["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.error.unwrap().code, "conflict");
+}
+
+#[tokio::test]
+async fn argocd_notifications_record_the_applications_status() {
+    let f = Fixture::new().await;
+    let event = json!({"application": "acme-dev-postgres", "tenant": "acme", "env": "dev", "module": "postgres",
+                       "health": "Healthy", "sync": "Synced", "revision": "0123abcd", "reconciled_at": "2026-11-22T02:00:00Z"});
+    let send = |token: &'static str| {
+        f.client
+            .post(format!("{}/webhooks/argocd", f.server.url))
+            .bearer_auth(token)
+            .json(&event)
+            .send()
+    };
+    assert_eq!(
+        send("not-the-argocd-token-at-all").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(f.store.list_statuses("acme").await.unwrap().is_empty());
+    let answer: Value = send(ARGOCD_TOKEN).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["outcome"], "recorded");
+    let statuses = f.store.list_statuses("acme").await.unwrap();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(
+        (statuses[0].module.as_deref(), statuses[0].health.as_str()),
+        (Some("postgres"), "healthy")
+    );
+    assert_eq!(statuses[0].revision.as_deref(), Some("0123abcd"));
+}
