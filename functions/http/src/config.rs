@@ -227,7 +227,7 @@ impl Settings {
                     get("BERTH_API_TOKENS").ok_or(ConfigError::Missing("BERTH_API_TOKENS"))?;
                 (parse_tokens(&raw)?, None)
             }
-            Function::Webhook => (Vec::new(), Some(webhook_secrets_from_env(&get)?)),
+            Function::Webhook => (Vec::new(), Some(webhook_secrets_from_env(get)?)),
         };
         let mut api = ApiConfig::new(tokens);
         if let Some(mode) = get("BERTH_DEFAULT_MODE") {
