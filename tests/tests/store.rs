@@ -223,6 +223,50 @@ async fn statuses_in_batches(store: &dyn Store) {
     );
 }
 
+async fn billing_links_never_go_back_in_time(store: &dyn Store) {
+    assert_eq!(store.get_billing("cus_1").await.unwrap(), None);
+    let link = |at: i64, tenant: &str| berth_store::BillingLink {
+        customer: "cus_1".into(),
+        tenant: tenant.into(),
+        last_event_at: at,
+        registration: None,
+        scheduled: Some(berth_store::ScheduledChange {
+            action: "delete".into(),
+            due_at: at + 30,
+            request: "01X".into(),
+        }),
+    };
+    assert!(
+        store
+            .put_billing_unless_newer(&link(100, "acme"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_billing_unless_newer(&link(100, "acme"))
+            .await
+            .unwrap(),
+        "the same time is not older"
+    );
+    assert!(
+        store
+            .put_billing_unless_newer(&link(200, "acme"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .put_billing_unless_newer(&link(150, "older"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_billing("cus_1").await.unwrap(),
+        Some(link(200, "acme"))
+    );
+}
+
 macro_rules! suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -243,6 +287,10 @@ macro_rules! suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_claims_have_one_winner() {
                 super::concurrent_claims_have_one_winner(&$make).await;
+            }
+            #[tokio::test]
+            async fn billing_links_never_go_back_in_time() {
+                super::billing_links_never_go_back_in_time(&$make).await;
             }
             #[tokio::test]
             async fn statuses_in_batches() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use berth_store::Store;
-use berth_tests::api_server::{ARGOCD_TOKEN, ApiServer, SIGNUP_SECRET};
+use berth_tests::api_server::{ARGOCD_TOKEN, ApiServer, BILLING_SECRET, SIGNUP_SECRET};
 use berth_tests::{dynamo_store, git, seed_repo};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
@@ -284,4 +284,217 @@ async fn argocd_notifications_record_the_applications_status() {
         (Some("postgres"), "healthy")
     );
     assert_eq!(statuses[0].revision.as_deref(), Some("0123abcd"));
+}
+
+impl Fixture {
+    /// Sends a billing event signed Stripe-style, now.
+    async fn billing(&self, event: Value) -> (StatusCode, Value) {
+        let body = event.to_string();
+        let t = now();
+        let mut mac = Hmac::<Sha256>::new_from_slice(BILLING_SECRET.as_bytes()).unwrap();
+        mac.update(format!("{t}.{body}").as_bytes());
+        let header = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+        let response = self
+            .client
+            .post(format!("{}/webhooks/billing", self.server.url))
+            .header("stripe-signature", header)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    fn spec(&self, tenant: &str) -> String {
+        git(
+            &self.repo,
+            &["show", &format!("main:tenants/{tenant}/tenant.yaml")],
+        )
+    }
+}
+
+const T0: i64 = 1_800_000_000;
+
+fn subscription(id: &str, kind: &str, created: i64, status: &str, price: &str) -> Value {
+    json!({"id": id, "type": kind, "created": created, "data": {"object": {
+        "id": "sub_1", "customer": "cus_1", "status": status,
+        "items": {"data": [{"price": {"id": price}}]},
+        "metadata": {"tenant": "acme", "envs": "dev", "modules": "postgres"}}}})
+}
+
+fn customer_event(id: &str, kind: &str, created: i64) -> Value {
+    json!({"id": id, "type": kind, "created": created, "data": {"object": {"customer": "cus_1"}}})
+}
+
+#[tokio::test]
+async fn a_subscription_drives_the_tenant_in_event_order() {
+    let f = Fixture::new().await;
+    let (status, answer) = f
+        .billing(subscription(
+            "evt_1",
+            "customer.subscription.created",
+            T0,
+            "active",
+            "price_standard_monthly",
+        ))
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("committed")),
+        "{answer}"
+    );
+    assert!(
+        f.spec("acme").contains("tier: standard") && f.spec("acme").contains("customer_id: cus_1"),
+        "{}",
+        f.spec("acme")
+    );
+
+    let before = f.commits();
+    let (_, answer) = f
+        .billing(subscription(
+            "evt_2",
+            "customer.subscription.updated",
+            T0 + 10,
+            "active",
+            "price_premium_monthly",
+        ))
+        .await;
+    assert_eq!(answer["outcome"], "committed", "{answer}");
+    assert_eq!(f.commits(), before + 1, "a tier change is one commit");
+    assert!(f.spec("acme").contains("tier: premium"));
+
+    // An older update arriving late changes nothing.
+    let (_, answer) = f
+        .billing(subscription(
+            "evt_3",
+            "customer.subscription.updated",
+            T0 + 5,
+            "active",
+            "price_bronze_monthly",
+        ))
+        .await;
+    assert_eq!(answer["outcome"], "ignored", "{answer}");
+    assert!(f.spec("acme").contains("tier: premium"));
+
+    // A failed payment schedules a suspension after the grace period (7 days), no commit now.
+    let tip = f.tip();
+    let (_, answer) = f
+        .billing(subscription(
+            "evt_4",
+            "customer.subscription.updated",
+            T0 + 20,
+            "past_due",
+            "price_premium_monthly",
+        ))
+        .await;
+    assert_eq!(answer["outcome"], "scheduled", "{answer}");
+    assert_eq!(f.tip(), tip);
+    let link = f.store.get_billing("cus_1").await.unwrap().unwrap();
+    let scheduled = link.scheduled.unwrap();
+    assert_eq!(
+        (scheduled.action.as_str(), scheduled.due_at),
+        ("suspend", T0 + 20 + 7 * 24 * 3600)
+    );
+
+    // Cancelled: suspended now, deletion scheduled after the retention period (30 days).
+    let (_, answer) = f
+        .billing(customer_event(
+            "evt_5",
+            "customer.subscription.deleted",
+            T0 + 30,
+        ))
+        .await;
+    assert_eq!(answer["outcome"], "committed", "{answer}");
+    assert!(f.spec("acme").contains("state: suspended"));
+    let scheduled = f
+        .store
+        .get_billing("cus_1")
+        .await
+        .unwrap()
+        .unwrap()
+        .scheduled
+        .unwrap();
+    assert_eq!(scheduled.action, "delete");
+    assert!(
+        (scheduled.due_at - (now() + 30 * 24 * 3600)).abs() < 120,
+        "{scheduled:?}"
+    );
+
+    // Paid again: resumed, nothing scheduled any more.
+    let (_, answer) = f
+        .billing(customer_event("evt_6", "invoice.paid", T0 + 40))
+        .await;
+    assert_eq!(answer["outcome"], "committed", "{answer}");
+    assert!(f.spec("acme").contains("state: active"));
+    assert_eq!(
+        f.store
+            .get_billing("cus_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .scheduled,
+        None
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_price_is_recorded_and_answered_200() {
+    let f = Fixture::new().await;
+    let tip = f.tip();
+    let (status, answer) = f
+        .billing(subscription(
+            "evt_x",
+            "customer.subscription.created",
+            T0,
+            "active",
+            "price_gold",
+        ))
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("rejected")),
+        "the sender must not retry forever"
+    );
+    assert_eq!(
+        answer["error"]["field"],
+        "data.object.items.data[0].price.id"
+    );
+    let record = f
+        .store
+        .get_request(answer["request"]["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.error.unwrap().message.contains("price_gold"));
+    assert_eq!(f.tip(), tip);
+}
+
+#[tokio::test]
+async fn a_subscription_is_provisioned_once_it_is_active() {
+    let f = Fixture::new().await;
+    let tip = f.tip();
+    let (_, answer) = f
+        .billing(subscription(
+            "evt_a",
+            "customer.subscription.created",
+            T0,
+            "incomplete",
+            "price_bronze_monthly",
+        ))
+        .await;
+    assert_eq!(answer["outcome"], "accepted", "{answer}");
+    assert_eq!(answer["request"]["action"], "register_tenant");
+    assert_eq!(f.tip(), tip, "nothing provisioned before payment");
+    let (_, answer) = f
+        .billing(subscription(
+            "evt_b",
+            "customer.subscription.updated",
+            T0 + 1,
+            "active",
+            "price_bronze_monthly",
+        ))
+        .await;
+    assert_eq!(answer["outcome"], "committed", "{answer}");
+    assert!(f.spec("acme").contains("tier: bronze"));
 }

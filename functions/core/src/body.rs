@@ -120,6 +120,7 @@ pub fn parse_create_tenant(body: &Value) -> Result<(TenantName, NewTenant), Fiel
             modules,
             display_name,
             owner,
+            customer_id: None,
         },
     ))
 }

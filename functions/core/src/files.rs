@@ -33,6 +33,9 @@ pub struct TenantSpec {
     pub state: TenantState,
     /// The id of the request that created the tenant.
     pub created_by: String,
+    /// The billing system's customer id, when a subscription created the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
 }
 
 /// The `tenant:` block every values file carries, read by the charts for names and labels.

@@ -339,6 +339,7 @@ fn create(
         tier: tier.name.clone(),
         state: TenantState::Active,
         created_by: request_id.to_owned(),
+        customer_id: new.customer_id.clone(),
     };
     let mut model = TenantModel {
         spec,

@@ -30,6 +30,8 @@ pub struct NewTenant {
     pub modules: Vec<ModuleName>,
     pub display_name: Option<String>,
     pub owner: Option<String>,
+    /// The billing system's customer id, for tenants created by a subscription.
+    pub customer_id: Option<String>,
 }
 
 /// A partial update; at least one field is set (the body parser makes sure).

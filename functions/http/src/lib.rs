@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+mod billing;
 pub mod body;
 pub mod config;
 pub mod error;

@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use berth_core::body::parse_create_tenant;
 use berth_core::{Action, Request};
-use berth_store::{RequestRecord, RequestState, StatusRecord};
-use berth_webhooks::{SecretSet, verify_bearer, verify_standard_webhooks};
+use berth_store::{BillingLink, RequestRecord, RequestState, StatusRecord};
+use berth_webhooks::billing::parse_billing_event;
+use berth_webhooks::{SecretSet, verify_bearer, verify_standard_webhooks, verify_stripe};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -48,6 +49,7 @@ pub fn webhook_router(app: AppState, secrets: WebhookSecrets) -> Router {
     Router::new()
         .route("/webhooks/signup", post(signup))
         .route("/webhooks/argocd", post(argocd))
+        .route("/webhooks/billing", post(billing))
         .with_state(WebhookState {
             app,
             secrets: Arc::new(secrets),
@@ -55,12 +57,20 @@ pub fn webhook_router(app: AppState, secrets: WebhookSecrets) -> Router {
 }
 
 /// What a verified event asks for.
-enum Effect {
+pub(crate) enum Effect {
     /// A request through the same validation, planner and committer as the API. Fields the
-    /// planner names are inside the event at `prefix` (`data` for a signup).
+    /// planner names are inside the event at `prefix` (`data` for a signup). `link` is written
+    /// once the request went through (billing's customer record).
     Submit {
         request: Request,
         prefix: &'static str,
+        link: Option<BillingLink>,
+    },
+    /// No commit now: a billing record to keep (a registration, a scheduled change), and the
+    /// request record that says so.
+    Link {
+        link: BillingLink,
+        record: RequestRecord,
     },
     /// A status to record in the store.
     Record(StatusRecord),
@@ -68,7 +78,7 @@ enum Effect {
     Ignore(String),
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -119,7 +129,7 @@ async fn signup(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
     };
-    deliver(&state, "signup", event_id, &body, |id| {
+    deliver(&state, "signup", event_id, &body, |id| async move {
         signup_effect(id, &event)
     })
     .await
@@ -138,6 +148,7 @@ fn signup_effect(request_id: String, event: &Value) -> Result<Effect, ApiError> 
             Ok(Effect::Submit {
                 request,
                 prefix: "data",
+                link: None,
             })
         }
         other => Ok(Effect::Ignore(format!(
@@ -157,6 +168,39 @@ fn prefixed(prefix: &'static str, e: berth_core::FieldError) -> ApiError {
     ApiError::from(berth_core::FieldError { field, ..e })
 }
 
+/// `POST /webhooks/billing`: Stripe-style signatures; subscriptions and invoices drive the
+/// tenant's creation, tier, suspension and deletion (see [`crate::billing`]).
+async fn billing(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = raw_body(&headers, body).await?;
+        verify_stripe(
+            header(&headers, "stripe-signature"),
+            &body,
+            &state.secrets.billing,
+            unix_now(),
+            state.secrets.tolerance_seconds,
+        )
+        .map_err(unauthenticated)?;
+        let event = parse_billing_event(&body)
+            .map_err(|e| ApiError::malformed(e.to_string()).with_field(e.field))?;
+        Ok::<_, ApiError>((body, event))
+    }
+    .await;
+    let (body, event) = match result {
+        Ok(parts) => parts,
+        Err(e) => return e.into_response(),
+    };
+    let app = state.app.clone();
+    deliver(
+        &state,
+        "billing",
+        event.id.clone(),
+        &body,
+        |id| async move { crate::billing::billing_effect(&app, id, event).await },
+    )
+    .await
+}
+
 /// `POST /webhooks/argocd`: an Application's health, sync status and revision, recorded for its
 /// tenant, env and module right away.
 async fn argocd(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
@@ -174,7 +218,10 @@ async fn argocd(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
     };
     // Notifications carry no id: the same application in the same state is the same event.
     let event_id = idempotency::fingerprint("argocd", "", &body);
-    deliver(&state, "argocd", event_id, &body, |_| argocd_effect(&event)).await
+    deliver(&state, "argocd", event_id, &body, |_| async move {
+        argocd_effect(&event)
+    })
+    .await
 }
 
 fn argocd_effect(event: &Value) -> Result<Effect, ApiError> {
@@ -216,31 +263,44 @@ fn argocd_effect(event: &Value) -> Result<Effect, ApiError> {
     }))
 }
 
-/// The record of an event refused before it became a request.
-fn rejected_record(request_id: &str, source: &str, error: &ApiError) -> RequestRecord {
+/// The record of an event that did not become a commit.
+pub(crate) fn event_record(
+    request_id: &str,
+    action: &str,
+    tenant: &str,
+    state: RequestState,
+) -> RequestRecord {
     let now = now_rfc3339();
     RequestRecord {
         id: request_id.to_owned(),
-        action: "webhook_event".into(),
-        source: source.to_owned(),
-        tenant: String::new(),
-        state: RequestState::Rejected,
+        action: action.to_owned(),
+        source: String::new(),
+        tenant: tenant.to_owned(),
+        state,
         commit: None,
         branch: None,
         pr_url: None,
-        error: Some(error.body()),
+        error: None,
         created_at: now.clone(),
         updated_at: now,
     }
 }
 
+/// The record of an event refused before it became a request.
+fn rejected_record(request_id: &str, source: &str, error: &ApiError) -> RequestRecord {
+    let mut record = event_record(request_id, "webhook_event", "", RequestState::Rejected);
+    record.source = source.to_owned();
+    record.error = Some(error.body());
+    record
+}
+
 /// Claims the event id, runs the effect once, and answers; a duplicate gets the first answer.
-async fn deliver(
+async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
     state: &WebhookState,
     sender: &'static str,
     event_id: String,
     body: &[u8],
-    effect: impl FnOnce(String) -> Result<Effect, ApiError>,
+    effect: impl FnOnce(String) -> F,
 ) -> Response {
     let source = format!("webhook:{sender}");
     let request_id = ulid::Ulid::new().to_string();
@@ -257,11 +317,35 @@ async fn deliver(
             }
             Err(e) => return e.into_response(),
         };
-        let (status, body, transient) = match effect(request_id.clone()) {
-            Ok(Effect::Submit { request, prefix }) => {
+        let (status, body, transient) = match effect(request_id.clone()).await {
+            Ok(Effect::Link { link, mut record }) => {
+                record.source = source.clone();
+                let written = async {
+                    app.store.put_request(&record).await?;
+                    app.store.put_billing_unless_newer(&link).await
+                };
+                match written.await {
+                    Ok(_) => (StatusCode::OK, json!({"event": event_id, "outcome": record.state, "request": record}), false),
+                    Err(e) => {
+                        let error = ApiError::from(e);
+                        (error.status, json!({"error": error.body()}), true)
+                    }
+                }
+            }
+            Ok(Effect::Submit { request, prefix, link }) => {
                 let submission = Submission { request, source: source.clone(), mode: app.config.default_mode };
                 match submit(app, submission).await {
-                    Ok(done) => (StatusCode::OK, json!({"event": event_id, "outcome": done.record.state, "request": done.record}), false),
+                    Ok(done) => {
+                        if let Some(link) = link
+                            && let Err(e) = app.store.put_billing_unless_newer(&link).await
+                        {
+                            // The commit stands; the retry plans no change and writes the link.
+                            let error = ApiError::from(e);
+                            idempotency::finish(app, held, error.status, "", true).await;
+                            return error.into_response();
+                        }
+                        (StatusCode::OK, json!({"event": event_id, "outcome": done.record.state, "request": done.record}), false)
+                    }
                     Err((error, record)) if !error.is_transient() => {
                         // Refused for good: recorded on the request, answered 200 so the sender stops.
                         let mut body = error.body();

@@ -18,8 +18,8 @@ use aws_sdk_dynamodb::types::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError, StoredResponse,
-    TenantEntry, now_epoch,
+    BillingLink, Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError,
+    StoredResponse, TenantEntry, now_epoch,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -334,6 +334,38 @@ impl Store for DynamoStore {
 
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError> {
         self.delete(idempotency_pk(source, key), "META").await
+    }
+
+    async fn get_billing(&self, customer: &str) -> Result<Option<BillingLink>, StoreError> {
+        self.get(format!("CUSTOMER#{customer}"), "META").await
+    }
+
+    async fn put_billing_unless_newer(&self, link: &BillingLink) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(
+                format!("CUSTOMER#{}", link.customer),
+                "META",
+                link,
+            )?))
+            .condition_expression("attribute_not_exists(PK) OR last_event_at <= :at")
+            .expression_attribute_values(":at", AttributeValue::N(link.last_event_at.to_string()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {

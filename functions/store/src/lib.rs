@@ -11,8 +11,8 @@ use async_trait::async_trait;
 pub use dynamo::{DynamoStore, create_table, dynamodb_client};
 pub use local::LocalStore;
 pub use records::{
-    Claim, ErrorBody, IdempotencyRecord, RequestRecord, RequestState, StatusRecord, StoredResponse,
-    TenantEntry,
+    BillingLink, Claim, ErrorBody, IdempotencyRecord, Registration, RequestRecord, RequestState,
+    ScheduledChange, StatusRecord, StoredResponse, TenantEntry,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,11 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Drops a claim whose request failed before any effect, so a retry can go through.
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError>;
+
+    async fn get_billing(&self, customer: &str) -> Result<Option<BillingLink>, StoreError>;
+    /// Writes `link` unless the stored one has applied a newer event (`last_event_at` greater
+    /// than `link`'s); returns whether it was written.
+    async fn put_billing_unless_newer(&self, link: &BillingLink) -> Result<bool, StoreError>;
 
     /// Writes statuses (in batches the backend allows).
     async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError>;

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::{
-    Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError, StoredResponse,
-    TenantEntry, now_epoch,
+    BillingLink, Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError,
+    StoredResponse, TenantEntry, now_epoch,
 };
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -22,6 +22,8 @@ struct Data {
     idempotency: BTreeMap<String, IdempotencyRecord>,
     /// Keyed by `<tenant>#<env>#<module|_>`.
     statuses: BTreeMap<String, StatusRecord>,
+    #[serde(default)]
+    billing: BTreeMap<String, BillingLink>,
 }
 
 /// A store in a JSON file. Every `LocalStore` opened on the same file in one process shares one
@@ -187,6 +189,24 @@ impl Store for LocalStore {
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError> {
         let key = idempotency_key(source, key);
         self.write(|d| d.idempotency.remove(&key)).await.map(drop)
+    }
+
+    async fn get_billing(&self, customer: &str) -> Result<Option<BillingLink>, StoreError> {
+        Ok(self.read(|d| d.billing.get(customer).cloned()).await)
+    }
+
+    async fn put_billing_unless_newer(&self, link: &BillingLink) -> Result<bool, StoreError> {
+        self.write(|d| {
+            if d.billing
+                .get(&link.customer)
+                .is_some_and(|old| old.last_event_at > link.last_event_at)
+            {
+                return false;
+            }
+            d.billing.insert(link.customer.clone(), link.clone());
+            true
+        })
+        .await
     }
 
     async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {

@@ -17,6 +17,8 @@ pub enum RequestState {
     Failed,
     Rejected,
     NoChange,
+    /// Recorded for later: a billing event's suspension or deletion, carried out when due.
+    Scheduled,
 }
 
 /// The error of a request, in the API's error shape.
@@ -110,4 +112,38 @@ pub struct IdempotencyRecord {
 pub enum Claim {
     Claimed,
     Existing(IdempotencyRecord),
+}
+
+/// A change billing asked for, due at a time (suspension after the grace period, deletion after
+/// the retention period); carried out by the status sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledChange {
+    /// `suspend` or `delete`.
+    pub action: String,
+    /// Epoch seconds.
+    pub due_at: i64,
+    /// The request that scheduled it.
+    pub request: String,
+}
+
+/// A subscription that arrived before it could be provisioned (not active or paid yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub tier: String,
+    pub envs: Vec<String>,
+    pub modules: Vec<String>,
+}
+
+/// `CUSTOMER#<id> / META`: which tenant a billing customer is, and the newest billing event
+/// applied to it, so an older event never overwrites a newer state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingLink {
+    pub customer: String,
+    pub tenant: String,
+    /// The `created` time (epoch seconds) of the newest event applied.
+    pub last_event_at: i64,
+    #[serde(default)]
+    pub registration: Option<Registration>,
+    #[serde(default)]
+    pub scheduled: Option<ScheduledChange>,
 }

@@ -1,7 +1,9 @@
-//! Webhook signatures, verified on the raw body before anything is parsed. Every scheme accepts
+//! Webhook signatures, verified on the raw body before anything is parsed, and the billing
+//! events they carry. Every scheme accepts
 //! several secrets at once (rotation), compares in constant time, and never puts a secret or a
 //! signature into an error.
 
+pub mod billing;
 mod secrets;
 mod signature;
 
