@@ -35,6 +35,16 @@ pub struct ApiServer {
 impl ApiServer {
     /// Serves the API over `remote` (a bare repository path or URL) with `store`.
     pub async fn start(remote: &str, work: &Path, store: Arc<dyn Store>) -> Self {
+        Self::start_with_github(remote, work, store, None).await
+    }
+
+    /// Like [`ApiServer::start`], with GitHub's API at `github_api_url` (the test server).
+    pub async fn start_with_github(
+        remote: &str,
+        work: &Path,
+        store: Arc<dyn Store>,
+        github_api_url: Option<&str>,
+    ) -> Self {
         let committer = Git2Committer::new(Git2Config::new(
             RemoteUrl::parse(remote).expect("remote"),
             "main",
@@ -53,6 +63,8 @@ impl ApiServer {
             github: secrets(GITHUB_SECRET),
             argocd: secrets(ARGOCD_TOKEN),
             tolerance_seconds: berth_webhooks::DEFAULT_TOLERANCE_SECONDS,
+            github_api_url: github_api_url.unwrap_or("http://127.0.0.1:9").to_owned(),
+            github_token: Some("github-test-token".into()),
         };
         let router = api_router(app.clone()).merge(webhook_router(app, webhooks));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -4,6 +4,7 @@
 
 pub mod api_server;
 pub mod git;
+pub mod github;
 pub mod net;
 pub mod tools;
 

@@ -13,6 +13,7 @@ pub mod names;
 pub mod paths;
 pub mod plan;
 pub mod request;
+pub mod review;
 pub mod schema;
 
 pub use catalog::{Catalog, CatalogError};

@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 
 use crate::remote::RemoteUrl;
 use crate::{
-    CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, Snapshot, Target,
+    CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, RefSnapshot, Snapshot,
+    Target,
 };
 
 /// Settings of a [`Git2Committer`].
@@ -187,9 +188,59 @@ impl Committer for Git2Committer {
         }
     }
 
+    async fn read_ref(
+        &self,
+        reference: String,
+        paths: Vec<String>,
+    ) -> Result<RefSnapshot, GitError> {
+        if !reference.starts_with("refs/") || !git2::Reference::is_valid_name(&reference) {
+            return Err(GitError::Backend(format!(
+                "{reference:?} is not a reference name"
+            )));
+        }
+        let result = self
+            .with_cache(move |inner, repo| {
+                let tip = inner.fetch_tip(repo, 1)?;
+                let head = inner.fetch_ref(repo, &reference)?;
+                let files = read_files(repo, head, &paths)?;
+                let changed = changed_paths(repo, tip, head)?;
+                Ok(RefSnapshot {
+                    head: head.to_string(),
+                    files,
+                    changed,
+                })
+            })
+            .await;
+        result.map_err(|e| match e {
+            CommitError::Git(g) => g,
+            CommitError::Plan(p) => GitError::Backend(p.to_string()),
+        })
+    }
+
     fn branch(&self) -> &str {
         &self.inner.config.branch
     }
+}
+
+/// Paths that differ between the trees of two commits.
+fn changed_paths(repo: &Repository, base: Oid, head: Oid) -> Result<Vec<String>, GitError> {
+    let tree = |oid: Oid| {
+        repo.find_commit(oid)
+            .and_then(|c| c.tree())
+            .map_err(backend)
+    };
+    let diff = repo
+        .diff_tree_to_tree(Some(&tree(base)?), Some(&tree(head)?), None)
+        .map_err(backend)?;
+    let mut paths: Vec<String> = diff
+        .deltas()
+        .flat_map(|d| [d.old_file().path(), d.new_file().path()])
+        .flatten()
+        .filter_map(|p| p.to_str().map(str::to_owned))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
 }
 
 impl Inner {
@@ -321,6 +372,31 @@ impl Inner {
             }),
             Err(e) => Err(backend(e)),
         }
+    }
+
+    /// Fetches `reference` (one commit deep over the network) and returns its commit.
+    fn fetch_ref(&self, repo: &Repository, reference: &str) -> Result<Oid, GitError> {
+        let digest = Sha256::digest(reference.as_bytes());
+        let local = format!("refs/berth/fetched/{}", hex::encode(&digest[..8]));
+        let mut remote = repo
+            .remote_anonymous(self.config.remote.as_str())
+            .map_err(backend)?;
+        let credential_calls = Cell::new(0);
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(self.callbacks(&credential_calls));
+        options.download_tags(AutotagOption::None);
+        if !self.config.remote.is_local() {
+            options.depth(1);
+        }
+        remote
+            .fetch(
+                &[&format!("+{reference}:{local}")],
+                Some(&mut options),
+                None,
+            )
+            .map_err(remote_error)?;
+        repo.refname_to_id(&local)
+            .map_err(|_| GitError::Backend(format!("{reference} does not exist on the remote")))
     }
 
     /// Pushes `commit`, built on `base`, to `branch`. `expected` is the branch's old tip (`None`

@@ -106,6 +106,23 @@ pub trait Committer: Send + Sync {
         plan: Arc<PlanFn>,
     ) -> Result<CommitOutcome, CommitError>;
 
+    /// Reads `paths` at the commit that `reference` (`refs/pull/<n>/head`, a branch) names on
+    /// the remote, and lists the paths that differ between it and the branch tip.
+    async fn read_ref(
+        &self,
+        reference: String,
+        paths: Vec<String>,
+    ) -> Result<RefSnapshot, GitError>;
+
     /// The branch direct commits go to.
     fn branch(&self) -> &str;
+}
+
+/// Files at another reference than the branch, and what differs from the branch tip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefSnapshot {
+    pub head: String,
+    pub files: RepoFiles,
+    /// Paths added, changed or removed relative to the branch tip.
+    pub changed: Vec<String>,
 }

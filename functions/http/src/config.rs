@@ -170,7 +170,23 @@ pub fn webhook_secrets_from_env(
         github: secrets("BERTH_WEBHOOK_SECRETS_GITHUB")?,
         argocd: secrets("BERTH_WEBHOOK_SECRETS_ARGOCD")?,
         tolerance_seconds,
+        github_api_url: github_api_url(
+            var("BERTH_GITHUB_API_URL").filter(|v| !v.trim().is_empty()),
+        )?,
+        github_token: var("BERTH_GITHUB_TOKEN").filter(|v| !v.trim().is_empty()),
     })
+}
+
+/// GitHub's API URL: `https://api.github.com` unless set (GitHub Enterprise, a test server).
+fn github_api_url(raw: Option<String>) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or_else(|| "https://api.github.com".into());
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('@') {
+        return Err(invalid(
+            "BERTH_GITHUB_API_URL",
+            "must be an http(s) URL without credentials",
+        ));
+    }
+    Ok(url)
 }
 
 impl Settings {

@@ -7,6 +7,7 @@ mod billing;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod github;
 pub mod idempotency;
 pub mod submit;
 pub mod telemetry;

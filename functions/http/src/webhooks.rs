@@ -16,7 +16,9 @@ use berth_core::body::parse_create_tenant;
 use berth_core::{Action, Request};
 use berth_store::{BillingLink, RequestRecord, RequestState, StatusRecord};
 use berth_webhooks::billing::parse_billing_event;
-use berth_webhooks::{SecretSet, verify_bearer, verify_standard_webhooks, verify_stripe};
+use berth_webhooks::{
+    SecretSet, verify_bearer, verify_github, verify_standard_webhooks, verify_stripe,
+};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -36,12 +38,18 @@ pub struct WebhookSecrets {
     pub argocd: SecretSet,
     /// Seconds a signed timestamp may be off, either way.
     pub tolerance_seconds: i64,
+    /// GitHub's API base URL (`https://api.github.com`, an Enterprise server, a test server).
+    pub github_api_url: String,
+    /// The token commit statuses are set with; never logged.
+    pub github_token: Option<String>,
 }
 
 #[derive(Clone)]
 struct WebhookState {
     app: AppState,
     secrets: Arc<WebhookSecrets>,
+    /// Built once per process; `None` when the URL cannot be used (reported per event).
+    github: Option<crate::github::GithubApi>,
 }
 
 /// The webhook routes, to merge beside the API router.
@@ -50,10 +58,22 @@ pub fn webhook_router(app: AppState, secrets: WebhookSecrets) -> Router {
         .route("/webhooks/signup", post(signup))
         .route("/webhooks/argocd", post(argocd))
         .route("/webhooks/billing", post(billing))
+        .route("/webhooks/github", post(github))
         .with_state(WebhookState {
             app,
+            github: github_api(&secrets),
             secrets: Arc::new(secrets),
         })
+}
+
+fn github_api(secrets: &WebhookSecrets) -> Option<crate::github::GithubApi> {
+    match crate::github::GithubApi::new(&secrets.github_api_url, secrets.github_token.clone()) {
+        Ok(api) => Some(api),
+        Err(e) => {
+            tracing::error!(error = %e, "BERTH_GITHUB_API_URL: GitHub events will answer 503");
+            None
+        }
+    }
 }
 
 /// What a verified event asks for.
@@ -76,6 +96,16 @@ pub(crate) enum Effect {
     Record(StatusRecord),
     /// Nothing: an event type Berth does not act on.
     Ignore(String),
+    /// Done while deciding (a ping answered, a merge recorded): the outcome and what to say.
+    Reported {
+        outcome: &'static str,
+        details: Value,
+    },
+    /// A pull request reviewed: the record of the review and its verdict.
+    Reviewed {
+        record: RequestRecord,
+        details: Value,
+    },
 }
 
 pub(crate) fn unix_now() -> i64 {
@@ -166,6 +196,44 @@ fn prefixed(prefix: &'static str, e: berth_core::FieldError) -> ApiError {
         format!("{prefix}.{}", e.field)
     };
     ApiError::from(berth_core::FieldError { field, ..e })
+}
+
+/// `POST /webhooks/github`: `X-Hub-Signature-256`; the delivery id is the event id.
+async fn github(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = raw_body(&headers, body).await?;
+        verify_github(
+            header(&headers, "x-hub-signature-256"),
+            &body,
+            &state.secrets.github,
+        )
+        .map_err(unauthenticated)?;
+        let delivery = header(&headers, "x-github-delivery")
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| ApiError::malformed("X-GitHub-Delivery is missing"))?;
+        let event = header(&headers, "x-github-event")
+            .unwrap_or_default()
+            .to_owned();
+        let payload = parse_json(&body)?;
+        Ok::<_, ApiError>((delivery.to_owned(), event, body, payload))
+    }
+    .await;
+    let (delivery, event, body, payload) = match result {
+        Ok(parts) => parts,
+        Err(e) => return e.into_response(),
+    };
+    let Some(api) = state.github.clone() else {
+        return ApiError::unavailable(
+            "github_not_configured",
+            "BERTH_GITHUB_API_URL is not usable",
+        )
+        .into_response();
+    };
+    let app = state.app.clone();
+    deliver(&state, "github", delivery, &body, |id| async move {
+        crate::github::github_effect(&app, &api, id, &event, &payload).await
+    })
+    .await
 }
 
 /// `POST /webhooks/billing`: Stripe-style signatures; subscriptions and invoices drive the
@@ -362,6 +430,19 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
                     (error.status, json!({"error": error.body()}), true)
                 }
             },
+            Ok(Effect::Reported { outcome, details }) => {
+                (StatusCode::OK, json!({"event": event_id, "outcome": outcome, "details": details}), false)
+            }
+            Ok(Effect::Reviewed { mut record, details }) => {
+                record.source = source.clone();
+                match app.store.put_request(&record).await {
+                    Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": "reviewed", "details": details, "request": record}), false),
+                    Err(e) => {
+                        let error = ApiError::from(e);
+                        (error.status, json!({"error": error.body()}), true)
+                    }
+                }
+            }
             Ok(Effect::Ignore(reason)) => {
                 tracing::info!(%reason, "event ignored");
                 (StatusCode::OK, json!({"event": event_id, "outcome": "ignored", "reason": reason}), false)

@@ -1,0 +1,300 @@
+//! Reviews a tenant's files as a person left them (a pull request may edit `tenant.yaml` and
+//! values files by hand), with the rules Berth applies to its own commits: the files parse, agree
+//! with each other and the catalog, and pass their charts' schemas.
+
+use crate::catalog::Catalog;
+use crate::error::PlanError;
+use crate::names::TenantName;
+use crate::paths::{self, TenantFile};
+use crate::plan::{RepoFiles, TenantModel, load_catalog};
+use crate::schema;
+
+/// One thing wrong, named by file and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    /// The field inside the file, dotted; empty for the file as a whole.
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.path, self.message)
+        } else {
+            write!(f, "{} {}: {}", self.path, self.field, self.message)
+        }
+    }
+}
+
+fn problem(path: &str, field: &str, message: impl Into<String>) -> Problem {
+    Problem {
+        path: path.to_owned(),
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Reviews the catalog and `tenant`'s files; an empty list means they are fine. A tenant whose
+/// folder is gone (deleted in the pull request) has nothing to review.
+pub fn review_tenant(tenant: &TenantName, files: &RepoFiles) -> Vec<Problem> {
+    let catalog = match load_catalog(files) {
+        Ok(c) => c,
+        Err(e) => return vec![problem(crate::catalog::CATALOG_PATH, "", e.to_string())],
+    };
+    let mut problems = Vec::new();
+    match TenantModel::read(tenant, files) {
+        Ok(Some(model)) => {
+            check_against_catalog(&catalog, &model, &mut problems);
+            check_references(&model, &mut problems);
+        }
+        Ok(None) => return Vec::new(),
+        // A file that does not parse is reported; the others are still checked on their own.
+        Err(PlanError::Repository { path, reason }) => problems.push(problem(&path, "", reason)),
+        Err(e) => problems.push(problem(&paths::tenant_dir(tenant), "", e.to_string())),
+    }
+    check_values_files(&catalog, tenant, files, &mut problems);
+    problems
+}
+
+fn check_against_catalog(catalog: &Catalog, model: &TenantModel, problems: &mut Vec<Problem>) {
+    let spec_path = paths::tenant_spec(&model.spec.name);
+    let Some(tier) = catalog.tier(&model.spec.tier) else {
+        problems.push(problem(
+            &spec_path,
+            "tier",
+            format!("unknown tier {}", model.spec.tier),
+        ));
+        return;
+    };
+    for env in model.envs.keys() {
+        if let Err(e) = catalog.require_env_for_tier("env", env, tier) {
+            problems.push(problem(
+                &paths::base_values(&model.spec.name, env),
+                "tenant.env",
+                e.reason,
+            ));
+        }
+    }
+    for (env, module) in model.modules.keys() {
+        let path = paths::module_values(&model.spec.name, env, module);
+        if !model.envs.contains_key(env) {
+            problems.push(problem(
+                &path,
+                "",
+                format!("environment {env} has no base.yaml"),
+            ));
+        }
+        let Some(m) = catalog.module(module) else {
+            problems.push(problem(
+                &path,
+                "module.name",
+                format!("unknown module {module}"),
+            ));
+            continue;
+        };
+        if let Err(e) = catalog.require_module_allowed("module", m, &tier.name) {
+            problems.push(problem(&path, "module.name", e.reason));
+        }
+        for dep in &m.depends_on {
+            if !model.modules.contains_key(&(env.clone(), dep.clone())) {
+                problems.push(problem(
+                    &path,
+                    "module.name",
+                    format!("needs {dep} enabled in {env}"),
+                ));
+            }
+        }
+    }
+}
+
+/// Each values file names the tenant, env, tier and module of the folder it lives in, as the
+/// ApplicationSets read them.
+fn check_references(model: &TenantModel, problems: &mut Vec<Problem>) {
+    let tenant = &model.spec.name;
+    let refs = model
+        .envs
+        .iter()
+        .map(|(env, base)| (paths::base_values(tenant, env), env, &base.tenant, None))
+        .chain(model.modules.iter().map(|((env, module), values)| {
+            (
+                paths::module_values(tenant, env, module),
+                env,
+                &values.tenant,
+                Some((module, &values.module.name)),
+            )
+        }));
+    for (path, env, r, module) in refs {
+        if r.name != *tenant || r.env != *env {
+            problems.push(problem(
+                &path,
+                "tenant",
+                format!(
+                    "names {}-{} but lives in the folder of {tenant}-{env}",
+                    r.name, r.env
+                ),
+            ));
+        }
+        if r.tier != model.spec.tier {
+            problems.push(problem(
+                &path,
+                "tenant.tier",
+                format!("is {} but tenant.yaml says {}", r.tier, model.spec.tier),
+            ));
+        }
+        if let Some((file_module, named)) = module
+            && named != file_module
+        {
+            problems.push(problem(
+                &path,
+                "module.name",
+                format!("is {named} but the file is for {file_module}"),
+            ));
+        }
+    }
+}
+
+/// Each values file against its chart's schema, with the tier it names.
+fn check_values_files(
+    catalog: &Catalog,
+    tenant: &TenantName,
+    files: &RepoFiles,
+    problems: &mut Vec<Problem>,
+) {
+    let dir = paths::tenant_dir(tenant);
+    for (path, bytes) in files.iter().filter(|(p, _)| p.starts_with(&dir)) {
+        let chart = match paths::classify(&path[dir.len()..]) {
+            Some(TenantFile::Base(_)) => schema::tenant_chart(),
+            // A module the catalog does not know is already reported; it has no chart to check.
+            Some(TenantFile::Module(_, module)) if catalog.module(&module).is_some() => {
+                schema::module_chart(module.as_str())
+            }
+            _ => continue,
+        };
+        let values: serde_json::Value = match serde_yaml_ng::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(problem(path, "", e.to_string()));
+                continue;
+            }
+        };
+        let tier = values["tenant"]["tier"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match schema::check_values(files, &chart, &tier, &values) {
+            Ok(violations) => problems.extend(
+                violations
+                    .into_iter()
+                    .map(|v| problem(path, &v.path, v.message)),
+            ),
+            Err(e) => problems.push(problem(path, "", e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CATALOG: &str = include_str!("../tests/fixtures/catalog.yaml");
+
+    fn files(extra: &[(&str, &str)]) -> RepoFiles {
+        let mut f = RepoFiles::from([(
+            crate::catalog::CATALOG_PATH.to_owned(),
+            CATALOG.as_bytes().to_vec(),
+        )]);
+        for chart in [
+            "tenant",
+            "modules/postgres",
+            "modules/vault",
+            "modules/data-lake",
+            "modules/monitoring",
+        ] {
+            f.insert(
+                format!("charts/{chart}/Chart.yaml"),
+                b"apiVersion: v2\n".to_vec(),
+            );
+        }
+        for (p, c) in extra {
+            f.insert((*p).to_owned(), c.as_bytes().to_vec());
+        }
+        f
+    }
+
+    const SPEC: &str = "name: acme\ntier: standard\nstate: active\ncreated_by: 01X\n";
+    const BASE: &str = "tenant: {name: acme, tier: standard, env: dev}\nsuspended: false\nquota: {cpu: '20', memory: 40Gi, pods: 100}\npod_security: restricted\n";
+
+    fn review(extra: &[(&str, &str)]) -> Vec<String> {
+        review_tenant(&TenantName::parse("t", "acme").unwrap(), &files(extra))
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_consistent_tenant_passes() {
+        let module = "tenant: {name: acme, tier: standard, env: dev}\nmodule: {name: vault}\nsuspended: false\nreplicas: 2\n";
+        assert!(
+            review(&[
+                ("tenants/acme/tenant.yaml", SPEC),
+                ("tenants/acme/dev/base.yaml", BASE),
+                ("tenants/acme/dev/modules/vault.yaml", module)
+            ])
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn names_the_file_and_field_of_each_problem() {
+        let unknown = "tenant: {name: acme, tier: standard, env: dev}\nmodule: {name: kafka}\nsuspended: false\n";
+        let problems = review(&[
+            ("tenants/acme/tenant.yaml", SPEC),
+            ("tenants/acme/dev/base.yaml", BASE),
+            ("tenants/acme/dev/modules/kafka.yaml", unknown),
+        ]);
+        assert_eq!(
+            problems,
+            ["tenants/acme/dev/modules/kafka.yaml module.name: unknown module kafka"]
+        );
+
+        let wrong_tier = BASE.replace("tier: standard", "tier: premium");
+        let problems = review(&[
+            ("tenants/acme/tenant.yaml", SPEC),
+            ("tenants/acme/dev/base.yaml", &wrong_tier),
+        ]);
+        assert_eq!(
+            problems,
+            ["tenants/acme/dev/base.yaml tenant.tier: is premium but tenant.yaml says standard"]
+        );
+
+        let broken = review(&[("tenants/acme/tenant.yaml", "name: acme\ncolour: red\n")]);
+        assert!(
+            broken[0].starts_with("tenants/acme/tenant.yaml: "),
+            "{broken:?}"
+        );
+
+        let lake = "tenant: {name: acme, tier: standard, env: dev}\nmodule: {name: data-lake}\nsuspended: false\n";
+        let problems = review(&[
+            ("tenants/acme/tenant.yaml", SPEC),
+            ("tenants/acme/dev/base.yaml", BASE),
+            ("tenants/acme/dev/modules/data-lake.yaml", lake),
+        ]);
+        assert!(
+            problems.iter().any(|p| p.contains("needs tier premium")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("needs vault enabled in dev")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_deleted_tenant_has_nothing_to_review() {
+        assert!(review(&[]).is_empty());
+    }
+}

@@ -1,0 +1,246 @@
+//! GitHub pull requests: every opened or updated pull request is reviewed with the rules Berth
+//! applies to its own commits, and the verdict set as the commit status `berth/validate`; a
+//! merged Berth branch advances its request to `merged`.
+
+use std::collections::BTreeSet;
+
+use berth_core::TenantName;
+use berth_core::catalog::CATALOG_PATH;
+use berth_core::review::{Problem, review_tenant};
+use berth_core::schema::CHART_READS;
+use berth_store::RequestState;
+use octocrab::Octocrab;
+use octocrab::models::StatusState;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::time::now_rfc3339;
+use crate::webhooks::{Effect, event_record};
+
+/// The commit status context Berth sets.
+pub const STATUS_CONTEXT: &str = "berth/validate";
+/// GitHub's limit on a status description.
+const DESCRIPTION_MAX: usize = 140;
+
+/// Where GitHub's API is (github.com, GitHub Enterprise, or a test server) and the token.
+#[derive(Clone)]
+pub struct GithubApi {
+    pub client: Octocrab,
+}
+
+impl std::fmt::Debug for GithubApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GithubApi")
+    }
+}
+
+impl GithubApi {
+    /// A client for `base_url` with `token` (never logged).
+    pub fn new(base_url: &str, token: Option<String>) -> Result<Self, String> {
+        let mut builder = Octocrab::builder()
+            .base_uri(base_url)
+            .map_err(|e| format!("{base_url:?} is not a URL: {e}"))?;
+        if let Some(token) = token {
+            builder = builder.personal_token(token);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
+        Ok(Self { client })
+    }
+}
+
+fn field<'a>(payload: &'a Value, pointer: &str, name: &str) -> Result<&'a Value, ApiError> {
+    payload
+        .pointer(pointer)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| ApiError::invalid(name, "is required"))
+}
+
+fn text<'a>(payload: &'a Value, pointer: &str, name: &str) -> Result<&'a str, ApiError> {
+    field(payload, pointer, name)?
+        .as_str()
+        .ok_or_else(|| ApiError::invalid(name, "must be a string"))
+}
+
+/// What a GitHub event does.
+pub(crate) async fn github_effect(
+    app: &AppState,
+    api: &GithubApi,
+    request_id: String,
+    event: &str,
+    payload: &Value,
+) -> Result<Effect, ApiError> {
+    match event {
+        "ping" => Ok(Effect::Reported {
+            outcome: "pong",
+            details: json!({"zen": payload["zen"]}),
+        }),
+        "pull_request" => match payload["action"].as_str() {
+            Some("opened" | "synchronize" | "reopened") => {
+                review_pull_request(app, api, &request_id, payload).await
+            }
+            Some("closed")
+                if payload.pointer("/pull_request/merged") == Some(&Value::Bool(true)) =>
+            {
+                merged(app, payload).await
+            }
+            other => Ok(Effect::Ignore(format!(
+                "pull_request {} changes nothing",
+                other.unwrap_or("<none>")
+            ))),
+        },
+        other => Ok(Effect::Ignore(format!(
+            "event {other} is not one Berth acts on"
+        ))),
+    }
+}
+
+async fn review_pull_request(
+    app: &AppState,
+    api: &GithubApi,
+    request_id: &str,
+    payload: &Value,
+) -> Result<Effect, ApiError> {
+    let number = field(payload, "/number", "number")?
+        .as_u64()
+        .ok_or_else(|| ApiError::invalid("number", "must be a number"))?;
+    let sha = text(payload, "/pull_request/head/sha", "pull_request.head.sha")?;
+    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid(
+            "pull_request.head.sha",
+            "must be a commit id",
+        ));
+    }
+    let full_name = text(payload, "/repository/full_name", "repository.full_name")?;
+    let (owner, repo) = full_name
+        .split_once('/')
+        .filter(|(o, r)| {
+            [o, r].iter().all(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            })
+        })
+        .ok_or_else(|| ApiError::invalid("repository.full_name", "must be owner/name"))?;
+
+    // First what changed, then the files of the tenants it touched.
+    let reference = format!("refs/pull/{number}/head");
+    let changed = app
+        .committer
+        .read_ref(reference.clone(), Vec::new())
+        .await?
+        .changed;
+    let mut problems = Vec::new();
+    let mut tenants = BTreeSet::new();
+    for path in changed.iter().filter_map(|p| p.strip_prefix("tenants/")) {
+        let Some((name, _)) = path.split_once('/') else {
+            continue;
+        };
+        match TenantName::parse("tenant", name) {
+            Ok(tenant) => {
+                tenants.insert(tenant);
+            }
+            Err(e) => problems.push(Problem {
+                path: format!("tenants/{name}/"),
+                field: String::new(),
+                message: e.reason,
+            }),
+        }
+    }
+    let mut reads: Vec<String> = tenants.iter().map(berth_core::paths::tenant_dir).collect();
+    reads.push(CATALOG_PATH.to_owned());
+    reads.extend(CHART_READS.iter().map(|p| p.to_string()));
+    let snapshot = app.committer.read_ref(reference, reads).await?;
+    if snapshot.head != sha {
+        // A newer push is already on its way with its own event; this review would be stale.
+        return Ok(Effect::Ignore(format!(
+            "pull request #{number} moved on from {sha}"
+        )));
+    }
+    for tenant in &tenants {
+        problems.extend(review_tenant(tenant, &snapshot.files));
+    }
+
+    let (state, description) = if problems.is_empty() {
+        (
+            StatusState::Success,
+            format!("{} tenant(s) checked, all valid", tenants.len()),
+        )
+    } else {
+        (
+            StatusState::Failure,
+            format!("{} problem(s); first: {}", problems.len(), problems[0]),
+        )
+    };
+    let description: String = description.chars().take(DESCRIPTION_MAX).collect();
+    api.client
+        .repos(owner, repo)
+        .create_status(sha.to_owned(), state)
+        .context(STATUS_CONTEXT.to_owned())
+        .description(description.clone())
+        .send()
+        .await
+        .map_err(|e| {
+            ApiError::unavailable(
+                "github_unavailable",
+                format!("setting the commit status failed: {e}"),
+            )
+        })?;
+
+    let problems: Vec<Value> = problems
+        .iter()
+        .map(|p| json!({"path": p.path, "field": p.field, "message": p.message}))
+        .collect();
+    let mut record = event_record(
+        request_id,
+        "review_pull_request",
+        "",
+        RequestState::NoChange,
+    );
+    record.commit = Some(sha.to_owned());
+    record.pr_url = payload
+        .pointer("/pull_request/html_url")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(Effect::Reviewed {
+        record,
+        details: json!({"state": if problems.is_empty() { "success" } else { "failure" }, "description": description, "problems": problems}),
+    })
+}
+
+/// A merged `berth/<request id>` branch: its request is now `merged` with the merge commit.
+async fn merged(app: &AppState, payload: &Value) -> Result<Effect, ApiError> {
+    let branch = text(payload, "/pull_request/head/ref", "pull_request.head.ref")?;
+    let Some(id) = branch
+        .strip_prefix("berth/")
+        .filter(|id| ulid::Ulid::from_string(id).is_ok())
+    else {
+        return Ok(Effect::Ignore(format!(
+            "branch {branch} is not one of Berth's"
+        )));
+    };
+    let Some(mut record) = app.store.get_request(id).await? else {
+        return Ok(Effect::Ignore(format!(
+            "no request {id} for branch {branch}"
+        )));
+    };
+    record.state = RequestState::Merged;
+    record.commit = payload
+        .pointer("/pull_request/merge_commit_sha")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or(record.commit);
+    record.pr_url = payload
+        .pointer("/pull_request/html_url")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or(record.pr_url);
+    record.updated_at = now_rfc3339();
+    app.store.put_request(&record).await?;
+    Ok(Effect::Reported {
+        outcome: "merged",
+        details: json!({"request": record}),
+    })
+}

@@ -1,0 +1,314 @@
+//! GitHub pull request events against the GitHub test server of `tests/`, over a real bare
+//! repository: a person's valid tenant edit gets `success`, an invalid one `failure` naming the
+//! file and the field; a merged Berth branch advances its request.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use berth_store::Store;
+use berth_tests::api_server::{ADMIN, ApiServer, GITHUB_SECRET};
+use berth_tests::github::GithubServer;
+use berth_tests::{dynamo_store, git, seed_repo};
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+struct Fixture {
+    api: ApiServer,
+    github: GithubServer,
+    repo: PathBuf,
+    store: berth_store::DynamoStore,
+    client: reqwest::Client,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = seed_repo(dir.path(), "origin");
+        let store = dynamo_store().await;
+        let github = GithubServer::start(repo.clone(), "github-test-token").await;
+        let api = ApiServer::start_with_github(
+            repo.to_str().unwrap(),
+            &dir.path().join("work"),
+            Arc::new(store.clone()),
+            Some(&github.url),
+        )
+        .await;
+        let f = Self {
+            api,
+            github,
+            repo,
+            store,
+            client: reqwest::Client::new(),
+            dir,
+        };
+        let created = f
+            .client
+            .post(format!("{}/v1/tenants", f.api.url))
+            .bearer_auth(ADMIN)
+            .json(&json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::ACCEPTED);
+        f
+    }
+
+    /// A person's pull request #`number`: `edit` applied to a clone of main, pushed as
+    /// `refs/pull/<number>/head` the way GitHub exposes it. Returns the head commit.
+    fn open_pull_request(&self, number: u32, edit: impl FnOnce(&Path)) -> String {
+        let work = self.dir.path().join(format!("pr-{number}"));
+        let run = |args: &[&str], dir: &Path| {
+            let out = Command::new("git")
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(
+            &[
+                "clone",
+                "--quiet",
+                self.repo.to_str().unwrap(),
+                work.to_str().unwrap(),
+            ],
+            self.dir.path(),
+        );
+        edit(&work);
+        run(&["add", "-A"], &work);
+        run(
+            &[
+                "-c",
+                "user.name=Person",
+                "-c",
+                "user.email=person@example.test",
+                "commit",
+                "--quiet",
+                "-m",
+                "hand edit",
+            ],
+            &work,
+        );
+        run(
+            &[
+                "push",
+                "--quiet",
+                "origin",
+                &format!("HEAD:refs/pull/{number}/head"),
+            ],
+            &work,
+        );
+        git(
+            &self.repo,
+            &["rev-parse", &format!("refs/pull/{number}/head")],
+        )
+        .trim()
+        .to_owned()
+    }
+
+    async fn deliver(&self, event: &str, delivery: &str, payload: Value) -> (StatusCode, Value) {
+        let body = payload.to_string();
+        let mut mac = Hmac::<Sha256>::new_from_slice(GITHUB_SECRET.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let response = self
+            .client
+            .post(format!("{}/webhooks/github", self.api.url))
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
+            .header(
+                "x-hub-signature-256",
+                format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn pull_request(number: u32, sha: &str) -> Value {
+    json!({"action": "opened", "number": number,
+           "pull_request": {"number": number, "head": {"sha": sha, "ref": "person/edit"}, "html_url": format!("https://github.test/o/r/pull/{number}")},
+           "repository": {"full_name": "platform/tenants"}})
+}
+
+fn edit_file(work: &Path, path: &str, from: &str, to: &str) {
+    let file = work.join(path);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(from), "{path} has no {from:?}");
+    std::fs::write(file, text.replace(from, to)).unwrap();
+}
+
+#[tokio::test]
+async fn a_valid_hand_edit_gets_success() {
+    let f = Fixture::new().await;
+    let sha = f.open_pull_request(1, |w| {
+        let path = w.join("tenants/acme/dev/modules/postgres.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(path, format!("{text}replicas: 2\n")).unwrap();
+    });
+    let (status, answer) = f
+        .deliver("pull_request", "d-1", pull_request(1, &sha))
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("reviewed")),
+        "{answer}"
+    );
+    let statuses = f.github.statuses();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(
+        (
+            statuses[0].sha.as_str(),
+            statuses[0].state.as_str(),
+            statuses[0].context.as_str()
+        ),
+        (sha.as_str(), "success", "berth/validate")
+    );
+    assert_eq!(statuses[0].repository, "platform/tenants");
+    assert_eq!(f.github.calls(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_module_or_a_bad_value_gets_failure_naming_file_and_field() {
+    let f = Fixture::new().await;
+    let sha = f.open_pull_request(2, |w| {
+        let module = "tenant:\n  name: acme\n  tier: standard\n  env: dev\nmodule:\n  name: kafka\nsuspended: false\n";
+        std::fs::write(w.join("tenants/acme/dev/modules/kafka.yaml"), module).unwrap();
+    });
+    let (_, answer) = f
+        .deliver("pull_request", "d-2", pull_request(2, &sha))
+        .await;
+    assert_eq!(answer["details"]["state"], "failure", "{answer}");
+    let status = &f.github.statuses()[0];
+    assert_eq!(status.state, "failure");
+    assert!(
+        status
+            .description
+            .contains("tenants/acme/dev/modules/kafka.yaml module.name"),
+        "{}",
+        status.description
+    );
+
+    let sha = f.open_pull_request(3, |w| {
+        let path = "tenants/acme/dev/modules/postgres.yaml";
+        let text = std::fs::read_to_string(w.join(path)).unwrap();
+        std::fs::write(w.join(path), format!("{text}replicas: two\n")).unwrap();
+        edit_file(w, "tenants/acme/dev/base.yaml", "pods: 100", "pods: lots");
+    });
+    let (_, answer) = f
+        .deliver(
+            "pull_request",
+            "d-3",
+            json!({"action": "synchronize", "number": 3,
+        "pull_request": {"head": {"sha": sha}}, "repository": {"full_name": "platform/tenants"}}),
+        )
+        .await;
+    let problems: Vec<String> = answer["details"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                p["path"].as_str().unwrap(),
+                p["field"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        problems.contains(&"tenants/acme/dev/modules/postgres.yaml replicas".to_owned()),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("tenants/acme/dev/base.yaml")),
+        "{problems:?}"
+    );
+    assert_eq!(f.github.statuses()[1].state, "failure");
+}
+
+#[tokio::test]
+async fn ping_and_bad_signatures() {
+    let f = Fixture::new().await;
+    let (status, answer) = f
+        .deliver(
+            "ping",
+            "d-ping",
+            json!({"zen": "Keep it logically awesome."}),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("pong"))
+    );
+    let unsigned = f
+        .client
+        .post(format!("{}/webhooks/github", f.api.url))
+        .header("x-github-event", "ping")
+        .header("x-github-delivery", "d-x")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    let sha1 = f
+        .client
+        .post(format!("{}/webhooks/github", f.api.url))
+        .header(
+            "x-hub-signature",
+            "sha1=0000000000000000000000000000000000000000",
+        )
+        .header("x-github-delivery", "d-y")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sha1.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(f.github.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_merged_berth_branch_advances_its_request() {
+    let f = Fixture::new().await;
+    let created: Value = f
+        .client
+        .put(format!(
+            "{}/v1/tenants/acme/envs/dev/modules/monitoring?mode=pr",
+            f.api.url
+        ))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["state"], "branch_pushed");
+    let id = created["id"].as_str().unwrap();
+    let merge_sha = "0123456789abcdef0123456789abcdef01234567";
+    let payload = json!({"action": "closed", "number": 7,
+        "pull_request": {"merged": true, "merge_commit_sha": merge_sha, "head": {"ref": format!("berth/{id}"), "sha": created["commit"]},
+                         "html_url": "https://github.test/o/r/pull/7"},
+        "repository": {"full_name": "platform/tenants"}});
+    let (_, answer) = f.deliver("pull_request", "d-merge", payload).await;
+    assert_eq!(answer["outcome"], "merged", "{answer}");
+    let record = f.store.get_request(id).await.unwrap().unwrap();
+    assert_eq!(record.state, berth_store::RequestState::Merged);
+    assert_eq!(record.commit.as_deref(), Some(merge_sha));
+    assert_eq!(
+        record.pr_url.as_deref(),
+        Some("https://github.test/o/r/pull/7")
+    );
+}
