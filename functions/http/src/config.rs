@@ -364,14 +364,14 @@ mod tests {
         let err = Settings::from_env(Function::Webhook, |k| map.get(k).cloned()).unwrap_err();
         assert_eq!(err, ConfigError::Missing("BERTH_WEBHOOK_SECRETS_ARGOCD"));
         let mut map = map;
-        map.insert("BERTH_WEBHOOK_SECRETS_ARGOCD".into(), "short".into());
+        map.insert("BERTH_WEBHOOK_SECRETS_ARGOCD".into(), "tiny-xyz".into());
         let err = Settings::from_env(Function::Webhook, |k| map.get(k).cloned()).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("BERTH_WEBHOOK_SECRETS_ARGOCD: secret 1"),
             "{err}"
         );
-        assert!(!err.to_string().contains("short"));
+        assert!(!err.to_string().contains("tiny-xyz"), "the secret never appears");
         map.insert(
             "BERTH_WEBHOOK_SECRETS_ARGOCD".into(),
             "argocd-token-0123456789".into(),

@@ -9,6 +9,8 @@ use berth_core::catalog::CATALOG_PATH;
 use berth_core::review::{Problem, review_tenant};
 use berth_core::schema::CHART_READS;
 use berth_store::RequestState;
+use berth_webhooks::billing::EventError;
+use berth_webhooks::events::{PullRequestEvent, parse_pull_request_event};
 use octocrab::Octocrab;
 use octocrab::models::StatusState;
 use serde_json::{Value, json};
@@ -51,17 +53,8 @@ impl GithubApi {
     }
 }
 
-fn field<'a>(payload: &'a Value, pointer: &str, name: &str) -> Result<&'a Value, ApiError> {
-    payload
-        .pointer(pointer)
-        .filter(|v| !v.is_null())
-        .ok_or_else(|| ApiError::invalid(name, "is required"))
-}
-
-fn text<'a>(payload: &'a Value, pointer: &str, name: &str) -> Result<&'a str, ApiError> {
-    field(payload, pointer, name)?
-        .as_str()
-        .ok_or_else(|| ApiError::invalid(name, "must be a string"))
+fn event_error(e: EventError) -> ApiError {
+    ApiError::invalid(e.field, e.reason)
 }
 
 /// What a GitHub event does.
@@ -70,27 +63,25 @@ pub(crate) async fn github_effect(
     api: &GithubApi,
     request_id: String,
     event: &str,
-    payload: &Value,
+    body: &[u8],
 ) -> Result<Effect, ApiError> {
     match event {
         "ping" => Ok(Effect::Reported {
             outcome: "pong",
-            details: json!({"zen": payload["zen"]}),
+            details: json!({}),
         }),
-        "pull_request" => match payload["action"].as_str() {
-            Some("opened" | "synchronize" | "reopened") => {
-                review_pull_request(app, api, &request_id, payload).await
+        "pull_request" => {
+            let pr = parse_pull_request_event(body).map_err(event_error)?;
+            match pr.action.as_str() {
+                "opened" | "synchronize" | "reopened" => {
+                    review_pull_request(app, api, &request_id, &pr).await
+                }
+                "closed" if pr.merged => merged(app, &pr).await,
+                other => Ok(Effect::Ignore(format!(
+                    "pull_request {other} changes nothing"
+                ))),
             }
-            Some("closed")
-                if payload.pointer("/pull_request/merged") == Some(&Value::Bool(true)) =>
-            {
-                merged(app, payload).await
-            }
-            other => Ok(Effect::Ignore(format!(
-                "pull_request {} changes nothing",
-                other.unwrap_or("<none>")
-            ))),
-        },
+        }
         other => Ok(Effect::Ignore(format!(
             "event {other} is not one Berth acts on"
         ))),
@@ -101,29 +92,11 @@ async fn review_pull_request(
     app: &AppState,
     api: &GithubApi,
     request_id: &str,
-    payload: &Value,
+    pr: &PullRequestEvent,
 ) -> Result<Effect, ApiError> {
-    let number = field(payload, "/number", "number")?
-        .as_u64()
-        .ok_or_else(|| ApiError::invalid("number", "must be a number"))?;
-    let sha = text(payload, "/pull_request/head/sha", "pull_request.head.sha")?;
-    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid(
-            "pull_request.head.sha",
-            "must be a commit id",
-        ));
-    }
-    let full_name = text(payload, "/repository/full_name", "repository.full_name")?;
-    let (owner, repo) = full_name
-        .split_once('/')
-        .filter(|(o, r)| {
-            [o, r].iter().all(|s| {
-                !s.is_empty()
-                    && s.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            })
-        })
-        .ok_or_else(|| ApiError::invalid("repository.full_name", "must be owner/name"))?;
+    let number = pr.number;
+    let sha = pr.head_commit().map_err(event_error)?;
+    let (owner, repo) = pr.owner_and_name().map_err(event_error)?;
 
     // First what changed, then the files of the tenants it touched.
     let reference = format!("refs/pull/{number}/head");
@@ -200,10 +173,7 @@ async fn review_pull_request(
         RequestState::NoChange,
     );
     record.commit = Some(sha.to_owned());
-    record.pr_url = payload
-        .pointer("/pull_request/html_url")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    record.pr_url = pr.html_url.clone();
     Ok(Effect::Reviewed {
         record,
         details: json!({"state": if problems.is_empty() { "success" } else { "failure" }, "description": description, "problems": problems}),
@@ -211,8 +181,11 @@ async fn review_pull_request(
 }
 
 /// A merged `berth/<request id>` branch: its request is now `merged` with the merge commit.
-async fn merged(app: &AppState, payload: &Value) -> Result<Effect, ApiError> {
-    let branch = text(payload, "/pull_request/head/ref", "pull_request.head.ref")?;
+async fn merged(app: &AppState, pr: &PullRequestEvent) -> Result<Effect, ApiError> {
+    let branch = pr
+        .head_ref
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("pull_request.head.ref", "is required"))?;
     let Some(id) = branch
         .strip_prefix("berth/")
         .filter(|id| ulid::Ulid::from_string(id).is_ok())
@@ -227,16 +200,8 @@ async fn merged(app: &AppState, payload: &Value) -> Result<Effect, ApiError> {
         )));
     };
     record.state = RequestState::Merged;
-    record.commit = payload
-        .pointer("/pull_request/merge_commit_sha")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or(record.commit);
-    record.pr_url = payload
-        .pointer("/pull_request/html_url")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or(record.pr_url);
+    record.commit = pr.merge_commit_sha.clone().or(record.commit);
+    record.pr_url = pr.html_url.clone().or(record.pr_url);
     record.updated_at = now_rfc3339();
     app.store.put_request(&record).await?;
     Ok(Effect::Reported {

@@ -16,6 +16,7 @@ use berth_core::body::parse_create_tenant;
 use berth_core::{Action, Request};
 use berth_store::{BillingLink, RequestRecord, RequestState, StatusRecord};
 use berth_webhooks::billing::parse_billing_event;
+use berth_webhooks::events::{ArgocdEvent, parse_argocd_event};
 use berth_webhooks::{
     SecretSet, verify_bearer, verify_github, verify_standard_webhooks, verify_stripe,
 };
@@ -214,11 +215,11 @@ async fn github(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
         let event = header(&headers, "x-github-event")
             .unwrap_or_default()
             .to_owned();
-        let payload = parse_json(&body)?;
-        Ok::<_, ApiError>((delivery.to_owned(), event, body, payload))
+        parse_json(&body)?;
+        Ok::<_, ApiError>((delivery.to_owned(), event, body))
     }
     .await;
-    let (delivery, event, body, payload) = match result {
+    let (delivery, event, body) = match result {
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
     };
@@ -229,7 +230,7 @@ async fn github(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
         )
         .into_response();
     };
-    let app = state.app.clone();
+    let (app, payload) = (state.app.clone(), body.clone());
     deliver(&state, "github", delivery, &body, |id| async move {
         crate::github::github_effect(&app, &api, id, &event, &payload).await
     })
@@ -276,41 +277,38 @@ async fn argocd(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
         let body = raw_body(&headers, body).await?;
         verify_bearer(header(&headers, "authorization"), &state.secrets.argocd)
             .map_err(unauthenticated)?;
-        let event = parse_json(&body)?;
-        Ok::<_, ApiError>((body, event))
+        parse_json(&body)?;
+        Ok::<_, ApiError>(body)
     }
     .await;
-    let (body, event) = match result {
-        Ok(parts) => parts,
+    let body = match result {
+        Ok(body) => body,
         Err(e) => return e.into_response(),
     };
     // Notifications carry no id: the same application in the same state is the same event.
     let event_id = idempotency::fingerprint("argocd", "", &body);
+    let payload = body.clone();
     deliver(&state, "argocd", event_id, &body, |_| async move {
-        argocd_effect(&event)
+        argocd_effect(&payload)
     })
     .await
 }
 
-fn argocd_effect(event: &Value) -> Result<Effect, ApiError> {
-    let text = |field: &str| {
-        event[field]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let required =
-        |field: &'static str| text(field).ok_or_else(|| ApiError::invalid(field, "is required"));
-    let tenant = required("tenant")?;
-    berth_core::TenantName::parse("tenant", &tenant)?;
-    let env = required("env")?;
-    berth_core::EnvName::parse("env", &env)?;
-    let module = text("module");
-    if let Some(m) = &module {
+fn argocd_effect(body: &[u8]) -> Result<Effect, ApiError> {
+    let event = parse_argocd_event(body).map_err(|e| ApiError::invalid(e.field, e.reason))?;
+    berth_core::TenantName::parse("tenant", &event.tenant)?;
+    berth_core::EnvName::parse("env", &event.env)?;
+    if let Some(m) = &event.module {
         berth_core::ModuleName::parse("module", m)?;
     }
-    let health = required("health")?;
-    let (sync, revision) = (text("sync"), text("revision"));
+    let ArgocdEvent {
+        tenant,
+        env,
+        module,
+        health,
+        sync,
+        revision,
+    } = event;
     let digest = idempotency::fingerprint(
         &health,
         sync.as_deref().unwrap_or(""),

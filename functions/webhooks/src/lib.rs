@@ -4,6 +4,7 @@
 //! signature into an error.
 
 pub mod billing;
+pub mod events;
 mod secrets;
 mod signature;
 
