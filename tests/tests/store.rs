@@ -28,6 +28,7 @@ fn tenant(name: &str) -> TenantEntry {
         tier: "standard".into(),
         state: "active".into(),
         display_name: Some(format!("{name} Inc.")),
+        customer_id: Some(format!("cus_{name}")),
         last_request: "01X".into(),
         updated_at: "2026-11-22T01:00:00Z".into(),
     }

@@ -498,3 +498,50 @@ async fn a_subscription_is_provisioned_once_it_is_active() {
     assert_eq!(answer["outcome"], "committed", "{answer}");
     assert!(f.spec("acme").contains("tier: bronze"));
 }
+
+#[tokio::test]
+async fn a_store_that_is_down_answers_503_so_the_sender_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    // Nothing listens on this port: every store call fails.
+    let port = berth_tests::free_port();
+    let client = berth_store::dynamodb_client(Some(&format!("http://127.0.0.1:{port}")));
+    let store = berth_store::DynamoStore::new(client, "missing");
+    let server = ApiServer::start(
+        repo.to_str().unwrap(),
+        &dir.path().join("work"),
+        Arc::new(store),
+    )
+    .await;
+    let f = Fixture {
+        server,
+        repo,
+        store: dynamo_store().await,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    };
+    let tip = f.tip();
+    let body = signup_body("acme");
+    let (id, ts) = ("msg_down", now());
+    let key = BASE64
+        .decode(SIGNUP_SECRET.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.{body}").as_bytes());
+    let response = f
+        .client
+        .post(format!("{}/webhooks/signup", f.server.url))
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header(
+            "webhook-signature",
+            format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(f.tip(), tip, "nothing was committed");
+}

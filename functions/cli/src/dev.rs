@@ -73,6 +73,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         "  admin token (kept in {}): {token}",
         state_dir.join("admin-token").display()
     );
+    println!(
+        "  webhook secrets: {} (BERTH_WEBHOOK_SECRETS_* override them)",
+        secrets_path.display()
+    );
     println!();
     println!("Try:");
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/v1/catalog");

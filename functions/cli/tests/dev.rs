@@ -114,6 +114,37 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
 
     let dev = Dev::start(state.path());
     assert!(dev.banner.contains("(reused)"), "{}", dev.banner);
+    assert!(
+        dev.banner.contains("webhook-secrets.env"),
+        "the banner says where the webhook secrets are"
+    );
+    let secrets = std::fs::read_to_string(state.path().join("webhook-secrets.env")).unwrap();
+    let argocd = secrets
+        .lines()
+        .find_map(|l| l.strip_prefix("BERTH_WEBHOOK_SECRETS_ARGOCD="))
+        .unwrap();
+    let event =
+        serde_json::json!({"tenant": "acme", "env": "dev", "health": "Healthy", "sync": "Synced"});
+    let delivered = client
+        .post(format!("{}/webhooks/argocd", dev.url))
+        .bearer_auth(argocd)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered.status(),
+        200,
+        "berth dev serves the webhooks with its kept secrets"
+    );
+    let refused = client
+        .post(format!("{}/webhooks/argocd", dev.url))
+        .bearer_auth("wrong-token-0123456789")
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
     let again = std::fs::read_to_string(state.path().join("admin-token")).unwrap();
     assert_eq!(again.trim(), token, "the token is kept");
     let tenants: serde_json::Value = client

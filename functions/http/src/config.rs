@@ -371,7 +371,10 @@ mod tests {
                 .starts_with("BERTH_WEBHOOK_SECRETS_ARGOCD: secret 1"),
             "{err}"
         );
-        assert!(!err.to_string().contains("tiny-xyz"), "the secret never appears");
+        assert!(
+            !err.to_string().contains("tiny-xyz"),
+            "the secret never appears"
+        );
         map.insert(
             "BERTH_WEBHOOK_SECRETS_ARGOCD".into(),
             "argocd-token-0123456789".into(),

@@ -162,6 +162,7 @@ async fn update_index(
                     TenantState::Suspended => "suspended".into(),
                 },
                 display_name: spec.display_name,
+                customer_id: spec.customer_id,
                 last_request: record.id.clone(),
                 updated_at: record.updated_at.clone(),
             };

@@ -56,6 +56,9 @@ pub struct TenantEntry {
     pub state: String,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// The billing system's customer id, for tenants a subscription created.
+    #[serde(default)]
+    pub customer_id: Option<String>,
     pub last_request: String,
     pub updated_at: String,
 }
