@@ -55,21 +55,20 @@ impl Fixture {
     }
 
     /// Sends a Standard Webhooks delivery signed with `secret` at `timestamp`.
-    async fn signup(
+    async fn signup_response(
         &self,
         id: &str,
         body: &str,
         secret: &str,
         timestamp: i64,
-    ) -> (StatusCode, Value) {
+    ) -> reqwest::Response {
         let key = BASE64
             .decode(secret.strip_prefix("whsec_").unwrap())
             .unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
         mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
         let signature = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
-        let response = self
-            .client
+        self.client
             .post(format!("{}/webhooks/signup", self.server.url))
             .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
@@ -77,7 +76,17 @@ impl Fixture {
             .body(body.to_owned())
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn signup(
+        &self,
+        id: &str,
+        body: &str,
+        secret: &str,
+        timestamp: i64,
+    ) -> (StatusCode, Value) {
+        let response = self.signup_response(id, body, secret, timestamp).await;
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -521,26 +530,9 @@ async fn a_store_that_is_down_answers_503_so_the_sender_retries() {
         _dir: dir,
     };
     let tip = f.tip();
-    let body = signup_body("acme");
-    let (id, ts) = ("msg_down", now());
-    let key = BASE64
-        .decode(SIGNUP_SECRET.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-    mac.update(format!("{id}.{ts}.{body}").as_bytes());
     let response = f
-        .client
-        .post(format!("{}/webhooks/signup", f.server.url))
-        .header("webhook-id", id)
-        .header("webhook-timestamp", ts.to_string())
-        .header(
-            "webhook-signature",
-            format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .signup_response("msg_down", &signup_body("acme"), SIGNUP_SECRET, now())
+        .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "5");
     assert_eq!(f.tip(), tip, "nothing was committed");

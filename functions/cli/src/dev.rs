@@ -172,17 +172,11 @@ fn ensure_webhook_secrets(path: &Path) -> anyhow::Result<WebhookSecrets> {
         }
     }
     if changed {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?;
-        for (name, value) in &kept {
-            writeln!(file, "{name}={value}")?;
-        }
+        let lines: String = kept
+            .iter()
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .collect();
+        write_private(path, &lines)?;
     }
     let secrets = webhook_secrets_from_env(|name| {
         std::env::var(name).ok().or_else(|| kept.get(name).cloned())
@@ -199,6 +193,12 @@ fn ensure_admin_token(path: &Path) -> anyhow::Result<String> {
         }
     }
     let token = hex::encode(rand::random::<[u8; 32]>());
+    write_private(path, &format!("{token}\n"))?;
+    Ok(token)
+}
+
+/// Writes a file only this user can read: it holds secrets.
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -207,6 +207,6 @@ fn ensure_admin_token(path: &Path) -> anyhow::Result<String> {
         .truncate(true)
         .mode(0o600)
         .open(path)?;
-    writeln!(file, "{token}")?;
-    Ok(token)
+    file.write_all(content.as_bytes())?;
+    Ok(())
 }

@@ -351,7 +351,23 @@ impl Inner {
 
     /// Fetches the branch tip into the cache and returns it.
     fn fetch_tip(&self, repo: &Repository, depth: i32) -> Result<Oid, GitError> {
-        let refspec = format!("+{}:{}", self.branch_ref(), self.tracking_ref());
+        self.fetch(
+            repo,
+            &format!("+{}:{}", self.branch_ref(), self.tracking_ref()),
+            depth,
+        )?;
+        match repo.refname_to_id(&self.tracking_ref()) {
+            Ok(oid) => Ok(oid),
+            Err(e) if e.code() == ErrorCode::NotFound => Err(GitError::MissingBranch {
+                branch: self.config.branch.clone(),
+            }),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// One fetch of `refspec`, `depth` commits deep on network transports (the local transport
+    /// cannot fetch shallow), without tags, with the bounded credentials handler.
+    fn fetch(&self, repo: &Repository, refspec: &str, depth: i32) -> Result<(), GitError> {
         let mut remote = repo
             .remote_anonymous(self.config.remote.as_str())
             .map_err(backend)?;
@@ -363,38 +379,15 @@ impl Inner {
             options.depth(depth);
         }
         remote
-            .fetch(&[&refspec], Some(&mut options), None)
-            .map_err(remote_error)?;
-        match repo.refname_to_id(&self.tracking_ref()) {
-            Ok(oid) => Ok(oid),
-            Err(e) if e.code() == ErrorCode::NotFound => Err(GitError::MissingBranch {
-                branch: self.config.branch.clone(),
-            }),
-            Err(e) => Err(backend(e)),
-        }
+            .fetch(&[refspec], Some(&mut options), None)
+            .map_err(remote_error)
     }
 
     /// Fetches `reference` (one commit deep over the network) and returns its commit.
     fn fetch_ref(&self, repo: &Repository, reference: &str) -> Result<Oid, GitError> {
         let digest = Sha256::digest(reference.as_bytes());
         let local = format!("refs/berth/fetched/{}", hex::encode(&digest[..8]));
-        let mut remote = repo
-            .remote_anonymous(self.config.remote.as_str())
-            .map_err(backend)?;
-        let credential_calls = Cell::new(0);
-        let mut options = FetchOptions::new();
-        options.remote_callbacks(self.callbacks(&credential_calls));
-        options.download_tags(AutotagOption::None);
-        if !self.config.remote.is_local() {
-            options.depth(1);
-        }
-        remote
-            .fetch(
-                &[&format!("+{reference}:{local}")],
-                Some(&mut options),
-                None,
-            )
-            .map_err(remote_error)?;
+        self.fetch(repo, &format!("+{reference}:{local}"), 1)?;
         repo.refname_to_id(&local)
             .map_err(|_| GitError::Backend(format!("{reference} does not exist on the remote")))
     }

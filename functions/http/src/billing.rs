@@ -166,21 +166,16 @@ pub(crate) async fn billing_effect(
                     &request_id,
                 ),
                 _ if active(status) => {
-                    let patch = TenantPatch {
-                        tier: tier
-                            .map(|t| berth_core::TierName::parse(PRICE_FIELD, &t))
-                            .transpose()?,
-                        suspended: Some(false),
-                        ..Default::default()
-                    };
-                    Ok(Effect::Submit {
-                        request: patch_request(patch),
-                        prefix: "data.object",
-                        link: Some(BillingLink {
-                            scheduled: None,
-                            ..next(&link)
+                    let tier = tier
+                        .map(|t| berth_core::TierName::parse(PRICE_FIELD, &t))
+                        .transpose()?;
+                    Ok(resume(
+                        patch_request(TenantPatch {
+                            tier,
+                            ..Default::default()
                         }),
-                    })
+                        next(&link),
+                    ))
                 }
                 other => Ok(Effect::Ignore(format!(
                     "subscription status {other} changes nothing"
@@ -201,18 +196,7 @@ pub(crate) async fn billing_effect(
             event.created + billing.grace_period_days as i64 * DAY,
         ),
         BillingEventKind::InvoicePaid => {
-            let patch = TenantPatch {
-                suspended: Some(false),
-                ..Default::default()
-            };
-            Ok(Effect::Submit {
-                request: patch_request(patch),
-                prefix: "data.object",
-                link: Some(BillingLink {
-                    scheduled: None,
-                    ..next(&link)
-                }),
-            })
+            Ok(resume(patch_request(TenantPatch::default()), next(&link)))
         }
         BillingEventKind::Other(_) => {
             Ok(Effect::Ignore("not a billing event Berth acts on".into()))
@@ -263,6 +247,21 @@ fn provision(
         prefix: "data.object.metadata",
         link: Some(link),
     })
+}
+
+/// Resumes the tenant (with whatever else `request`'s patch sets) and drops any scheduled change.
+fn resume(mut request: Request, link: BillingLink) -> Effect {
+    if let Action::UpdateTenant(patch) = &mut request.action {
+        patch.suspended = Some(false);
+    }
+    Effect::Submit {
+        request,
+        prefix: "data.object",
+        link: Some(BillingLink {
+            scheduled: None,
+            ..link
+        }),
+    }
 }
 
 /// Suspends now and schedules the deletion after the retention period.

@@ -46,20 +46,14 @@ pub async fn submit(
         source,
         mode,
     } = submission;
-    let now = now_rfc3339();
-    let mut record = RequestRecord {
-        id: request.id.clone(),
-        action: request.action.name().to_owned(),
-        source,
-        tenant: request.tenant.to_string(),
-        state: RequestState::Accepted,
-        commit: None,
-        branch: None,
-        pr_url: None,
-        error: None,
-        created_at: now.clone(),
-        updated_at: now,
-    };
+    let mut record = RequestRecord::new(
+        &request.id,
+        request.action.name(),
+        &source,
+        request.tenant.as_str(),
+        RequestState::Accepted,
+        now_rfc3339(),
+    );
     if let Err(e) = state.store.put_request(&record).await {
         return Err((e.into(), None));
     }

@@ -336,20 +336,8 @@ pub(crate) fn event_record(
     tenant: &str,
     state: RequestState,
 ) -> RequestRecord {
-    let now = now_rfc3339();
-    RequestRecord {
-        id: request_id.to_owned(),
-        action: action.to_owned(),
-        source: String::new(),
-        tenant: tenant.to_owned(),
-        state,
-        commit: None,
-        branch: None,
-        pr_url: None,
-        error: None,
-        created_at: now.clone(),
-        updated_at: now,
-    }
+    // The source is filled in by `deliver`, which knows the sender.
+    RequestRecord::new(request_id, action, "", tenant, state, now_rfc3339())
 }
 
 /// The record of an event refused before it became a request.

@@ -47,6 +47,32 @@ pub struct RequestRecord {
     pub updated_at: String,
 }
 
+impl RequestRecord {
+    /// A record created at `now`: nothing committed, no error yet.
+    pub fn new(
+        id: &str,
+        action: &str,
+        source: &str,
+        tenant: &str,
+        state: RequestState,
+        now: String,
+    ) -> Self {
+        Self {
+            id: id.to_owned(),
+            action: action.to_owned(),
+            source: source.to_owned(),
+            tenant: tenant.to_owned(),
+            state,
+            commit: None,
+            branch: None,
+            pr_url: None,
+            error: None,
+            created_at: now.clone(),
+            updated_at: now,
+        }
+    }
+}
+
 /// `TENANT#<t> / META`: the index for fast listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantEntry {
