@@ -688,3 +688,98 @@ async fn values_outside_the_charts_schema_are_refused_before_commit() {
         "values inside the schema pass"
     );
 }
+
+#[tokio::test]
+async fn tenant_status_comes_from_the_store_with_an_etag() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    let store = dynamo_store().await;
+    let server = ApiServer::start(
+        repo.to_str().unwrap(),
+        &dir.path().join("work"),
+        Arc::new(store.clone()),
+    )
+    .await;
+    let f = Fixture {
+        server,
+        repo,
+        client: Client::new(),
+        _dir: dir,
+    };
+    f.call(Method::POST, "/v1/tenants", Some(ADMIN), Some(acme()))
+        .await;
+
+    let get = |etag: Option<String>| {
+        let mut request = f
+            .client
+            .get(format!("{}/v1/tenants/acme/status", f.server.url))
+            .bearer_auth(VIEWER);
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        request.send()
+    };
+    let first = get(None).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(
+        (
+            body["health"].as_str(),
+            body["statuses"].as_array().unwrap().len()
+        ),
+        (Some("unknown"), 0),
+        "nothing observed yet"
+    );
+
+    let status = |module: &str, health: &str| berth_store::StatusRecord {
+        tenant: "acme".into(),
+        env: "dev".into(),
+        module: Some(module.into()),
+        health: health.into(),
+        sync: Some("Synced".into()),
+        revision: Some("abc".into()),
+        ready: 1,
+        desired: 1,
+        observed_at: "2026-11-22T03:00:00Z".into(),
+        digest: health.into(),
+    };
+    use berth_store::Store;
+    store
+        .put_statuses(&[status("postgres", "healthy"), status("vault", "degraded")])
+        .await
+        .unwrap();
+    let changed = get(Some(etag.clone())).await.unwrap();
+    assert_eq!(
+        changed.status(),
+        StatusCode::OK,
+        "the status changed, so the old ETag no longer matches"
+    );
+    let etag = changed.headers()["etag"].to_str().unwrap().to_owned();
+    let body: Value = changed.json().await.unwrap();
+    assert_eq!(
+        body["health"], "degraded",
+        "a tenant is as healthy as its worst module"
+    );
+    let unchanged = get(Some(etag)).await.unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert!(unchanged.text().await.unwrap().is_empty());
+
+    let (_, tenant) = f
+        .call(Method::GET, "/v1/tenants/acme", Some(VIEWER), None)
+        .await;
+    assert_eq!(tenant["health"], "degraded");
+    let (status_code, _) = f
+        .call(Method::GET, "/v1/tenants/ghost/status", Some(VIEWER), None)
+        .await;
+    assert_eq!(status_code, StatusCode::NOT_FOUND);
+    let (status_code, _) = f
+        .call(
+            Method::GET,
+            "/v1/tenants/acme/status",
+            Some("acme-operator-token-0123456789"),
+            None,
+        )
+        .await;
+    assert_eq!(status_code, StatusCode::OK);
+}

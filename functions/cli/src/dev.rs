@@ -86,7 +86,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!("  git --git-dir {} log --stat -1", repo.display());
     println!();
     println!(
-        "No kubeconfig is used in this version: /v1/cluster/health and /status answer 503 cluster_not_configured."
+        "No kubeconfig is used in this version: /v1/cluster/health answers 503 cluster_not_configured; statuses come only from Argo CD notifications."
     );
 
     axum_serve(listener, router).await

@@ -8,7 +8,9 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use serde::Serialize;
 
 /// Berth's health vocabulary, from best to worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Healthy,
@@ -194,6 +196,34 @@ pub fn statefulset_readiness(set: &StatefulSet) -> Readiness {
         );
     }
     by_ready(ready, desired)
+}
+
+impl Health {
+    /// Reads a health as stored; anything else (Argo CD's own words included) maps to the
+    /// nearest Berth health.
+    pub fn parse(raw: &str) -> Health {
+        match raw.to_ascii_lowercase().as_str() {
+            "healthy" => Health::Healthy,
+            "suspended" => Health::Suspended,
+            "progressing" => Health::Progressing,
+            "degraded" => Health::Degraded,
+            "unhealthy" => Health::Unhealthy,
+            "missing" => Health::Missing,
+            _ => Health::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Suspended => "suspended",
+            Health::Progressing => "progressing",
+            Health::Degraded => "degraded",
+            Health::Unhealthy => "unhealthy",
+            Health::Missing => "missing",
+            Health::Unknown => "unknown",
+        }
+    }
 }
 
 /// A tenant's overall health: the worst of its parts; `unknown` when there are none.

@@ -35,7 +35,7 @@ pub fn api_router(state: AppState) -> Router {
             "/tenants/{tenant}",
             get(get_tenant).patch(patch_tenant).delete(delete_tenant),
         )
-        .route("/tenants/{tenant}/status", get(cluster_not_configured))
+        .route("/tenants/{tenant}/status", get(get_tenant_status))
         .route(
             "/tenants/{tenant}/envs/{env}/modules/{module}",
             put(enable_module).delete(disable_module),
@@ -151,8 +151,71 @@ async fn get_tenant(
     Ok(Json(json!({
         "name": spec.name, "display_name": spec.display_name, "owner": spec.owner, "tier": spec.tier,
         "state": spec.state, "created_by": spec.created_by, "revision": snapshot.tip, "envs": envs,
-        "health": "unknown", "statuses": statuses, "urls": [],
+        "health": overall_health(&statuses), "statuses": statuses, "urls": [],
     })))
+}
+
+/// The worst health among a tenant's statuses; `unknown` when none has been observed.
+fn overall_health(statuses: &[berth_store::StatusRecord]) -> &'static str {
+    berth_cluster::worst(
+        statuses
+            .iter()
+            .map(|s| berth_cluster::Health::parse(&s.health)),
+    )
+    .as_str()
+}
+
+/// `GET /v1/tenants/{t}/status`: read from the store, never from the cluster; an `ETag` lets a
+/// polling frontend get 304 while nothing changed.
+async fn get_tenant_status(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(raw) = path.map_err(path_error)?;
+    let tenant = tenant_from_path(&raw)?;
+    principal.require_tenant(tenant.as_str())?;
+    let statuses = state.store.list_statuses(tenant.as_str()).await?;
+    if statuses.is_empty() && state.store.get_tenant(tenant.as_str()).await?.is_none() {
+        return Err(
+            ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant"),
+        );
+    }
+    let modules: Vec<Value> = statuses
+        .iter()
+        .map(|s| {
+            json!({"env": s.env, "module": s.module, "health": s.health, "sync": s.sync, "revision": s.revision,
+                   "ready": s.ready, "desired": s.desired, "observed_at": s.observed_at})
+        })
+        .collect();
+    let body = json!({"tenant": tenant, "health": overall_health(&statuses), "statuses": modules})
+        .to_string();
+    let etag = format!(
+        "\"{}\"",
+        &idempotency::fingerprint("GET", "status", body.as_bytes())[..32]
+    );
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag_header =
+        HeaderValue::from_str(&etag).map_err(|_| ApiError::unavailable("internal", "bad etag"))?;
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::ETAG, etag_header),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 async fn get_request(
