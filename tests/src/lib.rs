@@ -5,6 +5,7 @@
 pub mod api_server;
 pub mod git;
 pub mod github;
+pub mod kube_server;
 pub mod net;
 pub mod tools;
 

@@ -1,0 +1,170 @@
+//! A Kubernetes API test server on 127.0.0.1: list endpoints for Deployments, StatefulSets,
+//! Ingresses and Argo CD Applications with the API server's JSON, label selectors (`key`,
+//! `key=value`), `limit` and `continue` paging, 410 Gone for an expired continue token, and a
+//! count of every call.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+#[derive(Default)]
+struct Cluster {
+    /// Objects per list path (`apps/v1/deployments`, ...), in name order.
+    objects: BTreeMap<String, Vec<Value>>,
+    /// Bumped to expire every continue token handed out so far.
+    generation: u64,
+    /// Expire the tokens right after answering these call numbers (1-based, all paths).
+    expire_after_calls: Vec<usize>,
+    total_calls: usize,
+    calls: BTreeMap<String, usize>,
+}
+
+pub struct KubeServer {
+    pub url: String,
+    cluster: Arc<Mutex<Cluster>>,
+    task: JoinHandle<()>,
+}
+
+impl KubeServer {
+    pub async fn start() -> Self {
+        let cluster = Arc::new(Mutex::new(Cluster::default()));
+        let router = Router::new()
+            .route("/apis/{group}/{version}/{plural}", get(list))
+            .route(
+                "/version",
+                get(|| async {
+                    Json(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0"}))
+                }),
+            )
+            .with_state(Arc::clone(&cluster));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { url, cluster, task }
+    }
+
+    /// Adds an object under `apis/<group>/<version>/<plural>`.
+    pub fn add(&self, path: &str, object: Value) {
+        let mut cluster = self.cluster.lock().expect("lock");
+        let list = cluster.objects.entry(path.to_owned()).or_default();
+        list.push(object);
+        list.sort_by(|a, b| {
+            a["metadata"]["name"]
+                .as_str()
+                .cmp(&b["metadata"]["name"].as_str())
+        });
+    }
+
+    /// Makes every continue token handed out so far expire (the server compacted).
+    pub fn expire_continue_tokens(&self) {
+        self.cluster.lock().expect("lock").generation += 1;
+    }
+
+    /// Expires every token right after answering the given calls (counted over all paths from
+    /// now on), as a compaction in the middle of a list would.
+    pub fn expire_after_calls(&self, calls: &[usize]) {
+        let mut cluster = self.cluster.lock().expect("lock");
+        let base = cluster.total_calls;
+        cluster.expire_after_calls = calls.iter().map(|c| base + c).collect();
+    }
+
+    pub fn calls(&self, path: &str) -> usize {
+        self.cluster
+            .lock()
+            .expect("lock")
+            .calls
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for KubeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn matches(object: &Value, selector: Option<&String>) -> bool {
+    let Some(selector) = selector else {
+        return true;
+    };
+    selector.split(',').all(|term| {
+        let labels = &object["metadata"]["labels"];
+        match term.split_once('=') {
+            Some((key, value)) => labels[key].as_str() == Some(value),
+            None => labels.get(term).is_some(),
+        }
+    })
+}
+
+async fn list(
+    State(cluster): State<Arc<Mutex<Cluster>>>,
+    Path((group, version, plural)): Path<(String, String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> (StatusCode, Json<Value>) {
+    let path = format!("{group}/{version}/{plural}");
+    let mut cluster = cluster.lock().expect("lock");
+    *cluster.calls.entry(path.clone()).or_default() += 1;
+    cluster.total_calls += 1;
+    let generation = cluster.generation;
+    if cluster.expire_after_calls.contains(&cluster.total_calls) {
+        cluster.generation += 1;
+    }
+    let offset = match query.get("continue") {
+        None => 0,
+        Some(token) => match token
+            .split_once(':')
+            .and_then(|(g, o)| Some((g.parse::<u64>().ok()?, o.parse::<usize>().ok()?)))
+        {
+            Some((g, o)) if g == generation => o,
+            _ => {
+                let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": "The provided continue parameter is too old to display a consistent list result.",
+                    "reason": "Expired", "code": 410});
+                return (StatusCode::GONE, Json(status));
+            }
+        },
+    };
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
+    let selected: Vec<Value> = cluster
+        .objects
+        .get(&path)
+        .into_iter()
+        .flatten()
+        .filter(|o| matches(o, query.get("labelSelector")))
+        .cloned()
+        .collect();
+    let page: Vec<Value> = selected.iter().skip(offset).take(limit).cloned().collect();
+    let next = offset + page.len();
+    let mut metadata = json!({"resourceVersion": generation.to_string()});
+    if next < selected.len() {
+        metadata["continue"] = json!(format!("{generation}:{next}"));
+    }
+    let kind = match plural.as_str() {
+        "deployments" => "DeploymentList",
+        "statefulsets" => "StatefulSetList",
+        "ingresses" => "IngressList",
+        _ => "ApplicationList",
+    };
+    (
+        StatusCode::OK,
+        Json(
+            json!({"apiVersion": format!("{group}/{version}"), "kind": kind, "metadata": metadata, "items": page}),
+        ),
+    )
+}
