@@ -54,13 +54,7 @@ impl GithubServer {
         let router = Router::new()
             .route("/repos/{owner}/{repo}/statuses/{sha}", post(create_status))
             .with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let (url, task) = crate::serve::serve_loopback(router).await;
         Self {
             url,
             recorded,

@@ -43,13 +43,7 @@ impl KubeServer {
                 }),
             )
             .with_state(Arc::clone(&cluster));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let (url, task) = crate::serve::serve_loopback(router).await;
         Self { url, cluster, task }
     }
 

@@ -7,6 +7,7 @@ pub mod git;
 pub mod github;
 pub mod kube_server;
 pub mod net;
+pub mod serve;
 pub mod tools;
 
 pub use git::{GitDaemon, git, project_charts_and_catalog, project_root, seed_repo};
