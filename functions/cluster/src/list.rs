@@ -14,6 +14,8 @@ pub const TENANT_LABEL: &str = "berth.dev/tenant";
 pub enum ClusterError {
     #[error("the cluster could not be reached or refused the call: {0}")]
     Unreachable(String),
+    #[error("cannot authenticate to the cluster: {0}")]
+    Auth(String),
     #[error("the list of {kind} kept expiring under us")]
     Expired { kind: String },
 }

@@ -20,6 +20,8 @@ pub enum Health {
     Unhealthy,
     Missing,
     Unknown,
+    /// Running in the cluster with Berth's labels, but Git no longer wants it.
+    Orphaned,
 }
 
 /// A workload's health with its replica counts and the reason, in kubectl's words where
@@ -209,6 +211,7 @@ impl Health {
             "degraded" => Health::Degraded,
             "unhealthy" => Health::Unhealthy,
             "missing" => Health::Missing,
+            "orphaned" => Health::Orphaned,
             _ => Health::Unknown,
         }
     }
@@ -222,11 +225,27 @@ impl Health {
             Health::Unhealthy => "unhealthy",
             Health::Missing => "missing",
             Health::Unknown => "unknown",
+            Health::Orphaned => "orphaned",
         }
     }
 }
 
-/// A tenant's overall health: the worst of its parts; `unknown` when there are none.
+/// The worst of several healths; `unknown` when there are none.
 pub fn worst(healths: impl IntoIterator<Item = Health>) -> Health {
     healths.into_iter().max().unwrap_or(Health::Unknown)
+}
+
+/// A tenant's overall health: the worst of the parts Git wants. Leftovers Git no longer wants
+/// do not make a running tenant look broken; a tenant made only of leftovers is `orphaned`.
+pub fn overall(healths: impl IntoIterator<Item = Health>) -> Health {
+    let mut any_orphaned = false;
+    let wanted = healths.into_iter().filter(|h| {
+        any_orphaned |= *h == Health::Orphaned;
+        *h != Health::Orphaned
+    });
+    match wanted.max() {
+        Some(h) => h,
+        None if any_orphaned => Health::Orphaned,
+        None => Health::Unknown,
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod body;
 pub mod catalog;
+pub mod desired;
 pub mod error;
 pub mod files;
 pub mod names;
@@ -17,6 +18,7 @@ pub mod review;
 pub mod schema;
 
 pub use catalog::{Catalog, CatalogError};
+pub use desired::{DesiredState, DesiredTenant, desired_state};
 pub use error::{ErrorKind, FieldError, PlanError};
 pub use files::{BaseValues, ModuleValues, TenantRef, TenantSpec, TenantState};
 pub use names::{EnvName, ModuleName, TenantName, TierName};

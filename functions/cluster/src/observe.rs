@@ -1,0 +1,256 @@
+//! Correlates what Git wants ([`DesiredState`]) with what one sweep read from the cluster
+//! ([`ClusterObjects`]) into one status per tenant / env / module slot. Pure: no I/O.
+//!
+//! A slot's health is the worst of its Application's health and its workloads' readiness; a slot
+//! Git wants with neither an Application nor a workload is `missing`; an Application or workload
+//! carrying Berth's labels for a slot Git does not want is `orphaned`.
+
+use std::collections::BTreeMap;
+
+use berth_core::DesiredState;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::DynamicObject;
+use kube::core::ObjectMeta;
+use serde_json::Value;
+
+use crate::list::{ClusterObjects, TENANT_LABEL};
+use crate::readiness::{Health, Readiness, deployment_readiness, statefulset_readiness, worst};
+
+pub const ENV_LABEL: &str = "berth.dev/env";
+pub const MODULE_LABEL: &str = "berth.dev/module";
+
+/// A tenant-env's base Application (`module: None`) or one of its modules.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SlotKey {
+    pub tenant: String,
+    pub env: String,
+    pub module: Option<String>,
+}
+
+/// What Argo CD says about the Application of a slot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplicationState {
+    /// `status.health.status`, as Argo CD spells it.
+    pub health: Option<String>,
+    /// `status.sync.status`: `Synced`, `OutOfSync`, `Unknown`.
+    pub sync: Option<String>,
+    /// `status.sync.revision`: the commit the Application was last compared with.
+    pub revision: Option<String>,
+    /// `status.operationState.phase` and `.message` of the last sync operation.
+    pub operation_phase: Option<String>,
+    pub operation_message: Option<String>,
+}
+
+impl ApplicationState {
+    /// Reads the fields Berth needs from an Application's JSON.
+    pub fn from_object(app: &DynamicObject) -> Self {
+        let status = &app.data["status"];
+        let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        Self {
+            health: text(&status["health"]["status"]),
+            sync: text(&status["sync"]["status"]),
+            revision: text(&status["sync"]["revision"]),
+            operation_phase: text(&status["operationState"]["phase"]),
+            operation_message: text(&status["operationState"]["message"]),
+        }
+    }
+
+    /// The last sync operation failed (Argo CD's `Failed` or `Error` phase).
+    pub fn sync_failed(&self) -> bool {
+        matches!(self.operation_phase.as_deref(), Some("Failed" | "Error"))
+    }
+}
+
+/// One slot's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotStatus {
+    pub key: SlotKey,
+    pub health: Health,
+    pub ready: i32,
+    pub desired: i32,
+    pub application: Option<ApplicationState>,
+    /// `http(s)://<host>` of every Ingress of the slot, sorted.
+    pub urls: Vec<String>,
+    pub reason: String,
+}
+
+/// Everything the cluster runs for one slot.
+#[derive(Default)]
+struct Found {
+    application: Option<ApplicationState>,
+    workloads: Vec<(String, Readiness)>,
+    urls: Vec<String>,
+}
+
+fn slot_of(meta: &ObjectMeta) -> Option<SlotKey> {
+    let labels = meta.labels.as_ref()?;
+    Some(SlotKey {
+        tenant: labels.get(TENANT_LABEL)?.clone(),
+        env: labels.get(ENV_LABEL)?.clone(),
+        module: labels.get(MODULE_LABEL).cloned(),
+    })
+}
+
+fn ingress_urls(ingress: &Ingress) -> Vec<String> {
+    let Some(spec) = &ingress.spec else {
+        return Vec::new();
+    };
+    let tls_hosts: Vec<&String> = spec
+        .tls
+        .iter()
+        .flatten()
+        .flat_map(|t| t.hosts.iter().flatten())
+        .collect();
+    spec.rules
+        .iter()
+        .flatten()
+        .filter_map(|rule| rule.host.as_ref())
+        .map(|host| {
+            let scheme = if tls_hosts.contains(&host) {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{host}")
+        })
+        .collect()
+}
+
+fn gather(objects: &ClusterObjects) -> BTreeMap<SlotKey, Found> {
+    let mut found: BTreeMap<SlotKey, Found> = BTreeMap::new();
+    for app in &objects.applications {
+        if let Some(key) = slot_of(&app.metadata) {
+            found.entry(key).or_default().application = Some(ApplicationState::from_object(app));
+        }
+    }
+    let name = |meta: &ObjectMeta| meta.name.clone().unwrap_or_default();
+    for d in &objects.deployments {
+        if let Some(key) = slot_of(&d.metadata) {
+            let workload = (
+                format!("deployment/{}", name(&d.metadata)),
+                deployment_readiness(d),
+            );
+            found.entry(key).or_default().workloads.push(workload);
+        }
+    }
+    for s in &objects.statefulsets {
+        if let Some(key) = slot_of(&s.metadata) {
+            let workload = (
+                format!("statefulset/{}", name(&s.metadata)),
+                statefulset_readiness(s),
+            );
+            found.entry(key).or_default().workloads.push(workload);
+        }
+    }
+    for i in &objects.ingresses {
+        if let Some(key) = slot_of(&i.metadata) {
+            found.entry(key).or_default().urls.extend(ingress_urls(i));
+        }
+    }
+    found
+}
+
+/// Judges one slot from what was found for it.
+fn judge(key: SlotKey, found: Found, wanted: bool) -> SlotStatus {
+    let Found {
+        application,
+        workloads,
+        mut urls,
+    } = found;
+    urls.sort();
+    urls.dedup();
+    let ready = workloads.iter().map(|(_, r)| r.ready).sum();
+    let desired = workloads.iter().map(|(_, r)| r.desired).sum();
+    let app_health = application
+        .as_ref()
+        .map(|a| Health::parse(a.health.as_deref().unwrap_or("unknown")));
+    let (health, reason) = if !wanted {
+        (
+            Health::Orphaned,
+            "in the cluster but no longer in Git".into(),
+        )
+    } else if application.is_none() && workloads.is_empty() {
+        (
+            Health::Missing,
+            "enabled in Git, but no Application or workload is in the cluster".into(),
+        )
+    } else {
+        let health = worst(
+            app_health
+                .into_iter()
+                .chain(workloads.iter().map(|(_, r)| r.health)),
+        );
+        (health, explain(health, app_health, &workloads))
+    };
+    SlotStatus {
+        key,
+        health,
+        ready,
+        desired,
+        application,
+        urls,
+        reason,
+    }
+}
+
+/// Names the part that made the slot as bad as it is.
+fn explain(health: Health, app: Option<Health>, workloads: &[(String, Readiness)]) -> String {
+    if let Some((name, r)) = workloads.iter().find(|(_, r)| r.health == health) {
+        return format!("{name}: {}", r.reason);
+    }
+    match app {
+        Some(h) if h == health => format!("the Argo CD Application reports {}", h.as_str()),
+        _ => health.as_str().to_owned(),
+    }
+}
+
+/// One status per slot Git wants, and one per orphaned slot the cluster still runs, ordered by
+/// tenant, env and module.
+pub fn observe(desired: &DesiredState, objects: &ClusterObjects) -> Vec<SlotStatus> {
+    let mut found = gather(objects);
+    let mut statuses = Vec::new();
+    for key in wanted_slots(desired) {
+        let slot = found.remove(&key).unwrap_or_default();
+        statuses.push(judge(key, slot, true));
+    }
+    for (key, slot) in found {
+        let wanted = desired.wants(&key.tenant, &key.env, key.module.as_deref());
+        statuses.push(judge(key, slot, wanted));
+    }
+    statuses.sort_by(|a, b| a.key.cmp(&b.key));
+    statuses
+}
+
+/// Every slot Git wants, reported `unknown` with `reason`: what a sweep records when it
+/// cannot read the cluster.
+pub fn unknown_everywhere(desired: &DesiredState, reason: &str) -> Vec<SlotStatus> {
+    wanted_slots(desired)
+        .into_iter()
+        .map(|key| SlotStatus {
+            key,
+            health: Health::Unknown,
+            ready: 0,
+            desired: 0,
+            application: None,
+            urls: Vec::new(),
+            reason: reason.to_owned(),
+        })
+        .collect()
+}
+
+/// The base slot of every tenant-env, and every enabled module.
+pub fn wanted_slots(desired: &DesiredState) -> Vec<SlotKey> {
+    let mut keys = Vec::new();
+    for (tenant, t) in &desired.tenants {
+        for (env, modules) in &t.envs {
+            let key = |module: Option<String>| SlotKey {
+                tenant: tenant.to_string(),
+                env: env.to_string(),
+                module,
+            };
+            keys.push(key(None));
+            keys.extend(modules.iter().map(|m| key(Some(m.to_string()))));
+        }
+    }
+    keys
+}
