@@ -741,6 +741,8 @@ async fn tenant_status_comes_from_the_store_with_an_etag() {
         revision: Some("abc".into()),
         ready: 1,
         desired: 1,
+        urls: Vec::new(),
+        reason: None,
         observed_at: "2026-11-22T03:00:00Z".into(),
         digest: health.into(),
     };

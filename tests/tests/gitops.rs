@@ -272,3 +272,60 @@ async fn fifty_concurrent_writers_on_a_path_all_land_once() {
     )
     .await;
 }
+
+/// Ancestry as the status sweep asks it: is a request's commit contained in the revision Argo CD
+/// synced? Over git daemon the cache is shallow, so the answer needs the deeper fetch.
+#[tokio::test]
+async fn contains_answers_by_ancestry_not_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "ancestry.git");
+    let daemon = GitDaemon::start(dir.path());
+    let writer = committer(&daemon.url("ancestry.git"), &dir.path().join("writer"));
+    let mut shas = Vec::new();
+    for i in 0..5 {
+        let outcome = commit(
+            &writer,
+            create_request(&format!("01A{i}"), &format!("t{i}")),
+            Target::Branch,
+        )
+        .await
+        .unwrap();
+        shas.push(sha(&outcome));
+    }
+    let side = sha(&commit(
+        &writer,
+        create_request("01AS", "side"),
+        Target::NewBranch("berth/side".into()),
+    )
+    .await
+    .unwrap());
+    // A fresh cache: its first fetch is one commit deep.
+    let reader = committer(&daemon.url("ancestry.git"), &dir.path().join("reader"));
+    let pairs = vec![
+        (shas[0].clone(), shas[4].clone()),
+        (shas[3].clone(), shas[3].clone()),
+        (shas[4].clone(), shas[1].clone()),
+        (side.clone(), shas[4].clone()),
+        ("not-a-sha".into(), shas[4].clone()),
+        ("0".repeat(40), shas[4].clone()),
+    ];
+    let answers = reader.contains(pairs).await.unwrap();
+    assert_eq!(answers, [true, true, false, false, false, false]);
+    assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), shas[4]);
+
+    // Once the side branch is merged into main, main contains it.
+    let bare = committer(repo.to_str().unwrap(), &dir.path().join("bare"));
+    git(&repo, &["update-ref", "refs/heads/main", &side]);
+    let answers = bare
+        .contains(vec![
+            (side.clone(), side.clone()),
+            (shas[4].clone(), side.clone()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        answers,
+        [true, true],
+        "the side branch was cut from the tip"
+    );
+}

@@ -55,6 +55,8 @@ fn status(tenant: &str, env: &str, module: Option<&str>, health: &str) -> Status
         revision: Some("abc".into()),
         ready: 1,
         desired: 1,
+        urls: Vec::new(),
+        reason: None,
         observed_at: "2026-11-22T01:00:00Z".into(),
         digest: health.into(),
     }
@@ -268,6 +270,93 @@ async fn billing_links_never_go_back_in_time(store: &dyn Store) {
     );
 }
 
+async fn sweep_records(store: &dyn Store) {
+    use berth_store::{ClusterHealth, Observation, TenantHealth};
+    let health = |tenant: &str, h: &str| TenantHealth {
+        tenant: tenant.into(),
+        health: h.into(),
+        observed_at: "2026-11-22T01:00:00Z".into(),
+        digest: format!("d-{h}"),
+    };
+    let mut puts: Vec<Observation> = (0..30)
+        .map(|i| Observation::Status(status("sw", &format!("e{i:02}"), None, "healthy")))
+        .collect();
+    puts.push(Observation::Health(health("sw", "healthy")));
+    puts.push(Observation::Health(health("sx", "degraded")));
+    store.write_observations(&puts, &[]).await.unwrap();
+    let digests = store.observation_digests().await.unwrap();
+    assert_eq!(digests.len(), 32, "{digests:?}");
+    for put in &puts {
+        assert_eq!(
+            digests.get(&put.key()).map(String::as_str),
+            Some(put.digest())
+        );
+    }
+    let removes: Vec<_> = puts[..5]
+        .iter()
+        .chain(&puts[31..])
+        .map(Observation::key)
+        .collect();
+    store.write_observations(&[], &removes).await.unwrap();
+    assert_eq!(store.observation_digests().await.unwrap().len(), 26);
+    assert_eq!(store.list_statuses("sw").await.unwrap().len(), 25);
+    assert_eq!(
+        store.list_tenant_health().await.unwrap(),
+        [health("sw", "healthy")]
+    );
+
+    for (id, state) in [
+        ("01O1", RequestState::Committed),
+        ("01O2", RequestState::Ready),
+        ("01O3", RequestState::BranchPushed),
+    ] {
+        store.put_request(&request(id, state)).await.unwrap();
+    }
+    let open = |mut v: Vec<RequestRecord>| {
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v.into_iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        open(store.list_open_requests().await.unwrap()),
+        ["01O1", "01O3"]
+    );
+    store
+        .put_request(&request("01O1", RequestState::Ready))
+        .await
+        .unwrap();
+    assert_eq!(open(store.list_open_requests().await.unwrap()), ["01O3"]);
+
+    let mut link = berth_store::BillingLink {
+        customer: "cus_s".into(),
+        tenant: "sw".into(),
+        last_event_at: 10,
+        registration: None,
+        scheduled: Some(berth_store::ScheduledChange {
+            action: "suspend".into(),
+            due_at: 20,
+            request: "01S".into(),
+        }),
+    };
+    assert!(store.put_billing_unless_newer(&link).await.unwrap());
+    assert_eq!(
+        store.list_scheduled_billing().await.unwrap(),
+        [link.clone()]
+    );
+    link.scheduled = None;
+    assert!(store.put_billing_unless_newer(&link).await.unwrap());
+    assert!(store.list_scheduled_billing().await.unwrap().is_empty());
+
+    assert_eq!(store.get_cluster_health().await.unwrap(), None);
+    let cluster = ClusterHealth {
+        status: "ok".into(),
+        version: Some("v1.33.0".into()),
+        message: None,
+        observed_at: "2026-11-22T01:00:00Z".into(),
+    };
+    store.put_cluster_health(&cluster).await.unwrap();
+    assert_eq!(store.get_cluster_health().await.unwrap(), Some(cluster));
+}
+
 macro_rules! suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -292,6 +381,10 @@ macro_rules! suite {
             #[tokio::test]
             async fn billing_links_never_go_back_in_time() {
                 super::billing_links_never_go_back_in_time(&$make).await;
+            }
+            #[tokio::test]
+            async fn sweep_records() {
+                super::sweep_records(&$make).await;
             }
             #[tokio::test]
             async fn statuses_in_batches() {

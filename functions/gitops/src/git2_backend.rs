@@ -93,6 +93,9 @@ enum Attempt {
 const MAX_TRANSPORT_FAILURES: u32 = 4;
 /// How deep to fetch when checking whether a commit whose push failed mid-way has landed.
 const LANDED_CHECK_DEPTH: i32 = 64;
+/// How deep an ancestry check looks when the shallow cache cannot answer: Argo CD's revision
+/// and a request's commit are normally a few commits apart.
+const ANCESTRY_DEPTH: i32 = 512;
 
 impl Git2Committer {
     pub fn new(config: Git2Config) -> Self {
@@ -217,9 +220,45 @@ impl Committer for Git2Committer {
         })
     }
 
+    async fn contains(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, GitError> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let result = self
+            .with_cache(move |inner, repo| {
+                inner.fetch_tip(repo, 1)?;
+                let mut answers: Vec<bool> =
+                    pairs.iter().map(|(a, d)| contains(repo, a, d)).collect();
+                // A shallow cache may miss the commits between: look deeper once.
+                if answers.iter().any(|yes| !yes) {
+                    inner.fetch_tip(repo, ANCESTRY_DEPTH)?;
+                    for (answer, (a, d)) in answers.iter_mut().zip(&pairs) {
+                        *answer = *answer || contains(repo, a, d);
+                    }
+                }
+                Ok(answers)
+            })
+            .await;
+        result.map_err(|e| match e {
+            CommitError::Git(g) => g,
+            CommitError::Plan(p) => GitError::Backend(p.to_string()),
+        })
+    }
+
     fn branch(&self) -> &str {
         &self.inner.config.branch
     }
+}
+
+/// Whether commit `descendant` is `ancestor` or descends from it, as far as `repo` knows.
+fn contains(repo: &Repository, ancestor: &str, descendant: &str) -> bool {
+    let (Ok(a), Ok(d)) = (Oid::from_str(ancestor), Oid::from_str(descendant)) else {
+        return false;
+    };
+    if a.is_zero() || d.is_zero() || repo.find_commit(a).is_err() || repo.find_commit(d).is_err() {
+        return false;
+    }
+    a == d || repo.graph_descendant_of(d, a).unwrap_or(false)
 }
 
 /// Paths that differ between the trees of two commits.

@@ -114,6 +114,11 @@ pub trait Committer: Send + Sync {
         paths: Vec<String>,
     ) -> Result<RefSnapshot, GitError>;
 
+    /// For each `(ancestor, descendant)` pair of commit ids, whether `descendant` contains
+    /// `ancestor` (is it, or descends from it) in the branch's history. Answers from ancestry,
+    /// never from comparing names; an id the history does not hold answers `false`.
+    async fn contains(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, GitError>;
+
     /// The branch direct commits go to.
     fn branch(&self) -> &str;
 }

@@ -324,6 +324,8 @@ fn argocd_effect(body: &[u8]) -> Result<Effect, ApiError> {
         // Replica counts come from the status sweep, which reads the workloads themselves.
         ready: 0,
         desired: 0,
+        urls: Vec::new(),
+        reason: None,
         observed_at: now_rfc3339(),
         digest,
     }))

@@ -1,7 +1,7 @@
 //! The DynamoDB backend: one table, `PK`/`SK` strings, TTL on `expires_at` (DESIGN.md §6), and a
 //! sparse index `by_kind` (`kind`, `PK`) that lists tenants without scanning their statuses.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,21 +11,27 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, TimeToLiveSpecification,
-    WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType,
+    TimeToLiveSpecification, WriteRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    BillingLink, Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError,
-    StoredResponse, TenantEntry, now_epoch,
+    BillingLink, Claim, ClusterHealth, HEALTH_ITEM, IdempotencyRecord, Observation, ObservationKey,
+    RequestRecord, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, TenantHealth,
+    now_epoch,
 };
 
 type Item = HashMap<String, AttributeValue>;
 
 const KIND_INDEX: &str = "by_kind";
 const TENANT_KIND: &str = "tenant";
+/// Requests the status sweep still moves forward; the attribute goes when the request settles.
+const OPEN_REQUEST_KIND: &str = "open_request";
+/// Billing links with a scheduled suspension or deletion.
+const SCHEDULED_KIND: &str = "billing_scheduled";
+const HEALTH_KIND: &str = "health";
 /// DynamoDB's limit on one BatchWriteItem.
 const BATCH_LIMIT: usize = 25;
 const BATCH_RETRIES: u32 = 8;
@@ -236,6 +242,68 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Every item of one kind in the sparse index.
+    async fn query_kind<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<T>, StoreError> {
+        self.query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(KIND_INDEX)
+                .key_condition_expression("kind = :kind")
+                .expression_attribute_values(":kind", s(kind)),
+        )
+        .await
+    }
+
+    fn observation_item(put: &Observation) -> Result<Item, StoreError> {
+        let key = put.key();
+        let pk = format!("TENANT#{}", key.tenant);
+        match put {
+            Observation::Status(r) => Self::item(pk, &key.item, r),
+            Observation::Health(h) => {
+                let mut item = Self::item(pk, &key.item, h)?;
+                item.insert("kind".into(), s(HEALTH_KIND));
+                Ok(item)
+            }
+        }
+    }
+
+    /// BatchWriteItem in chunks of 25; items DynamoDB leaves unprocessed are sent again with
+    /// exponential backoff, a bounded number of times.
+    async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in writes.chunks(BATCH_LIMIT) {
+            let mut requests = chunk.to_vec();
+            let mut delay = Duration::from_millis(50);
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt >= BATCH_RETRIES {
+                    return Err(StoreError::Unavailable(format!(
+                        "{} writes still unprocessed after {BATCH_RETRIES} retries",
+                        requests.len()
+                    )));
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn idempotency_pk(source: &str, key: &str) -> String {
     format!("IDEMP#{source}#{key}")
 }
@@ -243,12 +311,15 @@ fn idempotency_pk(source: &str, key: &str) -> String {
 #[async_trait]
 impl Store for DynamoStore {
     async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
-        self.put(Self::item(
-            format!("REQUEST#{}", record.id),
-            "META",
-            record,
-        )?)
-        .await
+        let mut item = Self::item(format!("REQUEST#{}", record.id), "META", record)?;
+        if record.state.is_open() {
+            item.insert("kind".into(), s(OPEN_REQUEST_KIND));
+        }
+        self.put(item).await
+    }
+
+    async fn list_open_requests(&self) -> Result<Vec<RequestRecord>, StoreError> {
+        self.query_kind(OPEN_REQUEST_KIND).await
     }
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
@@ -270,15 +341,7 @@ impl Store for DynamoStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantEntry>, StoreError> {
-        self.query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name(KIND_INDEX)
-                .key_condition_expression("kind = :kind")
-                .expression_attribute_values(":kind", s(TENANT_KIND)),
-        )
-        .await
+        self.query_kind(TENANT_KIND).await
     }
 
     async fn claim_idempotency(&self, record: &IdempotencyRecord) -> Result<Claim, StoreError> {
@@ -341,15 +404,15 @@ impl Store for DynamoStore {
     }
 
     async fn put_billing_unless_newer(&self, link: &BillingLink) -> Result<bool, StoreError> {
+        let mut item = Self::item(format!("CUSTOMER#{}", link.customer), "META", link)?;
+        if link.scheduled.is_some() {
+            item.insert("kind".into(), s(SCHEDULED_KIND));
+        }
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(Self::item(
-                format!("CUSTOMER#{}", link.customer),
-                "META",
-                link,
-            )?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK) OR last_event_at <= :at")
             .expression_attribute_values(":at", AttributeValue::N(link.last_event_at.to_string()))
             .send()
@@ -368,50 +431,74 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
-        for chunk in records.chunks(BATCH_LIMIT) {
-            let mut requests = chunk
-                .iter()
-                .map(|r| {
-                    let item = Self::item(
-                        format!("TENANT#{}", r.tenant),
-                        &format!("STATUS#{}", r.slot()),
-                        r,
-                    )?;
-                    let put = PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .map_err(build_error)?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let mut delay = Duration::from_millis(50);
-            for attempt in 0.. {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt >= BATCH_RETRIES {
-                    return Err(StoreError::Unavailable(format!(
-                        "{} status writes still unprocessed after {BATCH_RETRIES} retries",
-                        requests.len()
-                    )));
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
+    async fn list_scheduled_billing(&self) -> Result<Vec<BillingLink>, StoreError> {
+        self.query_kind(SCHEDULED_KIND).await
+    }
+
+    async fn write_observations(
+        &self,
+        puts: &[Observation],
+        removes: &[ObservationKey],
+    ) -> Result<(), StoreError> {
+        let mut writes = Vec::with_capacity(puts.len() + removes.len());
+        for key in removes {
+            let delete = DeleteRequest::builder()
+                .key("PK", s(format!("TENANT#{}", key.tenant)))
+                .key("SK", s(&key.item))
+                .build()
+                .map_err(build_error)?;
+            writes.push(WriteRequest::builder().delete_request(delete).build());
         }
-        Ok(())
+        for observation in puts {
+            let put = PutRequest::builder()
+                .set_item(Some(Self::observation_item(observation)?))
+                .build()
+                .map_err(build_error)?;
+            writes.push(WriteRequest::builder().put_request(put).build());
+        }
+        self.batch_write(writes).await
+    }
+
+    async fn observation_digests(&self) -> Result<BTreeMap<ObservationKey, String>, StoreError> {
+        // A scan that returns only keys and digests: the sweep needs no more to diff.
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .projection_expression("PK, SK, digest")
+            .filter_expression("begins_with(PK, :tenant) AND attribute_exists(digest)")
+            .expression_attribute_values(":tenant", s("TENANT#"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let tenant = text(item, "PK")?.strip_prefix("TENANT#")?.to_owned();
+                let key = ObservationKey {
+                    tenant,
+                    item: text(item, "SK")?,
+                };
+                Some((key, text(item, "digest")?))
+            })
+            .collect())
+    }
+
+    async fn list_tenant_health(&self) -> Result<Vec<TenantHealth>, StoreError> {
+        self.query_kind(HEALTH_KIND).await
+    }
+
+    async fn put_cluster_health(&self, health: &ClusterHealth) -> Result<(), StoreError> {
+        self.put(Self::item("CLUSTER".into(), HEALTH_ITEM, health)?)
+            .await
+    }
+
+    async fn get_cluster_health(&self) -> Result<Option<ClusterHealth>, StoreError> {
+        self.get("CLUSTER".into(), HEALTH_ITEM).await
     }
 
     async fn list_statuses(&self, tenant: &str) -> Result<Vec<StatusRecord>, StoreError> {

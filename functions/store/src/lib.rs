@@ -11,8 +11,9 @@ use async_trait::async_trait;
 pub use dynamo::{DynamoStore, create_table, dynamodb_client};
 pub use local::LocalStore;
 pub use records::{
-    BillingLink, Claim, ErrorBody, IdempotencyRecord, Registration, RequestRecord, RequestState,
-    ScheduledChange, StatusRecord, StoredResponse, TenantEntry,
+    BillingLink, Claim, ClusterHealth, ErrorBody, HEALTH_ITEM, IdempotencyRecord, Observation,
+    ObservationKey, Registration, RequestRecord, RequestState, ScheduledChange, StatusRecord,
+    StoredResponse, TenantEntry, TenantHealth,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,8 @@ pub trait Store: Send + Sync {
     /// Creates or replaces a request record.
     async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError>;
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
+    /// Requests whose state [`RequestState::is_open`]: what the status sweep moves forward.
+    async fn list_open_requests(&self) -> Result<Vec<RequestRecord>, StoreError>;
 
     /// Creates or replaces a tenant's index entry.
     async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError>;
@@ -56,11 +59,33 @@ pub trait Store: Send + Sync {
     /// Writes `link` unless the stored one has applied a newer event (`last_event_at` greater
     /// than `link`'s); returns whether it was written.
     async fn put_billing_unless_newer(&self, link: &BillingLink) -> Result<bool, StoreError>;
+    /// Billing links with a scheduled change, due or not.
+    async fn list_scheduled_billing(&self) -> Result<Vec<BillingLink>, StoreError>;
 
     /// Writes statuses (in batches the backend allows).
-    async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError>;
+    async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
+        let puts: Vec<Observation> = records.iter().cloned().map(Observation::Status).collect();
+        self.write_observations(&puts, &[]).await
+    }
     /// A tenant's statuses, ordered by env and module.
     async fn list_statuses(&self, tenant: &str) -> Result<Vec<StatusRecord>, StoreError>;
+
+    /// Writes and removes what a sweep observed, in batches of at most 25, retrying the items
+    /// the backend left unprocessed.
+    async fn write_observations(
+        &self,
+        puts: &[Observation],
+        removes: &[ObservationKey],
+    ) -> Result<(), StoreError>;
+    /// The digest of every observation stored, so a sweep writes only what changed.
+    async fn observation_digests(
+        &self,
+    ) -> Result<std::collections::BTreeMap<ObservationKey, String>, StoreError>;
+    /// Every tenant's overall health.
+    async fn list_tenant_health(&self) -> Result<Vec<TenantHealth>, StoreError>;
+
+    async fn put_cluster_health(&self, health: &ClusterHealth) -> Result<(), StoreError>;
+    async fn get_cluster_health(&self) -> Result<Option<ClusterHealth>, StoreError>;
 }
 
 /// Seconds since the Unix epoch, for expiry checks.

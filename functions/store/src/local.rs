@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::{
-    BillingLink, Claim, IdempotencyRecord, RequestRecord, StatusRecord, Store, StoreError,
-    StoredResponse, TenantEntry, now_epoch,
+    BillingLink, Claim, ClusterHealth, HEALTH_ITEM, IdempotencyRecord, Observation, ObservationKey,
+    RequestRecord, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, TenantHealth,
+    now_epoch,
 };
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -24,6 +25,17 @@ struct Data {
     statuses: BTreeMap<String, StatusRecord>,
     #[serde(default)]
     billing: BTreeMap<String, BillingLink>,
+    #[serde(default)]
+    health: BTreeMap<String, TenantHealth>,
+    #[serde(default)]
+    cluster: Option<ClusterHealth>,
+}
+
+/// The key of a status in [`Data::statuses`] for an observation key (`STATUS#<env>#<module>`).
+fn status_key(key: &ObservationKey) -> Option<String> {
+    key.item
+        .strip_prefix("STATUS#")
+        .map(|slot| format!("{}#{slot}", key.tenant))
 }
 
 /// A store in a JSON file. Every `LocalStore` opened on the same file in one process shares one
@@ -209,14 +221,87 @@ impl Store for LocalStore {
         .await
     }
 
-    async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
+    async fn list_open_requests(&self) -> Result<Vec<RequestRecord>, StoreError> {
+        Ok(self
+            .read(|d| {
+                d.requests
+                    .values()
+                    .filter(|r| r.state.is_open())
+                    .cloned()
+                    .collect()
+            })
+            .await)
+    }
+
+    async fn list_scheduled_billing(&self) -> Result<Vec<BillingLink>, StoreError> {
+        Ok(self
+            .read(|d| {
+                d.billing
+                    .values()
+                    .filter(|b| b.scheduled.is_some())
+                    .cloned()
+                    .collect()
+            })
+            .await)
+    }
+
+    async fn write_observations(
+        &self,
+        puts: &[Observation],
+        removes: &[ObservationKey],
+    ) -> Result<(), StoreError> {
         self.write(|d| {
-            for r in records {
-                d.statuses
-                    .insert(format!("{}#{}", r.tenant, r.slot()), r.clone());
+            for key in removes {
+                if let Some(k) = status_key(key) {
+                    d.statuses.remove(&k);
+                } else {
+                    d.health.remove(&key.tenant);
+                }
+            }
+            for put in puts {
+                match put {
+                    Observation::Status(r) => {
+                        d.statuses
+                            .insert(format!("{}#{}", r.tenant, r.slot()), r.clone());
+                    }
+                    Observation::Health(h) => {
+                        d.health.insert(h.tenant.clone(), h.clone());
+                    }
+                }
             }
         })
         .await
+    }
+
+    async fn observation_digests(&self) -> Result<BTreeMap<ObservationKey, String>, StoreError> {
+        Ok(self
+            .read(|d| {
+                let statuses = d.statuses.values().map(|r| {
+                    let put = Observation::Status(r.clone());
+                    (put.key(), r.digest.clone())
+                });
+                let health = d.health.values().map(|h| {
+                    let key = ObservationKey {
+                        tenant: h.tenant.clone(),
+                        item: HEALTH_ITEM.to_owned(),
+                    };
+                    (key, h.digest.clone())
+                });
+                statuses.chain(health).collect()
+            })
+            .await)
+    }
+
+    async fn list_tenant_health(&self) -> Result<Vec<TenantHealth>, StoreError> {
+        Ok(self.read(|d| d.health.values().cloned().collect()).await)
+    }
+
+    async fn put_cluster_health(&self, health: &ClusterHealth) -> Result<(), StoreError> {
+        self.write(|d| d.cluster = Some(health.clone())).await
+    }
+
+    async fn get_cluster_health(&self) -> Result<Option<ClusterHealth>, StoreError> {
+        Ok(self.read(|d| d.cluster.clone()).await)
     }
 
     async fn list_statuses(&self, tenant: &str) -> Result<Vec<StatusRecord>, StoreError> {

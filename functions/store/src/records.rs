@@ -21,6 +21,21 @@ pub enum RequestState {
     Scheduled,
 }
 
+impl RequestState {
+    /// States the status sweep still moves forward: waiting for a merge, a sync or health.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            RequestState::Committed
+                | RequestState::BranchPushed
+                | RequestState::PrOpened
+                | RequestState::Merged
+                | RequestState::Synced
+                | RequestState::Degraded
+        )
+    }
+}
+
 /// The error of a request, in the API's error shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -104,7 +119,15 @@ pub struct StatusRecord {
     pub revision: Option<String>,
     pub ready: u32,
     pub desired: u32,
+    /// Where the slot is reachable: `http(s)://<host>` of its Ingresses in the cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+    /// Why the health is what it is, naming the workload or Application that decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the status function saw this status first (it rewrites an item only on change).
     pub observed_at: String,
+    /// A digest of everything above but `observed_at`: the sweep writes only when it changes.
     pub digest: String,
 }
 
@@ -113,6 +136,66 @@ impl StatusRecord {
     pub fn slot(&self) -> String {
         format!("{}#{}", self.env, self.module.as_deref().unwrap_or("_"))
     }
+}
+
+/// `TENANT#<t> / HEALTH`: a tenant's overall health, for listing tenants without their statuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantHealth {
+    pub tenant: String,
+    pub health: String,
+    pub observed_at: String,
+    pub digest: String,
+}
+
+/// What one sweep writes: a slot's status or a tenant's overall health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    Status(StatusRecord),
+    Health(TenantHealth),
+}
+
+/// The key of an [`Observation`]: the tenant and the item's sort key (`STATUS#<env>#<module|_>`
+/// or `HEALTH`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObservationKey {
+    pub tenant: String,
+    pub item: String,
+}
+
+pub const HEALTH_ITEM: &str = "HEALTH";
+
+impl Observation {
+    pub fn key(&self) -> ObservationKey {
+        match self {
+            Observation::Status(s) => ObservationKey {
+                tenant: s.tenant.clone(),
+                item: format!("STATUS#{}", s.slot()),
+            },
+            Observation::Health(h) => ObservationKey {
+                tenant: h.tenant.clone(),
+                item: HEALTH_ITEM.to_owned(),
+            },
+        }
+    }
+
+    pub fn digest(&self) -> &str {
+        match self {
+            Observation::Status(s) => &s.digest,
+            Observation::Health(h) => &h.digest,
+        }
+    }
+}
+
+/// `CLUSTER / HEALTH`: whether the last sweep could read the cluster, and its version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterHealth {
+    /// `ok` or `error`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub observed_at: String,
 }
 
 /// An answer given once and replayed for the same idempotency key.
