@@ -434,13 +434,13 @@ async fn every_error_status_is_reached_by_a_real_bad_input() {
         assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
     }
 
-    // 503: the cluster routes before the status issue.
+    // 503: no sweep has read the cluster yet.
     let (status, body) = f
         .call(Method::GET, "/v1/cluster/health", Some(VIEWER), None)
         .await;
     assert_eq!(
-        (status, error_of(&body).0),
-        (StatusCode::SERVICE_UNAVAILABLE, "cluster_not_configured")
+        (status, error_of(&body).0, body["status"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "cluster_not_observed", Some("error"))
     );
 
     assert_eq!(f.tip(), tip, "no refused request changed the repository");

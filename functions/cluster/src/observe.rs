@@ -39,6 +39,8 @@ pub struct ApplicationState {
     /// `status.operationState.phase` and `.message` of the last sync operation.
     pub operation_phase: Option<String>,
     pub operation_message: Option<String>,
+    /// `status.operationState.syncResult.revision`: the commit that operation synced.
+    pub operation_revision: Option<String>,
 }
 
 impl ApplicationState {
@@ -52,6 +54,7 @@ impl ApplicationState {
             revision: text(&status["sync"]["revision"]),
             operation_phase: text(&status["operationState"]["phase"]),
             operation_message: text(&status["operationState"]["message"]),
+            operation_revision: text(&status["operationState"]["syncResult"]["revision"]),
         }
     }
 

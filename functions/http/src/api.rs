@@ -29,7 +29,7 @@ use crate::submit::{Submission, submit};
 pub fn api_router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/catalog", get(get_catalog))
-        .route("/cluster/health", get(cluster_not_configured))
+        .route("/cluster/health", get(cluster_health))
         .route("/tenants", get(list_tenants).post(create_tenant))
         .route(
             "/tenants/{tenant}",
@@ -77,11 +77,37 @@ async fn healthz(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"status": "ok", "version": state.config.version}))
 }
 
-async fn cluster_not_configured(_: Principal) -> ApiError {
-    ApiError::unavailable(
-        "cluster_not_configured",
-        "no Kubernetes cluster is configured for this deployment yet",
-    )
+/// `GET /v1/cluster/health`: what the status function saw on its last sweep (from the store,
+/// never from the cluster): 200 `{"status": "ok", "version"}`, or 503 `{"status": "error"}` with
+/// the reason.
+async fn cluster_health(State(state): State<AppState>, _: Principal) -> Result<Response, ApiError> {
+    let health = state.store.get_cluster_health().await?;
+    let (status, body) = match health {
+        Some(h) if h.status == "ok" => (
+            StatusCode::OK,
+            json!({"status": "ok", "version": h.version, "observed_at": h.observed_at}),
+        ),
+        Some(h) => {
+            let message = format!(
+                "the cluster could not be read: {}",
+                h.message.as_deref().unwrap_or("no reason given")
+            );
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"status": "error", "message": message, "observed_at": h.observed_at,
+                       "error": {"code": "cluster_unreachable", "message": message}}),
+            )
+        }
+        None => {
+            let message = "the status function has not read the cluster yet";
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"status": "error", "message": message,
+                       "error": {"code": "cluster_not_observed", "message": message}}),
+            )
+        }
+    };
+    Ok((status, Json(body)).into_response())
 }
 
 async fn get_catalog(State(state): State<AppState>, _: Principal) -> Result<Json<Value>, ApiError> {
@@ -94,6 +120,13 @@ async fn list_tenants(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Value>, ApiError> {
+    let health: std::collections::HashMap<String, String> = state
+        .store
+        .list_tenant_health()
+        .await?
+        .into_iter()
+        .map(|h| (h.tenant, h.health))
+        .collect();
     let tenants: Vec<Value> = state
         .store
         .list_tenants()
@@ -101,8 +134,9 @@ async fn list_tenants(
         .into_iter()
         .filter(|t| principal.sees(&t.name))
         .map(|t| {
+            let health = health.get(&t.name).map_or("unknown", String::as_str);
             json!({"name": t.name, "tier": t.tier, "state": t.state, "display_name": t.display_name,
-                   "health": "unknown", "last_request": t.last_request, "updated_at": t.updated_at})
+                   "health": health, "last_request": t.last_request, "updated_at": t.updated_at})
         })
         .collect();
     Ok(Json(json!({ "tenants": tenants })))
@@ -148,16 +182,19 @@ async fn get_tenant(
         );
     }
     let spec = &model.spec;
+    let mut urls: Vec<&String> = statuses.iter().flat_map(|s| &s.urls).collect();
+    urls.sort();
+    urls.dedup();
     Ok(Json(json!({
         "name": spec.name, "display_name": spec.display_name, "owner": spec.owner, "tier": spec.tier,
         "state": spec.state, "created_by": spec.created_by, "revision": snapshot.tip, "envs": envs,
-        "health": overall_health(&statuses), "statuses": statuses, "urls": [],
+        "health": overall_health(&statuses), "statuses": statuses, "urls": urls,
     })))
 }
 
-/// The worst health among a tenant's statuses; `unknown` when none has been observed.
+/// The worst health among the parts of a tenant Git wants; `unknown` when none was observed.
 fn overall_health(statuses: &[berth_store::StatusRecord]) -> &'static str {
-    berth_cluster::worst(
+    berth_cluster::overall(
         statuses
             .iter()
             .map(|s| berth_cluster::Health::parse(&s.health)),
@@ -186,7 +223,8 @@ async fn get_tenant_status(
         .iter()
         .map(|s| {
             json!({"env": s.env, "module": s.module, "health": s.health, "sync": s.sync, "revision": s.revision,
-                   "ready": s.ready, "desired": s.desired, "observed_at": s.observed_at})
+                   "ready": s.ready, "desired": s.desired, "urls": s.urls, "reason": s.reason,
+                   "observed_at": s.observed_at})
         })
         .collect();
     let body = json!({"tenant": tenant, "health": overall_health(&statuses), "statuses": modules})

@@ -128,6 +128,8 @@ pub enum Function {
     Api,
     /// The webhooks: needs `BERTH_WEBHOOK_SECRETS_*`.
     Webhook,
+    /// The status sweep: Git and the store only (the cluster is read by berth-cluster).
+    Status,
 }
 
 /// Everything a function reads from its environment.
@@ -244,6 +246,7 @@ impl Settings {
                 (parse_tokens(&raw)?, None)
             }
             Function::Webhook => (Vec::new(), Some(webhook_secrets_from_env(get)?)),
+            Function::Status => (Vec::new(), None),
         };
         let mut api = ApiConfig::new(tokens);
         if let Some(mode) = get("BERTH_DEFAULT_MODE") {

@@ -1,0 +1,40 @@
+//! The status Lambda: one sweep per invocation (the EventBridge schedule, or an on-demand
+//! invoke); outside Lambda, one sweep whose report is printed as JSON.
+
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use berth_cluster::{ClusterConnector, ClusterSource};
+use berth_http::{Function, Settings, telemetry};
+use berth_status::Sweeper;
+use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    telemetry::init_tracing(on_lambda);
+    let var = |name: &str| std::env::var(name).ok();
+    let settings = Settings::from_env(Function::Status, var).context("configuration")?;
+    let source = ClusterSource::from_env(var).context("configuration")?;
+    match &source {
+        Some(source) => tracing::info!(cluster = ?source, "reading the cluster"),
+        None => tracing::warn!("no cluster configured: statuses will read unknown"),
+    }
+    let cluster = source.map(|s| Arc::new(ClusterConnector::new(s)));
+    let sweeper = Arc::new(Sweeper::new(
+        settings.into_state().context("configuration")?,
+        cluster,
+    ));
+    if on_lambda {
+        let handler = service_fn(move |_: LambdaEvent<serde_json::Value>| {
+            let sweeper = Arc::clone(&sweeper);
+            async move { sweeper.sweep().await.map_err(|e| e.to_string()) }
+        });
+        return lambda_runtime::run(handler)
+            .await
+            .map_err(|e| anyhow!("lambda runtime: {e}"));
+    }
+    let report = sweeper.sweep().await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

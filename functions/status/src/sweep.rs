@@ -1,0 +1,303 @@
+//! One sweep: Git's desired state, the cluster's objects, the store's digests, the requests in
+//! flight and the due billing schedules, in that order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use berth_cluster::{
+    ClusterConnector, ClusterError, ClusterObjects, ClusterReader, SlotStatus, observe,
+    unknown_everywhere,
+};
+use berth_core::{DesiredState, desired_state};
+use berth_gitops::GitError;
+use berth_http::AppState;
+use berth_store::{ClusterHealth, Observation, RequestRecord, StoreError};
+use serde::Serialize;
+
+use crate::lifecycle::{Evidence, advance};
+use crate::observations::observations;
+
+/// Objects per list page: large pages, few calls, bounded memory per page.
+pub const DEFAULT_PAGE_SIZE: u32 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("reading the desired state from Git: {0}")]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one sweep did: printed by the binary and by `scripts/bench status`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SweepReport {
+    /// The commit the desired state was read at.
+    pub revision: String,
+    pub tenants: usize,
+    pub slots: usize,
+    /// `ok`, or why the cluster could not be read.
+    pub cluster: String,
+    pub kube_calls: u32,
+    /// Items written and removed in the store (status, tenant health, cluster health).
+    pub writes: usize,
+    pub removes: usize,
+    pub requests_advanced: usize,
+    pub scheduled_carried_out: usize,
+    /// Tenant folders Git holds that could not be read.
+    pub problems: Vec<String>,
+}
+
+/// Sweeps with clients built once and reused by every sweep of a warm process.
+pub struct Sweeper {
+    state: AppState,
+    cluster: Option<Arc<ClusterConnector>>,
+    page_size: u32,
+}
+
+/// What the cluster said, or why it said nothing.
+struct ClusterRead {
+    objects: Result<ClusterObjects, String>,
+    version: Option<String>,
+}
+
+impl Sweeper {
+    /// `cluster` is `None` when no cluster is configured: statuses then read `unknown`.
+    pub fn new(state: AppState, cluster: Option<Arc<ClusterConnector>>) -> Self {
+        Self {
+            state,
+            cluster,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    pub fn with_page_size(mut self, page_size: u32) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    pub async fn sweep(&self) -> Result<SweepReport, SweepError> {
+        let snapshot = self.state.committer.read(vec!["tenants/".into()]).await?;
+        let desired = desired_state(&snapshot.files);
+        for problem in &desired.problems {
+            tracing::warn!(path = %problem.path, reason = %problem.reason, "tenant folder skipped");
+        }
+        let read = self.read_cluster().await;
+        let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let (slots, kube_calls, cluster) = match &read.objects {
+            Ok(objects) => (observe(&desired, objects), objects.calls, "ok".to_owned()),
+            Err(reason) => (unknown_everywhere(&desired, reason), 0, reason.clone()),
+        };
+        let mut report = SweepReport {
+            revision: snapshot.tip.clone(),
+            tenants: desired.tenants.len(),
+            slots: slots.len(),
+            cluster,
+            kube_calls,
+            problems: desired
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.path, p.reason))
+                .collect(),
+            ..Default::default()
+        };
+        // Leftovers are only known to be gone when the cluster was read.
+        let (writes, removes) = self
+            .record_observations(&slots, &now, read.objects.is_ok())
+            .await?;
+        report.writes = writes;
+        report.removes = removes;
+        if self.record_cluster_health(&read, &now).await? {
+            report.writes += 1;
+        }
+        let cluster_read = read.objects.as_ref().ok();
+        report.requests_advanced = self
+            .advance_requests(&desired, &slots, cluster_read, &snapshot.tip)
+            .await?;
+        let now_epoch = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        report.scheduled_carried_out =
+            crate::scheduled::carry_out_due(&self.state, now_epoch).await?;
+        Ok(report)
+    }
+
+    async fn read_cluster(&self) -> ClusterRead {
+        let Some(connector) = &self.cluster else {
+            return ClusterRead {
+                objects: Err("no cluster is configured (no BERTH_KUBE_SERVER, KUBECONFIG or in-cluster service account)".into()),
+                version: None,
+            };
+        };
+        let result: Result<(ClusterObjects, String), ClusterError> = async {
+            let client = connector.client().await?;
+            let version = client
+                .apiserver_version()
+                .await
+                .map_err(|e| ClusterError::Unreachable(e.to_string()))?;
+            let objects = ClusterReader::new(client, self.page_size)
+                .read_all()
+                .await?;
+            Ok((objects, version.git_version))
+        }
+        .await;
+        match result {
+            Ok((objects, version)) => ClusterRead {
+                objects: Ok(objects),
+                version: Some(version),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "the cluster could not be read; statuses are unknown");
+                ClusterRead {
+                    objects: Err(e.to_string()),
+                    version: None,
+                }
+            }
+        }
+    }
+
+    /// Writes the observations whose digest changed; removes stored ones nothing reports any
+    /// more (when `complete`). Returns (written, removed).
+    async fn record_observations(
+        &self,
+        slots: &[SlotStatus],
+        now: &str,
+        complete: bool,
+    ) -> Result<(usize, usize), StoreError> {
+        let stored = self.state.store.observation_digests().await?;
+        let fresh = observations(slots, now);
+        let keys: BTreeSet<_> = fresh.iter().map(Observation::key).collect();
+        let puts: Vec<Observation> = fresh
+            .into_iter()
+            .filter(|o| stored.get(&o.key()).map(String::as_str) != Some(o.digest()))
+            .collect();
+        let removes: Vec<_> = if complete {
+            stored.into_keys().filter(|k| !keys.contains(k)).collect()
+        } else {
+            Vec::new()
+        };
+        if !puts.is_empty() || !removes.is_empty() {
+            self.state.store.write_observations(&puts, &removes).await?;
+        }
+        Ok((puts.len(), removes.len()))
+    }
+
+    /// Records whether the cluster answered, when that changed; returns whether it wrote.
+    async fn record_cluster_health(
+        &self,
+        read: &ClusterRead,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let health = ClusterHealth {
+            status: if read.objects.is_ok() { "ok" } else { "error" }.into(),
+            version: read.version.clone(),
+            message: read.objects.as_ref().err().cloned(),
+            observed_at: now.to_owned(),
+        };
+        let same = |old: &ClusterHealth| {
+            (&old.status, &old.version, &old.message)
+                == (&health.status, &health.version, &health.message)
+        };
+        if self
+            .state
+            .store
+            .get_cluster_health()
+            .await?
+            .as_ref()
+            .is_some_and(same)
+        {
+            return Ok(false);
+        }
+        self.state.store.put_cluster_health(&health).await?;
+        Ok(true)
+    }
+
+    /// Moves every open request as far as this sweep's evidence allows; returns how many moved.
+    async fn advance_requests(
+        &self,
+        desired: &DesiredState,
+        slots: &[SlotStatus],
+        cluster: Option<&ClusterObjects>,
+        tip: &str,
+    ) -> Result<usize, SweepError> {
+        let open = self.state.store.list_open_requests().await?;
+        if open.is_empty() {
+            return Ok(0);
+        }
+        let mut by_tenant: HashMap<&str, Vec<&SlotStatus>> = HashMap::new();
+        let mut running: BTreeSet<&str> = BTreeSet::new();
+        for slot in slots {
+            if desired.wants(&slot.key.tenant, &slot.key.env, slot.key.module.as_deref()) {
+                by_tenant
+                    .entry(slot.key.tenant.as_str())
+                    .or_default()
+                    .push(slot);
+            }
+            if slot.application.is_some() || slot.desired > 0 || slot.ready > 0 {
+                running.insert(slot.key.tenant.as_str());
+            }
+        }
+        let answers = self.ancestry(&open, &by_tenant, tip).await?;
+        let mut moved = 0;
+        for mut record in open {
+            let Some(commit) = record.commit.clone() else {
+                continue;
+            };
+            let contains = |revision: &str| {
+                answers
+                    .get(&(commit.clone(), revision.to_owned()))
+                    .copied()
+                    .unwrap_or(false)
+            };
+            let evidence = Evidence {
+                slots: by_tenant
+                    .get(record.tenant.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+                // Without a cluster read, nobody can say the tenant is gone.
+                cluster_runs_tenant: cluster.is_none() || running.contains(record.tenant.as_str()),
+                merged: contains(tip),
+                contains: &contains,
+            };
+            if let Some((state, error)) = advance(&record, &evidence) {
+                tracing::info!(request_id = %record.id, from = ?record.state, to = ?state, "request moved");
+                record.state = state;
+                record.error = error;
+                record.updated_at =
+                    humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+                self.state.store.put_request(&record).await?;
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// One batched ancestry check for every (commit, revision) pair the open requests need.
+    async fn ancestry(
+        &self,
+        open: &[RequestRecord],
+        by_tenant: &HashMap<&str, Vec<&SlotStatus>>,
+        tip: &str,
+    ) -> Result<BTreeMap<(String, String), bool>, GitError> {
+        let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
+        for record in open {
+            let Some(commit) = &record.commit else {
+                continue;
+            };
+            pairs.insert((commit.clone(), tip.to_owned()));
+            for slot in by_tenant.get(record.tenant.as_str()).into_iter().flatten() {
+                let app = slot.application.iter();
+                for revision in app
+                    .flat_map(|a| [&a.revision, &a.operation_revision])
+                    .flatten()
+                {
+                    pairs.insert((commit.clone(), revision.clone()));
+                }
+            }
+        }
+        let pairs: Vec<_> = pairs.into_iter().collect();
+        let answers = self.state.committer.contains(pairs.clone()).await?;
+        Ok(pairs.into_iter().zip(answers).collect())
+    }
+}
