@@ -1,13 +1,13 @@
 //! A Kubernetes API test server on 127.0.0.1: list endpoints for Deployments, StatefulSets,
 //! Ingresses and Argo CD Applications with the API server's JSON, label selectors (`key`,
-//! `key=value`), `limit` and `continue` paging, 410 Gone for an expired continue token, and a
-//! count of every call.
+//! `key=value`), `limit` and `continue` paging, 410 Gone for an expired continue token, an
+//! optional bearer token, and a count of every call.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -23,6 +23,8 @@ struct Cluster {
     expire_after_calls: Vec<usize>,
     total_calls: usize,
     calls: BTreeMap<String, usize>,
+    /// When set, every call must carry `Authorization: Bearer <token>`.
+    token: Option<String>,
 }
 
 pub struct KubeServer {
@@ -36,12 +38,7 @@ impl KubeServer {
         let cluster = Arc::new(Mutex::new(Cluster::default()));
         let router = Router::new()
             .route("/apis/{group}/{version}/{plural}", get(list))
-            .route(
-                "/version",
-                get(|| async {
-                    Json(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0"}))
-                }),
-            )
+            .route("/version", get(version))
             .with_state(Arc::clone(&cluster));
         let (url, task) = crate::serve::serve_loopback(router).await;
         Self { url, cluster, task }
@@ -49,14 +46,42 @@ impl KubeServer {
 
     /// Adds an object under `apis/<group>/<version>/<plural>`.
     pub fn add(&self, path: &str, object: Value) {
+        self.add_all(path, vec![object]);
+    }
+
+    /// Adds many objects at once (one sort, for large fleets).
+    pub fn add_all(&self, path: &str, objects: Vec<Value>) {
         let mut cluster = self.cluster.lock().expect("lock");
         let list = cluster.objects.entry(path.to_owned()).or_default();
-        list.push(object);
-        list.sort_by(|a, b| {
-            a["metadata"]["name"]
-                .as_str()
-                .cmp(&b["metadata"]["name"].as_str())
-        });
+        list.extend(objects);
+        list.sort_by(|a, b| key(a).cmp(&key(b)));
+    }
+
+    /// Replaces the object with the same namespace and name (adds it when absent), as an
+    /// update through the API server would.
+    pub fn replace(&self, path: &str, object: Value) {
+        let mut cluster = self.cluster.lock().expect("lock");
+        let list = cluster.objects.entry(path.to_owned()).or_default();
+        match list.iter_mut().find(|o| key(o) == key(&object)) {
+            Some(existing) => *existing = object,
+            None => {
+                list.push(object);
+                list.sort_by(|a, b| key(a).cmp(&key(b)));
+            }
+        }
+    }
+
+    /// Removes the object `namespace/name` under `path`.
+    pub fn remove(&self, path: &str, namespace: &str, name: &str) {
+        let mut cluster = self.cluster.lock().expect("lock");
+        if let Some(list) = cluster.objects.get_mut(path) {
+            list.retain(|o| key(o) != (Some(namespace), Some(name)));
+        }
+    }
+
+    /// Requires `Authorization: Bearer <token>` on every call from now on.
+    pub fn require_token(&self, token: &str) {
+        self.cluster.lock().expect("lock").token = Some(token.to_owned());
     }
 
     /// Makes every continue token handed out so far expire (the server compacted).
@@ -89,6 +114,45 @@ impl Drop for KubeServer {
     }
 }
 
+fn key(object: &Value) -> (Option<&str>, Option<&str>) {
+    let meta = &object["metadata"];
+    (meta["namespace"].as_str(), meta["name"].as_str())
+}
+
+fn unauthorized() -> (StatusCode, Json<Value>) {
+    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "Unauthorized", "reason": "Unauthorized", "code": 401});
+    (StatusCode::UNAUTHORIZED, Json(status))
+}
+
+fn authorized(cluster: &Cluster, headers: &HeaderMap) -> bool {
+    let Some(token) = &cluster.token else {
+        return true;
+    };
+    let expected = format!("Bearer {token}");
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected)
+}
+
+async fn version(
+    State(cluster): State<Arc<Mutex<Cluster>>>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    let mut cluster = cluster.lock().expect("lock");
+    *cluster.calls.entry("version".into()).or_default() += 1;
+    if !authorized(&cluster, &headers) {
+        return unauthorized();
+    }
+    (
+        StatusCode::OK,
+        Json(
+            json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0", "platform": "linux/amd64"}),
+        ),
+    )
+}
+
 fn matches(object: &Value, selector: Option<&String>) -> bool {
     let Some(selector) = selector else {
         return true;
@@ -106,11 +170,15 @@ async fn list(
     State(cluster): State<Arc<Mutex<Cluster>>>,
     Path((group, version, plural)): Path<(String, String, String)>,
     Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
 ) -> (StatusCode, Json<Value>) {
     let path = format!("{group}/{version}/{plural}");
     let mut cluster = cluster.lock().expect("lock");
     *cluster.calls.entry(path.clone()).or_default() += 1;
     cluster.total_calls += 1;
+    if !authorized(&cluster, &headers) {
+        return unauthorized();
+    }
     let generation = cluster.generation;
     if cluster.expire_after_calls.contains(&cluster.total_calls) {
         cluster.generation += 1;
@@ -135,15 +203,19 @@ async fn list(
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
         .unwrap_or(usize::MAX);
-    let selected: Vec<Value> = cluster
+    let selected: Vec<&Value> = cluster
         .objects
         .get(&path)
         .into_iter()
         .flatten()
         .filter(|o| matches(o, query.get("labelSelector")))
-        .cloned()
         .collect();
-    let page: Vec<Value> = selected.iter().skip(offset).take(limit).cloned().collect();
+    let page: Vec<Value> = selected
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|o| (*o).clone())
+        .collect();
     let next = offset + page.len();
     let mut metadata = json!({"resourceVersion": generation.to_string()});
     if next < selected.len() {

@@ -440,7 +440,11 @@ async fn every_error_status_is_reached_by_a_real_bad_input() {
         .await;
     assert_eq!(
         (status, error_of(&body).0, body["status"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, "cluster_not_observed", Some("error"))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cluster_not_observed",
+            Some("error")
+        )
     );
 
     assert_eq!(f.tip(), tip, "no refused request changed the repository");

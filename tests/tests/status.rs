@@ -1,0 +1,557 @@
+//! The status sweep end to end: desired state from a real bare repository, the cluster from the
+//! Kubernetes API test server (with a bearer token, as the status Lambda reaches EKS), the store
+//! on moto's DynamoDB server, the API answering from the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_cluster::{ClusterConnector, ClusterSource};
+use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
+use berth_http::{ApiConfig, AppState};
+use berth_status::Sweeper;
+use berth_store::{BillingLink, RequestRecord, RequestState, ScheduledChange, Store};
+use berth_tests::api_server::{ADMIN, ApiServer};
+use berth_tests::fleet::{self, Fleet};
+use berth_tests::kube_server::KubeServer;
+use berth_tests::{dynamo_store, free_port, git, project_charts_and_catalog, seed_repo};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const KUBE_TOKEN: &str = "kube-test-token-0123456789";
+
+fn committer(remote: &str, work: &std::path::Path) -> Arc<Git2Committer> {
+    Arc::new(Git2Committer::new(Git2Config::new(
+        RemoteUrl::parse(remote).unwrap(),
+        "main",
+        work,
+    )))
+}
+
+/// A connector to `server_url` with a bearer token, from the variables the status Lambda reads.
+fn connector(server_url: &str) -> Arc<ClusterConnector> {
+    let vars = [
+        ("BERTH_KUBE_SERVER", server_url.to_owned()),
+        ("BERTH_KUBE_TOKEN", KUBE_TOKEN.to_owned()),
+    ];
+    let source =
+        ClusterSource::from_env(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+            .unwrap()
+            .expect("a cluster source");
+    Arc::new(ClusterConnector::new(source))
+}
+
+fn sweeper(
+    remote: &str,
+    work: &std::path::Path,
+    store: Arc<dyn Store>,
+    kube: Option<&str>,
+) -> Sweeper {
+    let state = AppState::new(committer(remote, work), store, ApiConfig::new(Vec::new()));
+    Sweeper::new(state, kube.map(connector)).with_page_size(500)
+}
+
+fn pages(objects: usize) -> usize {
+    objects.div_ceil(500)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_over_200_tenants_lists_each_kind_once_per_page_and_rewrites_only_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = Fleet {
+        tenants: 200,
+        envs: vec!["dev", "staging", "prod"],
+        modules: vec!["postgres", "vault", "monitoring"],
+    };
+    let repo = dir.path().join("fleet.git");
+    let revision = berth_gitops::seed_bare_repository(
+        &repo,
+        "main",
+        &fleet.files(&project_charts_and_catalog()),
+        "Fleet",
+    )
+    .unwrap();
+    let kube = KubeServer::start().await;
+    kube.require_token(KUBE_TOKEN);
+    for (path, objects) in fleet.objects(&revision) {
+        kube.add_all(path, objects);
+    }
+    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+    let sweeper = sweeper(
+        repo.to_str().unwrap(),
+        &dir.path().join("work"),
+        Arc::clone(&store),
+        Some(&kube.url),
+    );
+
+    let first = sweeper.sweep().await.unwrap();
+    assert_eq!(first.cluster, "ok");
+    assert_eq!((first.tenants, first.slots), (200, 200 * 3 * 4));
+    let expected_calls = [
+        (fleet::APPLICATIONS, pages(200 * 3 * 4)),
+        (fleet::DEPLOYMENTS, pages(200 * 3 * 2)),
+        (fleet::STATEFULSETS, pages(200 * 3)),
+        (fleet::INGRESSES, pages(200 * 3)),
+    ];
+    for (path, calls) in expected_calls {
+        assert_eq!(
+            kube.calls(path),
+            calls,
+            "{path}: one list per page, never per tenant"
+        );
+    }
+    assert_eq!(
+        first.kube_calls as usize,
+        expected_calls.iter().map(|(_, c)| c).sum::<usize>()
+    );
+    assert_eq!(
+        first.writes,
+        200 * 3 * 4 + 200 + 1,
+        "every status, every tenant's health, the cluster's"
+    );
+
+    let statuses = store.list_statuses("t00007").await.unwrap();
+    assert_eq!(statuses.len(), 12);
+    for s in &statuses {
+        assert_eq!(s.health, "healthy", "{s:?}");
+        assert_eq!(
+            (s.sync.as_deref(), s.revision.as_deref()),
+            (Some("Synced"), Some(revision.as_str()))
+        );
+    }
+    let slot = |env: &str, module: &str| {
+        statuses
+            .iter()
+            .find(|s| s.env == env && s.module.as_deref() == Some(module))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            slot("dev", "postgres").ready,
+            slot("dev", "postgres").desired
+        ),
+        (1, 1)
+    );
+    assert_eq!(
+        (slot("prod", "vault").ready, slot("prod", "vault").desired),
+        (2, 2)
+    );
+    assert_eq!(
+        slot("staging", "monitoring").urls,
+        ["https://monitoring.t00007-staging.apps.example.com"]
+    );
+
+    // Nothing changed: nothing written; the items keep the time they were first observed.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = sweeper.sweep().await.unwrap();
+    assert_eq!((second.writes, second.removes), (0, 0));
+    assert_eq!(store.list_statuses("t00007").await.unwrap(), statuses);
+
+    // One Deployment scales up, healthy still: exactly one item changes.
+    kube.replace(
+        fleet::DEPLOYMENTS,
+        fleet::deployment("t00042", "prod", "vault", 3, 3),
+    );
+    let third = sweeper.sweep().await.unwrap();
+    assert_eq!((third.writes, third.removes), (1, 0));
+    let vault = store
+        .list_statuses("t00042")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.env == "prod" && s.module.as_deref() == Some("vault"))
+        .unwrap();
+    assert_eq!(
+        (vault.health.as_str(), vault.ready, vault.desired),
+        ("healthy", 3, 3)
+    );
+
+    // One loses a replica for good (past its progress deadline): its status and its tenant's
+    // overall health change.
+    let mut stuck = fleet::deployment("t00043", "dev", "vault", 2, 1);
+    stuck["status"]["conditions"][0] =
+        json!({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"});
+    kube.replace(fleet::DEPLOYMENTS, stuck);
+    // One module's objects vanish (missing); a tenant Git does not know runs (orphaned).
+    kube.remove(fleet::APPLICATIONS, "argocd", "t00044-dev-monitoring");
+    kube.remove(fleet::DEPLOYMENTS, "t00044-dev", "monitoring");
+    kube.remove(fleet::INGRESSES, "t00044-dev", "monitoring");
+    kube.add(
+        fleet::APPLICATIONS,
+        fleet::application("gone", "dev", None, &revision, "Healthy"),
+    );
+    let fourth = sweeper.sweep().await.unwrap();
+    assert_eq!(fourth.writes, 2 + 2 + 2, "{fourth:?}");
+    let health: std::collections::HashMap<String, String> = store
+        .list_tenant_health()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.tenant, h.health))
+        .collect();
+    assert_eq!(health["t00043"], "degraded");
+    assert_eq!(health["t00044"], "missing");
+    assert_eq!(health["gone"], "orphaned");
+    assert_eq!(health["t00045"], "healthy");
+    let degraded = store
+        .list_statuses("t00043")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.health == "degraded")
+        .unwrap();
+    assert_eq!(
+        (
+            degraded.env.as_str(),
+            degraded.module.as_deref(),
+            degraded.ready,
+            degraded.desired
+        ),
+        ("dev", Some("vault"), 1, 2)
+    );
+    assert!(
+        degraded
+            .reason
+            .unwrap()
+            .contains("deployment/vault: progress deadline exceeded")
+    );
+
+    // The leftover goes from the cluster: its records go from the store.
+    kube.remove(fleet::APPLICATIONS, "argocd", "gone-dev");
+    let fifth = sweeper.sweep().await.unwrap();
+    assert_eq!((fifth.writes, fifth.removes), (0, 2));
+    assert!(store.list_statuses("gone").await.unwrap().is_empty());
+}
+
+struct Api {
+    server: ApiServer,
+    client: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.server.url))
+            .bearer_auth(ADMIN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn create(&self, name: &str) -> RequestRecord {
+        let body =
+            json!({"name": name, "tier": "standard", "envs": ["dev"], "modules": ["postgres"]});
+        let (status, record) = self
+            .call(reqwest::Method::POST, "/v1/tenants", Some(body))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{record}");
+        serde_json::from_value(record).unwrap()
+    }
+
+    async fn request_state(&self, id: &str) -> String {
+        let (_, record) = self
+            .call(reqwest::Method::GET, &format!("/v1/requests/{id}"), None)
+            .await;
+        record["state"].as_str().unwrap().to_owned()
+    }
+}
+
+fn acme_objects(kube: &KubeServer, revision: &str, postgres_health: &str) {
+    kube.replace(
+        fleet::APPLICATIONS,
+        fleet::application("acme", "dev", None, revision, "Healthy"),
+    );
+    kube.replace(
+        fleet::APPLICATIONS,
+        fleet::application("acme", "dev", Some("postgres"), revision, postgres_health),
+    );
+    kube.replace(
+        fleet::STATEFULSETS,
+        fleet::statefulset("acme", "dev", "postgres", 1, 1),
+    );
+}
+
+#[tokio::test]
+async fn a_request_goes_from_committed_to_synced_to_ready_as_argo_cd_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    let seed = git(&repo, &["rev-parse", "main"]).trim().to_owned();
+    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+    let api = Api {
+        server: ApiServer::start(
+            repo.to_str().unwrap(),
+            &dir.path().join("api"),
+            Arc::clone(&store),
+        )
+        .await,
+        client: reqwest::Client::new(),
+    };
+    let kube = KubeServer::start().await;
+    kube.require_token(KUBE_TOKEN);
+    let sweeper = sweeper(
+        repo.to_str().unwrap(),
+        &dir.path().join("status"),
+        Arc::clone(&store),
+        Some(&kube.url),
+    );
+
+    let acme = api.create("acme").await;
+    assert_eq!(acme.state, RequestState::Committed);
+    let commit = acme.commit.clone().unwrap();
+    // A later commit on main, which contains acme's.
+    let later = api.create("beta").await.commit.unwrap();
+    assert_eq!(git(&repo, &["rev-parse", "main^"]).trim(), commit);
+
+    // Argo CD still shows the revision before the request.
+    acme_objects(&kube, &seed, "Healthy");
+    sweeper.sweep().await.unwrap();
+    assert_eq!(api.request_state(&acme.id).await, "committed");
+
+    // Argo CD synced a later revision (not the request's own commit): ancestry says it holds it.
+    acme_objects(&kube, &later, "Progressing");
+    let report = sweeper.sweep().await.unwrap();
+    assert_eq!(api.request_state(&acme.id).await, "synced", "{report:?}");
+
+    acme_objects(&kube, &later, "Healthy");
+    sweeper.sweep().await.unwrap();
+    assert_eq!(api.request_state(&acme.id).await, "ready");
+    assert_eq!(api.request_state(&acme.id).await, "ready");
+
+    // The API answers from what the sweep recorded.
+    let (status, body) = api
+        .call(reqwest::Method::GET, "/v1/cluster/health", None)
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str(), body["version"].as_str()),
+        (StatusCode::OK, Some("ok"), Some("v1.33.0"))
+    );
+    let (_, body) = api.call(reqwest::Method::GET, "/v1/tenants", None).await;
+    let health: Vec<(&str, &str)> = body["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["health"].as_str().unwrap()))
+        .collect();
+    assert_eq!(health, [("acme", "healthy"), ("beta", "missing")]);
+    let (_, body) = api
+        .call(reqwest::Method::GET, "/v1/tenants/acme/status", None)
+        .await;
+    assert_eq!(body["health"], "healthy");
+    assert_eq!(body["statuses"][1]["module"], "postgres");
+    assert_eq!(
+        body["statuses"][1]["revision"].as_str(),
+        Some(later.as_str())
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_reads_unknown_and_health_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+    let api = Api {
+        server: ApiServer::start(
+            repo.to_str().unwrap(),
+            &dir.path().join("api"),
+            Arc::clone(&store),
+        )
+        .await,
+        client: reqwest::Client::new(),
+    };
+    let acme = api.create("acme").await;
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let sweeper = sweeper(
+        repo.to_str().unwrap(),
+        &dir.path().join("status"),
+        Arc::clone(&store),
+        Some(&nobody),
+    );
+
+    let report = sweeper.sweep().await.unwrap();
+    assert!(
+        report.cluster.contains("could not be reached"),
+        "{}",
+        report.cluster
+    );
+    assert_eq!(report.kube_calls, 0);
+    let statuses = store.list_statuses("acme").await.unwrap();
+    assert_eq!(statuses.len(), 2);
+    assert!(
+        statuses.iter().all(|s| s.health == "unknown"),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        api.request_state(&acme.id).await,
+        "committed",
+        "no evidence, no move"
+    );
+
+    let (status, body) = api
+        .call(reqwest::Method::GET, "/v1/cluster/health", None)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["error"]["code"], "cluster_unreachable");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the cluster could not be read"),
+        "{body}"
+    );
+    let (_, body) = api.call(reqwest::Method::GET, "/v1/tenants", None).await;
+    assert_eq!(body["tenants"][0]["health"], "unknown");
+
+    // The same again: nothing new to write.
+    assert_eq!(sweeper.sweep().await.unwrap().writes, 0);
+
+    // No cluster configured at all: the same, said plainly.
+    let unconfigured = Sweeper::new(
+        AppState::new(
+            committer(repo.to_str().unwrap(), &dir.path().join("none")),
+            Arc::clone(&store),
+            ApiConfig::new(Vec::new()),
+        ),
+        None,
+    );
+    let report = unconfigured.sweep().await.unwrap();
+    assert!(
+        report.cluster.starts_with("no cluster is configured"),
+        "{}",
+        report.cluster
+    );
+    let (_, body) = api
+        .call(reqwest::Method::GET, "/v1/cluster/health", None)
+        .await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("no cluster is configured"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_kube_token_is_required_and_a_wrong_one_reads_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    let store: Arc<dyn Store> =
+        Arc::new(berth_store::LocalStore::open(dir.path().join("store.json")).unwrap());
+    let kube = KubeServer::start().await;
+    kube.require_token("another-token-entirely");
+    let report = sweeper(
+        repo.to_str().unwrap(),
+        &dir.path().join("w"),
+        store,
+        Some(&kube.url),
+    )
+    .sweep()
+    .await
+    .unwrap();
+    assert!(
+        report.cluster.contains("Unauthorized"),
+        "{}",
+        report.cluster
+    );
+    assert!(
+        !report.cluster.contains(KUBE_TOKEN),
+        "the token never shows"
+    );
+}
+
+#[tokio::test]
+async fn a_due_billing_suspension_is_carried_out_as_an_ordinary_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+    let api = Api {
+        server: ApiServer::start(
+            repo.to_str().unwrap(),
+            &dir.path().join("api"),
+            Arc::clone(&store),
+        )
+        .await,
+        client: reqwest::Client::new(),
+    };
+    api.create("acme").await;
+    api.create("beta").await;
+    let scheduled = RequestRecord::new(
+        "01JSCHEDULEDSUSPENSION0000",
+        "schedule_suspend",
+        "webhook:billing",
+        "acme",
+        RequestState::Scheduled,
+        "2026-11-01T00:00:00Z".into(),
+    );
+    store.put_request(&scheduled).await.unwrap();
+    let link = |customer: &str, tenant: &str, due_at: i64, request: &str| BillingLink {
+        customer: customer.into(),
+        tenant: tenant.into(),
+        last_event_at: 100,
+        registration: None,
+        scheduled: Some(ScheduledChange {
+            action: "suspend".into(),
+            due_at,
+            request: request.into(),
+        }),
+    };
+    store
+        .put_billing_unless_newer(&link("cus_acme", "acme", 1_000, &scheduled.id))
+        .await
+        .unwrap();
+    // Not due for years: stays scheduled.
+    store
+        .put_billing_unless_newer(&link("cus_beta", "beta", 4_000_000_000, "01JLATER"))
+        .await
+        .unwrap();
+
+    let report = sweeper(
+        repo.to_str().unwrap(),
+        &dir.path().join("status"),
+        Arc::clone(&store),
+        None,
+    )
+    .sweep()
+    .await
+    .unwrap();
+    assert_eq!(report.scheduled_carried_out, 1);
+    let spec = git(&repo, &["show", "main:tenants/acme/tenant.yaml"]);
+    assert!(spec.contains("state: suspended"), "{spec}");
+    assert!(git(&repo, &["show", "main:tenants/beta/tenant.yaml"]).contains("state: active"));
+    let message = git(&repo, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.contains(&format!("Berth-Request: {}", scheduled.id)),
+        "{message}"
+    );
+    let record = store.get_request(&scheduled.id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.state, record.source.as_str()),
+        (RequestState::Committed, "schedule:billing")
+    );
+    assert_eq!(
+        store.get_tenant("acme").await.unwrap().unwrap().state,
+        "suspended"
+    );
+    assert_eq!(
+        store
+            .get_billing("cus_acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .scheduled,
+        None
+    );
+    let remaining = store.list_scheduled_billing().await.unwrap();
+    assert_eq!(remaining.len(), 1);
+    assert_eq!(remaining[0].customer, "cus_beta");
+}
