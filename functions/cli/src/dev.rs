@@ -5,15 +5,19 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_core::RepoFiles;
 use berth_gitops::{Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::config::webhook_secrets_from_env;
 use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
+use berth_status::Sweeper;
 use berth_store::LocalStore;
 use clap::Args;
+use tokio::sync::Notify;
 
 #[derive(Args)]
 pub struct DevArgs {
@@ -26,6 +30,9 @@ pub struct DevArgs {
     /// The project whose charts/ and tenants/ seed the repository on first start.
     #[arg(long, default_value = ".")]
     project: PathBuf,
+    /// Seconds between two status sweeps (an Argo CD notification also starts one).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    sweep_every: u64,
 }
 
 /// The folders of the project that seed the local GitOps repository.
@@ -45,8 +52,25 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let secrets_path = state_dir.join("webhook-secrets.env");
     let secrets = ensure_webhook_secrets(&secrets_path)?;
     let config = ApiConfig::new(vec![TokenGrant::new(&token, Role::Admin, None)]);
-    let app = AppState::new(Arc::new(committer), Arc::new(store), config);
-    let router = api_router(app.clone()).merge(webhook_router(app, secrets));
+    let trigger = Arc::new(Notify::new());
+    let app = AppState::new(Arc::new(committer), Arc::new(store), config)
+        .with_sweep_trigger(Arc::clone(&trigger));
+    let router = api_router(app.clone()).merge(webhook_router(app.clone(), secrets));
+    let cluster = ClusterSource::from_env(|k| std::env::var(k).ok())
+        .context("the cluster's configuration")?;
+    let cluster_line = match &cluster {
+        Some(source) => format!(
+            "Cluster: reading {source:?}, sweeping every {} s into the store.",
+            args.sweep_every
+        ),
+        None => "Cluster: none. No kubeconfig found (KUBECONFIG, ~/.kube/config, BERTH_KUBE_SERVER): statuses read unknown and /v1/cluster/health answers 503 saying so.".to_owned(),
+    };
+    let sweeper = Sweeper::new(app, cluster.map(|s| Arc::new(ClusterConnector::new(s))));
+    tokio::spawn(sweep_forever(
+        sweeper,
+        trigger,
+        Duration::from_secs(args.sweep_every),
+    ));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -85,11 +109,33 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     println!("  git --git-dir {} log --stat -1", repo.display());
     println!();
-    println!(
-        "No kubeconfig is used in this version: /v1/cluster/health answers 503 cluster_not_configured; statuses come only from Argo CD notifications."
-    );
+    println!("{cluster_line}");
 
     axum_serve(listener, router).await
+}
+
+/// Sweeps at every tick, and at once when an Argo CD notification arrives; a failed sweep is
+/// logged and the next tick tries again. Ends with the process.
+async fn sweep_forever(sweeper: Sweeper, trigger: Arc<Notify>, every: Duration) {
+    loop {
+        match sweeper.sweep().await {
+            Ok(report) if report.writes + report.removes + report.requests_advanced > 0 => {
+                tracing::info!(
+                    writes = report.writes,
+                    removes = report.removes,
+                    requests_advanced = report.requests_advanced,
+                    cluster = %report.cluster,
+                    "status sweep"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "status sweep failed; trying again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = trigger.notified() => {}
+        }
+    }
 }
 
 async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) -> anyhow::Result<()> {

@@ -17,6 +17,12 @@ struct Dev {
 impl Dev {
     /// Starts `berth dev` and waits (at most 30 s) for its banner.
     fn start(state: &Path) -> Self {
+        Self::start_with(state, &[], &[])
+    }
+
+    /// Starts `berth dev` with extra arguments and environment variables; the environment names
+    /// no cluster unless `env` does.
+    fn start_with(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -29,6 +35,13 @@ impl Dev {
             .arg(state)
             .arg("--project")
             .arg(&project)
+            .args(args)
+            .env("HOME", state)
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("BERTH_KUBE_SERVER")
+            .env_remove("BERTH_KUBE_TOKEN")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -46,7 +59,7 @@ impl Dev {
         while let Ok(line) = received.recv_timeout(Duration::from_secs(30)) {
             banner.push_str(&line);
             banner.push('\n');
-            if line.starts_with("No kubeconfig") {
+            if line.starts_with("Cluster:") {
                 break;
             }
         }
@@ -115,6 +128,23 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
     let dev = Dev::start(state.path());
     assert!(dev.banner.contains("(reused)"), "{}", dev.banner);
     assert!(
+        dev.banner.contains("Cluster: none. No kubeconfig found"),
+        "{}",
+        dev.banner
+    );
+    let health = poll_json(
+        &client,
+        &format!("{}/v1/cluster/health", dev.url),
+        &token,
+        |b| {
+            b["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("no cluster is configured"))
+        },
+    )
+    .await;
+    assert_eq!(health["status"], "error", "{health}");
+    assert!(
         dev.banner.contains("webhook-secrets.env"),
         "the banner says where the webhook secrets are"
     );
@@ -160,4 +190,102 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
         tenants["tenants"][0]["name"], "acme",
         "the store survived the restart"
     );
+}
+
+/// GETs `url` every 200 ms until `done` holds for the body (at most 30 s); returns that body.
+async fn poll_json(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..150 {
+        last = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or_default();
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{url} never answered as expected; last: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
+    use berth_tests::fleet;
+    let kube = berth_tests::kube_server::KubeServer::start().await;
+    let kube_token = "dev-kube-token-0123456789";
+    kube.require_token(kube_token);
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start_with(
+        state.path(),
+        &["--sweep-every", "1"],
+        &[
+            ("BERTH_KUBE_SERVER", &kube.url),
+            ("BERTH_KUBE_TOKEN", kube_token),
+        ],
+    );
+    assert!(
+        dev.banner
+            .contains(&format!("Cluster: reading {}", kube.url)),
+        "{}",
+        dev.banner
+    );
+    assert!(
+        !dev.banner.contains(kube_token),
+        "the banner never shows the cluster token"
+    );
+    let token = std::fs::read_to_string(state.path().join("admin-token")).unwrap();
+    let token = token.trim();
+    let client = reqwest::Client::new();
+    let record: serde_json::Value = client
+        .post(format!("{}/v1/tenants", dev.url))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let commit = record["commit"].as_str().unwrap();
+    // Argo CD syncs the commit and the database comes up.
+    kube.add(
+        fleet::APPLICATIONS,
+        fleet::application("acme", "dev", None, commit, "Healthy"),
+    );
+    kube.add(
+        fleet::APPLICATIONS,
+        fleet::application("acme", "dev", Some("postgres"), commit, "Healthy"),
+    );
+    kube.add(
+        fleet::STATEFULSETS,
+        fleet::statefulset("acme", "dev", "postgres", 1, 1),
+    );
+    let url = format!("{}/v1/requests/{}", dev.url, record["id"].as_str().unwrap());
+    poll_json(&client, &url, token, |b| b["state"] == "ready").await;
+    let health = poll_json(
+        &client,
+        &format!("{}/v1/cluster/health", dev.url),
+        token,
+        |b| b["status"] == "ok",
+    )
+    .await;
+    assert_eq!(health["version"], "v1.33.0");
+    let status = poll_json(
+        &client,
+        &format!("{}/v1/tenants/acme/status", dev.url),
+        token,
+        |b| b["health"] == "healthy",
+    )
+    .await;
+    assert_eq!(status["statuses"][1]["ready"], 1, "{status}");
 }

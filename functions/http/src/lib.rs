@@ -31,6 +31,9 @@ pub struct AppState {
     pub committer: Arc<dyn Committer>,
     pub store: Arc<dyn Store>,
     pub config: Arc<ApiConfig>,
+    /// Woken by an Argo CD notification, where a status sweep runs in the same process
+    /// (`berth dev`), so the sweep reads the cluster now rather than at its next tick.
+    pub sweep_trigger: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl AppState {
@@ -39,6 +42,12 @@ impl AppState {
             committer,
             store,
             config: Arc::new(config),
+            sweep_trigger: None,
         }
+    }
+
+    pub fn with_sweep_trigger(mut self, trigger: Arc<tokio::sync::Notify>) -> Self {
+        self.sweep_trigger = Some(trigger);
+        self
     }
 }

@@ -412,7 +412,12 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
                 }
             }
             Ok(Effect::Record(status)) => match app.store.put_statuses(std::slice::from_ref(&status)).await {
-                Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": "recorded", "status": status}), false),
+                Ok(()) => {
+                    if let Some(trigger) = &app.sweep_trigger {
+                        trigger.notify_one();
+                    }
+                    (StatusCode::OK, json!({"event": event_id, "outcome": "recorded", "status": status}), false)
+                }
                 Err(e) => {
                     let error = ApiError::from(e);
                     (error.status, json!({"error": error.body()}), true)

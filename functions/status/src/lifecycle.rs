@@ -22,7 +22,7 @@ pub struct Evidence<'a> {
     /// Whether the main branch contains the request's commit.
     pub merged: bool,
     /// Whether a revision contains the request's commit.
-    pub contains: &'a dyn Fn(&str) -> bool,
+    pub contains: &'a (dyn Fn(&str) -> bool + Sync),
 }
 
 /// The state after this sweep, with its error; `None` when nothing moved.
