@@ -12,9 +12,15 @@ use crate::net::{free_port, wait_for_port};
 /// This project's catalog, which seeded repositories carry.
 pub const CATALOG: &str = include_str!("../../tenants/catalog.yaml");
 
-/// The project's root folder.
+/// The project's root folder: the nearest ancestor of this crate holding `charts/` (the tests
+/// crate and the bench crate, which includes this file, sit at different depths).
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("charts").is_dir() && dir.join("tenants").is_dir())
+        .unwrap_or(manifest)
+        .to_path_buf()
 }
 
 /// This project's `charts/` and `tenants/catalog.yaml` (not its example tenants), keyed by path.

@@ -97,6 +97,12 @@ impl KubeServer {
         cluster.expire_after_calls = calls.iter().map(|c| base + c).collect();
     }
 
+    /// Every call made so far, all paths together.
+    pub fn total_calls(&self) -> usize {
+        let cluster = self.cluster.lock().expect("lock");
+        cluster.calls.values().sum()
+    }
+
     pub fn calls(&self, path: &str) -> usize {
         self.cluster
             .lock()

@@ -46,6 +46,17 @@ pub struct SweepReport {
     pub scheduled_carried_out: usize,
     /// Tenant folders Git holds that could not be read.
     pub problems: Vec<String>,
+    /// Milliseconds spent reading Git, reading the cluster, diffing and writing the store, and
+    /// moving requests (with due schedules).
+    pub millis: PhaseMillis,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PhaseMillis {
+    pub git: u128,
+    pub cluster: u128,
+    pub store: u128,
+    pub requests: u128,
 }
 
 /// Sweeps with clients built once and reused by every sweep of a warm process.
@@ -77,12 +88,16 @@ impl Sweeper {
     }
 
     pub async fn sweep(&self) -> Result<SweepReport, SweepError> {
+        let clock = std::time::Instant::now();
+        let mut millis = PhaseMillis::default();
         let snapshot = self.state.committer.read(vec!["tenants/".into()]).await?;
         let desired = desired_state(&snapshot.files);
+        millis.git = clock.elapsed().as_millis();
         for problem in &desired.problems {
             tracing::warn!(path = %problem.path, reason = %problem.reason, "tenant folder skipped");
         }
         let read = self.read_cluster().await;
+        millis.cluster = clock.elapsed().as_millis() - millis.git;
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         let (slots, kube_calls, cluster) = match &read.objects {
             Ok(objects) => (observe(&desired, objects), objects.calls, "ok".to_owned()),
@@ -110,6 +125,7 @@ impl Sweeper {
         if self.record_cluster_health(&read, &now).await? {
             report.writes += 1;
         }
+        millis.store = clock.elapsed().as_millis() - millis.git - millis.cluster;
         let cluster_read = read.objects.as_ref().ok();
         report.requests_advanced = self
             .advance_requests(&desired, &slots, cluster_read, &snapshot.tip)
@@ -120,6 +136,8 @@ impl Sweeper {
             .unwrap_or(0);
         report.scheduled_carried_out =
             crate::scheduled::carry_out_due(&self.state, now_epoch).await?;
+        millis.requests = clock.elapsed().as_millis() - millis.git - millis.cluster - millis.store;
+        report.millis = millis;
         Ok(report)
     }
 
