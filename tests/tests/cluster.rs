@@ -1,7 +1,7 @@
 //! Reading the cluster against the Kubernetes API test server: one paged list per kind, label
 //! selection, and an expired continue token restarting the list once.
 
-use berth_cluster::{ClusterReader, Health, deployment_readiness};
+use berth_cluster::{ClusterReader, Health};
 use berth_tests::kube_server::KubeServer;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
@@ -40,15 +40,16 @@ async fn one_paged_list_per_kind_selected_by_the_tenant_label() {
             deployment(None, &format!("other{i:03}"), 2),
         );
     }
-    server.add("apps/v1/statefulsets", json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "pg", "namespace": "acme-dev", "labels": {"berth.dev/tenant": "acme"}}, "spec": {"serviceName": "pg", "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}}}}));
-    server.add("argoproj.io/v1alpha1/applications", json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "acme-dev", "namespace": "argocd", "labels": {"berth.dev/tenant": "acme"}}, "status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced", "revision": "abc"}}}));
+    server.add("apps/v1/statefulsets", json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "pg", "namespace": "acme-dev", "labels": {"berth.dev/tenant": "acme", "berth.dev/env": "dev"}}, "spec": {"serviceName": "pg", "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}}}}));
+    server.add("argoproj.io/v1alpha1/applications", json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "acme-dev", "namespace": "argocd", "labels": {"berth.dev/tenant": "acme", "berth.dev/env": "dev"}}, "status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced", "revision": "abc"}}}));
 
     let objects = reader(&server, 500).await.read_all().await.unwrap();
-    assert_eq!(
-        objects.deployments.len(),
-        1_234,
-        "only objects with the tenant label"
-    );
+    let deployments = objects
+        .workloads
+        .iter()
+        .filter(|w| w.name.starts_with("deployment/"))
+        .count();
+    assert_eq!(deployments, 1_234, "only objects with the tenant label");
     assert_eq!(
         server.calls("apps/v1/deployments"),
         3,
@@ -56,7 +57,7 @@ async fn one_paged_list_per_kind_selected_by_the_tenant_label() {
     );
     assert_eq!(
         (
-            objects.statefulsets.len(),
+            objects.workloads.len() - deployments,
             objects.ingresses.len(),
             objects.applications.len()
         ),
@@ -64,14 +65,15 @@ async fn one_paged_list_per_kind_selected_by_the_tenant_label() {
     );
     assert_eq!(objects.calls, 3 + 1 + 1 + 1);
     assert_eq!(
-        objects.applications[0].data["status"]["sync"]["revision"],
-        "abc"
+        objects.applications[0].value.revision.as_deref(),
+        Some("abc")
     );
     assert!(
         objects
-            .deployments
+            .workloads
             .iter()
-            .all(|d| deployment_readiness(d).health == Health::Healthy)
+            .filter(|w| w.name.starts_with("deployment/"))
+            .all(|w| w.value.health == Health::Healthy)
     );
 }
 
@@ -96,14 +98,12 @@ async fn an_expired_continue_token_restarts_the_list_once() {
             Api::<Deployment>::all(client.clone()),
             "deployments",
             &mut calls,
+            |d| d.metadata.name,
         )
         .await
         .unwrap();
     assert_eq!(items.len(), 30, "nothing lost, nothing doubled");
-    let names: std::collections::BTreeSet<_> = items
-        .iter()
-        .map(|d| d.metadata.name.clone().unwrap())
-        .collect();
+    let names: std::collections::BTreeSet<_> = items.iter().collect();
     assert_eq!(names.len(), 30);
     assert_eq!(calls, 1 + 1 + 3, "first page, the 410, then three pages");
 
@@ -111,7 +111,12 @@ async fn an_expired_continue_token_restarts_the_list_once() {
     server.expire_after_calls(&[1, 3]);
     let mut calls = 0;
     let err = reader
-        .list(Api::<Deployment>::all(client), "deployments", &mut calls)
+        .list(
+            Api::<Deployment>::all(client),
+            "deployments",
+            &mut calls,
+            |d| d.metadata.name,
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("kept expiring"), "{err}");

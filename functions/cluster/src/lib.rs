@@ -1,6 +1,7 @@
-//! What the cluster runs for Berth's tenants. This first part is pure: the readiness of a
-//! Deployment or StatefulSet, judged exactly as `kubectl rollout status` judges it, and mapped
-//! onto Berth's health vocabulary.
+//! What the cluster runs for Berth's tenants: a kube client from the usual sources
+//! ([`connect`]), one paged list per kind reduced page by page ([`list`]), readiness judged
+//! exactly as `kubectl rollout status` judges it ([`readiness`], pure), and the correlation with
+//! Git's desired state into one status per slot ([`observe`], pure).
 
 pub mod connect;
 pub mod list;
@@ -8,8 +9,10 @@ pub mod observe;
 pub mod readiness;
 
 pub use connect::{ClusterConnector, ClusterSource, ExplicitAuth, eks_token};
-pub use list::{ClusterError, ClusterObjects, ClusterReader, TENANT_LABEL, application_resource};
-pub use observe::{ApplicationState, SlotKey, SlotStatus, observe, unknown_everywhere};
+pub use list::{ClusterError, ClusterReader, TENANT_LABEL, application_resource};
+pub use observe::{
+    ApplicationState, ClusterObjects, Part, SlotKey, SlotStatus, observe, unknown_everywhere,
+};
 pub use readiness::{
     Health, Readiness, deployment_readiness, overall, statefulset_readiness, worst,
 };

@@ -7,6 +7,8 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
+use crate::observe::ClusterObjects;
+
 /// The label every object Berth's charts render carries.
 pub const TENANT_LABEL: &str = "berth.dev/tenant";
 
@@ -31,16 +33,6 @@ pub fn application_resource() -> ApiResource {
     }
 }
 
-/// Everything one sweep reads, and how many list calls it took.
-#[derive(Debug, Default)]
-pub struct ClusterObjects {
-    pub deployments: Vec<Deployment>,
-    pub statefulsets: Vec<StatefulSet>,
-    pub ingresses: Vec<Ingress>,
-    pub applications: Vec<DynamicObject>,
-    pub calls: u32,
-}
-
 /// Reads the cluster with one client, made once and reused.
 #[derive(Clone)]
 pub struct ClusterReader {
@@ -56,33 +48,51 @@ impl ClusterReader {
         }
     }
 
-    /// Lists every kind a sweep needs.
+    /// Lists every kind a sweep needs, each page reduced to what the sweep uses as it
+    /// arrives, so memory follows the number of objects, not their size.
     pub async fn read_all(&self) -> Result<ClusterObjects, ClusterError> {
         let mut objects = ClusterObjects::default();
         let mut calls = 0;
-        objects.deployments = self
-            .list(Api::all(self.client.clone()), "deployments", &mut calls)
-            .await?;
-        objects.statefulsets = self
-            .list(Api::all(self.client.clone()), "statefulsets", &mut calls)
-            .await?;
-        objects.ingresses = self
-            .list(Api::all(self.client.clone()), "ingresses", &mut calls)
-            .await?;
-        let applications: Api<DynamicObject> =
-            Api::all_with(self.client.clone(), &application_resource());
-        objects.applications = self.list(applications, "applications", &mut calls).await?;
+        let client = || self.client.clone();
+        let deployments = self.list(
+            Api::<Deployment>::all(client()),
+            "deployments",
+            &mut calls,
+            |d| ClusterObjects::deployment_part(&d),
+        );
+        objects.workloads.extend(deployments.await?);
+        let statefulsets = self.list(
+            Api::<StatefulSet>::all(client()),
+            "statefulsets",
+            &mut calls,
+            |s| ClusterObjects::statefulset_part(&s),
+        );
+        objects.workloads.extend(statefulsets.await?);
+        let ingresses = self.list(
+            Api::<Ingress>::all(client()),
+            "ingresses",
+            &mut calls,
+            |i| ClusterObjects::ingress_part(&i),
+        );
+        objects.ingresses = ingresses.await?;
+        let applications: Api<DynamicObject> = Api::all_with(client(), &application_resource());
+        let applications = self.list(applications, "applications", &mut calls, |a| {
+            ClusterObjects::application_part(&a)
+        });
+        objects.applications = applications.await?;
         objects.calls = calls;
         Ok(objects)
     }
 
-    /// All pages of one kind; restarts once from the first page when a continue token expires.
-    pub async fn list<K>(
+    /// All pages of one kind, each object reduced by `reduce` as its page arrives (`None`
+    /// drops it); restarts once from the first page when a continue token expires.
+    pub async fn list<K, T>(
         &self,
         api: Api<K>,
         kind: &str,
         calls: &mut u32,
-    ) -> Result<Vec<K>, ClusterError>
+        reduce: impl Fn(K) -> Option<T>,
+    ) -> Result<Vec<T>, ClusterError>
     where
         K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     {
@@ -111,7 +121,7 @@ impl ClusterReader {
                     }
                     Err(e) => return Err(ClusterError::Unreachable(e.to_string())),
                 };
-                items.extend(page.items);
+                items.extend(page.items.into_iter().filter_map(&reduce));
                 match page.metadata.continue_.filter(|c| !c.is_empty()) {
                     Some(next) => token = Some(next),
                     None => return Ok(items),

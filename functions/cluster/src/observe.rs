@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 
 use berth_core::DesiredState;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::DynamicObject;
 use kube::core::ObjectMeta;
 use serde_json::Value;
 
-use crate::list::{ClusterObjects, TENANT_LABEL};
+use crate::list::TENANT_LABEL;
 use crate::readiness::{Health, Readiness, deployment_readiness, statefulset_readiness, worst};
 
 pub const ENV_LABEL: &str = "berth.dev/env";
@@ -77,6 +78,52 @@ pub struct SlotStatus {
     pub reason: String,
 }
 
+/// One object of a sweep, reduced to what the sweep needs and the slot its labels name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part<T> {
+    pub slot: SlotKey,
+    /// `kind/name`, for reasons.
+    pub name: String,
+    pub value: T,
+}
+
+/// Everything one sweep read from the cluster, reduced page by page, and how many list calls
+/// it took. Objects without Berth's tenant and env labels are not part of it.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterObjects {
+    pub applications: Vec<Part<ApplicationState>>,
+    pub workloads: Vec<Part<Readiness>>,
+    /// The `http(s)://host` of each Ingress.
+    pub ingresses: Vec<Part<Vec<String>>>,
+    pub calls: u32,
+}
+
+fn part<T>(meta: &ObjectMeta, kind: &str, value: T) -> Option<Part<T>> {
+    Some(Part {
+        slot: slot_of(meta)?,
+        name: format!("{kind}/{}", meta.name.as_deref().unwrap_or_default()),
+        value,
+    })
+}
+
+impl ClusterObjects {
+    pub fn deployment_part(d: &Deployment) -> Option<Part<Readiness>> {
+        part(&d.metadata, "deployment", deployment_readiness(d))
+    }
+
+    pub fn statefulset_part(s: &StatefulSet) -> Option<Part<Readiness>> {
+        part(&s.metadata, "statefulset", statefulset_readiness(s))
+    }
+
+    pub fn ingress_part(i: &Ingress) -> Option<Part<Vec<String>>> {
+        part(&i.metadata, "ingress", ingress_urls(i))
+    }
+
+    pub fn application_part(a: &DynamicObject) -> Option<Part<ApplicationState>> {
+        part(&a.metadata, "application", ApplicationState::from_object(a))
+    }
+}
+
 /// Everything the cluster runs for one slot.
 #[derive(Default)]
 struct Found {
@@ -122,33 +169,19 @@ fn ingress_urls(ingress: &Ingress) -> Vec<String> {
 fn gather(objects: &ClusterObjects) -> BTreeMap<SlotKey, Found> {
     let mut found: BTreeMap<SlotKey, Found> = BTreeMap::new();
     for app in &objects.applications {
-        if let Some(key) = slot_of(&app.metadata) {
-            found.entry(key).or_default().application = Some(ApplicationState::from_object(app));
-        }
+        found.entry(app.slot.clone()).or_default().application = Some(app.value.clone());
     }
-    let name = |meta: &ObjectMeta| meta.name.clone().unwrap_or_default();
-    for d in &objects.deployments {
-        if let Some(key) = slot_of(&d.metadata) {
-            let workload = (
-                format!("deployment/{}", name(&d.metadata)),
-                deployment_readiness(d),
-            );
-            found.entry(key).or_default().workloads.push(workload);
-        }
-    }
-    for s in &objects.statefulsets {
-        if let Some(key) = slot_of(&s.metadata) {
-            let workload = (
-                format!("statefulset/{}", name(&s.metadata)),
-                statefulset_readiness(s),
-            );
-            found.entry(key).or_default().workloads.push(workload);
-        }
+    for w in &objects.workloads {
+        let workload = (w.name.clone(), w.value.clone());
+        found
+            .entry(w.slot.clone())
+            .or_default()
+            .workloads
+            .push(workload);
     }
     for i in &objects.ingresses {
-        if let Some(key) = slot_of(&i.metadata) {
-            found.entry(key).or_default().urls.extend(ingress_urls(i));
-        }
+        let urls = i.value.iter().cloned();
+        found.entry(i.slot.clone()).or_default().urls.extend(urls);
     }
     found
 }

@@ -3,6 +3,8 @@
 
 use berth_cluster::{ClusterObjects, Health, SlotStatus, observe, unknown_everywhere};
 use berth_core::{DesiredState, RepoFiles, desired_state};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::networking::v1::Ingress;
 use serde_json::{Value, json};
 
 /// Git: acme (dev with postgres and vault, prod bare), and zeta suspended (dev with vault).
@@ -75,6 +77,38 @@ fn parse<T: serde::de::DeserializeOwned>(values: Vec<Value>) -> Vec<T> {
         .collect()
 }
 
+/// Objects reduced as a sweep reduces each page.
+fn objects(
+    apps: Vec<Value>,
+    deployments: Vec<Value>,
+    statefulsets: Vec<Value>,
+    ingresses: Vec<Value>,
+) -> ClusterObjects {
+    let mut objects = ClusterObjects::default();
+    let apps: Vec<kube::api::DynamicObject> = parse(apps);
+    objects.applications = apps
+        .iter()
+        .filter_map(ClusterObjects::application_part)
+        .collect();
+    let deployments: Vec<Deployment> = parse(deployments);
+    let statefulsets: Vec<StatefulSet> = parse(statefulsets);
+    objects.workloads = deployments
+        .iter()
+        .filter_map(ClusterObjects::deployment_part)
+        .chain(
+            statefulsets
+                .iter()
+                .filter_map(ClusterObjects::statefulset_part),
+        )
+        .collect();
+    let ingresses: Vec<Ingress> = parse(ingresses);
+    objects.ingresses = ingresses
+        .iter()
+        .filter_map(ClusterObjects::ingress_part)
+        .collect();
+    objects
+}
+
 fn find<'a>(
     statuses: &'a [SlotStatus],
     tenant: &str,
@@ -88,8 +122,8 @@ fn find<'a>(
 }
 
 fn cluster() -> ClusterObjects {
-    ClusterObjects {
-        applications: parse(vec![
+    objects(
+        vec![
             app("acme", "dev", None, "Healthy"),
             app("acme", "dev", Some("postgres"), "Healthy"),
             app("acme", "dev", Some("vault"), "Progressing"),
@@ -98,14 +132,14 @@ fn cluster() -> ClusterObjects {
             // Git no longer wants these.
             app("acme", "dev", Some("monitoring"), "Healthy"),
             app("ghost", "dev", None, "Healthy"),
-        ]),
-        deployments: parse(vec![
+        ],
+        vec![
             deployment("acme", "dev", "vault", 3, 3),
             deployment("zeta", "dev", "vault", 0, 0),
             deployment("acme", "dev", "monitoring", 1, 1),
-        ]),
-        statefulsets: parse(vec![statefulset("acme", "dev", "postgres", 2, 1)]),
-        ingresses: parse(vec![
+        ],
+        vec![statefulset("acme", "dev", "postgres", 2, 1)],
+        vec![
             ingress(
                 "acme",
                 "dev",
@@ -120,9 +154,8 @@ fn cluster() -> ClusterObjects {
                 &["vault.acme.example"],
                 &["vault.acme.example"],
             ),
-        ]),
-        calls: 4,
-    }
+        ],
+    )
 }
 
 #[test]
@@ -220,15 +253,15 @@ fn urls_come_from_ingress_hosts_with_their_scheme() {
 
 #[test]
 fn objects_without_berths_env_label_are_not_guessed_at() {
-    let mut objects = cluster();
-    objects.deployments = parse(vec![json!({"apiVersion": "apps/v1", "kind": "Deployment",
+    let unlabelled: Deployment =
+        serde_json::from_value(json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "x", "namespace": "acme-dev", "labels": {"berth.dev/tenant": "acme"}},
-        "spec": {"replicas": 1, "selector": {}, "template": {}}})]);
-    let statuses = observe(&desired(), &objects);
+        "spec": {"replicas": 1, "selector": {}, "template": {}}}))
+        .unwrap();
     assert_eq!(
-        statuses.len(),
-        8,
-        "no slot for an object without berth.dev/env"
+        ClusterObjects::deployment_part(&unlabelled),
+        None,
+        "no slot without berth.dev/env"
     );
 }
 
