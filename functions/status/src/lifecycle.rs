@@ -8,7 +8,10 @@
 //! synced / degraded         → ready      when every part is healthy (or suspended)
 //!                           → degraded   when a part is degraded or unhealthy, nothing pending
 //! delete_tenant             → ready      when the cluster runs nothing of the tenant any more
+//! committed / merged        → failed     when nothing synced it within the sync timeout
 //! ```
+
+use std::time::Duration;
 
 use berth_cluster::{Health, SlotStatus};
 use berth_store::{ErrorBody, RequestRecord, RequestState};
@@ -23,6 +26,10 @@ pub struct Evidence<'a> {
     pub merged: bool,
     /// Whether a revision contains the request's commit.
     pub contains: &'a (dyn Fn(&str) -> bool + Sync),
+    /// How long the request has been in its state.
+    pub waited: Duration,
+    /// How long a committed or merged request may wait for Argo CD to sync it.
+    pub sync_timeout: Duration,
 }
 
 /// The state after this sweep, with its error; `None` when nothing moved.
@@ -88,7 +95,17 @@ fn sync_step(
             .and_then(|a| a.revision.as_deref())
             .is_some_and(contains)
     });
-    synced.then_some((RequestState::Synced, None))
+    if synced {
+        return Some((RequestState::Synced, None));
+    }
+    (evidence.waited > evidence.sync_timeout).then(|| {
+        let message = format!(
+            "Argo CD did not sync a revision containing {} within {}",
+            record.commit.as_deref().unwrap_or("the commit"),
+            humantime::format_duration(evidence.sync_timeout)
+        );
+        (RequestState::Failed, Some(error("sync_timeout", message)))
+    })
 }
 
 fn health_step(evidence: &Evidence<'_>) -> Option<(RequestState, Option<ErrorBody>)> {
@@ -185,6 +202,8 @@ mod tests {
                 cluster_runs_tenant: runs,
                 merged,
                 contains: &contains,
+                waited: Duration::from_secs(60),
+                sync_timeout: Duration::from_secs(3600),
             },
         )
     }
@@ -306,6 +325,30 @@ mod tests {
         // A failure of an older revision is not this request's.
         failing.application.as_mut().unwrap().operation_revision = Some("old".into());
         assert_eq!(run(&r, &[failing], false, true), None);
+    }
+
+    #[test]
+    fn a_commit_nothing_syncs_fails_after_the_timeout() {
+        let r = record("enable_module", RequestState::Committed);
+        let slots = [slot(None, Health::Healthy, Some("old"))];
+        let evidence = |waited| Evidence {
+            slots: slots.iter().collect(),
+            cluster_runs_tenant: true,
+            merged: true,
+            contains: &contains,
+            waited: Duration::from_secs(waited),
+            sync_timeout: Duration::from_secs(3600),
+        };
+        assert_eq!(advance(&r, &evidence(3600)), None);
+        let (next, error) = advance(&r, &evidence(3601)).unwrap();
+        assert_eq!(next, RequestState::Failed);
+        let error = error.unwrap();
+        assert_eq!(error.code, "sync_timeout");
+        assert!(
+            error.message.contains("containing c0ffee within 1h"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

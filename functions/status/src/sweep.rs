@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use berth_cluster::{
     ClusterConnector, ClusterError, ClusterObjects, ClusterReader, SlotStatus, observe,
@@ -20,6 +20,8 @@ use crate::observations::observations;
 
 /// Objects per list page: large pages, few calls, bounded memory per page.
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
+/// How long a committed request may wait for Argo CD before it is failed.
+pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -55,6 +57,8 @@ pub struct SweepReport {
 pub struct PhaseMillis {
     pub git: u128,
     pub cluster: u128,
+    /// Reading the stored digests (included in `store`).
+    pub digests: u128,
     pub store: u128,
     pub requests: u128,
 }
@@ -64,6 +68,7 @@ pub struct Sweeper {
     state: AppState,
     cluster: Option<Arc<ClusterConnector>>,
     page_size: u32,
+    sync_timeout: Duration,
 }
 
 /// What the cluster said, or why it said nothing.
@@ -79,7 +84,13 @@ impl Sweeper {
             state,
             cluster,
             page_size: DEFAULT_PAGE_SIZE,
+            sync_timeout: DEFAULT_SYNC_TIMEOUT,
         }
+    }
+
+    pub fn with_sync_timeout(mut self, sync_timeout: Duration) -> Self {
+        self.sync_timeout = sync_timeout;
+        self
     }
 
     pub fn with_page_size(mut self, page_size: u32) -> Self {
@@ -117,9 +128,10 @@ impl Sweeper {
             ..Default::default()
         };
         // Leftovers are only known to be gone when the cluster was read.
-        let (writes, removes) = self
+        let (writes, removes, digests) = self
             .record_observations(&slots, &now, read.objects.is_ok())
             .await?;
+        millis.digests = digests;
         report.writes = writes;
         report.removes = removes;
         if self.record_cluster_health(&read, &now).await? {
@@ -176,14 +188,16 @@ impl Sweeper {
     }
 
     /// Writes the observations whose digest changed; removes stored ones nothing reports any
-    /// more (when `complete`). Returns (written, removed).
+    /// more (when `complete`). Returns (written, removed, milliseconds reading the digests).
     async fn record_observations(
         &self,
         slots: &[SlotStatus],
         now: &str,
         complete: bool,
-    ) -> Result<(usize, usize), StoreError> {
+    ) -> Result<(usize, usize, u128), StoreError> {
+        let clock = std::time::Instant::now();
         let stored = self.state.store.observation_digests().await?;
+        let digests = clock.elapsed().as_millis();
         let fresh = observations(slots, now);
         let keys: BTreeSet<_> = fresh.iter().map(Observation::key).collect();
         let puts: Vec<Observation> = fresh
@@ -198,7 +212,7 @@ impl Sweeper {
         if !puts.is_empty() || !removes.is_empty() {
             self.state.store.write_observations(&puts, &removes).await?;
         }
-        Ok((puts.len(), removes.len()))
+        Ok((puts.len(), removes.len(), digests))
     }
 
     /// Records whether the cluster answered, when that changed; returns whether it wrote.
@@ -277,6 +291,11 @@ impl Sweeper {
                 cluster_runs_tenant: cluster.is_none() || running.contains(record.tenant.as_str()),
                 merged: contains(tip),
                 contains: &contains,
+                waited: humantime::parse_rfc3339(&record.updated_at)
+                    .ok()
+                    .and_then(|at| SystemTime::now().duration_since(at).ok())
+                    .unwrap_or_default(),
+                sync_timeout: self.sync_timeout,
             };
             if let Some((state, error)) = advance(&record, &evidence) {
                 tracing::info!(request_id = %record.id, from = ?record.state, to = ?state, "request moved");

@@ -72,8 +72,8 @@ async fn measured(
     );
     let m = &report.millis;
     println!(
-        "{:<28} git {} ms, cluster {} ms, observe and store {} ms, requests {} ms",
-        "", m.git, m.cluster, m.store, m.requests
+        "{:<28} git {} ms, cluster {} ms, observe and store {} ms (reading digests {} ms), requests {} ms",
+        "", m.git, m.cluster, m.store, m.digests, m.requests
     );
     if report.cluster != "ok" {
         bail!("the sweep could not read the cluster: {}", report.cluster);
