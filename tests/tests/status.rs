@@ -229,6 +229,20 @@ struct Api {
 }
 
 impl Api {
+    /// The API over a fresh seeded bare repository and a fresh table on moto's server.
+    async fn start() -> (tempfile::TempDir, std::path::PathBuf, Arc<dyn Store>, Self) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = seed_repo(dir.path(), "origin");
+        let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+        let remote = repo.to_str().unwrap();
+        let server = ApiServer::start(remote, &dir.path().join("api"), Arc::clone(&store)).await;
+        let api = Self {
+            server,
+            client: reqwest::Client::new(),
+        };
+        (dir, repo, store, api)
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,
@@ -282,19 +296,8 @@ fn acme_objects(kube: &KubeServer, revision: &str, postgres_health: &str) {
 
 #[tokio::test]
 async fn a_request_goes_from_committed_to_synced_to_ready_as_argo_cd_catches_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = seed_repo(dir.path(), "origin");
+    let (dir, repo, store, api) = Api::start().await;
     let seed = git(&repo, &["rev-parse", "main"]).trim().to_owned();
-    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
-    let api = Api {
-        server: ApiServer::start(
-            repo.to_str().unwrap(),
-            &dir.path().join("api"),
-            Arc::clone(&store),
-        )
-        .await,
-        client: reqwest::Client::new(),
-    };
     let kube = KubeServer::start().await;
     kube.require_token(KUBE_TOKEN);
     let sweeper = sweeper(
@@ -322,9 +325,21 @@ async fn a_request_goes_from_committed_to_synced_to_ready_as_argo_cd_catches_up(
     assert_eq!(api.request_state(&acme.id).await, "synced", "{report:?}");
 
     acme_objects(&kube, &later, "Healthy");
+    kube.add(
+        fleet::INGRESSES,
+        fleet::ingress("acme", "dev", "postgres", "db.acme.example.com"),
+    );
     sweeper.sweep().await.unwrap();
     assert_eq!(api.request_state(&acme.id).await, "ready");
-    assert_eq!(api.request_state(&acme.id).await, "ready");
+    let (_, tenant) = api
+        .call(reqwest::Method::GET, "/v1/tenants/acme", None)
+        .await;
+    assert_eq!(tenant["health"], "healthy");
+    assert_eq!(
+        tenant["urls"],
+        json!(["https://db.acme.example.com"]),
+        "access URLs are the Ingress hosts in the cluster"
+    );
 
     // The API answers from what the sweep recorded.
     let (status, body) = api
@@ -355,18 +370,7 @@ async fn a_request_goes_from_committed_to_synced_to_ready_as_argo_cd_catches_up(
 
 #[tokio::test]
 async fn an_unreachable_cluster_reads_unknown_and_health_says_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = seed_repo(dir.path(), "origin");
-    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
-    let api = Api {
-        server: ApiServer::start(
-            repo.to_str().unwrap(),
-            &dir.path().join("api"),
-            Arc::clone(&store),
-        )
-        .await,
-        client: reqwest::Client::new(),
-    };
+    let (dir, repo, store, api) = Api::start().await;
     let acme = api.create("acme").await;
     let nobody = format!("http://127.0.0.1:{}", free_port());
     let sweeper = sweeper(
@@ -471,18 +475,7 @@ async fn the_kube_token_is_required_and_a_wrong_one_reads_unknown() {
 
 #[tokio::test]
 async fn a_due_billing_suspension_is_carried_out_as_an_ordinary_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = seed_repo(dir.path(), "origin");
-    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
-    let api = Api {
-        server: ApiServer::start(
-            repo.to_str().unwrap(),
-            &dir.path().join("api"),
-            Arc::clone(&store),
-        )
-        .await,
-        client: reqwest::Client::new(),
-    };
+    let (dir, repo, store, api) = Api::start().await;
     api.create("acme").await;
     api.create("beta").await;
     let scheduled = RequestRecord::new(

@@ -225,17 +225,26 @@ async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
     let kube_token = "dev-kube-token-0123456789";
     kube.require_token(kube_token);
     let state = tempfile::tempdir().unwrap();
+    // A kubeconfig as kubectl reads it, with a bearer token for the user.
+    let kubeconfig = state.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: test\n\
+             clusters: [{{name: test, cluster: {{server: \"{}\"}}}}]\n\
+             users: [{{name: tester, user: {{token: {kube_token}}}}}]\n\
+             contexts: [{{name: test, context: {{cluster: test, user: tester}}}}]\n",
+            kube.url
+        ),
+    )
+    .unwrap();
     let dev = Dev::start_with(
         state.path(),
         &["--sweep-every", "1"],
-        &[
-            ("BERTH_KUBE_SERVER", &kube.url),
-            ("BERTH_KUBE_TOKEN", kube_token),
-        ],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
     );
     assert!(
-        dev.banner
-            .contains(&format!("Cluster: reading {}", kube.url)),
+        dev.banner.contains("Cluster: reading kubeconfig"),
         "{}",
         dev.banner
     );
