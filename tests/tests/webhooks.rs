@@ -284,15 +284,47 @@ async fn argocd_notifications_record_the_applications_status() {
         StatusCode::UNAUTHORIZED
     );
     assert!(f.store.list_statuses("acme").await.unwrap().is_empty());
+    // What the last sweep saw of the slot: the notification keeps its replica counts and URLs.
+    let swept = berth_store::StatusRecord {
+        tenant: "acme".into(),
+        env: "dev".into(),
+        module: Some("postgres".into()),
+        health: "progressing".into(),
+        sync: Some("OutOfSync".into()),
+        revision: Some("ffff0000".into()),
+        ready: 1,
+        desired: 2,
+        urls: vec!["https://db.acme.example.com".into()],
+        reason: Some("statefulset/postgres: 1 of 2 pods ready during a rolling update".into()),
+        observed_at: "2026-11-22T01:00:00Z".into(),
+        digest: "from-the-sweep".into(),
+    };
+    f.store
+        .put_statuses(std::slice::from_ref(&swept))
+        .await
+        .unwrap();
     let answer: Value = send(ARGOCD_TOKEN).await.unwrap().json().await.unwrap();
     assert_eq!(answer["outcome"], "recorded");
     let statuses = f.store.list_statuses("acme").await.unwrap();
     assert_eq!(statuses.len(), 1);
+    let recorded = &statuses[0];
     assert_eq!(
-        (statuses[0].module.as_deref(), statuses[0].health.as_str()),
+        (recorded.module.as_deref(), recorded.health.as_str()),
         (Some("postgres"), "healthy")
     );
-    assert_eq!(statuses[0].revision.as_deref(), Some("0123abcd"));
+    assert_eq!(
+        (recorded.sync.as_deref(), recorded.revision.as_deref()),
+        (Some("Synced"), Some("0123abcd"))
+    );
+    assert_eq!((recorded.ready, recorded.desired), (1, 2));
+    assert_eq!(
+        (&recorded.urls, &recorded.reason),
+        (&swept.urls, &swept.reason)
+    );
+    assert_ne!(
+        recorded.digest, swept.digest,
+        "the next sweep writes its own view"
+    );
 }
 
 impl Fixture {

@@ -288,13 +288,31 @@ async fn argocd(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
     // Notifications carry no id: the same application in the same state is the same event.
     let event_id = idempotency::fingerprint("argocd", "", &body);
     let payload = body.clone();
+    let app = state.app.clone();
     deliver(&state, "argocd", event_id, &body, |_| async move {
-        argocd_effect(&payload)
+        let status = argocd_effect(&payload)?;
+        Ok(Effect::Record(keep_sweep_counts(&app, status).await))
     })
     .await
 }
 
-fn argocd_effect(body: &[u8]) -> Result<Effect, ApiError> {
+/// A notification knows the Application, not its workloads: it keeps the replica counts, URLs
+/// and reason the last sweep recorded for the slot. Its digest differs from any the sweep
+/// makes, so the next sweep writes its own view again.
+async fn keep_sweep_counts(app: &AppState, mut status: StatusRecord) -> StatusRecord {
+    let Ok(recorded) = app.store.list_statuses(&status.tenant).await else {
+        return status; // the write that follows reports the store's trouble
+    };
+    if let Some(previous) = recorded.into_iter().find(|r| r.slot() == status.slot()) {
+        status.ready = previous.ready;
+        status.desired = previous.desired;
+        status.urls = previous.urls;
+        status.reason = previous.reason;
+    }
+    status
+}
+
+fn argocd_effect(body: &[u8]) -> Result<StatusRecord, ApiError> {
     let event = parse_argocd_event(body).map_err(|e| ApiError::invalid(e.field, e.reason))?;
     berth_core::TenantName::parse("tenant", &event.tenant)?;
     berth_core::EnvName::parse("env", &event.env)?;
@@ -314,7 +332,7 @@ fn argocd_effect(body: &[u8]) -> Result<Effect, ApiError> {
         sync.as_deref().unwrap_or(""),
         revision.as_deref().unwrap_or("").as_bytes(),
     );
-    Ok(Effect::Record(StatusRecord {
+    Ok(StatusRecord {
         tenant,
         env,
         module,
@@ -328,7 +346,7 @@ fn argocd_effect(body: &[u8]) -> Result<Effect, ApiError> {
         reason: None,
         observed_at: now_rfc3339(),
         digest,
-    }))
+    })
 }
 
 /// The record of an event that did not become a commit.
