@@ -474,10 +474,12 @@ async fn the_kube_token_is_required_and_a_wrong_one_reads_unknown() {
 }
 
 #[tokio::test]
-async fn a_due_billing_suspension_is_carried_out_as_an_ordinary_request() {
+async fn due_billing_schedules_are_carried_out_as_ordinary_requests() {
     let (dir, repo, store, api) = Api::start().await;
-    api.create("acme").await;
-    api.create("beta").await;
+    for tenant in ["acme", "beta", "gamma"] {
+        api.create(tenant).await;
+    }
+    // A suspension scheduled after the grace period: its request recorded nothing else yet.
     let scheduled = RequestRecord::new(
         "01JSCHEDULEDSUSPENSION0000",
         "schedule_suspend",
@@ -487,26 +489,27 @@ async fn a_due_billing_suspension_is_carried_out_as_an_ordinary_request() {
         "2026-11-01T00:00:00Z".into(),
     );
     store.put_request(&scheduled).await.unwrap();
-    let link = |customer: &str, tenant: &str, due_at: i64, request: &str| BillingLink {
-        customer: customer.into(),
+    let link = |tenant: &str, action: &str, due_at: i64, request: &str| BillingLink {
+        customer: format!("cus_{tenant}"),
         tenant: tenant.into(),
         last_event_at: 100,
         registration: None,
         scheduled: Some(ScheduledChange {
-            action: "suspend".into(),
+            action: action.into(),
             due_at,
             request: request.into(),
         }),
     };
-    store
-        .put_billing_unless_newer(&link("cus_acme", "acme", 1_000, &scheduled.id))
-        .await
-        .unwrap();
-    // Not due for years: stays scheduled.
-    store
-        .put_billing_unless_newer(&link("cus_beta", "beta", 4_000_000_000, "01JLATER"))
-        .await
-        .unwrap();
+    let links = [
+        link("acme", "suspend", 1_000, &scheduled.id),
+        // A deletion scheduled by a cancellation whose suspension already committed.
+        link("beta", "delete", 2_000, "01JCANCELLEDANDSUSPENDED00"),
+        // Not due for years: stays scheduled.
+        link("gamma", "suspend", 4_000_000_000, "01JLATER"),
+    ];
+    for l in &links {
+        store.put_billing_unless_newer(l).await.unwrap();
+    }
 
     let report = sweeper(
         repo.to_str().unwrap(),
@@ -517,34 +520,87 @@ async fn a_due_billing_suspension_is_carried_out_as_an_ordinary_request() {
     .sweep()
     .await
     .unwrap();
-    assert_eq!(report.scheduled_carried_out, 1);
-    let spec = git(&repo, &["show", "main:tenants/acme/tenant.yaml"]);
-    assert!(spec.contains("state: suspended"), "{spec}");
-    assert!(git(&repo, &["show", "main:tenants/beta/tenant.yaml"]).contains("state: active"));
-    let message = git(&repo, &["log", "-1", "--format=%B", "main"]);
-    assert!(
-        message.contains(&format!("Berth-Request: {}", scheduled.id)),
-        "{message}"
+    assert_eq!(report.scheduled_carried_out, 2);
+    let spec = |t: &str| git(&repo, &["show", &format!("main:tenants/{t}/tenant.yaml")]);
+    assert!(spec("acme").contains("state: suspended"));
+    assert!(spec("gamma").contains("state: active"));
+    assert_eq!(
+        git(&repo, &["ls-tree", "main", "tenants/beta"]),
+        "",
+        "beta is deleted"
     );
+    let messages = git(&repo, &["log", "-2", "--format=%B", "main"]);
+    assert!(
+        messages.contains(&format!("Berth-Request: {}", scheduled.id)),
+        "{messages}"
+    );
+
+    // The suspension went on under the id that scheduled it; the deletion under a new one.
     let record = store.get_request(&scheduled.id).await.unwrap().unwrap();
     assert_eq!(
         (record.state, record.source.as_str()),
         (RequestState::Committed, "schedule:billing")
     );
+    let deletion = messages
+        .lines()
+        .find_map(|l| l.strip_prefix("Berth-Request: "))
+        .filter(|id| *id != scheduled.id)
+        .expect("the deletion's trailer");
+    let deletion = store.get_request(deletion).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            deletion.action.as_str(),
+            deletion.state,
+            deletion.tenant.as_str()
+        ),
+        ("delete_tenant", RequestState::Committed, "beta")
+    );
     assert_eq!(
         store.get_tenant("acme").await.unwrap().unwrap().state,
         "suspended"
     );
-    assert_eq!(
-        store
-            .get_billing("cus_acme")
-            .await
-            .unwrap()
-            .unwrap()
-            .scheduled,
-        None
+    assert_eq!(store.get_tenant("beta").await.unwrap(), None);
+    let remaining: Vec<String> = store
+        .list_scheduled_billing()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.customer)
+        .collect();
+    assert_eq!(remaining, ["cus_gamma"]);
+}
+
+#[tokio::test]
+async fn a_pushed_branch_becomes_merged_once_main_contains_it() {
+    let (dir, repo, store, api) = Api::start().await;
+    let body =
+        json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]});
+    let (status, record) = api
+        .call(reqwest::Method::POST, "/v1/tenants?mode=pr", Some(body))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{record}");
+    assert_eq!(record["state"], "branch_pushed");
+    let id = record["id"].as_str().unwrap();
+    let branch = record["branch"].as_str().unwrap();
+    let sweeper = sweeper(
+        repo.to_str().unwrap(),
+        &dir.path().join("status"),
+        Arc::clone(&store),
+        None,
     );
-    let remaining = store.list_scheduled_billing().await.unwrap();
-    assert_eq!(remaining.len(), 1);
-    assert_eq!(remaining[0].customer, "cus_beta");
+    sweeper.sweep().await.unwrap();
+    assert_eq!(api.request_state(id).await, "branch_pushed");
+
+    // Someone merges the pull request (a fast-forward here).
+    git(
+        &repo,
+        &[
+            "update-ref",
+            "refs/heads/main",
+            &format!("refs/heads/{branch}"),
+        ],
+    );
+    let report = sweeper.sweep().await.unwrap();
+    assert_eq!(report.requests_advanced, 1);
+    assert_eq!(api.request_state(id).await, "merged");
 }
