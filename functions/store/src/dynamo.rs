@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::types::{
     KeySchemaElement, KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType,
     TimeToLiveSpecification, WriteRequest,
 };
+use futures::{StreamExt, TryStreamExt};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
@@ -35,6 +36,8 @@ const HEALTH_KIND: &str = "health";
 /// DynamoDB's limit on one BatchWriteItem.
 const BATCH_LIMIT: usize = 25;
 const BATCH_RETRIES: u32 = 8;
+/// BatchWriteItem calls in flight at once during a large sweep.
+const BATCHES_IN_FLIGHT: usize = 4;
 
 /// A DynamoDB client from the environment: region from `AWS_REGION` (or `AWS_DEFAULT_REGION`),
 /// credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` (what
@@ -269,36 +272,42 @@ impl DynamoStore {
         }
     }
 
-    /// BatchWriteItem in chunks of 25; items DynamoDB leaves unprocessed are sent again with
-    /// exponential backoff, a bounded number of times.
+    /// BatchWriteItem in chunks of 25, a few chunks in flight at once; items DynamoDB leaves
+    /// unprocessed are sent again with exponential backoff, a bounded number of times.
     async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for chunk in writes.chunks(BATCH_LIMIT) {
-            let mut requests = chunk.to_vec();
-            let mut delay = Duration::from_millis(50);
-            for attempt in 0.. {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt >= BATCH_RETRIES {
-                    return Err(StoreError::Unavailable(format!(
-                        "{} writes still unprocessed after {BATCH_RETRIES} retries",
-                        requests.len()
-                    )));
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+        let chunks: Vec<Vec<WriteRequest>> =
+            writes.chunks(BATCH_LIMIT).map(<[_]>::to_vec).collect();
+        futures::stream::iter(chunks.into_iter().map(|chunk| self.write_chunk(chunk)))
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .try_collect::<()>()
+            .await
+    }
+
+    async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let mut delay = Duration::from_millis(50);
+        for attempt in 0.. {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                break;
             }
+            if attempt >= BATCH_RETRIES {
+                return Err(StoreError::Unavailable(format!(
+                    "{} writes still unprocessed after {BATCH_RETRIES} retries",
+                    requests.len()
+                )));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
         }
         Ok(())
     }
