@@ -272,18 +272,13 @@ impl DynamoStore {
         }
     }
 
-    /// BatchWriteItem in chunks of 25, a few chunks in flight at once; items DynamoDB leaves
-    /// unprocessed are sent again with exponential backoff, a bounded number of times.
-    async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<(), StoreError> {
-        let chunks: Vec<Vec<WriteRequest>> =
-            writes.chunks(BATCH_LIMIT).map(<[_]>::to_vec).collect();
-        futures::stream::iter(chunks.into_iter().map(|chunk| self.write_chunk(chunk)))
-            .buffer_unordered(BATCHES_IN_FLIGHT)
-            .try_collect::<()>()
-            .await
-    }
-
-    async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    /// One BatchWriteItem of at most 25 requests; items DynamoDB leaves unprocessed are sent
+    /// again with exponential backoff, a bounded number of times.
+    async fn write_chunk(
+        &self,
+        requests: Result<Vec<WriteRequest>, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut requests = requests?;
         let mut delay = Duration::from_millis(50);
         for attempt in 0.. {
             let out = self
@@ -310,6 +305,34 @@ impl DynamoStore {
             delay = (delay * 2).min(Duration::from_secs(2));
         }
         Ok(())
+    }
+}
+
+/// One write of a sweep, built into a request only when its chunk is sent.
+enum Pending<'a> {
+    Put(&'a Observation),
+    Remove(&'a ObservationKey),
+}
+
+impl Pending<'_> {
+    fn write_request(&self) -> Result<WriteRequest, StoreError> {
+        Ok(match self {
+            Pending::Put(observation) => {
+                let put = PutRequest::builder()
+                    .set_item(Some(DynamoStore::observation_item(observation)?))
+                    .build()
+                    .map_err(build_error)?;
+                WriteRequest::builder().put_request(put).build()
+            }
+            Pending::Remove(key) => {
+                let delete = DeleteRequest::builder()
+                    .key("PK", s(format!("TENANT#{}", key.tenant)))
+                    .key("SK", s(&key.item))
+                    .build()
+                    .map_err(build_error)?;
+                WriteRequest::builder().delete_request(delete).build()
+            }
+        })
     }
 }
 
@@ -449,23 +472,26 @@ impl Store for DynamoStore {
         puts: &[Observation],
         removes: &[ObservationKey],
     ) -> Result<(), StoreError> {
-        let mut writes = Vec::with_capacity(puts.len() + removes.len());
-        for key in removes {
-            let delete = DeleteRequest::builder()
-                .key("PK", s(format!("TENANT#{}", key.tenant)))
-                .key("SK", s(&key.item))
-                .build()
-                .map_err(build_error)?;
-            writes.push(WriteRequest::builder().delete_request(delete).build());
-        }
-        for observation in puts {
-            let put = PutRequest::builder()
-                .set_item(Some(Self::observation_item(observation)?))
-                .build()
-                .map_err(build_error)?;
-            writes.push(WriteRequest::builder().put_request(put).build());
-        }
-        self.batch_write(writes).await
+        // Items are built chunk by chunk as the chunks go out, so a sweep of thousands of
+        // changes never holds them all at once.
+        let pending: Vec<Pending<'_>> = removes
+            .iter()
+            .map(Pending::Remove)
+            .chain(puts.iter().map(Pending::Put))
+            .collect();
+        // By index, not by slice: a closure over borrowed slices trips async-trait's lifetimes.
+        let sends = (0..pending.len()).step_by(BATCH_LIMIT).map(|start| {
+            let end = (start + BATCH_LIMIT).min(pending.len());
+            let requests = pending[start..end]
+                .iter()
+                .map(Pending::write_request)
+                .collect();
+            self.write_chunk(requests)
+        });
+        futures::stream::iter(sends)
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .try_collect::<()>()
+            .await
     }
 
     async fn observation_digests(&self) -> Result<BTreeMap<ObservationKey, String>, StoreError> {
