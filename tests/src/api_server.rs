@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
 use berth_http::auth::{Role, TokenGrant};
-use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
+use berth_http::{ApiConfig, AppState, StatusRefresh, WebhookSecrets, api_router, webhook_router};
 use berth_store::Store;
 use berth_webhooks::SecretSet;
 use tokio::task::JoinHandle;
@@ -45,6 +45,27 @@ impl ApiServer {
         store: Arc<dyn Store>,
         github_api_url: Option<&str>,
     ) -> Self {
+        Self::serve(remote, work, store, github_api_url, None).await
+    }
+
+    /// Like [`ApiServer::start`], with `refresh` told of every Argo CD notification, as the
+    /// webhook Lambda and `berth dev` wire it.
+    pub async fn start_with_refresh(
+        remote: &str,
+        work: &Path,
+        store: Arc<dyn Store>,
+        refresh: Arc<dyn StatusRefresh>,
+    ) -> Self {
+        Self::serve(remote, work, store, None, Some(refresh)).await
+    }
+
+    async fn serve(
+        remote: &str,
+        work: &Path,
+        store: Arc<dyn Store>,
+        github_api_url: Option<&str>,
+        refresh: Option<Arc<dyn StatusRefresh>>,
+    ) -> Self {
         let committer = Git2Committer::new(Git2Config::new(
             RemoteUrl::parse(remote).expect("remote"),
             "main",
@@ -56,7 +77,10 @@ impl ApiServer {
             TokenGrant::new(VIEWER, Role::Viewer, None),
             TokenGrant::new(ACME_OPERATOR, Role::Operator, Some("acme".into())),
         ]);
-        let app = AppState::new(Arc::new(committer), store, config);
+        let mut app = AppState::new(Arc::new(committer), store, config);
+        if let Some(refresh) = refresh {
+            app = app.with_status_refresh(refresh);
+        }
         let webhooks = WebhookSecrets {
             billing: secrets(BILLING_SECRET),
             signup: secrets(SIGNUP_SECRET),

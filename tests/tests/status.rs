@@ -604,3 +604,58 @@ async fn a_pushed_branch_becomes_merged_once_main_contains_it() {
     assert_eq!(report.requests_advanced, 1);
     assert_eq!(api.request_state(id).await, "merged");
 }
+
+/// The webhook Lambda cannot reach the cluster: an Argo CD notification moves its tenant's
+/// requests from the statuses in the store, before it is answered.
+#[tokio::test]
+async fn argo_cd_notifications_move_requests_without_a_cluster() {
+    use berth_tests::api_server::ARGOCD_TOKEN;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+    let remote = repo.to_str().unwrap();
+    let follow_up = berth_status::AdvanceFromStore(sweeper(
+        remote,
+        &dir.path().join("follow-up"),
+        Arc::clone(&store),
+        None,
+    ));
+    let api = Api {
+        server: ApiServer::start_with_refresh(
+            remote,
+            &dir.path().join("api"),
+            Arc::clone(&store),
+            Arc::new(follow_up),
+        )
+        .await,
+        client: reqwest::Client::new(),
+    };
+    let acme = api.create("acme").await;
+    let commit = acme.commit.clone().unwrap();
+    let notify = |module: Option<&str>, health: &str| {
+        let mut event = json!({"tenant": "acme", "env": "dev", "health": health, "sync": "Synced",
+                               "revision": commit, "application": "acme-dev"});
+        if let Some(m) = module {
+            event["module"] = json!(m);
+            event["application"] = json!(format!("acme-dev-{m}"));
+        }
+        api.client
+            .post(format!("{}/webhooks/argocd", api.server.url))
+            .bearer_auth(ARGOCD_TOKEN)
+            .json(&event)
+            .send()
+    };
+    assert_eq!(
+        notify(None, "Healthy").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.request_state(&acme.id).await,
+        "committed",
+        "postgres has not reported yet"
+    );
+    notify(Some("postgres"), "Progressing").await.unwrap();
+    assert_eq!(api.request_state(&acme.id).await, "synced");
+    notify(Some("postgres"), "Healthy").await.unwrap();
+    assert_eq!(api.request_state(&acme.id).await, "ready");
+}

@@ -14,7 +14,7 @@ use berth_gitops::{Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::config::webhook_secrets_from_env;
 use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
-use berth_status::Sweeper;
+use berth_status::{Sweeper, WakeSweeper};
 use berth_store::LocalStore;
 use clap::Args;
 use tokio::sync::Notify;
@@ -54,7 +54,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let config = ApiConfig::new(vec![TokenGrant::new(&token, Role::Admin, None)]);
     let trigger = Arc::new(Notify::new());
     let app = AppState::new(Arc::new(committer), Arc::new(store), config)
-        .with_sweep_trigger(Arc::clone(&trigger));
+        .with_status_refresh(Arc::new(WakeSweeper(Arc::clone(&trigger))));
     let router = api_router(app.clone()).merge(webhook_router(app.clone(), secrets));
     let cluster = ClusterSource::from_env(|k| std::env::var(k).ok())
         .context("the cluster's configuration")?;

@@ -31,9 +31,17 @@ pub struct AppState {
     pub committer: Arc<dyn Committer>,
     pub store: Arc<dyn Store>,
     pub config: Arc<ApiConfig>,
-    /// Woken by an Argo CD notification, where a status sweep runs in the same process
-    /// (`berth dev`), so the sweep reads the cluster now rather than at its next tick.
-    pub sweep_trigger: Option<Arc<tokio::sync::Notify>>,
+    /// Told of every Argo CD notification once it is recorded, so request lifecycles move
+    /// now rather than at the next scheduled sweep.
+    pub status_refresh: Option<Arc<dyn StatusRefresh>>,
+}
+
+/// What follows an Argo CD notification: `berth dev` wakes its sweeper; the webhook Lambda
+/// moves the tenant's requests from the statuses in the store.
+#[async_trait::async_trait]
+pub trait StatusRefresh: Send + Sync {
+    /// Called after `tenant`'s status was recorded; failures are the implementation's to log.
+    async fn refresh(&self, tenant: &str);
 }
 
 impl AppState {
@@ -42,12 +50,12 @@ impl AppState {
             committer,
             store,
             config: Arc::new(config),
-            sweep_trigger: None,
+            status_refresh: None,
         }
     }
 
-    pub fn with_sweep_trigger(mut self, trigger: Arc<tokio::sync::Notify>) -> Self {
-        self.sweep_trigger = Some(trigger);
+    pub fn with_status_refresh(mut self, refresh: Arc<dyn StatusRefresh>) -> Self {
+        self.status_refresh = Some(refresh);
         self
     }
 }

@@ -431,8 +431,8 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
             }
             Ok(Effect::Record(status)) => match app.store.put_statuses(std::slice::from_ref(&status)).await {
                 Ok(()) => {
-                    if let Some(trigger) = &app.sweep_trigger {
-                        trigger.notify_one();
+                    if let Some(refresh) = &app.status_refresh {
+                        refresh.refresh(&status.tenant).await;
                     }
                     (StatusCode::OK, json!({"event": event_id, "outcome": "recorded", "status": status}), false)
                 }

@@ -8,7 +8,9 @@
 
 pub mod lifecycle;
 pub mod observations;
+pub mod refresh;
 mod scheduled;
 pub mod sweep;
 
-pub use sweep::{SweepError, SweepReport, Sweeper};
+pub use refresh::{AdvanceFromStore, WakeSweeper};
+pub use sweep::{SweepError, SweepReport, Sweeper, sync_timeout_from_env};

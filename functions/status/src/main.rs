@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_http::{Function, Settings, telemetry};
-use berth_status::Sweeper;
+use berth_status::{Sweeper, sync_timeout_from_env};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -21,10 +21,11 @@ async fn main() -> anyhow::Result<()> {
         None => tracing::warn!("no cluster configured: statuses will read unknown"),
     }
     let cluster = source.map(|s| Arc::new(ClusterConnector::new(s)));
-    let sweeper = Arc::new(Sweeper::new(
-        settings.into_state().context("configuration")?,
-        cluster,
-    ));
+    let mut sweeper = Sweeper::new(settings.into_state().context("configuration")?, cluster);
+    if let Some(timeout) = sync_timeout_from_env(var).map_err(|e| anyhow!(e))? {
+        sweeper = sweeper.with_sync_timeout(timeout);
+    }
+    let sweeper = Arc::new(sweeper);
     if on_lambda {
         let handler = service_fn(move |_: LambdaEvent<serde_json::Value>| {
             let sweeper = Arc::clone(&sweeper);

@@ -5,14 +5,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use berth_cluster::observe::wanted_slots;
 use berth_cluster::{
-    ClusterConnector, ClusterError, ClusterObjects, ClusterReader, SlotStatus, observe,
-    unknown_everywhere,
+    ApplicationState, ClusterConnector, ClusterError, ClusterObjects, ClusterReader, Health,
+    SlotKey, SlotStatus, observe, unknown_everywhere,
 };
-use berth_core::{DesiredState, desired_state};
+use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
 use berth_http::AppState;
-use berth_store::{ClusterHealth, Observation, RequestRecord, StoreError};
+use berth_store::{ClusterHealth, Observation, RequestRecord, StatusRecord, StoreError};
 use serde::Serialize;
 
 use crate::lifecycle::{Evidence, advance};
@@ -29,6 +30,18 @@ pub enum SweepError {
     Git(#[from] GitError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// `BERTH_SYNC_TIMEOUT` (a duration such as `30m` or `2h`), when set.
+pub fn sync_timeout_from_env(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Duration>, String> {
+    match var("BERTH_SYNC_TIMEOUT").filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(raw) => humantime::parse_duration(raw.trim())
+            .map(Some)
+            .map_err(|_| "BERTH_SYNC_TIMEOUT: must be a duration such as 30m or 2h".to_owned()),
+    }
 }
 
 /// What one sweep did: printed by the binary and by `scripts/bench status`.
@@ -140,7 +153,7 @@ impl Sweeper {
         millis.store = clock.elapsed().as_millis() - millis.git - millis.cluster;
         let cluster_read = read.objects.as_ref().ok();
         report.requests_advanced = self
-            .advance_requests(&desired, &slots, cluster_read, &snapshot.tip)
+            .advance_requests(&desired, &slots, cluster_read, &snapshot.tip, None)
             .await?;
         let now_epoch = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -151,6 +164,46 @@ impl Sweeper {
         millis.requests = clock.elapsed().as_millis() - millis.git - millis.cluster - millis.store;
         report.millis = millis;
         Ok(report)
+    }
+
+    /// Moves `tenant`'s open requests from the statuses in the store, without reading the
+    /// cluster: what follows an Argo CD notification where the cluster is out of reach (the
+    /// webhook Lambda). Returns how many moved.
+    pub async fn advance_tenant(&self, tenant: &str) -> Result<usize, SweepError> {
+        let Ok(name) = TenantName::parse("tenant", tenant) else {
+            return Ok(0);
+        };
+        let snapshot = self
+            .state
+            .committer
+            .read(vec![berth_core::paths::tenant_dir(&name)])
+            .await?;
+        let desired = desired_state(&snapshot.files);
+        let mut stored: HashMap<SlotKey, StatusRecord> = self
+            .state
+            .store
+            .list_statuses(tenant)
+            .await?
+            .into_iter()
+            .map(|r| (slot_key(&r), r))
+            .collect();
+        let slots: Vec<SlotStatus> = wanted_slots(&desired)
+            .into_iter()
+            .map(|key| match stored.remove(&key) {
+                Some(record) => slot_from_record(key, record),
+                None => SlotStatus {
+                    key,
+                    health: Health::Missing,
+                    ready: 0,
+                    desired: 0,
+                    application: None,
+                    urls: Vec::new(),
+                    reason: "no status recorded yet".into(),
+                },
+            })
+            .collect();
+        self.advance_requests(&desired, &slots, None, &snapshot.tip, Some(tenant))
+            .await
     }
 
     async fn read_cluster(&self) -> ClusterRead {
@@ -252,8 +305,12 @@ impl Sweeper {
         slots: &[SlotStatus],
         cluster: Option<&ClusterObjects>,
         tip: &str,
+        only_tenant: Option<&str>,
     ) -> Result<usize, SweepError> {
-        let open = self.state.store.list_open_requests().await?;
+        let mut open = self.state.store.list_open_requests().await?;
+        if let Some(tenant) = only_tenant {
+            open.retain(|r| r.tenant == tenant);
+        }
         if open.is_empty() {
             return Ok(0);
         }
@@ -336,5 +393,56 @@ impl Sweeper {
         let pairs: Vec<_> = pairs.into_iter().collect();
         let answers = self.state.committer.contains(pairs.clone()).await?;
         Ok(pairs.into_iter().zip(answers).collect())
+    }
+}
+
+fn slot_key(record: &StatusRecord) -> SlotKey {
+    SlotKey {
+        tenant: record.tenant.clone(),
+        env: record.env.clone(),
+        module: record.module.clone(),
+    }
+}
+
+/// A stored status as the lifecycle reads it: the Application as last recorded.
+fn slot_from_record(key: SlotKey, record: StatusRecord) -> SlotStatus {
+    let application =
+        (record.sync.is_some() || record.revision.is_some()).then(|| ApplicationState {
+            health: Some(record.health.clone()),
+            sync: record.sync,
+            revision: record.revision,
+            ..Default::default()
+        });
+    SlotStatus {
+        key,
+        health: Health::parse(&record.health),
+        ready: i32::try_from(record.ready).unwrap_or(i32::MAX),
+        desired: i32::try_from(record.desired).unwrap_or(i32::MAX),
+        application,
+        urls: record.urls,
+        reason: record.reason.unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_timeout_is_a_duration_or_a_clear_error() {
+        let env = |value: &'static str| {
+            move |k: &str| (k == "BERTH_SYNC_TIMEOUT").then(|| value.to_owned())
+        };
+        assert_eq!(sync_timeout_from_env(env("")), Ok(None));
+        assert_eq!(
+            sync_timeout_from_env(env("2h")),
+            Ok(Some(Duration::from_secs(7200)))
+        );
+        assert_eq!(
+            sync_timeout_from_env(env(" 30m ")),
+            Ok(Some(Duration::from_secs(1800)))
+        );
+        let err = sync_timeout_from_env(env("soon")).unwrap_err();
+        assert!(err.starts_with("BERTH_SYNC_TIMEOUT"), "{err}");
     }
 }

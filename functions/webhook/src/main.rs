@@ -1,8 +1,12 @@
 //! The webhook Lambda: `/webhooks/*` under `lambda_http` when `AWS_LAMBDA_RUNTIME_API` is set,
-//! otherwise served on `BERTH_LISTEN` (127.0.0.1:8081 by default).
+//! otherwise served on `BERTH_LISTEN` (127.0.0.1:8081 by default). An Argo CD notification also
+//! moves its tenant's requests from the statuses in the store before it is answered.
+
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use berth_http::{Function, Settings, telemetry, webhook_router};
+use berth_status::{AdvanceFromStore, Sweeper, sync_timeout_from_env};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -14,7 +18,15 @@ async fn main() -> anyhow::Result<()> {
         .webhooks
         .take()
         .context("configuration: webhook secrets")?;
-    let router = webhook_router(settings.into_state().context("configuration")?, secrets);
+    let state = settings.into_state().context("configuration")?;
+    let mut follow_up = Sweeper::new(state.clone(), None);
+    if let Some(timeout) =
+        sync_timeout_from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?
+    {
+        follow_up = follow_up.with_sync_timeout(timeout);
+    }
+    let state = state.with_status_refresh(Arc::new(AdvanceFromStore(follow_up)));
+    let router = webhook_router(state, secrets);
     if on_lambda {
         return lambda_http::run(router)
             .await
