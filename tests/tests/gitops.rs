@@ -210,10 +210,20 @@ async fn a_push_refused_by_a_server_hook_is_an_error() {
 }
 
 /// Separate committers with separate caches, like separate Lambdas, all racing for `main`.
+/// A lost race means another writer landed since our fetch, so among 50 writers none loses
+/// more than 49 races. Each gets 100 attempts (the configurable maximum): every race fits, with
+/// room for git daemon's dropped connections (past 32 clients), which also take attempts.
 async fn fifty_writers_race(remote: String, repo: &Path, work: &Path) {
+    const WRITERS: usize = 50;
     let mut tasks = Vec::new();
-    for i in 0..50 {
-        let c = committer(&remote, &work.join(format!("lambda-{i}")));
+    for i in 0..WRITERS {
+        let mut config = Git2Config::new(
+            RemoteUrl::parse(&remote).unwrap(),
+            "main",
+            work.join(format!("lambda-{i}")),
+        );
+        config.max_attempts = 2 * WRITERS as u32;
+        let c = Git2Committer::new(config);
         tasks.push(tokio::spawn(async move {
             let request = create_request(&format!("01RACE{i:02}"), &format!("tenant-{i:02}"));
             commit(&c, request, Target::Branch).await
