@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::webhooks::{Effect, event_record, unix_now};
+use crate::time::epoch_seconds_now;
+use crate::webhooks::{Effect, event_record};
 
 const DAY: i64 = 24 * 3600;
 const PRICE_FIELD: &str = "data.object.items.data[0].price.id";
@@ -271,7 +272,7 @@ fn cancel(
     retention_days: u32,
     request_id: &str,
 ) -> Result<Effect, ApiError> {
-    let due_at = unix_now() + retention_days as i64 * DAY;
+    let due_at = epoch_seconds_now() + retention_days as i64 * DAY;
     let scheduled = ScheduledChange {
         action: "delete".into(),
         due_at,

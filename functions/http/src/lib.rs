@@ -11,7 +11,7 @@ pub mod github;
 pub mod idempotency;
 pub mod submit;
 pub mod telemetry;
-mod time;
+pub mod time;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -6,6 +6,11 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// Seconds since the Unix epoch, now.
+pub fn epoch_seconds_now() -> i64 {
+    epoch_seconds_after(Duration::ZERO)
+}
+
 pub fn epoch_seconds_after(delay: Duration) -> i64 {
     (SystemTime::now() + delay)
         .duration_since(UNIX_EPOCH)

@@ -109,13 +109,6 @@ pub(crate) enum Effect {
     },
 }
 
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -145,7 +138,7 @@ async fn signup(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
             header(&headers, "webhook-signature"),
             &body,
             &state.secrets.signup,
-            unix_now(),
+            crate::time::epoch_seconds_now(),
             state.secrets.tolerance_seconds,
         )
         .map_err(unauthenticated)?;
@@ -246,7 +239,7 @@ async fn billing(State(state): State<WebhookState>, headers: HeaderMap, body: Bo
             header(&headers, "stripe-signature"),
             &body,
             &state.secrets.billing,
-            unix_now(),
+            crate::time::epoch_seconds_now(),
             state.secrets.tolerance_seconds,
         )
         .map_err(unauthenticated)?;

@@ -13,6 +13,7 @@ use berth_cluster::{
 use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
 use berth_http::AppState;
+use berth_http::time::{epoch_seconds_now, now_rfc3339};
 use berth_store::{ClusterHealth, Observation, RequestRecord, StatusRecord, StoreError};
 use serde::Serialize;
 
@@ -122,7 +123,7 @@ impl Sweeper {
         }
         let read = self.read_cluster().await;
         millis.cluster = clock.elapsed().as_millis() - millis.git;
-        let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let now = now_rfc3339();
         let (slots, kube_calls, cluster) = match &read.objects {
             Ok(objects) => (observe(&desired, objects), objects.calls, "ok".to_owned()),
             Err(reason) => (unknown_everywhere(&desired, reason), 0, reason.clone()),
@@ -155,12 +156,8 @@ impl Sweeper {
         report.requests_advanced = self
             .advance_requests(&desired, &slots, cluster_read, &snapshot.tip, None)
             .await?;
-        let now_epoch = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
         report.scheduled_carried_out =
-            crate::scheduled::carry_out_due(&self.state, now_epoch).await?;
+            crate::scheduled::carry_out_due(&self.state, epoch_seconds_now()).await?;
         millis.requests = clock.elapsed().as_millis() - millis.git - millis.cluster - millis.store;
         report.millis = millis;
         Ok(report)
@@ -358,8 +355,7 @@ impl Sweeper {
                 tracing::info!(request_id = %record.id, from = ?record.state, to = ?state, "request moved");
                 record.state = state;
                 record.error = error;
-                record.updated_at =
-                    humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+                record.updated_at = now_rfc3339();
                 self.state.store.put_request(&record).await?;
                 moved += 1;
             }
