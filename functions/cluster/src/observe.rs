@@ -262,16 +262,23 @@ pub fn observe(desired: &DesiredState, objects: &ClusterObjects) -> Vec<SlotStat
 pub fn unknown_everywhere(desired: &DesiredState, reason: &str) -> Vec<SlotStatus> {
     wanted_slots(desired)
         .into_iter()
-        .map(|key| SlotStatus {
+        .map(|key| SlotStatus::unobserved(key, Health::Unknown, reason))
+        .collect()
+}
+
+impl SlotStatus {
+    /// A slot about which nothing is known but `health` and why: no Application, no workload.
+    pub fn unobserved(key: SlotKey, health: Health, reason: &str) -> Self {
+        Self {
             key,
-            health: Health::Unknown,
+            health,
             ready: 0,
             desired: 0,
             application: None,
             urls: Vec::new(),
             reason: reason.to_owned(),
-        })
-        .collect()
+        }
+    }
 }
 
 /// The base slot of every tenant-env, and every enabled module.

@@ -188,15 +188,7 @@ impl Sweeper {
             .into_iter()
             .map(|key| match stored.remove(&key) {
                 Some(record) => slot_from_record(key, record),
-                None => SlotStatus {
-                    key,
-                    health: Health::Missing,
-                    ready: 0,
-                    desired: 0,
-                    application: None,
-                    urls: Vec::new(),
-                    reason: "no status recorded yet".into(),
-                },
+                None => SlotStatus::unobserved(key, Health::Missing, "no status recorded yet"),
             })
             .collect();
         self.advance_requests(&desired, &slots, None, &snapshot.tip, Some(tenant))

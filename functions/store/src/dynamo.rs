@@ -274,11 +274,7 @@ impl DynamoStore {
 
     /// One BatchWriteItem of at most 25 requests; items DynamoDB leaves unprocessed are sent
     /// again with exponential backoff, a bounded number of times.
-    async fn write_chunk(
-        &self,
-        requests: Result<Vec<WriteRequest>, StoreError>,
-    ) -> Result<(), StoreError> {
-        let mut requests = requests?;
+    async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         let mut delay = Duration::from_millis(50);
         for attempt in 0.. {
             let out = self
@@ -485,8 +481,8 @@ impl Store for DynamoStore {
             let requests = pending[start..end]
                 .iter()
                 .map(Pending::write_request)
-                .collect();
-            self.write_chunk(requests)
+                .collect::<Result<Vec<_>, _>>();
+            async move { self.write_chunk(requests?).await }
         });
         futures::stream::iter(sends)
             .buffer_unordered(BATCHES_IN_FLIGHT)
