@@ -16,6 +16,13 @@ ensure_moto() {
     touch "$marker"
 }
 
+# Cargo's target folder, as cargo itself resolves it (CARGO_TARGET_DIR, build.target-dir, or
+# ./target), so the scripts find what cargo built wherever a user keeps it.
+target_dir() {
+    cargo metadata --format-version 1 --no-deps --offline 2>/dev/null |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -39,8 +46,10 @@ wait_for_port() {
 start_moto() {
     local port
     port=$(free_port)
-    mkdir -p target
-    .venv/bin/moto_server -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
+    local logs
+    logs="$(target_dir)"
+    mkdir -p "$logs"
+    .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$logs/moto.log" 2>&1 &
     MOTO_PID=$!
     wait_for_port "$port" 30
     export BERTH_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
@@ -103,6 +112,44 @@ ensure_python_tools() {
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --disable-pip-version-check \
         "cfn-lint==$CFN_LINT_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    touch "$marker"
+}
+
+# cargo-lambda (its runtime emulator, and cross-builds with the zig that the ziglang package
+# brings along), pinned, in .venv.
+CARGO_LAMBDA_VERSION=1.9.2
+ZIGLANG_VERSION=0.17.1
+
+ensure_cargo_lambda() {
+    local marker=.venv/.cargo-lambda-$CARGO_LAMBDA_VERSION-$ZIGLANG_VERSION
+    if [ -x .venv/bin/cargo-lambda ] && [ -f "$marker" ]; then
+        return
+    fi
+    echo "installing cargo-lambda $CARGO_LAMBDA_VERSION into .venv" >&2
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+        "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
+    touch "$marker"
+}
+
+# cargo-lambda's subcommands, with .venv on PATH so it finds its zig.
+cargo_lambda() {
+    PATH="$PWD/.venv/bin:$PATH" .venv/bin/cargo-lambda lambda "$@"
+}
+
+# aws-sam-cli, for `sam validate --lint`, pinned, in a venv of its own (its dependencies pin
+# versions that cfn-lint's and moto's would fight over).
+SAM_CLI_VERSION=1.170.0
+
+ensure_sam() {
+    local marker=.tools/sam/.sam-$SAM_CLI_VERSION
+    if [ -x .tools/sam/bin/sam ] && [ -f "$marker" ]; then
+        return
+    fi
+    echo "installing aws-sam-cli $SAM_CLI_VERSION into .tools/sam" >&2
+    mkdir -p .tools
+    [ -x .tools/sam/bin/python ] || python3 -m venv .tools/sam
+    .tools/sam/bin/python -m pip install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
     touch "$marker"
 }
 

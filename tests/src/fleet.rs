@@ -147,3 +147,37 @@ impl Fleet {
         ]
     }
 }
+
+/// A fleet running: its desired state in a bare repository, its objects in a Kubernetes API
+/// test server that accepts only `token`.
+pub struct RunningFleet {
+    pub repo: std::path::PathBuf,
+    /// The commit the repository's `main` holds, which the objects report as synced.
+    pub revision: String,
+    pub kube: crate::kube_server::KubeServer,
+}
+
+impl Fleet {
+    /// Seeds `<dir>/fleet.git` with this project's charts and catalog and the fleet's files,
+    /// and serves the fleet's objects at that revision.
+    pub async fn run(&self, dir: &std::path::Path, token: &str) -> RunningFleet {
+        let repo = dir.join("fleet.git");
+        let revision = berth_gitops::seed_bare_repository(
+            &repo,
+            "main",
+            &self.files(&crate::git::project_charts_and_catalog()),
+            "Fleet",
+        )
+        .expect("seed the fleet's repository");
+        let kube = crate::kube_server::KubeServer::start().await;
+        kube.require_token(token);
+        for (path, objects) in self.objects(&revision) {
+            kube.add_all(path, objects);
+        }
+        RunningFleet {
+            repo,
+            revision,
+            kube,
+        }
+    }
+}

@@ -3,10 +3,12 @@
 //! small helpers. Every server here listens on loopback only and is stopped when dropped.
 
 pub mod api_server;
+pub mod dynamo_recorder;
 pub mod fleet;
 pub mod git;
 pub mod github;
 pub mod kube_server;
+pub mod lambda;
 pub mod net;
 pub mod serve;
 pub mod tools;

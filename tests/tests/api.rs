@@ -99,6 +99,7 @@ async fn a_tenant_lifecycle_lands_as_commits() {
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
     assert_eq!(created["state"], "committed");
     assert_eq!(created["action"], "create_tenant");
+    assert_eq!(created["requested_by"], "token:admin", "who asked is kept");
     assert_eq!(created["commit"], f.tip());
     assert!(
         f.show("tenants/acme/tenant.yaml")

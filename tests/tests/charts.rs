@@ -284,3 +284,50 @@ fn chart_schemas_know_exactly_the_catalogs_tiers_and_environments() {
     }
     assert_eq!(seen, 1 + catalog.modules.len(), "a schema per chart");
 }
+
+/// Every chart lints as chart authors lint it: on its own defaults, and on each of its
+/// `ci/*-values.yaml` (the chart-testing convention), one per tier of the catalog, with the
+/// chart's `values-<tier>.yaml` after it where there is one, as the ApplicationSet passes it.
+#[test]
+fn every_chart_lints_on_its_defaults_and_its_ci_values() {
+    let root = project_root();
+    let mut charts = vec![root.join("charts/tenant")];
+    let mut modules: Vec<PathBuf> = std::fs::read_dir(root.join("charts/modules"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    modules.sort();
+    charts.extend(modules);
+    for chart in &charts {
+        run(Command::new(tool("BERTH_HELM"))
+            .args(["lint", "--strict"])
+            .arg(chart));
+        for tier in ["bronze", "standard", "premium"] {
+            let ci = chart.join(format!("ci/{tier}-values.yaml"));
+            assert!(
+                ci.exists(),
+                "{} lacks ci/{tier}-values.yaml",
+                chart.display()
+            );
+            let ci_values: serde_yaml_ng::Value =
+                serde_yaml_ng::from_slice(&std::fs::read(&ci).unwrap()).unwrap();
+            assert_eq!(
+                ci_values["tenant"]["tier"].as_str(),
+                Some(tier),
+                "{} is for another tier",
+                ci.display()
+            );
+            let mut command = Command::new(tool("BERTH_HELM"));
+            command
+                .args(["lint", "--strict"])
+                .arg(chart)
+                .arg("-f")
+                .arg(&ci);
+            let tier_file = chart.join(format!("values-{tier}.yaml"));
+            if tier_file.exists() {
+                command.arg("-f").arg(tier_file);
+            }
+            run(&mut command);
+        }
+    }
+}

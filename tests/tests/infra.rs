@@ -124,3 +124,247 @@ fn kubernetes_objects_validate() {
 fn the_sam_template_passes_cfn_lint() {
     run(Command::new(tool("BERTH_CFN_LINT")).arg(project_root().join("infra/aws/template.yaml")));
 }
+
+#[test]
+fn the_sam_template_passes_sam_validate_lint() {
+    run(Command::new(tool("BERTH_SAM"))
+        .args(["validate", "--lint", "--template"])
+        .arg(project_root().join("infra/aws/template.yaml"))
+        .env("SAM_CLI_TELEMETRY", "0"));
+}
+
+/// The SAM template, with CloudFormation's short tags (`!Ref`, `!If`, ...) kept as tagged values.
+fn template() -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_slice(
+        &std::fs::read(project_root().join("infra/aws/template.yaml")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// The variables the template sets for `function`: the globals and its own.
+fn template_variables(template: &serde_yaml_ng::Value, function: &str) -> BTreeSet<String> {
+    let keys = |v: &serde_yaml_ng::Value| -> Vec<String> {
+        v["Environment"]["Variables"]
+            .as_mapping()
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut vars: BTreeSet<String> = keys(&template["Globals"]["Function"]).into_iter().collect();
+    vars.extend(keys(&template["Resources"][function]["Properties"]));
+    vars
+}
+
+/// A value every reader accepts for `name`.
+fn valid_value(name: &str) -> String {
+    match name {
+        "BERTH_GIT_REMOTE" => "https://git.example.com/platform/tenants.git".into(),
+        "BERTH_API_TOKENS" => "admin=0123456789abcdef".into(),
+        "BERTH_API_AUTH" => "tokens".into(),
+        "BERTH_DEFAULT_MODE" => "direct".into(),
+        "BERTH_GIT_MAX_ATTEMPTS" => "25".into(),
+        "BERTH_WEBHOOK_SECRETS_SIGNUP" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        "BERTH_WEBHOOK_TOLERANCE_SECONDS" => "300".into(),
+        "BERTH_GITHUB_API_URL" => "https://api.github.com".into(),
+        "BERTH_KUBE_SERVER" => "https://eks.example.com".into(),
+        "BERTH_SYNC_TIMEOUT" => "1h".into(),
+        "BERTH_CORS_ORIGINS" => "https://app.example.com".into(),
+        // base64 of a PEM block (the reader checks the framing, not the certificate).
+        "BERTH_KUBE_CA_DATA" => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .encode("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        }
+        "AWS_REGION" => "us-east-1".into(),
+        n if n.starts_with("BERTH_WEBHOOK_SECRETS_") => "webhook-secret-0123456789".into(),
+        _ => "value-0123456789abcdef".into(),
+    }
+}
+
+type Reader = fn(&dyn Fn(&str) -> Option<String>) -> Result<(), String>;
+
+/// What each function's binary reads at start, through the same readers its `main` calls.
+fn readers(function: &str) -> Reader {
+    use berth_http::{Function, Settings};
+    match function {
+        "ApiFunction" => |var| {
+            Settings::from_env(Function::Api, var)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        },
+        "WebhookFunction" => |var| {
+            Settings::from_env(Function::Webhook, var).map_err(|e| e.to_string())?;
+            berth_status::sync_timeout_from_env(var).map(drop)
+        },
+        "StatusFunction" => |var| {
+            Settings::from_env(Function::Status, var).map_err(|e| e.to_string())?;
+            berth_cluster::ClusterSource::from_env(var).map_err(|e| e.to_string())?;
+            berth_status::sync_timeout_from_env(var).map(drop)
+        },
+        other => panic!("no reader for {other}"),
+    }
+}
+
+/// What Lambda itself sets in every function's environment.
+const LAMBDA_SETS: &[&str] = &[
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+];
+
+/// Runs `reader` over an environment holding valid values for `set` (and what Lambda sets), and
+/// returns the names it asked for, with the outcome.
+fn read_with(reader: Reader, set: &BTreeSet<String>) -> (BTreeSet<String>, Result<(), String>) {
+    let asked = std::cell::RefCell::new(BTreeSet::new());
+    let var = |name: &str| {
+        asked.borrow_mut().insert(name.to_owned());
+        (set.contains(name) || LAMBDA_SETS.contains(&name)).then(|| valid_value(name))
+    };
+    let outcome = reader(&var);
+    (asked.into_inner(), outcome)
+}
+
+/// Configuration parity: every variable a function requires is set for it in the template, the
+/// template sets no variable its function does not read, and every parameter is used.
+#[test]
+fn the_template_sets_what_each_function_reads_and_nothing_else() {
+    let template = template();
+    // Lambda sets these itself; the template must not.
+    let lambda_sets = |name: &str| name.starts_with("AWS_");
+    for function in ["ApiFunction", "WebhookFunction", "StatusFunction"] {
+        let reader = readers(function);
+        let set = template_variables(&template, function);
+        // The api reads different variables per auth mode; the template sets both under
+        // conditions, so each mode is read with the other's variables taken away.
+        let modes: Vec<BTreeSet<String>> = if function == "ApiFunction" {
+            let jwt: BTreeSet<String> = set
+                .iter()
+                .filter(|v| *v != "BERTH_API_TOKENS")
+                .cloned()
+                .collect();
+            let tokens: BTreeSet<String> = set
+                .iter()
+                .filter(|v| !v.starts_with("BERTH_JWT_"))
+                .cloned()
+                .collect();
+            vec![jwt, tokens]
+        } else {
+            vec![set.clone()]
+        };
+        let mut read = BTreeSet::new();
+        for (i, env) in modes.iter().enumerate() {
+            // With ApiAuth's two values, as the template's conditions give them.
+            let mut env = env.clone();
+            if function == "ApiFunction" && i == 0 {
+                env.remove("BERTH_API_AUTH");
+                let (asked, outcome) = read_with(
+                    |var| {
+                        readers("ApiFunction")(&|n| {
+                            if n == "BERTH_API_AUTH" {
+                                Some("jwt".into())
+                            } else {
+                                var(n)
+                            }
+                        })
+                    },
+                    &env,
+                );
+                assert_eq!(outcome, Ok(()), "{function} in jwt mode: {asked:?}");
+                read.extend(asked);
+                read.insert("BERTH_API_AUTH".into());
+                continue;
+            }
+            let (asked, outcome) = read_with(reader, &env);
+            assert_eq!(
+                outcome,
+                Ok(()),
+                "{function} refuses the template's variables {env:?}"
+            );
+            // A variable is required when the function refuses to start without it.
+            for name in &env {
+                let mut without = env.clone();
+                without.remove(name);
+                let (_, outcome) = read_with(reader, &without);
+                if let Err(e) = outcome
+                    && e.contains(name.as_str())
+                {
+                    assert!(set.contains(name), "{function} requires {name}: {e}");
+                }
+            }
+            read.extend(asked);
+        }
+        let unread: Vec<&String> = set
+            .iter()
+            .filter(|v| !read.contains(*v) || lambda_sets(v))
+            .collect();
+        assert!(
+            unread.is_empty(),
+            "the template sets {unread:?} for {function}, which it never reads"
+        );
+    }
+
+    // Required variables missing from the template show up as refusals above; here, a required
+    // variable absent from the template entirely.
+    for (function, required) in [
+        ("ApiFunction", ["BERTH_GIT_REMOTE", "BERTH_TABLE"]),
+        (
+            "WebhookFunction",
+            ["BERTH_GIT_REMOTE", "BERTH_WEBHOOK_SECRETS_ARGOCD"],
+        ),
+        ("StatusFunction", ["BERTH_GIT_REMOTE", "BERTH_TABLE"]),
+    ] {
+        let mut env = template_variables(&template, function);
+        for name in required {
+            assert!(env.remove(name), "{function} lacks {name}");
+        }
+        let (_, outcome) = read_with(readers(function), &env);
+        assert!(outcome.is_err(), "{function} starts without {required:?}");
+    }
+
+    // Every parameter is referenced outside the Parameters section.
+    let text = std::fs::read_to_string(project_root().join("infra/aws/template.yaml")).unwrap();
+    let body = &text[text.find("\nConditions:").expect("a Conditions section")..];
+    for name in template["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str())
+    {
+        let used = [
+            format!("!Ref {name}"),
+            format!("${{{name}}}"),
+            format!("Ref: {name}"),
+        ]
+        .iter()
+        .any(|form| body.contains(form.as_str()));
+        assert!(used, "parameter {name} is never used");
+    }
+}
+
+/// A claim's lease must outlast the function holding it: Lambda kills a function at its
+/// timeout, and a retry may take the claim over only once whoever held it is surely gone.
+#[test]
+fn claim_leases_outlast_the_functions_that_hold_them() {
+    let template = template();
+    let default_timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    let lease = berth_http::idempotency::DEFAULT_CLAIM_LEASE.as_secs();
+    for function in ["ApiFunction", "WebhookFunction"] {
+        let timeout = template["Resources"][function]["Properties"]["Timeout"]
+            .as_u64()
+            .unwrap_or(default_timeout);
+        assert!(
+            timeout < lease,
+            "{function}: timeout {timeout} s, claim lease {lease} s"
+        );
+        assert!(
+            !template_variables(&template, function).contains("BERTH_CLAIM_LEASE"),
+            "{function} keeps the default lease this test checks"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use berth_store::{BillingLink, RequestRecord, RequestState, ScheduledChange, Sto
 use berth_tests::api_server::{ADMIN, ApiServer};
 use berth_tests::fleet::{self, Fleet};
 use berth_tests::kube_server::KubeServer;
-use berth_tests::{dynamo_store, free_port, git, project_charts_and_catalog, seed_repo};
+use berth_tests::{dynamo_store, free_port, git, seed_repo};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -62,19 +62,11 @@ async fn a_sweep_over_200_tenants_lists_each_kind_once_per_page_and_rewrites_onl
         envs: vec!["dev", "staging", "prod"],
         modules: vec!["postgres", "vault", "monitoring"],
     };
-    let repo = dir.path().join("fleet.git");
-    let revision = berth_gitops::seed_bare_repository(
-        &repo,
-        "main",
-        &fleet.files(&project_charts_and_catalog()),
-        "Fleet",
-    )
-    .unwrap();
-    let kube = KubeServer::start().await;
-    kube.require_token(KUBE_TOKEN);
-    for (path, objects) in fleet.objects(&revision) {
-        kube.add_all(path, objects);
-    }
+    let fleet::RunningFleet {
+        repo,
+        revision,
+        kube,
+    } = fleet.run(dir.path(), KUBE_TOKEN).await;
     let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
     let sweeper = sweeper(
         repo.to_str().unwrap(),

@@ -11,6 +11,7 @@ fn request(id: &str, state: RequestState) -> RequestRecord {
         id: id.into(),
         action: "create_tenant".into(),
         source: "api".into(),
+        requested_by: Some("token:ci".into()),
         tenant: "acme".into(),
         state,
         commit: None,
@@ -41,6 +42,7 @@ fn claim(key: &str, request_id: &str, expires_at: i64) -> IdempotencyRecord {
         request_id: request_id.into(),
         fingerprint: "f1".into(),
         response: None,
+        lease_expires_at: expires_at,
         expires_at,
     }
 }
@@ -194,6 +196,60 @@ async fn concurrent_claims_have_one_winner(store: &dyn Store) {
         .filter(|r| matches!(r, Ok(Claim::Claimed)))
         .count();
     assert_eq!(winners, 1, "{results:?}");
+}
+
+/// 20 retries of one key whose lease ran out, at once: exactly one takes the claim over, and
+/// the claim then carries its lease; an answered claim is never taken over.
+async fn expired_leases_are_taken_over_by_one_retry(store: &dyn Store) {
+    // One reading of the clock: the assertions compare leases granted from it.
+    let lease = later();
+    let mut stale = claim("lease", "01ORIGINAL", lease);
+    stale.lease_expires_at = 1_000; // long past
+    assert_eq!(
+        store.claim_idempotency(&stale).await.unwrap(),
+        Claim::Claimed
+    );
+    let Claim::Existing(seen) = store
+        .claim_idempotency(&claim("lease", "01X", later()))
+        .await
+        .unwrap()
+    else {
+        panic!("the claim exists")
+    };
+    assert_eq!(seen.request_id, "01ORIGINAL");
+    let takeovers = (0..20).map(|i| store.take_over_idempotency(&seen, lease + i));
+    let results = futures::future::join_all(takeovers).await;
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, Ok(true)))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let Claim::Existing(now) = store
+        .claim_idempotency(&claim("lease", "01Y", later()))
+        .await
+        .unwrap()
+    else {
+        panic!("the claim exists")
+    };
+    assert_eq!(
+        now.request_id, "01ORIGINAL",
+        "the original request keeps its id"
+    );
+    assert_eq!(now.lease_expires_at, lease + winners[0] as i64);
+    // The lease the losers saw is gone: a late retry with it loses too.
+    assert!(!store.take_over_idempotency(&seen, later()).await.unwrap());
+    // An answered claim stays answered.
+    let response = berth_store::StoredResponse {
+        status: 202,
+        body: "{}".into(),
+    };
+    store
+        .complete_idempotency("api", "lease", &response)
+        .await
+        .unwrap();
+    assert!(!store.take_over_idempotency(&now, later()).await.unwrap());
 }
 
 async fn statuses_in_batches(store: &dyn Store) {
@@ -377,6 +433,10 @@ macro_rules! suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_claims_have_one_winner() {
                 super::concurrent_claims_have_one_winner(&$make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn expired_leases_are_taken_over_by_one_retry() {
+                super::expired_leases_are_taken_over_by_one_retry(&$make).await;
             }
             #[tokio::test]
             async fn billing_links_never_go_back_in_time() {

@@ -569,3 +569,127 @@ async fn a_store_that_is_down_answers_503_so_the_sender_retries() {
     assert_eq!(response.headers()["retry-after"], "5");
     assert_eq!(f.tip(), tip, "nothing was committed");
 }
+
+/// What a webhook Lambda killed at its timeout leaves in the store: the event's claim, unanswered,
+/// held by request `request_id`, its lease `lease_left` seconds from now (past when negative),
+/// and the request's record still `accepted`.
+async fn interrupted_delivery(
+    f: &Fixture,
+    event_id: &str,
+    body: &str,
+    request_id: &str,
+    lease_left: i64,
+) {
+    use berth_store::{IdempotencyRecord, RequestRecord, RequestState};
+    f.store
+        .release_idempotency("webhook:signup", event_id)
+        .await
+        .unwrap();
+    let claim = IdempotencyRecord {
+        source: "webhook:signup".into(),
+        key: event_id.into(),
+        request_id: request_id.into(),
+        fingerprint: berth_http::idempotency::fingerprint(
+            "POST",
+            "webhook:signup",
+            body.as_bytes(),
+        ),
+        response: None,
+        lease_expires_at: now() + lease_left,
+        expires_at: now() + 86_400,
+    };
+    assert_eq!(
+        f.store.claim_idempotency(&claim).await.unwrap(),
+        berth_store::Claim::Claimed
+    );
+    let tenant = serde_json::from_str::<Value>(body).unwrap()["data"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record = RequestRecord::new(
+        request_id,
+        "create_tenant",
+        "webhook:signup",
+        &tenant,
+        RequestState::Accepted,
+        "2026-11-22T12:00:00Z".into(),
+    );
+    f.store.put_request(&record).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_delivery_killed_after_its_commit_is_answered_with_that_commit() {
+    let f = Fixture::new().await;
+    let body = signup_body("acme");
+    let (status, first) = f
+        .signup("msg_killed_after", &body, SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (request_id, commit) = (
+        first["request"]["id"].as_str().unwrap().to_owned(),
+        first["request"]["commit"].as_str().unwrap().to_owned(),
+    );
+    let commits = f.commits();
+    // Killed after the push, before the record and the answer were stored; the lease ran out.
+    interrupted_delivery(&f, "msg_killed_after", &body, &request_id, -1).await;
+
+    let (status, again) = f
+        .signup("msg_killed_after", &body, SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["outcome"], "committed", "{again}");
+    assert_eq!(again["request"]["id"], request_id.as_str());
+    assert_eq!(
+        again["request"]["commit"],
+        commit.as_str(),
+        "answered with that commit"
+    );
+    assert_eq!(f.commits(), commits, "nothing committed again");
+    // And the answer is kept: a third delivery replays it.
+    let (_, third) = f
+        .signup("msg_killed_after", &body, SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(third, again);
+}
+
+#[tokio::test]
+async fn a_delivery_killed_before_its_commit_commits_once_on_redelivery() {
+    let f = Fixture::new().await;
+    let body = signup_body("beta");
+    let request_id = ulid::Ulid::new().to_string();
+    let commits = f.commits();
+    // Killed with the claim live: a redelivery now is told when to come back.
+    interrupted_delivery(&f, "msg_killed_before", &body, &request_id, 30).await;
+    let response = f
+        .signup_response("msg_killed_before", &body, SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let retry_after: i64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    assert_eq!(f.commits(), commits);
+
+    // Once the lease has run out, the redelivery takes the claim over and commits, once, under
+    // the interrupted request's id.
+    interrupted_delivery(&f, "msg_killed_before", &body, &request_id, -1).await;
+    let (status, answer) = f
+        .signup("msg_killed_before", &body, SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["outcome"], "committed", "{answer}");
+    assert_eq!(answer["request"]["id"], request_id.as_str());
+    assert_eq!(f.commits(), commits + 1);
+    let message = git(&f.repo, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.contains(&format!("Berth-Request: {request_id}")),
+        "{message}"
+    );
+    let (_, again) = f
+        .signup("msg_killed_before", &body, SIGNUP_SECRET, now())
+        .await;
+    assert_eq!(again, answer);
+    assert_eq!(f.commits(), commits + 1);
+}

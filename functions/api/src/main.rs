@@ -2,6 +2,7 @@
 //! otherwise served on `BERTH_LISTEN` (127.0.0.1:8080 by default).
 
 use anyhow::{Context, anyhow};
+use berth_http::auth::ApiAuth;
 use berth_http::{Function, Settings, api_router, telemetry};
 
 #[tokio::main]
@@ -10,9 +11,14 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init_tracing(on_lambda);
     let settings = Settings::from_env(Function::Api, |name| std::env::var(name).ok())
         .context("configuration")?;
+    if !on_lambda && matches!(settings.api.auth, ApiAuth::Jwt(_)) {
+        anyhow::bail!(
+            "configuration: BERTH_API_AUTH=jwt takes callers from API Gateway's JWT authorizer, which only a Lambda invocation carries; serve locally with BERTH_API_AUTH=tokens"
+        );
+    }
     let router = api_router(settings.into_state().context("configuration")?);
     if on_lambda {
-        return lambda_http::run(router)
+        return berth_http::lambda::serve_on_lambda(router)
             .await
             .map_err(|e| anyhow!("lambda runtime: {e}"));
     }

@@ -51,7 +51,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let store = LocalStore::open(state_dir.join("store.json"))?;
     let secrets_path = state_dir.join("webhook-secrets.env");
     let secrets = ensure_webhook_secrets(&secrets_path)?;
-    let config = ApiConfig::new(vec![TokenGrant::new(&token, Role::Admin, None)]);
+    let mut config = ApiConfig::new(vec![
+        TokenGrant::new(&token, Role::Admin, None).named("dev-admin"),
+    ]);
+    if let Some(lease) = berth_http::config::claim_lease_from_env(|k| std::env::var(k).ok())? {
+        config.claim_lease = lease;
+    }
     let trigger = Arc::new(Notify::new());
     let app = AppState::new(Arc::new(committer), Arc::new(store), config)
         .with_status_refresh(Arc::new(WakeSweeper(Arc::clone(&trigger))));

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 struct Dev {
+    /// The `berth dev` process; a test may kill it.
     child: Child,
     banner: String,
     url: String,
@@ -115,13 +116,10 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
         assert_eq!(response.status(), 202);
         token
     };
-    let log = Command::new("git")
-        .arg("--git-dir")
-        .arg(state.path().join("repo.git"))
-        .args(["log", "--format=%s", "main"])
-        .output()
-        .unwrap();
-    let log = String::from_utf8(log.stdout).unwrap();
+    let log = berth_tests::git(
+        &state.path().join("repo.git"),
+        &["log", "--format=%s", "main"],
+    );
     assert!(log.starts_with("Create tenant acme"), "{log}");
     assert!(log.ends_with("Seed from the Berth project\n"), "{log}");
 
@@ -297,4 +295,137 @@ async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
     )
     .await;
     assert_eq!(status["statuses"][1]["ready"], 1, "{status}");
+}
+
+/// The crash a Lambda timeout or a lost machine makes, on the real binary: 40 keyed creates at
+/// once, `berth dev` killed (SIGKILL) 0.2 s in, restarted, and every request retried with its
+/// key. Within the lease each key settles on the commit its request landed in; every tenant is
+/// on main exactly once; no trailer appears twice; no record stays `accepted`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_keyed_burst_killed_mid_flight_settles_on_retry() {
+    const REQUESTS: usize = 40;
+    let state = tempfile::tempdir().unwrap();
+    let lease = [("BERTH_CLAIM_LEASE", "2s")];
+    let client = reqwest::Client::new();
+    let token = {
+        let _seed = Dev::start_with(state.path(), &[], &lease);
+        std::fs::read_to_string(state.path().join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let create = |url: String, i: usize| {
+        let (client, token) = (client.clone(), token.clone());
+        async move {
+            client
+                .post(format!("{url}/v1/tenants"))
+                .bearer_auth(&token)
+                .header("idempotency-key", format!("crash-key-{i}"))
+                .json(&serde_json::json!({"name": format!("crash{i:02}"), "tier": "bronze", "envs": ["dev"]}))
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await
+        }
+    };
+
+    let mut dev = Dev::start_with(state.path(), &[], &lease);
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let burst: Vec<_> = (0..REQUESTS)
+        .map(|i| {
+            let (answered, request) = (answered.clone(), create(dev.url.clone(), i));
+            tokio::spawn(async move {
+                let ok = matches!(request.await, Ok(r) if r.status() == 202);
+                if ok {
+                    answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    // Killed mid-flight: once a few have answered (0.2 s in, on a release build), so some
+    // requests were answered, some landed unanswered and some never landed.
+    for _ in 0..200 {
+        if answered.load(std::sync::atomic::Ordering::SeqCst) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    dev.child.kill().unwrap(); // SIGKILL
+    dev.child.wait().unwrap();
+    for request in burst {
+        request.await.unwrap();
+    }
+    let repo = state.path().join("repo.git");
+    let git = |args: &[&str]| berth_tests::git(&repo, args);
+    println!(
+        "killed with {} of {REQUESTS} answered and {} commits on main",
+        answered.load(std::sync::atomic::Ordering::SeqCst),
+        git(&["rev-list", "--count", "main"]).trim()
+    );
+
+    let dev = Dev::start_with(state.path(), &[], &lease);
+    let mut settled: Vec<Option<serde_json::Value>> = vec![None; REQUESTS];
+    // Every 0.5 s for at most 12 s: the lease is 2 s.
+    for _ in 0..24 {
+        for (i, slot) in settled.iter_mut().enumerate().filter(|(_, s)| s.is_none()) {
+            let response = create(dev.url.clone(), i).await.unwrap();
+            match response.status().as_u16() {
+                200 | 202 => *slot = Some(response.json().await.unwrap()),
+                409 => assert!(
+                    response.headers().contains_key("retry-after"),
+                    "a 409 says when to retry"
+                ),
+                other => panic!("key {i}: {other} {}", response.text().await.unwrap()),
+            }
+        }
+        if settled.iter().all(Option::is_some) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let messages = git(&["log", "--format=%B%x00", "main"]);
+    let trailers: Vec<&str> = messages
+        .lines()
+        .filter_map(|l| l.strip_prefix("Berth-Request: "))
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = trailers.iter().collect();
+    assert_eq!(unique.len(), trailers.len(), "no trailer appears twice");
+    for (i, record) in settled.iter().enumerate() {
+        let record = record
+            .as_ref()
+            .unwrap_or_else(|| panic!("key {i} never settled"));
+        let tenant = format!("crash{i:02}");
+        let creates = messages
+            .split('\0')
+            .filter(|m| {
+                m.trim_start()
+                    .starts_with(&format!("Create tenant {tenant}"))
+            })
+            .count();
+        assert_eq!(creates, 1, "{tenant} is created exactly once");
+        assert_eq!(record["state"], "committed", "key {i}: {record}");
+        let sha = record["commit"].as_str().unwrap();
+        let message = git(&["log", "-1", "--format=%B", sha]);
+        assert!(
+            message.contains(&format!(
+                "Berth-Request: {}",
+                record["id"].as_str().unwrap()
+            )),
+            "key {i} answers with the commit its request landed in: {message}"
+        );
+        let stored: serde_json::Value = client
+            .get(format!(
+                "{}/v1/requests/{}",
+                dev.url,
+                record["id"].as_str().unwrap()
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_ne!(stored["state"], "accepted", "key {i}: {stored}");
+    }
 }

@@ -144,10 +144,7 @@ impl Committer for Git2Committer {
                 })
             })
             .await;
-        result.map_err(|e| match e {
-            CommitError::Git(g) => g,
-            CommitError::Plan(p) => GitError::Backend(p.to_string()),
-        })
+        result.map_err(git_error)
     }
 
     async fn commit(
@@ -214,10 +211,7 @@ impl Committer for Git2Committer {
                 })
             })
             .await;
-        result.map_err(|e| match e {
-            CommitError::Git(g) => g,
-            CommitError::Plan(p) => GitError::Backend(p.to_string()),
-        })
+        result.map_err(git_error)
     }
 
     async fn contains(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, GitError> {
@@ -239,14 +233,55 @@ impl Committer for Git2Committer {
                 Ok(answers)
             })
             .await;
-        result.map_err(|e| match e {
-            CommitError::Git(g) => g,
-            CommitError::Plan(p) => GitError::Backend(p.to_string()),
-        })
+        result.map_err(git_error)
+    }
+
+    async fn find_request(
+        &self,
+        request_id: String,
+        branch: Option<String>,
+    ) -> Result<Option<String>, GitError> {
+        let result = self
+            .with_cache(move |inner, repo| {
+                let tip = match &branch {
+                    None => inner.fetch_tip(repo, crate::FIND_REQUEST_DEPTH as i32)?,
+                    Some(name) => match inner.fetch_ref(repo, &format!("refs/heads/{name}")) {
+                        Ok(head) => head,
+                        // A pull-request branch that was never pushed holds nothing.
+                        Err(GitError::Backend(_)) => return Ok(None),
+                        Err(e) => return Err(e.into()),
+                    },
+                };
+                let mut walk = repo.revwalk().map_err(backend)?;
+                walk.push(tip).map_err(backend)?;
+                for oid in walk.take(crate::FIND_REQUEST_DEPTH) {
+                    // A shallow cache ends where its history does.
+                    let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
+                        break;
+                    };
+                    if crate::carries_request(
+                        &String::from_utf8_lossy(commit.message_bytes()),
+                        &request_id,
+                    ) {
+                        return Ok(Some(commit.id().to_string()));
+                    }
+                }
+                Ok(None)
+            })
+            .await;
+        result.map_err(git_error)
     }
 
     fn branch(&self) -> &str {
         &self.inner.config.branch
+    }
+}
+
+/// The Git failure of cache work that plans nothing (reads, ancestry, lookups).
+fn git_error(e: CommitError) -> GitError {
+    match e {
+        CommitError::Git(g) => g,
+        CommitError::Plan(p) => GitError::Backend(p.to_string()),
     }
 }
 

@@ -18,6 +18,19 @@ pub use git2_backend::{Git2Committer, Git2Config};
 pub use remote::RemoteUrl;
 pub use seed::seed_bare_repository;
 
+/// How far back [`Committer::find_request`] looks: an interrupted request is retried within its
+/// claim's lease (a minute), and far fewer commits than this land on the branch in that time.
+pub const FIND_REQUEST_DEPTH: usize = 256;
+
+/// Whether a commit message carries request `request_id`'s trailer.
+pub fn carries_request(message: &str, request_id: &str) -> bool {
+    message.lines().any(|line| {
+        line.trim()
+            .strip_prefix("Berth-Request:")
+            .is_some_and(|id| id.trim() == request_id)
+    })
+}
+
 /// Plans a request against the files read at the tip.
 pub type PlanFn = dyn Fn(&RepoFiles) -> Result<Change, PlanError> + Send + Sync;
 
@@ -118,6 +131,16 @@ pub trait Committer: Send + Sync {
     /// `ancestor` (is it, or descends from it) in the branch's history. Answers from ancestry,
     /// never from comparing names; an id the history does not hold answers `false`.
     async fn contains(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, GitError>;
+
+    /// The commit whose message carries `Berth-Request: <request_id>` among the newest
+    /// [`FIND_REQUEST_DEPTH`] commits of `branch` (the configured branch when `None`), if any:
+    /// how a retry learns whether an interrupted request landed. A `branch` that does not
+    /// exist holds no request.
+    async fn find_request(
+        &self,
+        request_id: String,
+        branch: Option<String>,
+    ) -> Result<Option<String>, GitError>;
 
     /// The branch direct commits go to.
     fn branch(&self) -> &str;

@@ -23,7 +23,7 @@ use crate::body::JsonBody;
 use crate::config::Mode;
 use crate::error::ApiError;
 use crate::idempotency::{self, Begin};
-use crate::submit::{Submission, submit};
+use crate::submit::{Submission, resume, submit};
 
 /// The API router with its state; serve it with axum locally or under `lambda_http::run`.
 pub fn api_router(state: AppState) -> Router {
@@ -342,14 +342,22 @@ async fn run_write(
         };
         let path = uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let fingerprint = idempotency::fingerprint(method.as_str(), path, &prepared.raw_body);
-        let held = match idempotency::begin(&state, "api", key, fingerprint, &request_id).await {
-            Ok(Begin::Proceed(held)) => held,
+        let (held, request_id, resumed) = match idempotency::begin(&state, "api", key, fingerprint, &request_id).await {
+            Ok(Begin::Proceed(held)) => (held, request_id, false),
+            // An interrupted first call: settled under its own request id.
+            Ok(Begin::Resume { held, request_id }) => (Some(held), request_id, true),
             Ok(Begin::Replay(stored)) => return replay(stored),
             Err(e) => return e.into_response(),
         };
         let request = Request { id: request_id.clone(), tenant: prepared.tenant, action: prepared.action };
-        let submission = Submission { request, source: "api".into(), mode: prepared.mode };
-        let (status, body, transient, location) = match submit(&state, submission).await {
+        let submission = Submission {
+            request,
+            source: "api".into(),
+            requested_by: Some(principal.identity.clone()),
+            mode: prepared.mode,
+        };
+        let outcome = if resumed { resume(&state, submission).await } else { submit(&state, submission).await };
+        let (status, body, transient, location) = match outcome {
             Ok(done) => {
                 tracing::info!(action = %done.record.action, tenant = %done.record.tenant, state = ?done.record.state, "request done");
                 let body = serde_json::to_string(&done.record).unwrap_or_default();

@@ -10,7 +10,7 @@ use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
 use berth_store::{DynamoStore, LocalStore, Store, dynamodb_client};
 
 use crate::AppState;
-use crate::auth::{MIN_TOKEN_LEN, Role, TokenGrant};
+use crate::auth::{ApiAuth, JwtClaimNames, MIN_TOKEN_LEN, Role, TokenGrant};
 use crate::webhooks::WebhookSecrets;
 use berth_webhooks::SecretSet;
 
@@ -49,25 +49,36 @@ impl Mode {
 /// What the HTTP layer needs besides its backends.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    pub tokens: Vec<TokenGrant>,
+    /// How callers are identified: static tokens, or API Gateway's JWT claims.
+    pub auth: ApiAuth,
     pub default_mode: Mode,
     pub cors_origins: Vec<HeaderValue>,
+    /// How long a claimed idempotency key or event id is held for its request before a retry
+    /// may take it over (`BERTH_CLAIM_LEASE`).
+    pub claim_lease: std::time::Duration,
     /// Source of the `version` in `/healthz`.
     pub version: &'static str,
 }
 
 impl ApiConfig {
+    /// Callers identified by static bearer tokens.
     pub fn new(tokens: Vec<TokenGrant>) -> Self {
+        Self::with_auth(ApiAuth::Tokens(tokens))
+    }
+
+    pub fn with_auth(auth: ApiAuth) -> Self {
         Self {
-            tokens,
+            auth,
             default_mode: Mode::Direct,
             cors_origins: Vec::new(),
+            claim_lease: crate::idempotency::DEFAULT_CLAIM_LEASE,
             version: env!("CARGO_PKG_VERSION"),
         }
     }
 }
 
-/// Parses `BERTH_API_TOKENS`: comma-separated `role[:tenant]=token` entries.
+/// Parses `BERTH_API_TOKENS`: comma-separated `[name@]role[:tenant]=token` entries. The name is
+/// what request records keep as who asked (default: the role, and the tenant when scoped).
 pub fn parse_tokens(raw: &str) -> Result<Vec<TokenGrant>, ConfigError> {
     const VAR: &str = "BERTH_API_TOKENS";
     let mut grants = Vec::new();
@@ -80,7 +91,22 @@ pub fn parse_tokens(raw: &str) -> Result<Vec<TokenGrant>, ConfigError> {
         let n = i + 1;
         let (grant, token) = entry
             .split_once('=')
-            .ok_or_else(|| invalid(VAR, format!("entry {n} is not role[:tenant]=token")))?;
+            .ok_or_else(|| invalid(VAR, format!("entry {n} is not [name@]role[:tenant]=token")))?;
+        let (name, grant) = match grant.split_once('@') {
+            Some((name, grant)) => (Some(name), grant),
+            None => (None, grant),
+        };
+        if let Some(name) = name
+            && (name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        {
+            return Err(invalid(
+                VAR,
+                format!("entry {n}: a token's name is letters, digits, '-', '_' or '.'"),
+            ));
+        }
         let (role, tenant) = match grant.split_once(':') {
             Some((role, tenant)) => (role, Some(tenant)),
             None => (grant, None),
@@ -101,7 +127,11 @@ pub fn parse_tokens(raw: &str) -> Result<Vec<TokenGrant>, ConfigError> {
                 format!("entry {n}: tokens must be at least {MIN_TOKEN_LEN} characters"),
             ));
         }
-        grants.push(TokenGrant::new(token, role, tenant.map(str::to_owned)));
+        let mut grant = TokenGrant::new(token, role, tenant.map(str::to_owned));
+        if let Some(name) = name {
+            grant = grant.named(name);
+        }
+        grants.push(grant);
     }
     if grants.is_empty() {
         return Err(invalid(VAR, "no tokens configured"));
@@ -124,7 +154,7 @@ pub enum StoreSettings {
 /// Which function reads the environment: each requires only what it serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
-    /// The `/v1` API: needs `BERTH_API_TOKENS`.
+    /// The `/v1` API: needs `BERTH_API_TOKENS`, unless `BERTH_API_AUTH=jwt`.
     Api,
     /// The webhooks: needs `BERTH_WEBHOOK_SECRETS_*`.
     Webhook,
@@ -239,19 +269,21 @@ impl Settings {
             }
         };
 
-        let (tokens, webhooks) = match function {
-            Function::Api => {
-                let raw =
-                    get("BERTH_API_TOKENS").ok_or(ConfigError::Missing("BERTH_API_TOKENS"))?;
-                (parse_tokens(&raw)?, None)
-            }
-            Function::Webhook => (Vec::new(), Some(webhook_secrets_from_env(get)?)),
-            Function::Status => (Vec::new(), None),
+        let (auth, webhooks) = match function {
+            Function::Api => (api_auth_from_env(get)?, None),
+            Function::Webhook => (
+                ApiAuth::Tokens(Vec::new()),
+                Some(webhook_secrets_from_env(get)?),
+            ),
+            Function::Status => (ApiAuth::Tokens(Vec::new()), None),
         };
-        let mut api = ApiConfig::new(tokens);
+        let mut api = ApiConfig::with_auth(auth);
         if let Some(mode) = get("BERTH_DEFAULT_MODE") {
             api.default_mode = Mode::parse(&mode)
                 .ok_or_else(|| invalid("BERTH_DEFAULT_MODE", "must be direct or pr"))?;
+        }
+        if let Some(lease) = claim_lease_from_env(get)? {
+            api.claim_lease = lease;
         }
         if let Some(origins) = get("BERTH_CORS_ORIGINS") {
             api.cors_origins = parse_origins(&origins)?;
@@ -280,6 +312,60 @@ impl Settings {
             store,
             self.api,
         ))
+    }
+}
+
+/// Reads `BERTH_CLAIM_LEASE`: how long a claimed key's request may run before a retry takes it
+/// over (default [`crate::idempotency::DEFAULT_CLAIM_LEASE`]).
+pub fn claim_lease_from_env(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Option<std::time::Duration>, ConfigError> {
+    let Some(raw) = get("BERTH_CLAIM_LEASE").filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    humantime::parse_duration(raw.trim())
+        .ok()
+        .filter(|d| (1..=86_400).contains(&d.as_secs()))
+        .map(Some)
+        .ok_or_else(|| {
+            invalid(
+                "BERTH_CLAIM_LEASE",
+                "must be a duration from 1s to 24h, such as 60s or 2m",
+            )
+        })
+}
+
+/// Reads `BERTH_API_AUTH` (`tokens`, the default, or `jwt`) and what that mode needs: the
+/// tokens, or the names of the claims that carry the role and the tenant scope.
+fn api_auth_from_env(get: impl Fn(&str) -> Option<String>) -> Result<ApiAuth, ConfigError> {
+    let mode = get("BERTH_API_AUTH").unwrap_or_else(|| "tokens".into());
+    match mode.as_str() {
+        "tokens" => {
+            let raw = get("BERTH_API_TOKENS").ok_or(ConfigError::Missing("BERTH_API_TOKENS"))?;
+            Ok(ApiAuth::Tokens(parse_tokens(&raw)?))
+        }
+        "jwt" => {
+            if get("BERTH_API_TOKENS").is_some() {
+                return Err(invalid(
+                    "BERTH_API_TOKENS",
+                    "is set, but BERTH_API_AUTH is jwt: behind the JWT authorizer no static token reaches the function; unset one of them",
+                ));
+            }
+            let mut names = JwtClaimNames::default();
+            for (var, slot) in [
+                ("BERTH_JWT_ROLE_CLAIM", &mut names.role),
+                ("BERTH_JWT_TENANT_CLAIM", &mut names.tenant),
+            ] {
+                if let Some(claim) = get(var) {
+                    if claim.trim() != claim || claim.len() > 128 {
+                        return Err(invalid(var, "must be a claim name without spaces"));
+                    }
+                    *slot = claim;
+                }
+            }
+            Ok(ApiAuth::Jwt(names))
+        }
+        _ => Err(invalid("BERTH_API_AUTH", "must be tokens or jwt")),
     }
 }
 
@@ -341,9 +427,52 @@ mod tests {
                 endpoint: None
             }
         );
-        assert_eq!(s.api.tokens.len(), 2);
-        assert_eq!(s.api.tokens[1].tenant.as_deref(), Some("acme"));
+        let ApiAuth::Tokens(tokens) = &s.api.auth else {
+            panic!("tokens expected")
+        };
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens[1].tenant.as_deref(), Some("acme"));
+        assert_eq!(tokens[1].name, "viewer:acme");
         assert_eq!(s.api.default_mode, Mode::Pr);
+    }
+
+    #[test]
+    fn tokens_may_be_named() {
+        let grants = parse_tokens("ci-pipeline@operator:acme=0123456789abcdef").unwrap();
+        assert_eq!(grants[0].name, "ci-pipeline");
+        assert_eq!(grants[0].tenant.as_deref(), Some("acme"));
+        let err = parse_tokens("bad name@admin=0123456789abcdef").unwrap_err();
+        assert!(err.to_string().contains("entry 1: a token's name"), "{err}");
+    }
+
+    #[test]
+    fn jwt_mode_reads_claim_names_and_needs_no_tokens() {
+        let base = [("BERTH_GIT_REMOTE", "/r"), ("BERTH_TABLE", "t")];
+        let s = settings(&[base[0], base[1], ("BERTH_API_AUTH", "jwt")]).unwrap();
+        let ApiAuth::Jwt(names) = s.api.auth else {
+            panic!("jwt expected")
+        };
+        assert_eq!(names, JwtClaimNames::default());
+        let s = settings(&[
+            base[0],
+            base[1],
+            ("BERTH_API_AUTH", "jwt"),
+            ("BERTH_JWT_ROLE_CLAIM", "cognito:groups"),
+            ("BERTH_JWT_TENANT_CLAIM", "custom:tenant"),
+        ])
+        .unwrap();
+        let ApiAuth::Jwt(names) = s.api.auth else {
+            panic!("jwt expected")
+        };
+        assert_eq!(names.role, "cognito:groups");
+        assert_eq!(names.tenant, "custom:tenant");
+        let err = settings(&[base[0], base[1], ("BERTH_API_AUTH", "jwt"), TOKENS]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("BERTH_API_TOKENS: is set"),
+            "{err}"
+        );
+        let err = settings(&[base[0], base[1], ("BERTH_API_AUTH", "oidc")]).unwrap_err();
+        assert!(err.to_string().starts_with("BERTH_API_AUTH"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds to send as `Retry-After`; a 503 without it says [`RETRY_AFTER_SECONDS`].
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -27,7 +29,14 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
+    }
+
+    /// Tells the client when a retry can succeed.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -145,7 +154,9 @@ impl IntoResponse for ApiError {
         }
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
         let headers = response.headers_mut();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),

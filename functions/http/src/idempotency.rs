@@ -1,6 +1,10 @@
-//! `Idempotency-Key`: the first answer to a key is kept for 7 days and replayed for the same
-//! request; the same key on a different request is refused; a key whose first request is still
-//! running is answered 409. A transient failure releases the key so the client's retry runs.
+//! `Idempotency-Key` (and webhook event ids): the first answer to a key is kept for 7 days and
+//! replayed for the same request; the same key on a different request is refused. A claim is a
+//! lease: while its request may still be running, a retry gets 409 with `Retry-After` set to the
+//! time left; once the lease has run out with no answer recorded (the process crashed or was
+//! killed at its timeout), one retry takes the claim over with a conditional write and settles
+//! the interrupted request under its original id. A transient failure releases the key so the
+//! client's retry runs.
 
 use std::time::Duration;
 
@@ -10,11 +14,14 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::time::epoch_seconds_after;
+use crate::time::{epoch_seconds_after, epoch_seconds_now};
 
 pub const HEADER: &str = "idempotency-key";
 const KEY_MAX: usize = 255;
 const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a claim's holder may run before a retry takes the claim over: longer than the
+/// functions' timeout in the SAM template (29 s), which a test checks.
+pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(60);
 
 /// A key this request holds until it finishes.
 #[derive(Debug, Clone)]
@@ -26,6 +33,9 @@ pub struct HeldKey {
 pub enum Begin {
     /// Go ahead; finish with [`finish`] when a key is held.
     Proceed(Option<HeldKey>),
+    /// This call now holds the claim of an interrupted request (its lease ran out with no
+    /// answer): settle that request, under its own id, before anything else.
+    Resume { held: HeldKey, request_id: String },
     /// The stored first answer.
     Replay(StoredResponse),
 }
@@ -69,38 +79,62 @@ pub async fn begin(
     let Some(key) = key else {
         return Ok(Begin::Proceed(None));
     };
+    let lease = state.config.claim_lease;
     let record = IdempotencyRecord {
         source: source.to_owned(),
         key: key.clone(),
         request_id: request_id.to_owned(),
         fingerprint: fingerprint.clone(),
         response: None,
+        lease_expires_at: epoch_seconds_after(lease),
         expires_at: epoch_seconds_after(RETENTION),
     };
-    match state.store.claim_idempotency(&record).await? {
-        Claim::Claimed => Ok(Begin::Proceed(Some(HeldKey {
-            source: source.to_owned(),
-            key,
-        }))),
-        Claim::Existing(first) if first.fingerprint != fingerprint => Err(ApiError::new(
+    let held = HeldKey {
+        source: source.to_owned(),
+        key,
+    };
+    let first = match state.store.claim_idempotency(&record).await? {
+        Claim::Claimed => return Ok(Begin::Proceed(Some(held))),
+        Claim::Existing(first) => first,
+    };
+    if first.fingerprint != fingerprint {
+        return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different request",
         )
-        .with_field("Idempotency-Key")),
-        Claim::Existing(IdempotencyRecord {
-            response: Some(response),
-            ..
-        }) => Ok(Begin::Replay(response)),
-        Claim::Existing(first) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "request_in_progress",
-            format!(
-                "request {} with this Idempotency-Key is still running; retry shortly",
-                first.request_id
-            ),
-        )),
+        .with_field("Idempotency-Key"));
     }
+    if let Some(response) = first.response {
+        return Ok(Begin::Replay(response));
+    }
+    let left = first.lease_expires_at - epoch_seconds_now();
+    if left > 0 {
+        return Err(in_progress(&first.request_id, left.unsigned_abs()));
+    }
+    // The lease ran out unanswered: whoever held it is gone. One retry takes it over.
+    if state
+        .store
+        .take_over_idempotency(&first, record.lease_expires_at)
+        .await?
+    {
+        tracing::warn!(request_id = %first.request_id, "taking over an interrupted request's claim");
+        Ok(Begin::Resume {
+            held,
+            request_id: first.request_id,
+        })
+    } else {
+        Err(in_progress(&first.request_id, lease.as_secs()))
+    }
+}
+
+fn in_progress(request_id: &str, retry_after: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "request_in_progress",
+        format!("request {request_id} with this key is still running; retry in {retry_after} s"),
+    )
+    .with_retry_after(retry_after)
 }
 
 /// Keeps the answer for replays, or releases the key after a transient failure.

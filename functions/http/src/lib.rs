@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod github;
 pub mod idempotency;
+pub mod lambda;
 pub mod submit;
 pub mod telemetry;
 pub mod time;

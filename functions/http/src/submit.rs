@@ -18,6 +18,8 @@ pub struct Submission {
     pub request: Request,
     /// `api`, or `webhook:<sender>`.
     pub source: String,
+    /// The API caller's identity (`token:<name>`, `jwt:<sub>`); none for webhooks and schedules.
+    pub requested_by: Option<String>,
     pub mode: Mode,
 }
 
@@ -44,6 +46,7 @@ pub async fn submit(
     let Submission {
         request,
         source,
+        requested_by,
         mode,
     } = submission;
     let mut record = RequestRecord::new(
@@ -54,6 +57,7 @@ pub async fn submit(
         RequestState::Accepted,
         now_rfc3339(),
     );
+    record.requested_by = requested_by;
     if let Err(e) = state.store.put_request(&record).await {
         return Err((e.into(), None));
     }
@@ -124,6 +128,124 @@ pub async fn submit(
         return Err((e.into(), Some(record)));
     }
     Ok(Submitted { status, record })
+}
+
+/// Settles request `submission.request.id`, whose first run was interrupted (a crash, a timeout)
+/// before it answered, as that run would have answered:
+/// - its record already has an outcome: that outcome;
+/// - its `Berth-Request` trailer is on the branch (or on its pull-request branch): committed
+///   with that commit, the record and the tenant index brought up to date;
+/// - otherwise: run again under the same id, so the record and the trailer still match.
+pub async fn resume(
+    state: &AppState,
+    submission: Submission,
+) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+    let id = submission.request.id.clone();
+    let recorded = match state.store.get_request(&id).await {
+        Ok(recorded) => recorded,
+        Err(e) => return Err((e.into(), None)),
+    };
+    if let Some(record) = &recorded
+        && let Some(settled) = settled(record)
+    {
+        return settled;
+    }
+    let branch = match submission.mode {
+        Mode::Direct => None,
+        Mode::Pr => Some(format!("berth/{id}")),
+    };
+    let landed = match state
+        .committer
+        .find_request(id.clone(), branch.clone())
+        .await
+    {
+        Ok(landed) => landed,
+        Err(e) => return Err((e.into(), recorded)),
+    };
+    let Some(sha) = landed else {
+        tracing::info!(request_id = %id, "the interrupted request did not land: running it again");
+        return submit(state, submission).await;
+    };
+    tracing::info!(request_id = %id, commit = %sha, "the interrupted request had landed");
+    let request = &submission.request;
+    let mut record = recorded.unwrap_or_else(|| {
+        RequestRecord::new(
+            &id,
+            request.action.name(),
+            &submission.source,
+            request.tenant.as_str(),
+            RequestState::Accepted,
+            now_rfc3339(),
+        )
+    });
+    record.requested_by = record.requested_by.or(submission.requested_by);
+    record.commit = Some(sha);
+    record.updated_at = now_rfc3339();
+    match branch {
+        Some(branch) => {
+            record.state = RequestState::BranchPushed;
+            record.branch = Some(branch);
+        }
+        None => {
+            record.state = RequestState::Committed;
+            if let Err(e) = refresh_index(state, request, &record).await {
+                return Err((e, Some(record)));
+            }
+        }
+    }
+    if let Err(e) = state.store.put_request(&record).await {
+        return Err((e.into(), Some(record)));
+    }
+    Ok(Submitted {
+        status: StatusCode::ACCEPTED,
+        record,
+    })
+}
+
+/// The answer a record with an outcome stands for; `None` while it has none (`accepted`, or a
+/// transient failure a retry may fix).
+fn settled(record: &RequestRecord) -> Option<Result<Submitted, (ApiError, Option<RequestRecord>)>> {
+    let status = match record.state {
+        RequestState::Accepted | RequestState::Failed | RequestState::Scheduled => return None,
+        RequestState::NoChange => StatusCode::OK,
+        RequestState::Rejected => {
+            let body = record.error.clone()?;
+            let (status, code) = match body.code.as_str() {
+                "not_found" => (StatusCode::NOT_FOUND, "not_found"),
+                "conflict" => (StatusCode::CONFLICT, "conflict"),
+                "repository_invalid" => (StatusCode::CONFLICT, "repository_invalid"),
+                "push_rejected" => (StatusCode::CONFLICT, "push_rejected"),
+                _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            };
+            let mut error = ApiError::new(status, code, body.message);
+            error.field = body.field;
+            return Some(Err((error, Some(record.clone()))));
+        }
+        _ => StatusCode::ACCEPTED,
+    };
+    Some(Ok(Submitted {
+        status,
+        record: record.clone(),
+    }))
+}
+
+/// Brings the tenant index in line with the tenant's spec at the branch tip, after finding that
+/// an interrupted request had landed (its own index update may never have run).
+async fn refresh_index(
+    state: &AppState,
+    request: &Request,
+    record: &RequestRecord,
+) -> Result<(), ApiError> {
+    let path = berth_core::paths::tenant_spec(&request.tenant);
+    let snapshot = state.committer.read(vec![path.clone()]).await?;
+    let update = match snapshot.files.get(&path) {
+        None => IndexUpdate::Remove,
+        Some(bytes) => match berth_core::files::parse::<TenantSpec>(&path, bytes) {
+            Ok(spec) => IndexUpdate::Put(spec),
+            Err(_) => return Ok(()),
+        },
+    };
+    update_index(state, request, record, update).await
 }
 
 /// The tenant's spec after `change`: from the new `tenant.yaml` when the change writes one, else

@@ -27,7 +27,7 @@ use crate::AppState;
 use crate::body::read_limited;
 use crate::error::ApiError;
 use crate::idempotency::{self, Begin};
-use crate::submit::{Submission, submit};
+use crate::submit::{Submission, resume, submit};
 use crate::time::now_rfc3339;
 
 /// The secrets of each sender; several per sender may be valid at once.
@@ -376,8 +376,10 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
     async move {
         let app = &state.app;
         let fingerprint = idempotency::fingerprint("POST", &source, body);
-        let held = match idempotency::begin(app, &source, Some(event_id.clone()), fingerprint, &request_id).await {
-            Ok(Begin::Proceed(held)) => held,
+        let (held, request_id, resumed) = match idempotency::begin(app, &source, Some(event_id.clone()), fingerprint, &request_id).await {
+            Ok(Begin::Proceed(held)) => (held, request_id, false),
+            // A delivery interrupted before it answered: settled under its own request id.
+            Ok(Begin::Resume { held, request_id }) => (Some(held), request_id, true),
             Ok(Begin::Replay(stored)) => {
                 tracing::info!("duplicate delivery: answering as the first time");
                 return (StatusCode::OK, [("content-type", "application/json")], stored.body).into_response();
@@ -400,8 +402,9 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
                 }
             }
             Ok(Effect::Submit { request, prefix, link }) => {
-                let submission = Submission { request, source: source.clone(), mode: app.config.default_mode };
-                match submit(app, submission).await {
+                let submission = Submission { request, source: source.clone(), requested_by: None, mode: app.config.default_mode };
+                let outcome = if resumed { resume(app, submission).await } else { submit(app, submission).await };
+                match outcome {
                     Ok(done) => {
                         if let Some(link) = link
                             && let Err(e) = app.store.put_billing_unless_newer(&link).await

@@ -59,6 +59,7 @@ async fn carry_out(state: &AppState, link: BillingLink) -> Result<bool, StoreErr
     let submission = Submission {
         request,
         source: SOURCE.into(),
+        requested_by: None,
         mode: Mode::Direct,
     };
     match submit(state, submission).await {

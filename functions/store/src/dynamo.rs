@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, timeout::Ti
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType,
@@ -421,6 +422,51 @@ impl Store for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn take_over_idempotency(
+        &self,
+        existing: &IdempotencyRecord,
+        lease_expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(idempotency_pk(&existing.source, &existing.key)))
+            .key("SK", s("META"))
+            .update_expression("SET #lease = :lease")
+            // A compare-and-swap on the lease the caller saw: one concurrent retry wins. An
+            // unanswered claim stores its response as NULL; a claim from before leases existed
+            // has no lease attribute (read as 0).
+            .condition_expression(
+                "attribute_exists(PK) \
+                 AND (attribute_not_exists(#response) OR attribute_type(#response, :null)) \
+                 AND (#lease = :seen OR (attribute_not_exists(#lease) AND :seen = :zero))",
+            )
+            .expression_attribute_names("#lease", "lease_expires_at")
+            .expression_attribute_names("#response", "response")
+            .expression_attribute_values(":lease", AttributeValue::N(lease_expires_at.to_string()))
+            .expression_attribute_values(
+                ":seen",
+                AttributeValue::N(existing.lease_expires_at.to_string()),
+            )
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError> {

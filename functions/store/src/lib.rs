@@ -52,6 +52,14 @@ pub trait Store: Send + Sync {
         key: &str,
         response: &StoredResponse,
     ) -> Result<(), StoreError>;
+    /// Takes over `existing`, an unanswered claim whose lease ran out, by moving its lease to
+    /// `lease_expires_at`. The write is conditional on the lease `existing` carries (and on no
+    /// answer having been recorded), so among concurrent retries exactly one gets `true`.
+    async fn take_over_idempotency(
+        &self,
+        existing: &IdempotencyRecord,
+        lease_expires_at: i64,
+    ) -> Result<bool, StoreError>;
     /// Drops a claim whose request failed before any effect, so a retry can go through.
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError>;
 

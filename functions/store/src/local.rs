@@ -198,6 +198,25 @@ impl Store for LocalStore {
         .await
     }
 
+    async fn take_over_idempotency(
+        &self,
+        existing: &IdempotencyRecord,
+        lease_expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let key = idempotency_key(&existing.source, &existing.key);
+        self.write(|d| match d.idempotency.get_mut(&key) {
+            Some(claim)
+                if claim.response.is_none()
+                    && claim.lease_expires_at == existing.lease_expires_at =>
+            {
+                claim.lease_expires_at = lease_expires_at;
+                true
+            }
+            _ => false,
+        })
+        .await
+    }
+
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError> {
         let key = idempotency_key(source, key);
         self.write(|d| d.idempotency.remove(&key)).await.map(drop)

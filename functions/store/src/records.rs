@@ -52,6 +52,9 @@ pub struct RequestRecord {
     pub action: String,
     /// Who asked: `api`, or `webhook:<sender>`.
     pub source: String,
+    /// For the API, which caller: `token:<name>` or `jwt:<sub>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     pub tenant: String,
     pub state: RequestState,
     pub commit: Option<String>,
@@ -76,6 +79,7 @@ impl RequestRecord {
             id: id.to_owned(),
             action: action.to_owned(),
             source: source.to_owned(),
+            requested_by: None,
             tenant: tenant.to_owned(),
             state,
             commit: None,
@@ -216,6 +220,11 @@ pub struct IdempotencyRecord {
     pub fingerprint: String,
     #[serde(default)]
     pub response: Option<StoredResponse>,
+    /// Epoch seconds until which the request holding the claim may still be running (the
+    /// claim's lease). An unanswered claim past it belongs to a process that died or was timed
+    /// out: a retry takes it over. 0 in claims written before leases existed.
+    #[serde(default)]
+    pub lease_expires_at: i64,
     /// Epoch seconds; DynamoDB's TTL removes the item after this.
     pub expires_at: i64,
 }

@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let state = state.with_status_refresh(Arc::new(AdvanceFromStore(follow_up)));
     let router = webhook_router(state, secrets);
     if on_lambda {
-        return lambda_http::run(router)
+        return berth_http::lambda::serve_on_lambda(router)
             .await
             .map_err(|e| anyhow!("lambda runtime: {e}"));
     }

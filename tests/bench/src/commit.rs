@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use berth_core::body::{parse_create_tenant, parse_module_change};
-use berth_core::catalog::CATALOG_PATH;
 use berth_core::{Action, RepoFiles, Request, TenantName, plan};
 use berth_gitops::{
     CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, RemoteUrl, Target,
@@ -30,7 +29,7 @@ mod git;
 #[path = "../../src/net.rs"]
 mod net;
 
-use git::{CATALOG, GitDaemon};
+use git::{GitDaemon, project_charts_and_catalog};
 
 fn tenant_name(i: usize) -> String {
     format!("t{i:05}")
@@ -80,7 +79,8 @@ fn build_repository(path: &Path, tenants: usize, history: usize) -> anyhow::Resu
         .spawn()
         .context("git fast-import")?;
     let mut stream = std::io::BufWriter::new(import.stdin.take().context("fast-import stdin")?);
-    let catalog = RepoFiles::from([(CATALOG_PATH.to_owned(), CATALOG.as_bytes().to_vec())]);
+    // The planner validates values against the charts, so the repository carries them too.
+    let catalog = project_charts_and_catalog();
     for n in 0..history {
         let message = format!("history commit {n}\n");
         write!(
@@ -260,23 +260,28 @@ async fn measure(
     let remote = RemoteUrl::parse(&url).map_err(anyhow::Error::msg)?;
     let scratch = base.join(format!("scratch-{history}"));
     std::fs::create_dir_all(&scratch)?;
-    let catalog = RepoFiles::from([(CATALOG_PATH.to_owned(), CATALOG.as_bytes().to_vec())]);
+    let catalog = project_charts_and_catalog();
 
-    // Each run toggles a different tenant, so every run commits something.
+    // Each run toggles a tenant's monitoring, so every run commits something, whatever the
+    // number of tenants (at a tiny size runs come back to the same tenants).
+    let mut enabled = vec![false; tenants];
     let mut run_no = history * 10;
-    let mut next = |enable: bool| {
+    let mut next = || {
         run_no += 1;
-        toggle_request(run_no % tenants, enable, run_no).map(|request| (run_no % tenants, request))
+        let tenant = run_no % tenants;
+        enabled[tenant] = !enabled[tenant];
+        toggle_request(tenant, enabled[tenant], run_no)
+            .map(|request| (tenant, enabled[tenant], request))
     };
     let warm_committer = Git2Committer::new(Git2Config::new(
         remote.clone(),
         "main",
         scratch.join("warm"),
     ));
-    berth_commit(&warm_committer, next(true)?.1).await?; // fills the cache
+    berth_commit(&warm_committer, next()?.2).await?; // fills the cache
     let mut warm = Vec::new();
     for _ in 0..runs * 3 {
-        warm.push(berth_commit(&warm_committer, next(true)?.1).await?);
+        warm.push(berth_commit(&warm_committer, next()?.2).await?);
     }
     let mut cold = Vec::new();
     for i in 0..runs {
@@ -285,13 +290,17 @@ async fn measure(
             "main",
             scratch.join(format!("cold-{i}")),
         ));
-        cold.push(berth_commit(&committer, next(true)?.1).await?);
+        cold.push(berth_commit(&committer, next()?.2).await?);
     }
     let mut clone = Vec::new();
     for _ in 0..runs {
-        let (tenant, request) = next(true)?;
-        let bytes = monitoring_file(tenant, "prod", &catalog)?;
-        clone.push(clone_commit(&url, &scratch, &request, Some(&bytes))?);
+        let (tenant, enable, request) = next()?;
+        let bytes = if enable {
+            Some(monitoring_file(tenant, "prod", &catalog)?)
+        } else {
+            None
+        };
+        clone.push(clone_commit(&url, &scratch, &request, bytes.as_deref())?);
     }
     Ok(Figures {
         history,

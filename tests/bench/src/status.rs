@@ -136,9 +136,10 @@ async fn main() -> anyhow::Result<()> {
 
     let first = measured("first sweep (empty store)", &sweeper, &kube).await?;
     let second = measured("second sweep (no change)", &sweeper, &kube).await?;
+    // A tenant the fleet has at any size (a missing one would add an orphan instead).
     kube.replace(
         fleet::DEPLOYMENTS,
-        fleet::deployment(&fleet::tenant_name(7), "prod", "vault", 3, 3),
+        fleet::deployment(&fleet::tenant_name(tenants / 2), "prod", "vault", 3, 3),
     );
     let third = measured("one Deployment changed", &sweeper, &kube).await?;
     println!();

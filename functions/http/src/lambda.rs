@@ -1,0 +1,32 @@
+//! The Lambda edge: serves a router under `lambda_http`, and hands handlers what only the Lambda
+//! event can say (API Gateway's verified JWT claims) as typed request extensions, so nothing
+//! past this module knows about Lambda's event types.
+
+use axum::Router;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use tower::ServiceExt;
+
+use crate::auth::AuthorizerClaims;
+
+/// Runs `router` as the Lambda function's handler until the runtime stops it.
+pub async fn serve_on_lambda(router: Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(router.map_request(with_authorizer_claims)).await
+}
+
+/// Copies the claims of API Gateway's JWT authorizer (payload 2.0,
+/// `requestContext.authorizer.jwt.claims`) into [`AuthorizerClaims`]. A request without them
+/// gets an empty set: the auth extractor then refuses it, in JWT mode.
+fn with_authorizer_claims(mut request: Request) -> Request {
+    let claims = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| jwt.claims.clone())
+            .unwrap_or_default(),
+        _ => Default::default(),
+    };
+    request.extensions_mut().insert(AuthorizerClaims(claims));
+    request
+}

@@ -1,0 +1,131 @@
+//! A loopback proxy in front of moto's DynamoDB server that records which DynamoDB operations
+//! pass through it (the `X-Amz-Target` header: `DynamoDB_20120810.PutItem` → `PutItem`), so a
+//! test can compare what a function's real binary calls with what its IAM policy grants.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use tokio::task::JoinHandle;
+
+#[derive(Clone)]
+struct Forward {
+    target: String,
+    client: reqwest::Client,
+    seen: Arc<Mutex<BTreeSet<String>>>,
+}
+
+pub struct DynamoRecorder {
+    /// The endpoint to give the function (`AWS_ENDPOINT_URL_DYNAMODB`).
+    pub url: String,
+    seen: Arc<Mutex<BTreeSet<String>>>,
+    task: JoinHandle<()>,
+}
+
+impl DynamoRecorder {
+    /// Forwards everything to moto's server (`BERTH_TEST_DYNAMODB_ENDPOINT`).
+    pub async fn start() -> Self {
+        let seen = Arc::new(Mutex::new(BTreeSet::new()));
+        let forward = Forward {
+            target: crate::dynamodb_endpoint(),
+            client: reqwest::Client::new(),
+            seen: Arc::clone(&seen),
+        };
+        let router = Router::new().fallback(forward_one).with_state(forward);
+        let (url, task) = crate::serve::serve_loopback(router).await;
+        Self { url, seen, task }
+    }
+
+    /// The operations seen so far, by name.
+    pub fn operations(&self) -> BTreeSet<String> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for DynamoRecorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn forward_one(
+    State(forward): State<Forward>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(operation) = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit('.').next())
+        && let Ok(mut seen) = forward.seen.lock()
+    {
+        seen.insert(operation.to_owned());
+    }
+    let mut request = forward.client.request(method, &forward.target).body(body);
+    for (name, value) in &headers {
+        if name != "host" && name != "content-length" {
+            request = request.header(name, value);
+        }
+    }
+    match request.send().await {
+        Ok(answer) => {
+            let mut response = Response::builder().status(answer.status());
+            for (name, value) in answer.headers() {
+                if name != "content-length" && name != "transfer-encoding" {
+                    response = response.header(name, value);
+                }
+            }
+            let bytes = answer.bytes().await.unwrap_or_default();
+            response
+                .body(Body::from(bytes))
+                .unwrap_or_else(|_| Response::new(Body::empty()))
+        }
+        Err(e) => Response::builder()
+            .status(StatusCode::BAD_GATEWAY)
+            .body(Body::from(e.to_string()))
+            .unwrap_or_else(|_| Response::new(Body::empty())),
+    }
+}
+
+/// Asserts that every DynamoDB operation `recorder` saw is granted to `function` in the SAM
+/// template, and that the grants beyond them are exactly `unexercised` (paths a scenario does
+/// not take, named by the caller with the reason).
+pub fn assert_grants_match(recorder: &DynamoRecorder, function: &str, unexercised: &[&str]) {
+    let granted = granted_dynamodb_actions(function);
+    let called = recorder.operations();
+    assert!(
+        called.is_subset(&granted),
+        "{function} called {called:?}, but is granted only {granted:?}"
+    );
+    assert_eq!(
+        granted.difference(&called).collect::<Vec<_>>(),
+        unexercised,
+        "{function} is granted more than it calls"
+    );
+}
+
+/// The DynamoDB actions the SAM template grants the function `logical_id`, without the
+/// `dynamodb:` prefix.
+pub fn granted_dynamodb_actions(logical_id: &str) -> BTreeSet<String> {
+    let path = crate::project_root().join("infra/aws/template.yaml");
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_slice(&std::fs::read(&path).expect("read the SAM template"))
+            .expect("the SAM template parses");
+    let policies = &template["Resources"][logical_id]["Properties"]["Policies"];
+    let mut granted = BTreeSet::new();
+    for policy in policies.as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            for action in statement["Action"].as_sequence().into_iter().flatten() {
+                if let Some(name) = action.as_str().and_then(|a| a.strip_prefix("dynamodb:")) {
+                    granted.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    granted
+}
