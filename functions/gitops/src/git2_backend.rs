@@ -97,8 +97,32 @@ const LANDED_CHECK_DEPTH: i32 = 64;
 /// and a request's commit are normally a few commits apart.
 const ANCESTRY_DEPTH: i32 = 512;
 
+/// Bounds on each Git network call, so a stalled remote fails a call well inside a request's
+/// deadline (26 s) rather than holding the cache until the function is killed.
+const CONNECT_TIMEOUT_MS: i32 = 5_000;
+const READ_WRITE_TIMEOUT_MS: i32 = 10_000;
+
+/// Sets libgit2's process-wide network timeouts, once.
+fn set_network_timeouts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: these options are plain integers libgit2 reads when it opens a connection.
+        // `Once` makes this the only write, and it happens while the first committer is built,
+        // before that committer has opened any connection.
+        let set = unsafe {
+            git2::opts::set_server_connect_timeout_in_milliseconds(CONNECT_TIMEOUT_MS).and(
+                git2::opts::set_server_timeout_in_milliseconds(READ_WRITE_TIMEOUT_MS),
+            )
+        };
+        if let Err(e) = set {
+            tracing::warn!(error = %e, "could not set Git network timeouts");
+        }
+    });
+}
+
 impl Git2Committer {
     pub fn new(config: Git2Config) -> Self {
+        set_network_timeouts();
         Self {
             inner: Arc::new(Inner {
                 config,

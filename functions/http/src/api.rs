@@ -21,9 +21,10 @@ use crate::AppState;
 use crate::auth::{Principal, Writer};
 use crate::body::JsonBody;
 use crate::config::Mode;
+use crate::deadline::{Deadline, RECORD_BUDGET};
 use crate::error::ApiError;
-use crate::idempotency::{self, Begin};
-use crate::submit::{Submission, resume, submit};
+use crate::idempotency::{self, Begin, Finish};
+use crate::submit::{Submission, submit_by};
 
 /// The API router with its state; serve it with axum locally or under `lambda_http::run`.
 pub fn api_router(state: AppState) -> Router {
@@ -314,7 +315,7 @@ struct Prepared {
 }
 
 /// Who asks and how: the parts of a write request the shared tail needs.
-type WriteParts = (Writer, Method, OriginalUri, HeaderMap);
+type WriteParts = (Writer, Deadline, Method, OriginalUri, HeaderMap);
 
 /// Names the request a write created, on every answer after its id was given, errors included.
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -325,7 +326,7 @@ async fn run_write(
     parts: WriteParts,
     prepared: Result<Prepared, ApiError>,
 ) -> Response {
-    let (Writer(principal), method, uri, headers) = parts;
+    let (Writer(principal), deadline, method, uri, headers) = parts;
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -356,7 +357,7 @@ async fn run_write(
             requested_by: Some(principal.identity.clone()),
             mode: prepared.mode,
         };
-        let outcome = if resumed { resume(&state, submission).await } else { submit(&state, submission).await };
+        let outcome = submit_by(&state, submission, resumed, deadline).await;
         let (status, body, transient, location) = match outcome {
             Ok(done) => {
                 tracing::info!(action = %done.record.action, tenant = %done.record.tenant, state = ?done.record.state, "request done");
@@ -369,7 +370,12 @@ async fn run_write(
                 (error.status, body, error.is_transient(), None)
             }
         };
-        idempotency::finish(&state, held, status, &body, transient).await;
+        let finish = if transient { Finish::Unanswered } else { Finish::Answered { status, body: &body } };
+        // Bounded: past the deadline only the margin is left, and an unrecorded answer is
+        // settled by the retry anyway.
+        if tokio::time::timeout(RECORD_BUDGET, idempotency::finish(&state, held, finish)).await.is_err() {
+            tracing::warn!("could not record the answer on the claim in time");
+        }
         let mut response = json_response(status, body);
         if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             response.headers_mut().insert(header::LOCATION, location);

@@ -56,6 +56,9 @@ pub struct ApiConfig {
     /// How long a claimed idempotency key or event id is held for its request before a retry
     /// may take it over (`BERTH_CLAIM_LEASE`).
     pub claim_lease: std::time::Duration,
+    /// How long a request may work off Lambda, where no invocation deadline bounds it; under
+    /// Lambda the invocation's deadline (less a margin) is the bound.
+    pub request_budget: std::time::Duration,
     /// Source of the `version` in `/healthz`.
     pub version: &'static str,
 }
@@ -72,6 +75,7 @@ impl ApiConfig {
             default_mode: Mode::Direct,
             cors_origins: Vec::new(),
             claim_lease: crate::idempotency::DEFAULT_CLAIM_LEASE,
+            request_budget: crate::deadline::DEFAULT_REQUEST_BUDGET,
             version: env!("CARGO_PKG_VERSION"),
         }
     }

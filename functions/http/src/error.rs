@@ -72,6 +72,15 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
+    /// A request cut off at its deadline before its commit landed. Its claim is handed to the
+    /// retry, which settles it under the same request id.
+    pub fn deadline_exceeded() -> Self {
+        Self::unavailable(
+            "timeout",
+            "the request ran out of time before its commit landed; retry with the same Idempotency-Key to settle it",
+        )
+    }
+
     /// The error as a request record keeps it.
     pub fn body(&self) -> ErrorBody {
         ErrorBody {

@@ -22,6 +22,9 @@ use crate::webhooks::{Effect, event_record};
 
 /// The commit status context Berth sets.
 pub const STATUS_CONTEXT: &str = "berth/validate";
+/// Bounds on each GitHub call, inside a request's deadline (26 s).
+const GITHUB_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+const GITHUB_IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// GitHub's limit on a status description.
 const DESCRIPTION_MAX: usize = 140;
 
@@ -40,9 +43,13 @@ impl std::fmt::Debug for GithubApi {
 impl GithubApi {
     /// A client for `base_url` with `token` (never logged).
     pub fn new(base_url: &str, token: Option<String>) -> Result<Self, String> {
+        // A stalled GitHub must fail a call well inside a request's deadline.
         let mut builder = Octocrab::builder()
             .base_uri(base_url)
-            .map_err(|e| format!("{base_url:?} is not a URL: {e}"))?;
+            .map_err(|e| format!("{base_url:?} is not a URL: {e}"))?
+            .set_connect_timeout(Some(GITHUB_CONNECT_TIMEOUT))
+            .set_read_timeout(Some(GITHUB_IO_TIMEOUT))
+            .set_write_timeout(Some(GITHUB_IO_TIMEOUT));
         if let Some(token) = token {
             builder = builder.personal_token(token);
         }

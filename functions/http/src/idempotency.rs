@@ -3,8 +3,9 @@
 //! lease: while its request may still be running, a retry gets 409 with `Retry-After` set to the
 //! time left; once the lease has run out with no answer recorded (the process crashed or was
 //! killed at its timeout), one retry takes the claim over with a conditional write and settles
-//! the interrupted request under its original id. A transient failure releases the key so the
-//! client's retry runs.
+//! the interrupted request under its original id. A transient failure, or a request cut off at
+//! its deadline, hands the claim straight over: its lease is ended at once, so the client's
+//! retry takes it over and settles the request under the same id (it may have landed).
 
 use std::time::Duration;
 
@@ -23,11 +24,19 @@ const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// functions' timeout in the SAM template (29 s), which a test checks.
 pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(60);
 
-/// A key this request holds until it finishes.
+/// A key this request holds until it finishes: the claim as stored, lease included.
 #[derive(Debug, Clone)]
 pub struct HeldKey {
-    source: String,
-    key: String,
+    claim: IdempotencyRecord,
+}
+
+/// How a request that held a key ended.
+pub enum Finish<'a> {
+    /// With an answer to keep and replay.
+    Answered { status: StatusCode, body: &'a str },
+    /// Without one: a transient failure, or cut off at its deadline. The lease ends now, so
+    /// the next retry takes the claim over and settles the request under its id.
+    Unanswered,
 }
 
 pub enum Begin {
@@ -82,19 +91,15 @@ pub async fn begin(
     let lease = state.config.claim_lease;
     let record = IdempotencyRecord {
         source: source.to_owned(),
-        key: key.clone(),
+        key,
         request_id: request_id.to_owned(),
         fingerprint: fingerprint.clone(),
         response: None,
         lease_expires_at: epoch_seconds_after(lease),
         expires_at: epoch_seconds_after(RETENTION),
     };
-    let held = HeldKey {
-        source: source.to_owned(),
-        key,
-    };
     let first = match state.store.claim_idempotency(&record).await? {
-        Claim::Claimed => return Ok(Begin::Proceed(Some(held))),
+        Claim::Claimed => return Ok(Begin::Proceed(Some(HeldKey { claim: record }))),
         Claim::Existing(first) => first,
     };
     if first.fingerprint != fingerprint {
@@ -118,10 +123,15 @@ pub async fn begin(
         .take_over_idempotency(&first, record.lease_expires_at)
         .await?
     {
-        tracing::warn!(request_id = %first.request_id, "taking over an interrupted request's claim");
+        tracing::info!(request_id = %first.request_id, "taking over the claim of a request that did not finish");
+        let request_id = first.request_id.clone();
+        let claim = IdempotencyRecord {
+            lease_expires_at: record.lease_expires_at,
+            ..first
+        };
         Ok(Begin::Resume {
-            held,
-            request_id: first.request_id,
+            held: HeldKey { claim },
+            request_id,
         })
     } else {
         Err(in_progress(&first.request_id, lease.as_secs()))
@@ -137,32 +147,32 @@ fn in_progress(request_id: &str, retry_after: u64) -> ApiError {
     .with_retry_after(retry_after)
 }
 
-/// Keeps the answer for replays, or releases the key after a transient failure.
-pub async fn finish(
-    state: &AppState,
-    held: Option<HeldKey>,
-    status: StatusCode,
-    body: &str,
-    transient: bool,
-) {
-    let Some(held) = held else { return };
-    let result = if transient {
-        state
+/// Keeps the answer for replays, or ends the lease of a request that has none.
+pub async fn finish(state: &AppState, held: Option<HeldKey>, how: Finish<'_>) {
+    let Some(HeldKey { claim }) = held else {
+        return;
+    };
+    let result = match how {
+        Finish::Answered { status, body } => {
+            let response = StoredResponse {
+                status: status.as_u16(),
+                body: body.to_owned(),
+            };
+            state
+                .store
+                .complete_idempotency(&claim.source, &claim.key, &response)
+                .await
+        }
+        // Conditional on the lease still being ours: a claim some retry already took over
+        // is left to it.
+        Finish::Unanswered => state
             .store
-            .release_idempotency(&held.source, &held.key)
+            .take_over_idempotency(&claim, epoch_seconds_now())
             .await
-    } else {
-        let response = StoredResponse {
-            status: status.as_u16(),
-            body: body.to_owned(),
-        };
-        state
-            .store
-            .complete_idempotency(&held.source, &held.key, &response)
-            .await
+            .map(|_| ()),
     };
     if let Err(e) = result {
-        // The answer still goes out; the key stays claimed without an answer until it expires.
-        tracing::warn!(error = %e, "could not record the idempotent answer");
+        // The answer still goes out; the claim waits out its lease, and a retry then settles it.
+        tracing::warn!(error = %e, "could not record how the request ended on its claim");
     }
 }

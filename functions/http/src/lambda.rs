@@ -1,6 +1,8 @@
 //! The Lambda edge: serves a router under `lambda_http`, and hands handlers what only the Lambda
-//! event can say (API Gateway's verified JWT claims) as typed request extensions, so nothing
-//! past this module knows about Lambda's event types.
+//! invocation can say (API Gateway's verified JWT claims, the deadline) as typed request
+//! extensions, so nothing past this module knows about Lambda's event types.
+
+use std::time::SystemTime;
 
 use axum::Router;
 use lambda_http::request::RequestContext;
@@ -8,10 +10,23 @@ use lambda_http::{Request, RequestExt};
 use tower::ServiceExt;
 
 use crate::auth::AuthorizerClaims;
+use crate::deadline::LambdaDeadline;
 
 /// Runs `router` as the Lambda function's handler until the runtime stops it.
 pub async fn serve_on_lambda(router: Router) -> Result<(), lambda_http::Error> {
-    lambda_http::run(router.map_request(with_authorizer_claims)).await
+    let router = router
+        .map_request(with_authorizer_claims)
+        .map_request(with_deadline);
+    lambda_http::run(router).await
+}
+
+/// Copies the invocation's deadline into [`LambdaDeadline`], less the margin kept to answer.
+fn with_deadline(mut request: Request) -> Request {
+    if let Some(context) = request.lambda_context_ref() {
+        let deadline = LambdaDeadline::from_epoch_millis(context.deadline, SystemTime::now());
+        request.extensions_mut().insert(deadline);
+    }
+    request
 }
 
 /// Copies the claims of API Gateway's JWT authorizer (payload 2.0,

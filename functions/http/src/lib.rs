@@ -6,6 +6,7 @@ pub mod auth;
 mod billing;
 pub mod body;
 pub mod config;
+pub mod deadline;
 pub mod error;
 pub mod github;
 pub mod idempotency;

@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use berth_core::plan::read_set;
-use berth_core::{Action, Change, RepoFiles, Request, TenantSpec, TenantState};
+use berth_core::{Action, Change, RepoFiles, Request, TenantName, TenantSpec, TenantState};
 use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::{RequestRecord, RequestState, TenantEntry};
 
 use crate::AppState;
 use crate::config::Mode;
+use crate::deadline::{Deadline, RECORD_BUDGET};
 use crate::error::ApiError;
 use crate::time::now_rfc3339;
 
@@ -25,23 +26,120 @@ pub struct Submission {
 
 /// A request that went through: 202 when it committed or pushed a branch, 200 when the desired
 /// state already held.
+#[derive(Debug, Clone)]
 pub struct Submitted {
     pub status: StatusCode,
     pub record: RequestRecord,
 }
 
 /// What the tenant index should say after the commit.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 enum IndexUpdate {
     Put(TenantSpec),
     Remove,
 }
 
+/// A request whose Git outcome is final (committed, pushed, or nothing to change), with what is
+/// left to record about it.
+#[derive(Debug, Clone)]
+struct Landed {
+    submitted: Submitted,
+    /// For direct commits: the tenant index after the commit.
+    index: Option<IndexUpdate>,
+}
+
+impl Landed {
+    /// Updates the tenant index and the request record.
+    async fn record(self, state: &AppState) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+        let Landed { submitted, index } = self;
+        if let Some(update) = index
+            && let Err(e) = update_index(state, &submitted.record, update).await
+        {
+            return Err((e, Some(submitted.record)));
+        }
+        if let Err(e) = state.store.put_request(&submitted.record).await {
+            return Err((e.into(), Some(submitted.record)));
+        }
+        Ok(submitted)
+    }
+}
+
+/// How far a request got, readable after its future was dropped at the deadline: once its Git
+/// outcome is final, the answer is that outcome, whatever happens to the bookkeeping after it.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<Option<Landed>>>);
+
+impl Progress {
+    fn landed(&self, landed: &Landed) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(landed.clone());
+        }
+    }
+
+    fn take_landed(&self) -> Option<Landed> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// Runs `submission` to its answer, bounded by `deadline`: [`submit`], or [`resume`] when the
+/// caller took over an interrupted request's claim. Cut off at the deadline, it answers with the
+/// commit when the commit had landed (recording it within [`RECORD_BUDGET`]), else with 503.
+pub async fn submit_by(
+    state: &AppState,
+    submission: Submission,
+    resumed: bool,
+    Deadline(deadline): Deadline,
+) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+    let progress = Progress::default();
+    let work = submit_or_resume(state, submission, resumed, &progress);
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok(outcome) => outcome,
+        Err(_) => past_deadline(state, &progress).await,
+    }
+}
+
+/// [`submit`], or [`resume`] when the caller took over an interrupted request's claim.
+pub async fn submit_or_resume(
+    state: &AppState,
+    submission: Submission,
+    resumed: bool,
+    progress: &Progress,
+) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+    if resumed {
+        resume(state, submission, progress).await
+    } else {
+        submit(state, submission, progress).await
+    }
+}
+
+/// The answer of a request cut off at its deadline.
+async fn past_deadline(
+    state: &AppState,
+    progress: &Progress,
+) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+    let Some(landed) = progress.take_landed() else {
+        tracing::warn!("the request ran out of time before its commit landed");
+        return Err((ApiError::deadline_exceeded(), None));
+    };
+    let submitted = landed.submitted.clone();
+    tracing::warn!(request_id = %submitted.record.id, "the request ran out of time after its commit landed");
+    match tokio::time::timeout(RECORD_BUDGET, landed.record(state)).await {
+        Ok(Ok(_)) => {}
+        // The record stays `accepted`; the status sweep settles it from the commit's trailer.
+        Ok(Err((e, _))) => {
+            tracing::warn!(error = %e.message, "could not record the landed request")
+        }
+        Err(_) => tracing::warn!("could not record the landed request in time"),
+    }
+    Ok(submitted)
+}
+
 /// Runs one request to its commit. On failure the request record says why, and the error
-/// carries the status to answer.
+/// carries the status to answer. `progress` learns the outcome as soon as Git has it.
 pub async fn submit(
     state: &AppState,
     submission: Submission,
+    progress: &Progress,
 ) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
     let Submission {
         request,
@@ -116,18 +214,17 @@ pub async fn submit(
     };
 
     // The commit has landed. If recording it fails, answering 503 is still right: the retry
-    // plans against the new tip, finds the desired state in place, and answers no_change.
-    let update = index.lock().ok().and_then(|slot| slot.clone());
-    if mode == Mode::Direct
-        && let Some(update) = update
-        && let Err(e) = update_index(state, &request, &record, update).await
-    {
-        return Err((e, Some(record)));
-    }
-    if let Err(e) = state.store.put_request(&record).await {
-        return Err((e.into(), Some(record)));
-    }
-    Ok(Submitted { status, record })
+    // takes the claim over, finds the commit by its trailer and answers with it.
+    let index = match mode {
+        Mode::Direct => index.lock().ok().and_then(|slot| slot.clone()),
+        Mode::Pr => None,
+    };
+    let landed = Landed {
+        submitted: Submitted { status, record },
+        index,
+    };
+    progress.landed(&landed);
+    landed.record(state).await
 }
 
 /// Settles request `submission.request.id`, whose first run was interrupted (a crash, a timeout)
@@ -139,6 +236,7 @@ pub async fn submit(
 pub async fn resume(
     state: &AppState,
     submission: Submission,
+    progress: &Progress,
 ) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
     let id = submission.request.id.clone();
     let recorded = match state.store.get_request(&id).await {
@@ -164,7 +262,7 @@ pub async fn resume(
     };
     let Some(sha) = landed else {
         tracing::info!(request_id = %id, "the interrupted request did not land: running it again");
-        return submit(state, submission).await;
+        return submit(state, submission, progress).await;
     };
     tracing::info!(request_id = %id, commit = %sha, "the interrupted request had landed");
     let request = &submission.request;
@@ -181,25 +279,30 @@ pub async fn resume(
     record.requested_by = record.requested_by.or(submission.requested_by);
     record.commit = Some(sha);
     record.updated_at = now_rfc3339();
+    let direct = branch.is_none();
     match branch {
         Some(branch) => {
             record.state = RequestState::BranchPushed;
             record.branch = Some(branch);
         }
-        None => {
-            record.state = RequestState::Committed;
-            if let Err(e) = refresh_index(state, request, &record).await {
-                return Err((e, Some(record)));
-            }
+        None => record.state = RequestState::Committed,
+    }
+    let mut landed = Landed {
+        submitted: Submitted {
+            status: StatusCode::ACCEPTED,
+            record,
+        },
+        index: None,
+    };
+    progress.landed(&landed);
+    if direct {
+        // Its own index update may never have run: read the tenant's spec at the tip.
+        match tenant_index_at_tip(state, &request.tenant).await {
+            Ok(update) => landed.index = update,
+            Err(e) => return Err((e, Some(landed.submitted.record))),
         }
     }
-    if let Err(e) = state.store.put_request(&record).await {
-        return Err((e.into(), Some(record)));
-    }
-    Ok(Submitted {
-        status: StatusCode::ACCEPTED,
-        record,
-    })
+    landed.record(state).await
 }
 
 /// The answer a record with an outcome stands for; `None` while it has none (`accepted`, or a
@@ -229,23 +332,30 @@ fn settled(record: &RequestRecord) -> Option<Result<Submitted, (ApiError, Option
     }))
 }
 
-/// Brings the tenant index in line with the tenant's spec at the branch tip, after finding that
-/// an interrupted request had landed (its own index update may never have run).
-async fn refresh_index(
+/// Brings `record.tenant`'s index entry in line with its spec at the branch tip: for a request
+/// found landed after an interruption, whose own index update may never have run.
+pub async fn refresh_tenant_index(state: &AppState, record: &RequestRecord) -> Result<(), ApiError> {
+    let tenant = TenantName::parse("tenant", &record.tenant)?;
+    match tenant_index_at_tip(state, &tenant).await? {
+        Some(update) => update_index(state, record, update).await,
+        None => Ok(()),
+    }
+}
+
+/// What the tenant index should say given `tenant`'s spec at the branch tip; `None` when the
+/// spec cannot be read as one.
+async fn tenant_index_at_tip(
     state: &AppState,
-    request: &Request,
-    record: &RequestRecord,
-) -> Result<(), ApiError> {
-    let path = berth_core::paths::tenant_spec(&request.tenant);
+    tenant: &TenantName,
+) -> Result<Option<IndexUpdate>, ApiError> {
+    let path = berth_core::paths::tenant_spec(tenant);
     let snapshot = state.committer.read(vec![path.clone()]).await?;
-    let update = match snapshot.files.get(&path) {
-        None => IndexUpdate::Remove,
-        Some(bytes) => match berth_core::files::parse::<TenantSpec>(&path, bytes) {
-            Ok(spec) => IndexUpdate::Put(spec),
-            Err(_) => return Ok(()),
-        },
-    };
-    update_index(state, request, record, update).await
+    Ok(match snapshot.files.get(&path) {
+        None => Some(IndexUpdate::Remove),
+        Some(bytes) => berth_core::files::parse::<TenantSpec>(&path, bytes)
+            .ok()
+            .map(IndexUpdate::Put),
+    })
 }
 
 /// The tenant's spec after `change`: from the new `tenant.yaml` when the change writes one, else
@@ -263,12 +373,11 @@ fn index_after(request: &Request, files: &RepoFiles, change: &Change) -> Option<
 
 async fn update_index(
     state: &AppState,
-    request: &Request,
     record: &RequestRecord,
     update: IndexUpdate,
 ) -> Result<(), ApiError> {
     match update {
-        IndexUpdate::Remove => state.store.delete_tenant(request.tenant.as_str()).await?,
+        IndexUpdate::Remove => state.store.delete_tenant(&record.tenant).await?,
         IndexUpdate::Put(spec) => {
             let entry = TenantEntry {
                 name: spec.name.to_string(),

@@ -26,8 +26,9 @@ use tracing::Instrument;
 use crate::AppState;
 use crate::body::read_limited;
 use crate::error::ApiError;
-use crate::idempotency::{self, Begin};
-use crate::submit::{Submission, resume, submit};
+use crate::deadline::{Deadline, RECORD_BUDGET};
+use crate::idempotency::{self, Begin, Finish};
+use crate::submit::{Progress, Submission, submit_or_resume};
 use crate::time::now_rfc3339;
 
 /// The secrets of each sender; several per sender may be valid at once.
@@ -51,6 +52,12 @@ struct WebhookState {
     secrets: Arc<WebhookSecrets>,
     /// Built once per process; `None` when the URL cannot be used (reported per event).
     github: Option<crate::github::GithubApi>,
+}
+
+impl axum::extract::FromRef<WebhookState> for AppState {
+    fn from_ref(state: &WebhookState) -> Self {
+        state.app.clone()
+    }
 }
 
 /// The webhook routes, to merge beside the API router.
@@ -129,7 +136,12 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// `POST /webhooks/signup`: Standard Webhooks; `tenant.signup` creates a tenant.
-async fn signup(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
+async fn signup(
+    State(state): State<WebhookState>,
+    deadline: Deadline,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         let body = raw_body(&headers, body).await?;
         verify_standard_webhooks(
@@ -153,7 +165,7 @@ async fn signup(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
     };
-    deliver(&state, "signup", event_id, &body, |id| async move {
+    deliver(&state, "signup", event_id, &body, deadline, |id| async move {
         signup_effect(id, &event)
     })
     .await
@@ -193,7 +205,12 @@ fn prefixed(prefix: &'static str, e: berth_core::FieldError) -> ApiError {
 }
 
 /// `POST /webhooks/github`: `X-Hub-Signature-256`; the delivery id is the event id.
-async fn github(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
+async fn github(
+    State(state): State<WebhookState>,
+    deadline: Deadline,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         let body = raw_body(&headers, body).await?;
         verify_github(
@@ -224,7 +241,7 @@ async fn github(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
         .into_response();
     };
     let (app, payload) = (state.app.clone(), body.clone());
-    deliver(&state, "github", delivery, &body, |id| async move {
+    deliver(&state, "github", delivery, &body, deadline, |id| async move {
         crate::github::github_effect(&app, &api, id, &event, &payload).await
     })
     .await
@@ -232,7 +249,12 @@ async fn github(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
 
 /// `POST /webhooks/billing`: Stripe-style signatures; subscriptions and invoices drive the
 /// tenant's creation, tier, suspension and deletion (see [`crate::billing`]).
-async fn billing(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
+async fn billing(
+    State(state): State<WebhookState>,
+    deadline: Deadline,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         let body = raw_body(&headers, body).await?;
         verify_stripe(
@@ -258,6 +280,7 @@ async fn billing(State(state): State<WebhookState>, headers: HeaderMap, body: Bo
         "billing",
         event.id.clone(),
         &body,
+        deadline,
         |id| async move { crate::billing::billing_effect(&app, id, event).await },
     )
     .await
@@ -265,7 +288,12 @@ async fn billing(State(state): State<WebhookState>, headers: HeaderMap, body: Bo
 
 /// `POST /webhooks/argocd`: an Application's health, sync status and revision, recorded for its
 /// tenant, env and module right away.
-async fn argocd(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
+async fn argocd(
+    State(state): State<WebhookState>,
+    deadline: Deadline,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         let body = raw_body(&headers, body).await?;
         verify_bearer(header(&headers, "authorization"), &state.secrets.argocd)
@@ -282,7 +310,7 @@ async fn argocd(State(state): State<WebhookState>, headers: HeaderMap, body: Bod
     let event_id = idempotency::fingerprint("argocd", "", &body);
     let payload = body.clone();
     let app = state.app.clone();
-    deliver(&state, "argocd", event_id, &body, |_| async move {
+    deliver(&state, "argocd", event_id, &body, deadline, |_| async move {
         let status = argocd_effect(&payload)?;
         Ok(Effect::Record(keep_sweep_counts(&app, status).await))
     })
@@ -361,12 +389,16 @@ fn rejected_record(request_id: &str, source: &str, error: &ApiError) -> RequestR
     record
 }
 
-/// Claims the event id, runs the effect once, and answers; a duplicate gets the first answer.
+/// Claims the event id, runs the effect once by `deadline`, and answers; a duplicate gets the
+/// first answer. An effect that fails transiently or runs out of time answers 503 and ends its
+/// claim's lease: the redelivery takes the claim over and settles the effect under the same
+/// request id, finding its commit if it had landed.
 async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
     state: &WebhookState,
     sender: &'static str,
     event_id: String,
     body: &[u8],
+    Deadline(deadline): Deadline,
     effect: impl FnOnce(String) -> F,
 ) -> Response {
     let source = format!("webhook:{sender}");
@@ -386,89 +418,20 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
             }
             Err(e) => return e.into_response(),
         };
-        let (status, body, transient) = match effect(request_id.clone()).await {
-            Ok(Effect::Link { link, mut record }) => {
-                record.source = source.clone();
-                let written = async {
-                    app.store.put_request(&record).await?;
-                    app.store.put_billing_unless_newer(&link).await
-                };
-                match written.await {
-                    Ok(_) => (StatusCode::OK, json!({"event": event_id, "outcome": record.state, "request": record}), false),
-                    Err(e) => {
-                        let error = ApiError::from(e);
-                        (error.status, json!({"error": error.body()}), true)
-                    }
-                }
+        let work = carry_out(app, &source, &event_id, effect(request_id.clone()), &request_id, resumed);
+        let (status, body, transient) = match tokio::time::timeout_at(deadline, work).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                tracing::warn!("the delivery ran out of time: the redelivery settles it");
+                let error = ApiError::deadline_exceeded();
+                (error.status, json!({"error": error.body()}), true)
             }
-            Ok(Effect::Submit { request, prefix, link }) => {
-                let submission = Submission { request, source: source.clone(), requested_by: None, mode: app.config.default_mode };
-                let outcome = if resumed { resume(app, submission).await } else { submit(app, submission).await };
-                match outcome {
-                    Ok(done) => {
-                        if let Some(link) = link
-                            && let Err(e) = app.store.put_billing_unless_newer(&link).await
-                        {
-                            // The commit stands; the retry plans no change and writes the link.
-                            let error = ApiError::from(e);
-                            idempotency::finish(app, held, error.status, "", true).await;
-                            return error.into_response();
-                        }
-                        (StatusCode::OK, json!({"event": event_id, "outcome": done.record.state, "request": done.record}), false)
-                    }
-                    Err((error, record)) if !error.is_transient() => {
-                        // Refused for good: recorded on the request, answered 200 so the sender stops.
-                        let mut body = error.body();
-                        body.field = body.field.map(|f| format!("{prefix}.{f}"));
-                        (StatusCode::OK, json!({"event": event_id, "outcome": "rejected", "error": body, "request": record}), false)
-                    }
-                    Err((error, _)) => (error.status, json!({"error": error.body()}), true),
-                }
-            }
-            Ok(Effect::Record(status)) => match app.store.put_statuses(std::slice::from_ref(&status)).await {
-                Ok(()) => {
-                    if let Some(refresh) = &app.status_refresh {
-                        refresh.refresh(&status.tenant).await;
-                    }
-                    (StatusCode::OK, json!({"event": event_id, "outcome": "recorded", "status": status}), false)
-                }
-                Err(e) => {
-                    let error = ApiError::from(e);
-                    (error.status, json!({"error": error.body()}), true)
-                }
-            },
-            Ok(Effect::Reported { outcome, details }) => {
-                (StatusCode::OK, json!({"event": event_id, "outcome": outcome, "details": details}), false)
-            }
-            Ok(Effect::Reviewed { mut record, details }) => {
-                record.source = source.clone();
-                match app.store.put_request(&record).await {
-                    Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": "reviewed", "details": details, "request": record}), false),
-                    Err(e) => {
-                        let error = ApiError::from(e);
-                        (error.status, json!({"error": error.body()}), true)
-                    }
-                }
-            }
-            Ok(Effect::Ignore(reason)) => {
-                tracing::info!(%reason, "event ignored");
-                (StatusCode::OK, json!({"event": event_id, "outcome": "ignored", "reason": reason}), false)
-            }
-            // A signed event that does not make sense will not make sense on a retry either: it
-            // is recorded as a rejected request, and answered 200 so the sender stops.
-            Err(error) if !error.is_transient() => {
-                let record = rejected_record(&request_id, &source, &error);
-                if let Err(e) = app.store.put_request(&record).await {
-                    let error = ApiError::from(e);
-                    idempotency::finish(app, held, error.status, "", true).await;
-                    return error.into_response();
-                }
-                (StatusCode::OK, json!({"event": event_id, "outcome": "rejected", "error": error.body(), "request": record}), false)
-            }
-            Err(error) => (error.status, json!({"error": error.body()}), true),
         };
         let body = body.to_string();
-        idempotency::finish(app, held, status, &body, transient).await;
+        let finish = if transient { Finish::Unanswered } else { Finish::Answered { status, body: &body } };
+        if tokio::time::timeout(RECORD_BUDGET, idempotency::finish(app, held, finish)).await.is_err() {
+            tracing::warn!("could not record the answer on the claim in time");
+        }
         let mut response = (status, [("content-type", "application/json")], body).into_response();
         if transient {
             response.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("5"));
@@ -477,4 +440,86 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
     }
     .instrument(span)
     .await
+}
+
+/// Decides and carries out a delivery's effect: the status, the body, and whether the failure
+/// is transient (the sender should retry).
+async fn carry_out(
+    app: &AppState,
+    source: &str,
+    event_id: &str,
+    effect: impl Future<Output = Result<Effect, ApiError>>,
+    request_id: &str,
+    resumed: bool,
+) -> (StatusCode, Value, bool) {
+    let transient = |error: ApiError| (error.status, json!({"error": error.body()}), true);
+    match effect.await {
+        Ok(Effect::Link { link, mut record }) => {
+            record.source = source.to_owned();
+            let written = async {
+                app.store.put_request(&record).await?;
+                app.store.put_billing_unless_newer(&link).await
+            };
+            match written.await {
+                Ok(_) => (StatusCode::OK, json!({"event": event_id, "outcome": record.state, "request": record}), false),
+                Err(e) => transient(e.into()),
+            }
+        }
+        Ok(Effect::Submit { request, prefix, link }) => {
+            let submission = Submission { request, source: source.to_owned(), requested_by: None, mode: app.config.default_mode };
+            match submit_or_resume(app, submission, resumed, &Progress::default()).await {
+                Ok(done) => {
+                    let linked = match &link {
+                        Some(link) => app.store.put_billing_unless_newer(link).await.map(|_| ()),
+                        None => Ok(()),
+                    };
+                    match linked {
+                        Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": done.record.state, "request": done.record}), false),
+                        // The commit stands; the redelivery finds it and writes the link.
+                        Err(e) => transient(e.into()),
+                    }
+                }
+                Err((error, record)) if !error.is_transient() => {
+                    // Refused for good: recorded on the request, answered 200 so the sender stops.
+                    let mut body = error.body();
+                    body.field = body.field.map(|f| format!("{prefix}.{f}"));
+                    (StatusCode::OK, json!({"event": event_id, "outcome": "rejected", "error": body, "request": record}), false)
+                }
+                Err((error, _)) => transient(error),
+            }
+        }
+        Ok(Effect::Record(status)) => match app.store.put_statuses(std::slice::from_ref(&status)).await {
+            Ok(()) => {
+                if let Some(refresh) = &app.status_refresh {
+                    refresh.refresh(&status.tenant).await;
+                }
+                (StatusCode::OK, json!({"event": event_id, "outcome": "recorded", "status": status}), false)
+            }
+            Err(e) => transient(e.into()),
+        },
+        Ok(Effect::Reported { outcome, details }) => {
+            (StatusCode::OK, json!({"event": event_id, "outcome": outcome, "details": details}), false)
+        }
+        Ok(Effect::Reviewed { mut record, details }) => {
+            record.source = source.to_owned();
+            match app.store.put_request(&record).await {
+                Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": "reviewed", "details": details, "request": record}), false),
+                Err(e) => transient(e.into()),
+            }
+        }
+        Ok(Effect::Ignore(reason)) => {
+            tracing::info!(%reason, "event ignored");
+            (StatusCode::OK, json!({"event": event_id, "outcome": "ignored", "reason": reason}), false)
+        }
+        // A signed event that does not make sense will not make sense on a retry either: it
+        // is recorded as a rejected request, and answered 200 so the sender stops.
+        Err(error) if !error.is_transient() => {
+            let record = rejected_record(request_id, source, &error);
+            match app.store.put_request(&record).await {
+                Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": "rejected", "error": error.body(), "request": record}), false),
+                Err(e) => transient(e.into()),
+            }
+        }
+        Err(error) => transient(error),
+    }
 }

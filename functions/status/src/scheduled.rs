@@ -5,7 +5,7 @@
 use berth_core::{Action, Request, TenantName, TenantPatch};
 use berth_http::AppState;
 use berth_http::Mode;
-use berth_http::submit::{Submission, submit};
+use berth_http::submit::{Progress, Submission, submit};
 use berth_store::{BillingLink, RequestState, StoreError};
 
 /// Who asked, as request records show it.
@@ -62,7 +62,7 @@ async fn carry_out(state: &AppState, link: BillingLink) -> Result<bool, StoreErr
         requested_by: None,
         mode: Mode::Direct,
     };
-    match submit(state, submission).await {
+    match submit(state, submission, &Progress::default()).await {
         Ok(submitted) => {
             tracing::info!(request_id = %submitted.record.id, customer = %link.customer, action = %scheduled.action, "scheduled change carried out");
             clear(state, link).await

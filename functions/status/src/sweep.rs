@@ -14,7 +14,10 @@ use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
 use berth_http::AppState;
 use berth_http::time::{epoch_seconds_now, now_rfc3339};
-use berth_store::{ClusterHealth, Observation, RequestRecord, StatusRecord, StoreError};
+use berth_http::submit::refresh_tenant_index;
+use berth_store::{
+    ClusterHealth, ErrorBody, Observation, RequestRecord, RequestState, StatusRecord, StoreError,
+};
 use serde::Serialize;
 
 use crate::lifecycle::{Evidence, advance};
@@ -58,6 +61,7 @@ pub struct SweepReport {
     /// Items written and removed in the store (status, tenant health, cluster health).
     pub writes: usize,
     pub removes: usize,
+    /// Requests moved on, including those left `accepted` by a crash and settled now.
     pub requests_advanced: usize,
     pub scheduled_carried_out: usize,
     /// Tenant folders Git holds that could not be read.
@@ -300,8 +304,12 @@ impl Sweeper {
         if let Some(tenant) = only_tenant {
             open.retain(|r| r.tenant == tenant);
         }
+        let (unfinished, open): (Vec<_>, Vec<_>) = open
+            .into_iter()
+            .partition(|r| r.state == RequestState::Accepted);
+        let settled = self.settle_unfinished(unfinished).await?;
         if open.is_empty() {
-            return Ok(0);
+            return Ok(settled);
         }
         let mut by_tenant: HashMap<&str, Vec<&SlotStatus>> = HashMap::new();
         let mut running: BTreeSet<&str> = BTreeSet::new();
@@ -337,10 +345,7 @@ impl Sweeper {
                 cluster_runs_tenant: cluster.is_none() || running.contains(record.tenant.as_str()),
                 merged: contains(tip),
                 contains: &contains,
-                waited: humantime::parse_rfc3339(&record.updated_at)
-                    .ok()
-                    .and_then(|at| SystemTime::now().duration_since(at).ok())
-                    .unwrap_or_default(),
+                waited: waited_since_update(&record),
                 sync_timeout: self.sync_timeout,
             };
             if let Some((state, error)) = advance(&record, &evidence) {
@@ -352,7 +357,61 @@ impl Sweeper {
                 moved += 1;
             }
         }
-        Ok(moved)
+        Ok(settled + moved)
+    }
+
+    /// Settles the requests left `accepted` for longer than a claim's lease: whatever ran them
+    /// crashed or was killed before recording an outcome, and no retry came to settle them.
+    /// Their trailer on the branch (or on their pull-request branch) says they committed;
+    /// without one they failed as `interrupted`, and a retry runs them again.
+    async fn settle_unfinished(&self, records: Vec<RequestRecord>) -> Result<usize, SweepError> {
+        let mut settled = 0;
+        for mut record in records {
+            if waited_since_update(&record) < self.state.config.claim_lease {
+                continue; // still within its lease: its holder may be running it
+            }
+            let committer = &self.state.committer;
+            let on_branch = committer.find_request(record.id.clone(), None).await?;
+            let pr_branch = format!("berth/{}", record.id);
+            let on_pr_branch = match on_branch {
+                Some(_) => None,
+                None => {
+                    committer
+                        .find_request(record.id.clone(), Some(pr_branch.clone()))
+                        .await?
+                }
+            };
+            match (on_branch, on_pr_branch) {
+                (Some(sha), _) => {
+                    record.state = RequestState::Committed;
+                    record.commit = Some(sha);
+                    // Its own index update may never have run.
+                    if let Err(e) = refresh_tenant_index(&self.state, &record).await {
+                        tracing::warn!(request_id = %record.id, error = %e.message, "could not refresh the tenant index");
+                    }
+                }
+                (None, Some(sha)) => {
+                    record.state = RequestState::BranchPushed;
+                    record.commit = Some(sha);
+                    record.branch = Some(pr_branch);
+                }
+                (None, None) => {
+                    record.state = RequestState::Failed;
+                    record.error = Some(ErrorBody {
+                        code: "interrupted".into(),
+                        message: "the request was interrupted (a crash or a timeout) before it \
+                                  committed; retrying it runs it again"
+                            .into(),
+                        field: None,
+                    });
+                }
+            }
+            tracing::info!(request_id = %record.id, to = ?record.state, "unfinished request settled");
+            record.updated_at = now_rfc3339();
+            self.state.store.put_request(&record).await?;
+            settled += 1;
+        }
+        Ok(settled)
     }
 
     /// One batched ancestry check for every (commit, revision) pair the open requests need.
@@ -382,6 +441,14 @@ impl Sweeper {
         let answers = self.state.committer.contains(pairs.clone()).await?;
         Ok(pairs.into_iter().zip(answers).collect())
     }
+}
+
+/// How long ago `record` last changed.
+fn waited_since_update(record: &RequestRecord) -> Duration {
+    humantime::parse_rfc3339(&record.updated_at)
+        .ok()
+        .and_then(|at| SystemTime::now().duration_since(at).ok())
+        .unwrap_or_default()
 }
 
 fn slot_key(record: &StatusRecord) -> SlotKey {

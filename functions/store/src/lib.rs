@@ -60,7 +60,9 @@ pub trait Store: Send + Sync {
         existing: &IdempotencyRecord,
         lease_expires_at: i64,
     ) -> Result<bool, StoreError>;
-    /// Drops a claim whose request failed before any effect, so a retry can go through.
+    /// Drops a claim, answered or not, so its key can be claimed afresh. The request paths never
+    /// do (an unfinished request ends its lease instead, so a retry settles it under its id);
+    /// this is for operators forgetting a key, and for tests setting up what a crash leaves.
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError>;
 
     async fn get_billing(&self, customer: &str) -> Result<Option<BillingLink>, StoreError>;

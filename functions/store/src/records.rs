@@ -22,11 +22,13 @@ pub enum RequestState {
 }
 
 impl RequestState {
-    /// States the status sweep still moves forward: waiting for a merge, a sync or health.
+    /// States the status sweep still moves forward: waiting for a merge, a sync or health, or
+    /// (`accepted`) for an outcome, which the sweep settles when the request's lease ran out.
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            RequestState::Committed
+            RequestState::Accepted
+                | RequestState::Committed
                 | RequestState::BranchPushed
                 | RequestState::PrOpened
                 | RequestState::Merged
