@@ -27,6 +27,19 @@ fn secrets(primary: &str) -> SecretSet {
     SecretSet::parse(&format!("an-older-secret-still-valid,{primary}")).expect("test secrets")
 }
 
+/// The webhook secrets above, with GitHub's API at `github_api_url`.
+pub fn webhook_secrets(github_api_url: &str) -> WebhookSecrets {
+    WebhookSecrets {
+        billing: secrets(BILLING_SECRET),
+        signup: secrets(SIGNUP_SECRET),
+        github: secrets(GITHUB_SECRET),
+        argocd: secrets(ARGOCD_TOKEN),
+        tolerance_seconds: berth_webhooks::DEFAULT_TOLERANCE_SECONDS,
+        github_api_url: github_api_url.to_owned(),
+        github_token: Some("github-test-token".into()),
+    }
+}
+
 pub struct ApiServer {
     pub url: String,
     task: JoinHandle<()>,
@@ -81,15 +94,7 @@ impl ApiServer {
         if let Some(refresh) = refresh {
             app = app.with_status_refresh(refresh);
         }
-        let webhooks = WebhookSecrets {
-            billing: secrets(BILLING_SECRET),
-            signup: secrets(SIGNUP_SECRET),
-            github: secrets(GITHUB_SECRET),
-            argocd: secrets(ARGOCD_TOKEN),
-            tolerance_seconds: berth_webhooks::DEFAULT_TOLERANCE_SECONDS,
-            github_api_url: github_api_url.unwrap_or("http://127.0.0.1:9").to_owned(),
-            github_token: Some("github-test-token".into()),
-        };
+        let webhooks = webhook_secrets(github_api_url.unwrap_or("http://127.0.0.1:9"));
         let router = api_router(app.clone()).merge(webhook_router(app, webhooks));
         let (url, task) = crate::serve::serve_loopback(router).await;
         Self { url, task }

@@ -11,6 +11,7 @@ pub mod kube_server;
 pub mod lambda;
 pub mod net;
 pub mod serve;
+pub mod stall;
 pub mod tools;
 
 pub use git::{GitDaemon, git, project_charts_and_catalog, project_root, seed_repo};

@@ -651,3 +651,84 @@ async fn argo_cd_notifications_move_requests_without_a_cluster() {
     notify(Some("postgres"), "Healthy").await.unwrap();
     assert_eq!(api.request_state(&acme.id).await, "ready");
 }
+
+/// What a crash leaves behind, set up from real requests: each record put back to `accepted`
+/// with no commit, as if the function died before recording its outcome.
+async fn left_accepted(store: &dyn Store, record: &RequestRecord, updated_at: &str) {
+    let mut left = RequestRecord::new(
+        &record.id,
+        &record.action,
+        &record.source,
+        &record.tenant,
+        RequestState::Accepted,
+        updated_at.to_owned(),
+    );
+    left.requested_by = record.requested_by.clone();
+    store.put_request(&left).await.unwrap();
+}
+
+/// One sweep settles every request a crash left `accepted` past its claim's lease, from its
+/// trailer: on main it committed (and the tenant index catches up), on its pull-request branch
+/// it pushed that branch, nowhere it failed as `interrupted`. A younger one is left to its holder.
+#[tokio::test]
+async fn a_sweep_settles_requests_left_accepted_past_their_lease() {
+    let (dir, repo, store, api) = Api::start().await;
+    let direct = api.create("acme").await;
+    let body =
+        json!({"name": "beta", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]});
+    let (status, pr) = api
+        .call(reqwest::Method::POST, "/v1/tenants?mode=pr", Some(body))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{pr}");
+    let pr: RequestRecord = serde_json::from_value(pr).unwrap();
+    let long_ago = "2026-01-01T00:00:00Z";
+    left_accepted(&*store, &direct, long_ago).await;
+    store.delete_tenant("acme").await.unwrap(); // its index update never ran
+    left_accepted(&*store, &pr, long_ago).await;
+    let mut lost = RequestRecord::new(
+        &ulid::Ulid::new().to_string(),
+        "create_tenant",
+        "api",
+        "gamma",
+        RequestState::Accepted,
+        long_ago.into(),
+    );
+    store.put_request(&lost).await.unwrap();
+    let mut young = lost.clone();
+    young.id = ulid::Ulid::new().to_string();
+    young.updated_at = berth_http::time::now_rfc3339();
+    store.put_request(&young).await.unwrap();
+
+    let sweeper = sweeper(
+        repo.to_str().unwrap(),
+        &dir.path().join("status"),
+        Arc::clone(&store),
+        None,
+    );
+    let report = sweeper.sweep().await.unwrap();
+    assert_eq!(report.requests_advanced, 3, "{report:?}");
+
+    let get = |id: String| {
+        let store = Arc::clone(&store);
+        async move { store.get_request(&id).await.unwrap().unwrap() }
+    };
+    let settled = get(direct.id.clone()).await;
+    assert_eq!(settled.state, RequestState::Committed);
+    assert_eq!(settled.commit, direct.commit);
+    let index = store
+        .get_tenant("acme")
+        .await
+        .unwrap()
+        .expect("indexed again");
+    assert_eq!(index.tier, "standard");
+
+    let settled = get(pr.id.clone()).await;
+    assert_eq!(settled.state, RequestState::BranchPushed);
+    assert_eq!((settled.commit, settled.branch), (pr.commit, pr.branch));
+
+    lost = get(lost.id.clone()).await;
+    assert_eq!(lost.state, RequestState::Failed);
+    assert_eq!(lost.error.unwrap().code, "interrupted");
+
+    assert_eq!(get(young.id.clone()).await.state, RequestState::Accepted);
+}

@@ -77,6 +77,14 @@ async fn requests_round_trip(store: &dyn Store) {
     let mut r = request("01REQ", RequestState::Accepted);
     store.put_request(&r).await.unwrap();
     assert_eq!(store.get_request("01REQ").await.unwrap(), Some(r.clone()));
+    let open_ids = |open: Vec<berth_store::RequestRecord>| -> Vec<String> {
+        open.into_iter().map(|r| r.id).collect()
+    };
+    assert_eq!(
+        open_ids(store.list_open_requests().await.unwrap()),
+        ["01REQ"],
+        "an accepted request is open: the sweep settles it if its run was interrupted"
+    );
     r.state = RequestState::Rejected;
     r.error = Some(ErrorBody {
         code: "invalid".into(),
@@ -86,6 +94,7 @@ async fn requests_round_trip(store: &dyn Store) {
     r.commit = Some("0123abcd".into());
     store.put_request(&r).await.unwrap();
     assert_eq!(store.get_request("01REQ").await.unwrap(), Some(r));
+    assert!(store.list_open_requests().await.unwrap().is_empty());
 }
 
 async fn tenant_index(store: &dyn Store) {

@@ -62,21 +62,13 @@ impl Fixture {
         secret: &str,
         timestamp: i64,
     ) -> reqwest::Response {
-        let key = BASE64
-            .decode(secret.strip_prefix("whsec_").unwrap())
-            .unwrap();
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-        mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
-        let signature = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
-        self.client
-            .post(format!("{}/webhooks/signup", self.server.url))
-            .header("webhook-id", id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap()
+        let mut request = self
+            .client
+            .post(format!("{}/webhooks/signup", self.server.url));
+        for (name, value) in signup_headers(id, body, secret, timestamp) {
+            request = request.header(name, value);
+        }
+        request.body(body.to_owned()).send().await.unwrap()
     }
 
     async fn signup(
@@ -90,6 +82,26 @@ impl Fixture {
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+}
+
+/// The Standard Webhooks headers of delivery `id` of `body`, signed with `secret` at `timestamp`.
+fn signup_headers(
+    id: &str,
+    body: &str,
+    secret: &str,
+    timestamp: i64,
+) -> [(&'static str, String); 3] {
+    let key = BASE64
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    let signature = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
+    [
+        ("webhook-id", id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ]
 }
 
 fn now() -> i64 {
@@ -692,4 +704,113 @@ async fn a_delivery_killed_before_its_commit_commits_once_on_redelivery() {
         .await;
     assert_eq!(again, answer);
     assert_eq!(f.commits(), commits + 1);
+}
+
+/// A signed signup delivery, for a router called in-process.
+fn signup_request(id: &str, body: &str) -> axum::http::Request<axum::body::Body> {
+    let mut request = axum::http::Request::post("/webhooks/signup");
+    for (name, value) in signup_headers(id, body, SIGNUP_SECRET, now()) {
+        request = request.header(name, value);
+    }
+    request
+        .body(axum::body::Body::from(body.to_owned()))
+        .unwrap()
+}
+
+/// A Git remote that stalls mid-delivery, on a paused clock: the delivery answers 503 with
+/// `Retry-After` once its deadline passes, and hands its claim over at once; when the remote
+/// is back, the redelivery takes the claim over and commits, once, under the same request id.
+#[tokio::test(start_paused = true)]
+async fn a_delivery_held_past_its_deadline_answers_503_and_the_redelivery_commits() {
+    use axum::body::to_bytes;
+    use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
+    use berth_http::deadline::DEFAULT_REQUEST_BUDGET;
+    use berth_http::{ApiConfig, AppState, webhook_router};
+    use berth_store::{Claim, IdempotencyRecord, LocalStore};
+    use berth_tests::stall::StallingProxy;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    let daemon = berth_tests::GitDaemon::start(dir.path());
+    let proxy = Arc::new(StallingProxy::start(daemon.port));
+    let committer = Git2Committer::new(Git2Config::new(
+        RemoteUrl::parse(&proxy.git_url("origin")).unwrap(),
+        "main",
+        dir.path().join("work"),
+    ));
+    let store = Arc::new(LocalStore::open(dir.path().join("store.json")).unwrap());
+    let app = AppState::new(Arc::new(committer), store.clone(), ApiConfig::new(vec![]));
+    let router = webhook_router(
+        app,
+        berth_tests::api_server::webhook_secrets("http://127.0.0.1:9"),
+    );
+    let deliver = |id: &str, body: &str| router.clone().oneshot(signup_request(id, body));
+    let commits = || -> usize {
+        git(&repo, &["rev-list", "--count", "main"])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+
+    // A first delivery while the remote answers: the cache is warm, as in a running function.
+    let warm = deliver("msg_warm", &signup_body("warm")).await.unwrap();
+    assert_eq!(warm.status(), StatusCode::OK);
+    let before = commits();
+
+    proxy.stall();
+    let body = signup_body("acme");
+    let stalled = tokio::spawn(deliver("msg_stalled", &body));
+    // Waited for off the runtime's thread, which the delivery needs to get that far.
+    let held = tokio::task::spawn_blocking({
+        let proxy = Arc::clone(&proxy);
+        move || proxy.wait_for_stalled(Duration::from_secs(20))
+    })
+    .await
+    .unwrap();
+    assert!(held, "the delivery reached the remote");
+    // Time passes only on the test's clock: the deadline comes, the remote still says nothing.
+    tokio::time::advance(DEFAULT_REQUEST_BUDGET + Duration::from_secs(1)).await;
+    let response = stalled.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let answer: Value =
+        serde_json::from_slice(&to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(answer["error"]["code"], "timeout", "{answer}");
+
+    // The claim is handed over: unanswered, its lease already over.
+    let probe = IdempotencyRecord {
+        source: "webhook:signup".into(),
+        key: "msg_stalled".into(),
+        request_id: "probe".into(),
+        fingerprint: String::new(),
+        response: None,
+        lease_expires_at: now() + 60,
+        expires_at: now() + 86_400,
+    };
+    let Claim::Existing(claim) = store.claim_idempotency(&probe).await.unwrap() else {
+        panic!("the event is still claimed, by the stalled delivery's request")
+    };
+    assert_eq!(claim.response, None);
+    assert!(
+        claim.lease_expires_at <= now(),
+        "the lease ended with the 503"
+    );
+    assert_eq!(commits(), before, "nothing landed");
+
+    // The remote is back: the redelivery commits, once, under the stalled request's id.
+    proxy.forward();
+    let response = deliver("msg_stalled", &body).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value =
+        serde_json::from_slice(&to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(answer["outcome"], "committed", "{answer}");
+    assert_eq!(answer["request"]["id"], claim.request_id.as_str());
+    assert_eq!(commits(), before + 1);
+    let message = git(&repo, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.contains(&format!("Berth-Request: {}", claim.request_id)),
+        "{message}"
+    );
 }

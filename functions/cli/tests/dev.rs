@@ -362,7 +362,35 @@ async fn a_keyed_burst_killed_mid_flight_settles_on_retry() {
         git(&["rev-list", "--count", "main"]).trim()
     );
 
-    let dev = Dev::start_with(state.path(), &[], &lease);
+    // Read from the file each time: it is berth dev's, which writes it on every change.
+    let accepted = || {
+        let bytes = std::fs::read(state.path().join("store.json")).unwrap();
+        let data: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let requests = data["requests"].as_object().unwrap();
+        requests
+            .values()
+            .filter(|r| r["state"] == "accepted")
+            .count()
+    };
+    let left_accepted = accepted();
+    println!("the kill left {left_accepted} records accepted");
+    assert!(left_accepted > 0, "the kill came mid-flight");
+
+    // Left alone past the lease, one sweep settles every record the kill left `accepted`.
+    let dev = Dev::start_with(state.path(), &["--sweep-every", "1"], &lease);
+    let mut still_accepted = left_accepted;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        still_accepted = accepted();
+        if still_accepted == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        still_accepted, 0,
+        "no record is left accepted after a sweep"
+    );
+
     let mut settled: Vec<Option<serde_json::Value>> = vec![None; REQUESTS];
     // Every 0.5 s for at most 12 s: the lease is 2 s.
     for _ in 0..24 {

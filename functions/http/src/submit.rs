@@ -50,7 +50,10 @@ struct Landed {
 
 impl Landed {
     /// Updates the tenant index and the request record.
-    async fn record(self, state: &AppState) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+    async fn record(
+        self,
+        state: &AppState,
+    ) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
         let Landed { submitted, index } = self;
         if let Some(update) = index
             && let Err(e) = update_index(state, &submitted.record, update).await
@@ -334,7 +337,10 @@ fn settled(record: &RequestRecord) -> Option<Result<Submitted, (ApiError, Option
 
 /// Brings `record.tenant`'s index entry in line with its spec at the branch tip: for a request
 /// found landed after an interruption, whose own index update may never have run.
-pub async fn refresh_tenant_index(state: &AppState, record: &RequestRecord) -> Result<(), ApiError> {
+pub async fn refresh_tenant_index(
+    state: &AppState,
+    record: &RequestRecord,
+) -> Result<(), ApiError> {
     let tenant = TenantName::parse("tenant", &record.tenant)?;
     match tenant_index_at_tip(state, &tenant).await? {
         Some(update) => update_index(state, record, update).await,

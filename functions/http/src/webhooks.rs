@@ -25,8 +25,8 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::body::read_limited;
-use crate::error::ApiError;
 use crate::deadline::{Deadline, RECORD_BUDGET};
+use crate::error::ApiError;
 use crate::idempotency::{self, Begin, Finish};
 use crate::submit::{Progress, Submission, submit_or_resume};
 use crate::time::now_rfc3339;
@@ -165,9 +165,14 @@ async fn signup(
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
     };
-    deliver(&state, "signup", event_id, &body, deadline, |id| async move {
-        signup_effect(id, &event)
-    })
+    deliver(
+        &state,
+        "signup",
+        event_id,
+        &body,
+        deadline,
+        |id| async move { signup_effect(id, &event) },
+    )
     .await
 }
 
@@ -241,9 +246,14 @@ async fn github(
         .into_response();
     };
     let (app, payload) = (state.app.clone(), body.clone());
-    deliver(&state, "github", delivery, &body, deadline, |id| async move {
-        crate::github::github_effect(&app, &api, id, &event, &payload).await
-    })
+    deliver(
+        &state,
+        "github",
+        delivery,
+        &body,
+        deadline,
+        |id| async move { crate::github::github_effect(&app, &api, id, &event, &payload).await },
+    )
     .await
 }
 
@@ -310,10 +320,17 @@ async fn argocd(
     let event_id = idempotency::fingerprint("argocd", "", &body);
     let payload = body.clone();
     let app = state.app.clone();
-    deliver(&state, "argocd", event_id, &body, deadline, |_| async move {
-        let status = argocd_effect(&payload)?;
-        Ok(Effect::Record(keep_sweep_counts(&app, status).await))
-    })
+    deliver(
+        &state,
+        "argocd",
+        event_id,
+        &body,
+        deadline,
+        |_| async move {
+            let status = argocd_effect(&payload)?;
+            Ok(Effect::Record(keep_sweep_counts(&app, status).await))
+        },
+    )
     .await
 }
 
@@ -408,17 +425,37 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
     async move {
         let app = &state.app;
         let fingerprint = idempotency::fingerprint("POST", &source, body);
-        let (held, request_id, resumed) = match idempotency::begin(app, &source, Some(event_id.clone()), fingerprint, &request_id).await {
+        let (held, request_id, resumed) = match idempotency::begin(
+            app,
+            &source,
+            Some(event_id.clone()),
+            fingerprint,
+            &request_id,
+        )
+        .await
+        {
             Ok(Begin::Proceed(held)) => (held, request_id, false),
             // A delivery interrupted before it answered: settled under its own request id.
             Ok(Begin::Resume { held, request_id }) => (Some(held), request_id, true),
             Ok(Begin::Replay(stored)) => {
                 tracing::info!("duplicate delivery: answering as the first time");
-                return (StatusCode::OK, [("content-type", "application/json")], stored.body).into_response();
+                return (
+                    StatusCode::OK,
+                    [("content-type", "application/json")],
+                    stored.body,
+                )
+                    .into_response();
             }
             Err(e) => return e.into_response(),
         };
-        let work = carry_out(app, &source, &event_id, effect(request_id.clone()), &request_id, resumed);
+        let work = carry_out(
+            app,
+            &source,
+            &event_id,
+            effect(request_id.clone()),
+            &request_id,
+            resumed,
+        );
         let (status, body, transient) = match tokio::time::timeout_at(deadline, work).await {
             Ok(answer) => answer,
             Err(_) => {
@@ -428,13 +465,25 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
             }
         };
         let body = body.to_string();
-        let finish = if transient { Finish::Unanswered } else { Finish::Answered { status, body: &body } };
-        if tokio::time::timeout(RECORD_BUDGET, idempotency::finish(app, held, finish)).await.is_err() {
+        let finish = if transient {
+            Finish::Unanswered
+        } else {
+            Finish::Answered {
+                status,
+                body: &body,
+            }
+        };
+        if tokio::time::timeout(RECORD_BUDGET, idempotency::finish(app, held, finish))
+            .await
+            .is_err()
+        {
             tracing::warn!("could not record the answer on the claim in time");
         }
         let mut response = (status, [("content-type", "application/json")], body).into_response();
         if transient {
-            response.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("5"));
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("5"));
         }
         response
     }
@@ -461,12 +510,25 @@ async fn carry_out(
                 app.store.put_billing_unless_newer(&link).await
             };
             match written.await {
-                Ok(_) => (StatusCode::OK, json!({"event": event_id, "outcome": record.state, "request": record}), false),
+                Ok(_) => (
+                    StatusCode::OK,
+                    json!({"event": event_id, "outcome": record.state, "request": record}),
+                    false,
+                ),
                 Err(e) => transient(e.into()),
             }
         }
-        Ok(Effect::Submit { request, prefix, link }) => {
-            let submission = Submission { request, source: source.to_owned(), requested_by: None, mode: app.config.default_mode };
+        Ok(Effect::Submit {
+            request,
+            prefix,
+            link,
+        }) => {
+            let submission = Submission {
+                request,
+                source: source.to_owned(),
+                requested_by: None,
+                mode: app.config.default_mode,
+            };
             match submit_or_resume(app, submission, resumed, &Progress::default()).await {
                 Ok(done) => {
                     let linked = match &link {
@@ -474,7 +536,11 @@ async fn carry_out(
                         None => Ok(()),
                     };
                     match linked {
-                        Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": done.record.state, "request": done.record}), false),
+                        Ok(()) => (
+                            StatusCode::OK,
+                            json!({"event": event_id, "outcome": done.record.state, "request": done.record}),
+                            false,
+                        ),
                         // The commit stands; the redelivery finds it and writes the link.
                         Err(e) => transient(e.into()),
                     }
@@ -483,40 +549,67 @@ async fn carry_out(
                     // Refused for good: recorded on the request, answered 200 so the sender stops.
                     let mut body = error.body();
                     body.field = body.field.map(|f| format!("{prefix}.{f}"));
-                    (StatusCode::OK, json!({"event": event_id, "outcome": "rejected", "error": body, "request": record}), false)
+                    (
+                        StatusCode::OK,
+                        json!({"event": event_id, "outcome": "rejected", "error": body, "request": record}),
+                        false,
+                    )
                 }
                 Err((error, _)) => transient(error),
             }
         }
-        Ok(Effect::Record(status)) => match app.store.put_statuses(std::slice::from_ref(&status)).await {
-            Ok(()) => {
-                if let Some(refresh) = &app.status_refresh {
-                    refresh.refresh(&status.tenant).await;
+        Ok(Effect::Record(status)) => {
+            match app.store.put_statuses(std::slice::from_ref(&status)).await {
+                Ok(()) => {
+                    if let Some(refresh) = &app.status_refresh {
+                        refresh.refresh(&status.tenant).await;
+                    }
+                    (
+                        StatusCode::OK,
+                        json!({"event": event_id, "outcome": "recorded", "status": status}),
+                        false,
+                    )
                 }
-                (StatusCode::OK, json!({"event": event_id, "outcome": "recorded", "status": status}), false)
+                Err(e) => transient(e.into()),
             }
-            Err(e) => transient(e.into()),
-        },
-        Ok(Effect::Reported { outcome, details }) => {
-            (StatusCode::OK, json!({"event": event_id, "outcome": outcome, "details": details}), false)
         }
-        Ok(Effect::Reviewed { mut record, details }) => {
+        Ok(Effect::Reported { outcome, details }) => (
+            StatusCode::OK,
+            json!({"event": event_id, "outcome": outcome, "details": details}),
+            false,
+        ),
+        Ok(Effect::Reviewed {
+            mut record,
+            details,
+        }) => {
             record.source = source.to_owned();
             match app.store.put_request(&record).await {
-                Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": "reviewed", "details": details, "request": record}), false),
+                Ok(()) => (
+                    StatusCode::OK,
+                    json!({"event": event_id, "outcome": "reviewed", "details": details, "request": record}),
+                    false,
+                ),
                 Err(e) => transient(e.into()),
             }
         }
         Ok(Effect::Ignore(reason)) => {
             tracing::info!(%reason, "event ignored");
-            (StatusCode::OK, json!({"event": event_id, "outcome": "ignored", "reason": reason}), false)
+            (
+                StatusCode::OK,
+                json!({"event": event_id, "outcome": "ignored", "reason": reason}),
+                false,
+            )
         }
         // A signed event that does not make sense will not make sense on a retry either: it
         // is recorded as a rejected request, and answered 200 so the sender stops.
         Err(error) if !error.is_transient() => {
             let record = rejected_record(request_id, source, &error);
             match app.store.put_request(&record).await {
-                Ok(()) => (StatusCode::OK, json!({"event": event_id, "outcome": "rejected", "error": error.body(), "request": record}), false),
+                Ok(()) => (
+                    StatusCode::OK,
+                    json!({"event": event_id, "outcome": "rejected", "error": error.body(), "request": record}),
+                    false,
+                ),
                 Err(e) => transient(e.into()),
             }
         }

@@ -13,8 +13,8 @@ use berth_cluster::{
 use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
 use berth_http::AppState;
-use berth_http::time::{epoch_seconds_now, now_rfc3339};
 use berth_http::submit::refresh_tenant_index;
+use berth_http::time::{epoch_seconds_now, now_rfc3339};
 use berth_store::{
     ClusterHealth, ErrorBody, Observation, RequestRecord, RequestState, StatusRecord, StoreError,
 };
