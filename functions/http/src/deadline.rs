@@ -26,15 +26,23 @@ pub const RECORD_BUDGET: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy)]
 pub struct LambdaDeadline(pub Instant);
 
+/// A deadline further in the past than this is no timestamp at all.
+const IMPLAUSIBLY_PAST: Duration = Duration::from_secs(24 * 3600);
+
 impl LambdaDeadline {
-    /// From the context's deadline in milliseconds since the epoch, as seen at `now`.
-    pub fn from_epoch_millis(deadline_ms: u64, now: SystemTime) -> Self {
+    /// From the context's deadline in milliseconds since the epoch, as seen at `now`. `None`
+    /// for a value that cannot be an invocation's deadline: cargo-lambda's emulator sends its
+    /// timeout (`600000`) instead of a timestamp, and the configured budget then applies.
+    pub fn from_epoch_millis(deadline_ms: u64, now: SystemTime) -> Option<Self> {
         let now_ms = now
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        if deadline_ms.saturating_add(IMPLAUSIBLY_PAST.as_millis() as u64) < now_ms {
+            return None;
+        }
         let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-        Self(Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
+        Some(Self(Instant::now() + left.saturating_sub(DEADLINE_MARGIN)))
     }
 }
 
@@ -66,13 +74,16 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_lambda_deadline_keeps_the_margin_back() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let in_29s = 1_000_000_000 + 29_000;
-        let LambdaDeadline(at) = LambdaDeadline::from_epoch_millis(in_29s, now);
-        assert_eq!(at - Instant::now(), Duration::from_secs(26));
-        // A deadline already closer than the margin leaves no time at all.
-        let LambdaDeadline(at) = LambdaDeadline::from_epoch_millis(1_000_000_000 + 1_000, now);
-        assert_eq!(at, Instant::now());
-        let LambdaDeadline(at) = LambdaDeadline::from_epoch_millis(0, now);
-        assert_eq!(at, Instant::now());
+        let at = |deadline_ms| LambdaDeadline::from_epoch_millis(deadline_ms, now).map(|d| d.0);
+        assert_eq!(
+            at(1_000_000_000 + 29_000),
+            Some(Instant::now() + Duration::from_secs(26))
+        );
+        // A deadline closer than the margin, or just past, leaves no time at all.
+        assert_eq!(at(1_000_000_000 + 1_000), Some(Instant::now()));
+        assert_eq!(at(1_000_000_000 - 5_000), Some(Instant::now()));
+        // Not a timestamp (cargo-lambda's emulator sends its timeout): no Lambda deadline.
+        assert_eq!(at(600_000), None);
+        assert_eq!(at(0), None);
     }
 }

@@ -22,9 +22,16 @@ pub async fn serve_on_lambda(router: Router) -> Result<(), lambda_http::Error> {
 
 /// Copies the invocation's deadline into [`LambdaDeadline`], less the margin kept to answer.
 fn with_deadline(mut request: Request) -> Request {
-    if let Some(context) = request.lambda_context_ref() {
-        let deadline = LambdaDeadline::from_epoch_millis(context.deadline, SystemTime::now());
-        request.extensions_mut().insert(deadline);
+    let deadline = request
+        .lambda_context_ref()
+        .and_then(|context| LambdaDeadline::from_epoch_millis(context.deadline, SystemTime::now()));
+    match deadline {
+        Some(deadline) => {
+            request.extensions_mut().insert(deadline);
+        }
+        None => tracing::warn!(
+            "the invocation carries no usable deadline: the configured budget applies"
+        ),
     }
     request
 }

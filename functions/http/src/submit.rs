@@ -402,3 +402,67 @@ async fn update_index(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
+    use berth_store::{LocalStore, Store};
+
+    use super::*;
+    use crate::ApiConfig;
+
+    /// State whose committer is never reached: these requests are past their Git outcome.
+    fn state(dir: &std::path::Path) -> (AppState, Arc<LocalStore>) {
+        let store = Arc::new(LocalStore::open(dir.join("store.json")).unwrap());
+        let remote = RemoteUrl::parse(&dir.join("unused.git").display().to_string()).unwrap();
+        let committer = Git2Committer::new(Git2Config::new(remote, "main", dir.join("work")));
+        let state = AppState::new(Arc::new(committer), store.clone(), ApiConfig::new(vec![]));
+        (state, store)
+    }
+
+    #[tokio::test]
+    async fn cut_off_after_its_commit_landed_a_request_answers_with_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, store) = state(dir.path());
+        let mut record = RequestRecord::new(
+            "01LANDED",
+            "create_tenant",
+            "api",
+            "acme",
+            RequestState::Committed,
+            now_rfc3339(),
+        );
+        record.commit = Some("0123abcd".into());
+        let progress = Progress::default();
+        progress.landed(&Landed {
+            submitted: Submitted {
+                status: StatusCode::ACCEPTED,
+                record: record.clone(),
+            },
+            index: Some(IndexUpdate::Remove),
+        });
+
+        let answer = past_deadline(&state, &progress).await.unwrap();
+        assert_eq!(answer.status, StatusCode::ACCEPTED);
+        assert_eq!(answer.record.commit.as_deref(), Some("0123abcd"));
+        let stored = store.get_request("01LANDED").await.unwrap().unwrap();
+        assert_eq!(
+            stored.state,
+            RequestState::Committed,
+            "recorded on the way out"
+        );
+    }
+
+    #[tokio::test]
+    async fn cut_off_before_its_commit_landed_a_request_answers_503() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, _) = state(dir.path());
+        let (error, record) = past_deadline(&state, &Progress::default())
+            .await
+            .unwrap_err();
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code, "timeout");
+        assert!(error.is_transient(), "its claim is handed to the retry");
+        assert!(record.is_none());
+    }
+}
