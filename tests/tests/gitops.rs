@@ -339,3 +339,45 @@ async fn contains_answers_by_ancestry_not_by_name() {
         "the side branch was cut from the tip"
     );
 }
+
+/// Makes `path` look `age` old.
+fn age_file(path: &Path, age: std::time::Duration) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+}
+
+/// A writer killed mid-update leaves its lock files behind: the branch's lock in the repository
+/// and a ref's lock in the committer's cache. The next process commits anyway.
+#[tokio::test]
+async fn locks_left_by_a_dead_writer_do_not_block_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    let work = dir.path().join("work");
+    let first = committer(repo.to_str().unwrap(), &work);
+    commit(&first, create_request("01FIRST", "acme"), Target::Branch)
+        .await
+        .unwrap();
+    drop(first);
+
+    // What a SIGKILL in the middle of a push and of a fetch leaves.
+    let branch_lock = repo.join("refs/heads/main.lock");
+    std::fs::write(&branch_lock, "0000000000000000000000000000000000000000\n").unwrap();
+    age_file(&branch_lock, std::time::Duration::from_secs(60));
+    let cache = std::fs::read_dir(&work)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("cache-"))
+        .unwrap()
+        .path();
+    let cache_lock = cache.join("refs/remotes/origin/main.lock");
+    std::fs::create_dir_all(cache_lock.parent().unwrap()).unwrap();
+    std::fs::write(&cache_lock, "").unwrap();
+
+    let next = committer(repo.to_str().unwrap(), &work);
+    let outcome = commit(&next, create_request("01NEXT", "beta"), Target::Branch)
+        .await
+        .unwrap();
+    assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), sha(&outcome));
+    assert!(!branch_lock.exists() && !cache_lock.exists());
+}
