@@ -4,6 +4,25 @@ use serde_json::{Map, Value};
 
 use crate::names::{EnvName, ModuleName, TenantName, TierName};
 
+/// The commit trailer naming the request a commit carries out: how a retry, or the status
+/// sweep, finds whether an interrupted request landed.
+pub const REQUEST_TRAILER: &str = "Berth-Request";
+
+/// The trailer line for request `id`.
+pub fn request_trailer(id: &str) -> String {
+    format!("{REQUEST_TRAILER}: {id}")
+}
+
+/// Whether commit `message` carries request `request_id`'s trailer.
+pub fn carries_request(message: &str, request_id: &str) -> bool {
+    message.lines().any(|line| {
+        line.trim()
+            .strip_prefix(REQUEST_TRAILER)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .is_some_and(|id| id.trim() == request_id)
+    })
+}
+
 /// One request, always about one tenant. `id` is the request's ULID; it ends up in the
 /// commit's `Berth-Request` trailer and, for a new tenant, in `created_by`.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,5 +94,19 @@ impl TenantPatch {
             && self.tier.is_none()
             && self.display_name.is_none()
             && self.owner.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trailer_written_is_the_trailer_found() {
+        let message = format!("Create tenant acme\n\n{}\n", request_trailer("01ABC"));
+        assert!(carries_request(&message, "01ABC"));
+        assert!(!carries_request(&message, "01AB"));
+        assert!(!carries_request("Berth-Requester: 01ABC", "01ABC"));
+        assert!(!carries_request("Create tenant acme", "01ABC"));
     }
 }

@@ -283,7 +283,7 @@ impl Committer for Git2Committer {
                     let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
                         break;
                     };
-                    if crate::carries_request(
+                    if berth_core::request::carries_request(
                         &String::from_utf8_lossy(commit.message_bytes()),
                         &request_id,
                     ) {

@@ -22,15 +22,6 @@ pub use seed::seed_bare_repository;
 /// claim's lease (a minute), and far fewer commits than this land on the branch in that time.
 pub const FIND_REQUEST_DEPTH: usize = 256;
 
-/// Whether a commit message carries request `request_id`'s trailer.
-pub fn carries_request(message: &str, request_id: &str) -> bool {
-    message.lines().any(|line| {
-        line.trim()
-            .strip_prefix("Berth-Request:")
-            .is_some_and(|id| id.trim() == request_id)
-    })
-}
-
 /// Plans a request against the files read at the tip.
 pub type PlanFn = dyn Fn(&RepoFiles) -> Result<Change, PlanError> + Send + Sync;
 
