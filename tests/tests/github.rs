@@ -1,6 +1,7 @@
 //! GitHub pull request events against the GitHub test server of `tests/`, over a real bare
 //! repository: a person's valid tenant edit gets `success`, an invalid one `failure` naming the
-//! file and the field; a merged Berth branch advances its request.
+//! file and the field; a merged Berth branch advances its request. And every GraphQL document
+//! Berth sends to GitHub, with its variables, checked against GitHub's published schema.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -311,4 +312,87 @@ async fn a_merged_berth_branch_advances_its_request() {
         record.pr_url.as_deref(),
         Some("https://github.test/o/r/pull/7")
     );
+}
+
+/// GitHub's published schema (`tests/fixtures/github`), loaded as GitHub serves it: it defines
+/// two fields twice, which a strict build refuses, so the build's errors are set aside.
+fn github_schema() -> apollo_compiler::validation::Valid<apollo_compiler::Schema> {
+    let path = berth_tests::project_root().join("tests/fixtures/github/schema.graphql");
+    let sdl = std::fs::read_to_string(&path).expect("read the vendored GitHub schema");
+    let schema = apollo_compiler::Schema::parse(sdl, &path).unwrap_or_else(|e| e.partial);
+    apollo_compiler::validation::Valid::assume_valid(schema)
+}
+
+/// Fails unless GitHub would accept `document` with `variables`.
+fn assert_github_accepts(
+    schema: &apollo_compiler::validation::Valid<apollo_compiler::Schema>,
+    document: &str,
+    variables: &Value,
+) {
+    let parsed =
+        apollo_compiler::ExecutableDocument::parse_and_validate(schema, document, "berth.graphql")
+            .unwrap_or_else(|e| {
+                panic!(
+                    "GitHub would refuse this document:\n{}\n{document}",
+                    e.errors
+                )
+            });
+    let operation = parsed.operations.get(None).expect("one operation");
+    let variables = serde_json_bytes::Value::from(variables.clone());
+    let variables = variables.as_object().expect("variables are an object");
+    if let Err(e) = apollo_compiler::request::coerce_variable_values(schema, operation, variables) {
+        panic!(
+            "GitHub would refuse these variables: {}\n{variables:?}",
+            e.message()
+        );
+    }
+}
+
+#[test]
+fn every_graphql_document_berth_sends_is_valid_against_githubs_schema() {
+    use berth_gitops::github_wire::{
+        COMMIT_MUTATION, RepoName, blobs_query, commit_input, read_query,
+    };
+    let schema = github_schema();
+    let repo = RepoName {
+        owner: "acme".into(),
+        name: "gitops".into(),
+    };
+    let tenant = berth_core::TenantName::parse("tenant", "acme").unwrap();
+    let (query, variables) = read_query(&repo, "main", &berth_core::plan::read_set(&tenant));
+    assert_github_accepts(&schema, &query, &variables);
+    let oids = ["4f1c7e2a9b3d5f6e8a0c1b2d3e4f5a6b7c8d9e0f".to_owned()];
+    let (query, variables) = blobs_query(&repo, &oids);
+    assert_github_accepts(&schema, &query, &variables);
+
+    let change = berth_core::Change {
+        writes: [(
+            "tenants/acme/tenant.yaml".to_owned(),
+            b"name: acme\n".to_vec(),
+        )]
+        .into(),
+        deletes: ["tenants/acme/old.yaml".to_owned()].into(),
+        message: "Create tenant acme\n\nBerth-Request: 01ABC\n".into(),
+    };
+    let files: berth_core::RepoFiles = [("tenants/acme/old.yaml".to_owned(), b"x".to_vec())].into();
+    let input = commit_input(&repo, "main", &oids[0], &change, &files).expect("a change");
+    assert_github_accepts(&schema, COMMIT_MUTATION, &json!({"input": input}));
+
+    // And the check can fail: a field GitHub does not have, a variable of the wrong type.
+    let refused = std::panic::catch_unwind(|| {
+        assert_github_accepts(
+            &schema,
+            "query { repository(owner: \"a\", name: \"b\") { colour } }",
+            &json!({}),
+        )
+    });
+    assert!(refused.is_err(), "an unknown field is refused");
+    let refused = std::panic::catch_unwind(|| {
+        assert_github_accepts(
+            &schema,
+            COMMIT_MUTATION,
+            &json!({"input": {"expectedHeadOid": null}}),
+        )
+    });
+    assert!(refused.is_err(), "a null expectedHeadOid is refused");
 }

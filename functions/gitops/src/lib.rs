@@ -6,6 +6,7 @@
 //! applied to the state it lands on: never lost, never applied twice.
 
 mod git2_backend;
+pub mod github_wire;
 mod remote;
 mod seed;
 
