@@ -32,6 +32,24 @@ pub struct Submitted {
     pub record: RequestRecord,
 }
 
+/// The branch a pull-request-mode request commits to; its pull request merges it.
+pub fn pr_branch(request_id: &str) -> String {
+    format!("berth/{request_id}")
+}
+
+/// Records that `record`'s request landed in commit `sha`: on the configured branch it is
+/// `committed`; on its pull-request branch `pr_branch`, that branch is pushed.
+pub fn record_landing(record: &mut RequestRecord, sha: String, pr_branch: Option<String>) {
+    record.commit = Some(sha);
+    match pr_branch {
+        Some(branch) => {
+            record.state = RequestState::BranchPushed;
+            record.branch = Some(branch);
+        }
+        None => record.state = RequestState::Committed,
+    }
+}
+
 /// What the tenant index should say after the commit.
 #[derive(Debug, Clone)]
 enum IndexUpdate {
@@ -165,7 +183,7 @@ pub async fn submit(
 
     let target = match mode {
         Mode::Direct => Target::Branch,
-        Mode::Pr => Target::NewBranch(format!("berth/{}", request.id)),
+        Mode::Pr => Target::NewBranch(pr_branch(&request.id)),
     };
     let index = Arc::new(Mutex::new(None::<IndexUpdate>));
     let plan = {
@@ -188,13 +206,7 @@ pub async fn submit(
     record.updated_at = now_rfc3339();
     let status = match outcome {
         Ok(CommitOutcome::Committed { sha, branch }) => {
-            record.commit = Some(sha);
-            if mode == Mode::Pr {
-                record.state = RequestState::BranchPushed;
-                record.branch = Some(branch);
-            } else {
-                record.state = RequestState::Committed;
-            }
+            record_landing(&mut record, sha, (mode == Mode::Pr).then_some(branch));
             StatusCode::ACCEPTED
         }
         Ok(CommitOutcome::NoChange { .. }) => {
@@ -253,7 +265,7 @@ pub async fn resume(
     }
     let branch = match submission.mode {
         Mode::Direct => None,
-        Mode::Pr => Some(format!("berth/{id}")),
+        Mode::Pr => Some(pr_branch(&id)),
     };
     let landed = match state
         .committer
@@ -280,16 +292,9 @@ pub async fn resume(
         )
     });
     record.requested_by = record.requested_by.or(submission.requested_by);
-    record.commit = Some(sha);
     record.updated_at = now_rfc3339();
     let direct = branch.is_none();
-    match branch {
-        Some(branch) => {
-            record.state = RequestState::BranchPushed;
-            record.branch = Some(branch);
-        }
-        None => record.state = RequestState::Committed,
-    }
+    record_landing(&mut record, sha, branch);
     let mut landed = Landed {
         submitted: Submitted {
             status: StatusCode::ACCEPTED,

@@ -13,7 +13,7 @@ use berth_cluster::{
 use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
 use berth_http::AppState;
-use berth_http::submit::refresh_tenant_index;
+use berth_http::submit::{pr_branch, record_landing, refresh_tenant_index};
 use berth_http::time::{epoch_seconds_now, now_rfc3339};
 use berth_store::{
     ClusterHealth, ErrorBody, Observation, RequestRecord, RequestState, StatusRecord, StoreError,
@@ -377,7 +377,7 @@ impl Sweeper {
             }
             let committer = &self.state.committer;
             let on_branch = committer.find_request(record.id.clone(), None).await?;
-            let pr_branch = format!("berth/{}", record.id);
+            let pr_branch = pr_branch(&record.id);
             let on_pr_branch = match on_branch {
                 Some(_) => None,
                 None => {
@@ -388,18 +388,13 @@ impl Sweeper {
             };
             match (on_branch, on_pr_branch) {
                 (Some(sha), _) => {
-                    record.state = RequestState::Committed;
-                    record.commit = Some(sha);
+                    record_landing(&mut record, sha, None);
                     // Its own index update may never have run.
                     if let Err(e) = refresh_tenant_index(&self.state, &record).await {
                         tracing::warn!(request_id = %record.id, error = %e.message, "could not refresh the tenant index");
                     }
                 }
-                (None, Some(sha)) => {
-                    record.state = RequestState::BranchPushed;
-                    record.commit = Some(sha);
-                    record.branch = Some(pr_branch);
-                }
+                (None, Some(sha)) => record_landing(&mut record, sha, Some(pr_branch)),
                 (None, None) => {
                     record.state = RequestState::Failed;
                     record.error = Some(ErrorBody {
