@@ -14,6 +14,7 @@ use berth_store::{Claim, IdempotencyRecord, StoredResponse};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::deadline::RECORD_BUDGET;
 use crate::error::ApiError;
 use crate::time::{epoch_seconds_after, epoch_seconds_now};
 
@@ -147,32 +148,41 @@ fn in_progress(request_id: &str, retry_after: u64) -> ApiError {
     .with_retry_after(retry_after)
 }
 
-/// Keeps the answer for replays, or ends the lease of a request that has none.
+/// Keeps the answer for replays, or ends the lease of a request that has none. Bounded by
+/// [`RECORD_BUDGET`]: past a request's deadline only the margin is left, and an answer that is
+/// not recorded is settled by the retry anyway.
 pub async fn finish(state: &AppState, held: Option<HeldKey>, how: Finish<'_>) {
     let Some(HeldKey { claim }) = held else {
         return;
     };
-    let result = match how {
-        Finish::Answered { status, body } => {
-            let response = StoredResponse {
-                status: status.as_u16(),
-                body: body.to_owned(),
-            };
-            state
+    let recorded = async {
+        match how {
+            Finish::Answered { status, body } => {
+                let response = StoredResponse {
+                    status: status.as_u16(),
+                    body: body.to_owned(),
+                };
+                state
+                    .store
+                    .complete_idempotency(&claim.source, &claim.key, &response)
+                    .await
+            }
+            // Conditional on the lease still being ours: a claim some retry already took over
+            // is left to it.
+            Finish::Unanswered => state
                 .store
-                .complete_idempotency(&claim.source, &claim.key, &response)
+                .take_over_idempotency(&claim, epoch_seconds_now())
                 .await
+                .map(|_| ()),
         }
-        // Conditional on the lease still being ours: a claim some retry already took over
-        // is left to it.
-        Finish::Unanswered => state
-            .store
-            .take_over_idempotency(&claim, epoch_seconds_now())
-            .await
-            .map(|_| ()),
     };
-    if let Err(e) = result {
-        // The answer still goes out; the claim waits out its lease, and a retry then settles it.
-        tracing::warn!(error = %e, "could not record how the request ended on its claim");
+    // Either way the answer still goes out; the claim waits out its lease, and a retry then
+    // settles it.
+    match tokio::time::timeout(RECORD_BUDGET, recorded).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not record how the request ended on its claim")
+        }
+        Err(_) => tracing::warn!("could not record how the request ended on its claim in time"),
     }
 }

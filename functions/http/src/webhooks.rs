@@ -25,7 +25,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::body::read_limited;
-use crate::deadline::{Deadline, RECORD_BUDGET};
+use crate::deadline::Deadline;
 use crate::error::ApiError;
 use crate::idempotency::{self, Begin, Finish};
 use crate::submit::{Progress, Submission, submit_or_resume};
@@ -473,12 +473,7 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
                 body: &body,
             }
         };
-        if tokio::time::timeout(RECORD_BUDGET, idempotency::finish(app, held, finish))
-            .await
-            .is_err()
-        {
-            tracing::warn!("could not record the answer on the claim in time");
-        }
+        idempotency::finish(app, held, finish).await;
         let mut response = (status, [("content-type", "application/json")], body).into_response();
         if transient {
             response
