@@ -20,6 +20,25 @@ pub fn module_chart(module: &str) -> String {
 /// The folders a plan reads for the charts it validates against.
 pub const CHART_READS: &[&str] = &["charts/tenant/", "charts/modules/"];
 
+/// Whether validation reads the file at `path`: a chart's `Chart.yaml`, `values.yaml`,
+/// `values-<tier>.yaml` and `values.schema.json`, never its templates. A backend that pays per
+/// file read fetches only these from [`CHART_READS`].
+pub fn is_validation_file(path: &str) -> bool {
+    let in_chart = path
+        .strip_prefix("charts/tenant/")
+        .or_else(|| {
+            path.strip_prefix("charts/modules/")
+                .and_then(|rest| rest.split_once('/'))
+                .map(|(_, file)| file)
+        })
+        .filter(|file| !file.contains('/'));
+    in_chart.is_some_and(|file| {
+        file == "Chart.yaml"
+            || file == "values.schema.json"
+            || (file.starts_with("values") && file.ends_with(".yaml"))
+    })
+}
+
 /// One way a values file breaks its chart's schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaViolation {
@@ -140,6 +159,27 @@ fn dotted(pointer: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn validation_reads_a_charts_values_and_schema_never_its_templates() {
+        for read in [
+            "charts/tenant/Chart.yaml",
+            "charts/tenant/values.yaml",
+            "charts/tenant/values-premium.yaml",
+            "charts/modules/postgres/values.schema.json",
+        ] {
+            assert!(is_validation_file(read), "{read}");
+        }
+        for skipped in [
+            "charts/tenant/templates/namespace.yaml",
+            "charts/modules/postgres/templates/values.yaml",
+            "charts/modules/postgres/ci/values-test.yaml",
+            "charts/modules/Chart.yaml",
+            "tenants/acme/tenant.yaml",
+        ] {
+            assert!(!is_validation_file(skipped), "{skipped}");
+        }
+    }
 
     fn chart(schema: Value, defaults: &str, tier: Option<&str>) -> RepoFiles {
         let mut files = RepoFiles::new();

@@ -6,7 +6,7 @@
 //! applied to the state it lands on: never lost, never applied twice.
 
 mod git2_backend;
-pub mod github_wire;
+pub mod github;
 mod remote;
 mod seed;
 
@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use berth_core::{Change, PlanError, RepoFiles};
 
 pub use git2_backend::{Git2Committer, Git2Config};
+pub use github::{GithubCommitter, GithubConfig, GithubCredential};
 pub use remote::RemoteUrl;
 pub use seed::seed_bare_repository;
 
@@ -77,6 +78,13 @@ pub enum GitError {
     MissingBranch { branch: String },
     #[error("the remote refused the credentials")]
     Authentication,
+    /// GitHub refused the credential, or an App token could not be minted; the reason names
+    /// no secret.
+    #[error("GitHub refused Berth's credentials: {0}")]
+    Credential(String),
+    /// GitHub asks to wait this long, longer than a request can.
+    #[error("GitHub's rate limit: retry in {} s", .retry_after.as_secs())]
+    RateLimited { retry_after: std::time::Duration },
     /// The network to the remote failed; a retry may succeed.
     #[error("git transport: {0}")]
     Transport(String),
@@ -97,7 +105,8 @@ impl GitError {
     }
 }
 
-/// Writes changes to a Git branch. Backends: [`Git2Committer`] for any remote.
+/// Writes changes to a Git branch. Backends: [`Git2Committer`] for any remote,
+/// [`GithubCommitter`] for GitHub's API.
 #[async_trait]
 pub trait Committer: Send + Sync {
     /// Reads `paths` (files, and folders ending in `/`) at the branch tip.

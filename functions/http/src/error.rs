@@ -135,9 +135,20 @@ impl From<GitError> for ApiError {
                 "push_rejected",
                 format!("the Git remote rejected the commit: {reason}"),
             ),
+            GitError::RateLimited { retry_after } => {
+                Self::unavailable("github_rate_limited", rate_limit_message(retry_after))
+                    .with_retry_after(retry_after.as_secs())
+            }
             other => Self::unavailable("git_unavailable", other.to_string()),
         }
     }
+}
+
+fn rate_limit_message(retry_after: std::time::Duration) -> String {
+    format!(
+        "GitHub's rate limit: retry in {} s",
+        retry_after.as_secs().max(1)
+    )
 }
 
 impl From<CommitError> for ApiError {

@@ -1,15 +1,11 @@
-//! GitHub's GraphQL wire format, as the GitHub committer (issue 11) speaks it: the documents
-//! Berth sends, the `createCommitOnBranch` input built from a planned [`Change`], and how
-//! GitHub's errors and rate limits are read. Pure: no I/O, so every shape is unit-tested here
-//! and every document is validated against GitHub's published schema in
-//! `tests/tests/github_schema.rs`.
-
-use std::time::Duration;
+//! The GraphQL documents the GitHub committer sends and the `createCommitOnBranch` input built
+//! from a planned [`Change`]. Pure: no I/O, so every shape is unit-tested here and every
+//! document is validated against GitHub's published schema in `tests/tests/github.rs`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use berth_core::{Change, RepoFiles};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// How deep a folder read descends: `tenants/<t>/<env>/modules/<m>.yaml` is three levels below
@@ -33,16 +29,23 @@ impl RepoName {
     }
 }
 
-/// The read of `paths` (files, and folders ending in `/`) at the head of `branch`, in one
-/// query: the head's oid, and each path pinned under that very commit (`ref.target ... on
-/// Commit`), never resolved separately. Files come with their text; folders list their entries
-/// with blob oids only, whose texts are fetched by oid (and cached) with [`blobs_query`].
-pub fn read_query(repo: &RepoName, branch: &str, paths: &[String]) -> (String, Value) {
-    let mut variables = Map::new();
-    variables.insert("owner".into(), repo.owner.clone().into());
-    variables.insert("name".into(), repo.name.clone().into());
-    variables.insert("ref".into(), format!("refs/heads/{branch}").into());
-    let mut declared = String::from("$owner: String!, $name: String!, $ref: String!");
+/// Which commit a read is pinned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pin<'a> {
+    /// The head of this branch (unqualified), whose oid the answer carries.
+    Branch(&'a str),
+    /// This commit.
+    Commit(&'a str),
+}
+
+/// The read of `paths` (files, and folders ending in `/`) in one query: the pinned commit's
+/// oid, and each path resolved under that very commit (`... on Commit`), never separately.
+/// Files and tenant folders come with their texts; chart folders list their entries with blob
+/// oids only: their contents rarely change, so they are fetched by oid with [`blobs_query`]
+/// and cached.
+pub fn read_query(repo: &RepoName, pin: Pin<'_>, paths: &[String]) -> (String, Value) {
+    let mut variables = repo_variables(repo);
+    let mut declared = String::from("$owner: String!, $name: String!");
     let mut fields = String::new();
     for (i, path) in paths.iter().enumerate() {
         declared.push_str(&format!(", $p{i}: String!"));
@@ -51,7 +54,7 @@ pub fn read_query(repo: &RepoName, branch: &str, paths: &[String]) -> (String, V
                 variables.insert(format!("p{i}"), folder.into());
                 format!(
                     "p{i}: file(path: $p{i}) {{ type object {{ ... on Tree {{ {} }} }} }} ",
-                    tree_entries(FOLDER_DEPTH)
+                    tree_entries(FOLDER_DEPTH, inlines_texts(path))
                 )
             }
             None => {
@@ -61,30 +64,70 @@ pub fn read_query(repo: &RepoName, branch: &str, paths: &[String]) -> (String, V
         };
         fields.push_str(&field);
     }
-    let query = format!(
-        "query BerthRead({declared}) {{ repository(owner: $owner, name: $name) {{ id ref(qualifiedName: $ref) {{ target {{ ... on Commit {{ oid {fields}}} }} }} }} }}"
-    );
+    let commit = format!("... on Commit {{ oid {fields}}}");
+    let query = match pin {
+        Pin::Branch(branch) => {
+            declared.push_str(", $ref: String!");
+            variables.insert("ref".into(), format!("refs/heads/{branch}").into());
+            format!(
+                "query BerthRead({declared}) {{ repository(owner: $owner, name: $name) {{ ref(qualifiedName: $ref) {{ target {{ {commit} }} }} }} }}"
+            )
+        }
+        Pin::Commit(oid) => {
+            declared.push_str(", $oid: GitObjectID!");
+            variables.insert("oid".into(), oid.into());
+            format!(
+                "query BerthReadAt({declared}) {{ repository(owner: $owner, name: $name) {{ object(oid: $oid) {{ {commit} }} }} }}"
+            )
+        }
+    };
     (query, Value::Object(variables))
+}
+
+fn repo_variables(repo: &RepoName) -> Map<String, Value> {
+    let mut variables = Map::new();
+    variables.insert("owner".into(), repo.owner.clone().into());
+    variables.insert("name".into(), repo.name.clone().into());
+    variables
+}
+
+/// Chart folders are read as oids (their few validation files fetched once and cached);
+/// anything else, a tenant's folder, with its texts in the read itself.
+pub(crate) fn inlines_texts(folder: &str) -> bool {
+    !folder.starts_with("charts/")
+}
+
+/// Whether a file found in a folder read is wanted: of a chart, only what validation reads.
+pub(crate) fn wanted(path: &str) -> bool {
+    !path.starts_with("charts/") || berth_core::schema::is_validation_file(path)
 }
 
 const BLOB_TEXT: &str = "... on Blob { text isTruncated isBinary }";
 
-/// `entries { path type oid object { ... on Tree { entries { ... } } } }`, `depth` levels.
-fn tree_entries(depth: usize) -> String {
+/// `entries { path type oid object { ... on Tree { entries { ... } } } }`, `depth` levels, with
+/// each blob's text when `texts`.
+fn tree_entries(depth: usize, texts: bool) -> String {
+    let blob = if texts {
+        format!("{BLOB_TEXT} ")
+    } else {
+        String::new()
+    };
     if depth <= 1 {
-        return "entries { path type oid }".to_owned();
+        return if texts {
+            format!("entries {{ path type oid object {{ {blob}}} }}")
+        } else {
+            "entries { path type oid }".to_owned()
+        };
     }
     format!(
-        "entries {{ path type oid object {{ ... on Tree {{ {} }} }} }}",
-        tree_entries(depth - 1)
+        "entries {{ path type oid object {{ {blob}... on Tree {{ {} }} }} }}",
+        tree_entries(depth - 1, texts)
     )
 }
 
 /// The texts of blobs by oid, in one query.
 pub fn blobs_query(repo: &RepoName, oids: &[String]) -> (String, Value) {
-    let mut variables = Map::new();
-    variables.insert("owner".into(), repo.owner.clone().into());
-    variables.insert("name".into(), repo.name.clone().into());
+    let mut variables = repo_variables(repo);
     let mut declared = String::from("$owner: String!, $name: String!");
     let mut fields = String::new();
     for (i, oid) in oids.iter().enumerate() {
@@ -96,6 +139,20 @@ pub fn blobs_query(repo: &RepoName, oids: &[String]) -> (String, Value) {
         "query BerthBlobs({declared}) {{ repository(owner: $owner, name: $name) {{ {fields}}} }}"
     );
     (query, Value::Object(variables))
+}
+
+/// Commits per page of [`history_query`]: GitHub's most.
+pub const HISTORY_PAGE: usize = 100;
+
+/// The newest commits of `branch`, [`HISTORY_PAGE`] at a time from `after` (a cursor of the
+/// previous page), with their messages: where a request's trailer is looked for.
+pub fn history_query(repo: &RepoName, branch: &str, after: Option<&str>) -> (String, Value) {
+    let mut variables = repo_variables(repo);
+    variables.insert("ref".into(), format!("refs/heads/{branch}").into());
+    variables.insert("first".into(), HISTORY_PAGE.into());
+    variables.insert("after".into(), after.map_or(Value::Null, Value::from));
+    let query = "query BerthHistory($owner: String!, $name: String!, $ref: String!, $first: Int!, $after: String) { repository(owner: $owner, name: $name) { ref(qualifiedName: $ref) { target { ... on Commit { history(first: $first, after: $after) { nodes { oid message } pageInfo { hasNextPage endCursor } } } } } } }";
+    (query.to_owned(), Value::Object(variables))
 }
 
 /// `createCommitOnBranch`'s input (GitHub's `CreateCommitOnBranchInput`).
@@ -195,80 +252,6 @@ pub fn commit_input(
     })
 }
 
-/// One entry of a GraphQL answer's `errors`, with GitHub's `type`, which octocrab's typed
-/// GraphQL call drops.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct GraphqlError {
-    #[serde(rename = "type", default)]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub message: String,
-}
-
-/// What a GraphQL error means for the committer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ErrorMeaning {
-    /// The branch moved since it was read: read again, plan again, retry.
-    StaleHead,
-    /// GitHub's primary limit: wait, then retry.
-    RateLimited,
-    /// Anything else, with GitHub's message.
-    Failed(String),
-}
-
-/// Reads a GraphQL answer's errors: GitHub's `type` first, then its known messages (the type
-/// has not always been sent, and a lost race has two wordings).
-pub fn error_meaning(errors: &[GraphqlError]) -> ErrorMeaning {
-    let typed = |kind: &str| errors.iter().any(|e| e.kind.as_deref() == Some(kind));
-    if typed("STALE_DATA") {
-        return ErrorMeaning::StaleHead;
-    }
-    if typed("RATE_LIMITED") {
-        return ErrorMeaning::RateLimited;
-    }
-    if errors.iter().any(|e| is_stale_head_message(&e.message)) {
-        return ErrorMeaning::StaleHead;
-    }
-    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
-    ErrorMeaning::Failed(messages.join("; "))
-}
-
-/// `Expected branch to point to "<oid>" but it did not. Pull and try again.`, a message naming
-/// `expectedHeadOid`, or `Ref refs/heads/<branch> is at <oid> but expected <oid>`.
-fn is_stale_head_message(message: &str) -> bool {
-    message.contains("Expected branch to point to")
-        || message.contains("expectedHeadOid")
-        || (message.starts_with("Ref refs/heads/") && message.contains(" but expected "))
-}
-
-/// How long a refused call should wait before it is tried again, from GitHub's answer: a 403 or
-/// 429 that is a rate limit (secondary or primary), or `None` when the answer is no rate limit.
-/// `retry-after` first; else, with no requests left, until `x-ratelimit-reset`; else a minute,
-/// as GitHub asks for secondary limits. `header` reads a response header.
-pub fn rate_limit_wait<'a>(
-    status: u16,
-    header: impl Fn(&str) -> Option<&'a str>,
-    body: &str,
-    now_epoch_seconds: i64,
-) -> Option<Duration> {
-    if status != 403 && status != 429 {
-        return None;
-    }
-    if let Some(seconds) = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
-        return Some(Duration::from_secs(seconds));
-    }
-    let exhausted = header("x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
-    if exhausted
-        && let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok())
-    {
-        return Some(Duration::from_secs(
-            reset.saturating_sub(now_epoch_seconds).max(1) as u64,
-        ));
-    }
-    let secondary = body.contains("secondary rate limit") || body.contains("abuse detection");
-    (status == 429 || exhausted || secondary).then_some(Duration::from_secs(60))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,97 +337,10 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_race_is_read_from_the_type_first_then_from_either_wording() {
-        let error = |kind: Option<&str>, message: &str| GraphqlError {
-            kind: kind.map(str::to_owned),
-            message: message.into(),
-        };
-        let stale = "Expected branch to point to \"4f1c\" but it did not. Pull and try again.";
-        assert_eq!(
-            error_meaning(&[error(Some("STALE_DATA"), "anything")]),
-            ErrorMeaning::StaleHead
-        );
-        assert_eq!(
-            error_meaning(&[error(None, stale)]),
-            ErrorMeaning::StaleHead
-        );
-        assert_eq!(
-            error_meaning(&[error(
-                None,
-                "Ref refs/heads/main is at 9a0b but expected 4f1c"
-            )]),
-            ErrorMeaning::StaleHead
-        );
-        assert_eq!(
-            error_meaning(&[error(
-                Some("RATE_LIMITED"),
-                "API rate limit exceeded for installation ID 1."
-            )]),
-            ErrorMeaning::RateLimited
-        );
-        assert_eq!(
-            error_meaning(&[error(
-                Some("NOT_FOUND"),
-                "Could not resolve to a Repository"
-            )]),
-            ErrorMeaning::Failed("Could not resolve to a Repository".into())
-        );
-        let parsed: Vec<GraphqlError> = serde_json::from_value(json!([
-            {"type": "STALE_DATA", "path": ["createCommitOnBranch"], "locations": [{"line": 1, "column": 1}], "message": stale}
-        ]))
-        .unwrap();
-        assert_eq!(error_meaning(&parsed), ErrorMeaning::StaleHead);
-    }
-
-    #[test]
-    fn rate_limits_wait_for_retry_after_then_the_reset_then_a_minute() {
-        let headers = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
-        };
-        let now = 1_000;
-        assert_eq!(
-            rate_limit_wait(429, headers(&[("retry-after", "30")]), "", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            rate_limit_wait(
-                403,
-                headers(&[
-                    ("x-ratelimit-remaining", "0"),
-                    ("x-ratelimit-reset", "1090")
-                ]),
-                "",
-                now
-            ),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(
-            rate_limit_wait(
-                403,
-                headers(&[]),
-                r#"{"message":"You have exceeded a secondary rate limit."}"#,
-                now
-            ),
-            Some(Duration::from_secs(60))
-        );
-        // A plain refusal is no rate limit.
-        assert_eq!(
-            rate_limit_wait(
-                403,
-                headers(&[("x-ratelimit-remaining", "4999")]),
-                r#"{"message":"Resource not accessible by integration"}"#,
-                now
-            ),
-            None
-        );
-        assert_eq!(rate_limit_wait(502, headers(&[]), "", now), None);
-    }
-
-    #[test]
     fn reads_pin_every_path_under_the_head_commit() {
         let (query, variables) = read_query(
             &repo(),
-            "main",
+            Pin::Branch("main"),
             &["tenants/catalog.yaml".into(), "tenants/acme/".into()],
         );
         assert!(query.contains(

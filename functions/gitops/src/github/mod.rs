@@ -1,0 +1,546 @@
+//! The GitHub backend: no clone. A direct commit is two calls: one GraphQL read of the branch
+//! head and the files the plan needs, pinned under that head, and one `createCommitOnBranch`
+//! with `expectedHeadOid` set to it, which GitHub verifies and signs. A lost race is read and
+//! planned again; a commit whose answer was lost is looked for by its trailer before anything
+//! is sent again.
+
+pub mod answer;
+mod answer_cache;
+pub mod client;
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use berth_core::{Change, RepoFiles};
+use http::Method;
+use serde_json::json;
+
+use self::answer::{ErrorMeaning, Found, commit_answer, error_meaning, read_answer};
+use self::answer_cache::AnswerCache;
+pub use self::client::GithubCredential;
+use self::client::{CallError, GithubClient, refusal};
+use self::wire::{COMMIT_MUTATION, Pin, RepoName, commit_input, read_query};
+use crate::{
+    CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, RefSnapshot, Snapshot,
+    Target,
+};
+
+/// Settings of a [`GithubCommitter`].
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    /// The REST API: `https://api.github.com`, `https://<host>/api/v3`, or a test server.
+    pub api_url: String,
+    pub repo: RepoName,
+    pub branch: String,
+    pub credential: GithubCredential,
+    /// Attempts at landing one request before giving up on a moving branch.
+    pub max_attempts: u32,
+    /// The longest GitHub rate-limit wait a call sits out; past it the caller is told when
+    /// to come back.
+    pub rate_limit_budget: Duration,
+}
+
+impl GithubConfig {
+    pub fn new(
+        api_url: impl Into<String>,
+        repo: RepoName,
+        branch: impl Into<String>,
+        credential: GithubCredential,
+    ) -> Self {
+        Self {
+            api_url: api_url.into(),
+            repo,
+            branch: branch.into(),
+            credential,
+            max_attempts: 25,
+            rate_limit_budget: Duration::from_secs(10),
+        }
+    }
+
+    /// Where GraphQL is: `https://api.github.com/graphql`, or on GitHub Enterprise
+    /// (`https://<host>/api/v3`) `https://<host>/api/graphql`.
+    pub fn graphql_url(&self) -> String {
+        let api = self.api_url.trim_end_matches('/');
+        match api.strip_suffix("/v3") {
+            Some(root) => format!("{root}/graphql"),
+            None => format!("{api}/graphql"),
+        }
+    }
+}
+
+/// A [`Committer`] over GitHub's API. Holds the blobs of chart files it has read by oid, and
+/// the ancestry answers it has had, for the life of the process.
+pub struct GithubCommitter {
+    config: GithubConfig,
+    client: GithubClient,
+    cache: AnswerCache,
+    /// Mutations from one process go one at a time, as GitHub asks of integrations.
+    mutations: tokio::sync::Mutex<()>,
+}
+
+/// Consecutive failures to reach GitHub tolerated before a commit fails.
+const MAX_TRANSPORT_FAILURES: u32 = 4;
+
+/// How one attempt at a commit ended.
+enum Attempt {
+    Done(CommitOutcome),
+    /// The branch moved since it was read: read and plan again.
+    LostRace,
+    /// GitHub could not be reached, and nothing of this request is on the branch.
+    Unreached(GitError),
+}
+
+impl GithubCommitter {
+    pub fn new(config: GithubConfig) -> Result<Self, GitError> {
+        let client = GithubClient::new(
+            &config.api_url,
+            &config.graphql_url(),
+            config.credential.clone(),
+            config.rate_limit_budget,
+        )
+        .map_err(git_error)?;
+        Ok(Self {
+            config,
+            client,
+            cache: AnswerCache::default(),
+            mutations: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn repo(&self) -> &RepoName {
+        &self.config.repo
+    }
+
+    fn repo_route(&self, rest: &str) -> String {
+        format!(
+            "/repos/{}/{}{rest}",
+            self.config.repo.owner, self.config.repo.name
+        )
+    }
+
+    /// Reads `paths` pinned at `pin`; `None` when that branch or commit does not exist.
+    async fn read_at(&self, pin: Pin<'_>, paths: &[String]) -> Result<Option<Snapshot>, GitError> {
+        let (query, variables) = read_query(self.repo(), pin, paths);
+        let data = self.query(&query, variables).await?;
+        let Some(read) = read_answer(&data, pin, paths).map_err(answer_error)? else {
+            return Ok(None);
+        };
+        let mut files = RepoFiles::new();
+        let mut wanted = Vec::new();
+        for (path, found) in read.files {
+            match found {
+                Found::Text(bytes) => {
+                    files.insert(path, bytes);
+                }
+                Found::Blob(oid) => wanted.push((path, oid)),
+            }
+        }
+        let oids: Vec<String> = wanted.iter().map(|(_, oid)| oid.clone()).collect();
+        let blobs = self.blobs(&oids).await?;
+        for ((path, _), bytes) in wanted.into_iter().zip(blobs) {
+            files.insert(path, bytes.to_vec());
+        }
+        Ok(Some(Snapshot {
+            tip: read.head,
+            files,
+        }))
+    }
+
+    /// The contents of blobs by oid: from the cache, else in one query, else (a text GitHub
+    /// truncates or will not send) one REST call each.
+    async fn blobs(&self, oids: &[String]) -> Result<Vec<Arc<[u8]>>, GitError> {
+        let missing: Vec<String> = self.cache.missing_blobs(oids);
+        if !missing.is_empty() {
+            let (query, variables) = wire::blobs_query(self.repo(), &missing);
+            let data = self.query(&query, variables).await?;
+            let texts = answer::blobs_answer(&data, missing.len()).map_err(answer_error)?;
+            for (oid, text) in missing.iter().zip(texts) {
+                let bytes = match text {
+                    Some(bytes) => bytes,
+                    None => self.rest_blob(oid).await?,
+                };
+                self.cache.put_blob(oid, bytes);
+            }
+        }
+        oids.iter()
+            .map(|oid| {
+                self.cache
+                    .blob(oid)
+                    .ok_or_else(|| GitError::Backend(format!("blob {oid} went missing")))
+            })
+            .collect()
+    }
+
+    async fn rest_blob(&self, oid: &str) -> Result<Vec<u8>, GitError> {
+        let route = self.repo_route(&format!("/git/blobs/{oid}"));
+        let answer = self
+            .client
+            .rest(Method::GET, &route, None)
+            .await
+            .map_err(git_error)?;
+        if answer.status != 200 {
+            return Err(git_error(refusal(&answer)));
+        }
+        answer::rest_blob_content(&answer.body, oid).map_err(answer_error)
+    }
+
+    /// Runs a query and returns its data; GraphQL errors are failures of the read.
+    async fn query(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<serde_json::Value, GitError> {
+        let answer = self
+            .client
+            .graphql(query, variables)
+            .await
+            .map_err(git_error)?;
+        if !answer.errors.is_empty() {
+            return Err(match error_meaning(&answer.errors) {
+                ErrorMeaning::Failed(message) => GitError::Backend(format!("GitHub: {message}")),
+                other => GitError::Backend(format!("GitHub: {other:?}")),
+            });
+        }
+        answer
+            .data
+            .ok_or_else(|| GitError::Backend("GitHub's answer has no data".into()))
+    }
+
+    /// One read, plan and mutation of `request` onto `branch`.
+    async fn attempt(
+        &self,
+        request: &CommitRequest,
+        plan: &PlanFn,
+    ) -> Result<Attempt, CommitError> {
+        let snapshot = match self
+            .read_at(Pin::Branch(&self.config.branch), &request.reads)
+            .await
+        {
+            Ok(Some(snapshot)) => snapshot,
+            Ok(None) => {
+                return Err(GitError::MissingBranch {
+                    branch: self.config.branch.clone(),
+                }
+                .into());
+            }
+            Err(error @ GitError::Transport(_)) => return Ok(Attempt::Unreached(error)),
+            Err(e) => return Err(e.into()),
+        };
+        let change: Change = plan(&snapshot.files)?;
+        let target = match &request.target {
+            Target::Branch => self.config.branch.clone(),
+            Target::NewBranch(name) => name.clone(),
+        };
+        let Some(input) = commit_input(
+            self.repo(),
+            &target,
+            &snapshot.tip,
+            &change,
+            &snapshot.files,
+        ) else {
+            return Ok(Attempt::Done(CommitOutcome::NoChange { tip: snapshot.tip }));
+        };
+        if let Target::NewBranch(name) = &request.target
+            && let Some(sha) = self.start_branch(request, name, &snapshot.tip).await?
+        {
+            return Ok(Attempt::Done(CommitOutcome::Committed {
+                sha,
+                branch: name.clone(),
+            }));
+        }
+        let _one_at_a_time = self.mutations.lock().await;
+        let sent = self
+            .client
+            .graphql(COMMIT_MUTATION, json!({ "input": input }))
+            .await;
+        match sent {
+            Ok(answer) if answer.errors.is_empty() => {
+                let data = answer.data.unwrap_or_default();
+                let sha = commit_answer(&data).map_err(answer_error)?;
+                Ok(Attempt::Done(CommitOutcome::Committed {
+                    sha,
+                    branch: target,
+                }))
+            }
+            Ok(answer) => match error_meaning(&answer.errors) {
+                ErrorMeaning::StaleHead => Ok(Attempt::LostRace),
+                ErrorMeaning::RateLimited => Err(GitError::RateLimited {
+                    retry_after: Duration::from_secs(60),
+                }
+                .into()),
+                ErrorMeaning::Failed(reason) => Err(GitError::PushRejected { reason }.into()),
+            },
+            Err(CallError::NoAnswer(reason)) => {
+                // The commit may have landed: the branch's history says, not a second send.
+                tracing::warn!(request_id = %request.request_id, %reason, "no answer to the commit; looking for it on the branch");
+                match self
+                    .find_request(request.request_id.clone(), Some(target.clone()))
+                    .await
+                {
+                    Ok(Some(sha)) => Ok(Attempt::Done(CommitOutcome::Committed {
+                        sha,
+                        branch: target,
+                    })),
+                    Ok(None) => Ok(Attempt::Unreached(GitError::Transport(reason))),
+                    Err(e) => Ok(Attempt::Unreached(e)),
+                }
+            }
+            Err(other) => Err(git_error(other).into()),
+        }
+    }
+
+    /// Makes the pull-request branch `name` start at `head`. Returns the commit already on it
+    /// when an earlier attempt of this request landed there; a branch left by an attempt that
+    /// landed nothing is moved to `head` (only this request ever writes to it).
+    async fn start_branch(
+        &self,
+        request: &CommitRequest,
+        name: &str,
+        head: &str,
+    ) -> Result<Option<String>, GitError> {
+        let refs = self.repo_route("/git/refs");
+        let body = json!({"ref": format!("refs/heads/{name}"), "sha": head});
+        let created = self
+            .client
+            .rest(Method::POST, &refs, Some(body))
+            .await
+            .map_err(git_error)?;
+        match created.status {
+            201 => return Ok(None),
+            422 if client::message(&created.body).contains("Reference already exists") => {}
+            _ => return Err(git_error(refusal(&created))),
+        }
+        if let Some(sha) = self
+            .find_request(request.request_id.clone(), Some(name.to_owned()))
+            .await?
+        {
+            return Ok(Some(sha));
+        }
+        let route = self.repo_route(&format!("/git/refs/heads/{name}"));
+        let moved = self
+            .client
+            .rest(
+                Method::PATCH,
+                &route,
+                Some(json!({"sha": head, "force": true})),
+            )
+            .await
+            .map_err(git_error)?;
+        if moved.status != 200 {
+            return Err(git_error(refusal(&moved)));
+        }
+        Ok(None)
+    }
+
+    /// Whether `descendant` contains `ancestor`, by GitHub's compare API; `None` when GitHub
+    /// does not know one of them (an answer that may change).
+    async fn compare(&self, ancestor: &str, descendant: &str) -> Result<Option<bool>, GitError> {
+        let route = self.repo_route(&format!("/compare/{ancestor}...{descendant}"));
+        let answer = self
+            .client
+            .rest(Method::GET, &route, None)
+            .await
+            .map_err(git_error)?;
+        match answer.status {
+            200 => Ok(Some(matches!(
+                answer.body["status"].as_str(),
+                Some("ahead" | "identical")
+            ))),
+            404 | 422 => Ok(None),
+            _ => Err(git_error(refusal(&answer))),
+        }
+    }
+
+    /// The head commit of pull request `number` and the paths it changes.
+    async fn pull_request(&self, number: u64) -> Result<(String, Vec<String>), GitError> {
+        let pull = self
+            .client
+            .rest(
+                Method::GET,
+                &self.repo_route(&format!("/pulls/{number}")),
+                None,
+            )
+            .await
+            .map_err(git_error)?;
+        if pull.status != 200 {
+            return Err(git_error(refusal(&pull)));
+        }
+        let head = pull.body["head"]["sha"]
+            .as_str()
+            .ok_or_else(|| GitError::Backend(format!("pull request #{number} has no head")))?
+            .to_owned();
+        let mut changed = Vec::new();
+        // GitHub lists at most 3,000 files, 100 a page.
+        for page in 1..=30 {
+            let route = self.repo_route(&format!("/pulls/{number}/files?per_page=100&page={page}"));
+            let files = self
+                .client
+                .rest(Method::GET, &route, None)
+                .await
+                .map_err(git_error)?;
+            let Some(entries) = files.body.as_array().filter(|_| files.status == 200) else {
+                return Err(git_error(refusal(&files)));
+            };
+            for entry in entries {
+                for field in ["filename", "previous_filename"] {
+                    if let Some(path) = entry[field].as_str() {
+                        changed.push(path.to_owned());
+                    }
+                }
+            }
+            if entries.len() < 100 {
+                break;
+            }
+        }
+        changed.sort();
+        changed.dedup();
+        Ok((head, changed))
+    }
+}
+
+#[async_trait]
+impl Committer for GithubCommitter {
+    async fn read(&self, paths: Vec<String>) -> Result<Snapshot, GitError> {
+        self.read_at(Pin::Branch(&self.config.branch), &paths)
+            .await?
+            .ok_or_else(|| GitError::MissingBranch {
+                branch: self.config.branch.clone(),
+            })
+    }
+
+    async fn commit(
+        &self,
+        request: CommitRequest,
+        plan: Arc<PlanFn>,
+    ) -> Result<CommitOutcome, CommitError> {
+        let max_attempts = self.config.max_attempts.max(1);
+        let mut delays = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(50))
+            .with_max_delay(Duration::from_millis(2000))
+            .with_jitter()
+            .with_max_times(max_attempts as usize - 1)
+            .build();
+        let (mut attempts, mut unreached) = (0, 0);
+        loop {
+            attempts += 1;
+            match self.attempt(&request, &*plan).await? {
+                Attempt::Done(outcome) => return Ok(outcome),
+                Attempt::LostRace => {
+                    tracing::info!(request_id = %request.request_id, attempts, "the branch moved; planning again on the new head");
+                    unreached = 0;
+                }
+                Attempt::Unreached(error) => {
+                    unreached += 1;
+                    tracing::warn!(request_id = %request.request_id, attempts, %error, "GitHub unreachable");
+                    if unreached >= MAX_TRANSPORT_FAILURES {
+                        return Err(error.into());
+                    }
+                }
+            }
+            match delays.next() {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(GitError::Contention { attempts }.into()),
+            }
+        }
+    }
+
+    async fn read_ref(
+        &self,
+        reference: String,
+        paths: Vec<String>,
+    ) -> Result<RefSnapshot, GitError> {
+        let number = reference
+            .strip_prefix("refs/pull/")
+            .and_then(|rest| rest.strip_suffix("/head"))
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| {
+                GitError::Backend(format!(
+                    "{reference:?} is not a pull request's head (refs/pull/<n>/head)"
+                ))
+            })?;
+        let (head, changed) = self.pull_request(number).await?;
+        let files = if paths.is_empty() {
+            RepoFiles::new()
+        } else {
+            self.read_at(Pin::Commit(&head), &paths)
+                .await?
+                .ok_or_else(|| GitError::Backend(format!("commit {head} is not on GitHub")))?
+                .files
+        };
+        Ok(RefSnapshot {
+            head,
+            files,
+            changed,
+        })
+    }
+
+    async fn contains(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, GitError> {
+        let mut answers = Vec::with_capacity(pairs.len());
+        for (ancestor, descendant) in pairs {
+            let known = self.cache.ancestry(&ancestor, &descendant);
+            let answer = match known {
+                Some(answer) => answer,
+                None => match self.compare(&ancestor, &descendant).await? {
+                    Some(answer) => {
+                        self.cache.put_ancestry(&ancestor, &descendant, answer);
+                        answer
+                    }
+                    None => false,
+                },
+            };
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    async fn find_request(
+        &self,
+        request_id: String,
+        branch: Option<String>,
+    ) -> Result<Option<String>, GitError> {
+        let branch = branch.unwrap_or_else(|| self.config.branch.clone());
+        let mut after: Option<String> = None;
+        let mut seen = 0;
+        while seen < crate::FIND_REQUEST_DEPTH {
+            let (query, variables) = wire::history_query(self.repo(), &branch, after.as_deref());
+            let data = self.query(&query, variables).await?;
+            let Some(page) = answer::history_answer(&data).map_err(answer_error)? else {
+                return Ok(None);
+            };
+            for (oid, message) in &page.commits {
+                if berth_core::request::carries_request(message, &request_id) {
+                    return Ok(Some(oid.clone()));
+                }
+            }
+            seen += page.commits.len();
+            match page.next {
+                Some(cursor) if !page.commits.is_empty() => after = Some(cursor),
+                _ => break,
+            }
+        }
+        Ok(None)
+    }
+
+    fn branch(&self) -> &str {
+        &self.config.branch
+    }
+}
+
+/// A failed call as a Git failure; messages never carry a credential.
+fn git_error(e: CallError) -> GitError {
+    match e {
+        CallError::NoAnswer(reason) => GitError::Transport(reason),
+        CallError::RateLimited { retry_after } => GitError::RateLimited { retry_after },
+        CallError::Credential(reason) => GitError::Credential(reason),
+        CallError::Refused { status, message } => {
+            GitError::Backend(format!("GitHub answered {status}: {message}"))
+        }
+    }
+}
+
+fn answer_error(e: answer::AnswerError) -> GitError {
+    GitError::Backend(e.to_string())
+}
