@@ -314,15 +314,6 @@ async fn a_merged_berth_branch_advances_its_request() {
     );
 }
 
-/// GitHub's published schema (`tests/fixtures/github`), loaded as GitHub serves it: it defines
-/// two fields twice, which a strict build refuses, so the build's errors are set aside.
-fn github_schema() -> apollo_compiler::validation::Valid<apollo_compiler::Schema> {
-    let path = berth_tests::project_root().join("tests/fixtures/github/schema.graphql");
-    let sdl = std::fs::read_to_string(&path).expect("read the vendored GitHub schema");
-    let schema = apollo_compiler::Schema::parse(sdl, &path).unwrap_or_else(|e| e.partial);
-    apollo_compiler::validation::Valid::assume_valid(schema)
-}
-
 /// Fails unless GitHub would accept `document` with `variables`.
 fn assert_github_accepts(
     schema: &apollo_compiler::validation::Valid<apollo_compiler::Schema>,
@@ -350,20 +341,30 @@ fn assert_github_accepts(
 
 #[test]
 fn every_graphql_document_berth_sends_is_valid_against_githubs_schema() {
-    use berth_gitops::github_wire::{
-        COMMIT_MUTATION, RepoName, blobs_query, commit_input, read_query,
+    use berth_gitops::github::wire::{
+        COMMIT_MUTATION, Pin, RepoName, blobs_query, commit_input, history_query, read_query,
     };
-    let schema = github_schema();
+    let schema = berth_tests::github::github_schema();
     let repo = RepoName {
         owner: "acme".into(),
         name: "gitops".into(),
     };
     let tenant = berth_core::TenantName::parse("tenant", "acme").unwrap();
-    let (query, variables) = read_query(&repo, "main", &berth_core::plan::read_set(&tenant));
-    assert_github_accepts(&schema, &query, &variables);
+    let reads = berth_core::plan::read_set(&tenant);
+    for pin in [
+        Pin::Branch("main"),
+        Pin::Commit("4f1c7e2a9b3d5f6e8a0c1b2d3e4f5a6b7c8d9e0f"),
+    ] {
+        let (query, variables) = read_query(&repo, pin, &reads);
+        assert_github_accepts(schema, &query, &variables);
+    }
+    for after in [None, Some("4f1c7e2a9b3d5f6e8a0c1b2d3e4f5a6b7c8d9e0f 99")] {
+        let (query, variables) = history_query(&repo, "main", after);
+        assert_github_accepts(schema, &query, &variables);
+    }
     let oids = ["4f1c7e2a9b3d5f6e8a0c1b2d3e4f5a6b7c8d9e0f".to_owned()];
     let (query, variables) = blobs_query(&repo, &oids);
-    assert_github_accepts(&schema, &query, &variables);
+    assert_github_accepts(schema, &query, &variables);
 
     let change = berth_core::Change {
         writes: [(
@@ -376,7 +377,7 @@ fn every_graphql_document_berth_sends_is_valid_against_githubs_schema() {
     };
     let files: berth_core::RepoFiles = [("tenants/acme/old.yaml".to_owned(), b"x".to_vec())].into();
     let input = commit_input(&repo, "main", &oids[0], &change, &files).expect("a change");
-    assert_github_accepts(&schema, COMMIT_MUTATION, &json!({"input": input}));
+    assert_github_accepts(schema, COMMIT_MUTATION, &json!({"input": input}));
 
     // And the check can fail: a field GitHub does not have, a variable of the wrong type.
     let refused = std::panic::catch_unwind(|| {

@@ -14,9 +14,8 @@ use serde_json::Value;
 
 use super::answer::{ErrorMeaning, GraphqlAnswer, error_meaning, rate_limit_wait};
 
-/// Bounds on each GitHub call, inside a request's deadline (26 s).
+/// The bound on connecting, within a call's bound.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How Berth proves itself to GitHub. Never printed.
 #[derive(Clone)]
@@ -91,6 +90,7 @@ impl GithubClient {
         graphql_url: &str,
         credential: GithubCredential,
         rate_limit_budget: Duration,
+        io_timeout: Option<Duration>,
     ) -> Result<Self, CallError> {
         let rest_url = rest_url.trim_end_matches('/').to_owned();
         let invalid = |e: octocrab::Error| {
@@ -99,9 +99,9 @@ impl GithubClient {
         let builder = Octocrab::builder()
             .base_uri(rest_url.as_str())
             .map_err(|e| CallError::Credential(format!("{rest_url:?} is not a URL: {e}")))?
-            .set_connect_timeout(Some(CONNECT_TIMEOUT))
-            .set_read_timeout(Some(IO_TIMEOUT))
-            .set_write_timeout(Some(IO_TIMEOUT));
+            .set_connect_timeout(io_timeout.map(|t| t.min(CONNECT_TIMEOUT)))
+            .set_read_timeout(io_timeout)
+            .set_write_timeout(io_timeout);
         let http = match &credential {
             GithubCredential::Token(_) => builder.build().map_err(invalid)?,
             GithubCredential::App {

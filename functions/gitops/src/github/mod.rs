@@ -41,6 +41,9 @@ pub struct GithubConfig {
     /// The longest GitHub rate-limit wait a call sits out; past it the caller is told when
     /// to come back.
     pub rate_limit_budget: Duration,
+    /// The bound on each call's reads and writes, well inside a request's deadline (26 s).
+    /// `None` only where no clock may run out, as in tests on a paused clock.
+    pub io_timeout: Option<Duration>,
 }
 
 impl GithubConfig {
@@ -57,6 +60,7 @@ impl GithubConfig {
             credential,
             max_attempts: 25,
             rate_limit_budget: Duration::from_secs(10),
+            io_timeout: Some(Duration::from_secs(10)),
         }
     }
 
@@ -100,6 +104,7 @@ impl GithubCommitter {
             &config.graphql_url(),
             config.credential.clone(),
             config.rate_limit_budget,
+            config.io_timeout,
         )
         .map_err(git_error)?;
         Ok(Self {
@@ -419,7 +424,7 @@ impl Committer for GithubCommitter {
         let max_attempts = self.config.max_attempts.max(1);
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(50))
-            .with_max_delay(Duration::from_millis(2000))
+            .with_max_delay(Duration::from_millis(1000))
             .with_jitter()
             .with_max_times(max_attempts as usize - 1)
             .build();

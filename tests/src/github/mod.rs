@@ -1,0 +1,370 @@
+//! A GitHub API test server on 127.0.0.1 over a real bare repository: GraphQL (validated against
+//! GitHub's published schema and executed against the repository, see [`graphql`]) and the REST
+//! routes Berth calls, in GitHub's wire shapes, with its rate-limit headers on every answer.
+//! Every commit it makes is a real Git commit the `git` CLI reads. Switches inject GitHub's
+//! faults: a branch moved between read and write, a commit applied and then answered 502, a
+//! slow answer, rate limits. It counts every call it receives.
+
+pub mod graphql;
+mod rest;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Extension, Json, Router};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+pub use self::graphql::{BLOB_TEXT_LIMIT, github_schema};
+pub use self::rest::RecordedStatus;
+
+/// The repository the server holds, as `owner/name`.
+pub const REPOSITORY: &str = "acme/gitops";
+
+/// One call the server received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    /// The GraphQL operation's name, for `POST /graphql`.
+    pub operation: Option<String>,
+    /// The GraphQL variables, for `POST /graphql`.
+    pub variables: Option<Value>,
+}
+
+/// A rate limit the next call is refused with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// A secondary limit: 403 `You have exceeded a secondary rate limit`, with `retry-after`
+    /// when given.
+    Secondary { retry_after: Option<u64> },
+    /// GraphQL's primary limit: HTTP 200, `RATE_LIMITED`, `x-ratelimit-remaining: 0` and a
+    /// reset this many seconds from now.
+    Graphql { reset_in: u64 },
+}
+
+/// Faults to inject, each used once.
+#[derive(Debug, Default)]
+struct Faults {
+    /// Another writer's commits, landed just before the next commit mutations apply.
+    races: VecDeque<(String, Vec<u8>)>,
+    /// Commit mutations to apply and then answer 502 with a gateway's HTML page.
+    lost_answers: u32,
+    /// Calls to carry out and answer only after this long.
+    delays: VecDeque<Duration>,
+    rate_limits: VecDeque<RateLimit>,
+    blob_text_limit: Option<usize>,
+}
+
+#[derive(Default)]
+struct Recorded {
+    calls: Vec<Call>,
+    statuses: Vec<RecordedStatus>,
+}
+
+struct Shared {
+    repo: PathBuf,
+    token: String,
+    recorded: Mutex<Recorded>,
+    faults: Mutex<Faults>,
+    /// Writes to the repository go one at a time, as GitHub serialises a ref's updates.
+    writes: Mutex<()>,
+}
+
+#[derive(Clone)]
+struct ServerState(Arc<Shared>);
+
+/// Which entry of the call log a request is.
+#[derive(Clone, Copy)]
+struct CallIndex(usize);
+
+pub struct GithubServer {
+    pub url: String,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl GithubServer {
+    /// Serves GitHub's API for the bare repository at `repo` (as [`REPOSITORY`]), accepting
+    /// `token`.
+    pub async fn start(repo: PathBuf, token: &str) -> Self {
+        let shared = Arc::new(Shared {
+            repo,
+            token: token.to_owned(),
+            recorded: Mutex::new(Recorded::default()),
+            faults: Mutex::new(Faults::default()),
+            writes: Mutex::new(()),
+        });
+        let state = ServerState(Arc::clone(&shared));
+        let router = Router::new()
+            .route("/graphql", post(graphql_route))
+            .route(
+                "/repos/{owner}/{repo}/statuses/{sha}",
+                post(rest::create_status),
+            )
+            .route("/repos/{owner}/{repo}/git/blobs/{sha}", get(rest::get_blob))
+            .route("/repos/{owner}/{repo}/git/refs", post(rest::create_ref))
+            .route(
+                "/repos/{owner}/{repo}/git/refs/heads/{*branch}",
+                patch(rest::update_ref),
+            )
+            .route(
+                "/repos/{owner}/{repo}/compare/{basehead}",
+                get(rest::compare),
+            )
+            .route("/repos/{owner}/{repo}/pulls/{number}", get(rest::get_pull))
+            .route(
+                "/repos/{owner}/{repo}/pulls/{number}/files",
+                get(rest::pull_files),
+            )
+            .layer(from_fn_with_state(state.clone(), gate))
+            .with_state(state);
+        let (url, task) = crate::serve::serve_loopback(router).await;
+        Self { url, shared, task }
+    }
+
+    /// Every call received, in order.
+    pub fn call_log(&self) -> Vec<Call> {
+        self.shared.recorded.lock().expect("lock").calls.clone()
+    }
+
+    pub fn calls(&self) -> usize {
+        self.shared.recorded.lock().expect("lock").calls.len()
+    }
+
+    /// How many commit mutations were received.
+    pub fn commit_mutations(&self) -> usize {
+        self.call_log()
+            .iter()
+            .filter(|c| c.operation.as_deref() == Some("BerthCommit"))
+            .count()
+    }
+
+    pub fn statuses(&self) -> Vec<RecordedStatus> {
+        self.shared.recorded.lock().expect("lock").statuses.clone()
+    }
+
+    /// Lands another writer's commit of `path` just before the next commit mutation applies.
+    pub fn race_next_commit(&self, path: &str, contents: &str) {
+        self.faults()
+            .races
+            .push_back((path.to_owned(), contents.as_bytes().to_vec()));
+    }
+
+    /// Applies the next commit mutation, then answers 502 as a failing gateway would.
+    pub fn lose_next_commit_answer(&self) {
+        self.faults().lost_answers += 1;
+    }
+
+    /// Carries out the next call and answers it only after `delay`.
+    pub fn delay_next_call(&self, delay: Duration) {
+        self.faults().delays.push_back(delay);
+    }
+
+    /// Refuses the next call with `limit`.
+    pub fn rate_limit_next_call(&self, limit: RateLimit) {
+        self.faults().rate_limits.push_back(limit);
+    }
+
+    /// Cuts `Blob.text` at `limit` bytes instead of GitHub's 512,000.
+    pub fn set_blob_text_limit(&self, limit: usize) {
+        self.faults().blob_text_limit = Some(limit);
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.shared.faults.lock().expect("lock")
+    }
+}
+
+impl Drop for GithubServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn epoch_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What every call goes through: counted, authenticated, delayed or rate-limited when a fault
+/// says so, and answered with GitHub's rate-limit headers.
+async fn gate(State(state): State<ServerState>, mut request: Request, next: Next) -> Response {
+    let shared = &state.0;
+    let used = {
+        let mut recorded = shared.recorded.lock().expect("lock");
+        recorded.calls.push(Call {
+            method: request.method().to_string(),
+            path: request.uri().path().to_owned(),
+            operation: None,
+            variables: None,
+        });
+        recorded.calls.len()
+    };
+    request.extensions_mut().insert(CallIndex(used - 1));
+    let resource = if request.uri().path() == "/graphql" {
+        "graphql"
+    } else {
+        "core"
+    };
+    let (delay, limit) = {
+        let mut faults = shared.faults.lock().expect("lock");
+        (faults.delays.pop_front(), faults.rate_limits.pop_front())
+    };
+    let expected = format!("Bearer {}", shared.token);
+    let authorized = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected);
+    let mut response = if !authorized {
+        github_error(StatusCode::UNAUTHORIZED, "Bad credentials")
+    } else if let Some(limit) = limit {
+        rate_limited(limit)
+    } else {
+        next.run(request).await
+    };
+    // The call is carried out, and only its answer is late: the client may give up first.
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    let headers = response.headers_mut();
+    // Only GraphQL's primary limit exhausts the budget; a secondary limit leaves it as it was.
+    let remaining = if matches!(limit, Some(RateLimit::Graphql { .. })) {
+        0
+    } else {
+        5000usize.saturating_sub(used)
+    };
+    let reset = match limit {
+        Some(RateLimit::Graphql { reset_in }) => epoch_seconds() + reset_in,
+        _ => epoch_seconds() + 3600,
+    };
+    for (name, value) in [
+        ("x-ratelimit-limit", "5000".to_owned()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-used", used.to_string()),
+        ("x-ratelimit-reset", reset.to_string()),
+        ("x-ratelimit-resource", resource.to_owned()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+fn rate_limited(limit: RateLimit) -> Response {
+    match limit {
+        RateLimit::Secondary { retry_after } => {
+            let mut response = github_error(
+                StatusCode::FORBIDDEN,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            );
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from(seconds));
+            }
+            response
+        }
+        RateLimit::Graphql { .. } => Json(json!({
+            "errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for installation ID 1."}]
+        }))
+        .into_response(),
+    }
+}
+
+/// GitHub's REST error body.
+fn github_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"message": message, "documentation_url": "https://docs.github.com/rest"})),
+    )
+        .into_response()
+}
+
+/// `POST /graphql`: GitHub's envelope, HTTP 200 for errors that are GraphQL's.
+async fn graphql_route(
+    State(state): State<ServerState>,
+    Extension(CallIndex(index)): Extension<CallIndex>,
+    Json(body): Json<Value>,
+) -> Response {
+    let shared = Arc::clone(&state.0);
+    let query = body["query"].as_str().unwrap_or_default().to_owned();
+    let operation = body["operationName"].as_str().map(str::to_owned);
+    let variables = body["variables"].as_object().cloned().unwrap_or_default();
+    let name = operation.clone().or_else(|| operation_name(&query));
+    if let Some(call) = shared.recorded.lock().expect("lock").calls.get_mut(index) {
+        call.operation = name.clone();
+        call.variables = Some(Value::Object(variables.clone()));
+    }
+    let is_commit = query.contains("createCommitOnBranch");
+    let answer = tokio::task::spawn_blocking(move || {
+        let _writes = is_commit.then(|| shared.writes.lock().expect("lock"));
+        let repo = git2::Repository::open_bare(&shared.repo).expect("open the bare repository");
+        let (race, lose, limit) = {
+            let mut faults = shared.faults.lock().expect("lock");
+            let race = is_commit.then(|| faults.races.pop_front()).flatten();
+            let lose = is_commit && faults.lost_answers > 0;
+            if lose {
+                faults.lost_answers -= 1;
+            }
+            (
+                race,
+                lose,
+                faults.blob_text_limit.unwrap_or(BLOB_TEXT_LIMIT),
+            )
+        };
+        let mut ctx = graphql::Context {
+            repo: &repo,
+            name_with_owner: REPOSITORY,
+            variables: &variables,
+            blob_text_limit: limit,
+            race,
+        };
+        let executed = graphql::execute(&query, operation.as_deref(), &mut ctx);
+        (executed, lose)
+    })
+    .await
+    .expect("GraphQL execution");
+    match answer {
+        (_, true) => (
+            StatusCode::BAD_GATEWAY,
+            [("content-type", "text/html")],
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        )
+            .into_response(),
+        (Err(problems), _) => Json(json!({
+            "errors": problems.iter().map(|m| json!({"message": m})).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        (Ok((data, errors)), _) if errors.is_empty() => Json(json!({"data": data})).into_response(),
+        (Ok((data, errors)), _) => {
+            let field = data.as_object().and_then(|d| d.keys().next().cloned());
+            Json(json!({"data": data, "errors": graphql::errors_json(&errors, field.as_deref())}))
+                .into_response()
+        }
+    }
+}
+
+/// `query Name(...)` or `mutation Name(...)`: the operation's name, for the call log.
+fn operation_name(query: &str) -> Option<String> {
+    let rest = query
+        .trim_start()
+        .strip_prefix("query")
+        .or_else(|| query.trim_start().strip_prefix("mutation"))?;
+    let name: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
