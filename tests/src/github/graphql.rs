@@ -87,7 +87,7 @@ pub fn execute(
             continue;
         };
         let key = field.response_key().to_string();
-        match resolve_field(ctx, &root, &field) {
+        match resolve_field(ctx, &root, field) {
             Ok(value) => {
                 data.insert(key, value);
             }
