@@ -382,7 +382,7 @@ fn every_graphql_document_berth_sends_is_valid_against_githubs_schema() {
     // And the check can fail: a field GitHub does not have, a variable of the wrong type.
     let refused = std::panic::catch_unwind(|| {
         assert_github_accepts(
-            &schema,
+            schema,
             "query { repository(owner: \"a\", name: \"b\") { colour } }",
             &json!({}),
         )
@@ -390,7 +390,7 @@ fn every_graphql_document_berth_sends_is_valid_against_githubs_schema() {
     assert!(refused.is_err(), "an unknown field is refused");
     let refused = std::panic::catch_unwind(|| {
         assert_github_accepts(
-            &schema,
+            schema,
             COMMIT_MUTATION,
             &json!({"input": {"expectedHeadOid": null}}),
         )
