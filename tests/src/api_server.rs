@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::{ApiConfig, AppState, StatusRefresh, WebhookSecrets, api_router, webhook_router};
 use berth_store::Store;
@@ -36,7 +35,9 @@ pub fn webhook_secrets(github_api_url: &str) -> WebhookSecrets {
         argocd: secrets(ARGOCD_TOKEN),
         tolerance_seconds: berth_webhooks::DEFAULT_TOLERANCE_SECONDS,
         github_api_url: github_api_url.to_owned(),
-        github_token: Some("github-test-token".into()),
+        github_credential: Some(berth_gitops::GithubCredential::Token(
+            "github-test-token".to_owned().into(),
+        )),
     }
 }
 
@@ -79,18 +80,14 @@ impl ApiServer {
         github_api_url: Option<&str>,
         refresh: Option<Arc<dyn StatusRefresh>>,
     ) -> Self {
-        let committer = Git2Committer::new(Git2Config::new(
-            RemoteUrl::parse(remote).expect("remote"),
-            "main",
-            work,
-        ));
+        let committer = crate::backend::committer(remote, work).await;
         let config = ApiConfig::new(vec![
             TokenGrant::new(ADMIN, Role::Admin, None),
             TokenGrant::new(OPERATOR, Role::Operator, None),
             TokenGrant::new(VIEWER, Role::Viewer, None),
             TokenGrant::new(ACME_OPERATOR, Role::Operator, Some("acme".into())),
         ]);
-        let mut app = AppState::new(Arc::new(committer), store, config);
+        let mut app = AppState::new(committer, store, config);
         if let Some(refresh) = refresh {
             app = app.with_status_refresh(refresh);
         }

@@ -3,6 +3,7 @@
 //! small helpers. Every server here listens on loopback only and is stopped when dropped.
 
 pub mod api_server;
+pub mod backend;
 pub mod dynamo_recorder;
 pub mod fleet;
 pub mod git;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_cluster::{ClusterConnector, ClusterSource};
-use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
+use berth_gitops::Committer;
 use berth_http::{ApiConfig, AppState};
 use berth_status::Sweeper;
 use berth_store::{BillingLink, RequestRecord, RequestState, ScheduledChange, Store};
@@ -19,12 +19,8 @@ use serde_json::{Value, json};
 
 const KUBE_TOKEN: &str = "kube-test-token-0123456789";
 
-fn committer(remote: &str, work: &std::path::Path) -> Arc<Git2Committer> {
-    Arc::new(Git2Committer::new(Git2Config::new(
-        RemoteUrl::parse(remote).unwrap(),
-        "main",
-        work,
-    )))
+async fn committer(remote: &str, work: &std::path::Path) -> Arc<dyn Committer> {
+    berth_tests::backend::committer(remote, work).await
 }
 
 /// A connector to `server_url` with a bearer token, from the variables the status Lambda reads.
@@ -40,13 +36,17 @@ fn connector(server_url: &str) -> Arc<ClusterConnector> {
     Arc::new(ClusterConnector::new(source))
 }
 
-fn sweeper(
+async fn sweeper(
     remote: &str,
     work: &std::path::Path,
     store: Arc<dyn Store>,
     kube: Option<&str>,
 ) -> Sweeper {
-    let state = AppState::new(committer(remote, work), store, ApiConfig::new(Vec::new()));
+    let state = AppState::new(
+        committer(remote, work).await,
+        store,
+        ApiConfig::new(Vec::new()),
+    );
     Sweeper::new(state, kube.map(connector)).with_page_size(500)
 }
 
@@ -73,7 +73,8 @@ async fn a_sweep_over_200_tenants_lists_each_kind_once_per_page_and_rewrites_onl
         &dir.path().join("work"),
         Arc::clone(&store),
         Some(&kube.url),
-    );
+    )
+    .await;
 
     let first = sweeper.sweep().await.unwrap();
     assert_eq!(first.cluster, "ok");
@@ -297,7 +298,8 @@ async fn a_request_goes_from_committed_to_synced_to_ready_as_argo_cd_catches_up(
         &dir.path().join("status"),
         Arc::clone(&store),
         Some(&kube.url),
-    );
+    )
+    .await;
 
     let acme = api.create("acme").await;
     assert_eq!(acme.state, RequestState::Committed);
@@ -370,7 +372,8 @@ async fn an_unreachable_cluster_reads_unknown_and_health_says_why() {
         &dir.path().join("status"),
         Arc::clone(&store),
         Some(&nobody),
-    );
+    )
+    .await;
 
     let report = sweeper.sweep().await.unwrap();
     assert!(
@@ -413,7 +416,7 @@ async fn an_unreachable_cluster_reads_unknown_and_health_says_why() {
     // No cluster configured at all: the same, said plainly.
     let unconfigured = Sweeper::new(
         AppState::new(
-            committer(repo.to_str().unwrap(), &dir.path().join("none")),
+            committer(repo.to_str().unwrap(), &dir.path().join("none")).await,
             Arc::clone(&store),
             ApiConfig::new(Vec::new()),
         ),
@@ -451,6 +454,7 @@ async fn the_kube_token_is_required_and_a_wrong_one_reads_unknown() {
         store,
         Some(&kube.url),
     )
+    .await
     .sweep()
     .await
     .unwrap();
@@ -509,6 +513,7 @@ async fn due_billing_schedules_are_carried_out_as_ordinary_requests() {
         Arc::clone(&store),
         None,
     )
+    .await
     .sweep()
     .await
     .unwrap();
@@ -579,7 +584,8 @@ async fn a_pushed_branch_becomes_merged_once_main_contains_it() {
         &dir.path().join("status"),
         Arc::clone(&store),
         None,
-    );
+    )
+    .await;
     sweeper.sweep().await.unwrap();
     assert_eq!(api.request_state(id).await, "branch_pushed");
 
@@ -606,12 +612,15 @@ async fn argo_cd_notifications_move_requests_without_a_cluster() {
     let repo = seed_repo(dir.path(), "origin");
     let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
     let remote = repo.to_str().unwrap();
-    let follow_up = berth_status::AdvanceFromStore(sweeper(
-        remote,
-        &dir.path().join("follow-up"),
-        Arc::clone(&store),
-        None,
-    ));
+    let follow_up = berth_status::AdvanceFromStore(
+        sweeper(
+            remote,
+            &dir.path().join("follow-up"),
+            Arc::clone(&store),
+            None,
+        )
+        .await,
+    );
     let api = Api {
         server: ApiServer::start_with_refresh(
             remote,
@@ -704,7 +713,8 @@ async fn a_sweep_settles_requests_left_accepted_past_their_lease() {
         &dir.path().join("status"),
         Arc::clone(&store),
         None,
-    );
+    )
+    .await;
     let report = sweeper.sweep().await.unwrap();
     assert_eq!(report.requests_advanced, 3, "{report:?}");
 

@@ -10,9 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_core::RepoFiles;
-use berth_gitops::{Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
+use berth_gitops::{Committer, Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::config::webhook_secrets_from_env;
+use berth_http::git_settings::GitSettings;
 use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
 use berth_status::{Sweeper, WakeSweeper};
 use berth_store::LocalStore;
@@ -42,12 +43,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.state)
         .with_context(|| format!("--state: cannot create {}", args.state.display()))?;
     let state_dir = args.state.canonicalize()?;
-    let repo = state_dir.join("repo.git");
-    let seeded = ensure_repository(&repo, &args.project)?;
     let token = ensure_admin_token(&state_dir.join("admin-token"))?;
-
-    let remote = RemoteUrl::parse(&repo.display().to_string()).map_err(anyhow::Error::msg)?;
-    let committer = Git2Committer::new(Git2Config::new(remote, "main", state_dir.join("work")));
+    let (committer, repository_line, git_hint) = committer(&state_dir, &args.project)?;
     let store = LocalStore::open(state_dir.join("store.json"))?;
     let secrets_path = state_dir.join("webhook-secrets.env");
     let secrets = ensure_webhook_secrets(&secrets_path)?;
@@ -58,7 +55,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         config.claim_lease = lease;
     }
     let trigger = Arc::new(Notify::new());
-    let app = AppState::new(Arc::new(committer), Arc::new(store), config)
+    let app = AppState::new(committer, Arc::new(store), config)
         .with_status_refresh(Arc::new(WakeSweeper(Arc::clone(&trigger))));
     let router = api_router(app.clone()).merge(webhook_router(app.clone(), secrets));
     let cluster = ClusterSource::from_env(|k| std::env::var(k).ok())
@@ -88,15 +85,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         );
     }
     println!("Berth dev is serving {url}");
-    println!(
-        "  repository: {} ({})",
-        repo.display(),
-        if seeded {
-            "seeded now from charts/ and tenants/"
-        } else {
-            "reused"
-        }
-    );
+    println!("  repository: {repository_line}");
     println!("  store:      {}", state_dir.join("store.json").display());
     println!(
         "  admin token (kept in {}): {token}",
@@ -112,11 +101,48 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!(
         "  curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    -d '{{\"name\":\"acme\",\"tier\":\"standard\",\"envs\":[\"dev\"],\"modules\":[\"postgres\"]}}' {url}/v1/tenants"
     );
-    println!("  git --git-dir {} log --stat -1", repo.display());
+    if let Some(hint) = git_hint {
+        println!("  {hint}");
+    }
     println!();
     println!("{cluster_line}");
 
     axum_serve(listener, router).await
+}
+
+/// The committer: to `BERTH_GIT_REMOTE` through the backend the environment names, as the
+/// functions do (GitHub, or its test server, with `BERTH_GIT_BACKEND=github`), else to the
+/// state folder's seeded repository. Returns it, the banner's line about it and a command to
+/// look at the repository when it is local.
+fn committer(
+    state_dir: &Path,
+    project: &Path,
+) -> anyhow::Result<(Arc<dyn Committer>, String, Option<String>)> {
+    let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if get("BERTH_GIT_REMOTE").is_some() {
+        let work_dir = state_dir.join("work").display().to_string();
+        let settings = GitSettings::from_env(|name| match name {
+            "BERTH_WORK_DIR" => get(name).or_else(|| Some(work_dir.clone())),
+            _ => get(name),
+        })?;
+        let line = format!("{} (from BERTH_GIT_REMOTE)", settings.describe());
+        return Ok((settings.committer()?, line, None));
+    }
+    let repo = state_dir.join("repo.git");
+    let seeded = ensure_repository(&repo, project)?;
+    let remote = RemoteUrl::parse(&repo.display().to_string()).map_err(anyhow::Error::msg)?;
+    let committer = Git2Committer::new(Git2Config::new(remote, "main", state_dir.join("work")));
+    let line = format!(
+        "{} ({}; BERTH_GIT_REMOTE points Berth elsewhere)",
+        repo.display(),
+        if seeded {
+            "seeded now from charts/ and tenants/"
+        } else {
+            "reused"
+        }
+    );
+    let hint = format!("git --git-dir {} log --stat -1", repo.display());
+    Ok((Arc::new(committer), line, Some(hint)))
 }
 
 /// Sweeps at every tick, and at once when an Argo CD notification arrives; a failed sweep is

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
-use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
 use berth_store::{DynamoStore, LocalStore, Store, dynamodb_client};
 
 use crate::AppState;
 use crate::auth::{ApiAuth, JwtClaimNames, MIN_TOKEN_LEN, Role, TokenGrant};
+use crate::git_settings::{GitSettings, github_api_url, github_credential_from_env};
 use crate::webhooks::WebhookSecrets;
 use berth_webhooks::SecretSet;
 
@@ -22,7 +22,7 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
 }
 
-fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         var,
         reason: reason.into(),
@@ -169,7 +169,7 @@ pub enum Function {
 /// Everything a function reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub git: Git2Config,
+    pub git: GitSettings,
     pub store: StoreSettings,
     pub api: ApiConfig,
     /// Set for [`Function::Webhook`].
@@ -209,20 +209,10 @@ pub fn webhook_secrets_from_env(
         github_api_url: github_api_url(
             var("BERTH_GITHUB_API_URL").filter(|v| !v.trim().is_empty()),
         )?,
-        github_token: var("BERTH_GITHUB_TOKEN").filter(|v| !v.trim().is_empty()),
+        github_credential: github_credential_from_env(|name| {
+            var(name).filter(|v| !v.trim().is_empty())
+        })?,
     })
-}
-
-/// GitHub's API URL: `https://api.github.com` unless set (GitHub Enterprise, a test server).
-fn github_api_url(raw: Option<String>) -> Result<String, ConfigError> {
-    let url = raw.unwrap_or_else(|| "https://api.github.com".into());
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('@') {
-        return Err(invalid(
-            "BERTH_GITHUB_API_URL",
-            "must be an http(s) URL without credentials",
-        ));
-    }
-    Ok(url)
 }
 
 impl Settings {
@@ -232,27 +222,7 @@ impl Settings {
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let remote = get("BERTH_GIT_REMOTE").ok_or(ConfigError::Missing("BERTH_GIT_REMOTE"))?;
-        let remote = RemoteUrl::parse(&remote).map_err(|e| invalid("BERTH_GIT_REMOTE", e))?;
-        let branch = get("BERTH_GIT_BRANCH").unwrap_or_else(|| "main".into());
-        let work_dir = get("BERTH_WORK_DIR").unwrap_or_else(|| "/tmp/berth".into());
-        let mut git = Git2Config::new(remote, branch, work_dir);
-        git.token = get("BERTH_GIT_TOKEN");
-        if let Some(name) = get("BERTH_GIT_AUTHOR_NAME") {
-            git.author_name = name;
-        }
-        if let Some(email) = get("BERTH_GIT_AUTHOR_EMAIL") {
-            git.author_email = email;
-        }
-        if let Some(raw) = get("BERTH_GIT_MAX_ATTEMPTS") {
-            git.max_attempts = raw
-                .parse()
-                .ok()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| {
-                    invalid("BERTH_GIT_MAX_ATTEMPTS", "must be a number from 1 to 100")
-                })?;
-        }
+        let git = GitSettings::from_env(get)?;
 
         let store = match (get("BERTH_TABLE"), get("BERTH_STORE_FILE")) {
             (Some(table), None) => StoreSettings::Dynamo {
@@ -311,11 +281,7 @@ impl Settings {
                 LocalStore::open(path).map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?,
             ),
         };
-        Ok(AppState::new(
-            Arc::new(Git2Committer::new(self.git)),
-            store,
-            self.api,
-        ))
+        Ok(AppState::new(self.git.committer()?, store, self.api))
     }
 }
 
@@ -423,7 +389,7 @@ mod tests {
             ("BERTH_DEFAULT_MODE", "pr"),
         ])
         .unwrap();
-        assert_eq!(s.git.branch, "main");
+        assert_eq!(s.git.branch(), "main");
         assert_eq!(
             s.store,
             StoreSettings::Dynamo {

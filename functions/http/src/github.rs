@@ -8,11 +8,13 @@ use berth_core::TenantName;
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::review::{Problem, review_tenant};
 use berth_core::schema::CHART_READS;
+use berth_gitops::GithubCredential;
 use berth_store::RequestState;
 use berth_webhooks::billing::EventError;
 use berth_webhooks::events::{PullRequestEvent, parse_pull_request_event};
 use octocrab::Octocrab;
 use octocrab::models::StatusState;
+use octocrab::secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -41,8 +43,9 @@ impl std::fmt::Debug for GithubApi {
 }
 
 impl GithubApi {
-    /// A client for `base_url` with `token` (never logged).
-    pub fn new(base_url: &str, token: Option<String>) -> Result<Self, String> {
+    /// A client for `base_url` with `credential` (never logged): a token, or a GitHub App
+    /// whose installation tokens octocrab mints and renews.
+    pub fn new(base_url: &str, credential: Option<GithubCredential>) -> Result<Self, String> {
         // A stalled GitHub must fail a call well inside a request's deadline.
         let mut builder = Octocrab::builder()
             .base_uri(base_url)
@@ -50,12 +53,37 @@ impl GithubApi {
             .set_connect_timeout(Some(GITHUB_CONNECT_TIMEOUT))
             .set_read_timeout(Some(GITHUB_IO_TIMEOUT))
             .set_write_timeout(Some(GITHUB_IO_TIMEOUT));
-        if let Some(token) = token {
-            builder = builder.personal_token(token);
+        let mut installation = None;
+        match credential {
+            Some(GithubCredential::Token(token)) => {
+                builder = builder.personal_token(token.expose_secret().to_owned());
+            }
+            Some(GithubCredential::App {
+                app_id,
+                private_key_pem,
+                installation_id,
+            }) => {
+                let key =
+                    octocrab::EncodingKey::from_rsa_pem(private_key_pem.expose_secret().as_bytes())
+                        .map_err(|e| {
+                            format!(
+                                "the GitHub App's private key is not an RSA key in PEM form ({e})"
+                            )
+                        })?;
+                builder = builder.app(octocrab::models::AppId(app_id), key);
+                installation = Some(octocrab::models::InstallationId(installation_id));
+            }
+            None => {}
         }
         let client = builder
             .build()
             .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
+        let client = match installation {
+            Some(id) => client
+                .installation(id)
+                .map_err(|e| format!("cannot use the GitHub App's installation: {e}"))?,
+            None => client,
+        };
         Ok(Self { client })
     }
 }

@@ -8,6 +8,7 @@ pub mod body;
 pub mod config;
 pub mod deadline;
 pub mod error;
+pub mod git_settings;
 pub mod github;
 pub mod idempotency;
 pub mod lambda;

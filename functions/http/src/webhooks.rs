@@ -42,8 +42,8 @@ pub struct WebhookSecrets {
     pub tolerance_seconds: i64,
     /// GitHub's API base URL (`https://api.github.com`, an Enterprise server, a test server).
     pub github_api_url: String,
-    /// The token commit statuses are set with; never logged.
-    pub github_token: Option<String>,
+    /// The credential commit statuses and pull requests are made with; never logged.
+    pub github_credential: Option<berth_gitops::GithubCredential>,
 }
 
 #[derive(Clone)]
@@ -75,7 +75,8 @@ pub fn webhook_router(app: AppState, secrets: WebhookSecrets) -> Router {
 }
 
 fn github_api(secrets: &WebhookSecrets) -> Option<crate::github::GithubApi> {
-    match crate::github::GithubApi::new(&secrets.github_api_url, secrets.github_token.clone()) {
+    match crate::github::GithubApi::new(&secrets.github_api_url, secrets.github_credential.clone())
+    {
         Ok(api) => Some(api),
         Err(e) => {
             tracing::error!(error = %e, "BERTH_GITHUB_API_URL: GitHub events will answer 503");
