@@ -133,7 +133,7 @@ fn committer(
     let remote = RemoteUrl::parse(&repo.display().to_string()).map_err(anyhow::Error::msg)?;
     let committer = Git2Committer::new(Git2Config::new(remote, "main", state_dir.join("work")));
     let line = format!(
-        "{} ({}; BERTH_GIT_REMOTE points Berth elsewhere)",
+        "{} ({}); BERTH_GIT_REMOTE points Berth elsewhere",
         repo.display(),
         if seeded {
             "seeded now from charts/ and tenants/"

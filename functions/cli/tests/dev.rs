@@ -191,6 +191,49 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
 }
 
 /// GETs `url` every 200 ms until `done` holds for the body (at most 30 s); returns that body.
+/// `berth dev` against GitHub's API (here the GitHub test server): the banner says so, and a
+/// tenant created through the API lands on the repository as GitHub's commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berth_dev_commits_through_githubs_api_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = berth_tests::seed_repo(dir.path(), "origin");
+    let github = berth_tests::github::GithubServer::start(repo.clone(), "ghp_dev_test").await;
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let dev = Dev::start_with(
+        &state,
+        &[],
+        &[
+            ("BERTH_GIT_BACKEND", "github"),
+            ("BERTH_GIT_REMOTE", "https://github.com/acme/gitops"),
+            ("BERTH_GITHUB_API_URL", &github.url),
+            ("BERTH_GITHUB_TOKEN", "ghp_dev_test"),
+        ],
+    );
+    assert!(
+        dev.banner.contains("GitHub's API at") && dev.banner.contains("acme/gitops"),
+        "{}",
+        dev.banner
+    );
+    assert!(!dev.banner.contains("ghp_dev_test"), "{}", dev.banner);
+    assert!(!state.join("repo.git").exists(), "nothing seeded");
+    let token = std::fs::read_to_string(state.join("admin-token")).unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/tenants", dev.url))
+        .bearer_auth(token.trim())
+        .json(&serde_json::json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let log = berth_tests::git(&repo, &["log", "-1", "--format=%an %s", "main"]);
+    assert!(
+        log.starts_with("berth-test[bot] Create tenant acme"),
+        "{log}"
+    );
+    assert!(github.commit_mutations() >= 1);
+}
+
 async fn poll_json(
     client: &reqwest::Client,
     url: &str,
