@@ -17,6 +17,7 @@ fn request(id: &str, state: RequestState) -> RequestRecord {
         commit: None,
         branch: None,
         pr_url: None,
+        pr_number: None,
         error: None,
         created_at: "2026-11-22T01:00:00Z".into(),
         updated_at: "2026-11-22T01:00:00Z".into(),

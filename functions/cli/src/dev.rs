@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_core::RepoFiles;
-use berth_gitops::{Committer, Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
+use berth_gitops::{
+    Committer, Git2Committer, Git2Config, GithubPulls, RemoteUrl, seed_bare_repository,
+};
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::config::webhook_secrets_from_env;
 use berth_http::git_settings::GitSettings;
@@ -44,7 +46,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--state: cannot create {}", args.state.display()))?;
     let state_dir = args.state.canonicalize()?;
     let token = ensure_admin_token(&state_dir.join("admin-token"))?;
-    let (committer, repository_line, git_hint) = committer(&state_dir, &args.project)?;
+    let (committer, pulls, repository_line, git_hint) = committer(&state_dir, &args.project)?;
     let store = LocalStore::open(state_dir.join("store.json"))?;
     let secrets_path = state_dir.join("webhook-secrets.env");
     let secrets = ensure_webhook_secrets(&secrets_path)?;
@@ -55,8 +57,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         config.claim_lease = lease;
     }
     let trigger = Arc::new(Notify::new());
-    let app = AppState::new(committer, Arc::new(store), config)
+    let mut app = AppState::new(committer, Arc::new(store), config)
         .with_status_refresh(Arc::new(WakeSweeper(Arc::clone(&trigger))));
+    if let Some(pulls) = pulls {
+        app = app.with_pull_requests(pulls);
+    }
     let router = api_router(app.clone()).merge(webhook_router(app.clone(), secrets));
     let cluster = ClusterSource::from_env(|k| std::env::var(k).ok())
         .context("the cluster's configuration")?;
@@ -112,12 +117,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
 /// The committer: to `BERTH_GIT_REMOTE` through the backend the environment names, as the
 /// functions do (GitHub, or its test server, with `BERTH_GIT_BACKEND=github`), else to the
-/// state folder's seeded repository. Returns it, the banner's line about it and a command to
-/// look at the repository when it is local.
-fn committer(
-    state_dir: &Path,
-    project: &Path,
-) -> anyhow::Result<(Arc<dyn Committer>, String, Option<String>)> {
+/// state folder's seeded repository. Returns it, the pull requests when GitHub is configured,
+/// the banner's line about them and a command to look at the repository when it is local.
+type DevGit = (
+    Arc<dyn Committer>,
+    Option<Arc<GithubPulls>>,
+    String,
+    Option<String>,
+);
+
+fn committer(state_dir: &Path, project: &Path) -> anyhow::Result<DevGit> {
     let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     if get("BERTH_GIT_REMOTE").is_some() {
         let work_dir = state_dir.join("work").display().to_string();
@@ -126,7 +135,8 @@ fn committer(
             _ => get(name),
         })?;
         let line = format!("{} (from BERTH_GIT_REMOTE)", settings.describe());
-        return Ok((settings.committer()?, line, None));
+        let (committer, pulls) = settings.into_parts()?;
+        return Ok((committer, pulls, line, None));
     }
     let repo = state_dir.join("repo.git");
     let seeded = ensure_repository(&repo, project)?;
@@ -142,7 +152,7 @@ fn committer(
         }
     );
     let hint = format!("git --git-dir {} log --stat -1", repo.display());
-    Ok((Arc::new(committer), line, Some(hint)))
+    Ok((Arc::new(committer), None, line, Some(hint)))
 }
 
 /// Sweeps at every tick, and at once when an Argo CD notification arrives; a failed sweep is

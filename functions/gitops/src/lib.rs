@@ -16,6 +16,9 @@ use async_trait::async_trait;
 use berth_core::{Change, PlanError, RepoFiles};
 
 pub use git2_backend::{Git2Committer, Git2Config};
+pub use github::pulls::{
+    AutoMerge, GithubPulls, OpenedPullRequest, PullRequestDraft, PullRequestState,
+};
 pub use github::{GithubCommitter, GithubConfig, GithubCredential};
 pub use remote::RemoteUrl;
 pub use seed::seed_bare_repository;

@@ -281,7 +281,12 @@ impl Settings {
                 LocalStore::open(path).map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?,
             ),
         };
-        Ok(AppState::new(self.git.committer()?, store, self.api))
+        let (committer, pulls) = self.git.into_parts()?;
+        let state = AppState::new(committer, store, self.api);
+        Ok(match pulls {
+            Some(pulls) => state.with_pull_requests(pulls),
+            None => state,
+        })
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use berth_gitops::github::wire::RepoName;
 use berth_gitops::{
-    Committer, Git2Committer, Git2Config, GithubCommitter, GithubConfig, GithubCredential,
-    RemoteUrl,
+    AutoMerge, Committer, Git2Committer, Git2Config, GithubCommitter, GithubConfig,
+    GithubCredential, GithubPulls, RemoteUrl,
 };
 
 use crate::config::{ConfigError, invalid};
@@ -16,16 +16,95 @@ use crate::config::{ConfigError, invalid};
 /// GitHub's API unless `BERTH_GITHUB_API_URL` says otherwise.
 pub const GITHUB_API_URL: &str = "https://api.github.com";
 
-/// The backend and its settings.
+/// The backend and its settings, and GitHub's side for pull requests.
 #[derive(Debug, Clone)]
-pub enum GitSettings {
+pub struct GitSettings {
+    pub backend: GitBackend,
+    /// Set when a GitHub credential is configured and the remote names a repository: pull
+    /// requests are opened there, on either backend.
+    pub pull_requests: Option<PullRequestSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub enum GitBackend {
     Git2(Git2Config),
     Github(GithubConfig),
+}
+
+#[derive(Debug, Clone)]
+pub struct PullRequestSettings {
+    pub github: GithubConfig,
+    /// `BERTH_GITHUB_AUTO_MERGE`: how pull requests merge once their checks pass.
+    pub auto_merge: Option<AutoMerge>,
 }
 
 impl GitSettings {
     /// Reads the backend's settings through `get`, which answers only non-empty values.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let backend = GitBackend::from_env(&get)?;
+        let auto_merge = match get("BERTH_GITHUB_AUTO_MERGE") {
+            None => None,
+            Some(raw) => Some(AutoMerge::parse(&raw).ok_or_else(|| {
+                invalid("BERTH_GITHUB_AUTO_MERGE", "must be merge, squash or rebase")
+            })?),
+        };
+        let github = match &backend {
+            GitBackend::Github(config) => Some(config.clone()),
+            GitBackend::Git2(git) => match github_credential_from_env(&get)? {
+                Some(credential) => repository_of(git.remote.as_str()).map(|repo| {
+                    Ok::<_, ConfigError>(GithubConfig::new(
+                        github_api_url(get("BERTH_GITHUB_API_URL"))?,
+                        repo,
+                        git.branch.clone(),
+                        credential,
+                    ))
+                }),
+                None => None,
+            }
+            .transpose()?,
+        };
+        Ok(Self {
+            backend,
+            pull_requests: github.map(|github| PullRequestSettings { github, auto_merge }),
+        })
+    }
+
+    /// The committer and the pull requests the functions share; clients are made once, here.
+    pub fn into_parts(self) -> Result<(Arc<dyn Committer>, Option<Arc<GithubPulls>>), ConfigError> {
+        let pulls = match &self.pull_requests {
+            None => None,
+            Some(settings) => Some(Arc::new(
+                GithubPulls::new(&settings.github, settings.auto_merge)
+                    .map_err(|e| invalid(credential_var(&settings.github), e.to_string()))?,
+            )),
+        };
+        Ok((self.backend.committer()?, pulls))
+    }
+
+    pub fn branch(&self) -> &str {
+        self.backend.branch()
+    }
+
+    /// One line for a banner: which backend, which repository, whether pull requests open.
+    pub fn describe(&self) -> String {
+        let pulls = match &self.pull_requests {
+            Some(settings) => format!("; pull requests on {}", settings.github.repo.with_owner()),
+            None => "; ?mode=pr pushes a branch only (no GitHub credential)".to_owned(),
+        };
+        format!("{}{pulls}", self.backend.describe())
+    }
+}
+
+/// The variable a GitHub client's construction failure is about.
+fn credential_var(config: &GithubConfig) -> &'static str {
+    match config.credential {
+        GithubCredential::App { .. } => "BERTH_GITHUB_APP_PRIVATE_KEY",
+        GithubCredential::Token(_) => "BERTH_GITHUB_API_URL",
+    }
+}
+
+impl GitBackend {
+    fn from_env(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let raw_remote = get("BERTH_GIT_REMOTE").ok_or(ConfigError::Missing("BERTH_GIT_REMOTE"))?;
         let remote = RemoteUrl::parse(&raw_remote).map_err(|e| invalid("BERTH_GIT_REMOTE", e))?;
         let branch = get("BERTH_GIT_BRANCH").unwrap_or_else(|| "main".into());
@@ -40,7 +119,7 @@ impl GitSettings {
                     })?,
             ),
         };
-        let credential = github_credential_from_env(&get)?;
+        let credential = github_credential_from_env(get)?;
         let on_github = raw_remote.starts_with("https://github.com/");
         let github = match get("BERTH_GIT_BACKEND").as_deref() {
             Some("github") => true,
@@ -76,29 +155,24 @@ impl GitSettings {
         Ok(Self::Github(config))
     }
 
-    /// The committer the functions share; clients are made once, here.
-    pub fn committer(self) -> Result<Arc<dyn Committer>, ConfigError> {
+    fn committer(self) -> Result<Arc<dyn Committer>, ConfigError> {
         Ok(match self {
             Self::Git2(config) => Arc::new(Git2Committer::new(config)),
             Self::Github(config) => {
-                let var = match config.credential {
-                    GithubCredential::App { .. } => "BERTH_GITHUB_APP_PRIVATE_KEY",
-                    GithubCredential::Token(_) => "BERTH_GITHUB_API_URL",
-                };
+                let var = credential_var(&config);
                 Arc::new(GithubCommitter::new(config).map_err(|e| invalid(var, e.to_string()))?)
             }
         })
     }
 
-    pub fn branch(&self) -> &str {
+    fn branch(&self) -> &str {
         match self {
             Self::Git2(config) => &config.branch,
             Self::Github(config) => &config.branch,
         }
     }
 
-    /// One line for a banner: which backend, which repository.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match self {
             Self::Git2(config) => format!("Git over libgit2 to {:?}", config.remote),
             Self::Github(config) => format!(
@@ -211,11 +285,13 @@ mod tests {
 
     #[test]
     fn a_github_remote_with_a_credential_uses_the_github_backend() {
-        let GitSettings::Github(config) = settings(&[
+        let GitBackend::Github(config) = settings(&[
             ("BERTH_GIT_REMOTE", "https://github.com/acme/gitops.git"),
             ("BERTH_GITHUB_TOKEN", "ghp_secret_value"),
         ])
-        .unwrap() else {
+        .unwrap()
+        .backend
+        else {
             panic!("the GitHub backend")
         };
         assert_eq!(config.repo.with_owner(), "acme/gitops");
@@ -225,18 +301,24 @@ mod tests {
 
         // Without a credential, or when told, the same remote is plain Git.
         let plain = settings(&[("BERTH_GIT_REMOTE", "https://github.com/acme/gitops.git")]);
-        assert!(matches!(plain, Ok(GitSettings::Git2(_))));
+        assert!(matches!(plain.unwrap().backend, GitBackend::Git2(_)));
         let told = settings(&[
             ("BERTH_GIT_REMOTE", "https://github.com/acme/gitops.git"),
             ("BERTH_GITHUB_TOKEN", "t"),
             ("BERTH_GIT_BACKEND", "git2"),
-        ]);
-        assert!(matches!(told, Ok(GitSettings::Git2(_))));
+            ("BERTH_GITHUB_AUTO_MERGE", "squash"),
+        ])
+        .unwrap();
+        assert!(matches!(told.backend, GitBackend::Git2(_)));
+        // Pushed branches still get their pull requests, through the same credential.
+        let pulls = told.pull_requests.expect("pull requests");
+        assert_eq!(pulls.github.repo.with_owner(), "acme/gitops");
+        assert_eq!(pulls.auto_merge, Some(AutoMerge::Squash));
     }
 
     #[test]
     fn github_enterprise_serves_graphql_beside_its_rest_api() {
-        let GitSettings::Github(config) = settings(&[
+        let GitBackend::Github(config) = settings(&[
             (
                 "BERTH_GIT_REMOTE",
                 "https://ghe.example.com/platform/tenants",
@@ -245,7 +327,9 @@ mod tests {
             ("BERTH_GITHUB_API_URL", "https://ghe.example.com/api/v3/"),
             ("BERTH_GITHUB_TOKEN", "t"),
         ])
-        .unwrap() else {
+        .unwrap()
+        .backend
+        else {
             panic!("the GitHub backend")
         };
         assert_eq!(config.graphql_url(), "https://ghe.example.com/api/graphql");
@@ -260,7 +344,7 @@ mod tests {
             ("BERTH_GITHUB_APP_INSTALLATION_ID", "34"),
             ("BERTH_GITHUB_APP_PRIVATE_KEY", "-----BEGIN SECRET-----"),
         ];
-        let GitSettings::Github(config) = settings(&app).unwrap() else {
+        let GitBackend::Github(config) = settings(&app).unwrap().backend else {
             panic!("the GitHub backend")
         };
         let shown = format!("{config:?}");

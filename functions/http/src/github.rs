@@ -9,6 +9,7 @@ use berth_core::catalog::CATALOG_PATH;
 use berth_core::review::{Problem, review_tenant};
 use berth_core::schema::CHART_READS;
 use berth_gitops::GithubCredential;
+use berth_gitops::PullRequestState;
 use berth_store::RequestState;
 use berth_webhooks::billing::EventError;
 use berth_webhooks::events::{PullRequestEvent, parse_pull_request_event};
@@ -19,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::time::now_rfc3339;
+use crate::pull_request::follow;
 use crate::webhooks::{Effect, event_record};
 
 /// The commit status context Berth sets.
@@ -111,7 +112,7 @@ pub(crate) async fn github_effect(
                 "opened" | "synchronize" | "reopened" => {
                     review_pull_request(app, api, &request_id, &pr).await
                 }
-                "closed" if pr.merged => merged(app, &pr).await,
+                "closed" => closed(app, &pr).await,
                 other => Ok(Effect::Ignore(format!(
                     "pull_request {other} changes nothing"
                 ))),
@@ -215,8 +216,9 @@ async fn review_pull_request(
     })
 }
 
-/// A merged `berth/<request id>` branch: its request is now `merged` with the merge commit.
-async fn merged(app: &AppState, pr: &PullRequestEvent) -> Result<Effect, ApiError> {
+/// A closed `berth/<request id>` pull request: merged, its request is `merged` with the merge
+/// commit; closed unmerged, `failed` with `pr_closed`.
+async fn closed(app: &AppState, pr: &PullRequestEvent) -> Result<Effect, ApiError> {
     let branch = pr
         .head_ref
         .as_deref()
@@ -234,13 +236,28 @@ async fn merged(app: &AppState, pr: &PullRequestEvent) -> Result<Effect, ApiErro
             "no request {id} for branch {branch}"
         )));
     };
-    record.state = RequestState::Merged;
-    record.commit = pr.merge_commit_sha.clone().or(record.commit);
+    let pull = match (pr.merged, &pr.merge_commit_sha) {
+        (true, Some(sha)) => PullRequestState::Merged {
+            merge_commit: sha.clone(),
+        },
+        (true, None) => {
+            return Err(ApiError::invalid(
+                "pull_request.merge_commit_sha",
+                "is required for a merged pull request",
+            ));
+        }
+        (false, _) => PullRequestState::Closed,
+    };
+    if !follow(&mut record, &pull) {
+        return Ok(Effect::Ignore(format!(
+            "request {id} is not waiting on its pull request"
+        )));
+    }
     record.pr_url = pr.html_url.clone().or(record.pr_url);
-    record.updated_at = now_rfc3339();
+    record.pr_number = record.pr_number.or(Some(pr.number));
     app.store.put_request(&record).await?;
     Ok(Effect::Reported {
-        outcome: "merged",
+        outcome: if pr.merged { "merged" } else { "closed" },
         details: json!({"request": record}),
     })
 }

@@ -12,6 +12,7 @@ pub mod git_settings;
 pub mod github;
 pub mod idempotency;
 pub mod lambda;
+pub mod pull_request;
 pub mod submit;
 pub mod telemetry;
 pub mod time;
@@ -19,7 +20,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use berth_gitops::Committer;
+use berth_gitops::{Committer, GithubPulls};
 use berth_store::Store;
 
 pub use api::api_router;
@@ -37,6 +38,9 @@ pub struct AppState {
     /// Told of every Argo CD notification once it is recorded, so request lifecycles move
     /// now rather than at the next scheduled sweep.
     pub status_refresh: Option<Arc<dyn StatusRefresh>>,
+    /// Opens and follows pull requests for `?mode=pr` when a GitHub credential is configured;
+    /// without one, pull-request mode stops at the pushed branch.
+    pub pulls: Option<Arc<GithubPulls>>,
 }
 
 /// What follows an Argo CD notification: `berth dev` wakes its sweeper; the webhook Lambda
@@ -54,7 +58,14 @@ impl AppState {
             store,
             config: Arc::new(config),
             status_refresh: None,
+            pulls: None,
         }
+    }
+
+    /// Opens a pull request for every `?mode=pr` request through `pulls`.
+    pub fn with_pull_requests(mut self, pulls: Arc<GithubPulls>) -> Self {
+        self.pulls = Some(pulls);
+        self
     }
 
     pub fn with_status_refresh(mut self, refresh: Arc<dyn StatusRefresh>) -> Self {

@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::config::Mode;
 use crate::deadline::{Deadline, RECORD_BUDGET};
 use crate::error::ApiError;
+use crate::pull_request::{self, PlannedChange};
 use crate::time::now_rfc3339;
 
 pub struct Submission {
@@ -186,12 +187,16 @@ pub async fn submit(
         Mode::Pr => Target::NewBranch(pr_branch(&request.id)),
     };
     let index = Arc::new(Mutex::new(None::<IndexUpdate>));
+    let planned = Arc::new(Mutex::new(None::<PlannedChange>));
     let plan = {
-        let (request, index) = (request.clone(), Arc::clone(&index));
+        let (request, index, planned) = (request.clone(), Arc::clone(&index), Arc::clone(&planned));
         move |files: &RepoFiles| {
             let change = berth_core::plan(&request, files)?;
             if let Ok(mut slot) = index.lock() {
                 *slot = index_after(&request, files, &change);
+            }
+            if let Ok(mut slot) = planned.lock() {
+                *slot = Some(PlannedChange::of(&change));
             }
             Ok(change)
         }
@@ -227,6 +232,11 @@ pub async fn submit(
             return Err((error, Some(record)));
         }
     };
+
+    if mode == Mode::Pr && record.state == RequestState::BranchPushed {
+        let planned = planned.lock().ok().and_then(|slot| slot.clone());
+        open_pull_request(state, &mut record, planned.as_ref()).await?;
+    }
 
     // The commit has landed. If recording it fails, answering 503 is still right: the retry
     // takes the claim over, finds the commit by its trailer and answers with it.
@@ -295,6 +305,9 @@ pub async fn resume(
     record.updated_at = now_rfc3339();
     let direct = branch.is_none();
     record_landing(&mut record, sha, branch);
+    if !direct {
+        open_pull_request(state, &mut record, None).await?;
+    }
     let mut landed = Landed {
         submitted: Submitted {
             status: StatusCode::ACCEPTED,
@@ -311,6 +324,22 @@ pub async fn resume(
         }
     }
     landed.record(state).await
+}
+
+/// Opens the pull request of a request whose branch is pushed; when GitHub cannot, records
+/// the request `failed` (its retry finds the branch and opens the pull request then).
+async fn open_pull_request(
+    state: &AppState,
+    record: &mut RequestRecord,
+    planned: Option<&PlannedChange>,
+) -> Result<(), (ApiError, Option<RequestRecord>)> {
+    let Err(error) = pull_request::open_for(state, record, planned).await else {
+        return Ok(());
+    };
+    if let Err(store_error) = state.store.put_request(record).await {
+        tracing::warn!(request_id = %record.id, error = %store_error, "could not record the failed request");
+    }
+    Err((error, Some(record.clone())))
 }
 
 /// The answer a record with an outcome stands for; `None` while it has none (`accepted`, or a

@@ -13,6 +13,7 @@ use berth_cluster::{
 use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
 use berth_http::AppState;
+use berth_http::pull_request::follow;
 use berth_http::submit::{pr_branch, record_landing, refresh_tenant_index};
 use berth_http::time::{epoch_seconds_now, now_rfc3339};
 use berth_store::{
@@ -304,9 +305,10 @@ impl Sweeper {
         if let Some(tenant) = only_tenant {
             open.retain(|r| r.tenant == tenant);
         }
-        let (unfinished, open): (Vec<_>, Vec<_>) = open
+        let (unfinished, mut open): (Vec<_>, Vec<_>) = open
             .into_iter()
             .partition(|r| r.state == RequestState::Accepted);
+        let followed = self.follow_pull_requests(&mut open).await?;
         // Left to the scheduled sweep: the webhook's refresh of one tenant stays quick, and
         // settling may rewrite the tenant index, which that function has no right to.
         let settled = match only_tenant {
@@ -314,7 +316,7 @@ impl Sweeper {
             Some(_) => 0,
         };
         if open.is_empty() {
-            return Ok(settled);
+            return Ok(settled + followed);
         }
         let mut by_tenant: HashMap<&str, Vec<&SlotStatus>> = HashMap::new();
         let mut running: BTreeSet<&str> = BTreeSet::new();
@@ -362,7 +364,45 @@ impl Sweeper {
                 moved += 1;
             }
         }
-        Ok(settled + moved)
+        Ok(settled + followed + moved)
+    }
+
+    /// Moves the requests whose pull request was merged or closed, read from GitHub in one
+    /// query: its webhooks are not redelivered, so a missed one would leave them waiting.
+    /// Merged requests stay in `open` for this sweep to judge their sync; failed ones leave it.
+    async fn follow_pull_requests(
+        &self,
+        open: &mut Vec<RequestRecord>,
+    ) -> Result<usize, SweepError> {
+        let Some(pulls) = &self.state.pulls else {
+            return Ok(0);
+        };
+        let waiting: Vec<usize> = (0..open.len())
+            .filter(|&i| open[i].state == RequestState::PrOpened && open[i].pr_number.is_some())
+            .collect();
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let numbers: Vec<u64> = waiting.iter().filter_map(|&i| open[i].pr_number).collect();
+        // GitHub being unreachable must not stop the sweep: the next one asks again.
+        let states = match pulls.states(&numbers).await {
+            Ok(states) => states,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the state of Berth's pull requests");
+                return Ok(0);
+            }
+        };
+        let mut moved = 0;
+        for (&i, pull) in waiting.iter().zip(&states) {
+            let record = &mut open[i];
+            if follow(record, pull) {
+                tracing::info!(request_id = %record.id, to = ?record.state, "pull request closed; its webhook was missed");
+                self.state.store.put_request(record).await?;
+                moved += 1;
+            }
+        }
+        open.retain(|r| r.state != RequestState::Failed);
+        Ok(moved)
     }
 
     /// Settles the requests left `accepted` for longer than a claim's lease: whatever ran them

@@ -62,6 +62,9 @@ pub struct RequestRecord {
     pub commit: Option<String>,
     pub branch: Option<String>,
     pub pr_url: Option<String>,
+    /// The pull request's number, once one is open for the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_number: Option<u64>,
     pub error: Option<ErrorBody>,
     pub created_at: String,
     pub updated_at: String,
@@ -87,6 +90,7 @@ impl RequestRecord {
             commit: None,
             branch: None,
             pr_url: None,
+            pr_number: None,
             error: None,
             created_at: now.clone(),
             updated_at: now,

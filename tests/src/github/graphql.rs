@@ -54,6 +54,7 @@ pub struct Context<'a> {
     /// Commit this before the next `createCommitOnBranch` applies: another writer's change
     /// landing between Berth's read and its write.
     pub race: Option<(String, Vec<u8>)>,
+    pub pulls: &'a std::sync::Mutex<Vec<super::pulls::Pull>>,
 }
 
 /// Executes `document`: `Ok((data, errors))`, or the validation errors of a document GitHub
@@ -132,6 +133,8 @@ enum Obj {
         end: Option<String>,
     },
     CommitPayload(Oid),
+    Pull(super::pulls::Pull),
+    AutoMergePayload,
 }
 
 impl Obj {
@@ -148,6 +151,8 @@ impl Obj {
             Obj::History { .. } => "CommitHistoryConnection",
             Obj::PageInfo { .. } => "PageInfo",
             Obj::CommitPayload(_) => "CreateCommitOnBranchPayload",
+            Obj::Pull(_) => "PullRequest",
+            Obj::AutoMergePayload => "EnablePullRequestAutoMergePayload",
         }
     }
 
@@ -275,6 +280,48 @@ fn resolve(
             let oid = create_commit_on_branch(ctx, &args["input"])?;
             Ok(Resolved::One(Obj::CommitPayload(oid)))
         }
+        (Obj::Mutation, "enablePullRequestAutoMerge") => {
+            let input = &args["input"];
+            let id = input["pullRequestId"].as_str().unwrap_or_default();
+            let mut pulls = ctx.pulls.lock().expect("lock");
+            let Some(pull) = pulls.iter_mut().find(|p| p.node_id() == id && p.open) else {
+                return Err(GqlError::typed(
+                    "NOT_FOUND",
+                    format!("Could not resolve to a node with the global id of '{id}'"),
+                ));
+            };
+            pull.auto_merge = Some(input["mergeMethod"].as_str().unwrap_or("MERGE").to_owned());
+            Ok(Resolved::One(Obj::AutoMergePayload))
+        }
+        (Obj::AutoMergePayload, "clientMutationId") => null(),
+        (Obj::Repository, "pullRequest") => {
+            let number = args.get("number").and_then(Value::as_u64).unwrap_or(0);
+            let pulls = ctx.pulls.lock().expect("lock");
+            match pulls.iter().find(|p| p.number == number) {
+                Some(pull) => Ok(Resolved::One(Obj::Pull(pull.clone()))),
+                None => Err(GqlError::typed(
+                    "NOT_FOUND",
+                    format!("Could not resolve to a PullRequest with the number of {number}."),
+                )),
+            }
+        }
+        (Obj::Pull(pull), "number") => scalar(pull.number.into()),
+        (Obj::Pull(pull), "url") => scalar(pull.html_url().into()),
+        (Obj::Pull(pull), "merged") => scalar(pull.merge_commit_sha.is_some().into()),
+        (Obj::Pull(pull), "state") => scalar(
+            match (pull.open, &pull.merge_commit_sha) {
+                (true, _) => "OPEN",
+                (false, Some(_)) => "MERGED",
+                (false, None) => "CLOSED",
+            }
+            .into(),
+        ),
+        (Obj::Pull(pull), "mergeCommit") => match &pull.merge_commit_sha {
+            Some(sha) => Ok(Resolved::One(Obj::Commit(
+                Oid::from_str(sha).map_err(internal)?,
+            ))),
+            None => null(),
+        },
         (Obj::Repository, "id") => scalar("R_kgDOBerth".into()),
         (Obj::Repository, "nameWithOwner") => scalar(ctx.name_with_owner.into()),
         (Obj::Repository, "ref") => {

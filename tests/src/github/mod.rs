@@ -6,9 +6,10 @@
 //! slow answer, rate limits. It counts every call it receives.
 
 pub mod graphql;
+pub mod pulls;
 mod rest;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,7 +18,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -76,6 +77,8 @@ struct Shared {
     faults: Mutex<Faults>,
     /// Writes to the repository go one at a time, as GitHub serialises a ref's updates.
     writes: Mutex<()>,
+    pulls: Mutex<Vec<pulls::Pull>>,
+    labels: Mutex<BTreeSet<String>>,
 }
 
 #[derive(Clone)]
@@ -101,6 +104,8 @@ impl GithubServer {
             recorded: Mutex::new(Recorded::default()),
             faults: Mutex::new(Faults::default()),
             writes: Mutex::new(()),
+            pulls: Mutex::new(Vec::new()),
+            labels: Mutex::new(BTreeSet::new()),
         });
         let state = ServerState(Arc::clone(&shared));
         let router = Router::new()
@@ -119,7 +124,20 @@ impl GithubServer {
                 "/repos/{owner}/{repo}/compare/{basehead}",
                 get(rest::compare),
             )
+            .route(
+                "/repos/{owner}/{repo}/pulls",
+                post(pulls::create).get(pulls::list),
+            )
             .route("/repos/{owner}/{repo}/pulls/{number}", get(rest::get_pull))
+            .route(
+                "/repos/{owner}/{repo}/pulls/{number}/merge",
+                put(pulls::merge_route),
+            )
+            .route("/repos/{owner}/{repo}/labels", post(pulls::create_label))
+            .route(
+                "/repos/{owner}/{repo}/issues/{number}/labels",
+                post(pulls::add_labels),
+            )
             .route(
                 "/repos/{owner}/{repo}/pulls/{number}/files",
                 get(rest::pull_files),
@@ -176,6 +194,42 @@ impl GithubServer {
     /// Cuts `Blob.text` at `limit` bytes instead of GitHub's 512,000.
     pub fn set_blob_text_limit(&self, limit: usize) {
         self.faults().blob_text_limit = Some(limit);
+    }
+
+    /// The pull requests opened on the server.
+    pub fn pull_requests(&self) -> Vec<pulls::Pull> {
+        self.shared.pulls.lock().expect("lock").clone()
+    }
+
+    /// The repository's labels.
+    pub fn labels(&self) -> BTreeSet<String> {
+        self.shared.labels.lock().expect("lock").clone()
+    }
+
+    /// Merges pull request `number` as a person would on GitHub; returns the commit its base
+    /// got.
+    pub fn merge_pull_request(&self, number: u64, method: pulls::MergeMethod) -> String {
+        pulls::merge(&ServerState(Arc::clone(&self.shared)), number, method)
+            .expect("merge the pull request")
+    }
+
+    /// Closes pull request `number` without merging it.
+    pub fn close_pull_request(&self, number: u64) {
+        let mut pulls = self.shared.pulls.lock().expect("lock");
+        if let Some(pull) = pulls.iter_mut().find(|p| p.number == number) {
+            pull.open = false;
+        }
+    }
+
+    /// The `pull_request` webhook body GitHub would send for pull request `number`.
+    pub fn pull_request_event(&self, number: u64, action: &str) -> Value {
+        let repo = git2::Repository::open_bare(&self.shared.repo).expect("open");
+        let pulls = self.shared.pulls.lock().expect("lock");
+        pulls
+            .iter()
+            .find(|p| p.number == number)
+            .expect("a pull request of that number")
+            .event(&repo, action)
     }
 
     fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
@@ -306,9 +360,11 @@ async fn graphql_route(
         call.operation = name.clone();
         call.variables = Some(Value::Object(variables.clone()));
     }
+    // Mutations write: one at a time.
     let is_commit = query.contains("createCommitOnBranch");
+    let is_mutation = query.trim_start().starts_with("mutation");
     let answer = tokio::task::spawn_blocking(move || {
-        let _writes = is_commit.then(|| shared.writes.lock().expect("lock"));
+        let _writes = is_mutation.then(|| shared.writes.lock().expect("lock"));
         let repo = git2::Repository::open_bare(&shared.repo).expect("open the bare repository");
         let (race, lose, limit) = {
             let mut faults = shared.faults.lock().expect("lock");
@@ -329,6 +385,7 @@ async fn graphql_route(
             variables: &variables,
             blob_text_limit: limit,
             race,
+            pulls: &shared.pulls,
         };
         let executed = graphql::execute(&query, operation.as_deref(), &mut ctx);
         (executed, lose)

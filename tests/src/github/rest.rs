@@ -234,6 +234,9 @@ pub async fn get_pull(
     State(state): State<ServerState>,
     Path((owner, name, number)): Path<(String, String, u64)>,
 ) -> Response {
+    if let Some(pull) = super::pulls::held(&state, number) {
+        return Json(pull).into_response();
+    }
     let repo = open(&state);
     let (Some(head), Some(base)) = (
         pull_head(&repo, number),

@@ -7,6 +7,7 @@
 pub mod answer;
 mod answer_cache;
 pub mod client;
+pub mod pulls;
 pub mod wire;
 
 use std::sync::Arc;
