@@ -135,8 +135,8 @@ fn committer(state_dir: &Path, project: &Path) -> anyhow::Result<DevGit> {
             _ => get(name),
         })?;
         let line = format!("{} (from BERTH_GIT_REMOTE)", settings.describe());
-        let (committer, pulls) = settings.into_parts()?;
-        return Ok((committer, pulls, line, None));
+        let git = settings.into_parts()?;
+        return Ok((git.committer, git.pulls, line, None));
     }
     let repo = state_dir.join("repo.git");
     let seeded = ensure_repository(&repo, project)?;

@@ -281,9 +281,9 @@ impl Settings {
                 LocalStore::open(path).map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?,
             ),
         };
-        let (committer, pulls) = self.git.into_parts()?;
-        let state = AppState::new(committer, store, self.api);
-        Ok(match pulls {
+        let git = self.git.into_parts()?;
+        let state = AppState::new(git.committer, store, self.api);
+        Ok(match git.pulls {
             Some(pulls) => state.with_pull_requests(pulls),
             None => state,
         })

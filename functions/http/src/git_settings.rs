@@ -70,7 +70,7 @@ impl GitSettings {
     }
 
     /// The committer and the pull requests the functions share; clients are made once, here.
-    pub fn into_parts(self) -> Result<(Arc<dyn Committer>, Option<Arc<GithubPulls>>), ConfigError> {
+    pub fn into_parts(self) -> Result<GitParts, ConfigError> {
         let pulls = match &self.pull_requests {
             None => None,
             Some(settings) => Some(Arc::new(
@@ -78,7 +78,10 @@ impl GitSettings {
                     .map_err(|e| invalid(credential_var(&settings.github), e.to_string()))?,
             )),
         };
-        Ok((self.backend.committer()?, pulls))
+        Ok(GitParts {
+            committer: self.backend.committer()?,
+            pulls,
+        })
     }
 
     pub fn branch(&self) -> &str {
@@ -93,6 +96,12 @@ impl GitSettings {
         };
         format!("{}{pulls}", self.backend.describe())
     }
+}
+
+/// What a function commits and opens pull requests through.
+pub struct GitParts {
+    pub committer: Arc<dyn Committer>,
+    pub pulls: Option<Arc<GithubPulls>>,
 }
 
 /// The variable a GitHub client's construction failure is about.
