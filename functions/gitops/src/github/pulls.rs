@@ -92,7 +92,7 @@ pub struct GithubPulls {
     label_exists: AtomicBool,
 }
 
-const ENABLE_AUTO_MERGE: &str = "mutation BerthAutoMerge($input: EnablePullRequestAutoMergeInput!) { enablePullRequestAutoMerge(input: $input) { clientMutationId } }";
+pub const ENABLE_AUTO_MERGE: &str = "mutation BerthAutoMerge($input: EnablePullRequestAutoMergeInput!) { enablePullRequestAutoMerge(input: $input) { clientMutationId } }";
 
 /// Most pull requests read in one [`GithubPulls::states`] query; more take more queries.
 const STATES_PER_QUERY: usize = 50;
