@@ -14,7 +14,7 @@ use berth_gitops::{
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::{ApiConfig, AppState, api_router, webhook_router};
 use berth_status::Sweeper;
-use berth_store::{LocalStore, RequestState, Store};
+use berth_store::{LocalStore, RequestState};
 use berth_tests::api_server::{ADMIN, GITHUB_SECRET, webhook_secrets};
 use berth_tests::github::GithubServer;
 use berth_tests::github::pulls::MergeMethod;
