@@ -517,3 +517,72 @@ async fn graphqls_rate_limited_waits_for_the_reset() {
     );
     assert_eq!(f.trailers(), ["01GHRL4"]);
 }
+
+fn app_config(f: &Fixture, private_key_pem: String) -> GithubConfig {
+    let mut config = f.config();
+    config.credential = GithubCredential::App {
+        app_id: berth_tests::github::TEST_APP_ID,
+        private_key_pem: private_key_pem.into(),
+        installation_id: berth_tests::github::TEST_INSTALLATION_ID,
+    };
+    config
+}
+
+#[tokio::test]
+async fn a_github_app_mints_one_token_for_many_calls_and_a_new_one_once_it_expires() {
+    let f = Fixture::new().await;
+    let key = GithubServer::test_app_private_key();
+    let c = GithubCommitter::new(app_config(&f, key)).unwrap();
+    commit(&c, create_request("01GHAPP1", "acme"))
+        .await
+        .unwrap();
+    commit(&c, create_request("01GHAPP2", "globex"))
+        .await
+        .unwrap();
+    assert!(f.github.calls() >= 5);
+    assert_eq!(
+        f.github.installation_tokens_minted(),
+        1,
+        "one token, many calls"
+    );
+
+    f.github.expire_installation_tokens();
+    commit(&c, create_request("01GHAPP3", "initech"))
+        .await
+        .unwrap();
+    assert_eq!(f.github.installation_tokens_minted(), 2, "minted again");
+    assert_eq!(f.trailers(), ["01GHAPP3", "01GHAPP2", "01GHAPP1"]);
+}
+
+#[tokio::test]
+async fn a_wrong_app_key_is_a_clear_error_that_names_no_secret() {
+    let f = Fixture::new().await;
+    let wrong = std::fs::read_to_string(
+        berth_tests::project_root().join("tests/fixtures/github/other-app.pem"),
+    )
+    .unwrap();
+    let config = app_config(&f, wrong.clone());
+    let c = GithubCommitter::new(config.clone()).unwrap();
+    let error = c
+        .read(vec!["tenants/catalog.yaml".into()])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GitError::Credential(_)), "{error:?}");
+    let shown = format!("{error} {error:?} {config:?}");
+    assert!(
+        shown.contains("A JSON web token could not be decoded"),
+        "{shown}"
+    );
+    let secret_line = wrong.lines().nth(1).unwrap();
+    assert!(!shown.contains(secret_line), "{shown}");
+    assert_eq!(f.github.installation_tokens_minted(), 0);
+
+    // Not a key at all: refused before any call, naming the setting and not its value.
+    let garbage = app_config(&f, "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0\n".into());
+    let Err(refused) = GithubCommitter::new(garbage) else {
+        panic!("a key that is no key is refused")
+    };
+    let shown = format!("{refused} {refused:?}");
+    assert!(shown.contains("BERTH_GITHUB_APP_PRIVATE_KEY"), "{shown}");
+    assert!(!shown.contains("c2VjcmV0"), "{shown}");
+}

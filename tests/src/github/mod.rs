@@ -79,7 +79,23 @@ struct Shared {
     writes: Mutex<()>,
     pulls: Mutex<Vec<pulls::Pull>>,
     labels: Mutex<BTreeSet<String>>,
+    app: Mutex<AppTokens>,
 }
+
+/// The test GitHub App: its id, installation, and the installation tokens minted.
+#[derive(Debug)]
+struct AppTokens {
+    app_id: u64,
+    installation_id: u64,
+    /// Valid tokens and when they stop being valid (epoch seconds).
+    minted: Vec<(String, u64)>,
+    mints: usize,
+    lifetime: Duration,
+}
+
+/// The test GitHub App's id and installation, whose key is `tests/fixtures/github/test-app.pem`.
+pub const TEST_APP_ID: u64 = 4242;
+pub const TEST_INSTALLATION_ID: u64 = 777;
 
 #[derive(Clone)]
 struct ServerState(Arc<Shared>);
@@ -106,10 +122,21 @@ impl GithubServer {
             writes: Mutex::new(()),
             pulls: Mutex::new(Vec::new()),
             labels: Mutex::new(BTreeSet::new()),
+            app: Mutex::new(AppTokens {
+                app_id: TEST_APP_ID,
+                installation_id: TEST_INSTALLATION_ID,
+                minted: Vec::new(),
+                mints: 0,
+                lifetime: Duration::from_secs(3600),
+            }),
         });
         let state = ServerState(Arc::clone(&shared));
         let router = Router::new()
             .route("/graphql", post(graphql_route))
+            .route(
+                "/app/installations/{installation}/access_tokens",
+                post(installation_token),
+            )
             .route(
                 "/repos/{owner}/{repo}/statuses/{sha}",
                 post(rest::create_status),
@@ -196,6 +223,22 @@ impl GithubServer {
         self.faults().blob_text_limit = Some(limit);
     }
 
+    /// How many installation tokens the test App has minted.
+    pub fn installation_tokens_minted(&self) -> usize {
+        self.shared.app.lock().expect("lock").mints
+    }
+
+    /// Revokes every installation token, as their hour running out does.
+    pub fn expire_installation_tokens(&self) {
+        self.shared.app.lock().expect("lock").minted.clear();
+    }
+
+    /// The private key of the test GitHub App, as GitHub hands it out (PKCS#1 PEM).
+    pub fn test_app_private_key() -> String {
+        std::fs::read_to_string(crate::project_root().join("tests/fixtures/github/test-app.pem"))
+            .expect("the test App's key")
+    }
+
     /// The pull requests opened on the server.
     pub fn pull_requests(&self) -> Vec<pulls::Pull> {
         self.shared.pulls.lock().expect("lock").clone()
@@ -273,12 +316,16 @@ async fn gate(State(state): State<ServerState>, mut request: Request, next: Next
         let mut faults = shared.faults.lock().expect("lock");
         (faults.delays.pop_front(), faults.rate_limits.pop_front())
     };
-    let expected = format!("Bearer {}", shared.token);
-    let authorized = request
+    let bearer = request
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == expected);
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
+    // Minting a token is authenticated by the App's JWT, which its route checks.
+    let minting = request.uri().path().starts_with("/app/");
+    let authorized = minting || bearer == shared.token || shared.app_token_valid(&bearer);
     let mut response = if !authorized {
         github_error(StatusCode::UNAUTHORIZED, "Bad credentials")
     } else if let Some(limit) = limit {
@@ -313,6 +360,69 @@ async fn gate(State(state): State<ServerState>, mut request: Request, next: Next
         }
     }
     response
+}
+
+impl Shared {
+    fn app_token_valid(&self, token: &str) -> bool {
+        let now = epoch_seconds();
+        self.app
+            .lock()
+            .expect("lock")
+            .minted
+            .iter()
+            .any(|(minted, until)| minted == token && *until > now)
+    }
+}
+
+/// `POST /app/installations/{id}/access_tokens`: checks the RS256 JWT against the test App's
+/// public key and its `iss` against the App's id, then mints an installation token.
+async fn installation_token(
+    State(state): State<ServerState>,
+    axum::extract::Path(installation): axum::extract::Path<u64>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let jwt = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let public =
+        std::fs::read(crate::project_root().join("tests/fixtures/github/test-app.pub.pem"))
+            .expect("the test App's public key");
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(&public).expect("an RSA public key");
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    let Ok(claims) = jsonwebtoken::decode::<Value>(jwt, &key, &validation) else {
+        return github_error(
+            StatusCode::UNAUTHORIZED,
+            "A JSON web token could not be decoded",
+        );
+    };
+    let mut app = state.0.app.lock().expect("lock");
+    let issuer = claims.claims["iss"]
+        .as_u64()
+        .or_else(|| claims.claims["iss"].as_str().and_then(|s| s.parse().ok()));
+    if issuer != Some(app.app_id) {
+        return github_error(
+            StatusCode::UNAUTHORIZED,
+            "'Issuer' claim ('iss') must be an Integer",
+        );
+    }
+    if installation != app.installation_id {
+        return github_error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    app.mints += 1;
+    let token = format!("ghs_test{:04}", app.mints);
+    let until = epoch_seconds() + app.lifetime.as_secs();
+    app.minted.push((token.clone(), until));
+    let expires_at =
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(until)).to_string();
+    (
+        StatusCode::CREATED,
+        Json(json!({"token": token, "expires_at": expires_at,
+                    "permissions": {"contents": "write", "pull_requests": "write", "statuses": "write", "metadata": "read"},
+                    "repository_selection": "selected"})),
+    )
+        .into_response()
 }
 
 fn rate_limited(limit: RateLimit) -> Response {

@@ -75,7 +75,10 @@ pub struct Answer {
 }
 
 pub struct GithubClient {
+    /// Sends every call; holds no credential of its own.
     http: Octocrab,
+    /// Mints and caches a GitHub App's installation tokens.
+    minter: Option<Octocrab>,
     credential: GithubCredential,
     rest_url: String,
     graphql_url: String,
@@ -96,14 +99,20 @@ impl GithubClient {
         let invalid = |e: octocrab::Error| {
             CallError::Credential(format!("cannot build the GitHub client: {e}"))
         };
-        let builder = Octocrab::builder()
-            .base_uri(rest_url.as_str())
-            .map_err(|e| CallError::Credential(format!("{rest_url:?} is not a URL: {e}")))?
-            .set_connect_timeout(io_timeout.map(|t| t.min(CONNECT_TIMEOUT)))
-            .set_read_timeout(io_timeout)
-            .set_write_timeout(io_timeout);
-        let http = match &credential {
-            GithubCredential::Token(_) => builder.build().map_err(invalid)?,
+        let builder = || -> Result<_, CallError> {
+            Ok(Octocrab::builder()
+                .base_uri(rest_url.as_str())
+                .map_err(|e| CallError::Credential(format!("{rest_url:?} is not a URL: {e}")))?
+                .set_connect_timeout(io_timeout.map(|t| t.min(CONNECT_TIMEOUT)))
+                .set_read_timeout(io_timeout)
+                .set_write_timeout(io_timeout))
+        };
+        // Calls go through a client without credentials, carrying the token this module
+        // chooses: an App's installation client would, on a 401, clear its token and resend the
+        // call by itself.
+        let http = builder()?.build().map_err(invalid)?;
+        let minter = match &credential {
+            GithubCredential::Token(_) => None,
             GithubCredential::App {
                 app_id,
                 private_key_pem,
@@ -118,16 +127,19 @@ impl GithubClient {
                         "BERTH_GITHUB_APP_PRIVATE_KEY is not an RSA private key in PEM form ({e})"
                     ))
                 })?;
-                builder
-                    .app(AppId(*app_id), key)
-                    .build()
-                    .map_err(invalid)?
-                    .installation(InstallationId(*installation_id))
-                    .map_err(invalid)?
+                Some(
+                    builder()?
+                        .app(AppId(*app_id), key)
+                        .build()
+                        .map_err(invalid)?
+                        .installation(InstallationId(*installation_id))
+                        .map_err(invalid)?,
+                )
             }
         };
         Ok(Self {
             http,
+            minter,
             credential,
             rest_url,
             graphql_url: graphql_url.to_owned(),
@@ -168,8 +180,20 @@ impl GithubClient {
         body: Option<Value>,
     ) -> Result<Answer, CallError> {
         let mut waited = Duration::ZERO;
+        let mut fresh_token = false;
         loop {
-            let (answer, headers) = self.send(method.clone(), &url, body.as_ref()).await?;
+            let (answer, headers) = self
+                .send(method.clone(), &url, body.as_ref(), fresh_token)
+                .await?;
+            // An App's token GitHub no longer honours (revoked, or its hour is up early by our
+            // clock): mint a new one and send again, once.
+            if answer.status == 401
+                && !fresh_token
+                && matches!(self.credential, GithubCredential::App { .. })
+            {
+                fresh_token = true;
+                continue;
+            }
             let Some(wait) = limit_wait(&answer, &headers, epoch_seconds()) else {
                 return match answer.status {
                     401 => Err(CallError::Credential(message(&answer.body))),
@@ -194,8 +218,9 @@ impl GithubClient {
         method: Method,
         url: &str,
         body: Option<&Value>,
+        fresh_token: bool,
     ) -> Result<(Answer, HeaderMap), CallError> {
-        let token = self.token().await?;
+        let token = self.token(fresh_token).await?;
         let request = Request::builder()
             .method(method)
             .uri(url)
@@ -227,16 +252,25 @@ impl GithubClient {
         Ok((Answer { status, body }, headers))
     }
 
-    /// The bearer token: the configured one, or the App installation's current token.
-    async fn token(&self) -> Result<SecretString, CallError> {
-        match &self.credential {
-            GithubCredential::Token(token) => Ok(token.clone()),
-            GithubCredential::App { .. } => self.http.installation_token().await.map_err(|e| {
-                CallError::Credential(format!(
-                    "minting a GitHub App installation token failed: {}",
-                    octocrab_message(&e)
-                ))
-            }),
+    /// The bearer token: the configured one, or the App installation's current token, minted
+    /// anew when `fresh` (octocrab renews it by itself 30 s before it expires).
+    async fn token(&self, fresh: bool) -> Result<SecretString, CallError> {
+        // A buffer longer than a token's hour makes octocrab mint one.
+        let buffer = chrono::Duration::seconds(if fresh { 7_200 } else { 30 });
+        match (&self.credential, &self.minter) {
+            (GithubCredential::Token(token), _) => Ok(token.clone()),
+            (GithubCredential::App { .. }, None) => Err(CallError::Credential(
+                "the GitHub App's installation client is missing".into(),
+            )),
+            (GithubCredential::App { .. }, Some(minter)) => minter
+                .installation_token_with_buffer(buffer)
+                .await
+                .map_err(|e| {
+                    CallError::Credential(format!(
+                        "minting a GitHub App installation token failed: {}",
+                        octocrab_message(&e)
+                    ))
+                }),
         }
     }
 }
