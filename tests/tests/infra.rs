@@ -169,6 +169,9 @@ fn valid_value(name: &str) -> String {
         "BERTH_WEBHOOK_SECRETS_SIGNUP" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
         "BERTH_WEBHOOK_TOLERANCE_SECONDS" => "300".into(),
         "BERTH_GITHUB_API_URL" => "https://api.github.com".into(),
+        "BERTH_GIT_BACKEND" => "git2".into(),
+        "BERTH_GITHUB_AUTO_MERGE" => "squash".into(),
+        "BERTH_GITHUB_APP_ID" | "BERTH_GITHUB_APP_INSTALLATION_ID" => "12345".into(),
         "BERTH_KUBE_SERVER" => "https://eks.example.com".into(),
         "BERTH_SYNC_TIMEOUT" => "1h".into(),
         "BERTH_CORS_ORIGINS" => "https://app.example.com".into(),
@@ -257,11 +260,26 @@ fn the_template_sets_what_each_function_reads_and_nothing_else() {
         } else {
             vec![set.clone()]
         };
+        // The GitHub credential is the App's or the token, never both, by a condition too.
+        let app = |v: &String| v.starts_with("BERTH_GITHUB_APP_");
+        let modes: Vec<BTreeSet<String>> = modes
+            .into_iter()
+            .flat_map(|env| {
+                let with_token = env.iter().filter(|v| !app(v)).cloned().collect();
+                let with_app = env
+                    .iter()
+                    .filter(|v| *v != "BERTH_GITHUB_TOKEN")
+                    .cloned()
+                    .collect();
+                [with_token, with_app]
+            })
+            .collect();
         let mut read = BTreeSet::new();
         for (i, env) in modes.iter().enumerate() {
             // With ApiAuth's two values, as the template's conditions give them.
             let mut env = env.clone();
-            if function == "ApiFunction" && i == 0 {
+            // The first two are the api's jwt mode, with either GitHub credential.
+            if function == "ApiFunction" && i < 2 {
                 env.remove("BERTH_API_AUTH");
                 let (asked, outcome) = read_with(
                     |var| {
