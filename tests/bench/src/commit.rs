@@ -2,7 +2,9 @@
 //! 5,000 tenants, served by `git daemon` on 127.0.0.1 (a network transport, as GitHub is for a
 //! Lambda), for Berth's committer with a warm and a cold cache, against what existing
 //! write-back tools do: `git clone --depth 1`, edit, `git commit`, `git push` with the git CLI.
-//! Run for a short and a long history to show the latency does not grow with history.
+//! Run for a short and a long history to show the latency does not grow with history. The
+//! GitHub backend runs beside it against the GitHub test server over the same repository: its
+//! calls per commit, and its latency.
 //!
 //! Usage: bench-commit [TENANTS] [HISTORY,HISTORY...] [RUNS]
 
@@ -15,8 +17,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use berth_core::body::{parse_create_tenant, parse_module_change};
 use berth_core::{Action, RepoFiles, Request, TenantName, plan};
+use berth_gitops::github::wire::RepoName;
 use berth_gitops::{
-    CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, RemoteUrl, Target,
+    CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, GithubCommitter,
+    GithubConfig, GithubCredential, RemoteUrl, Target,
 };
 use serde_json::json;
 
@@ -25,11 +29,17 @@ use serde_json::json;
 #[allow(dead_code)]
 #[path = "../../src/git.rs"]
 mod git;
+#[allow(dead_code, unused_imports)]
+#[path = "../../src/github/mod.rs"]
+mod github;
 #[allow(dead_code)]
 #[path = "../../src/net.rs"]
 mod net;
+#[allow(dead_code)]
+#[path = "../../src/serve.rs"]
+mod serve;
 
-use git::{GitDaemon, project_charts_and_catalog};
+use git::{GitDaemon, project_charts_and_catalog, project_root};
 
 fn tenant_name(i: usize) -> String {
     format!("t{i:05}")
@@ -159,7 +169,7 @@ fn toggle_request(i: usize, enable: bool, run: usize) -> anyhow::Result<Request>
     })
 }
 
-async fn berth_commit(committer: &Git2Committer, request: Request) -> anyhow::Result<Duration> {
+async fn berth_commit(committer: &dyn Committer, request: Request) -> anyhow::Result<Duration> {
     let reads = berth_core::plan::read_set(&request.tenant);
     let commit = CommitRequest {
         request_id: request.id.clone(),
@@ -238,6 +248,60 @@ struct Figures {
     warm: Duration,
     cold: Duration,
     clone: Duration,
+    github: GithubFigures,
+}
+
+/// The GitHub backend's medians and its calls per commit.
+struct GithubFigures {
+    warm: Duration,
+    cold: Duration,
+    warm_calls: f64,
+    cold_calls: f64,
+}
+
+const GITHUB_TOKEN: &str = "bench-github-token";
+
+fn github_committer(url: &str) -> anyhow::Result<GithubCommitter> {
+    let (owner, name) = github::REPOSITORY.split_once('/').context("owner/name")?;
+    let config = GithubConfig::new(
+        url,
+        RepoName {
+            owner: owner.into(),
+            name: name.into(),
+        },
+        "main",
+        GithubCredential::Token(GITHUB_TOKEN.to_owned().into()),
+    );
+    Ok(GithubCommitter::new(config)?)
+}
+
+/// Commits `requests` through the GitHub backend against the test server over `repo`: the
+/// warm committer first fills its cache, each cold one is new.
+async fn measure_github(
+    repo: &Path,
+    runs: usize,
+    next: &mut impl FnMut() -> anyhow::Result<Request>,
+) -> anyhow::Result<GithubFigures> {
+    let server = github::GithubServer::start(repo.to_owned(), GITHUB_TOKEN).await;
+    let warm_committer = github_committer(&server.url)?;
+    berth_commit(&warm_committer, next()?).await?;
+    let (mut warm, calls_before) = (Vec::new(), server.calls());
+    for _ in 0..runs * 3 {
+        warm.push(berth_commit(&warm_committer, next()?).await?);
+    }
+    let warm_calls = (server.calls() - calls_before) as f64 / (runs * 3) as f64;
+    let (mut cold, calls_before) = (Vec::new(), server.calls());
+    for _ in 0..runs {
+        let committer = github_committer(&server.url)?;
+        cold.push(berth_commit(&committer, next()?).await?);
+    }
+    let cold_calls = (server.calls() - calls_before) as f64 / runs as f64;
+    Ok(GithubFigures {
+        warm: median(warm),
+        cold: median(cold),
+        warm_calls,
+        cold_calls,
+    })
 }
 
 async fn measure(
@@ -302,11 +366,13 @@ async fn measure(
         };
         clone.push(clone_commit(&url, &scratch, &request, bytes.as_deref())?);
     }
+    let github = measure_github(&repo, runs, &mut || next().map(|(_, _, r)| r)).await?;
     Ok(Figures {
         history,
         warm: median(warm),
         cold: median(cold),
         clone: median(clone),
+        github,
     })
 }
 
@@ -366,5 +432,35 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!("targets: warm >= 20x, cold >= 2x faster than clone+commit+push");
+    println!();
+    println!(
+        "GitHub backend against the GitHub test server over the same repository (medians; warm {} runs, cold {runs})",
+        runs * 3
+    );
+    println!(
+        "{:>9}  {:>12}  {:>12}  {:>16}  {:>16}",
+        "history", "github warm", "github cold", "calls/commit warm", "calls/commit cold"
+    );
+    for f in &all {
+        println!(
+            "{:>9}  {:>12}  {:>12}  {:>17.2}  {:>17.2}",
+            f.history,
+            ms(f.github.warm),
+            ms(f.github.cold),
+            f.github.warm_calls,
+            f.github.cold_calls
+        );
+    }
+    if let (Some(first), Some(last)) = (all.first(), all.last())
+        && all.len() > 1
+    {
+        println!(
+            "history {} -> {}: github warm x{:.2} (1.00 = no growth with history)",
+            first.history,
+            last.history,
+            last.github.warm.as_secs_f64() / first.github.warm.as_secs_f64()
+        );
+    }
+    println!("target: 2 calls per direct commit with a warm cache");
     Ok(())
 }
