@@ -103,3 +103,35 @@ impl Drop for ApiServer {
         self.task.abort();
     }
 }
+
+/// Delivers GitHub's webhook `event` with `payload` to the webhooks served at `base_url`, signed
+/// with [`GITHUB_SECRET`] as GitHub signs it; returns the status and the JSON answer.
+pub async fn deliver_github_event(
+    client: &reqwest::Client,
+    base_url: &str,
+    event: &str,
+    delivery: &str,
+    payload: &serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    use hmac::{Hmac, Mac};
+    let body = payload.to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(GITHUB_SECRET.as_bytes()).expect("a key");
+    mac.update(body.as_bytes());
+    let response = client
+        .post(format!("{base_url}/webhooks/github"))
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header(
+            "x-hub-signature-256",
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("deliver the event");
+    let status = response.status();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -240,3 +240,18 @@ async fn list(
         ),
     )
 }
+
+/// A cluster connector to the server at `server_url` with bearer `token`, from the variables the
+/// status Lambda reads.
+pub fn connector(server_url: &str, token: &str) -> Arc<berth_cluster::ClusterConnector> {
+    let vars = [
+        ("BERTH_KUBE_SERVER", server_url.to_owned()),
+        ("BERTH_KUBE_TOKEN", token.to_owned()),
+    ];
+    let source = berth_cluster::ClusterSource::from_env(|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .expect("valid cluster settings")
+    .expect("a cluster source");
+    Arc::new(berth_cluster::ClusterConnector::new(source))
+}

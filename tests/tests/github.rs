@@ -8,13 +8,11 @@ use std::process::Command;
 use std::sync::Arc;
 
 use berth_store::Store;
-use berth_tests::api_server::{ADMIN, ApiServer, GITHUB_SECRET};
+use berth_tests::api_server::{ADMIN, ApiServer, deliver_github_event};
 use berth_tests::github::GithubServer;
 use berth_tests::{dynamo_store, git, seed_repo};
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 struct Fixture {
     api: ApiServer,
@@ -116,24 +114,7 @@ impl Fixture {
     }
 
     async fn deliver(&self, event: &str, delivery: &str, payload: Value) -> (StatusCode, Value) {
-        let body = payload.to_string();
-        let mut mac = Hmac::<Sha256>::new_from_slice(GITHUB_SECRET.as_bytes()).unwrap();
-        mac.update(body.as_bytes());
-        let response = self
-            .client
-            .post(format!("{}/webhooks/github", self.api.url))
-            .header("x-github-event", event)
-            .header("x-github-delivery", delivery)
-            .header(
-                "x-hub-signature-256",
-                format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        deliver_github_event(&self.client, &self.api.url, event, delivery, &payload).await
     }
 }
 

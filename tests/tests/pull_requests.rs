@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_gitops::github::wire::RepoName;
 use berth_gitops::{
     AutoMerge, Committer, Git2Committer, Git2Config, GithubCommitter, GithubConfig,
@@ -15,15 +14,13 @@ use berth_http::auth::{Role, TokenGrant};
 use berth_http::{ApiConfig, AppState, api_router, webhook_router};
 use berth_status::Sweeper;
 use berth_store::{LocalStore, RequestState};
-use berth_tests::api_server::{ADMIN, GITHUB_SECRET, webhook_secrets};
+use berth_tests::api_server::{ADMIN, deliver_github_event, webhook_secrets};
 use berth_tests::github::GithubServer;
 use berth_tests::github::pulls::MergeMethod;
-use berth_tests::kube_server::KubeServer;
+use berth_tests::kube_server::{KubeServer, connector};
 use berth_tests::{fleet, git, seed_repo};
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 /// The token `webhook_secrets` gives the webhooks, which the server accepts from everyone here.
 const GITHUB_TOKEN: &str = "github-test-token";
@@ -108,24 +105,10 @@ impl Fixture {
     }
 
     async fn deliver(&self, delivery: &str, payload: Value) -> Value {
-        let body = payload.to_string();
-        let mut mac = Hmac::<Sha256>::new_from_slice(GITHUB_SECRET.as_bytes()).unwrap();
-        mac.update(body.as_bytes());
-        let response = self
-            .client
-            .post(format!("{}/webhooks/github", self.url))
-            .header("x-github-event", "pull_request")
-            .header("x-github-delivery", delivery)
-            .header(
-                "x-hub-signature-256",
-                format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+        let (status, answer) =
+            deliver_github_event(&self.client, &self.url, "pull_request", delivery, &payload).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        answer
     }
 
     async fn record(&self, id: &str) -> berth_store::RequestRecord {
@@ -133,20 +116,8 @@ impl Fixture {
     }
 
     fn sweeper(&self, kube: Option<&str>) -> Sweeper {
-        Sweeper::new(self.app.clone(), kube.map(connector))
+        Sweeper::new(self.app.clone(), kube.map(|url| connector(url, KUBE_TOKEN)))
     }
-}
-
-fn connector(server_url: &str) -> Arc<ClusterConnector> {
-    let vars = [
-        ("BERTH_KUBE_SERVER", server_url.to_owned()),
-        ("BERTH_KUBE_TOKEN", KUBE_TOKEN.to_owned()),
-    ];
-    let source =
-        ClusterSource::from_env(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
-            .unwrap()
-            .expect("a cluster source");
-    Arc::new(ClusterConnector::new(source))
 }
 
 #[tokio::test]

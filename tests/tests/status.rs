@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_cluster::{ClusterConnector, ClusterSource};
+use berth_cluster::ClusterConnector;
 use berth_gitops::Committer;
 use berth_http::{ApiConfig, AppState};
 use berth_status::Sweeper;
@@ -23,17 +23,8 @@ async fn committer(remote: &str, work: &std::path::Path) -> Arc<dyn Committer> {
     berth_tests::backend::committer(remote, work).await
 }
 
-/// A connector to `server_url` with a bearer token, from the variables the status Lambda reads.
 fn connector(server_url: &str) -> Arc<ClusterConnector> {
-    let vars = [
-        ("BERTH_KUBE_SERVER", server_url.to_owned()),
-        ("BERTH_KUBE_TOKEN", KUBE_TOKEN.to_owned()),
-    ];
-    let source =
-        ClusterSource::from_env(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
-            .unwrap()
-            .expect("a cluster source");
-    Arc::new(ClusterConnector::new(source))
+    berth_tests::kube_server::connector(server_url, KUBE_TOKEN)
 }
 
 async fn sweeper(

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backon::{BackoffBuilder, ExponentialBuilder};
 use berth_core::{Change, RepoFiles};
 use git2::{
     AutotagOption, Cred, ErrorClass, ErrorCode, FetchOptions, FileMode, ObjectType, Oid,
@@ -18,6 +17,7 @@ use git2::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::attempts::Attempts;
 use crate::remote::RemoteUrl;
 use crate::{
     CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, RefSnapshot, Snapshot,
@@ -89,8 +89,6 @@ enum Attempt {
     },
 }
 
-/// Consecutive network failures tolerated before the request fails.
-const MAX_TRANSPORT_FAILURES: u32 = 4;
 /// How deep to fetch when checking whether a commit whose push failed mid-way has landed.
 const LANDED_CHECK_DEPTH: i32 = 64;
 /// How deep an ancestry check looks when the shallow cache cannot answer: Argo CD's revision
@@ -176,16 +174,13 @@ impl Committer for Git2Committer {
         request: CommitRequest,
         plan: Arc<PlanFn>,
     ) -> Result<CommitOutcome, CommitError> {
-        let max_attempts = self.inner.config.max_attempts.max(1);
-        let mut delays = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(20))
-            .with_max_delay(Duration::from_millis(1500))
-            .with_jitter()
-            .with_max_times(max_attempts as usize - 1)
-            .build();
-        let (mut attempts, mut transport_failures, mut pending) = (0, 0, None);
+        let mut attempts = Attempts::new(
+            self.inner.config.max_attempts,
+            Duration::from_millis(20),
+            Duration::from_millis(1500),
+        );
+        let mut pending = None;
         loop {
-            attempts += 1;
             let (req, plan) = (request.clone(), Arc::clone(&plan));
             match self
                 .with_cache(move |inner, repo| inner.attempt(repo, &req, &*plan, pending))
@@ -193,22 +188,17 @@ impl Committer for Git2Committer {
             {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::LostRace(reason) => {
-                    tracing::info!(request_id = %request.request_id, attempts, %reason, "push lost a race; planning again on the new tip");
-                    (transport_failures, pending) = (0, None);
+                    tracing::info!(request_id = %request.request_id, attempts = attempts.made, %reason, "push lost a race; planning again on the new tip");
+                    attempts.lost_race();
+                    pending = None;
                 }
                 Attempt::Transport { error, pushed } => {
-                    transport_failures += 1;
-                    tracing::warn!(request_id = %request.request_id, attempts, %error, "Git transport failed");
-                    if transport_failures >= MAX_TRANSPORT_FAILURES {
-                        return Err(error.into());
-                    }
+                    tracing::warn!(request_id = %request.request_id, attempts = attempts.made, %error, "Git transport failed");
+                    attempts.unreached(error)?;
                     pending = pushed.or(pending);
                 }
             }
-            match delays.next() {
-                Some(delay) => tokio::time::sleep(delay).await,
-                None => return Err(GitError::Contention { attempts }.into()),
-            }
+            attempts.wait().await?;
         }
     }
 

@@ -5,6 +5,7 @@
 //! when the push loses a race it fetches the new tip and plans again, so a request is always
 //! applied to the state it lands on: never lost, never applied twice.
 
+mod attempts;
 mod git2_backend;
 pub mod github;
 mod remote;

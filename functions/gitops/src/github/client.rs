@@ -88,6 +88,17 @@ pub struct GithubClient {
 }
 
 impl GithubClient {
+    /// A client for `config`'s API, credential and bounds.
+    pub fn for_config(config: &super::GithubConfig) -> Result<Self, CallError> {
+        Self::new(
+            &config.api_url,
+            &config.graphql_url(),
+            config.credential.clone(),
+            config.rate_limit_budget,
+            config.io_timeout,
+        )
+    }
+
     pub fn new(
         rest_url: &str,
         graphql_url: &str,

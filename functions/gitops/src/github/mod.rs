@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backon::{BackoffBuilder, ExponentialBuilder};
 use berth_core::{Change, RepoFiles};
 use http::Method;
 use serde_json::json;
@@ -24,6 +23,7 @@ use self::answer_cache::AnswerCache;
 pub use self::client::GithubCredential;
 use self::client::{CallError, GithubClient, refusal};
 use self::wire::{COMMIT_MUTATION, Pin, RepoName, commit_input, read_query};
+use crate::attempts::Attempts;
 use crate::{
     CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, RefSnapshot, Snapshot,
     Target,
@@ -86,9 +86,6 @@ pub struct GithubCommitter {
     mutations: tokio::sync::Mutex<()>,
 }
 
-/// Consecutive failures to reach GitHub tolerated before a commit fails.
-const MAX_TRANSPORT_FAILURES: u32 = 4;
-
 /// How one attempt at a commit ended.
 enum Attempt {
     Done(CommitOutcome),
@@ -100,14 +97,7 @@ enum Attempt {
 
 impl GithubCommitter {
     pub fn new(config: GithubConfig) -> Result<Self, GitError> {
-        let client = GithubClient::new(
-            &config.api_url,
-            &config.graphql_url(),
-            config.credential.clone(),
-            config.rate_limit_budget,
-            config.io_timeout,
-        )
-        .map_err(git_error)?;
+        let client = GithubClient::for_config(&config).map_err(git_error)?;
         Ok(Self {
             config,
             client,
@@ -422,34 +412,24 @@ impl Committer for GithubCommitter {
         request: CommitRequest,
         plan: Arc<PlanFn>,
     ) -> Result<CommitOutcome, CommitError> {
-        let max_attempts = self.config.max_attempts.max(1);
-        let mut delays = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(50))
-            .with_max_delay(Duration::from_millis(1000))
-            .with_jitter()
-            .with_max_times(max_attempts as usize - 1)
-            .build();
-        let (mut attempts, mut unreached) = (0, 0);
+        let mut attempts = Attempts::new(
+            self.config.max_attempts,
+            Duration::from_millis(50),
+            Duration::from_millis(1000),
+        );
         loop {
-            attempts += 1;
             match self.attempt(&request, &*plan).await? {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::LostRace => {
-                    tracing::info!(request_id = %request.request_id, attempts, "the branch moved; planning again on the new head");
-                    unreached = 0;
+                    tracing::info!(request_id = %request.request_id, attempts = attempts.made, "the branch moved; planning again on the new head");
+                    attempts.lost_race();
                 }
                 Attempt::Unreached(error) => {
-                    unreached += 1;
-                    tracing::warn!(request_id = %request.request_id, attempts, %error, "GitHub unreachable");
-                    if unreached >= MAX_TRANSPORT_FAILURES {
-                        return Err(error.into());
-                    }
+                    tracing::warn!(request_id = %request.request_id, attempts = attempts.made, %error, "GitHub unreachable");
+                    attempts.unreached(error)?;
                 }
             }
-            match delays.next() {
-                Some(delay) => tokio::time::sleep(delay).await,
-                None => return Err(GitError::Contention { attempts }.into()),
-            }
+            attempts.wait().await?;
         }
     }
 

@@ -100,14 +100,7 @@ const STATES_PER_QUERY: usize = 50;
 impl GithubPulls {
     /// Pull requests onto `config.branch` of `config.repo`, with `config`'s credential.
     pub fn new(config: &GithubConfig, auto_merge: Option<AutoMerge>) -> Result<Self, GitError> {
-        let client = GithubClient::new(
-            &config.api_url,
-            &config.graphql_url(),
-            config.credential.clone(),
-            config.rate_limit_budget,
-            config.io_timeout,
-        )
-        .map_err(super::git_error)?;
+        let client = GithubClient::for_config(config).map_err(super::git_error)?;
         Ok(Self {
             client,
             repo: config.repo.clone(),
