@@ -8,16 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use berth_core::body::parse_create_tenant;
-use berth_core::{Action, Request, plan};
+use berth_core::{Request, plan};
 use berth_gitops::github::wire::RepoName;
 use berth_gitops::{
     CommitError, CommitOutcome, CommitRequest, Committer, GitError, GithubCommitter, GithubConfig,
     GithubCredential, Target,
 };
+use berth_tests::commits::{commit_to, create_request, sha};
 use berth_tests::github::{GithubServer, RateLimit};
 use berth_tests::{git, seed_repo};
-use serde_json::json;
 
 const TOKEN: &str = "ghp_test_token_never_printed";
 
@@ -77,44 +76,8 @@ impl Fixture {
     }
 }
 
-fn create_request(id: &str, name: &str) -> Request {
-    let (tenant, new) = parse_create_tenant(
-        &json!({"name": name, "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}),
-    )
-    .unwrap();
-    Request {
-        id: id.into(),
-        tenant,
-        action: Action::CreateTenant(new),
-    }
-}
-
 async fn commit(c: &dyn Committer, request: Request) -> Result<CommitOutcome, CommitError> {
     commit_to(c, request, Target::Branch).await
-}
-
-async fn commit_to(
-    c: &dyn Committer,
-    request: Request,
-    target: Target,
-) -> Result<CommitOutcome, CommitError> {
-    let reads = berth_core::plan::read_set(&request.tenant);
-    c.commit(
-        CommitRequest {
-            request_id: request.id.clone(),
-            reads,
-            target,
-        },
-        Arc::new(move |files| plan(&request, files)),
-    )
-    .await
-}
-
-fn sha(outcome: &CommitOutcome) -> String {
-    match outcome {
-        CommitOutcome::Committed { sha, .. } => sha.clone(),
-        other => panic!("expected a commit, got {other:?}"),
-    }
 }
 
 #[tokio::test]

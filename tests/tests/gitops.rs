@@ -3,14 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
-use berth_core::body::{parse_create_tenant, parse_module_change};
-use berth_core::{Action, Request, plan};
+use berth_core::body::parse_module_change;
+use berth_core::{Action, Request};
 use berth_gitops::{
-    CommitError, CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, GitError,
-    RemoteUrl, Target,
+    CommitError, CommitOutcome, Committer, Git2Committer, Git2Config, GitError, RemoteUrl, Target,
 };
+use berth_tests::commits::{commit_to, create_request, sha};
 use berth_tests::{GitDaemon, git, seed_repo};
 use serde_json::json;
 
@@ -22,41 +21,12 @@ fn committer(remote: &str, work: &Path) -> Git2Committer {
     ))
 }
 
-fn create_request(id: &str, name: &str) -> Request {
-    let (tenant, new) = parse_create_tenant(
-        &json!({"name": name, "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}),
-    )
-    .unwrap();
-    Request {
-        id: id.into(),
-        tenant,
-        action: Action::CreateTenant(new),
-    }
-}
-
 async fn commit(
     c: &Git2Committer,
     request: Request,
     target: Target,
 ) -> Result<CommitOutcome, CommitError> {
-    let reads = berth_core::plan::read_set(&request.tenant);
-    let id = request.id.clone();
-    c.commit(
-        CommitRequest {
-            request_id: id,
-            reads,
-            target,
-        },
-        Arc::new(move |files| plan(&request, files)),
-    )
-    .await
-}
-
-fn sha(outcome: &CommitOutcome) -> String {
-    match outcome {
-        CommitOutcome::Committed { sha, .. } => sha.clone(),
-        other => panic!("expected a commit, got {other:?}"),
-    }
+    commit_to(c, request, target).await
 }
 
 #[tokio::test]
