@@ -182,6 +182,44 @@ async fn a_pr_request_opens_a_labelled_pull_request_and_a_retry_reuses_it() {
     }
 }
 
+/// The branch is pushed but the pull request cannot be opened (GitHub answers 502): the request
+/// answers 503 and is `failed`; its retry with the same `Idempotency-Key` finds the pushed
+/// branch by its trailer, opens the pull request, and commits nothing twice.
+#[tokio::test]
+async fn a_pull_request_github_could_not_open_is_opened_by_the_retry() {
+    for backend in BACKENDS {
+        let f = Fixture::new(backend, None).await;
+        f.github.fail_next("POST", "/pulls");
+        let send = || {
+            f.client
+                .post(format!("{}/v1/tenants?mode=pr", f.url))
+                .bearer_auth(ADMIN)
+                .header("idempotency-key", "pr-retry")
+                .json(&json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
+                .send()
+        };
+        let first = send().await.unwrap();
+        assert_eq!(
+            first.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{backend:?}"
+        );
+        assert!(f.github.pull_requests().is_empty());
+
+        let retried = send().await.unwrap();
+        assert_eq!(retried.status(), StatusCode::ACCEPTED, "{backend:?}");
+        let record: Value = retried.json().await.unwrap();
+        assert_eq!(record["state"], "pr_opened", "{record}");
+        let id = record["id"].as_str().unwrap();
+        assert_eq!(f.github.pull_requests().len(), 1);
+        let commits = git(
+            &f.repo,
+            &["rev-list", "--count", &format!("main..berth/{id}")],
+        );
+        assert_eq!(commits.trim(), "1", "the branch was committed once");
+    }
+}
+
 #[tokio::test]
 async fn auto_merge_is_enabled_when_configured() {
     for backend in BACKENDS {

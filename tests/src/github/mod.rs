@@ -62,6 +62,8 @@ struct Faults {
     delays: VecDeque<Duration>,
     rate_limits: VecDeque<RateLimit>,
     blob_text_limit: Option<usize>,
+    /// Calls (method, path ending) to answer 502 without carrying them out.
+    failing_routes: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -218,6 +220,14 @@ impl GithubServer {
         self.faults().rate_limits.push_back(limit);
     }
 
+    /// Answers the next `method` call whose path ends with `path_end` with a gateway's 502,
+    /// without carrying it out.
+    pub fn fail_next(&self, method: &str, path_end: &str) {
+        self.faults()
+            .failing_routes
+            .push((method.to_owned(), path_end.to_owned()));
+    }
+
     /// Cuts `Blob.text` at `limit` bytes instead of GitHub's 512,000.
     pub fn set_blob_text_limit(&self, limit: usize) {
         self.faults().blob_text_limit = Some(limit);
@@ -312,9 +322,21 @@ async fn gate(State(state): State<ServerState>, mut request: Request, next: Next
     } else {
         "core"
     };
-    let (delay, limit) = {
+    let (delay, limit, failing) = {
         let mut faults = shared.faults.lock().expect("lock");
-        (faults.delays.pop_front(), faults.rate_limits.pop_front())
+        let (method, path) = (request.method().as_str(), request.uri().path());
+        let failing = faults
+            .failing_routes
+            .iter()
+            .position(|(m, end)| m == method && path.ends_with(end.as_str()));
+        if let Some(i) = failing {
+            faults.failing_routes.remove(i);
+        }
+        (
+            faults.delays.pop_front(),
+            faults.rate_limits.pop_front(),
+            failing.is_some(),
+        )
     };
     let bearer = request
         .headers()
@@ -328,6 +350,8 @@ async fn gate(State(state): State<ServerState>, mut request: Request, next: Next
     let authorized = minting || bearer == shared.token || shared.app_token_valid(&bearer);
     let mut response = if !authorized {
         github_error(StatusCode::UNAUTHORIZED, "Bad credentials")
+    } else if failing {
+        bad_gateway()
     } else if let Some(limit) = limit {
         rate_limited(limit)
     } else {
@@ -446,6 +470,16 @@ fn rate_limited(limit: RateLimit) -> Response {
     }
 }
 
+/// A failing gateway's answer: 502 and an HTML page.
+fn bad_gateway() -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [("content-type", "text/html")],
+        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    )
+        .into_response()
+}
+
 /// GitHub's REST error body.
 fn github_error(status: StatusCode, message: &str) -> Response {
     (
@@ -503,12 +537,7 @@ async fn graphql_route(
     .await
     .expect("GraphQL execution");
     match answer {
-        (_, true) => (
-            StatusCode::BAD_GATEWAY,
-            [("content-type", "text/html")],
-            "<html><body><h1>502 Bad Gateway</h1></body></html>",
-        )
-            .into_response(),
+        (_, true) => bad_gateway(),
         (Err(problems), _) => Json(json!({
             "errors": problems.iter().map(|m| json!({"message": m})).collect::<Vec<_>>()
         }))
