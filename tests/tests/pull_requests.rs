@@ -309,12 +309,18 @@ async fn a_missed_webhook_is_caught_by_the_sweep() {
         let merged_one = f.create_in_pr_mode("acme").await;
         let closed_one = f.create_in_pr_mode("beta").await;
         let open_one = f.create_in_pr_mode("gamma").await;
+        let rebased_one = f.create_in_pr_mode("delta").await;
         let number = |r: &Value| r["pr_number"].as_u64().unwrap();
         let id = |r: &Value| r["id"].as_str().unwrap().to_owned();
         let merge = f
             .github
             .merge_pull_request(number(&merged_one), MergeMethod::Merge);
         f.github.close_pull_request(number(&closed_one));
+        let rebased = f
+            .github
+            .merge_pull_request(number(&rebased_one), MergeMethod::Rebase);
+        assert_eq!(git(&f.repo, &["rev-parse", "main"]).trim(), rebased);
+        assert!(git(&f.repo, &["show", "main:tenants/delta/tenant.yaml"]).contains("standard"));
 
         let before = f.github.call_log().len();
         let report = f.sweeper(None).sweep().await.unwrap();
@@ -323,7 +329,9 @@ async fn a_missed_webhook_is_caught_by_the_sweep() {
             .filter(|c| c.operation.as_deref() == Some("BerthPullRequests"))
             .count();
         assert_eq!(queries, 1, "one query for every open pull request");
-        assert!(report.requests_advanced >= 2, "{report:?}");
+        assert!(report.requests_advanced >= 3, "{report:?}");
+        let rebased_record = f.record(&id(&rebased_one)).await;
+        assert_eq!(rebased_record.commit.as_deref(), Some(rebased.as_str()));
         let merged = f.record(&id(&merged_one)).await;
         assert_eq!(
             (merged.state, merged.commit.as_deref()),

@@ -55,6 +55,8 @@ pub struct Context<'a> {
     /// landing between Berth's read and its write.
     pub race: Option<(String, Vec<u8>)>,
     pub pulls: &'a std::sync::Mutex<Vec<super::pulls::Pull>>,
+    /// Pull requests are mergeable at once: auto-merge is refused.
+    pub clean_status: bool,
 }
 
 /// Executes `document`: `Ok((data, errors))`, or the validation errors of a document GitHub
@@ -290,6 +292,12 @@ fn resolve(
                     format!("Could not resolve to a node with the global id of '{id}'"),
                 ));
             };
+            if ctx.clean_status {
+                return Err(GqlError::typed(
+                    "UNPROCESSABLE",
+                    "Pull request Pull request is in clean status",
+                ));
+            }
             pull.auto_merge = Some(input["mergeMethod"].as_str().unwrap_or("MERGE").to_owned());
             Ok(Resolved::One(Obj::AutoMergePayload))
         }

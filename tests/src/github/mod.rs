@@ -64,6 +64,9 @@ struct Faults {
     blob_text_limit: Option<usize>,
     /// Calls (method, path ending) to answer 502 without carrying them out.
     failing_routes: Vec<(String, String)>,
+    /// Pull requests are mergeable at once: enabling auto-merge is refused as GitHub refuses
+    /// it then (`clean status`).
+    clean_status: bool,
 }
 
 #[derive(Default)]
@@ -226,6 +229,11 @@ impl GithubServer {
         self.faults()
             .failing_routes
             .push((method.to_owned(), path_end.to_owned()));
+    }
+
+    /// Makes every pull request mergeable at once, so GitHub refuses auto-merge on it.
+    pub fn set_clean_status(&self) {
+        self.faults().clean_status = true;
     }
 
     /// Cuts `Blob.text` at `limit` bytes instead of GitHub's 512,000.
@@ -510,7 +518,7 @@ async fn graphql_route(
     let answer = tokio::task::spawn_blocking(move || {
         let _writes = is_mutation.then(|| shared.writes.lock().expect("lock"));
         let repo = git2::Repository::open_bare(&shared.repo).expect("open the bare repository");
-        let (race, lose, limit) = {
+        let (race, lose, limit, clean_status) = {
             let mut faults = shared.faults.lock().expect("lock");
             let race = is_commit.then(|| faults.races.pop_front()).flatten();
             let lose = is_commit && faults.lost_answers > 0;
@@ -521,6 +529,7 @@ async fn graphql_route(
                 race,
                 lose,
                 faults.blob_text_limit.unwrap_or(BLOB_TEXT_LIMIT),
+                faults.clean_status,
             )
         };
         let mut ctx = graphql::Context {
@@ -530,6 +539,7 @@ async fn graphql_route(
             blob_text_limit: limit,
             race,
             pulls: &shared.pulls,
+            clean_status,
         };
         let executed = graphql::execute(&query, operation.as_deref(), &mut ctx);
         (executed, lose)
