@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use berth_gitops::Target;
 use berth_gitops::github::wire::RepoName;
 use berth_gitops::{
     AutoMerge, Committer, Git2Committer, Git2Config, GithubCommitter, GithubConfig,
@@ -13,8 +14,9 @@ use berth_gitops::{
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::{ApiConfig, AppState, api_router, webhook_router};
 use berth_status::Sweeper;
-use berth_store::{LocalStore, RequestState};
+use berth_store::{LocalStore, RequestRecord, RequestState};
 use berth_tests::api_server::{ADMIN, deliver_github_event, webhook_secrets};
+use berth_tests::commits::{commit_to, create_request, sha};
 use berth_tests::github::GithubServer;
 use berth_tests::github::pulls::MergeMethod;
 use berth_tests::kube_server::{KubeServer, connector};
@@ -217,6 +219,42 @@ async fn a_pull_request_github_could_not_open_is_opened_by_the_retry() {
             &["rev-list", "--count", &format!("main..berth/{id}")],
         );
         assert_eq!(commits.trim(), "1", "the branch was committed once");
+    }
+}
+
+/// A function killed after pushing the branch and before opening the pull request, and no retry
+/// came: the sweep settles the request from its trailer on the branch and opens the pull request.
+#[tokio::test]
+async fn a_sweep_opens_the_pull_request_of_a_request_a_crash_left_accepted() {
+    for backend in BACKENDS {
+        let f = Fixture::new(backend, None).await;
+        let id = ulid::Ulid::new().to_string();
+        let branch = format!("berth/{id}");
+        let pushed = commit_to(
+            &*f.app.committer,
+            create_request(&id, "acme"),
+            Target::NewBranch(branch.clone()),
+        )
+        .await
+        .unwrap();
+        let crashed = RequestRecord::new(
+            &id,
+            "create_tenant",
+            "api",
+            "acme",
+            RequestState::Accepted,
+            "2026-01-01T00:00:00Z".into(),
+        );
+        f.app.store.put_request(&crashed).await.unwrap();
+
+        f.sweeper(None).sweep().await.unwrap();
+        let settled = f.record(&id).await;
+        assert_eq!(settled.state, RequestState::PrOpened, "{backend:?}");
+        assert_eq!(settled.commit.as_deref(), Some(sha(&pushed).as_str()));
+        let pulls = f.github.pull_requests();
+        assert_eq!(pulls.len(), 1);
+        assert_eq!(pulls[0].head_ref, branch);
+        assert_eq!(settled.pr_number, Some(pulls[0].number));
     }
 }
 

@@ -13,7 +13,7 @@ use berth_cluster::{
 use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
 use berth_http::AppState;
-use berth_http::pull_request::follow;
+use berth_http::pull_request::{follow, open_for};
 use berth_http::submit::{pr_branch, record_landing, refresh_tenant_index};
 use berth_http::time::{epoch_seconds_now, now_rfc3339};
 use berth_store::{
@@ -434,7 +434,14 @@ impl Sweeper {
                         tracing::warn!(request_id = %record.id, error = %e.message, "could not refresh the tenant index");
                     }
                 }
-                (None, Some(sha)) => record_landing(&mut record, sha, Some(pr_branch)),
+                (None, Some(sha)) => {
+                    record_landing(&mut record, sha, Some(pr_branch));
+                    // Its pull request may never have been opened; a failure leaves the
+                    // request `failed`, and its retry opens it.
+                    if let Err(e) = open_for(&self.state, &mut record, None).await {
+                        tracing::warn!(request_id = %record.id, error = %e.message, "could not open the pull request");
+                    }
+                }
                 (None, None) => {
                     record.state = RequestState::Failed;
                     record.error = Some(ErrorBody {
