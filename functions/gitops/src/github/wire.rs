@@ -40,9 +40,9 @@ pub enum Pin<'a> {
 
 /// The read of `paths` (files, and folders ending in `/`) in one query: the pinned commit's
 /// oid, and each path resolved under that very commit (`... on Commit`), never separately.
-/// Files and tenant folders come with their texts; chart folders list their entries with blob
-/// oids only: their contents rarely change, so they are fetched by oid with [`blobs_query`]
-/// and cached.
+/// Tenant files and folders come with their texts; the charts and the catalog with blob oids
+/// only: their contents rarely change, so they are fetched by oid with [`blobs_query`] and
+/// cached.
 pub fn read_query(repo: &RepoName, pin: Pin<'_>, paths: &[String]) -> (String, Value) {
     let mut variables = repo_variables(repo);
     let mut declared = String::from("$owner: String!, $name: String!");
@@ -57,9 +57,13 @@ pub fn read_query(repo: &RepoName, pin: Pin<'_>, paths: &[String]) -> (String, V
                     tree_entries(FOLDER_DEPTH, inlines_texts(path))
                 )
             }
-            None => {
+            None if inlines_texts(path) => {
                 variables.insert(format!("p{i}"), path.clone().into());
                 format!("p{i}: file(path: $p{i}) {{ type oid object {{ {BLOB_TEXT} }} }} ")
+            }
+            None => {
+                variables.insert(format!("p{i}"), path.clone().into());
+                format!("p{i}: file(path: $p{i}) {{ type oid }} ")
             }
         };
         fields.push_str(&field);
@@ -91,10 +95,11 @@ fn repo_variables(repo: &RepoName) -> Map<String, Value> {
     variables
 }
 
-/// Chart folders are read as oids (their few validation files fetched once and cached);
-/// anything else, a tenant's folder, with its texts in the read itself.
-pub(crate) fn inlines_texts(folder: &str) -> bool {
-    !folder.starts_with("charts/")
+/// The charts and the catalog are read as oids: they rarely change, so their contents are
+/// fetched by oid once and cached. Anything else, a tenant's folder, comes with its texts in
+/// the read itself.
+pub(crate) fn inlines_texts(path: &str) -> bool {
+    !path.starts_with("charts/") && path != berth_core::catalog::CATALOG_PATH
 }
 
 /// Whether a file found in a folder read is wanted: of a chart, only what validation reads.
