@@ -87,9 +87,10 @@ impl GitDaemon {
     /// Serves every repository under `base` as `git://127.0.0.1:<port>/<name>.git`.
     pub fn start(base: &Path) -> Self {
         let port = free_port();
-        let child = Command::new("git")
+        // `git daemon` runs `git-daemon` as a child of its own, which killing `git` would leave
+        // behind, serving on: run `git-daemon` itself, so the kill on drop stops it.
+        let child = Command::new(git_daemon_program())
             .args([
-                "daemon",
                 "--export-all",
                 "--enable=receive-pack",
                 "--reuseaddr",
@@ -113,6 +114,15 @@ impl GitDaemon {
     pub fn url(&self, name: &str) -> String {
         format!("git://127.0.0.1:{}/{name}.git", self.port)
     }
+}
+
+/// `git-daemon` in git's exec path.
+fn git_daemon_program() -> std::path::PathBuf {
+    let out = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git --exec-path");
+    Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("git-daemon")
 }
 
 impl Drop for GitDaemon {
