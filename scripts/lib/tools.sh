@@ -102,16 +102,18 @@ PY
 # Python tools for chart and template checks, pinned, in .venv.
 CFN_LINT_VERSION=1.58.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
+OPENAPI_SPEC_VALIDATOR_VERSION=0.7.2
 
 ensure_python_tools() {
-    local marker=.venv/.tools-$CFN_LINT_VERSION-$KUBERNETES_VALIDATE_VERSION
+    local marker=.venv/.tools-$CFN_LINT_VERSION-$KUBERNETES_VALIDATE_VERSION-$OPENAPI_SPEC_VALIDATOR_VERSION
     if [ -f "$marker" ]; then
         return
     fi
-    echo "installing cfn-lint $CFN_LINT_VERSION and kubernetes-validate $KUBERNETES_VALIDATE_VERSION into .venv" >&2
+    echo "installing cfn-lint $CFN_LINT_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION and openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION into .venv" >&2
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-        "cfn-lint==$CFN_LINT_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+        "cfn-lint==$CFN_LINT_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" \
+        "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
     touch "$marker"
 }
 

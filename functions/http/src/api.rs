@@ -9,11 +9,16 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use berth_contract::{
+    CatalogResponse, ClusterHealthResponse, CreateTenantBody, EnvDetail, ErrorDetail,
+    ErrorResponse, ModuleChangeBody, ModuleDetail, PatchTenantBody, RequestView, ServiceHealth,
+    TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
+};
 use berth_core::body::{parse_create_tenant, parse_module_change, parse_tenant_patch};
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::plan::{TenantModel, load_catalog, read_set};
 use berth_core::{Action, EnvName, ModuleName, Request, TenantName};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tower_http::cors::CorsLayer;
 use tracing::Instrument;
 
@@ -21,6 +26,7 @@ use crate::AppState;
 use crate::auth::{Principal, Writer};
 use crate::body::JsonBody;
 use crate::config::Mode;
+use crate::contract;
 use crate::deadline::Deadline;
 use crate::error::ApiError;
 use crate::idempotency::{self, Begin, Finish};
@@ -41,7 +47,8 @@ pub fn api_router(state: AppState) -> Router {
             "/tenants/{tenant}/envs/{env}/modules/{module}",
             put(enable_module).delete(disable_module),
         )
-        .route("/requests/{id}", get(get_request));
+        .route("/requests/{id}", get(get_request))
+        .route("/openapi.json", get(crate::openapi::serve_openapi));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .nest("/v1", v1)
@@ -74,19 +81,51 @@ pub fn api_router(state: AppState) -> Router {
     router.with_state(state)
 }
 
-async fn healthz(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "ok", "version": state.config.version}))
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "The function answers", body = ServiceHealth)))]
+pub(crate) async fn healthz(State(state): State<AppState>) -> Json<ServiceHealth> {
+    Json(ServiceHealth {
+        status: "ok".into(),
+        version: state.config.version.to_string(),
+    })
 }
 
 /// `GET /v1/cluster/health`: what the status function saw on its last sweep (from the store,
 /// never from the cluster): 200 `{"status": "ok", "version"}`, or 503 `{"status": "error"}` with
 /// the reason.
-async fn cluster_health(State(state): State<AppState>, _: Principal) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/v1/cluster/health", tag = "cluster",
+    responses(
+        (status = 200, description = "The cluster was read on the last sweep", body = ClusterHealthResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 503, description = "The cluster could not be read, or has not been yet", body = ClusterHealthResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn cluster_health(
+    State(state): State<AppState>,
+    _: Principal,
+) -> Result<Response, ApiError> {
     let health = state.store.get_cluster_health().await?;
+    let unreadable = |code: &str, message: String, observed_at| ClusterHealthResponse {
+        status: "error".into(),
+        version: None,
+        message: Some(message.clone()),
+        observed_at,
+        error: Some(ErrorDetail {
+            code: code.into(),
+            message,
+            field: None,
+        }),
+    };
     let (status, body) = match health {
         Some(h) if h.status == "ok" => (
             StatusCode::OK,
-            json!({"status": "ok", "version": h.version, "observed_at": h.observed_at}),
+            ClusterHealthResponse {
+                status: "ok".into(),
+                version: h.version,
+                message: None,
+                observed_at: Some(h.observed_at),
+                error: None,
+            },
         ),
         Some(h) => {
             let message = format!(
@@ -95,32 +134,52 @@ async fn cluster_health(State(state): State<AppState>, _: Principal) -> Result<R
             );
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({"status": "error", "message": message, "observed_at": h.observed_at,
-                       "error": {"code": "cluster_unreachable", "message": message}}),
+                unreadable("cluster_unreachable", message, Some(h.observed_at)),
             )
         }
-        None => {
-            let message = "the status function has not read the cluster yet";
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"status": "error", "message": message,
-                       "error": {"code": "cluster_not_observed", "message": message}}),
-            )
-        }
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            unreadable(
+                "cluster_not_observed",
+                "the status function has not read the cluster yet".into(),
+                None,
+            ),
+        ),
     };
     Ok((status, Json(body)).into_response())
 }
 
-async fn get_catalog(State(state): State<AppState>, _: Principal) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/catalog", tag = "catalog",
+    responses(
+        (status = 200, description = "The catalog at the branch tip", body = CatalogResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 409, description = "The repository's catalog is invalid", body = ErrorResponse),
+        (status = 503, description = "Git could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_catalog(
+    State(state): State<AppState>,
+    _: Principal,
+) -> Result<Json<CatalogResponse>, ApiError> {
     let snapshot = state.committer.read(vec![CATALOG_PATH.to_owned()]).await?;
     let catalog = load_catalog(&snapshot.files)?;
-    Ok(Json(json!({"revision": snapshot.tip, "catalog": catalog})))
+    Ok(Json(CatalogResponse {
+        revision: snapshot.tip,
+        catalog: contract::catalog(&catalog)?,
+    }))
 }
 
-async fn list_tenants(
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants",
+    responses(
+        (status = 200, description = "The tenants the caller may see", body = TenantList),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 503, description = "The store could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn list_tenants(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantList>, ApiError> {
     let health: std::collections::HashMap<String, String> = state
         .store
         .list_tenant_health()
@@ -128,19 +187,26 @@ async fn list_tenants(
         .into_iter()
         .map(|h| (h.tenant, h.health))
         .collect();
-    let tenants: Vec<Value> = state
+    let tenants = state
         .store
         .list_tenants()
         .await?
         .into_iter()
         .filter(|t| principal.sees(&t.name))
-        .map(|t| {
-            let health = health.get(&t.name).map_or("unknown", String::as_str);
-            json!({"name": t.name, "tier": t.tier, "state": t.state, "display_name": t.display_name,
-                   "health": health, "last_request": t.last_request, "updated_at": t.updated_at})
+        .map(|t| TenantSummary {
+            health: health
+                .get(&t.name)
+                .cloned()
+                .unwrap_or_else(|| "unknown".into()),
+            name: t.name,
+            tier: t.tier,
+            state: t.state,
+            display_name: t.display_name,
+            last_request: t.last_request,
+            updated_at: t.updated_at,
         })
         .collect();
-    Ok(Json(json!({ "tenants": tenants })))
+    Ok(Json(TenantList { tenants }))
 }
 
 fn tenant_from_path(raw: &str) -> Result<TenantName, ApiError> {
@@ -151,11 +217,22 @@ fn path_error(e: PathRejection) -> ApiError {
     ApiError::malformed(format!("bad path: {}", e.body_text()))
 }
 
-async fn get_tenant(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants",
+    params(("tenant" = String, Path, description = "The tenant's name")),
+    responses(
+        (status = 200, description = "The tenant as Git has it, with its last observed health", body = TenantDetail),
+        (status = 400, description = "The tenant's name is not one", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not see this tenant", body = ErrorResponse),
+        (status = 404, description = "No such tenant", body = ErrorResponse),
+        (status = 503, description = "Git or the store could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_tenant(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantDetail>, ApiError> {
     let Path(raw) = path.map_err(path_error)?;
     let tenant = tenant_from_path(&raw)?;
     principal.require_tenant(tenant.as_str())?;
@@ -164,33 +241,53 @@ async fn get_tenant(
         ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant")
     })?;
     let statuses = state.store.list_statuses(tenant.as_str()).await?;
-    let mut envs = serde_json::Map::new();
-    for env in model.envs.keys() {
-        let modules: serde_json::Map<String, Value> = model
-            .modules
-            .iter()
-            .filter(|((e, _), _)| e == env)
-            .map(|((_, m), v)| {
-                (
-                    m.to_string(),
-                    json!({"version": v.module.version, "values": v.overrides}),
-                )
-            })
-            .collect();
-        envs.insert(
-            env.to_string(),
-            json!({ "namespace": format!("{tenant}-{env}"), "modules": modules }),
-        );
-    }
+    let envs = model
+        .envs
+        .keys()
+        .map(|env| {
+            let modules = model
+                .modules
+                .iter()
+                .filter(|((e, _), _)| e == env)
+                .map(|((_, m), v)| {
+                    let detail = ModuleDetail {
+                        version: v.module.version.clone(),
+                        values: serde_json::to_value(&v.overrides).unwrap_or(Value::Null),
+                    };
+                    (m.to_string(), detail)
+                })
+                .collect();
+            let detail = EnvDetail {
+                namespace: format!("{tenant}-{env}"),
+                modules,
+            };
+            (env.to_string(), detail)
+        })
+        .collect();
     let spec = &model.spec;
-    let mut urls: Vec<&String> = statuses.iter().flat_map(|s| &s.urls).collect();
+    let mut urls: Vec<String> = statuses.iter().flat_map(|s| s.urls.clone()).collect();
     urls.sort();
     urls.dedup();
-    Ok(Json(json!({
-        "name": spec.name, "display_name": spec.display_name, "owner": spec.owner, "tier": spec.tier,
-        "state": spec.state, "created_by": spec.created_by, "revision": snapshot.tip, "envs": envs,
-        "health": overall_health(&statuses), "statuses": statuses, "urls": urls,
-    })))
+    Ok(Json(TenantDetail {
+        name: spec.name.to_string(),
+        display_name: spec.display_name.clone(),
+        owner: spec.owner.clone(),
+        tier: spec.tier.to_string(),
+        state: tenant_state(spec.state),
+        created_by: spec.created_by.clone(),
+        revision: snapshot.tip,
+        envs,
+        health: overall_health(&statuses).to_owned(),
+        statuses: statuses.iter().map(contract::module_status).collect(),
+        urls,
+    }))
+}
+
+fn tenant_state(state: berth_core::TenantState) -> String {
+    match state {
+        berth_core::TenantState::Active => "active".into(),
+        berth_core::TenantState::Suspended => "suspended".into(),
+    }
 }
 
 /// The worst health among the parts of a tenant Git wants; `unknown` when none was observed.
@@ -205,7 +302,23 @@ fn overall_health(statuses: &[berth_store::StatusRecord]) -> &'static str {
 
 /// `GET /v1/tenants/{t}/status`: read from the store, never from the cluster; an `ETag` lets a
 /// polling frontend get 304 while nothing changed.
-async fn get_tenant_status(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/status", tag = "tenants",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of the last answer"),
+    ),
+    responses(
+        (status = 200, description = "The tenant's parts as the status function last saw them", body = TenantStatusResponse,
+            headers(("ETag" = String, description = "Changes only when the statuses do"))),
+        (status = 304, description = "Nothing changed since the ETag given"),
+        (status = 400, description = "The tenant's name is not one", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not see this tenant", body = ErrorResponse),
+        (status = 404, description = "No such tenant", body = ErrorResponse),
+        (status = 503, description = "The store could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_tenant_status(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
@@ -220,16 +333,12 @@ async fn get_tenant_status(
             ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant"),
         );
     }
-    let modules: Vec<Value> = statuses
-        .iter()
-        .map(|s| {
-            json!({"env": s.env, "module": s.module, "health": s.health, "sync": s.sync, "revision": s.revision,
-                   "ready": s.ready, "desired": s.desired, "urls": s.urls, "reason": s.reason,
-                   "observed_at": s.observed_at})
-        })
-        .collect();
-    let body = json!({"tenant": tenant, "health": overall_health(&statuses), "statuses": modules})
-        .to_string();
+    let answer = TenantStatusResponse {
+        tenant: tenant.to_string(),
+        health: overall_health(&statuses).to_owned(),
+        statuses: statuses.iter().map(contract::module_status).collect(),
+    };
+    let body = serde_json::to_string(&answer).unwrap_or_default();
     let etag = format!(
         "\"{}\"",
         &idempotency::fingerprint("GET", "status", body.as_bytes())[..32]
@@ -257,11 +366,21 @@ async fn get_tenant_status(
         .into_response())
 }
 
-async fn get_request(
+#[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",
+    params(("id" = String, Path, description = "The request's id (a ULID)")),
+    responses(
+        (status = 200, description = "The request and where it is in its life", body = RequestView),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 404, description = "No such request the caller may see", body = ErrorResponse),
+        (status = 422, description = "The id is not a ULID", body = ErrorResponse),
+        (status = 503, description = "The store could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_request(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestView>, ApiError> {
     let Path(id) = path.map_err(path_error)?;
     if ulid::Ulid::from_string(&id).is_err() {
         return Err(ApiError::invalid("id", "must be a request id (a ULID)"));
@@ -272,7 +391,7 @@ async fn get_request(
         .await?
         .filter(|r| principal.sees(&r.tenant));
     let record = record.ok_or_else(|| ApiError::not_found(format!("no request {id}")))?;
-    Ok(Json(serde_json::to_value(record).unwrap_or(Value::Null)))
+    Ok(Json(contract::request_view(&record)))
 }
 
 /// The query of a write: `mode` always allowed, plus the names in `extra`.
@@ -361,12 +480,12 @@ async fn run_write(
         let (status, body, transient, location) = match outcome {
             Ok(done) => {
                 tracing::info!(action = %done.record.action, tenant = %done.record.tenant, state = ?done.record.state, "request done");
-                let body = serde_json::to_string(&done.record).unwrap_or_default();
+                let body = serde_json::to_string(&contract::request_view(&done.record)).unwrap_or_default();
                 (done.status, body, false, Some(format!("/v1/requests/{}", done.record.id)))
             }
             Err((error, _record)) => {
                 tracing::info!(code = error.code, status = error.status.as_u16(), "request refused or failed");
-                let body = serde_json::to_string(&json!({"error": error.body()})).unwrap_or_default();
+                let body = serde_json::to_string(&error.response_body()).unwrap_or_default();
                 (error.status, body, error.is_transient(), None)
             }
         };
@@ -403,7 +522,27 @@ fn replay(stored: berth_store::StoredResponse) -> Response {
 
 type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-async fn create_tenant(
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", description = "Creates a tenant: its folder, values files and namespaces, in one commit.",
+    params(
+        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+    ),
+    request_body = CreateTenantBody,
+    responses(
+        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
+            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
+        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
+        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorResponse),
+        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
+        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn create_tenant(
     State(state): State<AppState>,
     parts: WriteParts,
     query: QueryParams,
@@ -423,7 +562,28 @@ async fn create_tenant(
     run_write(state, parts, prepared).await
 }
 
-async fn patch_tenant(
+#[utoipa::path(patch, path = "/v1/tenants/{tenant}", tag = "tenants", description = "Changes a tenant's tier, names, or suspends or resumes it.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name"),
+        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+    ),
+    request_body = PatchTenantBody,
+    responses(
+        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
+            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
+        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
+        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorResponse),
+        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
+        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn patch_tenant(
     State(state): State<AppState>,
     parts: WriteParts,
     path: Result<Path<String>, PathRejection>,
@@ -446,7 +606,28 @@ async fn patch_tenant(
     run_write(state, parts, prepared).await
 }
 
-async fn delete_tenant(
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}", tag = "tenants", description = "Deletes a tenant: its files go, and Argo CD prunes what they made.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name"),
+        ("confirm" = String, Query, description = "The tenant's name again: deleting is destructive"),
+        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+    ),
+    responses(
+        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
+            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
+        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
+        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorResponse),
+        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
+        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn delete_tenant(
     State(state): State<AppState>,
     parts: WriteParts,
     path: Result<Path<String>, PathRejection>,
@@ -474,7 +655,30 @@ async fn delete_tenant(
 
 type ModulePath = Result<Path<(String, String, String)>, PathRejection>;
 
-async fn enable_module(
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/envs/{env}/modules/{module}", tag = "modules", description = "Enables a module in an environment, or changes its version and values.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name"),
+        ("env" = String, Path, description = "An environment of the tenant"),
+        ("module" = String, Path, description = "A module of the catalog"),
+        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+    ),
+    request_body = ModuleChangeBody,
+    responses(
+        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
+            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
+        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
+        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorResponse),
+        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
+        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn enable_module(
     State(state): State<AppState>,
     parts: WriteParts,
     path: ModulePath,
@@ -497,7 +701,29 @@ async fn enable_module(
     run_write(state, parts, prepared).await
 }
 
-async fn disable_module(
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/envs/{env}/modules/{module}", tag = "modules", description = "Disables a module in an environment; its data goes with it.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name"),
+        ("env" = String, Path, description = "An environment of the tenant"),
+        ("module" = String, Path, description = "A module of the catalog"),
+        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+    ),
+    responses(
+        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
+            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
+        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
+        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorResponse),
+        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
+        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn disable_module(
     State(state): State<AppState>,
     parts: WriteParts,
     path: ModulePath,

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use berth_core::{ErrorKind, FieldError, PlanError};
 use berth_gitops::{CommitError, GitError};
 use berth_store::{ErrorBody, StoreError};
-use serde_json::json;
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -90,6 +89,17 @@ impl ApiError {
         }
     }
 
+    /// The body this error answers with: `{"error": {"code", "message", "field"}}`.
+    pub fn response_body(&self) -> berth_contract::ErrorResponse {
+        berth_contract::ErrorResponse {
+            error: berth_contract::ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                field: self.field.clone(),
+            },
+        }
+    }
+
     /// True when a retry of the same request may succeed (the caller should not remember it).
     pub fn is_transient(&self) -> bool {
         self.status == StatusCode::SERVICE_UNAVAILABLE
@@ -168,11 +178,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let Some(field) = &self.field {
-            error["field"] = json!(field);
-        }
-        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        let mut response = (self.status, Json(self.response_body())).into_response();
         let headers = response.headers_mut();
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));

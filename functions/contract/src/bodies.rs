@@ -1,0 +1,62 @@
+//! The bodies of writes, as documented. The server reads them through `berth-core`'s parsers,
+//! which refuse unknown fields and name the field of every refusal.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /v1/tenants`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenantBody {
+    /// Lowercase letters, digits and dashes, starting with a letter.
+    #[schema(example = "acme")]
+    pub name: String,
+    /// A tier of the catalog.
+    #[schema(example = "standard")]
+    pub tier: String,
+    /// Environments the tier allows.
+    #[schema(example = json!(["dev"]))]
+    pub envs: Vec<String>,
+    /// Modules to enable in every environment.
+    #[serde(default)]
+    #[schema(example = json!(["postgres"]))]
+    pub modules: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// `PATCH /v1/tenants/{tenant}`: any of these.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTenantBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// `true` suspends the tenant (its workloads scale to zero, its data is kept); `false`
+    /// resumes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<bool>,
+}
+
+/// `PUT /v1/tenants/{tenant}/envs/{env}/modules/{module}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleChangeBody {
+    /// Pins the chart version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Values over the chart's defaults, validated against its `values.schema.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub values: Option<BTreeMap<String, serde_json::Value>>,
+    /// Also enables, in one commit, the modules this one depends on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_dependencies: Option<bool>,
+}

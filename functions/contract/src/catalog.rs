@@ -1,0 +1,80 @@
+//! `GET /v1/catalog`: what tenants can be made of.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CatalogResponse {
+    /// The commit the catalog was read at.
+    pub revision: String,
+    pub catalog: Catalog,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Catalog {
+    pub environments: Vec<Environment>,
+    /// From the lowest tier to the highest.
+    pub tiers: Vec<Tier>,
+    pub modules: Vec<Module>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Billing>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Environment {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Tier {
+    pub name: String,
+    /// The environments a tenant of this tier may have.
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub quotas: Option<Quotas>,
+    /// Enforced on the tier's namespaces; `restricted` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security: Option<PodSecurity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurity {
+    Privileged,
+    Baseline,
+    Restricted,
+}
+
+/// A tenant-env's ResourceQuota, in Kubernetes quantity syntax.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Quotas {
+    pub cpu: String,
+    pub memory: String,
+    pub pods: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Module {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Modules that must be enabled in the same environment first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// The lowest tier that may enable it; every tier when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_tier: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Billing {
+    /// Billing price id to tier.
+    #[serde(default)]
+    pub prices: BTreeMap<String, String>,
+    pub grace_period_days: u32,
+    pub retention_days: u32,
+}

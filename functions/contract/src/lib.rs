@@ -1,0 +1,23 @@
+//! Berth's API contract: every `/v1` request and response body as a type, in one place the
+//! server and the CLI share. The OpenAPI document is generated from these types (`utoipa`), so
+//! the documented shapes are the shapes the server writes.
+//!
+//! Request bodies are documented here; the server still reads them through `berth-core`'s
+//! parsers, which name the field and the reason of every refusal.
+
+mod bodies;
+mod catalog;
+mod error;
+mod requests;
+mod tenants;
+
+pub use bodies::{CreateTenantBody, ModuleChangeBody, PatchTenantBody};
+pub use catalog::{
+    Billing, Catalog, CatalogResponse, Environment, Module, PodSecurity, Quotas, Tier,
+};
+pub use error::{ErrorDetail, ErrorResponse};
+pub use requests::{RequestState, RequestView};
+pub use tenants::{
+    ClusterHealthResponse, EnvDetail, ModuleDetail, ModuleStatus, ServiceHealth, TenantDetail,
+    TenantList, TenantStatusResponse, TenantSummary,
+};

@@ -1,0 +1,78 @@
+//! The records the server holds, as the API contract (`berth-contract`) shows them. Field by
+//! field, so a change on either side is a compile error here, not a silent change of shape.
+
+use berth_contract as contract;
+use berth_store::{ErrorBody, RequestRecord, RequestState, StatusRecord};
+
+use crate::error::ApiError;
+
+pub fn error_detail(body: &ErrorBody) -> contract::ErrorDetail {
+    contract::ErrorDetail {
+        code: body.code.clone(),
+        message: body.message.clone(),
+        field: body.field.clone(),
+    }
+}
+
+pub fn request_view(record: &RequestRecord) -> contract::RequestView {
+    contract::RequestView {
+        id: record.id.clone(),
+        action: record.action.clone(),
+        source: record.source.clone(),
+        requested_by: record.requested_by.clone(),
+        tenant: record.tenant.clone(),
+        state: request_state(record.state),
+        commit: record.commit.clone(),
+        branch: record.branch.clone(),
+        pr_url: record.pr_url.clone(),
+        pr_number: record.pr_number,
+        error: record.error.as_ref().map(error_detail),
+        created_at: record.created_at.clone(),
+        updated_at: record.updated_at.clone(),
+    }
+}
+
+fn request_state(state: RequestState) -> contract::RequestState {
+    use contract::RequestState as C;
+    match state {
+        RequestState::Accepted => C::Accepted,
+        RequestState::Committed => C::Committed,
+        RequestState::BranchPushed => C::BranchPushed,
+        RequestState::PrOpened => C::PrOpened,
+        RequestState::Merged => C::Merged,
+        RequestState::Synced => C::Synced,
+        RequestState::Ready => C::Ready,
+        RequestState::NoChange => C::NoChange,
+        RequestState::Rejected => C::Rejected,
+        RequestState::Failed => C::Failed,
+        RequestState::Degraded => C::Degraded,
+        RequestState::Scheduled => C::Scheduled,
+    }
+}
+
+pub fn module_status(s: &StatusRecord) -> contract::ModuleStatus {
+    contract::ModuleStatus {
+        env: s.env.clone(),
+        module: s.module.clone(),
+        health: s.health.clone(),
+        sync: s.sync.clone(),
+        revision: s.revision.clone(),
+        ready: s.ready,
+        desired: s.desired,
+        urls: s.urls.clone(),
+        reason: s.reason.clone(),
+        observed_at: s.observed_at.clone(),
+    }
+}
+
+/// The catalog as the contract shows it: the same shape, names as plain strings.
+pub fn catalog(catalog: &berth_core::catalog::Catalog) -> Result<contract::Catalog, ApiError> {
+    serde_json::to_value(catalog)
+        .and_then(serde_json::from_value)
+        .map_err(|e| {
+            ApiError::unavailable(
+                "internal",
+                format!("the catalog does not fit the contract: {e}"),
+            )
+        })
+}

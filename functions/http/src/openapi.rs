@@ -1,0 +1,66 @@
+//! The OpenAPI 3.1 document of the API, generated from the contract's types and the routes'
+//! annotations, served without a token at `GET /v1/openapi.json` and kept in the repository as
+//! `openapi.json` (a test fails when it is stale).
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Berth",
+        description = "Tenants and their modules as Helm values in a GitOps repository: every write is validated, then committed (or opened as a pull request) and followed to ready. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`.",
+    ),
+    paths(
+        crate::api::healthz,
+        crate::api::get_catalog,
+        crate::api::cluster_health,
+        crate::api::list_tenants,
+        crate::api::create_tenant,
+        crate::api::get_tenant,
+        crate::api::patch_tenant,
+        crate::api::delete_tenant,
+        crate::api::get_tenant_status,
+        crate::api::enable_module,
+        crate::api::disable_module,
+        crate::api::get_request,
+    ),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "tenants", description = "Tenants and their environments"),
+        (name = "modules", description = "Modules enabled per tenant and environment"),
+        (name = "requests", description = "Every write is a request, followed to ready"),
+        (name = "catalog", description = "What tenants can be made of"),
+        (name = "cluster", description = "What the status function saw"),
+        (name = "service", description = "The function itself"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// Every `/v1` route but this document takes `Authorization: Bearer <token>` (a static token, or
+/// a JWT API Gateway verified).
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document, as served and as kept in `openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    // The version is Berth's, not the crate's that happens to generate it.
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document
+}
+
+/// `GET /v1/openapi.json`, without a token: the contract is public.
+pub(crate) async fn serve_openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi_document())
+}
