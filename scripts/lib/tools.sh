@@ -175,3 +175,19 @@ run_fuzz() {
         PATH="$PWD/.tools/bin:$PATH" cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" -- -max_total_time="$seconds"
     done
 }
+
+# openapi-typescript (and the TypeScript it needs), pinned, in .tools/node_modules: the check
+# that a frontend team can generate its types from openapi.json.
+OPENAPI_TYPESCRIPT_VERSION=7.10.1
+TYPESCRIPT_VERSION=5.9.3
+ensure_openapi_typescript() {
+    local marker=.tools/.openapi-typescript-$OPENAPI_TYPESCRIPT_VERSION-$TYPESCRIPT_VERSION
+    if [ -f "$marker" ]; then
+        return
+    fi
+    echo "installing openapi-typescript $OPENAPI_TYPESCRIPT_VERSION into .tools/node_modules" >&2
+    mkdir -p .tools
+    npm install --prefix .tools --no-audit --no-fund --silent \
+        "openapi-typescript@$OPENAPI_TYPESCRIPT_VERSION" "typescript@$TYPESCRIPT_VERSION"
+    touch "$marker"
+}
