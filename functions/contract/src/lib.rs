@@ -10,6 +10,7 @@ mod catalog;
 mod error;
 mod requests;
 mod tenants;
+mod webhooks;
 
 pub use bodies::{CreateTenantBody, ModuleChangeBody, PatchTenantBody};
 pub use catalog::{
@@ -21,3 +22,4 @@ pub use tenants::{
     ClusterHealthResponse, EnvDetail, ModuleDetail, ModuleStatus, ServiceHealth, TenantDetail,
     TenantList, TenantStatusResponse, TenantSummary,
 };
+pub use webhooks::WebhookAnswer;

@@ -25,6 +25,10 @@ use utoipa::{Modify, OpenApi};
         crate::api::enable_module,
         crate::api::disable_module,
         crate::api::get_request,
+        crate::webhooks::signup,
+        crate::webhooks::billing,
+        crate::webhooks::github,
+        crate::webhooks::argocd,
     ),
     modifiers(&BearerScheme),
     tags(
@@ -34,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         (name = "catalog", description = "What tenants can be made of"),
         (name = "cluster", description = "What the status function saw"),
         (name = "service", description = "The function itself"),
+        (name = "webhooks", description = "Signed events from billing, signup, GitHub and Argo CD"),
     ),
 )]
 pub struct ApiDoc;

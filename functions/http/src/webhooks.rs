@@ -20,16 +20,18 @@ use berth_webhooks::events::{ArgocdEvent, parse_argocd_event};
 use berth_webhooks::{
     SecretSet, verify_bearer, verify_github, verify_standard_webhooks, verify_stripe,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::Instrument;
 
 use crate::AppState;
 use crate::body::read_limited;
+use crate::contract;
 use crate::deadline::Deadline;
 use crate::error::ApiError;
 use crate::idempotency::{self, Begin, Finish};
 use crate::submit::{Progress, Submission, submit_or_resume};
 use crate::time::now_rfc3339;
+use berth_contract::WebhookAnswer;
 
 /// The secrets of each sender; several per sender may be valid at once.
 #[derive(Debug, Clone)]
@@ -47,7 +49,7 @@ pub struct WebhookSecrets {
 }
 
 #[derive(Clone)]
-struct WebhookState {
+pub(crate) struct WebhookState {
     app: AppState,
     secrets: Arc<WebhookSecrets>,
     /// Built once per process; `None` when the URL cannot be used (reported per event).
@@ -137,7 +139,23 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// `POST /webhooks/signup`: Standard Webhooks; `tenant.signup` creates a tenant.
-async fn signup(
+#[utoipa::path(post, path = "/webhooks/signup", tag = "webhooks", description = "A signup system's `tenant.signup` creates a tenant (Standard Webhooks).",
+    params(
+        ("webhook-id" = String, Header, description = "The event id: a redelivery is answered as the first delivery"),
+        ("webhook-timestamp" = String, Header, description = "Seconds since the epoch"),
+        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256>`"),
+    ),
+    request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
+    responses(
+        (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
+        (status = 400, description = "The body is not JSON", body = berth_contract::ErrorResponse),
+        (status = 401, description = "The signature does not verify, or its timestamp is too old", body = berth_contract::ErrorResponse),
+        (status = 413, description = "The body is over 1 MiB", body = berth_contract::ErrorResponse),
+        (status = 503, description = "Not settled: the sender should deliver it again", body = berth_contract::ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
+pub(crate) async fn signup(
     State(state): State<WebhookState>,
     deadline: Deadline,
     headers: HeaderMap,
@@ -211,7 +229,23 @@ fn prefixed(prefix: &'static str, e: berth_core::FieldError) -> ApiError {
 }
 
 /// `POST /webhooks/github`: `X-Hub-Signature-256`; the delivery id is the event id.
-async fn github(
+#[utoipa::path(post, path = "/webhooks/github", tag = "webhooks", description = "GitHub's pull requests: reviewed with Berth's rules (`berth/validate`), and Berth's own followed to merged or closed.",
+    params(
+        ("X-GitHub-Event" = String, Header, description = "`pull_request` or `ping`"),
+        ("X-GitHub-Delivery" = String, Header, description = "The delivery id: a redelivery is answered as the first"),
+        ("X-Hub-Signature-256" = String, Header, description = "`sha256=<hex HMAC-SHA256>`"),
+    ),
+    request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
+    responses(
+        (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
+        (status = 400, description = "The body is not JSON", body = berth_contract::ErrorResponse),
+        (status = 401, description = "The signature does not verify, or its timestamp is too old", body = berth_contract::ErrorResponse),
+        (status = 413, description = "The body is over 1 MiB", body = berth_contract::ErrorResponse),
+        (status = 503, description = "Not settled: the sender should deliver it again", body = berth_contract::ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
+pub(crate) async fn github(
     State(state): State<WebhookState>,
     deadline: Deadline,
     headers: HeaderMap,
@@ -260,7 +294,21 @@ async fn github(
 
 /// `POST /webhooks/billing`: Stripe-style signatures; subscriptions and invoices drive the
 /// tenant's creation, tier, suspension and deletion (see [`crate::billing`]).
-async fn billing(
+#[utoipa::path(post, path = "/webhooks/billing", tag = "webhooks", description = "Subscriptions and invoices drive a tenant's creation, tier, suspension and deletion.",
+    params(
+        ("Stripe-Signature" = String, Header, description = "`t=<timestamp>,v1=<hex HMAC-SHA256>`"),
+    ),
+    request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
+    responses(
+        (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
+        (status = 400, description = "The body is not JSON", body = berth_contract::ErrorResponse),
+        (status = 401, description = "The signature does not verify, or its timestamp is too old", body = berth_contract::ErrorResponse),
+        (status = 413, description = "The body is over 1 MiB", body = berth_contract::ErrorResponse),
+        (status = 503, description = "Not settled: the sender should deliver it again", body = berth_contract::ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
+pub(crate) async fn billing(
     State(state): State<WebhookState>,
     deadline: Deadline,
     headers: HeaderMap,
@@ -299,7 +347,21 @@ async fn billing(
 
 /// `POST /webhooks/argocd`: an Application's health, sync status and revision, recorded for its
 /// tenant, env and module right away.
-async fn argocd(
+#[utoipa::path(post, path = "/webhooks/argocd", tag = "webhooks", description = "An Argo CD notification: an Application's health, sync status and revision.",
+    params(
+        ("Authorization" = String, Header, description = "`Bearer <secret>`"),
+    ),
+    request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
+    responses(
+        (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
+        (status = 400, description = "The body is not JSON", body = berth_contract::ErrorResponse),
+        (status = 401, description = "The signature does not verify, or its timestamp is too old", body = berth_contract::ErrorResponse),
+        (status = 413, description = "The body is over 1 MiB", body = berth_contract::ErrorResponse),
+        (status = 503, description = "Not settled: the sender should deliver it again", body = berth_contract::ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
+pub(crate) async fn argocd(
     State(state): State<WebhookState>,
     deadline: Deadline,
     headers: HeaderMap,
@@ -462,10 +524,10 @@ async fn deliver<F: Future<Output = Result<Effect, ApiError>>>(
             Err(_) => {
                 tracing::warn!("the delivery ran out of time: the redelivery settles it");
                 let error = ApiError::deadline_exceeded();
-                (error.status, json!({"error": error.body()}), true)
+                (error.status, Answer::Failed(error.response_body()), true)
             }
         };
-        let body = body.to_string();
+        let body = body.to_json();
         let finish = if transient {
             Finish::Unanswered
         } else {
@@ -496,8 +558,10 @@ async fn carry_out(
     effect: impl Future<Output = Result<Effect, ApiError>>,
     request_id: &str,
     resumed: bool,
-) -> (StatusCode, Value, bool) {
-    let transient = |error: ApiError| (error.status, json!({"error": error.body()}), true);
+) -> (StatusCode, Answer, bool) {
+    let transient = |error: ApiError| (error.status, Answer::Failed(error.response_body()), true);
+    let settled =
+        |answer: WebhookAnswer| (StatusCode::OK, Answer::Settled(Box::new(answer)), false);
     match effect.await {
         Ok(Effect::Link { link, mut record }) => {
             record.source = source.to_owned();
@@ -506,11 +570,7 @@ async fn carry_out(
                 app.store.put_billing_unless_newer(&link).await
             };
             match written.await {
-                Ok(_) => (
-                    StatusCode::OK,
-                    json!({"event": event_id, "outcome": record.state, "request": record}),
-                    false,
-                ),
+                Ok(_) => settled(with_request(event_id, outcome_of(&record), &record)),
                 Err(e) => transient(e.into()),
             }
         }
@@ -532,24 +592,23 @@ async fn carry_out(
                         None => Ok(()),
                     };
                     match linked {
-                        Ok(()) => (
-                            StatusCode::OK,
-                            json!({"event": event_id, "outcome": done.record.state, "request": done.record}),
-                            false,
-                        ),
+                        Ok(()) => settled(with_request(
+                            event_id,
+                            outcome_of(&done.record),
+                            &done.record,
+                        )),
                         // The commit stands; the redelivery finds it and writes the link.
                         Err(e) => transient(e.into()),
                     }
                 }
                 Err((error, record)) if !error.is_transient() => {
                     // Refused for good: recorded on the request, answered 200 so the sender stops.
-                    let mut body = error.body();
-                    body.field = body.field.map(|f| format!("{prefix}.{f}"));
-                    (
-                        StatusCode::OK,
-                        json!({"event": event_id, "outcome": "rejected", "error": body, "request": record}),
-                        false,
-                    )
+                    let mut answer = WebhookAnswer::new(event_id, "rejected");
+                    let mut detail = error.response_body().error;
+                    detail.field = detail.field.map(|f| format!("{prefix}.{f}"));
+                    answer.error = Some(detail);
+                    answer.request = record.as_ref().map(contract::request_view);
+                    settled(answer)
                 }
                 Err((error, _)) => transient(error),
             }
@@ -560,55 +619,81 @@ async fn carry_out(
                     if let Some(refresh) = &app.status_refresh {
                         refresh.refresh(&status.tenant).await;
                     }
-                    (
-                        StatusCode::OK,
-                        json!({"event": event_id, "outcome": "recorded", "status": status}),
-                        false,
-                    )
+                    let mut answer = WebhookAnswer::new(event_id, "recorded");
+                    answer.status = Some(contract::module_status(&status));
+                    settled(answer)
                 }
                 Err(e) => transient(e.into()),
             }
         }
-        Ok(Effect::Reported { outcome, details }) => (
-            StatusCode::OK,
-            json!({"event": event_id, "outcome": outcome, "details": details}),
-            false,
-        ),
+        Ok(Effect::Reported { outcome, details }) => {
+            let mut answer = WebhookAnswer::new(event_id, outcome);
+            answer.details = Some(details);
+            settled(answer)
+        }
         Ok(Effect::Reviewed {
             mut record,
             details,
         }) => {
             record.source = source.to_owned();
             match app.store.put_request(&record).await {
-                Ok(()) => (
-                    StatusCode::OK,
-                    json!({"event": event_id, "outcome": "reviewed", "details": details, "request": record}),
-                    false,
-                ),
+                Ok(()) => {
+                    let mut answer = with_request(event_id, "reviewed".into(), &record);
+                    answer.details = Some(details);
+                    settled(answer)
+                }
                 Err(e) => transient(e.into()),
             }
         }
         Ok(Effect::Ignore(reason)) => {
             tracing::info!(%reason, "event ignored");
-            (
-                StatusCode::OK,
-                json!({"event": event_id, "outcome": "ignored", "reason": reason}),
-                false,
-            )
+            let mut answer = WebhookAnswer::new(event_id, "ignored");
+            answer.reason = Some(reason);
+            settled(answer)
         }
         // A signed event that does not make sense will not make sense on a retry either: it
         // is recorded as a rejected request, and answered 200 so the sender stops.
         Err(error) if !error.is_transient() => {
             let record = rejected_record(request_id, source, &error);
             match app.store.put_request(&record).await {
-                Ok(()) => (
-                    StatusCode::OK,
-                    json!({"event": event_id, "outcome": "rejected", "error": error.body(), "request": record}),
-                    false,
-                ),
+                Ok(()) => {
+                    let mut answer = with_request(event_id, "rejected".into(), &record);
+                    answer.error = Some(error.response_body().error);
+                    settled(answer)
+                }
                 Err(e) => transient(e.into()),
             }
         }
         Err(error) => transient(error),
     }
+}
+
+/// A delivery's answer: settled (200), or a failure the sender should retry.
+enum Answer {
+    Settled(Box<WebhookAnswer>),
+    Failed(berth_contract::ErrorResponse),
+}
+
+impl Answer {
+    fn to_json(&self) -> String {
+        match self {
+            Answer::Settled(answer) => serde_json::to_string(answer),
+            Answer::Failed(error) => serde_json::to_string(error),
+        }
+        .unwrap_or_default()
+    }
+}
+
+fn with_request(event_id: &str, outcome: String, record: &RequestRecord) -> WebhookAnswer {
+    let mut answer = WebhookAnswer::new(event_id, outcome);
+    answer.request = Some(contract::request_view(record));
+    answer
+}
+
+/// The request's state, as its outcome: `committed`, `no_change`, `scheduled`, ...
+fn outcome_of(record: &RequestRecord) -> String {
+    serde_json::to_value(record.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

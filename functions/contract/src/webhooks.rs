@@ -1,0 +1,48 @@
+//! What every webhook delivery is answered with.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{ErrorDetail, ModuleStatus, RequestView};
+
+/// A delivery's answer: 200 once it is settled, whatever its outcome, so the sender stops
+/// retrying; a delivery that may succeed later is answered 503 with the error shape instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookAnswer {
+    /// The sender's event (delivery) id.
+    pub event: String,
+    /// The request's state (`committed`, `no_change`, `scheduled`, ...), or `rejected`,
+    /// `recorded`, `reviewed`, `ignored`, `merged`, `closed`, `pong`.
+    pub outcome: String,
+    /// The request the event became.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestView>,
+    /// Why it was rejected; `field` is the path inside the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+    /// The status an Argo CD notification recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ModuleStatus>,
+    /// What the event did, per sender (a review's verdict, a merge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+    /// Why nothing was done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl WebhookAnswer {
+    /// An answer with `outcome` and nothing else yet.
+    pub fn new(event: &str, outcome: impl Into<String>) -> Self {
+        Self {
+            event: event.to_owned(),
+            outcome: outcome.into(),
+            request: None,
+            error: None,
+            status: None,
+            details: None,
+            reason: None,
+        }
+    }
+}
