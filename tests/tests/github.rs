@@ -171,7 +171,7 @@ async fn an_unknown_module_or_a_bad_value_gets_failure_naming_file_and_field() {
     let (_, answer) = f
         .deliver("pull_request", "d-2", pull_request(2, &sha))
         .await;
-    assert_eq!(answer["details"]["state"], "failure", "{answer}");
+    assert_eq!(answer["review"]["state"], "failure", "{answer}");
     let status = &f.github.statuses()[0];
     assert_eq!(status.state, "failure");
     assert!(
@@ -196,7 +196,7 @@ async fn an_unknown_module_or_a_bad_value_gets_failure_naming_file_and_field() {
         "pull_request": {"head": {"sha": sha}}, "repository": {"full_name": "platform/tenants"}}),
         )
         .await;
-    let problems: Vec<String> = answer["details"]["problems"]
+    let problems: Vec<String> = answer["review"]["problems"]
         .as_array()
         .unwrap()
         .iter()

@@ -22,4 +22,4 @@ pub use tenants::{
     ClusterHealthResponse, EnvDetail, ModuleDetail, ModuleStatus, ServiceHealth, TenantDetail,
     TenantList, TenantStatusResponse, TenantSummary,
 };
-pub use webhooks::WebhookAnswer;
+pub use webhooks::{ReviewProblem, ReviewVerdict, WebhookAnswer};

@@ -7,7 +7,7 @@ use crate::{ErrorDetail, ModuleStatus, RequestView};
 
 /// A delivery's answer: 200 once it is settled, whatever its outcome, so the sender stops
 /// retrying; a delivery that may succeed later is answered 503 with the error shape instead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WebhookAnswer {
     /// The sender's event (delivery) id.
     pub event: String,
@@ -23,10 +23,9 @@ pub struct WebhookAnswer {
     /// The status an Argo CD notification recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ModuleStatus>,
-    /// What the event did, per sender (a review's verdict, a merge).
+    /// A pull request's review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub details: Option<serde_json::Value>,
+    pub review: Option<ReviewVerdict>,
     /// Why nothing was done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -41,8 +40,27 @@ impl WebhookAnswer {
             request: None,
             error: None,
             status: None,
-            details: None,
+            review: None,
             reason: None,
         }
     }
+}
+
+/// A person's pull request reviewed with Berth's rules: the `berth/validate` commit status set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReviewVerdict {
+    /// `success` or `failure`.
+    pub state: String,
+    /// The status's description, as GitHub shows it.
+    pub description: String,
+    pub problems: Vec<ReviewProblem>,
+}
+
+/// One thing wrong in a reviewed pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReviewProblem {
+    pub path: String,
+    /// The field inside the file; empty for the file as a whole.
+    pub field: String,
+    pub message: String,
 }

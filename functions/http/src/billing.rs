@@ -8,7 +8,6 @@ use berth_core::plan::load_catalog;
 use berth_core::{Action, Request, TenantName, TenantPatch};
 use berth_store::{BillingLink, Registration, RequestState, ScheduledChange};
 use berth_webhooks::billing::{BillingEvent, BillingEventKind};
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -227,7 +226,15 @@ fn provision(
     link: BillingLink,
     registration: &Registration,
 ) -> Result<Effect, ApiError> {
-    let body = json!({"name": link.tenant, "tier": registration.tier, "envs": registration.envs, "modules": registration.modules});
+    let body = serde_json::to_value(berth_contract::CreateTenantBody {
+        name: link.tenant.clone(),
+        tier: registration.tier.clone(),
+        envs: registration.envs.clone(),
+        modules: registration.modules.clone(),
+        display_name: None,
+        owner: None,
+    })
+    .unwrap_or_default();
     let (tenant, mut new) = berth_core::body::parse_create_tenant(&body).map_err(|e| {
         ApiError::from(berth_core::FieldError {
             field: format!(

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use berth_contract::{ReviewProblem, ReviewVerdict};
 use berth_core::TenantName;
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::review::{Problem, review_tenant};
@@ -16,7 +17,6 @@ use berth_webhooks::events::{PullRequestEvent, parse_pull_request_event};
 use octocrab::Octocrab;
 use octocrab::models::StatusState;
 use octocrab::secrecy::ExposeSecret;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -104,7 +104,7 @@ pub(crate) async fn github_effect(
     match event {
         "ping" => Ok(Effect::Reported {
             outcome: "pong",
-            details: json!({}),
+            request: None,
         }),
         "pull_request" => {
             let pr = parse_pull_request_event(body).map_err(event_error)?;
@@ -198,10 +198,23 @@ async fn review_pull_request(
             )
         })?;
 
-    let problems: Vec<Value> = problems
-        .iter()
-        .map(|p| json!({"path": p.path, "field": p.field, "message": p.message}))
-        .collect();
+    let verdict = ReviewVerdict {
+        state: if problems.is_empty() {
+            "success"
+        } else {
+            "failure"
+        }
+        .into(),
+        description,
+        problems: problems
+            .iter()
+            .map(|p| ReviewProblem {
+                path: p.path.clone(),
+                field: p.field.clone(),
+                message: p.message.clone(),
+            })
+            .collect(),
+    };
     let mut record = event_record(
         request_id,
         "review_pull_request",
@@ -210,10 +223,7 @@ async fn review_pull_request(
     );
     record.commit = Some(sha.to_owned());
     record.pr_url = pr.html_url.clone();
-    Ok(Effect::Reviewed {
-        record,
-        details: json!({"state": if problems.is_empty() { "success" } else { "failure" }, "description": description, "problems": problems}),
-    })
+    Ok(Effect::Reviewed { record, verdict })
 }
 
 /// A closed `berth/<request id>` pull request: merged, its request is `merged` with the merge
@@ -258,6 +268,6 @@ async fn closed(app: &AppState, pr: &PullRequestEvent) -> Result<Effect, ApiErro
     app.store.put_request(&record).await?;
     Ok(Effect::Reported {
         outcome: if pr.merged { "merged" } else { "closed" },
-        details: json!({"request": record}),
+        request: Some(record),
     })
 }

@@ -107,15 +107,15 @@ pub(crate) enum Effect {
     Record(StatusRecord),
     /// Nothing: an event type Berth does not act on.
     Ignore(String),
-    /// Done while deciding (a ping answered, a merge recorded): the outcome and what to say.
+    /// Done while deciding: a ping answered (no request), or a request moved and recorded.
     Reported {
         outcome: &'static str,
-        details: Value,
+        request: Option<RequestRecord>,
     },
     /// A pull request reviewed: the record of the review and its verdict.
     Reviewed {
         record: RequestRecord,
-        details: Value,
+        verdict: berth_contract::ReviewVerdict,
     },
 }
 
@@ -626,20 +626,20 @@ async fn carry_out(
                 Err(e) => transient(e.into()),
             }
         }
-        Ok(Effect::Reported { outcome, details }) => {
+        Ok(Effect::Reported { outcome, request }) => {
             let mut answer = WebhookAnswer::new(event_id, outcome);
-            answer.details = Some(details);
+            answer.request = request.as_ref().map(contract::request_view);
             settled(answer)
         }
         Ok(Effect::Reviewed {
             mut record,
-            details,
+            verdict,
         }) => {
             record.source = source.to_owned();
             match app.store.put_request(&record).await {
                 Ok(()) => {
                     let mut answer = with_request(event_id, "reviewed".into(), &record);
-                    answer.details = Some(details);
+                    answer.review = Some(verdict);
                     settled(answer)
                 }
                 Err(e) => transient(e.into()),
