@@ -62,6 +62,33 @@ fn every_route_documents_its_errors_and_every_v1_route_its_security() {
     }
 }
 
+#[test]
+fn every_reference_in_the_document_resolves() {
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    out.push(target);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let document: Value = serde_json::from_str(&generated()).unwrap();
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+    assert!(!found.is_empty());
+    for target in found {
+        let pointer = target.strip_prefix('#').expect("a local reference");
+        assert!(
+            document.pointer(pointer).is_some(),
+            "{target} does not exist"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_server_serves_the_document_without_a_token() {
     let dir = tempfile::tempdir().unwrap();

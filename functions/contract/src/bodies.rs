@@ -1,4 +1,4 @@
-//! The bodies of writes, as documented. The server reads them through `berth-core`'s parsers,
+//! The bodies of writes, as documented. An optional field is left out, never sent as `null`. The server reads them through `berth-core`'s parsers,
 //! which refuse unknown fields and name the field of every refusal.
 
 use std::collections::BTreeMap;
@@ -24,8 +24,10 @@ pub struct CreateTenantBody {
     #[schema(example = json!(["postgres"]))]
     pub modules: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub owner: Option<String>,
 }
 
@@ -34,14 +36,18 @@ pub struct CreateTenantBody {
 #[serde(deny_unknown_fields)]
 pub struct PatchTenantBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub tier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub owner: Option<String>,
     /// `true` suspends the tenant (its workloads scale to zero, its data is kept); `false`
     /// resumes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub suspended: Option<bool>,
 }
 
@@ -51,12 +57,22 @@ pub struct PatchTenantBody {
 pub struct ModuleChangeBody {
     /// Pins the chart version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub version: Option<String>,
     /// Values over the chart's defaults, validated against its `values.schema.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, nullable = false)]
     pub values: Option<BTreeMap<String, serde_json::Value>>,
     /// Also enables, in one commit, the modules this one depends on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub enable_dependencies: Option<bool>,
+}
+
+/// Where a write lands: `direct` commits onto the branch, `pr` opens a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    Direct,
+    Pr,
 }

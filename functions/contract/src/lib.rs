@@ -12,7 +12,7 @@ mod requests;
 mod tenants;
 mod webhooks;
 
-pub use bodies::{CreateTenantBody, ModuleChangeBody, PatchTenantBody};
+pub use bodies::{CreateTenantBody, ModuleChangeBody, PatchTenantBody, WriteMode};
 pub use catalog::{
     Billing, Catalog, CatalogResponse, Environment, Module, PodSecurity, Quotas, Tier,
 };

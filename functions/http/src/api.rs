@@ -218,13 +218,14 @@ fn path_error(e: PathRejection) -> ApiError {
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants",
-    params(("tenant" = String, Path, description = "The tenant's name")),
+    params(("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses(
         (status = 200, description = "The tenant as Git has it, with its last observed health", body = TenantDetail),
-        (status = 400, description = "The tenant's name is not one", body = ErrorResponse),
+        (status = 400, description = "The path is malformed", body = ErrorResponse),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
         (status = 403, description = "The caller may not see this tenant", body = ErrorResponse),
         (status = 404, description = "No such tenant", body = ErrorResponse),
+        (status = 422, description = "The tenant's name is not a valid name", body = ErrorResponse),
         (status = 503, description = "Git or the store could not be read", body = ErrorResponse),
     ),
     security(("bearer" = [])))]
@@ -304,17 +305,18 @@ fn overall_health(statuses: &[berth_store::StatusRecord]) -> &'static str {
 /// polling frontend get 304 while nothing changed.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/status", tag = "tenants",
     params(
-        ("tenant" = String, Path, description = "The tenant's name"),
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("If-None-Match" = Option<String>, Header, description = "The ETag of the last answer"),
     ),
     responses(
         (status = 200, description = "The tenant's parts as the status function last saw them", body = TenantStatusResponse,
             headers(("ETag" = String, description = "Changes only when the statuses do"))),
         (status = 304, description = "Nothing changed since the ETag given"),
-        (status = 400, description = "The tenant's name is not one", body = ErrorResponse),
+        (status = 400, description = "The path is malformed", body = ErrorResponse),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
         (status = 403, description = "The caller may not see this tenant", body = ErrorResponse),
         (status = 404, description = "No such tenant", body = ErrorResponse),
+        (status = 422, description = "The tenant's name is not a valid name", body = ErrorResponse),
         (status = 503, description = "The store could not be read", body = ErrorResponse),
     ),
     security(("bearer" = [])))]
@@ -367,7 +369,7 @@ pub(crate) async fn get_tenant_status(
 }
 
 #[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",
-    params(("id" = String, Path, description = "The request's id (a ULID)")),
+    params(("id" = String, Path, description = "The request's id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")),
     responses(
         (status = 200, description = "The request and where it is in its life", body = RequestView),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
@@ -524,7 +526,7 @@ type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", description = "Creates a tenant: its folder, values files and namespaces, in one commit.",
     params(
-        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
     ),
     request_body = CreateTenantBody,
@@ -535,6 +537,7 @@ type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
         (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
         (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
         (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
         (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
@@ -564,8 +567,8 @@ pub(crate) async fn create_tenant(
 
 #[utoipa::path(patch, path = "/v1/tenants/{tenant}", tag = "tenants", description = "Changes a tenant's tier, names, or suspends or resumes it.",
     params(
-        ("tenant" = String, Path, description = "The tenant's name"),
-        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
     ),
     request_body = PatchTenantBody,
@@ -576,6 +579,7 @@ pub(crate) async fn create_tenant(
         (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
         (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
         (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
         (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
@@ -608,9 +612,9 @@ pub(crate) async fn patch_tenant(
 
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}", tag = "tenants", description = "Deletes a tenant: its files go, and Argo CD prunes what they made.",
     params(
-        ("tenant" = String, Path, description = "The tenant's name"),
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("confirm" = String, Query, description = "The tenant's name again: deleting is destructive"),
-        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
     ),
     responses(
@@ -620,6 +624,7 @@ pub(crate) async fn patch_tenant(
         (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
         (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
         (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
         (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
@@ -657,10 +662,10 @@ type ModulePath = Result<Path<(String, String, String)>, PathRejection>;
 
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/envs/{env}/modules/{module}", tag = "modules", description = "Enables a module in an environment, or changes its version and values.",
     params(
-        ("tenant" = String, Path, description = "The tenant's name"),
-        ("env" = String, Path, description = "An environment of the tenant"),
-        ("module" = String, Path, description = "A module of the catalog"),
-        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("env" = String, Path, description = "An environment of the tenant", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("module" = String, Path, description = "A module of the catalog", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
     ),
     request_body = ModuleChangeBody,
@@ -671,6 +676,7 @@ type ModulePath = Result<Path<(String, String, String)>, PathRejection>;
         (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
         (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
         (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
         (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
@@ -703,10 +709,10 @@ pub(crate) async fn enable_module(
 
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/envs/{env}/modules/{module}", tag = "modules", description = "Disables a module in an environment; its data goes with it.",
     params(
-        ("tenant" = String, Path, description = "The tenant's name"),
-        ("env" = String, Path, description = "An environment of the tenant"),
-        ("module" = String, Path, description = "A module of the catalog"),
-        ("mode" = Option<String>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("env" = String, Path, description = "An environment of the tenant", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("module" = String, Path, description = "A module of the catalog", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
     ),
     responses(
@@ -716,6 +722,7 @@ pub(crate) async fn enable_module(
         (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
         (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
+        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
         (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
         (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),

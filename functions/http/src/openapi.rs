@@ -30,6 +30,8 @@ use utoipa::{Modify, OpenApi};
         crate::webhooks::github,
         crate::webhooks::argocd,
     ),
+    // Schemas only parameters name are not collected from the paths.
+    components(schemas(berth_contract::WriteMode)),
     modifiers(&BearerScheme),
     tags(
         (name = "tenants", description = "Tenants and their environments"),
