@@ -11,23 +11,23 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantBody {
     /// Lowercase letters, digits and dashes, starting with a letter.
-    #[schema(example = "acme")]
+    #[schema(example = "acme", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub name: String,
     /// A tier of the catalog.
-    #[schema(example = "standard")]
+    #[schema(example = "standard", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub tier: String,
     /// Environments the tier allows.
-    #[schema(example = json!(["dev"]))]
+    #[schema(example = json!(["dev"]), min_items = 1, inline, value_type = Vec<String>)]
     pub envs: Vec<String>,
     /// Modules to enable in every environment.
     #[serde(default)]
     #[schema(example = json!(["postgres"]))]
     pub modules: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     pub owner: Option<String>,
 }
 
@@ -36,13 +36,13 @@ pub struct CreateTenantBody {
 #[serde(deny_unknown_fields)]
 pub struct PatchTenantBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub tier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     pub owner: Option<String>,
     /// `true` suspends the tenant (its workloads scale to zero, its data is kept); `false`
     /// resumes it.
@@ -57,7 +57,7 @@ pub struct PatchTenantBody {
 pub struct ModuleChangeBody {
     /// Pins the chart version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     pub version: Option<String>,
     /// Values over the chart's defaults, validated against its `values.schema.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

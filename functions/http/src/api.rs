@@ -527,7 +527,7 @@ type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", description = "Creates a tenant: its folder, values files and namespaces, in one commit.",
     params(
         ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
-        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     request_body = CreateTenantBody,
     responses(
@@ -569,7 +569,7 @@ pub(crate) async fn create_tenant(
     params(
         ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
-        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     request_body = PatchTenantBody,
     responses(
@@ -613,9 +613,9 @@ pub(crate) async fn patch_tenant(
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}", tag = "tenants", description = "Deletes a tenant: its files go, and Argo CD prunes what they made.",
     params(
         ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
-        ("confirm" = String, Query, description = "The tenant's name again: deleting is destructive"),
+        ("confirm" = String, Query, description = "The tenant's name again: deleting is destructive", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
-        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     responses(
         (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
@@ -666,7 +666,7 @@ type ModulePath = Result<Path<(String, String, String)>, PathRejection>;
         ("env" = String, Path, description = "An environment of the tenant", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("module" = String, Path, description = "A module of the catalog", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
-        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     request_body = ModuleChangeBody,
     responses(
@@ -713,7 +713,7 @@ pub(crate) async fn enable_module(
         ("env" = String, Path, description = "An environment of the tenant", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("module" = String, Path, description = "A module of the catalog", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
-        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     responses(
         (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,

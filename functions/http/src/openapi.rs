@@ -3,7 +3,7 @@
 //! `openapi.json` (a test fails when it is stale).
 
 use axum::Json;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -46,16 +46,44 @@ use utoipa::{Modify, OpenApi};
 pub struct ApiDoc;
 
 /// Every `/v1` route but this document takes `Authorization: Bearer <token>` (a static token, or
-/// a JWT API Gateway verified).
+/// a JWT API Gateway verified); each webhook its sender's signature.
 struct BearerScheme;
 
 impl Modify for BearerScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer =
+            || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        components.add_security_scheme("bearer", bearer());
+        // The webhooks authenticate by signing their raw body with a shared secret.
+        let signed = |header: &str, form: &str| {
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                header,
+                &format!("{form}, keyed with a BERTH_WEBHOOK_SECRETS_* secret"),
+            )))
+        };
         components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            "billing_signature",
+            signed(
+                "Stripe-Signature",
+                "`t=<timestamp>,v1=<hex HMAC-SHA256 of timestamp.body>`",
+            ),
         );
+        components.add_security_scheme(
+            "signup_signature",
+            signed(
+                "webhook-signature",
+                "Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`",
+            ),
+        );
+        components.add_security_scheme(
+            "github_signature",
+            signed(
+                "X-Hub-Signature-256",
+                "`sha256=<hex HMAC-SHA256 of the body>`",
+            ),
+        );
+        components.add_security_scheme("argocd_token", bearer());
     }
 }
 

@@ -141,10 +141,10 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 /// `POST /webhooks/signup`: Standard Webhooks; `tenant.signup` creates a tenant.
 #[utoipa::path(post, path = "/webhooks/signup", tag = "webhooks", description = "A signup system's `tenant.signup` creates a tenant (Standard Webhooks).",
     params(
-        ("webhook-id" = String, Header, description = "The event id: a redelivery is answered as the first delivery"),
-        ("webhook-timestamp" = String, Header, description = "Seconds since the epoch"),
-        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256>`"),
+        ("webhook-id" = Option<String>, Header, description = "The event id, covered by the signature: a redelivery is answered as the first delivery"),
+        ("webhook-timestamp" = Option<String>, Header, description = "Seconds since the epoch, covered by the signature"),
     ),
+    security(("signup_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
     responses(
         (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
@@ -231,10 +231,10 @@ fn prefixed(prefix: &'static str, e: berth_core::FieldError) -> ApiError {
 /// `POST /webhooks/github`: `X-Hub-Signature-256`; the delivery id is the event id.
 #[utoipa::path(post, path = "/webhooks/github", tag = "webhooks", description = "GitHub's pull requests: reviewed with Berth's rules (`berth/validate`), and Berth's own followed to merged or closed.",
     params(
-        ("X-GitHub-Event" = String, Header, description = "`pull_request` or `ping`"),
-        ("X-GitHub-Delivery" = String, Header, description = "The delivery id: a redelivery is answered as the first"),
-        ("X-Hub-Signature-256" = String, Header, description = "`sha256=<hex HMAC-SHA256>`"),
+        ("X-GitHub-Event" = Option<String>, Header, description = "`pull_request` or `ping`"),
+        ("X-GitHub-Delivery" = Option<String>, Header, description = "The delivery id: a redelivery is answered as the first"),
     ),
+    security(("github_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
     responses(
         (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
@@ -295,9 +295,7 @@ pub(crate) async fn github(
 /// `POST /webhooks/billing`: Stripe-style signatures; subscriptions and invoices drive the
 /// tenant's creation, tier, suspension and deletion (see [`crate::billing`]).
 #[utoipa::path(post, path = "/webhooks/billing", tag = "webhooks", description = "Subscriptions and invoices drive a tenant's creation, tier, suspension and deletion.",
-    params(
-        ("Stripe-Signature" = String, Header, description = "`t=<timestamp>,v1=<hex HMAC-SHA256>`"),
-    ),
+    security(("billing_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
     responses(
         (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
@@ -348,9 +346,7 @@ pub(crate) async fn billing(
 /// `POST /webhooks/argocd`: an Application's health, sync status and revision, recorded for its
 /// tenant, env and module right away.
 #[utoipa::path(post, path = "/webhooks/argocd", tag = "webhooks", description = "An Argo CD notification: an Application's health, sync status and revision.",
-    params(
-        ("Authorization" = String, Header, description = "`Bearer <secret>`"),
-    ),
+    security(("argocd_token" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
     responses(
         (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
