@@ -30,6 +30,7 @@ use crate::contract;
 use crate::deadline::Deadline;
 use crate::error::ApiError;
 use crate::idempotency::{self, Begin, Finish};
+use crate::openapi::WriteAnswers;
 use crate::submit::{Submission, submit_by};
 
 /// The API router with its state; serve it with axum locally or under `lambda_http::run`.
@@ -530,20 +531,7 @@ type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     request_body = CreateTenantBody,
-    responses(
-        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
-            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
-        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
-        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
-        (status = 401, description = "No valid credentials", body = ErrorResponse),
-        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
-        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
-        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
-        (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
-        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
-        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ),
+    responses(WriteAnswers),
     security(("bearer" = [])))]
 pub(crate) async fn create_tenant(
     State(state): State<AppState>,
@@ -572,20 +560,7 @@ pub(crate) async fn create_tenant(
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     request_body = PatchTenantBody,
-    responses(
-        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
-            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
-        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
-        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
-        (status = 401, description = "No valid credentials", body = ErrorResponse),
-        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
-        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
-        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
-        (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
-        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
-        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ),
+    responses(WriteAnswers),
     security(("bearer" = [])))]
 pub(crate) async fn patch_tenant(
     State(state): State<AppState>,
@@ -617,20 +592,7 @@ pub(crate) async fn patch_tenant(
         ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
-    responses(
-        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
-            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
-        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
-        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
-        (status = 401, description = "No valid credentials", body = ErrorResponse),
-        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
-        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
-        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
-        (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
-        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
-        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ),
+    responses(WriteAnswers),
     security(("bearer" = [])))]
 pub(crate) async fn delete_tenant(
     State(state): State<AppState>,
@@ -669,20 +631,7 @@ type ModulePath = Result<Path<(String, String, String)>, PathRejection>;
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     request_body = ModuleChangeBody,
-    responses(
-        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
-            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
-        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
-        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
-        (status = 401, description = "No valid credentials", body = ErrorResponse),
-        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
-        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
-        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
-        (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
-        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
-        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ),
+    responses(WriteAnswers),
     security(("bearer" = [])))]
 pub(crate) async fn enable_module(
     State(state): State<AppState>,
@@ -715,20 +664,7 @@ pub(crate) async fn enable_module(
         ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
-    responses(
-        (status = 202, description = "Committed (or its branch pushed): the request, to follow at `Location`", body = RequestView,
-            headers(("Location" = String, description = "`/v1/requests/{id}`"), ("X-Request-Id" = String, description = "The request's id"))),
-        (status = 200, description = "The repository already said so: nothing committed (`no_change`)", body = RequestView),
-        (status = 400, description = "The body is not JSON, or the path is malformed", body = ErrorResponse),
-        (status = 401, description = "No valid credentials", body = ErrorResponse),
-        (status = 403, description = "The caller may not write, or not to this tenant", body = ErrorResponse),
-        (status = 404, description = "The tenant, environment or module does not exist", body = ErrorResponse),
-        (status = 409, description = "Conflicts with the repository (exists, a dependency, a refused push), or the Idempotency-Key is in use by a running request", body = ErrorResponse),
-        (status = 413, description = "The body is over 1 MiB", body = ErrorResponse),
-        (status = 422, description = "A field is invalid: `field` names it", body = ErrorResponse),
-        (status = 503, description = "Git or the store is unavailable, or the deadline passed; retry after `Retry-After`", body = ErrorResponse,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ),
+    responses(WriteAnswers),
     security(("bearer" = [])))]
 pub(crate) async fn disable_module(
     State(state): State<AppState>,

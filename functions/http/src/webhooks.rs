@@ -146,14 +146,7 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     ),
     security(("signup_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
-    responses(
-        (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
-        (status = 400, description = "The body is not JSON", body = berth_contract::ErrorResponse),
-        (status = 401, description = "The signature does not verify, or its timestamp is too old", body = berth_contract::ErrorResponse),
-        (status = 413, description = "The body is over 1 MiB", body = berth_contract::ErrorResponse),
-        (status = 503, description = "Not settled: the sender should deliver it again", body = berth_contract::ErrorResponse,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ),
+    responses(crate::openapi::WebhookAnswers),
 )]
 pub(crate) async fn signup(
     State(state): State<WebhookState>,
@@ -236,14 +229,7 @@ fn prefixed(prefix: &'static str, e: berth_core::FieldError) -> ApiError {
     ),
     security(("github_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
-    responses(
-        (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
-        (status = 400, description = "The body is not JSON", body = berth_contract::ErrorResponse),
-        (status = 401, description = "The signature does not verify, or its timestamp is too old", body = berth_contract::ErrorResponse),
-        (status = 413, description = "The body is over 1 MiB", body = berth_contract::ErrorResponse),
-        (status = 503, description = "Not settled: the sender should deliver it again", body = berth_contract::ErrorResponse,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ),
+    responses(crate::openapi::WebhookAnswers),
 )]
 pub(crate) async fn github(
     State(state): State<WebhookState>,
@@ -297,14 +283,7 @@ pub(crate) async fn github(
 #[utoipa::path(post, path = "/webhooks/billing", tag = "webhooks", description = "Subscriptions and invoices drive a tenant's creation, tier, suspension and deletion.",
     security(("billing_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
-    responses(
-        (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
-        (status = 400, description = "The body is not JSON", body = berth_contract::ErrorResponse),
-        (status = 401, description = "The signature does not verify, or its timestamp is too old", body = berth_contract::ErrorResponse),
-        (status = 413, description = "The body is over 1 MiB", body = berth_contract::ErrorResponse),
-        (status = 503, description = "Not settled: the sender should deliver it again", body = berth_contract::ErrorResponse,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ),
+    responses(crate::openapi::WebhookAnswers),
 )]
 pub(crate) async fn billing(
     State(state): State<WebhookState>,
@@ -348,14 +327,7 @@ pub(crate) async fn billing(
 #[utoipa::path(post, path = "/webhooks/argocd", tag = "webhooks", description = "An Argo CD notification: an Application's health, sync status and revision.",
     security(("argocd_token" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
-    responses(
-        (status = 200, description = "Settled, whatever the outcome: the sender stops retrying", body = WebhookAnswer),
-        (status = 400, description = "The body is not JSON", body = berth_contract::ErrorResponse),
-        (status = 401, description = "The signature does not verify, or its timestamp is too old", body = berth_contract::ErrorResponse),
-        (status = 413, description = "The body is over 1 MiB", body = berth_contract::ErrorResponse),
-        (status = 503, description = "Not settled: the sender should deliver it again", body = berth_contract::ErrorResponse,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ),
+    responses(crate::openapi::WebhookAnswers),
 )]
 pub(crate) async fn argocd(
     State(state): State<WebhookState>,
