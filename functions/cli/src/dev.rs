@@ -101,7 +101,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         secrets_path.display()
     );
     println!();
+    println!("Point the berth CLI at it:");
+    println!("  export BERTH_URL={url} BERTH_TOKEN={token}");
     println!("Try:");
+    println!("  berth tenants create acme --tier standard --env dev --module postgres");
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/v1/catalog");
     println!(
         "  curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    -d '{{\"name\":\"acme\",\"tier\":\"standard\",\"envs\":[\"dev\"],\"modules\":[\"postgres\"]}}' {url}/v1/tenants"

@@ -501,3 +501,83 @@ async fn a_keyed_burst_killed_mid_flight_settles_on_retry() {
         assert_ne!(stored["state"], "accepted", "key {i}: {stored}");
     }
 }
+
+/// Runs the `berth` binary as a client against `dev` with `token`; returns its exit code and
+/// its standard output and error.
+fn berth(dev: &Dev, token: &str, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .env("BERTH_URL", &dev.url)
+        .env("BERTH_TOKEN", token)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run berth");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The CLI as a script and a person use it against `berth dev`: create with `-o json` parsed
+/// back, wait for the commit, a table of tenants, a refused input naming its field (exit 2), a
+/// wrong token (exit 4).
+#[tokio::test]
+async fn the_cli_creates_waits_lists_and_refuses_with_exit_codes_scripts_rely_on() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    assert!(dev.banner.contains("export BERTH_URL="), "{}", dev.banner);
+    let token = std::fs::read_to_string(state.path().join("admin-token")).unwrap();
+    let token = token.trim();
+
+    let (code, out, err) = berth(
+        &dev,
+        token,
+        &[
+            "tenants", "create", "acme", "--tier", "standard", "--env", "dev", "--module",
+            "postgres", "-o", "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(created["state"], "committed");
+    let id = created["id"].as_str().unwrap();
+
+    let (code, out, err) = berth(
+        &dev,
+        token,
+        &[
+            "requests",
+            "wait",
+            id,
+            "--until",
+            "committed",
+            "--timeout",
+            "30s",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(id) && out.contains("committed"), "{out}");
+
+    let (code, out, _) = berth(&dev, token, &["tenants", "list"]);
+    assert_eq!(code, 0);
+    let row = out
+        .lines()
+        .find(|l| l.contains("acme"))
+        .expect("acme listed");
+    assert!(row.contains("standard") && row.contains("active"), "{out}");
+
+    let (code, _, err) = berth(
+        &dev,
+        token,
+        &[
+            "tenants", "create", "zeta", "--tier", "gold", "--env", "dev",
+        ],
+    );
+    assert_eq!(code, 2, "a refused input: {err}");
+    assert!(err.contains("field: tier"), "{err}");
+
+    let (code, _, err) = berth(&dev, "wrong-token-0123456789", &["tenants", "list"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(!err.contains("wrong-token-0123456789"), "{err}");
+}

@@ -1,0 +1,173 @@
+//! A client of a Berth API: typed calls with the contract's bodies, and every failure sorted by
+//! what a script should do about it (the exit codes of [`ClientError::exit_code`]).
+
+use berth_contract::{
+    CatalogResponse, CreateTenantBody, ErrorDetail, ErrorResponse, RequestView, ServiceHealth,
+    TenantDetail, TenantList,
+};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Exit codes a script can rely on.
+pub mod exit {
+    /// Done.
+    pub const OK: u8 = 0;
+    /// The request failed, or its tenant is degraded.
+    pub const FAILED: u8 = 1;
+    /// A usage or validation error: the input needs fixing.
+    pub const INVALID: u8 = 2;
+    /// `--timeout` passed first.
+    pub const TIMED_OUT: u8 = 3;
+    /// The API could not be reached, or refused the credentials.
+    pub const UNREACHABLE: u8 = 4;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The API answered with its error shape.
+    #[error("{status}: {}{}", .error.message, .error.field.as_ref().map(|f| format!(" (field: {f})")).unwrap_or_default())]
+    Api { status: u16, error: ErrorDetail },
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the API's answer was not understood: {0}")]
+    Unexpected(String),
+}
+
+impl ClientError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Api { status, .. } => match *status {
+                400 | 404 | 409 | 413 | 422 => exit::INVALID,
+                401 | 403 => exit::UNREACHABLE,
+                _ => exit::FAILED,
+            },
+            ClientError::Unreachable { .. } => exit::UNREACHABLE,
+            ClientError::Unexpected(_) => exit::FAILED,
+        }
+    }
+}
+
+pub struct ApiClient {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+/// A write's answer: the request, and whether it changed anything.
+pub struct Written {
+    pub request: RequestView,
+    pub changed: bool,
+}
+
+impl ApiClient {
+    pub fn new(base: &str, token: &str) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .user_agent(concat!("berth-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            http,
+        })
+    }
+
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(StatusCode, R), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        // The token is never part of the message: only the URL and the kind of failure.
+        let response = request.send().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: if e.is_timeout() {
+                "timed out".into()
+            } else {
+                "connection failed".into()
+            },
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        if !status.is_success() {
+            let error = serde_json::from_str::<ErrorResponse>(&text)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| ErrorDetail {
+                    code: "unexpected".into(),
+                    message: format!("HTTP {status}"),
+                    field: None,
+                });
+            return Err(ClientError::Api {
+                status: status.as_u16(),
+                error,
+            });
+        }
+        let value =
+            serde_json::from_str(&text).map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        Ok((status, value))
+    }
+
+    async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
+        Ok(self.call::<(), R>(Method::GET, path, None).await?.1)
+    }
+
+    pub async fn health(&self) -> Result<ServiceHealth, ClientError> {
+        self.get("/healthz").await
+    }
+
+    pub async fn catalog(&self) -> Result<CatalogResponse, ClientError> {
+        self.get("/v1/catalog").await
+    }
+
+    pub async fn tenants(&self) -> Result<TenantList, ClientError> {
+        self.get("/v1/tenants").await
+    }
+
+    pub async fn tenant(&self, name: &str) -> Result<TenantDetail, ClientError> {
+        self.get(&format!("/v1/tenants/{}", path_segment(name)?))
+            .await
+    }
+
+    pub async fn request(&self, id: &str) -> Result<RequestView, ClientError> {
+        self.get(&format!("/v1/requests/{}", path_segment(id)?))
+            .await
+    }
+
+    pub async fn create_tenant(&self, body: &CreateTenantBody) -> Result<Written, ClientError> {
+        let (status, request) = self.call(Method::POST, "/v1/tenants", Some(body)).await?;
+        Ok(Written {
+            request,
+            changed: status == StatusCode::ACCEPTED,
+        })
+    }
+}
+
+/// A name or id as one path segment: anything that is not is refused here, not sent.
+fn path_segment(value: &str) -> Result<&str, ClientError> {
+    let fine = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if fine {
+        Ok(value)
+    } else {
+        Err(ClientError::Api {
+            status: 422,
+            error: ErrorDetail {
+                code: "invalid".into(),
+                message: format!("{value:?} is not a name or an id"),
+                field: None,
+            },
+        })
+    }
+}
