@@ -150,6 +150,31 @@ impl ApiClient {
             changed: status == StatusCode::ACCEPTED,
         })
     }
+
+    /// Suspends (`true`) or resumes (`false`) tenant `name`.
+    pub async fn set_suspended(&self, name: &str, suspended: bool) -> Result<Written, ClientError> {
+        let body = berth_contract::PatchTenantBody {
+            suspended: Some(suspended),
+            ..Default::default()
+        };
+        let path = format!("/v1/tenants/{}", path_segment(name)?);
+        let (status, request) = self.call(Method::PATCH, &path, Some(&body)).await?;
+        Ok(Written {
+            request,
+            changed: status == StatusCode::ACCEPTED,
+        })
+    }
+
+    /// Deletes tenant `name`: its files go, and Argo CD prunes what they made.
+    pub async fn delete_tenant(&self, name: &str) -> Result<Written, ClientError> {
+        let name = path_segment(name)?;
+        let path = format!("/v1/tenants/{name}?confirm={name}");
+        let (status, request) = self.call::<(), _>(Method::DELETE, &path, None).await?;
+        Ok(Written {
+            request,
+            changed: status == StatusCode::ACCEPTED,
+        })
+    }
 }
 
 /// A name or id as one path segment: anything that is not is refused here, not sent.

@@ -2,6 +2,7 @@
 //! which runs Berth in one local process on its embedded defaults.
 
 mod client;
+mod confirm;
 mod dev;
 mod output;
 mod requests;
@@ -62,6 +63,27 @@ enum Tenants {
     /// One tenant: its environments, modules and their health.
     Show {
         name: String,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Suspend a tenant: its workloads scale to zero, its data is kept.
+    Suspend {
+        name: String,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Resume a suspended tenant.
+    Resume {
+        name: String,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Delete a tenant and everything it runs, data included. Asks first.
+    Delete {
+        name: String,
+        /// Delete without asking (required without a terminal).
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         api: Api,
     },
@@ -153,6 +175,26 @@ async fn tenants(command: Tenants) -> Result<u8, ClientError> {
         Tenants::Show { name, api } => {
             let tenant = api.client()?.tenant(&name).await?;
             output::print(api.output, &tenant, output::tenant);
+        }
+        Tenants::Suspend { name, api } => {
+            let written = api.client()?.set_suspended(&name, true).await?;
+            output::print(api.output, &written.request, output::request);
+        }
+        Tenants::Resume { name, api } => {
+            let written = api.client()?.set_suspended(&name, false).await?;
+            output::print(api.output, &written.request, output::request);
+        }
+        Tenants::Delete { name, yes, api } => {
+            let client = api.client()?;
+            if !yes {
+                let tenant = client.tenant(&name).await?;
+                if !confirm::delete_tenant(&tenant)? {
+                    eprintln!("nothing deleted");
+                    return Ok(exit::FAILED);
+                }
+            }
+            let written = client.delete_tenant(&name).await?;
+            output::print(api.output, &written.request, output::request);
         }
         Tenants::Create {
             name,

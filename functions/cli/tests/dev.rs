@@ -581,3 +581,41 @@ async fn the_cli_creates_waits_lists_and_refuses_with_exit_codes_scripts_rely_on
     assert_eq!(code, 4, "{err}");
     assert!(!err.contains("wrong-token-0123456789"), "{err}");
 }
+
+/// Deleting asks first: without a terminal it refuses, naming `--yes` and showing what would go;
+/// suspend, resume and a confirmed delete commit.
+#[tokio::test]
+async fn the_cli_asks_before_deleting_and_refuses_without_a_terminal() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let token = std::fs::read_to_string(state.path().join("admin-token")).unwrap();
+    let token = token.trim();
+    // globex is one of the seeded example tenants.
+    let (code, _, err) = berth(&dev, token, &["tenants", "delete", "globex"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--yes") && err.contains("Deleting tenant globex"),
+        "{err}"
+    );
+    let (_, out, _) = berth(&dev, token, &["tenants", "show", "globex", "-o", "json"]);
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["name"], "globex", "still there");
+
+    let (code, out, err) = berth(&dev, token, &["tenants", "suspend", "globex", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let suspended: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(suspended["action"], "suspend_tenant");
+    let (code, _, err) = berth(&dev, token, &["tenants", "resume", "globex"]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = berth(
+        &dev,
+        token,
+        &["tenants", "delete", "globex", "--yes", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let deleted: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(deleted["action"], "delete_tenant");
+    let (code, _, err) = berth(&dev, token, &["tenants", "show", "globex"]);
+    assert_eq!(code, 2, "gone: {err}");
+}

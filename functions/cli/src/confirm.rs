@@ -1,0 +1,56 @@
+//! Confirmations before what cannot be undone: what will be removed is shown, and the answer
+//! must be the tenant's name. Without a terminal to ask on, the answer is no: scripts say
+//! `--yes`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use berth_contract::{ErrorDetail, TenantDetail};
+
+use crate::client::ClientError;
+
+/// Asks whether to delete `tenant`, showing every environment and module that goes with it.
+pub fn delete_tenant(tenant: &TenantDetail) -> Result<bool, ClientError> {
+    let mut lines = vec![format!(
+        "Deleting tenant {} removes, with their data:",
+        tenant.name
+    )];
+    for (env, detail) in &tenant.envs {
+        let modules: Vec<&str> = detail.modules.keys().map(String::as_str).collect();
+        lines.push(format!(
+            "  {env} (namespace {}): {}",
+            detail.namespace,
+            if modules.is_empty() {
+                "no modules".to_owned()
+            } else {
+                modules.join(", ")
+            }
+        ));
+    }
+    ask(&lines.join("\n"), &tenant.name)
+}
+
+/// Shows `what` and asks for `expected` to be typed back.
+fn ask(what: &str, expected: &str) -> Result<bool, ClientError> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(ClientError::Api {
+            status: 400,
+            error: ErrorDetail {
+                code: "usage".into(),
+                message: format!(
+                    "{what}\nno terminal to confirm on: pass --yes to go ahead without asking"
+                ),
+                field: Some("--yes".into()),
+            },
+        });
+    }
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{what}\nType {expected} to confirm: ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+    Ok(answer.trim() == expected)
+}
