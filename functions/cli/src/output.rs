@@ -84,14 +84,10 @@ pub fn tenant(t: &TenantDetail) -> String {
 }
 
 pub fn request(r: &RequestView) -> String {
-    let state = serde_json::to_value(r.state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
     let mut rows = vec![
         vec!["request".to_owned(), r.id.clone()],
         vec!["action".into(), format!("{} {}", r.action, r.tenant)],
-        vec!["state".into(), state],
+        vec!["state".into(), r.state.as_str().to_owned()],
         vec!["commit".into(), or_dash(&r.commit)],
     ];
     if let Some(url) = &r.pr_url {

@@ -81,7 +81,7 @@ pub async fn run(command: Requests) -> Result<u8, ClientError> {
             loop {
                 let request: RequestView = client.request(&id).await?;
                 if last != Some(request.state) {
-                    eprintln!("{}: {}", request.id, state_name(request.state));
+                    eprintln!("{}: {}", request.id, request.state.as_str());
                     last = Some(request.state);
                 }
                 if progress(request.state).is_some_and(|reached| reached >= until) {
@@ -100,11 +100,4 @@ pub async fn run(command: Requests) -> Result<u8, ClientError> {
             }
         }
     }
-}
-
-fn state_name(state: RequestState) -> String {
-    serde_json::to_value(state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

@@ -217,10 +217,10 @@ async fn berth_dev_commits_through_githubs_api_when_told() {
     );
     assert!(!dev.banner.contains("ghp_dev_test"), "{}", dev.banner);
     assert!(!state.join("repo.git").exists(), "nothing seeded");
-    let token = std::fs::read_to_string(state.join("admin-token")).unwrap();
+    let token = admin_token(&state);
     let response = reqwest::Client::new()
         .post(format!("{}/v1/tenants", dev.url))
-        .bearer_auth(token.trim())
+        .bearer_auth(&token)
         .json(&serde_json::json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
         .send()
         .await
@@ -293,8 +293,8 @@ async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
         !dev.banner.contains(kube_token),
         "the banner never shows the cluster token"
     );
-    let token = std::fs::read_to_string(state.path().join("admin-token")).unwrap();
-    let token = token.trim();
+    let token = admin_token(state.path());
+    let token = token.as_str();
     let client = reqwest::Client::new();
     let record: serde_json::Value = client
         .post(format!("{}/v1/tenants", dev.url))
@@ -502,6 +502,14 @@ async fn a_keyed_burst_killed_mid_flight_settles_on_retry() {
     }
 }
 
+/// The admin token `berth dev` keeps in its state folder.
+fn admin_token(state: &Path) -> String {
+    std::fs::read_to_string(state.join("admin-token"))
+        .expect("the admin token")
+        .trim()
+        .to_owned()
+}
+
 /// Runs the `berth` binary as a client against `dev` with `token`; returns its exit code and
 /// its standard output and error.
 fn berth(dev: &Dev, token: &str, args: &[&str]) -> (i32, String, String) {
@@ -527,8 +535,8 @@ async fn the_cli_creates_waits_lists_and_refuses_with_exit_codes_scripts_rely_on
     let state = tempfile::tempdir().unwrap();
     let dev = Dev::start(state.path());
     assert!(dev.banner.contains("export BERTH_URL="), "{}", dev.banner);
-    let token = std::fs::read_to_string(state.path().join("admin-token")).unwrap();
-    let token = token.trim();
+    let token = admin_token(state.path());
+    let token = token.as_str();
 
     let (code, out, err) = berth(
         &dev,
@@ -588,8 +596,8 @@ async fn the_cli_creates_waits_lists_and_refuses_with_exit_codes_scripts_rely_on
 async fn the_cli_asks_before_deleting_and_refuses_without_a_terminal() {
     let state = tempfile::tempdir().unwrap();
     let dev = Dev::start(state.path());
-    let token = std::fs::read_to_string(state.path().join("admin-token")).unwrap();
-    let token = token.trim();
+    let token = admin_token(state.path());
+    let token = token.as_str();
     // globex is one of the seeded example tenants.
     let (code, _, err) = berth(&dev, token, &["tenants", "delete", "globex"]);
     assert_eq!(code, 2, "{err}");

@@ -25,6 +25,26 @@ pub enum RequestState {
     Scheduled,
 }
 
+impl RequestState {
+    /// The state's name, as the JSON says it: `committed`, `pr_opened`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Accepted => "accepted",
+            RequestState::Committed => "committed",
+            RequestState::BranchPushed => "branch_pushed",
+            RequestState::PrOpened => "pr_opened",
+            RequestState::Merged => "merged",
+            RequestState::Synced => "synced",
+            RequestState::Ready => "ready",
+            RequestState::NoChange => "no_change",
+            RequestState::Rejected => "rejected",
+            RequestState::Failed => "failed",
+            RequestState::Degraded => "degraded",
+            RequestState::Scheduled => "scheduled",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RequestView {
     /// A ULID.
@@ -49,4 +69,33 @@ pub struct RequestView {
     pub error: Option<ErrorDetail>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestState;
+
+    #[test]
+    fn a_states_name_is_its_json() {
+        use RequestState::*;
+        for state in [
+            Accepted,
+            Committed,
+            BranchPushed,
+            PrOpened,
+            Merged,
+            Synced,
+            Ready,
+            NoChange,
+            Rejected,
+            Failed,
+            Degraded,
+            Scheduled,
+        ] {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::Value::from(state.as_str())
+            );
+        }
+    }
 }

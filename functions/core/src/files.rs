@@ -20,6 +20,16 @@ pub enum TenantState {
     Suspended,
 }
 
+impl TenantState {
+    /// `active` or `suspended`, as the files, the index and the API say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantState::Active => "active",
+            TenantState::Suspended => "suspended",
+        }
+    }
+}
+
 /// `tenants/<tenant>/tenant.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

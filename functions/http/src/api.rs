@@ -275,7 +275,7 @@ pub(crate) async fn get_tenant(
         display_name: spec.display_name.clone(),
         owner: spec.owner.clone(),
         tier: spec.tier.to_string(),
-        state: tenant_state(spec.state),
+        state: spec.state.as_str().to_owned(),
         created_by: spec.created_by.clone(),
         revision: snapshot.tip,
         envs,
@@ -283,13 +283,6 @@ pub(crate) async fn get_tenant(
         statuses: statuses.iter().map(contract::module_status).collect(),
         urls,
     }))
-}
-
-fn tenant_state(state: berth_core::TenantState) -> String {
-    match state {
-        berth_core::TenantState::Active => "active".into(),
-        berth_core::TenantState::Suspended => "suspended".into(),
-    }
 }
 
 /// The worst health among the parts of a tenant Git wants; `unknown` when none was observed.

@@ -32,7 +32,7 @@ pub fn request_view(record: &RequestRecord) -> contract::RequestView {
     }
 }
 
-fn request_state(state: RequestState) -> contract::RequestState {
+pub fn request_state(state: RequestState) -> contract::RequestState {
     use contract::RequestState as C;
     match state {
         RequestState::Accepted => C::Accepted,

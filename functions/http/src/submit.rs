@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use berth_core::plan::read_set;
-use berth_core::{Action, Change, RepoFiles, Request, TenantName, TenantSpec, TenantState};
+use berth_core::{Action, Change, RepoFiles, Request, TenantName, TenantSpec};
 use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::{RequestRecord, RequestState, TenantEntry};
 
@@ -422,10 +422,7 @@ async fn update_index(
             let entry = TenantEntry {
                 name: spec.name.to_string(),
                 tier: spec.tier.to_string(),
-                state: match spec.state {
-                    TenantState::Active => "active".into(),
-                    TenantState::Suspended => "suspended".into(),
-                },
+                state: spec.state.as_str().to_owned(),
                 display_name: spec.display_name,
                 customer_id: spec.customer_id,
                 last_request: record.id.clone(),

@@ -660,8 +660,5 @@ fn with_request(event_id: &str, outcome: String, record: &RequestRecord) -> Webh
 
 /// The request's state, as its outcome: `committed`, `no_change`, `scheduled`, ...
 fn outcome_of(record: &RequestRecord) -> String {
-    serde_json::to_value(record.state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    contract::request_state(record.state).as_str().to_owned()
 }
