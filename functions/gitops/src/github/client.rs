@@ -12,7 +12,7 @@ use octocrab::models::{AppId, InstallationId};
 use octocrab::secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::answer::{ErrorMeaning, GraphqlAnswer, error_meaning, rate_limit_wait};
+use super::answer::{ErrorMeaning, GraphqlAnswer, GraphqlError, error_meaning, rate_limit_wait};
 
 /// The bound on connecting, within a call's bound.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -290,17 +290,17 @@ impl GithubClient {
 /// 403/429, or GraphQL's `RATE_LIMITED` inside a 200.
 fn limit_wait(answer: &Answer, headers: &HeaderMap, now: i64) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let text = answer.body.to_string();
-    if let Some(wait) = rate_limit_wait(answer.status, header, &text, now) {
-        return Some(wait);
+    // Only refusals are read for their wording, and only a 200's `errors`, never its data: a
+    // read's answer can be large and this runs on every call.
+    if matches!(answer.status, 403 | 429) {
+        return rate_limit_wait(answer.status, header, &answer.body.to_string(), now);
     }
-    let errors: GraphqlAnswer = serde_json::from_value(answer.body.clone()).ok()?;
-    (answer.status == 200 && error_meaning(&errors.errors) == ErrorMeaning::RateLimited).then(
-        || {
-            // The primary limit: the reset says when, else GitHub's advice of a minute.
-            rate_limit_wait(429, header, "", now).unwrap_or(Duration::from_secs(60))
-        },
-    )
+    let errors = answer.body.get("errors").filter(|_| answer.status == 200)?;
+    let errors: Vec<GraphqlError> = serde_json::from_value(errors.clone()).ok()?;
+    (error_meaning(&errors) == ErrorMeaning::RateLimited).then(|| {
+        // The primary limit: the reset says when, else GitHub's advice of a minute.
+        rate_limit_wait(429, header, "", now).unwrap_or(Duration::from_secs(60))
+    })
 }
 
 /// A refusal as an error, with GitHub's message.
