@@ -103,17 +103,21 @@ PY
 CFN_LINT_VERSION=1.58.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 OPENAPI_SPEC_VALIDATOR_VERSION=0.7.2
+# schemathesis 4.3.3 breaks on newer hypothesis releases, so both are pinned.
+SCHEMATHESIS_VERSION=4.3.3
+HYPOTHESIS_VERSION=6.136.0
 
 ensure_python_tools() {
-    local marker=.venv/.tools-$CFN_LINT_VERSION-$KUBERNETES_VALIDATE_VERSION-$OPENAPI_SPEC_VALIDATOR_VERSION
+    local marker=.venv/.tools-$CFN_LINT_VERSION-$KUBERNETES_VALIDATE_VERSION-$OPENAPI_SPEC_VALIDATOR_VERSION-$SCHEMATHESIS_VERSION-$HYPOTHESIS_VERSION
     if [ -f "$marker" ]; then
         return
     fi
-    echo "installing cfn-lint $CFN_LINT_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION and openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION into .venv" >&2
+    echo "installing cfn-lint $CFN_LINT_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION, openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION and schemathesis $SCHEMATHESIS_VERSION into .venv" >&2
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --disable-pip-version-check \
         "cfn-lint==$CFN_LINT_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" \
-        "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+        "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
+        "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION"
     touch "$marker"
 }
 

@@ -1,87 +1,11 @@
 //! `berth dev` as a user runs it: the real binary, seeding its repository from this project,
 //! serving on a loopback port, and picking up its repository, token and store after a restart.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod support;
+
 use std::time::Duration;
 
-struct Dev {
-    /// The `berth dev` process; a test may kill it.
-    child: Child,
-    banner: String,
-    url: String,
-}
-
-impl Dev {
-    /// Starts `berth dev` and waits (at most 30 s) for its banner.
-    fn start(state: &Path) -> Self {
-        Self::start_with(state, &[], &[])
-    }
-
-    /// Starts `berth dev` with extra arguments and environment variables; the environment names
-    /// no cluster unless `env` does.
-    fn start_with(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(["dev", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--state")
-            .arg(state)
-            .arg("--project")
-            .arg(&project)
-            .args(args)
-            .env("HOME", state)
-            .env_remove("KUBECONFIG")
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .env_remove("BERTH_KUBE_SERVER")
-            .env_remove("BERTH_KUBE_TOKEN")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start berth dev");
-        let stdout = child.stdout.take().unwrap();
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut banner = String::new();
-        while let Ok(line) = received.recv_timeout(Duration::from_secs(30)) {
-            banner.push_str(&line);
-            banner.push('\n');
-            if line.starts_with("Cluster:") {
-                break;
-            }
-        }
-        assert!(
-            banner.contains("Berth dev is serving"),
-            "no banner: {banner}"
-        );
-        Self {
-            child,
-            banner,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{Dev, admin_token, kubeconfig, poll_json};
 
 #[tokio::test]
 async fn berth_dev_seeds_serves_and_survives_a_restart() {
@@ -190,7 +114,6 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
     );
 }
 
-/// GETs `url` every 200 ms until `done` holds for the body (at most 30 s); returns that body.
 /// `berth dev` against GitHub's API (here the GitHub test server): the banner says so, and a
 /// tenant created through the API lands on the repository as GitHub's commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,31 +157,6 @@ async fn berth_dev_commits_through_githubs_api_when_told() {
     assert!(github.commit_mutations() >= 1);
 }
 
-async fn poll_json(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    done: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let mut last = serde_json::Value::Null;
-    for _ in 0..150 {
-        last = client
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or_default();
-        if done(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{url} never answered as expected; last: {last}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
     use berth_tests::fleet;
@@ -266,19 +164,7 @@ async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
     let kube_token = "dev-kube-token-0123456789";
     kube.require_token(kube_token);
     let state = tempfile::tempdir().unwrap();
-    // A kubeconfig as kubectl reads it, with a bearer token for the user.
-    let kubeconfig = state.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: test\n\
-             clusters: [{{name: test, cluster: {{server: \"{}\"}}}}]\n\
-             users: [{{name: tester, user: {{token: {kube_token}}}}}]\n\
-             contexts: [{{name: test, context: {{cluster: test, user: tester}}}}]\n",
-            kube.url
-        ),
-    )
-    .unwrap();
+    let kubeconfig = kubeconfig(state.path(), &kube.url, kube_token);
     let dev = Dev::start_with(
         state.path(),
         &["--sweep-every", "1"],
@@ -500,130 +386,4 @@ async fn a_keyed_burst_killed_mid_flight_settles_on_retry() {
             .unwrap();
         assert_ne!(stored["state"], "accepted", "key {i}: {stored}");
     }
-}
-
-/// The admin token `berth dev` keeps in its state folder.
-fn admin_token(state: &Path) -> String {
-    std::fs::read_to_string(state.join("admin-token"))
-        .expect("the admin token")
-        .trim()
-        .to_owned()
-}
-
-/// Runs the `berth` binary as a client against `dev` with `token`; returns its exit code and
-/// its standard output and error.
-fn berth(dev: &Dev, token: &str, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(args)
-        .env("BERTH_URL", &dev.url)
-        .env("BERTH_TOKEN", token)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run berth");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The CLI as a script and a person use it against `berth dev`: create with `-o json` parsed
-/// back, wait for the commit, a table of tenants, a refused input naming its field (exit 2), a
-/// wrong token (exit 4).
-#[tokio::test]
-async fn the_cli_creates_waits_lists_and_refuses_with_exit_codes_scripts_rely_on() {
-    let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
-    assert!(dev.banner.contains("export BERTH_URL="), "{}", dev.banner);
-    let token = admin_token(state.path());
-    let token = token.as_str();
-
-    let (code, out, err) = berth(
-        &dev,
-        token,
-        &[
-            "tenants", "create", "acme", "--tier", "standard", "--env", "dev", "--module",
-            "postgres", "-o", "json",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    let created: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
-    assert_eq!(created["state"], "committed");
-    let id = created["id"].as_str().unwrap();
-
-    let (code, out, err) = berth(
-        &dev,
-        token,
-        &[
-            "requests",
-            "wait",
-            id,
-            "--until",
-            "committed",
-            "--timeout",
-            "30s",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains(id) && out.contains("committed"), "{out}");
-
-    let (code, out, _) = berth(&dev, token, &["tenants", "list"]);
-    assert_eq!(code, 0);
-    let row = out
-        .lines()
-        .find(|l| l.contains("acme"))
-        .expect("acme listed");
-    assert!(row.contains("standard") && row.contains("active"), "{out}");
-
-    let (code, _, err) = berth(
-        &dev,
-        token,
-        &[
-            "tenants", "create", "zeta", "--tier", "gold", "--env", "dev",
-        ],
-    );
-    assert_eq!(code, 2, "a refused input: {err}");
-    assert!(err.contains("field: tier"), "{err}");
-
-    let (code, _, err) = berth(&dev, "wrong-token-0123456789", &["tenants", "list"]);
-    assert_eq!(code, 4, "{err}");
-    assert!(!err.contains("wrong-token-0123456789"), "{err}");
-}
-
-/// Deleting asks first: without a terminal it refuses, naming `--yes` and showing what would go;
-/// suspend, resume and a confirmed delete commit.
-#[tokio::test]
-async fn the_cli_asks_before_deleting_and_refuses_without_a_terminal() {
-    let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
-    let token = admin_token(state.path());
-    let token = token.as_str();
-    // globex is one of the seeded example tenants.
-    let (code, _, err) = berth(&dev, token, &["tenants", "delete", "globex"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("--yes") && err.contains("Deleting tenant globex"),
-        "{err}"
-    );
-    let (_, out, _) = berth(&dev, token, &["tenants", "show", "globex", "-o", "json"]);
-    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(shown["name"], "globex", "still there");
-
-    let (code, out, err) = berth(&dev, token, &["tenants", "suspend", "globex", "-o", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let suspended: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(suspended["action"], "suspend_tenant");
-    let (code, _, err) = berth(&dev, token, &["tenants", "resume", "globex"]);
-    assert_eq!(code, 0, "{err}");
-
-    let (code, out, err) = berth(
-        &dev,
-        token,
-        &["tenants", "delete", "globex", "--yes", "-o", "json"],
-    );
-    assert_eq!(code, 0, "{err}");
-    let deleted: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(deleted["action"], "delete_tenant");
-    let (code, _, err) = berth(&dev, token, &["tenants", "show", "globex"]);
-    assert_eq!(code, 2, "gone: {err}");
 }

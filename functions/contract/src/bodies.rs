@@ -1,5 +1,7 @@
-//! The bodies of writes, as documented. An optional field is left out, never sent as `null`. The server reads them through `berth-core`'s parsers,
-//! which refuse unknown fields and name the field of every refusal.
+//! The bodies of writes, as documented. An optional field may be left out or sent as `null`,
+//! which means the same (a frontend's `undefined` and `null` both work). The server reads them
+//! through `berth-core`'s parsers, which refuse unknown fields and name the field of every
+//! refusal.
 
 use std::collections::BTreeMap;
 
@@ -20,14 +22,14 @@ pub struct CreateTenantBody {
     #[schema(example = json!(["dev"]), min_items = 1, inline, value_type = Vec<String>)]
     pub envs: Vec<String>,
     /// Modules to enable in every environment.
-    #[serde(default)]
-    #[schema(example = json!(["postgres"]))]
+    #[serde(default, deserialize_with = "null_as_empty")]
+    #[schema(example = json!(["postgres"]), nullable)]
     pub modules: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, min_length = 1)]
+    #[schema(min_length = 1)]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, min_length = 1)]
+    #[schema(min_length = 1)]
     pub owner: Option<String>,
 }
 
@@ -36,18 +38,17 @@ pub struct CreateTenantBody {
 #[serde(deny_unknown_fields)]
 pub struct PatchTenantBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub tier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, min_length = 1)]
+    #[schema(min_length = 1)]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, min_length = 1)]
+    #[schema(min_length = 1)]
     pub owner: Option<String>,
     /// `true` suspends the tenant (its workloads scale to zero, its data is kept); `false`
     /// resumes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
     pub suspended: Option<bool>,
 }
 
@@ -57,15 +58,14 @@ pub struct PatchTenantBody {
 pub struct ModuleChangeBody {
     /// Pins the chart version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, min_length = 1)]
+    #[schema(min_length = 1)]
     pub version: Option<String>,
     /// Values over the chart's defaults, validated against its `values.schema.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object, nullable = false)]
+    #[schema(value_type = Option<Object>)]
     pub values: Option<BTreeMap<String, serde_json::Value>>,
     /// Also enables, in one commit, the modules this one depends on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
     pub enable_dependencies: Option<bool>,
 }
 
@@ -75,4 +75,9 @@ pub struct ModuleChangeBody {
 pub enum WriteMode {
     Direct,
     Pr,
+}
+
+/// `null` read as an empty list, as the server reads it.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }

@@ -1,0 +1,154 @@
+//! What the CLI's integration tests share: `berth dev` started as a user runs it, the `berth`
+//! binary run as a client against it, and polling.
+
+#![allow(dead_code)] // each test file uses a part
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub struct Dev {
+    /// The `berth dev` process; a test may kill it.
+    pub child: Child,
+    pub banner: String,
+    pub url: String,
+}
+
+impl Dev {
+    /// Starts `berth dev` and waits (at most 30 s) for its banner.
+    pub fn start(state: &Path) -> Self {
+        Self::start_with(state, &[], &[])
+    }
+
+    /// Starts `berth dev` with extra arguments and environment variables; the environment names
+    /// no cluster unless `env` does.
+    pub fn start_with(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["dev", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state")
+            .arg(state)
+            .arg("--project")
+            .arg(&project)
+            .args(args)
+            .env("HOME", state)
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("BERTH_KUBE_SERVER")
+            .env_remove("BERTH_KUBE_TOKEN")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start berth dev");
+        let stdout = child.stdout.take().unwrap();
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = String::new();
+        while let Ok(line) = received.recv_timeout(Duration::from_secs(30)) {
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.starts_with("Cluster:") {
+                break;
+            }
+        }
+        assert!(
+            banner.contains("Berth dev is serving"),
+            "no banner: {banner}"
+        );
+        Self {
+            child,
+            banner,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GETs `url` every 200 ms until `done` holds for the body (at most 30 s); returns that body.
+pub async fn poll_json(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..150 {
+        last = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or_default();
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{url} never answered as expected; last: {last}");
+}
+
+/// The admin token `berth dev` keeps in its state folder.
+pub fn admin_token(state: &Path) -> String {
+    std::fs::read_to_string(state.join("admin-token"))
+        .expect("the admin token")
+        .trim()
+        .to_owned()
+}
+
+/// Runs the `berth` binary as a client against `dev` with `token`; returns its exit code and
+/// its standard output and error.
+pub fn berth(dev: &Dev, token: &str, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .env("BERTH_URL", &dev.url)
+        .env("BERTH_TOKEN", token)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run berth");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A kubeconfig as kubectl reads it, pointing at `server` with a bearer `token`, written into
+/// `dir`.
+pub fn kubeconfig(dir: &Path, server: &str, token: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: test\n\
+             clusters: [{{name: test, cluster: {{server: \"{server}\"}}}}]\n\
+             users: [{{name: tester, user: {{token: {token}}}}}]\n\
+             contexts: [{{name: test, context: {{cluster: test, user: tester}}}}]\n"
+        ),
+    )
+    .expect("write the kubeconfig");
+    path
+}
