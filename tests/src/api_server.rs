@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use berth_http::auth::{Role, TokenGrant};
-use berth_http::{ApiConfig, AppState, StatusRefresh, WebhookSecrets, api_router, webhook_router};
+use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
 use berth_store::Store;
+use berth_usecases::StatusRefresh;
 use berth_webhooks::SecretSet;
 use tokio::task::JoinHandle;
 

@@ -203,7 +203,7 @@ fn readers(function: &str) -> Reader {
             berth_status::sync_timeout_from_env(var).map(drop)
         },
         "StatusFunction" => |var| {
-            Settings::from_env(Function::Status, var).map_err(|e| e.to_string())?;
+            berth_usecases::settings::ServiceSettings::from_env(var).map_err(|e| e.to_string())?;
             berth_cluster::ClusterSource::from_env(var).map_err(|e| e.to_string())?;
             berth_status::sync_timeout_from_env(var).map(drop)
         },

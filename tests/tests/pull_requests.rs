@@ -114,11 +114,20 @@ impl Fixture {
     }
 
     async fn record(&self, id: &str) -> berth_store::RequestRecord {
-        self.app.store.get_request(id).await.unwrap().unwrap()
+        self.app
+            .services
+            .store
+            .get_request(id)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     fn sweeper(&self, kube: Option<&str>) -> Sweeper {
-        Sweeper::new(self.app.clone(), kube.map(|url| connector(url, KUBE_TOKEN)))
+        Sweeper::new(
+            self.app.services.clone(),
+            kube.map(|url| connector(url, KUBE_TOKEN)),
+        )
     }
 }
 
@@ -231,7 +240,7 @@ async fn a_sweep_opens_the_pull_request_of_a_request_a_crash_left_accepted() {
         let id = ulid::Ulid::new().to_string();
         let branch = format!("berth/{id}");
         let pushed = commit_to(
-            &*f.app.committer,
+            &*f.app.services.committer,
             create_request(&id, "acme"),
             Target::NewBranch(branch.clone()),
         )
@@ -245,7 +254,7 @@ async fn a_sweep_opens_the_pull_request_of_a_request_a_crash_left_accepted() {
             RequestState::Accepted,
             "2026-01-01T00:00:00Z".into(),
         );
-        f.app.store.put_request(&crashed).await.unwrap();
+        f.app.services.store.put_request(&crashed).await.unwrap();
 
         f.sweeper(None).sweep().await.unwrap();
         let settled = f.record(&id).await;

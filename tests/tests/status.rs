@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use berth_cluster::ClusterConnector;
 use berth_gitops::Committer;
-use berth_http::{ApiConfig, AppState};
 use berth_status::Sweeper;
 use berth_store::{BillingLink, RequestRecord, RequestState, ScheduledChange, Store};
 use berth_tests::api_server::{ADMIN, ApiServer};
 use berth_tests::fleet::{self, Fleet};
 use berth_tests::kube_server::KubeServer;
 use berth_tests::{dynamo_store, free_port, git, seed_repo};
+use berth_usecases::Services;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -33,12 +33,8 @@ async fn sweeper(
     store: Arc<dyn Store>,
     kube: Option<&str>,
 ) -> Sweeper {
-    let state = AppState::new(
-        committer(remote, work).await,
-        store,
-        ApiConfig::new(Vec::new()),
-    );
-    Sweeper::new(state, kube.map(connector)).with_page_size(500)
+    let services = Services::new(committer(remote, work).await, store);
+    Sweeper::new(services, kube.map(connector)).with_page_size(500)
 }
 
 fn pages(objects: usize) -> usize {
@@ -406,10 +402,9 @@ async fn an_unreachable_cluster_reads_unknown_and_health_says_why() {
 
     // No cluster configured at all: the same, said plainly.
     let unconfigured = Sweeper::new(
-        AppState::new(
+        Services::new(
             committer(repo.to_str().unwrap(), &dir.path().join("none")).await,
             Arc::clone(&store),
-            ApiConfig::new(Vec::new()),
         ),
         None,
     );
@@ -696,7 +691,7 @@ async fn a_sweep_settles_requests_left_accepted_past_their_lease() {
     store.put_request(&lost).await.unwrap();
     let mut young = lost.clone();
     young.id = ulid::Ulid::new().to_string();
-    young.updated_at = berth_http::time::now_rfc3339();
+    young.updated_at = berth_usecases::time::now_rfc3339();
     store.put_request(&young).await.unwrap();
 
     let sweeper = sweeper(

@@ -3,7 +3,8 @@
 
 use anyhow::{Context, anyhow};
 use berth_http::auth::ApiAuth;
-use berth_http::{Function, Settings, api_router, telemetry};
+use berth_http::{Function, Settings, api_router};
+use berth_usecases::telemetry;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

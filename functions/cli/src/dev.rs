@@ -15,10 +15,10 @@ use berth_gitops::{
 };
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::config::webhook_secrets_from_env;
-use berth_http::git_settings::GitSettings;
 use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
 use berth_status::{Sweeper, WakeSweeper};
 use berth_store::LocalStore;
+use berth_usecases::git_settings::GitSettings;
 use clap::Args;
 use tokio::sync::Notify;
 
@@ -53,7 +53,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut config = ApiConfig::new(vec![
         TokenGrant::new(&token, Role::Admin, None).named("dev-admin"),
     ]);
-    if let Some(lease) = berth_http::config::claim_lease_from_env(|k| std::env::var(k).ok())? {
+    if let Some(lease) = berth_usecases::settings::claim_lease_from_env(|k| std::env::var(k).ok())?
+    {
         config.claim_lease = lease;
     }
     let trigger = Arc::new(Notify::new());
@@ -72,7 +73,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         ),
         None => "Cluster: none. No kubeconfig found (KUBECONFIG, ~/.kube/config, BERTH_KUBE_SERVER): statuses read unknown and /v1/cluster/health answers 503 saying so.".to_owned(),
     };
-    let sweeper = Sweeper::new(app, cluster.map(|s| Arc::new(ClusterConnector::new(s))));
+    let sweeper = Sweeper::new(
+        app.services.clone(),
+        cluster.map(|s| Arc::new(ClusterConnector::new(s))),
+    )
+    .with_claim_lease(app.config.claim_lease);
     tokio::spawn(sweep_forever(
         sweeper,
         trigger,

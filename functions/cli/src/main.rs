@@ -126,7 +126,7 @@ impl Api {
 async fn main() -> ExitCode {
     let command = Cli::parse().command;
     if let Command::Dev(args) = command {
-        berth_http::telemetry::init_tracing(false);
+        berth_usecases::telemetry::init_tracing(false);
         return match dev::run(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -28,10 +28,10 @@ use crate::body::JsonBody;
 use crate::config::Mode;
 use crate::contract;
 use crate::deadline::Deadline;
-use crate::error::ApiError;
+use crate::error::{ApiError, RETRY_AFTER_SECONDS};
 use crate::idempotency::{self, Begin, Finish};
 use crate::openapi::WriteAnswers;
-use crate::submit::{Submission, submit_by};
+use berth_usecases::submit::{Submission, submit_by};
 
 /// The API router with its state; serve it with axum locally or under `lambda_http::run`.
 pub fn api_router(state: AppState) -> Router {
@@ -105,7 +105,7 @@ pub(crate) async fn cluster_health(
     State(state): State<AppState>,
     _: Principal,
 ) -> Result<Response, ApiError> {
-    let health = state.store.get_cluster_health().await?;
+    let health = state.services.store.get_cluster_health().await?;
     let unreadable = |code: &str, message: String, observed_at| ClusterHealthResponse {
         status: "error".into(),
         version: None,
@@ -162,7 +162,11 @@ pub(crate) async fn get_catalog(
     State(state): State<AppState>,
     _: Principal,
 ) -> Result<Json<CatalogResponse>, ApiError> {
-    let snapshot = state.committer.read(vec![CATALOG_PATH.to_owned()]).await?;
+    let snapshot = state
+        .services
+        .committer
+        .read(vec![CATALOG_PATH.to_owned()])
+        .await?;
     let catalog = load_catalog(&snapshot.files)?;
     Ok(Json(CatalogResponse {
         revision: snapshot.tip,
@@ -182,6 +186,7 @@ pub(crate) async fn list_tenants(
     principal: Principal,
 ) -> Result<Json<TenantList>, ApiError> {
     let health: std::collections::HashMap<String, String> = state
+        .services
         .store
         .list_tenant_health()
         .await?
@@ -189,6 +194,7 @@ pub(crate) async fn list_tenants(
         .map(|h| (h.tenant, h.health))
         .collect();
     let tenants = state
+        .services
         .store
         .list_tenants()
         .await?
@@ -238,11 +244,11 @@ pub(crate) async fn get_tenant(
     let Path(raw) = path.map_err(path_error)?;
     let tenant = tenant_from_path(&raw)?;
     principal.require_tenant(tenant.as_str())?;
-    let snapshot = state.committer.read(read_set(&tenant)).await?;
+    let snapshot = state.services.committer.read(read_set(&tenant)).await?;
     let model = TenantModel::read(&tenant, &snapshot.files)?.ok_or_else(|| {
         ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant")
     })?;
-    let statuses = state.store.list_statuses(tenant.as_str()).await?;
+    let statuses = state.services.store.list_statuses(tenant.as_str()).await?;
     let envs = model
         .envs
         .keys()
@@ -323,8 +329,15 @@ pub(crate) async fn get_tenant_status(
     let Path(raw) = path.map_err(path_error)?;
     let tenant = tenant_from_path(&raw)?;
     principal.require_tenant(tenant.as_str())?;
-    let statuses = state.store.list_statuses(tenant.as_str()).await?;
-    if statuses.is_empty() && state.store.get_tenant(tenant.as_str()).await?.is_none() {
+    let statuses = state.services.store.list_statuses(tenant.as_str()).await?;
+    if statuses.is_empty()
+        && state
+            .services
+            .store
+            .get_tenant(tenant.as_str())
+            .await?
+            .is_none()
+    {
         return Err(
             ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant"),
         );
@@ -382,6 +395,7 @@ pub(crate) async fn get_request(
         return Err(ApiError::invalid("id", "must be a request id (a ULID)"));
     }
     let record = state
+        .services
         .store
         .get_request(&id)
         .await?
@@ -472,27 +486,32 @@ async fn run_write(
             requested_by: Some(principal.identity.clone()),
             mode: prepared.mode,
         };
-        let outcome = submit_by(&state, submission, resumed, deadline).await;
-        let (status, body, transient, location) = match outcome {
+        let outcome = submit_by(&state.services, submission, resumed, deadline.0).await;
+        let (status, body, retry_after, location) = match outcome {
             Ok(done) => {
                 tracing::info!(action = %done.record.action, tenant = %done.record.tenant, state = ?done.record.state, "request done");
                 let body = serde_json::to_string(&contract::request_view(&done.record)).unwrap_or_default();
-                (done.status, body, false, Some(format!("/v1/requests/{}", done.record.id)))
+                // 200 when the desired state already held, 202 when a change is on its way.
+                let status = if done.changed_nothing() { StatusCode::OK } else { StatusCode::ACCEPTED };
+                (status, body, None, Some(format!("/v1/requests/{}", done.record.id)))
             }
             Err((error, _record)) => {
+                let error = ApiError::from(error);
                 tracing::info!(code = error.code, status = error.status.as_u16(), "request refused or failed");
                 let body = serde_json::to_string(&error.response_body()).unwrap_or_default();
-                (error.status, body, error.is_transient(), None)
+                let retry_after = error.is_transient().then(|| error.retry_after.unwrap_or(RETRY_AFTER_SECONDS));
+                (error.status, body, retry_after, None)
             }
         };
+        let transient = retry_after.is_some();
         let finish = if transient { Finish::Unanswered } else { Finish::Answered { status, body: &body } };
         idempotency::finish(&state, held, finish).await;
         let mut response = json_response(status, body);
         if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             response.headers_mut().insert(header::LOCATION, location);
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Ok(id) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, id);

@@ -2,49 +2,19 @@
 //! refuses to start with a message naming the variable when something is missing or malformed;
 //! no message ever repeats a secret's value.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
-use berth_store::{DynamoStore, LocalStore, Store, dynamodb_client};
+use berth_usecases::git_settings::{github_api_url, github_credential_from_env};
+use berth_usecases::settings::invalid;
+pub use berth_usecases::settings::{ConfigError, ServiceSettings, StoreSettings};
+use berth_webhooks::SecretSet;
 
 use crate::AppState;
 use crate::auth::{ApiAuth, JwtClaimNames, MIN_TOKEN_LEN, Role, TokenGrant};
-use crate::git_settings::{GitSettings, github_api_url, github_credential_from_env};
 use crate::webhooks::WebhookSecrets;
-use berth_webhooks::SecretSet;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("{0} is required but not set")]
-    Missing(&'static str),
-    #[error("{var}: {reason}")]
-    Invalid { var: &'static str, reason: String },
-}
-
-pub(crate) fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        var,
-        reason: reason.into(),
-    }
-}
-
-/// Where a write lands unless the request says `?mode=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Direct,
-    Pr,
-}
-
-impl Mode {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "direct" => Some(Mode::Direct),
-            "pr" => Some(Mode::Pr),
-            _ => None,
-        }
-    }
-}
+pub use berth_usecases::Mode;
 
 /// What the HTTP layer needs besides its backends.
 #[derive(Debug, Clone)]
@@ -143,34 +113,21 @@ pub fn parse_tokens(raw: &str) -> Result<Vec<TokenGrant>, ConfigError> {
     Ok(grants)
 }
 
-/// Which store backend to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreSettings {
-    Dynamo {
-        table: String,
-        endpoint: Option<String>,
-    },
-    Local {
-        path: PathBuf,
-    },
-}
-
-/// Which function reads the environment: each requires only what it serves.
+/// Which HTTP function reads the environment: each requires only what it serves. (The status
+/// function reads [`ServiceSettings`] alone.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     /// The `/v1` API: needs `BERTH_API_TOKENS`, unless `BERTH_API_AUTH=jwt`.
     Api,
     /// The webhooks: needs `BERTH_WEBHOOK_SECRETS_*`.
     Webhook,
-    /// The status sweep: Git and the store only (the cluster is read by berth-cluster).
-    Status,
 }
 
-/// Everything a function reads from its environment.
+/// Everything an HTTP function reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub git: GitSettings,
-    pub store: StoreSettings,
+    /// Git, the store and the claim lease, as every function reads them.
+    pub services: ServiceSettings,
     pub api: ApiConfig,
     /// Set for [`Function::Webhook`].
     pub webhooks: Option<WebhookSecrets>,
@@ -222,26 +179,7 @@ impl Settings {
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let git = GitSettings::from_env(get)?;
-
-        let store = match (get("BERTH_TABLE"), get("BERTH_STORE_FILE")) {
-            (Some(table), None) => StoreSettings::Dynamo {
-                table,
-                endpoint: get("AWS_ENDPOINT_URL_DYNAMODB"),
-            },
-            (None, Some(path)) => StoreSettings::Local { path: path.into() },
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "BERTH_TABLE",
-                    "set either BERTH_TABLE or BERTH_STORE_FILE, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(ConfigError::Missing(
-                    "BERTH_TABLE (or BERTH_STORE_FILE for a local store)",
-                ));
-            }
-        };
+        let services = ServiceSettings::from_env(get)?;
 
         let (auth, webhooks) = match function {
             Function::Api => (api_auth_from_env(get)?, None),
@@ -249,22 +187,18 @@ impl Settings {
                 ApiAuth::Tokens(Vec::new()),
                 Some(webhook_secrets_from_env(get)?),
             ),
-            Function::Status => (ApiAuth::Tokens(Vec::new()), None),
         };
         let mut api = ApiConfig::with_auth(auth);
         if let Some(mode) = get("BERTH_DEFAULT_MODE") {
             api.default_mode = Mode::parse(&mode)
                 .ok_or_else(|| invalid("BERTH_DEFAULT_MODE", "must be direct or pr"))?;
         }
-        if let Some(lease) = claim_lease_from_env(get)? {
-            api.claim_lease = lease;
-        }
+        api.claim_lease = services.claim_lease;
         if let Some(origins) = get("BERTH_CORS_ORIGINS") {
             api.cors_origins = parse_origins(&origins)?;
         }
         Ok(Self {
-            git,
-            store,
+            services,
             api,
             webhooks,
         })
@@ -272,42 +206,11 @@ impl Settings {
 
     /// Builds the state the routers serve: clients are made once here and reused.
     pub fn into_state(self) -> Result<AppState, ConfigError> {
-        let store: Arc<dyn Store> = match self.store {
-            StoreSettings::Dynamo { table, endpoint } => Arc::new(DynamoStore::new(
-                dynamodb_client(endpoint.as_deref()),
-                table,
-            )),
-            StoreSettings::Local { path } => Arc::new(
-                LocalStore::open(path).map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?,
-            ),
-        };
-        let git = self.git.into_parts()?;
-        let state = AppState::new(git.committer, store, self.api);
-        Ok(match git.pulls {
-            Some(pulls) => state.with_pull_requests(pulls),
-            None => state,
+        Ok(AppState {
+            services: self.services.into_services()?,
+            config: Arc::new(self.api),
         })
     }
-}
-
-/// Reads `BERTH_CLAIM_LEASE`: how long a claimed key's request may run before a retry takes it
-/// over (default [`crate::idempotency::DEFAULT_CLAIM_LEASE`]).
-pub fn claim_lease_from_env(
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Option<std::time::Duration>, ConfigError> {
-    let Some(raw) = get("BERTH_CLAIM_LEASE").filter(|v| !v.trim().is_empty()) else {
-        return Ok(None);
-    };
-    humantime::parse_duration(raw.trim())
-        .ok()
-        .filter(|d| (1..=86_400).contains(&d.as_secs()))
-        .map(Some)
-        .ok_or_else(|| {
-            invalid(
-                "BERTH_CLAIM_LEASE",
-                "must be a duration from 1s to 24h, such as 60s or 2m",
-            )
-        })
 }
 
 /// Reads `BERTH_API_AUTH` (`tokens`, the default, or `jwt`) and what that mode needs: the
@@ -394,9 +297,9 @@ mod tests {
             ("BERTH_DEFAULT_MODE", "pr"),
         ])
         .unwrap();
-        assert_eq!(s.git.branch(), "main");
+        assert_eq!(s.services.git.branch(), "main");
         assert_eq!(
-            s.store,
+            s.services.store,
             StoreSettings::Dynamo {
                 table: "berth".into(),
                 endpoint: None

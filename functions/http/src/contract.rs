@@ -4,6 +4,9 @@
 use berth_contract as contract;
 use berth_store::{ErrorBody, RequestRecord, RequestState, StatusRecord};
 
+use berth_usecases::intake::Settlement;
+use berth_usecases::intake::github::Review;
+
 use crate::error::ApiError;
 
 pub fn error_detail(body: &ErrorBody) -> contract::ErrorDetail {
@@ -75,4 +78,40 @@ pub fn catalog(catalog: &berth_core::catalog::Catalog) -> Result<contract::Catal
                 format!("the catalog does not fit the contract: {e}"),
             )
         })
+}
+
+/// How a webhook delivery settled, as its sender reads it.
+pub fn webhook_answer(event_id: &str, settled: Settlement) -> contract::WebhookAnswer {
+    let outcome = match (settled.outcome, &settled.request) {
+        (Some(outcome), _) => outcome,
+        (None, Some(record)) => request_state(record.state).as_str(),
+        (None, None) => "done",
+    };
+    let mut answer = contract::WebhookAnswer::new(event_id, outcome);
+    answer.request = settled.request.as_ref().map(request_view);
+    answer.error = settled.error.map(|e| contract::ErrorDetail {
+        code: e.code.to_owned(),
+        message: e.message,
+        field: e.field,
+    });
+    answer.status = settled.status.as_ref().map(module_status);
+    answer.review = settled.review.map(review_verdict);
+    answer.reason = settled.reason;
+    answer
+}
+
+fn review_verdict(review: Review) -> contract::ReviewVerdict {
+    contract::ReviewVerdict {
+        state: if review.passed { "success" } else { "failure" }.into(),
+        description: review.description,
+        problems: review
+            .problems
+            .into_iter()
+            .map(|p| contract::ReviewProblem {
+                path: p.path,
+                field: p.field,
+                message: p.message,
+            })
+            .collect(),
+    }
 }

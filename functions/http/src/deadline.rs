@@ -19,8 +19,8 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
 /// The work budget off Lambda: the SAM template's function timeout (29 s) less the margin, so
 /// `berth dev` behaves as the deployed functions do.
 pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(26);
-/// How long recording the answer may take once the work is over or cut off.
-pub const RECORD_BUDGET: Duration = Duration::from_secs(2);
+/// What recording a landed request may take past its deadline (kept inside the margin).
+pub use berth_usecases::submit::RECORD_BUDGET;
 
 /// The deadline the Lambda edge read from the invocation's context, less the margin.
 #[derive(Debug, Clone, Copy)]

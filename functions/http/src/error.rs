@@ -1,15 +1,17 @@
 //! The API's error shape, `{"error": {"code", "message", "field"}}`, and the mapping from the
-//! libraries' typed errors onto HTTP statuses (DESIGN.md §5).
+//! use-cases' refusals (and through them the libraries' typed errors) onto HTTP statuses
+//! (DESIGN.md §5).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_core::{ErrorKind, FieldError, PlanError};
+use berth_core::{FieldError, PlanError};
 use berth_gitops::{CommitError, GitError};
 use berth_store::{ErrorBody, StoreError};
+use berth_usecases::{ErrorKind, UseCaseError};
 
 /// Seconds a client should wait before retrying after a 503.
-const RETRY_AFTER_SECONDS: &str = "5";
+pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -71,15 +73,6 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
-    /// A request cut off at its deadline before its commit landed. Its claim is handed to the
-    /// retry, which settles it under the same request id.
-    pub fn deadline_exceeded() -> Self {
-        Self::unavailable(
-            "timeout",
-            "the request ran out of time before its commit landed; retry with the same Idempotency-Key to settle it",
-        )
-    }
-
     /// The error as a request record keeps it.
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
@@ -106,75 +99,37 @@ impl ApiError {
     }
 }
 
-impl From<FieldError> for ApiError {
-    fn from(e: FieldError) -> Self {
-        let (status, code) = match e.kind {
-            ErrorKind::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
+/// A use-case's refusal as the API answers it: the kind decides the status.
+impl From<UseCaseError> for ApiError {
+    fn from(e: UseCaseError) -> Self {
+        let status = match e.kind {
+            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
-        let message = format!("{}: {}", e.field, e.reason);
-        Self::new(status, code, message).with_field(e.field)
-    }
-}
-
-impl From<PlanError> for ApiError {
-    fn from(e: PlanError) -> Self {
-        match e {
-            PlanError::Field(f) => f.into(),
-            PlanError::Catalog(c) => Self::unavailable(
-                "catalog_invalid",
-                format!("the repository's tenants/catalog.yaml is not usable: {c}"),
-            ),
-            PlanError::Repository { path, reason } => Self::new(
-                StatusCode::CONFLICT,
-                "repository_invalid",
-                format!(
-                    "{path} in the repository is not valid ({reason}); fix it with a pull request"
-                ),
-            ),
+        Self {
+            status,
+            code: e.code,
+            message: e.message,
+            field: e.field,
+            retry_after: e.retry_after.map(|d| d.as_secs().max(1)),
         }
     }
 }
 
-impl From<GitError> for ApiError {
-    fn from(e: GitError) -> Self {
-        match e {
-            GitError::PushRejected { reason } => Self::new(
-                StatusCode::CONFLICT,
-                "push_rejected",
-                format!("the Git remote rejected the commit: {reason}"),
-            ),
-            GitError::RateLimited { retry_after } => {
-                Self::unavailable("github_rate_limited", rate_limit_message(retry_after))
-                    .with_retry_after(retry_after.as_secs())
+/// The libraries' errors reach the API through the use-cases' mapping, so both say the same.
+macro_rules! through_use_case_error {
+    ($($error:ty),*) => {$(
+        impl From<$error> for ApiError {
+            fn from(e: $error) -> Self {
+                UseCaseError::from(e).into()
             }
-            other => Self::unavailable("git_unavailable", other.to_string()),
         }
-    }
+    )*};
 }
 
-fn rate_limit_message(retry_after: std::time::Duration) -> String {
-    format!(
-        "GitHub's rate limit: retry in {} s",
-        retry_after.as_secs().max(1)
-    )
-}
-
-impl From<CommitError> for ApiError {
-    fn from(e: CommitError) -> Self {
-        match e {
-            CommitError::Plan(p) => p.into(),
-            CommitError::Git(g) => g.into(),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        Self::unavailable("store_unavailable", e.to_string())
-    }
-}
+through_use_case_error!(FieldError, PlanError, GitError, CommitError, StoreError);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -183,10 +138,7 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

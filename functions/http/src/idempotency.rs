@@ -11,19 +11,17 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use berth_store::{Claim, IdempotencyRecord, StoredResponse};
-use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::deadline::RECORD_BUDGET;
 use crate::error::ApiError;
-use crate::time::{epoch_seconds_after, epoch_seconds_now};
+use berth_usecases::time::{epoch_seconds_after, epoch_seconds_now};
 
 pub const HEADER: &str = "idempotency-key";
 const KEY_MAX: usize = 255;
 const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How long a claim's holder may run before a retry takes the claim over: longer than the
-/// functions' timeout in the SAM template (29 s), which a test checks.
-pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(60);
+/// How long a claim's holder may run before a retry takes the claim over.
+pub use berth_usecases::submit::DEFAULT_CLAIM_LEASE;
 
 /// A key this request holds until it finishes: the claim as stored, lease included.
 #[derive(Debug, Clone)]
@@ -67,16 +65,7 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     })
 }
 
-/// A digest of what was asked, to tell a replay from a different request under the same key.
-pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
-    let mut hash = Sha256::new();
-    hash.update(method.as_bytes());
-    hash.update(b" ");
-    hash.update(path_and_query.as_bytes());
-    hash.update(b"\n");
-    hash.update(body);
-    hex::encode(hash.finalize())
-}
+pub use berth_usecases::fingerprint::fingerprint;
 
 /// Claims `key` for `request_id`, or tells how the first request with it went.
 pub async fn begin(
@@ -99,7 +88,7 @@ pub async fn begin(
         lease_expires_at: epoch_seconds_after(lease),
         expires_at: epoch_seconds_after(RETENTION),
     };
-    let first = match state.store.claim_idempotency(&record).await? {
+    let first = match state.services.store.claim_idempotency(&record).await? {
         Claim::Claimed => return Ok(Begin::Proceed(Some(HeldKey { claim: record }))),
         Claim::Existing(first) => first,
     };
@@ -120,6 +109,7 @@ pub async fn begin(
     }
     // The lease ran out unanswered: whoever held it is gone. One retry takes it over.
     if state
+        .services
         .store
         .take_over_idempotency(&first, record.lease_expires_at)
         .await?
@@ -163,6 +153,7 @@ pub async fn finish(state: &AppState, held: Option<HeldKey>, how: Finish<'_>) {
                     body: body.to_owned(),
                 };
                 state
+                    .services
                     .store
                     .complete_idempotency(&claim.source, &claim.key, &response)
                     .await
@@ -170,6 +161,7 @@ pub async fn finish(state: &AppState, held: Option<HeldKey>, how: Finish<'_>) {
             // Conditional on the lease still being ours: a claim some retry already took over
             // is left to it.
             Finish::Unanswered => state
+                .services
                 .store
                 .take_over_idempotency(&claim, epoch_seconds_now())
                 .await

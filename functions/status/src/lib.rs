@@ -9,7 +9,6 @@
 pub mod lifecycle;
 pub mod observations;
 pub mod refresh;
-mod scheduled;
 pub mod sweep;
 
 pub use refresh::{AdvanceFromStore, WakeSweeper};

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use berth_cluster::{ClusterConnector, ClusterSource};
-use berth_http::{Function, Settings, telemetry};
 use berth_status::{Sweeper, sync_timeout_from_env};
+use berth_usecases::settings::ServiceSettings;
+use berth_usecases::telemetry;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -14,14 +15,16 @@ async fn main() -> anyhow::Result<()> {
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     telemetry::init_tracing(on_lambda);
     let var = |name: &str| std::env::var(name).ok();
-    let settings = Settings::from_env(Function::Status, var).context("configuration")?;
+    let settings = ServiceSettings::from_env(var).context("configuration")?;
+    let claim_lease = settings.claim_lease;
     let source = ClusterSource::from_env(var).context("configuration")?;
     match &source {
         Some(source) => tracing::info!(cluster = ?source, "reading the cluster"),
         None => tracing::warn!("no cluster configured: statuses will read unknown"),
     }
     let cluster = source.map(|s| Arc::new(ClusterConnector::new(s)));
-    let mut sweeper = Sweeper::new(settings.into_state().context("configuration")?, cluster);
+    let services = settings.into_services().context("configuration")?;
+    let mut sweeper = Sweeper::new(services, cluster).with_claim_lease(claim_lease);
     if let Some(timeout) = sync_timeout_from_env(var).map_err(|e| anyhow!(e))? {
         sweeper = sweeper.with_sync_timeout(timeout);
     }

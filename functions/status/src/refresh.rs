@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use berth_http::StatusRefresh;
+use berth_usecases::StatusRefresh;
 use tokio::sync::Notify;
 
 use crate::Sweeper;

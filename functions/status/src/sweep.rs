@@ -12,13 +12,15 @@ use berth_cluster::{
 };
 use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
-use berth_http::AppState;
-use berth_http::pull_request::{follow, open_for};
-use berth_http::submit::{pr_branch, record_landing, refresh_tenant_index};
-use berth_http::time::{epoch_seconds_now, now_rfc3339};
 use berth_store::{
     ClusterHealth, ErrorBody, Observation, RequestRecord, RequestState, StatusRecord, StoreError,
 };
+use berth_usecases::Services;
+use berth_usecases::pull_request::{follow, open_for};
+use berth_usecases::submit::{
+    DEFAULT_CLAIM_LEASE, pr_branch, record_landing, refresh_tenant_index,
+};
+use berth_usecases::time::{epoch_seconds_now, now_rfc3339};
 use serde::Serialize;
 
 use crate::lifecycle::{Evidence, advance};
@@ -84,7 +86,9 @@ pub struct PhaseMillis {
 
 /// Sweeps with clients built once and reused by every sweep of a warm process.
 pub struct Sweeper {
-    state: AppState,
+    services: Services,
+    /// How long an `accepted` request may be in flight before the sweep settles it.
+    claim_lease: Duration,
     cluster: Option<Arc<ClusterConnector>>,
     page_size: u32,
     sync_timeout: Duration,
@@ -98,13 +102,20 @@ struct ClusterRead {
 
 impl Sweeper {
     /// `cluster` is `None` when no cluster is configured: statuses then read `unknown`.
-    pub fn new(state: AppState, cluster: Option<Arc<ClusterConnector>>) -> Self {
+    pub fn new(services: Services, cluster: Option<Arc<ClusterConnector>>) -> Self {
         Self {
-            state,
+            services,
+            claim_lease: DEFAULT_CLAIM_LEASE,
             cluster,
             page_size: DEFAULT_PAGE_SIZE,
             sync_timeout: DEFAULT_SYNC_TIMEOUT,
         }
+    }
+
+    /// The API's claim lease: a request younger than it may still be running.
+    pub fn with_claim_lease(mut self, claim_lease: Duration) -> Self {
+        self.claim_lease = claim_lease;
+        self
     }
 
     pub fn with_sync_timeout(mut self, sync_timeout: Duration) -> Self {
@@ -120,7 +131,11 @@ impl Sweeper {
     pub async fn sweep(&self) -> Result<SweepReport, SweepError> {
         let clock = std::time::Instant::now();
         let mut millis = PhaseMillis::default();
-        let snapshot = self.state.committer.read(vec!["tenants/".into()]).await?;
+        let snapshot = self
+            .services
+            .committer
+            .read(vec!["tenants/".into()])
+            .await?;
         let desired = desired_state(&snapshot.files);
         millis.git = clock.elapsed().as_millis();
         for problem in &desired.problems {
@@ -162,7 +177,7 @@ impl Sweeper {
             .advance_requests(&desired, &slots, cluster_read, &snapshot.tip, None)
             .await?;
         report.scheduled_carried_out =
-            crate::scheduled::carry_out_due(&self.state, epoch_seconds_now()).await?;
+            berth_usecases::schedules::carry_out_due(&self.services, epoch_seconds_now()).await?;
         millis.requests = clock.elapsed().as_millis() - millis.git - millis.cluster - millis.store;
         report.millis = millis;
         Ok(report)
@@ -176,13 +191,13 @@ impl Sweeper {
             return Ok(0);
         };
         let snapshot = self
-            .state
+            .services
             .committer
             .read(vec![berth_core::paths::tenant_dir(&name)])
             .await?;
         let desired = desired_state(&snapshot.files);
         let mut stored: HashMap<SlotKey, StatusRecord> = self
-            .state
+            .services
             .store
             .list_statuses(tenant)
             .await?
@@ -243,7 +258,7 @@ impl Sweeper {
         complete: bool,
     ) -> Result<(usize, usize, u128), StoreError> {
         let clock = std::time::Instant::now();
-        let stored = self.state.store.observation_digests().await?;
+        let stored = self.services.store.observation_digests().await?;
         let digests = clock.elapsed().as_millis();
         let fresh = observations(slots, now);
         let keys: BTreeSet<_> = fresh.iter().map(Observation::key).collect();
@@ -257,7 +272,10 @@ impl Sweeper {
             Vec::new()
         };
         if !puts.is_empty() || !removes.is_empty() {
-            self.state.store.write_observations(&puts, &removes).await?;
+            self.services
+                .store
+                .write_observations(&puts, &removes)
+                .await?;
         }
         Ok((puts.len(), removes.len(), digests))
     }
@@ -279,7 +297,7 @@ impl Sweeper {
                 == (&health.status, &health.version, &health.message)
         };
         if self
-            .state
+            .services
             .store
             .get_cluster_health()
             .await?
@@ -288,7 +306,7 @@ impl Sweeper {
         {
             return Ok(false);
         }
-        self.state.store.put_cluster_health(&health).await?;
+        self.services.store.put_cluster_health(&health).await?;
         Ok(true)
     }
 
@@ -301,7 +319,7 @@ impl Sweeper {
         tip: &str,
         only_tenant: Option<&str>,
     ) -> Result<usize, SweepError> {
-        let mut open = self.state.store.list_open_requests().await?;
+        let mut open = self.services.store.list_open_requests().await?;
         if let Some(tenant) = only_tenant {
             open.retain(|r| r.tenant == tenant);
         }
@@ -360,7 +378,7 @@ impl Sweeper {
                 record.state = state;
                 record.error = error;
                 record.updated_at = now_rfc3339();
-                self.state.store.put_request(&record).await?;
+                self.services.store.put_request(&record).await?;
                 moved += 1;
             }
         }
@@ -374,7 +392,7 @@ impl Sweeper {
         &self,
         open: &mut Vec<RequestRecord>,
     ) -> Result<usize, SweepError> {
-        let Some(pulls) = &self.state.pulls else {
+        let Some(pulls) = &self.services.pulls else {
             return Ok(0);
         };
         let waiting: Vec<usize> = (0..open.len())
@@ -397,7 +415,7 @@ impl Sweeper {
             let record = &mut open[i];
             if follow(record, pull) {
                 tracing::info!(request_id = %record.id, to = ?record.state, "pull request closed; its webhook was missed");
-                self.state.store.put_request(record).await?;
+                self.services.store.put_request(record).await?;
                 moved += 1;
             }
         }
@@ -412,10 +430,10 @@ impl Sweeper {
     async fn settle_unfinished(&self, records: Vec<RequestRecord>) -> Result<usize, SweepError> {
         let mut settled = 0;
         for mut record in records {
-            if waited_since_update(&record) < self.state.config.claim_lease {
+            if waited_since_update(&record) < self.claim_lease {
                 continue; // still within its lease: its holder may be running it
             }
-            let committer = &self.state.committer;
+            let committer = &self.services.committer;
             let on_branch = committer.find_request(record.id.clone(), None).await?;
             let pr_branch = pr_branch(&record.id);
             let on_pr_branch = match on_branch {
@@ -430,7 +448,7 @@ impl Sweeper {
                 (Some(sha), _) => {
                     record_landing(&mut record, sha, None);
                     // Its own index update may never have run.
-                    if let Err(e) = refresh_tenant_index(&self.state, &record).await {
+                    if let Err(e) = refresh_tenant_index(&self.services, &record).await {
                         tracing::warn!(request_id = %record.id, error = %e.message, "could not refresh the tenant index");
                     }
                 }
@@ -438,7 +456,7 @@ impl Sweeper {
                     record_landing(&mut record, sha, Some(pr_branch));
                     // Its pull request may never have been opened; a failure leaves the
                     // request `failed`, and its retry opens it.
-                    if let Err(e) = open_for(&self.state, &mut record, None).await {
+                    if let Err(e) = open_for(&self.services, &mut record, None).await {
                         tracing::warn!(request_id = %record.id, error = %e.message, "could not open the pull request");
                     }
                 }
@@ -455,7 +473,7 @@ impl Sweeper {
             }
             tracing::info!(request_id = %record.id, to = ?record.state, "unfinished request settled");
             record.updated_at = now_rfc3339();
-            self.state.store.put_request(&record).await?;
+            self.services.store.put_request(&record).await?;
             settled += 1;
         }
         Ok(settled)
@@ -485,7 +503,7 @@ impl Sweeper {
             }
         }
         let pairs: Vec<_> = pairs.into_iter().collect();
-        let answers = self.state.committer.contains(pairs.clone()).await?;
+        let answers = self.services.committer.contains(pairs.clone()).await?;
         Ok(pairs.into_iter().zip(answers).collect())
     }
 }

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use berth_http::{Function, Settings, telemetry, webhook_router};
+use berth_http::{Function, Settings, webhook_router};
 use berth_status::{AdvanceFromStore, Sweeper, sync_timeout_from_env};
+use berth_usecases::telemetry;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -19,7 +20,8 @@ async fn main() -> anyhow::Result<()> {
         .take()
         .context("configuration: webhook secrets")?;
     let state = settings.into_state().context("configuration")?;
-    let mut follow_up = Sweeper::new(state.clone(), None);
+    let mut follow_up =
+        Sweeper::new(state.services.clone(), None).with_claim_lease(state.config.claim_lease);
     if let Some(timeout) =
         sync_timeout_from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?
     {

@@ -12,8 +12,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_gitops::{Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
-use berth_http::{ApiConfig, AppState};
 use berth_status::{SweepReport, Sweeper};
+use berth_usecases::Services;
 
 // The test support's servers and fleet, shared without pulling in the test crate's
 // dependencies (which a release build would have to compile).
@@ -110,14 +110,13 @@ async fn main() -> anyhow::Result<()> {
     let table = format!("berth-bench-{}", std::process::id());
     berth_store::create_table(&client, &table).await?;
     let store = Arc::new(berth_store::DynamoStore::new(client, table));
-    let state = AppState::new(
+    let services = Services::new(
         Arc::new(Git2Committer::new(Git2Config::new(
             RemoteUrl::parse(repo.to_str().context("path")?).map_err(anyhow::Error::msg)?,
             "main",
             dir.path().join("work"),
         ))),
         store,
-        ApiConfig::new(Vec::new()),
     );
     let vars = [
         ("BERTH_KUBE_SERVER", kube.url.clone()),
@@ -126,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
     let source =
         ClusterSource::from_env(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))?
             .context("cluster source")?;
-    let sweeper = Sweeper::new(state, Some(Arc::new(ClusterConnector::new(source))));
+    let sweeper = Sweeper::new(services, Some(Arc::new(ClusterConnector::new(source))));
     println!(
         "fleet: {tenants} tenants x 1 env x {} modules: {} files in Git, {objects} objects in the cluster (set up in {:.1} s)",
         fleet.modules.len(),

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use berth_contract::{ReviewProblem, ReviewVerdict};
 use berth_core::TenantName;
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::review::{Problem, review_tenant};
@@ -18,10 +17,20 @@ use octocrab::Octocrab;
 use octocrab::models::StatusState;
 use octocrab::secrecy::ExposeSecret;
 
-use crate::AppState;
-use crate::error::ApiError;
+use super::{Effect, event_record};
+use crate::error::UseCaseError;
 use crate::pull_request::follow;
-use crate::webhooks::{Effect, event_record};
+use crate::services::Services;
+
+/// A pull request's review: what Berth set as its `berth/validate` status, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// Every touched tenant is valid.
+    pub passed: bool,
+    /// The status's description, as GitHub shows it.
+    pub description: String,
+    pub problems: Vec<Problem>,
+}
 
 /// The commit status context Berth sets.
 pub const STATUS_CONTEXT: &str = "berth/validate";
@@ -89,18 +98,18 @@ impl GithubApi {
     }
 }
 
-fn event_error(e: EventError) -> ApiError {
-    ApiError::invalid(e.field, e.reason)
+fn event_error(e: EventError) -> UseCaseError {
+    UseCaseError::invalid(e.field, e.reason)
 }
 
 /// What a GitHub event does.
-pub(crate) async fn github_effect(
-    app: &AppState,
+pub async fn github_effect(
+    services: &Services,
     api: &GithubApi,
     request_id: String,
     event: &str,
     body: &[u8],
-) -> Result<Effect, ApiError> {
+) -> Result<Effect, UseCaseError> {
     match event {
         "ping" => Ok(Effect::Reported {
             outcome: "pong",
@@ -110,9 +119,9 @@ pub(crate) async fn github_effect(
             let pr = parse_pull_request_event(body).map_err(event_error)?;
             match pr.action.as_str() {
                 "opened" | "synchronize" | "reopened" => {
-                    review_pull_request(app, api, &request_id, &pr).await
+                    review_pull_request(services, api, &request_id, &pr).await
                 }
-                "closed" => closed(app, &pr).await,
+                "closed" => closed(services, &pr).await,
                 other => Ok(Effect::Ignore(format!(
                     "pull_request {other} changes nothing"
                 ))),
@@ -125,18 +134,18 @@ pub(crate) async fn github_effect(
 }
 
 async fn review_pull_request(
-    app: &AppState,
+    services: &Services,
     api: &GithubApi,
     request_id: &str,
     pr: &PullRequestEvent,
-) -> Result<Effect, ApiError> {
+) -> Result<Effect, UseCaseError> {
     let number = pr.number;
     let sha = pr.head_commit().map_err(event_error)?;
     let (owner, repo) = pr.owner_and_name().map_err(event_error)?;
 
     // First what changed, then the files of the tenants it touched.
     let reference = format!("refs/pull/{number}/head");
-    let changed = app
+    let changed = services
         .committer
         .read_ref(reference.clone(), Vec::new())
         .await?
@@ -161,7 +170,7 @@ async fn review_pull_request(
     let mut reads: Vec<String> = tenants.iter().map(berth_core::paths::tenant_dir).collect();
     reads.push(CATALOG_PATH.to_owned());
     reads.extend(CHART_READS.iter().map(|p| p.to_string()));
-    let snapshot = app.committer.read_ref(reference, reads).await?;
+    let snapshot = services.committer.read_ref(reference, reads).await?;
     if snapshot.head != sha {
         // A newer push is already on its way with its own event; this review would be stale.
         return Ok(Effect::Ignore(format!(
@@ -192,28 +201,16 @@ async fn review_pull_request(
         .send()
         .await
         .map_err(|e| {
-            ApiError::unavailable(
+            UseCaseError::unavailable(
                 "github_unavailable",
                 format!("setting the commit status failed: {e}"),
             )
         })?;
 
-    let verdict = ReviewVerdict {
-        state: if problems.is_empty() {
-            "success"
-        } else {
-            "failure"
-        }
-        .into(),
+    let review = Review {
+        passed: problems.is_empty(),
         description,
-        problems: problems
-            .iter()
-            .map(|p| ReviewProblem {
-                path: p.path.clone(),
-                field: p.field.clone(),
-                message: p.message.clone(),
-            })
-            .collect(),
+        problems,
     };
     let mut record = event_record(
         request_id,
@@ -223,16 +220,16 @@ async fn review_pull_request(
     );
     record.commit = Some(sha.to_owned());
     record.pr_url = pr.html_url.clone();
-    Ok(Effect::Reviewed { record, verdict })
+    Ok(Effect::Reviewed { record, review })
 }
 
 /// A closed `berth/<request id>` pull request: merged, its request is `merged` with the merge
 /// commit; closed unmerged, `failed` with `pr_closed`.
-async fn closed(app: &AppState, pr: &PullRequestEvent) -> Result<Effect, ApiError> {
+async fn closed(services: &Services, pr: &PullRequestEvent) -> Result<Effect, UseCaseError> {
     let branch = pr
         .head_ref
         .as_deref()
-        .ok_or_else(|| ApiError::invalid("pull_request.head.ref", "is required"))?;
+        .ok_or_else(|| UseCaseError::invalid("pull_request.head.ref", "is required"))?;
     let Some(id) = branch
         .strip_prefix("berth/")
         .filter(|id| ulid::Ulid::from_string(id).is_ok())
@@ -241,7 +238,7 @@ async fn closed(app: &AppState, pr: &PullRequestEvent) -> Result<Effect, ApiErro
             "branch {branch} is not one of Berth's"
         )));
     };
-    let Some(mut record) = app.store.get_request(id).await? else {
+    let Some(mut record) = services.store.get_request(id).await? else {
         return Ok(Effect::Ignore(format!(
             "no request {id} for branch {branch}"
         )));
@@ -251,7 +248,7 @@ async fn closed(app: &AppState, pr: &PullRequestEvent) -> Result<Effect, ApiErro
             merge_commit: sha.clone(),
         },
         (true, None) => {
-            return Err(ApiError::invalid(
+            return Err(UseCaseError::invalid(
                 "pull_request.merge_commit_sha",
                 "is required for a merged pull request",
             ));
@@ -265,7 +262,7 @@ async fn closed(app: &AppState, pr: &PullRequestEvent) -> Result<Effect, ApiErro
     }
     record.pr_url = pr.html_url.clone().or(record.pr_url);
     record.pr_number = record.pr_number.or(Some(pr.number));
-    app.store.put_request(&record).await?;
+    services.store.put_request(&record).await?;
     Ok(Effect::Reported {
         outcome: if pr.merged { "merged" } else { "closed" },
         request: Some(record),

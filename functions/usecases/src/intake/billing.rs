@@ -9,10 +9,10 @@ use berth_core::{Action, Request, TenantName, TenantPatch};
 use berth_store::{BillingLink, Registration, RequestState, ScheduledChange};
 use berth_webhooks::billing::{BillingEvent, BillingEventKind};
 
-use crate::AppState;
-use crate::error::ApiError;
+use super::{Effect, event_record};
+use crate::error::UseCaseError;
+use crate::services::Services;
 use crate::time::epoch_seconds_now;
-use crate::webhooks::{Effect, event_record};
 
 const DAY: i64 = 24 * 3600;
 const PRICE_FIELD: &str = "data.object.items.data[0].price.id";
@@ -22,12 +22,12 @@ fn active(status: &str) -> bool {
 }
 
 /// Decides what `event` does; reads the customer's link and the catalog.
-pub(crate) async fn billing_effect(
-    app: &AppState,
+pub async fn billing_effect(
+    services: &Services,
     request_id: String,
     event: BillingEvent,
-) -> Result<Effect, ApiError> {
-    let link = app.store.get_billing(&event.customer).await?;
+) -> Result<Effect, UseCaseError> {
+    let link = services.store.get_billing(&event.customer).await?;
     if let Some(link) = &link
         && event.created < link.last_event_at
     {
@@ -41,10 +41,13 @@ pub(crate) async fn billing_effect(
             "event type {kind} is not one Berth acts on"
         )));
     }
-    let snapshot = app.committer.read(vec![CATALOG_PATH.to_owned()]).await?;
+    let snapshot = services
+        .committer
+        .read(vec![CATALOG_PATH.to_owned()])
+        .await?;
     let catalog = load_catalog(&snapshot.files)?;
     let billing = catalog.billing.clone().ok_or_else(|| {
-        ApiError::invalid("catalog.billing", "the catalog has no billing section")
+        UseCaseError::invalid("catalog.billing", "the catalog has no billing section")
     })?;
     let next = |link: &BillingLink| BillingLink {
         last_event_at: event.created,
@@ -58,14 +61,14 @@ pub(crate) async fn billing_effect(
             metadata,
         } = &event.kind
         else {
-            return Err(ApiError::invalid(
+            return Err(UseCaseError::invalid(
                 "data.object.customer",
                 format!("no tenant is registered for customer {}", event.customer),
             ));
         };
         let tenant = metadata
             .get("tenant")
-            .ok_or_else(|| ApiError::invalid("data.object.metadata.tenant", "is required"))?;
+            .ok_or_else(|| UseCaseError::invalid("data.object.metadata.tenant", "is required"))?;
         let tenant = TenantName::parse("data.object.metadata.tenant", tenant)?;
         let tier = tier_for(&catalog, price.as_deref())?;
         let list = |key: &str| -> Vec<String> {
@@ -205,14 +208,14 @@ pub(crate) async fn billing_effect(
 }
 
 /// The tier a price buys; an unknown price is the sender's error, recorded on the request.
-fn tier_for(catalog: &Catalog, price: Option<&str>) -> Result<String, ApiError> {
-    let price = price.ok_or_else(|| ApiError::invalid(PRICE_FIELD, "is required"))?;
+fn tier_for(catalog: &Catalog, price: Option<&str>) -> Result<String, UseCaseError> {
+    let price = price.ok_or_else(|| UseCaseError::invalid(PRICE_FIELD, "is required"))?;
     let prices = catalog.billing.as_ref().map(|b| &b.prices);
     prices
         .and_then(|p| p.get(price))
         .map(|t| t.to_string())
         .ok_or_else(|| {
-            ApiError::invalid(
+            UseCaseError::invalid(
                 PRICE_FIELD,
                 format!("price {price} is not in the catalog's price map"),
             )
@@ -225,7 +228,7 @@ fn provision(
     customer: &str,
     link: BillingLink,
     registration: &Registration,
-) -> Result<Effect, ApiError> {
+) -> Result<Effect, UseCaseError> {
     let body = serde_json::to_value(berth_contract::CreateTenantBody {
         name: link.tenant.clone(),
         tier: registration.tier.clone(),
@@ -236,7 +239,7 @@ fn provision(
     })
     .unwrap_or_default();
     let (tenant, mut new) = berth_core::body::parse_create_tenant(&body).map_err(|e| {
-        ApiError::from(berth_core::FieldError {
+        UseCaseError::from(berth_core::FieldError {
             field: format!(
                 "data.object.metadata.{}",
                 e.field.split('[').next().unwrap_or_default()
@@ -278,7 +281,7 @@ fn cancel(
     link: BillingLink,
     retention_days: u32,
     request_id: &str,
-) -> Result<Effect, ApiError> {
+) -> Result<Effect, UseCaseError> {
     let due_at = epoch_seconds_now() + retention_days as i64 * DAY;
     let scheduled = ScheduledChange {
         action: "delete".into(),
@@ -306,7 +309,7 @@ fn schedule(
     link: BillingLink,
     action: &str,
     due_at: i64,
-) -> Result<Effect, ApiError> {
+) -> Result<Effect, UseCaseError> {
     // A change already scheduled keeps its (earlier) time.
     let scheduled = match &old.scheduled {
         Some(existing) if existing.action == action => existing.clone(),

@@ -1,4 +1,4 @@
-//! The pull request of a `?mode=pr` request: what it says (title from the commit, body naming
+//! The pull request of a pull-request-mode request: what it says (title from the commit, body naming
 //! the request, its action, every file it touches and the validation it passed) and opening it
 //! once the branch is pushed, so the record can say `pr_opened` with its address.
 
@@ -6,8 +6,8 @@ use berth_core::Change;
 use berth_gitops::{PullRequestDraft, PullRequestState};
 use berth_store::{ErrorBody, RequestRecord, RequestState};
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::error::UseCaseError;
+use crate::services::Services;
 use crate::time::now_rfc3339;
 
 /// What the plan knew about the change, kept for the pull request's text.
@@ -77,11 +77,11 @@ pub fn draft(record: &RequestRecord, planned: Option<&PlannedChange>) -> PullReq
 /// stays `branch_pushed`. When GitHub cannot open it, the record is `failed` (a retry of the
 /// request finds the pushed branch and opens it then) and the error is returned.
 pub async fn open_for(
-    state: &AppState,
+    services: &Services,
     record: &mut RequestRecord,
     planned: Option<&PlannedChange>,
-) -> Result<(), ApiError> {
-    let Some(pulls) = &state.pulls else {
+) -> Result<(), UseCaseError> {
+    let Some(pulls) = &services.pulls else {
         return Ok(());
     };
     match pulls.open(&draft(record, planned)).await {
@@ -92,7 +92,7 @@ pub async fn open_for(
             Ok(())
         }
         Err(e) => {
-            let error = ApiError::from(e);
+            let error = UseCaseError::from(e);
             record.state = RequestState::Failed;
             record.error = Some(error.body());
             Err(error)

@@ -2,21 +2,20 @@
 //! retention period), carried out when due as ordinary requests through the same write path as
 //! the API: planned, committed, recorded, and then followed by the lifecycle like any other.
 
+use crate::services::{Mode, Services};
+use crate::submit::{Progress, Submission, submit};
 use berth_core::{Action, Request, TenantName, TenantPatch};
-use berth_http::AppState;
-use berth_http::Mode;
-use berth_http::submit::{Progress, Submission, submit};
 use berth_store::{BillingLink, RequestState, StoreError};
 
 /// Who asked, as request records show it.
 const SOURCE: &str = "schedule:billing";
 
 /// Carries out every scheduled change due at `now` (epoch seconds); returns how many were.
-pub async fn carry_out_due(state: &AppState, now: i64) -> Result<usize, StoreError> {
+pub async fn carry_out_due(services: &Services, now: i64) -> Result<usize, StoreError> {
     let mut done = 0;
-    for link in state.store.list_scheduled_billing().await? {
+    for link in services.store.list_scheduled_billing().await? {
         if link.scheduled.as_ref().is_some_and(|s| s.due_at <= now)
-            && carry_out(state, link).await?
+            && carry_out(services, link).await?
         {
             done += 1;
         }
@@ -25,9 +24,9 @@ pub async fn carry_out_due(state: &AppState, now: i64) -> Result<usize, StoreErr
 }
 
 /// One due change; `false` when it must wait for a later sweep (Git or the store is down).
-async fn carry_out(state: &AppState, link: BillingLink) -> Result<bool, StoreError> {
+async fn carry_out(services: &Services, link: BillingLink) -> Result<bool, StoreError> {
     // A newer billing event (a payment, say) may have cancelled the schedule meanwhile.
-    let current = state.store.get_billing(&link.customer).await?;
+    let current = services.store.get_billing(&link.customer).await?;
     let Some(scheduled) = current.as_ref().and_then(|c| c.scheduled.clone()) else {
         return Ok(false);
     };
@@ -42,16 +41,16 @@ async fn carry_out(state: &AppState, link: BillingLink) -> Result<bool, StoreErr
         "delete" => Action::DeleteTenant,
         other => {
             tracing::warn!(customer = %link.customer, action = other, "unknown scheduled action; dropped");
-            return clear(state, link).await;
+            return clear(services, link).await;
         }
     };
     let Ok(tenant) = TenantName::parse("tenant", &link.tenant) else {
         tracing::warn!(customer = %link.customer, "scheduled change names an invalid tenant; dropped");
-        return clear(state, link).await;
+        return clear(services, link).await;
     };
     // The request that scheduled a suspension recorded nothing else: it goes on under its own
     // id. A deletion was scheduled by the suspension's request, which already has its commit.
-    let id = match state.store.get_request(&scheduled.request).await? {
+    let id = match services.store.get_request(&scheduled.request).await? {
         Some(r) if r.state == RequestState::Scheduled => r.id,
         _ => ulid::Ulid::new().to_string(),
     };
@@ -62,10 +61,10 @@ async fn carry_out(state: &AppState, link: BillingLink) -> Result<bool, StoreErr
         requested_by: None,
         mode: Mode::Direct,
     };
-    match submit(state, submission, &Progress::default()).await {
+    match submit(services, submission, &Progress::default()).await {
         Ok(submitted) => {
             tracing::info!(request_id = %submitted.record.id, customer = %link.customer, action = %scheduled.action, "scheduled change carried out");
-            clear(state, link).await
+            clear(services, link).await
         }
         Err((error, _)) if error.is_transient() => {
             tracing::warn!(customer = %link.customer, error = %error.message, "scheduled change must wait");
@@ -74,17 +73,17 @@ async fn carry_out(state: &AppState, link: BillingLink) -> Result<bool, StoreErr
         Err((error, _)) => {
             // Refused for good (the tenant is gone, say): recorded on the request; dropped.
             tracing::warn!(customer = %link.customer, error = %error.message, "scheduled change refused");
-            clear(state, link).await
+            clear(services, link).await
         }
     }
 }
 
 /// Drops the schedule, unless a newer billing event replaced the link meanwhile.
-async fn clear(state: &AppState, link: BillingLink) -> Result<bool, StoreError> {
+async fn clear(services: &Services, link: BillingLink) -> Result<bool, StoreError> {
     let cleared = BillingLink {
         scheduled: None,
         ..link
     };
-    state.store.put_billing_unless_newer(&cleared).await?;
+    services.store.put_billing_unless_newer(&cleared).await?;
     Ok(true)
 }

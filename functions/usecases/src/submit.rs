@@ -3,18 +3,26 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::http::StatusCode;
 use berth_core::plan::read_set;
 use berth_core::{Action, Change, RepoFiles, Request, TenantName, TenantSpec};
 use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::{RequestRecord, RequestState, TenantEntry};
 
-use crate::AppState;
-use crate::config::Mode;
-use crate::deadline::{Deadline, RECORD_BUDGET};
-use crate::error::ApiError;
+use crate::error::UseCaseError;
 use crate::pull_request::{self, PlannedChange};
+use crate::services::{Mode, Services};
 use crate::time::now_rfc3339;
+
+/// What recording a landed request may take once the request's deadline has passed: the Lambda
+/// keeps this much in hand for it (see `berth-http`'s deadline).
+pub const RECORD_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a request may run before a retry (or the sweep) takes it over as interrupted:
+/// longer than the functions' timeout in the SAM template (29 s), which a test checks.
+pub const DEFAULT_CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A refusal, with the request's record when it got that far.
+pub type Refused = (UseCaseError, Option<RequestRecord>);
 
 pub struct Submission {
     pub request: Request,
@@ -25,12 +33,18 @@ pub struct Submission {
     pub mode: Mode,
 }
 
-/// A request that went through: 202 when it committed or pushed a branch, 200 when the desired
-/// state already held.
+/// A request that went through: it committed, pushed a branch or opened a pull request, or the
+/// desired state already held (`no_change`).
 #[derive(Debug, Clone)]
 pub struct Submitted {
-    pub status: StatusCode,
     pub record: RequestRecord,
+}
+
+impl Submitted {
+    /// True when the desired state already held and nothing was committed.
+    pub fn changed_nothing(&self) -> bool {
+        self.record.state == RequestState::NoChange
+    }
 }
 
 /// The branch a pull-request-mode request commits to; its pull request merges it.
@@ -69,17 +83,14 @@ struct Landed {
 
 impl Landed {
     /// Updates the tenant index and the request record.
-    async fn record(
-        self,
-        state: &AppState,
-    ) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+    async fn record(self, services: &Services) -> Result<Submitted, Refused> {
         let Landed { submitted, index } = self;
         if let Some(update) = index
-            && let Err(e) = update_index(state, &submitted.record, update).await
+            && let Err(e) = update_index(services, &submitted.record, update).await
         {
             return Err((e, Some(submitted.record)));
         }
-        if let Err(e) = state.store.put_request(&submitted.record).await {
+        if let Err(e) = services.store.put_request(&submitted.record).await {
             return Err((e.into(), Some(submitted.record)));
         }
         Ok(submitted)
@@ -107,45 +118,42 @@ impl Progress {
 /// caller took over an interrupted request's claim. Cut off at the deadline, it answers with the
 /// commit when the commit had landed (recording it within [`RECORD_BUDGET`]), else with 503.
 pub async fn submit_by(
-    state: &AppState,
+    services: &Services,
     submission: Submission,
     resumed: bool,
-    Deadline(deadline): Deadline,
-) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+    deadline: tokio::time::Instant,
+) -> Result<Submitted, Refused> {
     let progress = Progress::default();
-    let work = submit_or_resume(state, submission, resumed, &progress);
+    let work = submit_or_resume(services, submission, resumed, &progress);
     match tokio::time::timeout_at(deadline, work).await {
         Ok(outcome) => outcome,
-        Err(_) => past_deadline(state, &progress).await,
+        Err(_) => past_deadline(services, &progress).await,
     }
 }
 
 /// [`submit`], or [`resume`] when the caller took over an interrupted request's claim.
 pub async fn submit_or_resume(
-    state: &AppState,
+    services: &Services,
     submission: Submission,
     resumed: bool,
     progress: &Progress,
-) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+) -> Result<Submitted, Refused> {
     if resumed {
-        resume(state, submission, progress).await
+        resume(services, submission, progress).await
     } else {
-        submit(state, submission, progress).await
+        submit(services, submission, progress).await
     }
 }
 
 /// The answer of a request cut off at its deadline.
-async fn past_deadline(
-    state: &AppState,
-    progress: &Progress,
-) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+async fn past_deadline(services: &Services, progress: &Progress) -> Result<Submitted, Refused> {
     let Some(landed) = progress.take_landed() else {
         tracing::warn!("the request ran out of time before its commit landed");
-        return Err((ApiError::deadline_exceeded(), None));
+        return Err((UseCaseError::deadline_exceeded(), None));
     };
     let submitted = landed.submitted.clone();
     tracing::warn!(request_id = %submitted.record.id, "the request ran out of time after its commit landed");
-    match tokio::time::timeout(RECORD_BUDGET, landed.record(state)).await {
+    match tokio::time::timeout(RECORD_BUDGET, landed.record(services)).await {
         Ok(Ok(_)) => {}
         // The record stays `accepted`; the status sweep settles it from the commit's trailer.
         Ok(Err((e, _))) => {
@@ -159,10 +167,10 @@ async fn past_deadline(
 /// Runs one request to its commit. On failure the request record says why, and the error
 /// carries the status to answer. `progress` learns the outcome as soon as Git has it.
 pub async fn submit(
-    state: &AppState,
+    services: &Services,
     submission: Submission,
     progress: &Progress,
-) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+) -> Result<Submitted, Refused> {
     let Submission {
         request,
         source,
@@ -178,7 +186,7 @@ pub async fn submit(
         now_rfc3339(),
     );
     record.requested_by = requested_by;
-    if let Err(e) = state.store.put_request(&record).await {
+    if let Err(e) = services.store.put_request(&record).await {
         return Err((e.into(), None));
     }
 
@@ -206,36 +214,35 @@ pub async fn submit(
         reads: read_set(&request.tenant),
         target,
     };
-    let outcome = state.committer.commit(commit_request, Arc::new(plan)).await;
+    let outcome = services
+        .committer
+        .commit(commit_request, Arc::new(plan))
+        .await;
 
     record.updated_at = now_rfc3339();
-    let status = match outcome {
+    match outcome {
         Ok(CommitOutcome::Committed { sha, branch }) => {
             record_landing(&mut record, sha, (mode == Mode::Pr).then_some(branch));
-            StatusCode::ACCEPTED
         }
-        Ok(CommitOutcome::NoChange { .. }) => {
-            record.state = RequestState::NoChange;
-            StatusCode::OK
-        }
+        Ok(CommitOutcome::NoChange { .. }) => record.state = RequestState::NoChange,
         Err(e) => {
-            let error = ApiError::from(e);
+            let error = UseCaseError::from(e);
             record.state = if error.is_transient() {
                 RequestState::Failed
             } else {
                 RequestState::Rejected
             };
             record.error = Some(error.body());
-            if let Err(store_error) = state.store.put_request(&record).await {
+            if let Err(store_error) = services.store.put_request(&record).await {
                 tracing::warn!(request_id = %record.id, error = %store_error, "could not record the failed request");
             }
             return Err((error, Some(record)));
         }
-    };
+    }
 
     if mode == Mode::Pr && record.state == RequestState::BranchPushed {
         let planned = planned.lock().ok().and_then(|slot| slot.clone());
-        open_pull_request(state, &mut record, planned.as_ref()).await?;
+        open_pull_request(services, &mut record, planned.as_ref()).await?;
     }
 
     // The commit has landed. If recording it fails, answering 503 is still right: the retry
@@ -245,11 +252,11 @@ pub async fn submit(
         Mode::Pr => None,
     };
     let landed = Landed {
-        submitted: Submitted { status, record },
+        submitted: Submitted { record },
         index,
     };
     progress.landed(&landed);
-    landed.record(state).await
+    landed.record(services).await
 }
 
 /// Settles request `submission.request.id`, whose first run was interrupted (a crash, a timeout)
@@ -259,12 +266,12 @@ pub async fn submit(
 ///   with that commit, the record and the tenant index brought up to date;
 /// - otherwise: run again under the same id, so the record and the trailer still match.
 pub async fn resume(
-    state: &AppState,
+    services: &Services,
     submission: Submission,
     progress: &Progress,
-) -> Result<Submitted, (ApiError, Option<RequestRecord>)> {
+) -> Result<Submitted, Refused> {
     let id = submission.request.id.clone();
-    let recorded = match state.store.get_request(&id).await {
+    let recorded = match services.store.get_request(&id).await {
         Ok(recorded) => recorded,
         Err(e) => return Err((e.into(), None)),
     };
@@ -277,7 +284,7 @@ pub async fn resume(
         Mode::Direct => None,
         Mode::Pr => Some(pr_branch(&id)),
     };
-    let landed = match state
+    let landed = match services
         .committer
         .find_request(id.clone(), branch.clone())
         .await
@@ -287,7 +294,7 @@ pub async fn resume(
     };
     let Some(sha) = landed else {
         tracing::info!(request_id = %id, "the interrupted request did not land: running it again");
-        return submit(state, submission, progress).await;
+        return submit(services, submission, progress).await;
     };
     tracing::info!(request_id = %id, commit = %sha, "the interrupted request had landed");
     let request = &submission.request;
@@ -306,37 +313,34 @@ pub async fn resume(
     let direct = branch.is_none();
     record_landing(&mut record, sha, branch);
     if !direct {
-        open_pull_request(state, &mut record, None).await?;
+        open_pull_request(services, &mut record, None).await?;
     }
     let mut landed = Landed {
-        submitted: Submitted {
-            status: StatusCode::ACCEPTED,
-            record,
-        },
+        submitted: Submitted { record },
         index: None,
     };
     progress.landed(&landed);
     if direct {
         // Its own index update may never have run: read the tenant's spec at the tip.
-        match tenant_index_at_tip(state, &request.tenant).await {
+        match tenant_index_at_tip(services, &request.tenant).await {
             Ok(update) => landed.index = update,
             Err(e) => return Err((e, Some(landed.submitted.record))),
         }
     }
-    landed.record(state).await
+    landed.record(services).await
 }
 
 /// Opens the pull request of a request whose branch is pushed; when GitHub cannot, records
 /// the request `failed` (its retry finds the branch and opens the pull request then).
 async fn open_pull_request(
-    state: &AppState,
+    services: &Services,
     record: &mut RequestRecord,
     planned: Option<&PlannedChange>,
-) -> Result<(), (ApiError, Option<RequestRecord>)> {
-    let Err(error) = pull_request::open_for(state, record, planned).await else {
+) -> Result<(), Refused> {
+    let Err(error) = pull_request::open_for(services, record, planned).await else {
         return Ok(());
     };
-    if let Err(store_error) = state.store.put_request(record).await {
+    if let Err(store_error) = services.store.put_request(record).await {
         tracing::warn!(request_id = %record.id, error = %store_error, "could not record the failed request");
     }
     Err((error, Some(record.clone())))
@@ -344,40 +348,28 @@ async fn open_pull_request(
 
 /// The answer a record with an outcome stands for; `None` while it has none (`accepted`, or a
 /// transient failure a retry may fix).
-fn settled(record: &RequestRecord) -> Option<Result<Submitted, (ApiError, Option<RequestRecord>)>> {
-    let status = match record.state {
-        RequestState::Accepted | RequestState::Failed | RequestState::Scheduled => return None,
-        RequestState::NoChange => StatusCode::OK,
+fn settled(record: &RequestRecord) -> Option<Result<Submitted, Refused>> {
+    match record.state {
+        RequestState::Accepted | RequestState::Failed | RequestState::Scheduled => None,
         RequestState::Rejected => {
-            let body = record.error.clone()?;
-            let (status, code) = match body.code.as_str() {
-                "not_found" => (StatusCode::NOT_FOUND, "not_found"),
-                "conflict" => (StatusCode::CONFLICT, "conflict"),
-                "repository_invalid" => (StatusCode::CONFLICT, "repository_invalid"),
-                "push_rejected" => (StatusCode::CONFLICT, "push_rejected"),
-                _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            };
-            let mut error = ApiError::new(status, code, body.message);
-            error.field = body.field;
-            return Some(Err((error, Some(record.clone()))));
+            let error = UseCaseError::from_body(record.error.clone()?);
+            Some(Err((error, Some(record.clone()))))
         }
-        _ => StatusCode::ACCEPTED,
-    };
-    Some(Ok(Submitted {
-        status,
-        record: record.clone(),
-    }))
+        _ => Some(Ok(Submitted {
+            record: record.clone(),
+        })),
+    }
 }
 
 /// Brings `record.tenant`'s index entry in line with its spec at the branch tip: for a request
 /// found landed after an interruption, whose own index update may never have run.
 pub async fn refresh_tenant_index(
-    state: &AppState,
+    services: &Services,
     record: &RequestRecord,
-) -> Result<(), ApiError> {
+) -> Result<(), UseCaseError> {
     let tenant = TenantName::parse("tenant", &record.tenant)?;
-    match tenant_index_at_tip(state, &tenant).await? {
-        Some(update) => update_index(state, record, update).await,
+    match tenant_index_at_tip(services, &tenant).await? {
+        Some(update) => update_index(services, record, update).await,
         None => Ok(()),
     }
 }
@@ -385,11 +377,11 @@ pub async fn refresh_tenant_index(
 /// What the tenant index should say given `tenant`'s spec at the branch tip; `None` when the
 /// spec cannot be read as one.
 async fn tenant_index_at_tip(
-    state: &AppState,
+    services: &Services,
     tenant: &TenantName,
-) -> Result<Option<IndexUpdate>, ApiError> {
+) -> Result<Option<IndexUpdate>, UseCaseError> {
     let path = berth_core::paths::tenant_spec(tenant);
-    let snapshot = state.committer.read(vec![path.clone()]).await?;
+    let snapshot = services.committer.read(vec![path.clone()]).await?;
     Ok(match snapshot.files.get(&path) {
         None => Some(IndexUpdate::Remove),
         Some(bytes) => berth_core::files::parse::<TenantSpec>(&path, bytes)
@@ -412,12 +404,12 @@ fn index_after(request: &Request, files: &RepoFiles, change: &Change) -> Option<
 }
 
 async fn update_index(
-    state: &AppState,
+    services: &Services,
     record: &RequestRecord,
     update: IndexUpdate,
-) -> Result<(), ApiError> {
+) -> Result<(), UseCaseError> {
     match update {
-        IndexUpdate::Remove => state.store.delete_tenant(&record.tenant).await?,
+        IndexUpdate::Remove => services.store.delete_tenant(&record.tenant).await?,
         IndexUpdate::Put(spec) => {
             let entry = TenantEntry {
                 name: spec.name.to_string(),
@@ -428,7 +420,7 @@ async fn update_index(
                 last_request: record.id.clone(),
                 updated_at: record.updated_at.clone(),
             };
-            state.store.put_tenant(&entry).await?
+            services.store.put_tenant(&entry).await?
         }
     }
     Ok(())
@@ -440,21 +432,19 @@ mod tests {
     use berth_store::{LocalStore, Store};
 
     use super::*;
-    use crate::ApiConfig;
 
-    /// State whose committer is never reached: these requests are past their Git outcome.
-    fn state(dir: &std::path::Path) -> (AppState, Arc<LocalStore>) {
+    /// Services whose committer is never reached: these requests are past their Git outcome.
+    fn services(dir: &std::path::Path) -> (Services, Arc<LocalStore>) {
         let store = Arc::new(LocalStore::open(dir.join("store.json")).unwrap());
         let remote = RemoteUrl::parse(&dir.join("unused.git").display().to_string()).unwrap();
         let committer = Git2Committer::new(Git2Config::new(remote, "main", dir.join("work")));
-        let state = AppState::new(Arc::new(committer), store.clone(), ApiConfig::new(vec![]));
-        (state, store)
+        (Services::new(Arc::new(committer), store.clone()), store)
     }
 
     #[tokio::test]
     async fn cut_off_after_its_commit_landed_a_request_answers_with_the_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let (state, store) = state(dir.path());
+        let (services, store) = services(dir.path());
         let mut record = RequestRecord::new(
             "01LANDED",
             "create_tenant",
@@ -467,14 +457,13 @@ mod tests {
         let progress = Progress::default();
         progress.landed(&Landed {
             submitted: Submitted {
-                status: StatusCode::ACCEPTED,
                 record: record.clone(),
             },
             index: Some(IndexUpdate::Remove),
         });
 
-        let answer = past_deadline(&state, &progress).await.unwrap();
-        assert_eq!(answer.status, StatusCode::ACCEPTED);
+        let answer = past_deadline(&services, &progress).await.unwrap();
+        assert!(!answer.changed_nothing());
         assert_eq!(answer.record.commit.as_deref(), Some("0123abcd"));
         let stored = store.get_request("01LANDED").await.unwrap().unwrap();
         assert_eq!(
@@ -487,11 +476,11 @@ mod tests {
     #[tokio::test]
     async fn cut_off_before_its_commit_landed_a_request_answers_503() {
         let dir = tempfile::tempdir().unwrap();
-        let (state, _) = state(dir.path());
-        let (error, record) = past_deadline(&state, &Progress::default())
+        let (services, _) = services(dir.path());
+        let (error, record) = past_deadline(&services, &Progress::default())
             .await
             .unwrap_err();
-        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.kind, crate::ErrorKind::Unavailable);
         assert_eq!(error.code, "timeout");
         assert!(error.is_transient(), "its claim is handed to the retry");
         assert!(record.is_none());

@@ -1,0 +1,20 @@
+//! Berth's application logic: what a request, an event or a due schedule does, whichever edge
+//! it came through. The edges (`berth-http` for the API and the webhooks, `berth-status` for
+//! the sweep) parse and authenticate, then call in here; this crate plans with `berth-core`,
+//! commits with `berth-gitops` and records with `berth-store`, and answers with typed values
+//! the edges turn into their own shapes. It knows nothing of HTTP.
+
+pub mod error;
+pub mod fingerprint;
+pub mod git_settings;
+pub mod intake;
+pub mod pull_request;
+pub mod schedules;
+pub mod services;
+pub mod settings;
+pub mod submit;
+pub mod telemetry;
+pub mod time;
+
+pub use error::{ErrorKind, UseCaseError};
+pub use services::{Mode, Services, StatusRefresh};

@@ -1,0 +1,57 @@
+//! What every use-case works with: the Git committer, the store, and the optional parts.
+
+use std::sync::Arc;
+
+use berth_gitops::{Committer, GithubPulls};
+use berth_store::Store;
+
+/// The committer, the store, and what follows a change. Cheap to clone; built once per process
+/// and reused by warm invocations.
+#[derive(Clone)]
+pub struct Services {
+    pub committer: Arc<dyn Committer>,
+    pub store: Arc<dyn Store>,
+    /// Told of every Argo CD notification once it is recorded, so request lifecycles move
+    /// now rather than at the next scheduled sweep.
+    pub status_refresh: Option<Arc<dyn StatusRefresh>>,
+    /// Opens and follows pull requests for pull-request mode when a GitHub credential is
+    /// configured; without one, pull-request mode stops at the pushed branch.
+    pub pulls: Option<Arc<GithubPulls>>,
+}
+
+impl Services {
+    pub fn new(committer: Arc<dyn Committer>, store: Arc<dyn Store>) -> Self {
+        Self {
+            committer,
+            store,
+            status_refresh: None,
+            pulls: None,
+        }
+    }
+}
+
+/// What follows an Argo CD notification: `berth dev` wakes its sweeper; the webhook Lambda
+/// moves the tenant's requests from the statuses in the store.
+#[async_trait::async_trait]
+pub trait StatusRefresh: Send + Sync {
+    /// Called after `tenant`'s status was recorded; failures are the implementation's to log.
+    async fn refresh(&self, tenant: &str);
+}
+
+/// Where a request's change lands: on the branch, or on a branch of its own for a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Direct,
+    Pr,
+}
+
+impl Mode {
+    /// `direct` or `pr`; `None` for anything else.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "direct" => Some(Self::Direct),
+            "pr" => Some(Self::Pr),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The settings every function reads from its environment (the README's table lists every
+//! variable): Git, the store, the claim lease. A function refuses to start with a message
+//! naming the variable when something is missing or malformed; no message ever repeats a
+//! secret's value. The edges read their own settings (API auth, webhook secrets) beside these.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_store::{DynamoStore, LocalStore, Store, dynamodb_client};
+
+use crate::git_settings::GitSettings;
+use crate::services::Services;
+use crate::submit::DEFAULT_CLAIM_LEASE;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+pub fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
+}
+
+/// Which store backend to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    Dynamo {
+        table: String,
+        endpoint: Option<String>,
+    },
+    Local {
+        path: PathBuf,
+    },
+}
+
+impl StoreSettings {
+    /// `BERTH_TABLE` (with `AWS_ENDPOINT_URL_DYNAMODB`), or `BERTH_STORE_FILE`.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        match (get("BERTH_TABLE"), get("BERTH_STORE_FILE")) {
+            (Some(table), None) => Ok(Self::Dynamo {
+                table,
+                endpoint: get("AWS_ENDPOINT_URL_DYNAMODB"),
+            }),
+            (None, Some(path)) => Ok(Self::Local { path: path.into() }),
+            (Some(_), Some(_)) => Err(invalid(
+                "BERTH_TABLE",
+                "set either BERTH_TABLE or BERTH_STORE_FILE, not both",
+            )),
+            (None, None) => Err(ConfigError::Missing(
+                "BERTH_TABLE (or BERTH_STORE_FILE for a local store)",
+            )),
+        }
+    }
+
+    /// The store's client, made once and reused.
+    pub fn open(self) -> Result<Arc<dyn Store>, ConfigError> {
+        Ok(match self {
+            Self::Dynamo { table, endpoint } => Arc::new(DynamoStore::new(
+                dynamodb_client(endpoint.as_deref()),
+                table,
+            )),
+            Self::Local { path } => Arc::new(
+                LocalStore::open(path).map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?,
+            ),
+        })
+    }
+}
+
+/// What the use-cases need, read from the environment.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    pub git: GitSettings,
+    pub store: StoreSettings,
+    /// `BERTH_CLAIM_LEASE`: how long a request may run before a retry or the sweep takes it
+    /// over as interrupted.
+    pub claim_lease: Duration,
+}
+
+impl ServiceSettings {
+    /// Reads the settings through `var` (the process environment in production, a map in
+    /// tests); a blank value counts as unset.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        Ok(Self {
+            git: GitSettings::from_env(get)?,
+            store: StoreSettings::from_env(get)?,
+            claim_lease: claim_lease_from_env(get)?.unwrap_or(DEFAULT_CLAIM_LEASE),
+        })
+    }
+
+    /// Builds the services: clients are made once here and reused.
+    pub fn into_services(self) -> Result<Services, ConfigError> {
+        let store = self.store.open()?;
+        let git = self.git.into_parts()?;
+        let mut services = Services::new(git.committer, store);
+        services.pulls = git.pulls;
+        Ok(services)
+    }
+}
+
+/// Reads `BERTH_CLAIM_LEASE`: how long a claimed request may run before a retry takes it over
+/// (default [`DEFAULT_CLAIM_LEASE`]).
+pub fn claim_lease_from_env(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Duration>, ConfigError> {
+    let Some(raw) = get("BERTH_CLAIM_LEASE").filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    humantime::parse_duration(raw.trim())
+        .ok()
+        .filter(|d| (1..=86_400).contains(&d.as_secs()))
+        .map(Some)
+        .ok_or_else(|| {
+            invalid(
+                "BERTH_CLAIM_LEASE",
+                "must be a duration from 1s to 24h, such as 60s or 2m",
+            )
+        })
+}
