@@ -2,8 +2,8 @@
 //! what a script should do about it (the exit codes of [`ClientError::exit_code`]).
 
 use berth_contract::{
-    CatalogResponse, CreateTenantBody, ErrorDetail, ErrorResponse, RequestView, ServiceHealth,
-    TenantDetail, TenantList,
+    CatalogResponse, CreateTenantBody, ErrorDetail, ErrorResponse, ModuleChangeBody,
+    PatchTenantBody, RequestView, ServiceHealth, TenantDetail, TenantList, TenantStatusResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -35,6 +35,18 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// A usage error, found before anything was sent: exit 2, naming `field`.
+    pub fn usage(field: &str, message: impl Into<String>) -> Self {
+        ClientError::Api {
+            status: 400,
+            error: ErrorDetail {
+                code: "usage".into(),
+                message: message.into(),
+                field: Some(field.to_owned()),
+            },
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::Api { status, .. } => match *status {
@@ -144,21 +156,56 @@ impl ApiClient {
     }
 
     pub async fn create_tenant(&self, body: &CreateTenantBody) -> Result<Written, ClientError> {
-        let (status, request) = self.call(Method::POST, "/v1/tenants", Some(body)).await?;
-        Ok(Written {
-            request,
-            changed: status == StatusCode::ACCEPTED,
-        })
+        self.write(Method::POST, "/v1/tenants", Some(body)).await
     }
 
-    /// Suspends (`true`) or resumes (`false`) tenant `name`.
-    pub async fn set_suspended(&self, name: &str, suspended: bool) -> Result<Written, ClientError> {
-        let body = berth_contract::PatchTenantBody {
-            suspended: Some(suspended),
-            ..Default::default()
-        };
+    /// Changes tenant `name`'s tier, display name, owner or suspension.
+    pub async fn update_tenant(
+        &self,
+        name: &str,
+        body: &PatchTenantBody,
+    ) -> Result<Written, ClientError> {
         let path = format!("/v1/tenants/{}", path_segment(name)?);
-        let (status, request) = self.call(Method::PATCH, &path, Some(&body)).await?;
+        self.write(Method::PATCH, &path, Some(body)).await
+    }
+
+    /// The live status of every module of tenant `name`.
+    pub async fn tenant_status(&self, name: &str) -> Result<TenantStatusResponse, ClientError> {
+        self.get(&format!("/v1/tenants/{}/status", path_segment(name)?))
+            .await
+    }
+
+    /// Enables `module` in `env` of `tenant`, or changes its version and values.
+    pub async fn enable_module(
+        &self,
+        tenant: &str,
+        env: &str,
+        module: &str,
+        body: &ModuleChangeBody,
+    ) -> Result<Written, ClientError> {
+        let path = module_path(tenant, env, module)?;
+        self.write(Method::PUT, &path, Some(body)).await
+    }
+
+    /// Disables `module` in `env` of `tenant`; its data goes with it.
+    pub async fn disable_module(
+        &self,
+        tenant: &str,
+        env: &str,
+        module: &str,
+    ) -> Result<Written, ClientError> {
+        let path = module_path(tenant, env, module)?;
+        self.write::<()>(Method::DELETE, &path, None).await
+    }
+
+    /// A write: the request it became, and whether it changed anything (202, not 200).
+    async fn write<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Written, ClientError> {
+        let (status, request) = self.call(method, path, body).await?;
         Ok(Written {
             request,
             changed: status == StatusCode::ACCEPTED,
@@ -169,12 +216,17 @@ impl ApiClient {
     pub async fn delete_tenant(&self, name: &str) -> Result<Written, ClientError> {
         let name = path_segment(name)?;
         let path = format!("/v1/tenants/{name}?confirm={name}");
-        let (status, request) = self.call::<(), _>(Method::DELETE, &path, None).await?;
-        Ok(Written {
-            request,
-            changed: status == StatusCode::ACCEPTED,
-        })
+        self.write::<()>(Method::DELETE, &path, None).await
     }
+}
+
+fn module_path(tenant: &str, env: &str, module: &str) -> Result<String, ClientError> {
+    Ok(format!(
+        "/v1/tenants/{}/envs/{}/modules/{}",
+        path_segment(tenant)?,
+        path_segment(env)?,
+        path_segment(module)?
+    ))
 }
 
 /// A name or id as one path segment: anything that is not is refused here, not sent.

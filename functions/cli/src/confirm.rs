@@ -29,6 +29,20 @@ pub fn delete_tenant(tenant: &TenantDetail) -> Result<bool, ClientError> {
     ask(&lines.join("\n"), &tenant.name)
 }
 
+/// Asks whether to disable `module` in `env` of `tenant`, warning that its data goes.
+pub fn disable_module(tenant: &TenantDetail, env: &str, module: &str) -> Result<bool, ClientError> {
+    let namespace = tenant
+        .envs
+        .get(env)
+        .map_or_else(|| "-".to_owned(), |e| e.namespace.clone());
+    let what = format!(
+        "Disabling {module} in {env} of tenant {} (namespace {namespace}) removes its workloads \
+         and deletes its data: volumes, databases and secrets it made go with it.",
+        tenant.name
+    );
+    ask(&what, module)
+}
+
 /// Shows `what` and asks for `expected` to be typed back.
 fn ask(what: &str, expected: &str) -> Result<bool, ClientError> {
     let stdin = std::io::stdin();

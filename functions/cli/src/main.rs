@@ -1,36 +1,53 @@
-//! The `berth` command: a client of any Berth API (`BERTH_URL`, `BERTH_TOKEN`), and `berth dev`,
-//! which runs Berth in one local process on its embedded defaults.
+//! The `berth` command: a client of any Berth API (`BERTH_URL` and `BERTH_TOKEN`, or a profile
+//! `berth login` saved), and `berth dev`, which runs Berth in one local process on its embedded
+//! defaults.
 
 mod client;
 mod confirm;
 mod dev;
+mod follow;
+mod modules;
 mod output;
+mod profile;
 mod requests;
+mod tenants;
+mod values;
+mod writes;
 
 use std::process::ExitCode;
 
-use berth_contract::CreateTenantBody;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::{ApiClient, ClientError, exit};
 use crate::output::Format;
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "Tenant changes as GitOps commits")]
+#[command(
+    name = "berth",
+    version,
+    about = "Tenant changes as GitOps commits",
+    after_help = "Exit codes: 0 done, 1 failed or degraded, 2 usage or validation error, 3 timed out, 4 unreachable or unauthorised."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// The API used when neither a URL nor a profile says otherwise: `berth dev`'s.
+const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
 /// Where the API is and who calls it.
 #[derive(Args, Clone)]
 struct Api {
-    /// The API's base URL.
-    #[arg(long, env = "BERTH_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// A bearer token the API accepts (never printed).
+    /// The API's base URL; without it, the profile's.
+    #[arg(long, env = "BERTH_URL")]
+    url: Option<String>,
+    /// A bearer token the API accepts (never printed); without it, the profile's.
     #[arg(long, env = "BERTH_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// A profile `berth login` saved; without it, the current one.
+    #[arg(long, env = "BERTH_PROFILE")]
+    profile: Option<String>,
     /// How to print the answer.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     output: Format,
@@ -40,14 +57,34 @@ struct Api {
 enum Command {
     /// Serve the API on a local port, committing into a local bare repository.
     Dev(dev::DevArgs),
+    /// Save a profile: the API's URL and a token (read from standard input), checked first.
+    Login {
+        /// The API's base URL.
+        #[arg(long)]
+        url: String,
+        /// The profile's name.
+        #[arg(long, default_value = "default")]
+        profile: String,
+    },
     /// Whether the API answers, and its version.
     Health(Api),
     /// The tiers, environments and modules tenants can have.
     Catalog(Api),
-    /// List, show and create tenants.
+    /// A tenant's live health, module by module. Exits 1 when it is degraded.
+    Status {
+        tenant: String,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// List, show, create, change, suspend, resume and delete tenants.
     Tenants {
         #[command(subcommand)]
-        command: Tenants,
+        command: tenants::Tenants,
+    },
+    /// Enable, change and disable a tenant's modules, and see their status.
+    Modules {
+        #[command(subcommand)]
+        command: modules::Modules,
     },
     /// Show a request, or wait for it to reach a state.
     Requests {
@@ -56,69 +93,35 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum Tenants {
-    /// The tenants the token may see, with their health.
-    List(Api),
-    /// One tenant: its environments, modules and their health.
-    Show {
-        name: String,
-        #[command(flatten)]
-        api: Api,
-    },
-    /// Suspend a tenant: its workloads scale to zero, its data is kept.
-    Suspend {
-        name: String,
-        #[command(flatten)]
-        api: Api,
-    },
-    /// Resume a suspended tenant.
-    Resume {
-        name: String,
-        #[command(flatten)]
-        api: Api,
-    },
-    /// Delete a tenant and everything it runs, data included. Asks first.
-    Delete {
-        name: String,
-        /// Delete without asking (required without a terminal).
-        #[arg(long)]
-        yes: bool,
-        #[command(flatten)]
-        api: Api,
-    },
-    /// Create a tenant.
-    Create {
-        name: String,
-        /// A tier of the catalog.
-        #[arg(long)]
-        tier: String,
-        /// An environment; repeat for more.
-        #[arg(long = "env", required = true)]
-        envs: Vec<String>,
-        /// A module to enable in every environment; repeat for more.
-        #[arg(long = "module")]
-        modules: Vec<String>,
-        #[arg(long)]
-        display_name: Option<String>,
-        #[arg(long)]
-        owner: Option<String>,
-        #[command(flatten)]
-        api: Api,
-    },
-}
-
 impl Api {
+    /// The URL and token to call with. A profile's token only ever goes to its own URL: with
+    /// an explicit URL, the token must be explicit too.
+    fn target(&self) -> Result<(String, Option<String>), ClientError> {
+        if let Some(url) = &self.url {
+            return Ok((url.clone(), self.token.clone()));
+        }
+        let config = profile::Config::load(&profile::config_dir()?)?;
+        match config.profile(self.profile.as_deref())? {
+            Some(profile) => {
+                let token = match &self.token {
+                    Some(token) => token.clone(),
+                    None => profile.token()?,
+                };
+                Ok((profile.url.clone(), Some(token)))
+            }
+            None => Ok((DEFAULT_URL.to_owned(), self.token.clone())),
+        }
+    }
+
     fn client(&self) -> Result<ApiClient, ClientError> {
-        let token = self.token.as_deref().ok_or_else(|| ClientError::Api {
-            status: 400,
-            error: berth_contract::ErrorDetail {
-                code: "usage".into(),
-                message: "no token: set BERTH_TOKEN or pass --token".into(),
-                field: Some("BERTH_TOKEN".into()),
-            },
+        let (url, token) = self.target()?;
+        let token = token.ok_or_else(|| {
+            ClientError::usage(
+                "BERTH_TOKEN",
+                "no token: set BERTH_TOKEN, pass --token, or `berth login`",
+            )
         })?;
-        ApiClient::new(&self.url, token)
+        ApiClient::new(&url, &token)
     }
 }
 
@@ -147,11 +150,21 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> Result<u8, ClientError> {
     match command {
         Command::Dev(_) => Ok(exit::OK),
+        Command::Login { url, profile } => {
+            let saved = profile::login(&url, &profile).await?;
+            eprintln!(
+                "logged in to {url} as profile {profile} ({})",
+                saved.display()
+            );
+            Ok(exit::OK)
+        }
         Command::Health(api) => {
             // No token needed: anyone may ask whether it answers.
-            let client = ApiClient::new(&api.url, api.token.as_deref().unwrap_or_default())?;
-            let health = client.health().await?;
-            output::print(api.output, &health, |h| {
+            let (url, token) = api.target()?;
+            let health = ApiClient::new(&url, token.as_deref().unwrap_or_default())?
+                .health()
+                .await?;
+            output::print(api.output, &health, |h, _| {
                 format!("{} (version {})", h.status, h.version)
             });
             Ok(exit::OK)
@@ -161,64 +174,13 @@ async fn run(command: Command) -> Result<u8, ClientError> {
             output::print(api.output, &catalog, output::catalog);
             Ok(exit::OK)
         }
-        Command::Tenants { command } => tenants(command).await,
+        Command::Status { tenant, api } => {
+            let status = api.client()?.tenant_status(&tenant).await?;
+            output::print(api.output, &status, output::tenant_status);
+            Ok(modules::health_exit(&[status.health.as_str()]))
+        }
+        Command::Tenants { command } => tenants::run(command).await,
+        Command::Modules { command } => modules::run(command).await,
         Command::Requests { command } => requests::run(command).await,
     }
-}
-
-async fn tenants(command: Tenants) -> Result<u8, ClientError> {
-    match command {
-        Tenants::List(api) => {
-            let list = api.client()?.tenants().await?;
-            output::print(api.output, &list, output::tenants);
-        }
-        Tenants::Show { name, api } => {
-            let tenant = api.client()?.tenant(&name).await?;
-            output::print(api.output, &tenant, output::tenant);
-        }
-        Tenants::Suspend { name, api } => {
-            let written = api.client()?.set_suspended(&name, true).await?;
-            output::print(api.output, &written.request, output::request);
-        }
-        Tenants::Resume { name, api } => {
-            let written = api.client()?.set_suspended(&name, false).await?;
-            output::print(api.output, &written.request, output::request);
-        }
-        Tenants::Delete { name, yes, api } => {
-            let client = api.client()?;
-            if !yes {
-                let tenant = client.tenant(&name).await?;
-                if !confirm::delete_tenant(&tenant)? {
-                    eprintln!("nothing deleted");
-                    return Ok(exit::FAILED);
-                }
-            }
-            let written = client.delete_tenant(&name).await?;
-            output::print(api.output, &written.request, output::request);
-        }
-        Tenants::Create {
-            name,
-            tier,
-            envs,
-            modules,
-            display_name,
-            owner,
-            api,
-        } => {
-            let body = CreateTenantBody {
-                name,
-                tier,
-                envs,
-                modules,
-                display_name,
-                owner,
-            };
-            let written = api.client()?.create_tenant(&body).await?;
-            if !written.changed && api.output == Format::Table {
-                eprintln!("nothing to change: the repository already says so");
-            }
-            output::print(api.output, &written.request, output::request);
-        }
-    }
-    Ok(exit::OK)
 }

@@ -1,7 +1,12 @@
 //! How answers are printed: readable tables for people, JSON or YAML for scripts (`-o`).
+//! Health is colour-coded on a terminal; piped output, or `NO_COLOR` set, is plain text.
 
-use berth_contract::{CatalogResponse, RequestView, TenantDetail, TenantList};
-use comfy_table::Table;
+use std::io::IsTerminal;
+
+use berth_contract::{
+    CatalogResponse, ModuleStatus, RequestView, TenantDetail, TenantList, TenantStatusResponse,
+};
+use comfy_table::{Cell, Color, Table};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -11,48 +16,90 @@ pub enum Format {
     Yaml,
 }
 
-/// Prints `value` as JSON or YAML, or as `table` renders it.
-pub fn print<T: Serialize>(format: Format, value: &T, table: impl FnOnce(&T) -> String) {
+/// Whether tables get colours: on a terminal, unless `NO_COLOR` is set (no-color.org).
+pub fn colour_wanted() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Prints `value` as JSON or YAML, or as `table` renders it (told whether to colour).
+pub fn print<T: Serialize>(format: Format, value: &T, table: impl FnOnce(&T, bool) -> String) {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(value).unwrap_or_default(),
         Format::Yaml => serde_yaml_ng::to_string(value).unwrap_or_default(),
-        Format::Table => table(value),
+        Format::Table => table(value, colour_wanted()),
     };
     println!("{}", text.trim_end());
 }
 
-fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+/// A borderless table; styled cells keep their colour only when `colour` holds.
+fn styled_table(header: &[&str], rows: Vec<Vec<Cell>>, colour: bool) -> String {
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
-    table.set_header(header.to_vec());
+    if colour {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    if !header.is_empty() {
+        table.set_header(header.to_vec());
+    }
     for row in rows {
         table.add_row(row);
     }
-    table.to_string()
+    // Borderless columns pad every line to the widest; the padding at the end helps no one.
+    table
+        .to_string()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let rows = rows
+        .into_iter()
+        .map(|row| row.into_iter().map(Cell::new).collect())
+        .collect();
+    styled_table(header, rows, false)
+}
+
+/// A health, coloured: healthy green, progressing or suspended yellow, degraded or missing red.
+fn health(value: &str) -> Cell {
+    let colour = match value {
+        "healthy" => Color::Green,
+        "progressing" | "suspended" => Color::Yellow,
+        "degraded" | "missing" => Color::Red,
+        _ => Color::DarkGrey,
+    };
+    Cell::new(value).fg(colour)
 }
 
 fn or_dash(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| "-".into())
 }
 
-pub fn tenants(list: &TenantList) -> String {
+pub fn tenants(list: &TenantList, colour: bool) -> String {
     let rows = list
         .tenants
         .iter()
         .map(|t| {
             vec![
-                t.name.clone(),
-                t.tier.clone(),
-                t.state.clone(),
-                t.health.clone(),
-                or_dash(&t.display_name),
+                Cell::new(&t.name),
+                Cell::new(&t.tier),
+                Cell::new(&t.state),
+                health(&t.health),
+                Cell::new(or_dash(&t.display_name)),
             ]
         })
         .collect();
-    table(&["NAME", "TIER", "STATE", "HEALTH", "DISPLAY NAME"], rows)
+    styled_table(
+        &["NAME", "TIER", "STATE", "HEALTH", "DISPLAY NAME"],
+        rows,
+        colour,
+    )
 }
 
-pub fn tenant(t: &TenantDetail) -> String {
+pub fn tenant(t: &TenantDetail, colour: bool) -> String {
     let mut out = format!(
         "{} ({} tier, {}, health {})\nrevision {}\n\n",
         t.name, t.tier, t.state, t.health, t.revision
@@ -67,23 +114,66 @@ pub fn tenant(t: &TenantDetail) -> String {
                     .iter()
                     .find(|s| s.env == *env && s.module.as_deref() == Some(module.as_str()));
                 vec![
-                    env.clone(),
-                    module.clone(),
-                    or_dash(&m.version),
-                    status.map_or("unknown".into(), |s| s.health.clone()),
-                    status.map_or("-".into(), |s| format!("{}/{}", s.ready, s.desired)),
+                    Cell::new(env),
+                    Cell::new(module),
+                    Cell::new(or_dash(&m.version)),
+                    health(status.map_or("unknown", |s| s.health.as_str())),
+                    Cell::new(status.map_or("-".into(), |s| format!("{}/{}", s.ready, s.desired))),
                 ]
             })
         })
         .collect();
-    out.push_str(&table(
+    out.push_str(&styled_table(
         &["ENV", "MODULE", "VERSION", "HEALTH", "READY"],
         rows,
+        colour,
     ));
     out
 }
 
-pub fn request(r: &RequestView) -> String {
+/// `status` and `modules status`: every part of the tenant as the cluster runs it.
+pub fn statuses(statuses: &[ModuleStatus], colour: bool) -> String {
+    let rows = statuses
+        .iter()
+        .map(|s| {
+            vec![
+                Cell::new(&s.env),
+                Cell::new(s.module.as_deref().unwrap_or("(base)")),
+                health(&s.health),
+                Cell::new(format!("{}/{}", s.ready, s.desired)),
+                Cell::new(or_dash(&s.sync)),
+                Cell::new(s.revision.as_deref().map_or("-".into(), short_sha)),
+                Cell::new(or_dash(&s.reason)),
+            ]
+        })
+        .collect();
+    styled_table(
+        &[
+            "ENV", "MODULE", "HEALTH", "READY", "SYNC", "REVISION", "REASON",
+        ],
+        rows,
+        colour,
+    )
+}
+
+pub fn tenant_status(status: &TenantStatusResponse, colour: bool) -> String {
+    let overall = styled_table(
+        &[],
+        vec![vec![Cell::new(&status.tenant), health(&status.health)]],
+        colour,
+    );
+    format!(
+        "{}\n\n{}",
+        overall.trim(),
+        statuses(&status.statuses, colour)
+    )
+}
+
+fn short_sha(sha: &str) -> String {
+    sha.chars().take(12).collect()
+}
+
+pub fn request(r: &RequestView, _colour: bool) -> String {
     let mut rows = vec![
         vec!["request".to_owned(), r.id.clone()],
         vec!["action".into(), format!("{} {}", r.action, r.tenant)],
@@ -108,7 +198,7 @@ pub fn request(r: &RequestView) -> String {
     table.to_string()
 }
 
-pub fn catalog(c: &CatalogResponse) -> String {
+pub fn catalog(c: &CatalogResponse, _colour: bool) -> String {
     let tiers = c
         .catalog
         .tiers
@@ -133,4 +223,72 @@ pub fn catalog(c: &CatalogResponse) -> String {
         table(&["TIER", "ENVIRONMENTS"], tiers),
         table(&["MODULE", "FROM TIER", "NEEDS", "DESCRIPTION"], modules)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_contract::TenantSummary;
+
+    use super::*;
+
+    fn status(env: &str, module: Option<&str>, health: &str, ready: u32) -> ModuleStatus {
+        ModuleStatus {
+            env: env.into(),
+            module: module.map(Into::into),
+            health: health.into(),
+            sync: Some("Synced".into()),
+            revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            ready,
+            desired: 1,
+            urls: Vec::new(),
+            reason: (health == "degraded").then(|| "CrashLoopBackOff".into()),
+            observed_at: "2026-11-22T10:00:00Z".into(),
+        }
+    }
+
+    fn fleet() -> TenantList {
+        let tenant = |name: &str, health: &str| TenantSummary {
+            name: name.into(),
+            tier: "standard".into(),
+            state: "active".into(),
+            health: health.into(),
+            display_name: (name == "acme").then(|| "Acme Corp".into()),
+            last_request: "01JTESTREQUEST000000000000".into(),
+            updated_at: "2026-11-22T10:00:00Z".into(),
+        };
+        TenantList {
+            tenants: vec![tenant("acme", "healthy"), tenant("globex", "degraded")],
+        }
+    }
+
+    #[test]
+    fn tenants_as_a_plain_table() {
+        insta::assert_snapshot!(tenants(&fleet(), false));
+    }
+
+    #[test]
+    fn health_is_coloured_on_a_terminal() {
+        let coloured = tenants(&fleet(), true);
+        assert_ne!(
+            coloured,
+            tenants(&fleet(), false),
+            "escape codes on a terminal"
+        );
+        // The escapes shown, so the snapshot says which colour each health gets.
+        insta::assert_snapshot!(coloured.escape_debug().to_string());
+    }
+
+    #[test]
+    fn a_tenants_status_module_by_module() {
+        let response = TenantStatusResponse {
+            tenant: "acme".into(),
+            health: "degraded".into(),
+            statuses: vec![
+                status("dev", None, "healthy", 1),
+                status("dev", Some("postgres"), "healthy", 1),
+                status("prod", Some("vault"), "degraded", 0),
+            ],
+        };
+        insta::assert_snapshot!(tenant_status(&response, false));
+    }
 }

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use berth_contract::{RequestState, RequestView};
 use clap::Subcommand;
 
 use crate::Api;
 use crate::client::{ClientError, exit};
+use crate::follow::{Followed, Goal, follow};
 use crate::output;
 
 #[derive(Subcommand)]
@@ -31,37 +31,6 @@ pub enum Requests {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Goal {
-    Committed,
-    Merged,
-    Synced,
-    Ready,
-}
-
-/// How far along `state` is, or `None` when it ended short of any goal.
-fn progress(state: RequestState) -> Option<Goal> {
-    use RequestState as S;
-    match state {
-        S::Committed | S::BranchPushed | S::PrOpened => Some(Goal::Committed),
-        S::Merged => Some(Goal::Merged),
-        S::Synced => Some(Goal::Synced),
-        S::Ready | S::NoChange => Some(Goal::Ready),
-        S::Accepted | S::Scheduled | S::Rejected | S::Failed | S::Degraded => None,
-    }
-}
-
-/// Whether `state` is final without reaching a goal.
-fn failed(state: RequestState) -> bool {
-    matches!(
-        state,
-        RequestState::Rejected | RequestState::Failed | RequestState::Degraded
-    )
-}
-
-/// How often a waiting request is read again.
-const POLL: Duration = Duration::from_secs(2);
-
 pub async fn run(command: Requests) -> Result<u8, ClientError> {
     match command {
         Requests::Show { id, api } => {
@@ -75,29 +44,16 @@ pub async fn run(command: Requests) -> Result<u8, ClientError> {
             timeout,
             api,
         } => {
-            let client = api.client()?;
-            let deadline = tokio::time::Instant::now() + timeout;
-            let mut last: Option<RequestState> = None;
-            loop {
-                let request: RequestView = client.request(&id).await?;
-                if last != Some(request.state) {
-                    eprintln!("{}: {}", request.id, request.state.as_str());
-                    last = Some(request.state);
-                }
-                if progress(request.state).is_some_and(|reached| reached >= until) {
-                    output::print(api.output, &request, output::request);
-                    return Ok(exit::OK);
-                }
-                if failed(request.state) {
-                    output::print(api.output, &request, output::request);
-                    return Ok(exit::FAILED);
-                }
-                if tokio::time::Instant::now() + POLL > deadline {
+            let (code, request) = match follow(&api.client()?, &id, until, timeout).await? {
+                Followed::Reached(request) => (exit::OK, request),
+                Followed::Failed(request) => (exit::FAILED, request),
+                Followed::TimedOut(request) => {
                     eprintln!("timed out waiting for {id} to be {until:?}");
-                    return Ok(exit::TIMED_OUT);
+                    (exit::TIMED_OUT, request)
                 }
-                tokio::time::sleep(POLL).await;
-            }
+            };
+            output::print(api.output, &request, output::request);
+            Ok(code)
         }
     }
 }

@@ -104,3 +104,211 @@ async fn the_cli_asks_before_deleting_and_refuses_without_a_terminal() {
     let (code, _, err) = berth(&dev, token, &["tenants", "show", "globex"]);
     assert_eq!(code, 2, "gone: {err}");
 }
+
+/// A module enabled with `--set` and followed with `--wait` through its commit to ready, as the
+/// Kubernetes test server reports the synced application and its workload; then the tenant's
+/// status, the module's status parsed back from `-o json`, a refused `--set`, and a disable
+/// refused without a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_enables_a_module_and_waits_until_it_is_ready() {
+    use berth_tests::fleet;
+    let kube = berth_tests::kube_server::KubeServer::start().await;
+    let kube_token = "cli-kube-token-0123456789";
+    kube.require_token(kube_token);
+    let state = tempfile::tempdir().unwrap();
+    let kubeconfig = support::kubeconfig(state.path(), &kube.url, kube_token);
+    let dev = Dev::start_with(
+        state.path(),
+        &["--sweep-every", "1"],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    );
+    let token = admin_token(state.path());
+    let (code, out, err) = berth(
+        &dev,
+        &token,
+        &[
+            "tenants", "create", "acme", "--tier", "standard", "--env", "dev", "-o", "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = created["commit"].as_str().unwrap().to_owned();
+    kube.add(
+        fleet::APPLICATIONS,
+        fleet::application("acme", "dev", None, &first, "Healthy"),
+    );
+
+    // The CLI waits while Argo CD (here, the test) syncs the new commit.
+    let waiting = {
+        let (url, token) = (dev.url.clone(), token.clone());
+        std::thread::spawn(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+                .args([
+                    "modules",
+                    "enable",
+                    "acme",
+                    "dev",
+                    "postgres",
+                    "--set",
+                    "replicas=2",
+                    "--wait",
+                    "--timeout",
+                    "60s",
+                    "-o",
+                    "json",
+                ])
+                .env("BERTH_URL", url)
+                .env("BERTH_TOKEN", token)
+                .output()
+                .expect("run berth")
+        })
+    };
+    let repo = git2::Repository::open_bare(state.path().join("repo.git")).unwrap();
+    let mut second = first.clone();
+    for _ in 0..150 {
+        second = repo.revparse_single("main").unwrap().id().to_string();
+        if second != first {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_ne!(second, first, "the module's commit landed");
+    let values = repo
+        .revparse_single("main:tenants/acme/dev/modules/postgres.yaml")
+        .map(|o| String::from_utf8_lossy(o.as_blob().unwrap().content()).into_owned());
+    assert!(
+        values.as_deref().is_ok_and(|v| v.contains("replicas: 2")),
+        "--set reached the values file: {values:?}"
+    );
+    kube.replace(
+        fleet::APPLICATIONS,
+        fleet::application("acme", "dev", None, &second, "Healthy"),
+    );
+    kube.add(
+        fleet::APPLICATIONS,
+        fleet::application("acme", "dev", Some("postgres"), &second, "Healthy"),
+    );
+    kube.add(
+        fleet::STATEFULSETS,
+        fleet::statefulset("acme", "dev", "postgres", 2, 2),
+    );
+    let out = waiting.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let followed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(followed["state"], "ready", "{followed}");
+    assert_eq!(followed["commit"], second.as_str());
+    assert!(
+        stderr.contains("enable_module acme: committed"),
+        "the progress said so: {stderr}"
+    );
+
+    let (code, out, _) = berth(&dev, &token, &["status", "acme"]);
+    assert_eq!(code, 0, "healthy: {out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("postgres"))
+        .expect("postgres listed");
+    assert!(row.contains("healthy") && row.contains("2/2"), "{out}");
+    assert!(!out.contains('\u{1b}'), "no colour when piped");
+
+    let (code, out, _) = berth(&dev, &token, &["modules", "status", "acme", "-o", "json"]);
+    assert_eq!(code, 0);
+    let statuses: Vec<berth_contract::ModuleStatus> = serde_json::from_str(&out).unwrap();
+    assert_eq!(statuses.len(), 1, "modules only: {out}");
+    assert_eq!((statuses[0].ready, statuses[0].desired), (2, 2));
+
+    let (code, _, err) = berth(
+        &dev,
+        &token,
+        &[
+            "modules", "enable", "acme", "dev", "postgres", "--set", "replicas",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("field: --set"), "{err}");
+    let (code, _, err) = berth(
+        &dev,
+        &token,
+        &[
+            "modules", "enable", "acme", "dev", "postgres", "--set", "nosuch=1",
+        ],
+    );
+    assert_eq!(code, 2, "the server refuses it: {err}");
+    assert!(err.contains("field: values"), "the server's field: {err}");
+
+    let (code, _, err) = berth(
+        &dev,
+        &token,
+        &["modules", "disable", "acme", "dev", "postgres"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("deletes its data") && err.contains("--yes"),
+        "{err}"
+    );
+    let (code, _, err) = berth(&dev, &token, &["tenants", "update", "acme"]);
+    assert_eq!(code, 2, "nothing to change: {err}");
+    let (code, out, err) = berth(
+        &dev,
+        &token,
+        &[
+            "tenants",
+            "update",
+            "acme",
+            "--display-name",
+            "Acme Corp",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let updated: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(updated["action"], "update_tenant");
+}
+
+/// `berth login` checks the token before saving it, keeps it in a file only the user can read,
+/// and later commands use the profile without any variable set.
+#[tokio::test]
+async fn login_saves_a_profile_that_later_commands_use() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let token = admin_token(state.path());
+    let home = tempfile::tempdir().unwrap();
+
+    let wrong = "wrong-token-0123456789abcdef";
+    let (code, _, err) = support::berth_at_home(home.path(), &["login", "--url", &dev.url], wrong);
+    assert_eq!(code, 4, "refused: {err}");
+    assert!(!err.contains(wrong), "{err}");
+    assert!(
+        !home.path().join(".config/berth/config.toml").exists(),
+        "nothing saved"
+    );
+
+    let (code, _, err) = support::berth_at_home(
+        home.path(),
+        &["login", "--url", &dev.url, "--profile", "local"],
+        &format!("{token}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let config = std::fs::read_to_string(home.path().join(".config/berth/config.toml")).unwrap();
+    assert!(
+        config.contains("current = \"local\"") && !config.contains(&token),
+        "{config}"
+    );
+    let token_file = home.path().join(".config/berth/tokens/local");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is the user's alone");
+    }
+
+    let (code, out, err) = support::berth_at_home(home.path(), &["catalog"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("postgres"), "the catalog: {out}");
+    let (code, _, err) =
+        support::berth_at_home(home.path(), &["catalog", "--profile", "prod"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no profile \"prod\""), "{err}");
+}

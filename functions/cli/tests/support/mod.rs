@@ -136,6 +136,34 @@ pub fn berth(dev: &Dev, token: &str, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs the `berth` binary as a person with a profile would: no `BERTH_URL` or `BERTH_TOKEN`,
+/// `home` as their home, `stdin` as what they type. Returns its exit code, stdout and stderr.
+pub fn berth_at_home(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .env_remove("BERTH_URL")
+        .env_remove("BERTH_TOKEN")
+        .env_remove("BERTH_PROFILE")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run berth");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("berth runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A kubeconfig as kubectl reads it, pointing at `server` with a bearer `token`, written into
 /// `dir`.
 pub fn kubeconfig(dir: &Path, server: &str, token: &str) -> PathBuf {

@@ -1,0 +1,179 @@
+//! `berth tenants ...`: list, show, create, update, suspend, resume, delete.
+
+use berth_contract::{CreateTenantBody, PatchTenantBody};
+use clap::Subcommand;
+
+use crate::Api;
+use crate::client::{ClientError, exit};
+use crate::follow::WaitArgs;
+use crate::{confirm, output, writes};
+
+#[derive(Subcommand)]
+pub enum Tenants {
+    /// The tenants the token may see, with their health.
+    List(Api),
+    /// One tenant: its environments, modules and their health.
+    Show {
+        name: String,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Create a tenant.
+    Create {
+        name: String,
+        /// A tier of the catalog.
+        #[arg(long)]
+        tier: String,
+        /// An environment; repeat for more.
+        #[arg(long = "env", required = true)]
+        envs: Vec<String>,
+        /// A module to enable in every environment; repeat for more.
+        #[arg(long = "module")]
+        modules: Vec<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Change a tenant's tier, display name or owner.
+    Update {
+        name: String,
+        #[arg(long)]
+        tier: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Suspend a tenant: its workloads scale to zero, its data is kept.
+    Suspend {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Resume a suspended tenant.
+    Resume {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Delete a tenant and everything it runs, data included. Asks first.
+    Delete {
+        name: String,
+        /// Delete without asking (required without a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        api: Api,
+    },
+}
+
+pub async fn run(command: Tenants) -> Result<u8, ClientError> {
+    match command {
+        Tenants::List(api) => {
+            let list = api.client()?.tenants().await?;
+            output::print(api.output, &list, output::tenants);
+            Ok(exit::OK)
+        }
+        Tenants::Show { name, api } => {
+            let tenant = api.client()?.tenant(&name).await?;
+            output::print(api.output, &tenant, output::tenant);
+            Ok(exit::OK)
+        }
+        Tenants::Create {
+            name,
+            tier,
+            envs,
+            modules,
+            display_name,
+            owner,
+            wait,
+            api,
+        } => {
+            let body = CreateTenantBody {
+                name,
+                tier,
+                envs,
+                modules,
+                display_name,
+                owner,
+            };
+            let client = api.client()?;
+            let written = client.create_tenant(&body).await?;
+            writes::finish(&api, &client, written, &wait).await
+        }
+        Tenants::Update {
+            name,
+            tier,
+            display_name,
+            owner,
+            wait,
+            api,
+        } => {
+            let body = PatchTenantBody {
+                tier,
+                display_name,
+                owner,
+                suspended: None,
+            };
+            if body == PatchTenantBody::default() {
+                return Err(ClientError::usage(
+                    "--tier",
+                    "nothing to change: give --tier, --display-name or --owner",
+                ));
+            }
+            patch(&api, &name, &body, &wait).await
+        }
+        Tenants::Suspend { name, wait, api } => patch(&api, &name, &suspended(true), &wait).await,
+        Tenants::Resume { name, wait, api } => patch(&api, &name, &suspended(false), &wait).await,
+        Tenants::Delete {
+            name,
+            yes,
+            wait,
+            api,
+        } => {
+            let client = api.client()?;
+            if !yes {
+                let tenant = client.tenant(&name).await?;
+                if !confirm::delete_tenant(&tenant)? {
+                    eprintln!("nothing deleted");
+                    return Ok(exit::FAILED);
+                }
+            }
+            let written = client.delete_tenant(&name).await?;
+            writes::finish(&api, &client, written, &wait).await
+        }
+    }
+}
+
+fn suspended(suspended: bool) -> PatchTenantBody {
+    PatchTenantBody {
+        suspended: Some(suspended),
+        ..Default::default()
+    }
+}
+
+async fn patch(
+    api: &Api,
+    name: &str,
+    body: &PatchTenantBody,
+    wait: &WaitArgs,
+) -> Result<u8, ClientError> {
+    let client = api.client()?;
+    let written = client.update_tenant(name, body).await?;
+    writes::finish(api, &client, written, wait).await
+}

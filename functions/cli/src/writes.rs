@@ -1,0 +1,38 @@
+//! What every write does after the API answered: print the request, and with `--wait` follow
+//! it to ready.
+
+use crate::Api;
+use crate::client::{ApiClient, ClientError, Written, exit};
+use crate::follow::{Followed, Goal, WaitArgs, follow};
+use crate::output::{self, Format};
+
+/// Prints `written`'s request, follows it when told, and says how the command exits.
+pub async fn finish(
+    api: &Api,
+    client: &ApiClient,
+    written: Written,
+    wait: &WaitArgs,
+) -> Result<u8, ClientError> {
+    if !written.changed && api.output == Format::Table {
+        eprintln!("nothing to change: the repository already says so");
+    }
+    if !wait.wait || !written.changed {
+        output::print(api.output, &written.request, output::request);
+        return Ok(exit::OK);
+    }
+    let (code, request) =
+        match follow(client, &written.request.id, Goal::Ready, wait.timeout).await? {
+            Followed::Reached(request) => (exit::OK, request),
+            Followed::Failed(request) => (exit::FAILED, request),
+            Followed::TimedOut(request) => {
+                eprintln!(
+                    "timed out after {} with the request {}",
+                    humantime::format_duration(wait.timeout),
+                    request.state.as_str()
+                );
+                (exit::TIMED_OUT, request)
+            }
+        };
+    output::print(api.output, &request, output::request);
+    Ok(code)
+}
