@@ -307,8 +307,7 @@ async fn login_saves_a_profile_that_later_commands_use() {
     let (code, out, err) = support::berth_at_home(home.path(), &["catalog"], "");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("postgres"), "the catalog: {out}");
-    let (code, _, err) =
-        support::berth_at_home(home.path(), &["catalog", "--profile", "prod"], "");
+    let (code, _, err) = support::berth_at_home(home.path(), &["catalog", "--profile", "prod"], "");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no profile \"prod\""), "{err}");
 }
