@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_core::{FieldError, PlanError};
 use berth_gitops::{CommitError, GitError};
-use berth_store::{ErrorBody, StoreError};
+use berth_store::StoreError;
 use berth_usecases::{ErrorKind, UseCaseError};
 
 /// Seconds a client should wait before retrying after a 503.
@@ -71,15 +71,6 @@ impl ApiError {
 
     pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
-    }
-
-    /// The error as a request record keeps it.
-    pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            code: self.code.to_owned(),
-            message: self.message.clone(),
-            field: self.field.clone(),
-        }
     }
 
     /// The body this error answers with: `{"error": {"code", "message", "field"}}`.
