@@ -7,7 +7,7 @@ use std::time::Duration;
 use berth_contract::{ModuleStatus, RequestState, RequestView};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::client::{ApiClient, ClientError};
+use crate::client::{ApiClient, ClientError, exit};
 
 /// How often a followed request is read again.
 const POLL: Duration = Duration::from_secs(2);
@@ -37,6 +37,18 @@ pub enum Followed {
     Reached(RequestView),
     Failed(RequestView),
     TimedOut(RequestView),
+}
+
+impl Followed {
+    /// The exit code it stands for (0 reached, 1 failed, 3 timed out) and the request as last
+    /// read.
+    pub fn into_exit(self) -> (u8, RequestView) {
+        match self {
+            Followed::Reached(request) => (exit::OK, request),
+            Followed::Failed(request) => (exit::FAILED, request),
+            Followed::TimedOut(request) => (exit::TIMED_OUT, request),
+        }
+    }
 }
 
 /// How far along `state` is, or `None` when it ended short of any goal.

@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use crate::Api;
 use crate::client::{ClientError, exit};
-use crate::follow::{Followed, Goal, follow};
+use crate::follow::{Goal, follow};
 use crate::output;
 
 #[derive(Subcommand)]
@@ -44,14 +44,12 @@ pub async fn run(command: Requests) -> Result<u8, ClientError> {
             timeout,
             api,
         } => {
-            let (code, request) = match follow(&api.client()?, &id, until, timeout).await? {
-                Followed::Reached(request) => (exit::OK, request),
-                Followed::Failed(request) => (exit::FAILED, request),
-                Followed::TimedOut(request) => {
-                    eprintln!("timed out waiting for {id} to be {until:?}");
-                    (exit::TIMED_OUT, request)
-                }
-            };
+            let (code, request) = follow(&api.client()?, &id, until, timeout)
+                .await?
+                .into_exit();
+            if code == exit::TIMED_OUT {
+                eprintln!("timed out waiting for {id} to be {until:?}");
+            }
             output::print(api.output, &request, output::request);
             Ok(code)
         }

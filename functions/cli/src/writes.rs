@@ -3,7 +3,7 @@
 
 use crate::Api;
 use crate::client::{ApiClient, ClientError, Written, exit};
-use crate::follow::{Followed, Goal, WaitArgs, follow};
+use crate::follow::{Goal, WaitArgs, follow};
 use crate::output::{self, Format};
 
 /// Prints `written`'s request, follows it when told, and says how the command exits.
@@ -20,19 +20,16 @@ pub async fn finish(
         output::print(api.output, &written.request, output::request);
         return Ok(exit::OK);
     }
-    let (code, request) =
-        match follow(client, &written.request.id, Goal::Ready, wait.timeout).await? {
-            Followed::Reached(request) => (exit::OK, request),
-            Followed::Failed(request) => (exit::FAILED, request),
-            Followed::TimedOut(request) => {
-                eprintln!(
-                    "timed out after {} with the request {}",
-                    humantime::format_duration(wait.timeout),
-                    request.state.as_str()
-                );
-                (exit::TIMED_OUT, request)
-            }
-        };
+    let (code, request) = follow(client, &written.request.id, Goal::Ready, wait.timeout)
+        .await?
+        .into_exit();
+    if code == exit::TIMED_OUT {
+        eprintln!(
+            "timed out after {} with the request {}",
+            humantime::format_duration(wait.timeout),
+            request.state.as_str()
+        );
+    }
     output::print(api.output, &request, output::request);
     Ok(code)
 }
