@@ -5,6 +5,7 @@
 //! Everything that touches the outside world (Git, the store, HTTP) lives in other crates and
 //! calls into this one: `plan(request, current files) -> Change` is a pure function.
 
+pub mod batch;
 pub mod body;
 pub mod catalog;
 pub mod desired;

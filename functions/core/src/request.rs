@@ -1,5 +1,6 @@
 //! A validated request: what the API and the webhooks ask Berth to change.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::names::{EnvName, ModuleName, TenantName, TierName};
@@ -15,24 +16,33 @@ pub fn request_trailer(id: &str) -> String {
 
 /// Whether commit `message` carries request `request_id`'s trailer.
 pub fn carries_request(message: &str, request_id: &str) -> bool {
-    message.lines().any(|line| {
+    requests_carried(message).any(|id| id == request_id)
+}
+
+/// The request ids of every `Berth-Request` trailer in commit `message`, in order: one for a
+/// request's own commit, one per request for a group commit.
+pub fn requests_carried(message: &str) -> impl Iterator<Item = &str> {
+    message.lines().filter_map(|line| {
         line.trim()
             .strip_prefix(REQUEST_TRAILER)
             .and_then(|rest| rest.strip_prefix(':'))
-            .is_some_and(|id| id.trim() == request_id)
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
     })
 }
 
 /// One request, always about one tenant. `id` is the request's ULID; it ends up in the
-/// commit's `Berth-Request` trailer and, for a new tenant, in `created_by`.
-#[derive(Debug, Clone, PartialEq)]
+/// commit's `Berth-Request` trailer and, for a new tenant, in `created_by`. Serializable so a
+/// request waiting for a group commit can be stored and planned by whoever commits it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub id: String,
     pub tenant: TenantName,
     pub action: Action,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
 pub enum Action {
     CreateTenant(NewTenant),
     UpdateTenant(TenantPatch),
@@ -41,7 +51,7 @@ pub enum Action {
     DisableModule { env: EnvName, module: ModuleName },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewTenant {
     pub tier: TierName,
     pub envs: Vec<EnvName>,
@@ -54,7 +64,7 @@ pub struct NewTenant {
 }
 
 /// A partial update; at least one field is set (the body parser makes sure).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TenantPatch {
     pub tier: Option<TierName>,
     pub display_name: Option<String>,
@@ -62,7 +72,7 @@ pub struct TenantPatch {
     pub suspended: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModuleChange {
     pub env: EnvName,
     pub module: ModuleName,
@@ -108,5 +118,39 @@ mod tests {
         assert!(!carries_request(&message, "01AB"));
         assert!(!carries_request("Berth-Requester: 01ABC", "01ABC"));
         assert!(!carries_request("Create tenant acme", "01ABC"));
+    }
+
+    #[test]
+    fn a_group_commit_carries_every_request_of_its_batch() {
+        let message = format!(
+            "Berth: 2 changes\n\n- a\n- b\n\n{}\n{}\n",
+            request_trailer("01A"),
+            request_trailer("01B")
+        );
+        assert_eq!(
+            requests_carried(&message).collect::<Vec<_>>(),
+            ["01A", "01B"]
+        );
+        assert!(carries_request(&message, "01B"));
+    }
+
+    #[test]
+    fn a_request_survives_being_stored_while_it_waits() {
+        let request = Request {
+            id: "01A".into(),
+            tenant: TenantName::parse("name", "acme").unwrap(),
+            action: Action::EnableModule(ModuleChange {
+                env: EnvName::parse("env", "dev").unwrap(),
+                module: ModuleName::parse("module", "postgres").unwrap(),
+                version: Some("1.2.3".into()),
+                values: serde_json::json!({"replicas": 2})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                enable_dependencies: true,
+            }),
+        };
+        let stored = serde_json::to_string(&request).unwrap();
+        assert_eq!(serde_json::from_str::<Request>(&stored).unwrap(), request);
     }
 }

@@ -1,0 +1,168 @@
+//! Group commit planning: `(requests, files at the tip) -> one Change`. Each request is planned
+//! against the files as the requests before it left them, so a batch lands exactly as the same
+//! requests committed one after another would; a refused request is left out without touching
+//! the others.
+
+use std::collections::{BTreeSet, HashSet};
+
+use crate::error::PlanError;
+use crate::plan::{Change, RepoFiles, plan};
+use crate::request::{Request, request_trailer};
+
+/// How much one group commit may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Requests taken into one commit.
+    pub max_requests: usize,
+    /// Bytes of file content one commit may write: GitHub publishes no limit for a commit
+    /// mutation, but every call is cut at 10 s, so a batch stays well below that.
+    pub max_bytes: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        Self {
+            max_requests: 100,
+            max_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+/// What became of one request of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Its change is in the batch's commit.
+    Included,
+    /// The desired state already held once the requests before it were applied.
+    NoChange,
+    /// Refused against the files as the requests before it left them.
+    Refused(PlanError),
+    /// Left for the next batch: this one reached its limits first.
+    Deferred,
+}
+
+/// A batch planned against one tip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// One commit's worth of writes and deletes, relative to the tip; its message has one
+    /// `Berth-Request` trailer per included request.
+    pub change: Change,
+    /// One outcome per request, in the order given.
+    pub outcomes: Vec<(String, BatchOutcome)>,
+}
+
+impl BatchPlan {
+    /// How many requests the commit carries.
+    pub fn included(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| *o == BatchOutcome::Included)
+            .count()
+    }
+}
+
+/// Plans `requests`, oldest first, into one commit against `files` (the tip).
+pub fn plan_batch(requests: &[Request], files: &RepoFiles, limits: BatchLimits) -> BatchPlan {
+    let mut overlay = files.clone();
+    let mut touched = BTreeSet::new();
+    let mut included: Vec<(&Request, String)> = Vec::new();
+    let mut outcomes = Vec::with_capacity(requests.len());
+    let mut bytes = 0;
+    // Once one request waits for the next batch, every later one does, so no request overtakes
+    // an earlier one about the same tenant.
+    let mut full = false;
+    for request in requests {
+        if full || included.len() >= limits.max_requests {
+            full = true;
+            outcomes.push((request.id.clone(), BatchOutcome::Deferred));
+            continue;
+        }
+        let change = match plan(request, &overlay) {
+            Ok(change) if change.is_empty() => {
+                outcomes.push((request.id.clone(), BatchOutcome::NoChange));
+                continue;
+            }
+            Ok(change) => change,
+            Err(e) => {
+                outcomes.push((request.id.clone(), BatchOutcome::Refused(e)));
+                continue;
+            }
+        };
+        let size: usize = change.writes.values().map(Vec::len).sum();
+        if !included.is_empty() && bytes + size > limits.max_bytes {
+            full = true;
+            outcomes.push((request.id.clone(), BatchOutcome::Deferred));
+            continue;
+        }
+        bytes += size;
+        for (path, content) in change.writes {
+            touched.insert(path.clone());
+            overlay.insert(path, content);
+        }
+        for path in change.deletes {
+            overlay.remove(&path);
+            touched.insert(path);
+        }
+        included.push((request, change.message));
+        outcomes.push((request.id.clone(), BatchOutcome::Included));
+    }
+
+    let change = net_change(files, &overlay, &touched);
+    if change.is_empty() {
+        // The included requests undid each other (a create, then a delete): nothing to commit.
+        for (_, outcome) in &mut outcomes {
+            if *outcome == BatchOutcome::Included {
+                *outcome = BatchOutcome::NoChange;
+            }
+        }
+        return BatchPlan { change, outcomes };
+    }
+    BatchPlan {
+        change: Change {
+            message: batch_message(&included),
+            ..change
+        },
+        outcomes,
+    }
+}
+
+/// The writes and deletes that take `tip` to `after`, over the paths the batch touched.
+fn net_change(tip: &RepoFiles, after: &RepoFiles, touched: &BTreeSet<String>) -> Change {
+    let mut change = Change::default();
+    for path in touched {
+        match (tip.get(path), after.get(path)) {
+            (before, Some(now)) if before != Some(now) => {
+                change.writes.insert(path.clone(), now.clone());
+            }
+            (Some(_), None) => {
+                change.deletes.insert(path.clone());
+            }
+            _ => {}
+        }
+    }
+    change
+}
+
+/// A lone request keeps its own message. A batch says how many changes and tenants it carries,
+/// lists each change's summary, and ends with one trailer per request, in the order applied.
+fn batch_message(included: &[(&Request, String)]) -> String {
+    if let [(_, message)] = included {
+        return message.clone();
+    }
+    let tenants: HashSet<&str> = included.iter().map(|(r, _)| r.tenant.as_str()).collect();
+    let mut message = format!(
+        "Berth: {} changes for {} tenant{}\n\n",
+        included.len(),
+        tenants.len(),
+        if tenants.len() == 1 { "" } else { "s" }
+    );
+    for (_, own) in included {
+        message.push_str(&format!("- {}\n", own.lines().next().unwrap_or_default()));
+    }
+    message.push('\n');
+    for (request, _) in included {
+        message.push_str(&request_trailer(&request.id));
+        message.push('\n');
+    }
+    message
+}
