@@ -21,6 +21,15 @@ fn request(id: &str, state: RequestState) -> RequestRecord {
         error: None,
         created_at: "2026-11-22T01:00:00Z".into(),
         updated_at: "2026-11-22T01:00:00Z".into(),
+        batch_size: None,
+        payload: None,
+    }
+}
+
+fn pending(id: &str) -> RequestRecord {
+    RequestRecord {
+        payload: Some(format!(r#"{{"id":"{id}"}}"#)),
+        ..request(id, RequestState::Accepted)
     }
 }
 
@@ -423,6 +432,116 @@ async fn sweep_records(store: &dyn Store) {
     assert_eq!(store.get_cluster_health().await.unwrap(), Some(cluster));
 }
 
+async fn pending_requests_wait_in_order_until_they_have_an_outcome(store: &dyn Store) {
+    for id in ["01P3", "01P1", "01P2"] {
+        assert!(store.put_pending(&pending(id)).await.unwrap());
+    }
+    let ids = |records: Vec<RequestRecord>| records.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_pending(10).await.unwrap()),
+        ["01P1", "01P2", "01P3"]
+    );
+    assert_eq!(ids(store.list_pending(2).await.unwrap()), ["01P1", "01P2"]);
+    assert!(
+        store.list_open_requests().await.unwrap().is_empty(),
+        "a pending request is the group commit's, not the sweep's"
+    );
+
+    let mut committed = request("01P1", RequestState::Committed);
+    committed.commit = Some("abc".into());
+    committed.batch_size = Some(2);
+    let mut rejected = request("01P2", RequestState::Rejected);
+    rejected.error = Some(ErrorBody {
+        code: "invalid".into(),
+        message: "no".into(),
+        field: Some("tier".into()),
+    });
+    store
+        .put_requests(&[committed.clone(), rejected.clone()])
+        .await
+        .unwrap();
+    assert_eq!(ids(store.list_pending(10).await.unwrap()), ["01P3"]);
+    assert_eq!(
+        store.get_request("01P1").await.unwrap(),
+        Some(committed.clone())
+    );
+    assert_eq!(ids(store.list_open_requests().await.unwrap()), ["01P1"]);
+
+    // A retry racing the commit that settled its request must not make it pending again.
+    assert!(!store.put_pending(&pending("01P1")).await.unwrap());
+    assert!(!store.put_pending(&pending("01P2")).await.unwrap());
+    assert_eq!(store.get_request("01P1").await.unwrap(), Some(committed));
+    // A failed one may wait again: its retry runs it once more.
+    store
+        .put_request(&request("01P4", RequestState::Failed))
+        .await
+        .unwrap();
+    assert!(store.put_pending(&pending("01P4")).await.unwrap());
+
+    let many: Vec<RequestRecord> = (0..60)
+        .map(|i| request(&format!("01M{i:03}"), RequestState::NoChange))
+        .collect();
+    store.put_requests(&many).await.unwrap();
+    assert_eq!(
+        store.get_request("01M059").await.unwrap().map(|r| r.state),
+        Some(RequestState::NoChange),
+        "more than one batch of 25"
+    );
+}
+
+async fn one_commit_lease_holder_at_a_time(store: &dyn Store) {
+    assert_eq!(store.commit_lease().await.unwrap(), None);
+    let taken = store.take_commit_lease("a", later()).await.unwrap();
+    assert_eq!(taken.map(|t| t.after_unreleased), Some(false));
+    assert_eq!(store.take_commit_lease("b", later()).await.unwrap(), None);
+    // Releasing someone else's lease does nothing.
+    store.release_commit_lease("b", true).await.unwrap();
+    assert_eq!(store.take_commit_lease("b", later()).await.unwrap(), None);
+
+    store.release_commit_lease("a", true).await.unwrap();
+    let lease = store.commit_lease().await.unwrap().unwrap();
+    assert!(lease.released);
+    let taken = store.take_commit_lease("b", later()).await.unwrap();
+    assert_eq!(taken.map(|t| t.after_unreleased), Some(false));
+
+    // "b" lets go without recording everything: "c" hears of it.
+    store.release_commit_lease("b", false).await.unwrap();
+    let taken = store.take_commit_lease("c", later()).await.unwrap();
+    assert_eq!(taken.map(|t| t.after_unreleased), Some(true));
+
+    // "c" dies holding a lease that has run out: "d" takes it over and hears of it.
+    let dead = store.take_commit_lease("d", later()).await.unwrap();
+    assert_eq!(dead, None);
+    store.release_commit_lease("c", false).await.unwrap();
+    store
+        .take_commit_lease("c2", later() - 7200)
+        .await
+        .unwrap()
+        .unwrap();
+    let taken = store.take_commit_lease("d", later()).await.unwrap();
+    assert_eq!(taken.map(|t| t.after_unreleased), Some(true));
+    assert_eq!(store.commit_lease().await.unwrap().unwrap().owner, "d");
+}
+
+async fn concurrent_lease_takers_have_one_winner(store: &dyn Store) {
+    let store = std::sync::Arc::new(store);
+    let takes = (0..16).map(|i| {
+        let store = std::sync::Arc::clone(&store);
+        async move {
+            store
+                .take_commit_lease(&format!("o{i}"), later())
+                .await
+                .unwrap()
+        }
+    });
+    let won = futures::future::join_all(takes)
+        .await
+        .into_iter()
+        .filter(Option::is_some)
+        .count();
+    assert_eq!(won, 1);
+}
+
 macro_rules! suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -455,6 +574,18 @@ macro_rules! suite {
             #[tokio::test]
             async fn sweep_records() {
                 super::sweep_records(&$make).await;
+            }
+            #[tokio::test]
+            async fn pending_requests_wait_in_order_until_they_have_an_outcome() {
+                super::pending_requests_wait_in_order_until_they_have_an_outcome(&$make).await;
+            }
+            #[tokio::test]
+            async fn one_commit_lease_holder_at_a_time() {
+                super::one_commit_lease_holder_at_a_time(&$make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_lease_takers_have_one_winner() {
+                super::concurrent_lease_takers_have_one_winner(&$make).await;
             }
             #[tokio::test]
             async fn statuses_in_batches() {

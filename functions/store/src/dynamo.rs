@@ -13,16 +13,16 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType,
-    TimeToLiveSpecification, WriteRequest,
+    KeySchemaElement, KeyType, Projection, ProjectionType, PutRequest, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification, WriteRequest,
 };
 use futures::{StreamExt, TryStreamExt};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    BillingLink, Claim, ClusterHealth, HEALTH_ITEM, IdempotencyRecord, Observation, ObservationKey,
-    RequestRecord, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, TenantHealth,
-    now_epoch,
+    BillingLink, Claim, ClusterHealth, CommitLease, HEALTH_ITEM, IdempotencyRecord, LeaseTaken,
+    Observation, ObservationKey, RequestRecord, StatusRecord, Store, StoreError, StoredResponse,
+    TenantEntry, TenantHealth, now_epoch,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -31,6 +31,9 @@ const KIND_INDEX: &str = "by_kind";
 const TENANT_KIND: &str = "tenant";
 /// Requests the status sweep still moves forward; the attribute goes when the request settles.
 const OPEN_REQUEST_KIND: &str = "open_request";
+/// Requests waiting for a group commit, listed oldest first by their `REQUEST#<ulid>` key.
+const PENDING_KIND: &str = "pending_request";
+const COMMIT_LEASE_PK: &str = "LEASE#COMMIT";
 /// Billing links with a scheduled suspension or deletion.
 const SCHEDULED_KIND: &str = "billing_scheduled";
 const HEALTH_KIND: &str = "health";
@@ -260,6 +263,18 @@ impl DynamoStore {
         .await
     }
 
+    /// A request's item: listed as pending while it waits for a group commit, as open while
+    /// the sweep still moves it.
+    fn request_item(record: &RequestRecord) -> Result<Item, StoreError> {
+        let mut item = Self::item(format!("REQUEST#{}", record.id), "META", record)?;
+        if record.is_pending() {
+            item.insert("kind".into(), s(PENDING_KIND));
+        } else if record.state.is_open() {
+            item.insert("kind".into(), s(OPEN_REQUEST_KIND));
+        }
+        Ok(item)
+    }
+
     fn observation_item(put: &Observation) -> Result<Item, StoreError> {
         let key = put.key();
         let pk = format!("TENANT#{}", key.tenant);
@@ -333,6 +348,14 @@ impl Pending<'_> {
     }
 }
 
+/// Whether a conditional put failed its condition (rather than the call failing).
+fn is_condition_failure<R>(e: &aws_sdk_dynamodb::error::SdkError<PutItemError, R>) -> bool {
+    matches!(
+        e.as_service_error(),
+        Some(PutItemError::ConditionalCheckFailedException(_))
+    )
+}
+
 fn idempotency_pk(source: &str, key: &str) -> String {
     format!("IDEMP#{source}#{key}")
 }
@@ -340,11 +363,135 @@ fn idempotency_pk(source: &str, key: &str) -> String {
 #[async_trait]
 impl Store for DynamoStore {
     async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
-        let mut item = Self::item(format!("REQUEST#{}", record.id), "META", record)?;
-        if record.state.is_open() {
-            item.insert("kind".into(), s(OPEN_REQUEST_KIND));
+        self.put(Self::request_item(record)?).await
+    }
+
+    async fn put_requests(&self, records: &[RequestRecord]) -> Result<(), StoreError> {
+        for chunk in records.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|record| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(Self::request_item(record)?))
+                        .build()
+                        .map_err(build_error)?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            self.write_chunk(requests).await?;
         }
-        self.put(item).await
+        Ok(())
+    }
+
+    async fn put_pending(&self, record: &RequestRecord) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::request_item(record)?))
+            .condition_expression(
+                "attribute_not_exists(PK) OR #state = :accepted OR #state = :failed",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":accepted", s("accepted"))
+            .expression_attribute_values(":failed", s("failed"))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn list_pending(&self, limit: usize) -> Result<Vec<RequestRecord>, StoreError> {
+        let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(KIND_INDEX)
+            .key_condition_expression("kind = :kind")
+            .expression_attribute_values(":kind", s(PENDING_KIND))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(Self::record)
+            .collect()
+    }
+
+    async fn take_commit_lease(
+        &self,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<Option<LeaseTaken>, StoreError> {
+        let lease = CommitLease {
+            owner: owner.to_owned(),
+            lease_until,
+            released: false,
+        };
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(COMMIT_LEASE_PK.into(), "META", &lease)?))
+            .condition_expression("attribute_not_exists(PK) OR lease_until < :now")
+            .expression_attribute_values(":now", AttributeValue::N(now_epoch().to_string()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match put {
+            Ok(out) => {
+                let before: Option<CommitLease> = out
+                    .attributes
+                    .filter(|item| !item.is_empty())
+                    .map(Self::record)
+                    .transpose()?;
+                Ok(Some(LeaseTaken {
+                    after_unreleased: before.is_some_and(|b| !b.released),
+                }))
+            }
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn release_commit_lease(&self, owner: &str, released: bool) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(COMMIT_LEASE_PK))
+            .key("SK", s("META"))
+            .update_expression("SET lease_until = :zero, released = :released")
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":released", AttributeValue::Bool(released))
+            .send()
+            .await;
+        match update {
+            // Taken over already: the lease is someone else's to release.
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn commit_lease(&self) -> Result<Option<CommitLease>, StoreError> {
+        self.get(COMMIT_LEASE_PK.into(), "META").await
     }
 
     async fn list_open_requests(&self) -> Result<Vec<RequestRecord>, StoreError> {
@@ -387,12 +534,7 @@ impl Store for DynamoStore {
             .await;
         match put {
             Ok(_) => Ok(Claim::Claimed),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
+            Err(e) if is_condition_failure(&e) => {
                 match self.get::<IdempotencyRecord>(pk, "META").await? {
                     Some(existing) => Ok(Claim::Existing(existing)),
                     // Released between our write and our read: report it as in flight.

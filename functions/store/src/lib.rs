@@ -11,9 +11,9 @@ use async_trait::async_trait;
 pub use dynamo::{DynamoStore, create_table, dynamodb_client};
 pub use local::LocalStore;
 pub use records::{
-    BillingLink, Claim, ClusterHealth, ErrorBody, HEALTH_ITEM, IdempotencyRecord, Observation,
-    ObservationKey, Registration, RequestRecord, RequestState, ScheduledChange, StatusRecord,
-    StoredResponse, TenantEntry, TenantHealth,
+    BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM, IdempotencyRecord,
+    LeaseTaken, Observation, ObservationKey, Registration, RequestRecord, RequestState,
+    ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +32,32 @@ pub trait Store: Send + Sync {
     /// Creates or replaces a request record.
     async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError>;
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
-    /// Requests whose state [`RequestState::is_open`]: what the status sweep moves forward.
+    /// Requests whose state [`RequestState::is_open`] and that wait for no group commit: what
+    /// the status sweep moves forward.
     async fn list_open_requests(&self) -> Result<Vec<RequestRecord>, StoreError>;
+    /// Writes several request records at once (in batches the backend allows): a group
+    /// commit's outcomes.
+    async fn put_requests(&self, records: &[RequestRecord]) -> Result<(), StoreError>;
+
+    /// Records `record` ([`RequestRecord::is_pending`]) as waiting for a group commit, unless
+    /// its stored record already has an outcome (a retry racing the commit that settled it):
+    /// only `accepted` and `failed` records are replaced. Returns whether it was written.
+    async fn put_pending(&self, record: &RequestRecord) -> Result<bool, StoreError>;
+    /// Requests waiting for a group commit, oldest (lowest id) first, at most `limit`.
+    async fn list_pending(&self, limit: usize) -> Result<Vec<RequestRecord>, StoreError>;
+
+    /// Takes the commit lease for `owner` until `lease_until` (epoch seconds) when nobody holds
+    /// it or its holder's time ran out; `None` while another holds it.
+    async fn take_commit_lease(
+        &self,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<Option<LeaseTaken>, StoreError>;
+    /// Lets the lease go, if `owner` still holds it. `released: false` tells the next holder
+    /// that outcomes of this one's commits may be missing.
+    async fn release_commit_lease(&self, owner: &str, released: bool) -> Result<(), StoreError>;
+    /// The commit lease as stored, for a waiter deciding whether to take it.
+    async fn commit_lease(&self) -> Result<Option<CommitLease>, StoreError>;
 
     /// Creates or replaces a tenant's index entry.
     async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError>;

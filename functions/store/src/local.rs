@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::{
-    BillingLink, Claim, ClusterHealth, HEALTH_ITEM, IdempotencyRecord, Observation, ObservationKey,
-    RequestRecord, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, TenantHealth,
-    now_epoch,
+    BillingLink, Claim, ClusterHealth, CommitLease, HEALTH_ITEM, IdempotencyRecord, LeaseTaken,
+    Observation, ObservationKey, RequestRecord, RequestState, StatusRecord, Store, StoreError,
+    StoredResponse, TenantEntry, TenantHealth, now_epoch,
 };
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -29,6 +29,8 @@ struct Data {
     health: BTreeMap<String, TenantHealth>,
     #[serde(default)]
     cluster: Option<ClusterHealth>,
+    #[serde(default)]
+    commit_lease: Option<CommitLease>,
 }
 
 /// The key of a status in [`Data::statuses`] for an observation key (`STATUS#<env>#<module>`).
@@ -245,11 +247,86 @@ impl Store for LocalStore {
             .read(|d| {
                 d.requests
                     .values()
-                    .filter(|r| r.state.is_open())
+                    .filter(|r| r.state.is_open() && !r.is_pending())
                     .cloned()
                     .collect()
             })
             .await)
+    }
+
+    async fn put_requests(&self, records: &[RequestRecord]) -> Result<(), StoreError> {
+        self.write(|d| {
+            for record in records {
+                d.requests.insert(record.id.clone(), record.clone());
+            }
+        })
+        .await
+    }
+
+    async fn put_pending(&self, record: &RequestRecord) -> Result<bool, StoreError> {
+        self.write(|d| {
+            let replaceable = d.requests.get(&record.id).is_none_or(|stored| {
+                matches!(stored.state, RequestState::Accepted | RequestState::Failed)
+            });
+            if replaceable {
+                d.requests.insert(record.id.clone(), record.clone());
+            }
+            replaceable
+        })
+        .await
+    }
+
+    async fn list_pending(&self, limit: usize) -> Result<Vec<RequestRecord>, StoreError> {
+        Ok(self
+            .read(|d| {
+                d.requests
+                    .values()
+                    .filter(|r| r.is_pending())
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            })
+            .await)
+    }
+
+    async fn take_commit_lease(
+        &self,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<Option<LeaseTaken>, StoreError> {
+        let now = now_epoch();
+        self.write(|d| {
+            let taken = match &d.commit_lease {
+                Some(held) if held.lease_until >= now => return None,
+                Some(held) => LeaseTaken {
+                    after_unreleased: !held.released,
+                },
+                None => LeaseTaken {
+                    after_unreleased: false,
+                },
+            };
+            d.commit_lease = Some(CommitLease {
+                owner: owner.to_owned(),
+                lease_until,
+                released: false,
+            });
+            Some(taken)
+        })
+        .await
+    }
+
+    async fn release_commit_lease(&self, owner: &str, released: bool) -> Result<(), StoreError> {
+        self.write(|d| {
+            if let Some(lease) = d.commit_lease.as_mut().filter(|l| l.owner == owner) {
+                lease.lease_until = 0;
+                lease.released = released;
+            }
+        })
+        .await
+    }
+
+    async fn commit_lease(&self) -> Result<Option<CommitLease>, StoreError> {
+        Ok(self.read(|d| d.commit_lease.clone()).await)
     }
 
     async fn list_scheduled_billing(&self) -> Result<Vec<BillingLink>, StoreError> {

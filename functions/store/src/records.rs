@@ -68,9 +68,22 @@ pub struct RequestRecord {
     pub error: Option<ErrorBody>,
     pub created_at: String,
     pub updated_at: String,
+    /// How many requests landed in the same commit (1 for a commit of its own): a group
+    /// commit carries a burst of requests at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
+    /// The request itself (as JSON) while it waits for a group commit: whoever holds the
+    /// commit lease plans it from here. Cleared once the request has an outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
 }
 
 impl RequestRecord {
+    /// Whether the request waits for a group commit: accepted, with its payload stored.
+    pub fn is_pending(&self) -> bool {
+        self.state == RequestState::Accepted && self.payload.is_some()
+    }
+
     /// A record created at `now`: nothing committed, no error yet.
     pub fn new(
         id: &str,
@@ -94,8 +107,32 @@ impl RequestRecord {
             error: None,
             created_at: now.clone(),
             updated_at: now,
+            batch_size: None,
+            payload: None,
         }
     }
+}
+
+/// `LEASE#COMMIT / META`: who may commit pending requests to the branch, until when. One
+/// holder at a time; one that died is taken over once its lease has run out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitLease {
+    /// The leadership's own id (a ULID), unique to one holder.
+    pub owner: String,
+    /// Epoch seconds. Not named `expires_at`, which the table's TTL would delete, losing
+    /// whether the holder released it.
+    pub lease_until: i64,
+    /// The holder recorded every outcome and let go. Unreleased, the next holder first looks
+    /// on the branch for requests the last one committed but did not record.
+    pub released: bool,
+}
+
+/// The commit lease, just taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTaken {
+    /// The last holder neither released it nor recorded all it did (it died, or the store
+    /// failed it): its last batch may be on the branch without its outcomes.
+    pub after_unreleased: bool,
 }
 
 /// `TENANT#<t> / META`: the index for fast listing.
