@@ -3,6 +3,7 @@
 //! tree, no index, no checkout); one commit; a push without force.
 
 use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -250,22 +251,24 @@ impl Committer for Git2Committer {
         result.map_err(git_error)
     }
 
-    async fn find_request(
+    async fn find_requests(
         &self,
-        request_id: String,
+        request_ids: Vec<String>,
         branch: Option<String>,
-    ) -> Result<Option<String>, GitError> {
+    ) -> Result<BTreeMap<String, String>, GitError> {
         let result = self
             .with_cache(move |inner, repo| {
+                let mut found = BTreeMap::new();
                 let tip = match &branch {
                     None => inner.fetch_tip(repo, crate::FIND_REQUEST_DEPTH as i32)?,
                     Some(name) => match inner.fetch_ref(repo, &format!("refs/heads/{name}")) {
                         Ok(head) => head,
                         // A pull-request branch that was never pushed holds nothing.
-                        Err(GitError::Backend(_)) => return Ok(None),
+                        Err(GitError::Backend(_)) => return Ok(found),
                         Err(e) => return Err(e.into()),
                     },
                 };
+                let wanted: BTreeSet<String> = request_ids.into_iter().collect();
                 let mut walk = repo.revwalk().map_err(backend)?;
                 walk.push(tip).map_err(backend)?;
                 for oid in walk.take(crate::FIND_REQUEST_DEPTH) {
@@ -273,14 +276,17 @@ impl Committer for Git2Committer {
                     let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
                         break;
                     };
-                    if berth_core::request::carries_request(
-                        &String::from_utf8_lossy(commit.message_bytes()),
-                        &request_id,
-                    ) {
-                        return Ok(Some(commit.id().to_string()));
+                    let message = String::from_utf8_lossy(commit.message_bytes());
+                    for id in berth_core::request::requests_carried(&message) {
+                        if wanted.contains(id) {
+                            found.insert(id.to_owned(), commit.id().to_string());
+                        }
+                    }
+                    if found.len() == wanted.len() {
+                        break;
                     }
                 }
-                Ok(None)
+                Ok(found)
             })
             .await;
         result.map_err(git_error)

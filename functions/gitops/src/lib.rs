@@ -11,6 +11,7 @@ pub mod github;
 mod remote;
 mod seed;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -145,7 +146,19 @@ pub trait Committer: Send + Sync {
         &self,
         request_id: String,
         branch: Option<String>,
-    ) -> Result<Option<String>, GitError>;
+    ) -> Result<Option<String>, GitError> {
+        let mut found = self.find_requests(vec![request_id], branch).await?;
+        Ok(found.pop_first().map(|(_, sha)| sha))
+    }
+
+    /// [`Committer::find_request`] for several requests in one walk of the history: the
+    /// commit of each one found, by request id. How the next holder of the commit lease finds
+    /// the batch a holder that died committed without recording.
+    async fn find_requests(
+        &self,
+        request_ids: Vec<String>,
+        branch: Option<String>,
+    ) -> Result<BTreeMap<String, String>, GitError>;
 
     /// The branch direct commits go to.
     fn branch(&self) -> &str;

@@ -10,6 +10,7 @@ pub mod client;
 pub mod pulls;
 pub mod wire;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -272,9 +273,11 @@ impl GithubCommitter {
             Err(CallError::NoAnswer(reason)) => {
                 // The commit may have landed: the branch's history says, not a second send.
                 tracing::warn!(request_id = %request.request_id, %reason, "no answer to the commit; looking for it on the branch");
-                match self
-                    .find_request(request.request_id.clone(), Some(target.clone()))
-                    .await
+                // A group commit carries several trailers, and the first is one of its own.
+                let marker = berth_core::request::requests_carried(&change.message)
+                    .next()
+                    .map_or_else(|| request.request_id.clone(), str::to_owned);
+                match self.find_request(marker, Some(target.clone())).await
                 {
                     Ok(Some(sha)) => Ok(Attempt::Done(CommitOutcome::Committed {
                         sha,
@@ -482,23 +485,27 @@ impl Committer for GithubCommitter {
         Ok(answers)
     }
 
-    async fn find_request(
+    async fn find_requests(
         &self,
-        request_id: String,
+        request_ids: Vec<String>,
         branch: Option<String>,
-    ) -> Result<Option<String>, GitError> {
+    ) -> Result<BTreeMap<String, String>, GitError> {
         let branch = branch.unwrap_or_else(|| self.config.branch.clone());
+        let wanted: BTreeSet<String> = request_ids.into_iter().collect();
+        let mut found = BTreeMap::new();
         let mut after: Option<String> = None;
         let mut seen = 0;
-        while seen < crate::FIND_REQUEST_DEPTH {
+        while seen < crate::FIND_REQUEST_DEPTH && found.len() < wanted.len() {
             let (query, variables) = wire::history_query(self.repo(), &branch, after.as_deref());
             let data = self.query(&query, variables).await?;
             let Some(page) = answer::history_answer(&data).map_err(answer_error)? else {
-                return Ok(None);
+                break;
             };
             for (oid, message) in &page.commits {
-                if berth_core::request::carries_request(message, &request_id) {
-                    return Ok(Some(oid.clone()));
+                for id in berth_core::request::requests_carried(message) {
+                    if wanted.contains(id) {
+                        found.insert(id.to_owned(), oid.clone());
+                    }
                 }
             }
             seen += page.commits.len();
@@ -507,7 +514,7 @@ impl Committer for GithubCommitter {
                 _ => break,
             }
         }
-        Ok(None)
+        Ok(found)
     }
 
     fn branch(&self) -> &str {
