@@ -31,6 +31,7 @@ use crate::deadline::Deadline;
 use crate::error::{ApiError, RETRY_AFTER_SECONDS};
 use crate::idempotency::{self, Begin, Finish};
 use crate::openapi::WriteAnswers;
+use berth_usecases::group_commit::WhenUndecided;
 use berth_usecases::submit::{Submission, submit_by};
 
 /// The API router with its state; serve it with axum locally or under `lambda_http::run`.
@@ -485,6 +486,7 @@ async fn run_write(
             source: "api".into(),
             requested_by: Some(principal.identity.clone()),
             mode: prepared.mode,
+            when_undecided: WhenUndecided::Refuse,
         };
         let outcome = submit_by(&state.services, submission, resumed, deadline.0).await;
         let (status, body, retry_after, location) = match outcome {

@@ -66,6 +66,9 @@ pub struct SweepReport {
     pub removes: usize,
     /// Requests moved on, including those left `accepted` by a crash and settled now.
     pub requests_advanced: usize,
+    /// Requests that waited for a group commit (their callers gave up waiting) and that this
+    /// sweep committed or otherwise settled as the commit lease's holder.
+    pub pending_settled: usize,
     pub scheduled_carried_out: usize,
     /// Tenant folders Git holds that could not be read.
     pub problems: Vec<String>,
@@ -131,6 +134,8 @@ impl Sweeper {
     pub async fn sweep(&self) -> Result<SweepReport, SweepError> {
         let clock = std::time::Instant::now();
         let mut millis = PhaseMillis::default();
+        // First, so the desired state read next already holds what waited.
+        let pending_settled = self.commit_pending().await;
         let snapshot = self
             .services
             .committer
@@ -159,6 +164,7 @@ impl Sweeper {
                 .iter()
                 .map(|p| format!("{}: {}", p.path, p.reason))
                 .collect(),
+            pending_settled,
             ..Default::default()
         };
         // Leftovers are only known to be gone when the cluster was read.
@@ -213,6 +219,22 @@ impl Sweeper {
             .collect();
         self.advance_requests(&desired, &slots, None, &snapshot.tip, Some(tenant))
             .await
+    }
+
+    /// Commits the requests that still wait for a group commit (their callers stopped waiting)
+    /// when nobody holds the commit lease. A failure is logged: the next sweep tries again.
+    async fn commit_pending(&self) -> usize {
+        let Some(group) = &self.services.group_commit else {
+            return 0;
+        };
+        let until = tokio::time::Instant::now() + group.wait;
+        match berth_usecases::group_commit::drain(&self.services, group, until).await {
+            Ok(settled) => settled,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "could not commit the requests waiting for a group commit");
+                0
+            }
+        }
     }
 
     async fn read_cluster(&self) -> ClusterRead {

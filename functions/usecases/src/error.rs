@@ -63,6 +63,15 @@ impl UseCaseError {
         )
     }
 
+    /// A request that waits for a group commit that did not come in its caller's wait. It
+    /// stays recorded and will be committed once; a retry with the same key learns its outcome.
+    pub fn still_pending() -> Self {
+        Self::unavailable(
+            "pending",
+            "the request is recorded and waits for its group commit; retry with the same Idempotency-Key for its outcome",
+        )
+    }
+
     /// The refusal a record keeps: the kind follows from the code (see [`Self::from_body`]).
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
@@ -79,6 +88,13 @@ impl UseCaseError {
             "conflict" => (ErrorKind::Conflict, "conflict"),
             "repository_invalid" => (ErrorKind::Conflict, "repository_invalid"),
             "push_rejected" => (ErrorKind::Conflict, "push_rejected"),
+            // What a failed request keeps: a retry may succeed.
+            "git_unavailable" => (ErrorKind::Unavailable, "git_unavailable"),
+            "store_unavailable" => (ErrorKind::Unavailable, "store_unavailable"),
+            "github_rate_limited" => (ErrorKind::Unavailable, "github_rate_limited"),
+            "catalog_invalid" => (ErrorKind::Unavailable, "catalog_invalid"),
+            "timeout" => (ErrorKind::Unavailable, "timeout"),
+            "interrupted" => (ErrorKind::Unavailable, "interrupted"),
             _ => (ErrorKind::Invalid, "invalid"),
         };
         let mut error = Self::new(kind, code, body.message);

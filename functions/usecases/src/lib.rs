@@ -7,6 +7,7 @@
 pub mod error;
 pub mod fingerprint;
 pub mod git_settings;
+pub mod group_commit;
 pub mod intake;
 pub mod pull_request;
 pub mod schedules;

@@ -2,6 +2,7 @@
 //! retention period), carried out when due as ordinary requests through the same write path as
 //! the API: planned, committed, recorded, and then followed by the lifecycle like any other.
 
+use crate::group_commit::WhenUndecided;
 use crate::services::{Mode, Services};
 use crate::submit::{Progress, Submission, submit};
 use berth_core::{Action, Request, TenantName, TenantPatch};
@@ -60,6 +61,7 @@ async fn carry_out(services: &Services, link: BillingLink) -> Result<bool, Store
         source: SOURCE.into(),
         requested_by: None,
         mode: Mode::Direct,
+        when_undecided: WhenUndecided::Acknowledge,
     };
     match submit(services, submission, &Progress::default()).await {
         Ok(submitted) => {

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use berth_gitops::{Committer, GithubPulls};
 use berth_store::Store;
 
+use crate::group_commit::GroupCommit;
+
 /// The committer, the store, and what follows a change. Cheap to clone; built once per process
 /// and reused by warm invocations.
 #[derive(Clone)]
@@ -17,6 +19,8 @@ pub struct Services {
     /// Opens and follows pull requests for pull-request mode when a GitHub credential is
     /// configured; without one, pull-request mode stops at the pushed branch.
     pub pulls: Option<Arc<GithubPulls>>,
+    /// Direct-mode requests wait for a group commit; `None` commits each on its own.
+    pub group_commit: Option<GroupCommit>,
 }
 
 impl Services {
@@ -26,6 +30,7 @@ impl Services {
             store,
             status_refresh: None,
             pulls: None,
+            group_commit: Some(GroupCommit::default()),
         }
     }
 }

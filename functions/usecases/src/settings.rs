@@ -10,6 +10,7 @@ use std::time::Duration;
 use berth_store::{DynamoStore, LocalStore, Store, dynamodb_client};
 
 use crate::git_settings::GitSettings;
+use crate::group_commit::{DEFAULT_BATCH_WAIT, GroupCommit};
 use crate::services::Services;
 use crate::submit::DEFAULT_CLAIM_LEASE;
 
@@ -81,6 +82,9 @@ pub struct ServiceSettings {
     /// `BERTH_CLAIM_LEASE`: how long a request may run before a retry or the sweep takes it
     /// over as interrupted.
     pub claim_lease: Duration,
+    /// `BERTH_GROUP_COMMIT` (`on` or `off`), `BERTH_BATCH_MAX`, `BERTH_BATCH_WAIT`; the commit
+    /// lease lasts as long as the claim lease.
+    pub group_commit: Option<GroupCommit>,
 }
 
 impl ServiceSettings {
@@ -88,10 +92,12 @@ impl ServiceSettings {
     /// tests); a blank value counts as unset.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let claim_lease = claim_lease_from_env(get)?.unwrap_or(DEFAULT_CLAIM_LEASE);
         Ok(Self {
             git: GitSettings::from_env(get)?,
             store: StoreSettings::from_env(get)?,
-            claim_lease: claim_lease_from_env(get)?.unwrap_or(DEFAULT_CLAIM_LEASE),
+            claim_lease,
+            group_commit: group_commit_from_env(get, claim_lease)?,
         })
     }
 
@@ -101,6 +107,7 @@ impl ServiceSettings {
         let git = self.git.into_parts()?;
         let mut services = Services::new(git.committer, store);
         services.pulls = git.pulls;
+        services.group_commit = self.group_commit;
         Ok(services)
     }
 }
@@ -123,4 +130,85 @@ pub fn claim_lease_from_env(
                 "must be a duration from 1s to 24h, such as 60s or 2m",
             )
         })
+}
+
+/// Reads `BERTH_GROUP_COMMIT` (`on`, the default, or `off`), `BERTH_BATCH_MAX` (requests per
+/// commit, 1 to 1000, default 100) and `BERTH_BATCH_WAIT` (how long an API caller waits for
+/// its batch, 1 s to 10 min, default 20 s).
+fn group_commit_from_env(
+    get: impl Fn(&str) -> Option<String>,
+    lease: Duration,
+) -> Result<Option<GroupCommit>, ConfigError> {
+    match get("BERTH_GROUP_COMMIT").as_deref().map(str::trim) {
+        None | Some("on") => {}
+        Some("off") => return Ok(None),
+        Some(_) => return Err(invalid("BERTH_GROUP_COMMIT", "must be on or off")),
+    }
+    let mut group = GroupCommit {
+        lease,
+        wait: DEFAULT_BATCH_WAIT,
+        ..GroupCommit::default()
+    };
+    if let Some(raw) = get("BERTH_BATCH_MAX") {
+        group.limits.max_requests = raw
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| invalid("BERTH_BATCH_MAX", "must be a whole number from 1 to 1000"))?;
+    }
+    if let Some(raw) = get("BERTH_BATCH_WAIT") {
+        group.wait = humantime::parse_duration(raw.trim())
+            .ok()
+            .filter(|d| (1..=600).contains(&d.as_secs()))
+            .ok_or_else(|| {
+                invalid(
+                    "BERTH_BATCH_WAIT",
+                    "must be a duration from 1s to 10m, such as 20s",
+                )
+            })?;
+    }
+    Ok(Some(group))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Option<GroupCommit>, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        group_commit_from_env(|k| vars.get(k).cloned(), Duration::from_secs(60))
+    }
+
+    #[test]
+    fn group_commit_is_on_by_default_and_each_setting_is_checked() {
+        let default = read(&[]).unwrap().unwrap();
+        assert_eq!(default.limits.max_requests, 100);
+        assert_eq!(default.wait, Duration::from_secs(20));
+        assert_eq!(default.lease, Duration::from_secs(60));
+        assert_eq!(read(&[("BERTH_GROUP_COMMIT", "off")]).unwrap(), None);
+        let tuned = read(&[("BERTH_BATCH_MAX", "25"), ("BERTH_BATCH_WAIT", "5s")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (tuned.limits.max_requests, tuned.wait),
+            (25, Duration::from_secs(5))
+        );
+        for (var, value) in [
+            ("BERTH_GROUP_COMMIT", "yes"),
+            ("BERTH_BATCH_MAX", "0"),
+            ("BERTH_BATCH_MAX", "many"),
+            ("BERTH_BATCH_WAIT", "1h"),
+        ] {
+            let Err(ConfigError::Invalid { var: named, .. }) = read(&[(var, value)]) else {
+                panic!("{var}={value} is refused");
+            };
+            assert_eq!(named, var);
+        }
+    }
 }

@@ -9,6 +9,7 @@ use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::{RequestRecord, RequestState, TenantEntry};
 
 use crate::error::UseCaseError;
+use crate::group_commit::{self, WhenUndecided};
 use crate::pull_request::{self, PlannedChange};
 use crate::services::{Mode, Services};
 use crate::time::now_rfc3339;
@@ -31,6 +32,9 @@ pub struct Submission {
     /// The API caller's identity (`token:<name>`, `jwt:<sub>`); none for webhooks and schedules.
     pub requested_by: Option<String>,
     pub mode: Mode,
+    /// What a direct-mode request answers when its group commit has not decided it by the end
+    /// of its caller's wait.
+    pub when_undecided: WhenUndecided,
 }
 
 /// A request that went through: it committed, pushed a branch or opened a pull request, or the
@@ -67,7 +71,7 @@ pub fn record_landing(record: &mut RequestRecord, sha: String, pr_branch: Option
 
 /// What the tenant index should say after the commit.
 #[derive(Debug, Clone)]
-enum IndexUpdate {
+pub(crate) enum IndexUpdate {
     Put(TenantSpec),
     Remove,
 }
@@ -99,18 +103,30 @@ impl Landed {
 
 /// How far a request got, readable after its future was dropped at the deadline: once its Git
 /// outcome is final, the answer is that outcome, whatever happens to the bookkeeping after it.
+/// It also carries the deadline, which bounds a group commit's wait.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<Mutex<Option<Landed>>>);
+pub struct Progress {
+    landed: Arc<Mutex<Option<Landed>>>,
+    deadline: Option<tokio::time::Instant>,
+}
 
 impl Progress {
+    /// The progress of a request whose work must be over by `deadline`.
+    pub fn until(deadline: tokio::time::Instant) -> Self {
+        Self {
+            landed: Arc::default(),
+            deadline: Some(deadline),
+        }
+    }
+
     fn landed(&self, landed: &Landed) {
-        if let Ok(mut slot) = self.0.lock() {
+        if let Ok(mut slot) = self.landed.lock() {
             *slot = Some(landed.clone());
         }
     }
 
     fn take_landed(&self) -> Option<Landed> {
-        self.0.lock().ok().and_then(|mut slot| slot.take())
+        self.landed.lock().ok().and_then(|mut slot| slot.take())
     }
 }
 
@@ -123,7 +139,7 @@ pub async fn submit_by(
     resumed: bool,
     deadline: tokio::time::Instant,
 ) -> Result<Submitted, Refused> {
-    let progress = Progress::default();
+    let progress = Progress::until(deadline);
     let work = submit_or_resume(services, submission, resumed, &progress);
     match tokio::time::timeout_at(deadline, work).await {
         Ok(outcome) => outcome,
@@ -176,6 +192,7 @@ pub async fn submit(
         source,
         requested_by,
         mode,
+        when_undecided,
     } = submission;
     let mut record = RequestRecord::new(
         &request.id,
@@ -186,6 +203,12 @@ pub async fn submit(
         now_rfc3339(),
     );
     record.requested_by = requested_by;
+    if mode == Mode::Direct
+        && let Some(group) = &services.group_commit
+    {
+        let until = progress.deadline;
+        return group_commit::join(services, group, &request, record, when_undecided, until).await;
+    }
     if let Err(e) = services.store.put_request(&record).await {
         return Err((e.into(), None));
     }
@@ -348,7 +371,7 @@ async fn open_pull_request(
 
 /// The answer a record with an outcome stands for; `None` while it has none (`accepted`, or a
 /// transient failure a retry may fix).
-fn settled(record: &RequestRecord) -> Option<Result<Submitted, Refused>> {
+pub(crate) fn settled(record: &RequestRecord) -> Option<Result<Submitted, Refused>> {
     match record.state {
         RequestState::Accepted | RequestState::Failed | RequestState::Scheduled => None,
         RequestState::Rejected => {
@@ -403,7 +426,7 @@ fn index_after(request: &Request, files: &RepoFiles, change: &Change) -> Option<
         .map(IndexUpdate::Put)
 }
 
-async fn update_index(
+pub(crate) async fn update_index(
     services: &Services,
     record: &RequestRecord,
     update: IndexUpdate,

@@ -277,8 +277,7 @@ impl GithubCommitter {
                 let marker = berth_core::request::requests_carried(&change.message)
                     .next()
                     .map_or_else(|| request.request_id.clone(), str::to_owned);
-                match self.find_request(marker, Some(target.clone())).await
-                {
+                match self.find_request(marker, Some(target.clone())).await {
                     Ok(Some(sha)) => Ok(Attempt::Done(CommitOutcome::Committed {
                         sha,
                         branch: target,

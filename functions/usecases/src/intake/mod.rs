@@ -12,6 +12,7 @@ use berth_core::Request;
 use berth_store::{BillingLink, RequestRecord, RequestState, StatusRecord};
 
 use crate::error::UseCaseError;
+use crate::group_commit::WhenUndecided;
 use crate::services::{Mode, Services};
 use crate::submit::{Progress, Submission, submit_or_resume};
 use crate::time::now_rfc3339;
@@ -118,6 +119,7 @@ pub async fn apply(
                 source: source.to_owned(),
                 requested_by: None,
                 mode: delivery.mode,
+                when_undecided: WhenUndecided::Acknowledge,
             };
             let progress = Progress::default();
             match submit_or_resume(services, submission, delivery.resumed, &progress).await {
