@@ -477,6 +477,12 @@ async fn pending_requests_wait_in_order_until_they_have_an_outcome(store: &dyn S
         .await
         .unwrap();
     assert!(store.put_pending(&pending("01P4")).await.unwrap());
+    // So may a scheduled one, once it is due.
+    store
+        .put_request(&request("01P5", RequestState::Scheduled))
+        .await
+        .unwrap();
+    assert!(store.put_pending(&pending("01P5")).await.unwrap());
 
     let many: Vec<RequestRecord> = (0..60)
         .map(|i| request(&format!("01M{i:03}"), RequestState::NoChange))

@@ -390,11 +390,12 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .set_item(Some(Self::request_item(record)?))
             .condition_expression(
-                "attribute_not_exists(PK) OR #state = :accepted OR #state = :failed",
+                "attribute_not_exists(PK) OR #state IN (:accepted, :failed, :scheduled)",
             )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":accepted", s("accepted"))
             .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":scheduled", s("scheduled"))
             .send()
             .await;
         match put {

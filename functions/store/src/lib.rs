@@ -41,7 +41,8 @@ pub trait Store: Send + Sync {
 
     /// Records `record` ([`RequestRecord::is_pending`]) as waiting for a group commit, unless
     /// its stored record already has an outcome (a retry racing the commit that settled it):
-    /// only `accepted` and `failed` records are replaced. Returns whether it was written.
+    /// only `accepted`, `failed` and `scheduled` records are replaced. Returns whether it was
+    /// written.
     async fn put_pending(&self, record: &RequestRecord) -> Result<bool, StoreError>;
     /// Requests waiting for a group commit, oldest (lowest id) first, at most `limit`.
     async fn list_pending(&self, limit: usize) -> Result<Vec<RequestRecord>, StoreError>;

@@ -266,7 +266,10 @@ impl Store for LocalStore {
     async fn put_pending(&self, record: &RequestRecord) -> Result<bool, StoreError> {
         self.write(|d| {
             let replaceable = d.requests.get(&record.id).is_none_or(|stored| {
-                matches!(stored.state, RequestState::Accepted | RequestState::Failed)
+                matches!(
+                    stored.state,
+                    RequestState::Accepted | RequestState::Failed | RequestState::Scheduled
+                )
             });
             if replaceable {
                 d.requests.insert(record.id.clone(), record.clone());

@@ -190,20 +190,55 @@ async fn lead_if_free(
     let Some(taken) = store.take_commit_lease(&owner, lease_until).await? else {
         return Ok(0);
     };
+    let mut held = HeldLease {
+        services,
+        owner: Some(owner),
+    };
     // Never past the lease: a holder that outlived it could race the one that took it over.
     let until = until.min(Instant::now() + group.lease / 2);
-    let mut leader = Leader {
-        services,
-        group,
-        check_branch: taken.after_unreleased,
-        settled: 0,
-    };
+    let mut leader = Leader::new(services, group, taken.after_unreleased);
     let led = leader.lead(until).await;
-    let clean = led.is_ok();
-    if let Err(e) = store.release_commit_lease(&owner, clean).await {
-        tracing::warn!(error = %e, "could not release the commit lease; it runs out by itself");
-    }
+    held.release(led.is_ok()).await;
     led.map(|()| leader.settled)
+}
+
+/// The commit lease while this process holds it. Cut off (its future dropped at a deadline),
+/// the holder still lets the lease go, marked unreleased, so the next holder need not wait for
+/// it to run out and knows to look on the branch first.
+struct HeldLease<'a> {
+    services: &'a Services,
+    owner: Option<String>,
+}
+
+impl HeldLease<'_> {
+    async fn release(&mut self, clean: bool) {
+        let Some(owner) = self.owner.take() else {
+            return;
+        };
+        if let Err(e) = self
+            .services
+            .store
+            .release_commit_lease(&owner, clean)
+            .await
+        {
+            tracing::warn!(error = %e, "could not release the commit lease; it runs out by itself");
+        }
+    }
+}
+
+impl Drop for HeldLease<'_> {
+    fn drop(&mut self) {
+        let (Some(owner), Ok(runtime)) = (self.owner.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let store = std::sync::Arc::clone(&self.services.store);
+        runtime.spawn(async move {
+            if let Err(e) = store.release_commit_lease(&owner, false).await {
+                tracing::warn!(error = %e, "could not release the commit lease of a holder cut off; it runs out by itself");
+            }
+        });
+    }
 }
 
 /// The holder of the commit lease, for the time it holds it.
@@ -264,6 +299,7 @@ impl<'a> Leader<'a> {
                 Err(error) => batch.settle(record, RequestState::Rejected, Some(error)),
             }
         }
+        let after_unreleased = self.check_branch;
         if self.check_branch {
             let ids = requests.iter().map(|r| r.id.clone()).collect();
             let landed = self.services.committer.find_requests(ids, None).await?;
@@ -282,6 +318,16 @@ impl<'a> Leader<'a> {
         }
         let planned = self.commit(&requests).await;
         batch.planned(planned, &requests);
+        if after_unreleased {
+            // The last holder's commit may have landed after the look above (its call was
+            // still in flight): then its requests plan as done or refused here. Their
+            // trailers tell.
+            let ids = batch.unlanded();
+            if !ids.is_empty() {
+                let landed = self.services.committer.find_requests(ids, None).await?;
+                batch.found_landed_late(landed);
+            }
+        }
         Ok(batch)
     }
 
@@ -379,6 +425,34 @@ impl Batch {
                 self.refresh.push(id.clone());
             }
         }
+    }
+
+    /// Requests settled as refused or unchanged: what a late commit of a dead holder makes
+    /// of its own requests.
+    fn unlanded(&self) -> Vec<String> {
+        self.settled
+            .iter()
+            .filter(|r| matches!(r.state, RequestState::Rejected | RequestState::NoChange))
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// Among the requests settled as refused or unchanged, those whose trailer is on the branch
+    /// after all: committed there.
+    fn found_landed_late(&mut self, landed: BTreeMap<String, String>) {
+        if landed.is_empty() {
+            return;
+        }
+        let (late, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.settled)
+            .into_iter()
+            .partition(|r| landed.contains_key(&r.id));
+        self.settled = kept;
+        for mut record in late {
+            record.error = None;
+            record.state = RequestState::Accepted;
+            self.records.insert(record.id.clone(), record);
+        }
+        self.found_landed(landed);
     }
 
     fn planned(&mut self, planned: Planned, requests: &[Request]) {
