@@ -42,6 +42,29 @@ pub fn webhook_secrets(github_api_url: &str) -> WebhookSecrets {
     }
 }
 
+/// The Standard Webhooks headers of delivery `id` of `body`, signed with `secret` at `timestamp`.
+pub fn signup_headers(
+    id: &str,
+    body: &str,
+    secret: &str,
+    timestamp: i64,
+) -> [(&'static str, String); 3] {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use hmac::{Hmac, Mac};
+    let key = BASE64
+        .decode(secret.strip_prefix("whsec_").expect("a whsec_ secret"))
+        .expect("a base64 secret");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).expect("any key length");
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    let signature = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
+    [
+        ("webhook-id", id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ]
+}
+
 pub struct ApiServer {
     pub url: String,
     task: JoinHandle<()>,

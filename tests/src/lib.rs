@@ -4,6 +4,7 @@
 
 pub mod api_server;
 pub mod backend;
+pub mod burst;
 pub mod commits;
 pub mod dynamo_recorder;
 pub mod fleet;

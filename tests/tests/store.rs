@@ -456,10 +456,20 @@ async fn pending_requests_wait_in_order_until_they_have_an_outcome(store: &dyn S
         message: "no".into(),
         field: Some("tier".into()),
     });
+    store.put_tenant(&tenant("gone")).await.unwrap();
     store
-        .put_requests(&[committed.clone(), rejected.clone()])
+        .record_batch(
+            &[committed.clone(), rejected.clone()],
+            &[tenant("acme")],
+            &["gone".to_owned()],
+        )
         .await
         .unwrap();
+    assert_eq!(
+        store.get_tenant("acme").await.unwrap(),
+        Some(tenant("acme"))
+    );
+    assert_eq!(store.get_tenant("gone").await.unwrap(), None);
     assert_eq!(ids(store.list_pending(10).await.unwrap()), ["01P3"]);
     assert_eq!(
         store.get_request("01P1").await.unwrap(),
@@ -487,7 +497,7 @@ async fn pending_requests_wait_in_order_until_they_have_an_outcome(store: &dyn S
     let many: Vec<RequestRecord> = (0..60)
         .map(|i| request(&format!("01M{i:03}"), RequestState::NoChange))
         .collect();
-    store.put_requests(&many).await.unwrap();
+    store.record_batch(&many, &[], &[]).await.unwrap();
     assert_eq!(
         store.get_request("01M059").await.unwrap().map(|r| r.state),
         Some(RequestState::NoChange),

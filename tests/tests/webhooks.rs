@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use berth_store::Store;
-use berth_tests::api_server::{ARGOCD_TOKEN, ApiServer, BILLING_SECRET, SIGNUP_SECRET};
+use berth_tests::api_server::{
+    ARGOCD_TOKEN, ApiServer, BILLING_SECRET, SIGNUP_SECRET, signup_headers,
+};
 use berth_tests::{dynamo_store, git, seed_repo};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
@@ -82,26 +82,6 @@ impl Fixture {
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
-}
-
-/// The Standard Webhooks headers of delivery `id` of `body`, signed with `secret` at `timestamp`.
-fn signup_headers(
-    id: &str,
-    body: &str,
-    secret: &str,
-    timestamp: i64,
-) -> [(&'static str, String); 3] {
-    let key = BASE64
-        .decode(secret.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
-    let signature = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
-    [
-        ("webhook-id", id.to_owned()),
-        ("webhook-timestamp", timestamp.to_string()),
-        ("webhook-signature", signature),
-    ]
 }
 
 fn now() -> i64 {

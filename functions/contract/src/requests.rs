@@ -66,6 +66,10 @@ pub struct RequestView {
     pub pr_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pr_number: Option<u64>,
+    /// How many requests landed in the same commit: more than 1 when a burst was committed
+    /// together (group commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
     pub error: Option<ErrorDetail>,
     pub created_at: String,
     pub updated_at: String,

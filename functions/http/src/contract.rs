@@ -29,6 +29,7 @@ pub fn request_view(record: &RequestRecord) -> contract::RequestView {
         branch: record.branch.clone(),
         pr_url: record.pr_url.clone(),
         pr_number: record.pr_number,
+        batch_size: record.batch_size,
         error: record.error.as_ref().map(error_detail),
         created_at: record.created_at.clone(),
         updated_at: record.updated_at.clone(),

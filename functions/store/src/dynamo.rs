@@ -263,6 +263,13 @@ impl DynamoStore {
         .await
     }
 
+    /// A tenant's index entry, listed by the sparse index.
+    fn tenant_item(entry: &TenantEntry) -> Result<Item, StoreError> {
+        let mut item = Self::item(format!("TENANT#{}", entry.name), "META", entry)?;
+        item.insert("kind".into(), s(TENANT_KIND));
+        Ok(item)
+    }
+
     /// A request's item: listed as pending while it waits for a group commit, as open while
     /// the sweep still moves it.
     fn request_item(record: &RequestRecord) -> Result<Item, StoreError> {
@@ -366,19 +373,40 @@ impl Store for DynamoStore {
         self.put(Self::request_item(record)?).await
     }
 
-    async fn put_requests(&self, records: &[RequestRecord]) -> Result<(), StoreError> {
-        for chunk in records.chunks(25) {
-            let requests = chunk
-                .iter()
-                .map(|record| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(Self::request_item(record)?))
-                        .build()
-                        .map_err(build_error)?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            self.write_chunk(requests).await?;
+    async fn record_batch(
+        &self,
+        records: &[RequestRecord],
+        tenants: &[TenantEntry],
+        removed_tenants: &[String],
+    ) -> Result<(), StoreError> {
+        let put = |item: Item| -> Result<WriteRequest, StoreError> {
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(build_error)?;
+            Ok(WriteRequest::builder().put_request(put).build())
+        };
+        let mut writes = Vec::with_capacity(records.len() + tenants.len() + removed_tenants.len());
+        for entry in tenants {
+            writes.push(put(Self::tenant_item(entry)?)?);
+        }
+        for name in removed_tenants {
+            let delete = DeleteRequest::builder()
+                .key("PK", s(format!("TENANT#{name}")))
+                .key("SK", s("META"))
+                .build()
+                .map_err(build_error)?;
+            writes.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        // The index first, as a lone request writes it: a record read as settled has its
+        // tenant indexed.
+        for record in records {
+            writes.push(put(Self::request_item(record)?)?);
+        }
+        while !writes.is_empty() {
+            let rest = writes.split_off(writes.len().min(25));
+            self.write_chunk(writes).await?;
+            writes = rest;
         }
         Ok(())
     }
@@ -504,9 +532,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError> {
-        let mut item = Self::item(format!("TENANT#{}", entry.name), "META", entry)?;
-        item.insert("kind".into(), s(TENANT_KIND));
-        self.put(item).await
+        self.put(Self::tenant_item(entry)?).await
     }
 
     async fn get_tenant(&self, name: &str) -> Result<Option<TenantEntry>, StoreError> {

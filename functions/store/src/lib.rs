@@ -35,9 +35,15 @@ pub trait Store: Send + Sync {
     /// Requests whose state [`RequestState::is_open`] and that wait for no group commit: what
     /// the status sweep moves forward.
     async fn list_open_requests(&self) -> Result<Vec<RequestRecord>, StoreError>;
-    /// Writes several request records at once (in batches the backend allows): a group
-    /// commit's outcomes.
-    async fn put_requests(&self, records: &[RequestRecord]) -> Result<(), StoreError>;
+    /// Writes a group commit's outcomes at once (in batches the backend allows): its request
+    /// records, and the tenant index entries it changed (`tenants` written, `removed_tenants`
+    /// deleted).
+    async fn record_batch(
+        &self,
+        records: &[RequestRecord],
+        tenants: &[TenantEntry],
+        removed_tenants: &[String],
+    ) -> Result<(), StoreError>;
 
     /// Records `record` ([`RequestRecord::is_pending`]) as waiting for a group commit, unless
     /// its stored record already has an outcome (a retry racing the commit that settled it):

@@ -254,8 +254,19 @@ impl Store for LocalStore {
             .await)
     }
 
-    async fn put_requests(&self, records: &[RequestRecord]) -> Result<(), StoreError> {
+    async fn record_batch(
+        &self,
+        records: &[RequestRecord],
+        tenants: &[TenantEntry],
+        removed_tenants: &[String],
+    ) -> Result<(), StoreError> {
         self.write(|d| {
+            for entry in tenants {
+                d.tenants.insert(entry.name.clone(), entry.clone());
+            }
+            for name in removed_tenants {
+                d.tenants.remove(name);
+            }
             for record in records {
                 d.requests.insert(record.id.clone(), record.clone());
             }

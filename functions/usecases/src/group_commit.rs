@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::error::UseCaseError;
 use crate::services::Services;
-use crate::submit::{IndexUpdate, Refused, Submitted, settled, update_index};
+use crate::submit::{IndexUpdate, Refused, Submitted, index_entry, settled};
 use crate::time::{epoch_seconds_now, now_rfc3339};
 
 /// Default of `BERTH_BATCH_WAIT`.
@@ -38,9 +38,14 @@ pub const WEBHOOK_BATCH_WAIT: Duration = Duration::from_secs(5);
 /// a commit, the outcomes) must fit in it.
 const BATCH_HEADROOM: Duration = Duration::from_secs(5);
 
-/// The first and the longest pause between two looks at a waiting request's record.
+/// The first and the longest pause between two looks at a waiting request's record: a burst's
+/// waiters poll the store together, so the pause grows fast.
 const FIRST_POLL: Duration = Duration::from_millis(10);
-const LONGEST_POLL: Duration = Duration::from_millis(200);
+const LONGEST_POLL: Duration = Duration::from_millis(400);
+
+/// How often a waiter looks whether the lease is free: the holder settles what waits before it
+/// lets go, so this only matters for a request that arrived as the holder was leaving.
+const LEASE_LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// How group commit is configured (`BERTH_GROUP_COMMIT`, `BERTH_BATCH_MAX`, `BERTH_BATCH_WAIT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,9 +105,13 @@ pub async fn join(
     };
     let give_up = until.map_or(Instant::now() + wait, |u| u.min(Instant::now() + wait));
     let mut pause = FIRST_POLL;
+    let mut next_lease_look = Instant::now();
     loop {
-        if let Err(e) = lead_if_free(services, group, give_up).await {
-            tracing::warn!(request_id = %record.id, error = %e, "could not lead a group commit");
+        if Instant::now() >= next_lease_look {
+            next_lease_look = Instant::now() + LEASE_LOOK_EVERY;
+            if let Err(e) = lead_if_free(services, group, give_up).await {
+                tracing::warn!(request_id = %record.id, error = %e, "could not lead a group commit");
+            }
         }
         match services.store.get_request(&record.id).await {
             Ok(Some(stored)) if !stored.is_pending() => {
@@ -273,9 +282,20 @@ impl<'a> Leader<'a> {
             if pending.is_empty() {
                 return Ok(());
             }
+            let (size, started) = (pending.len(), std::time::Instant::now());
             let batch = self.commit_batch(pending).await?;
-            let recorded = batch.record(self.services).await;
-            self.settled += recorded?;
+            let committed = started.elapsed();
+            let commit = batch.commit.clone();
+            let recorded = batch.record(self.services).await?;
+            tracing::info!(
+                requests = size,
+                settled = recorded,
+                commit = commit.as_deref().unwrap_or("none"),
+                commit_ms = committed.as_millis() as u64,
+                total_ms = started.elapsed().as_millis() as u64,
+                "group commit batch"
+            );
+            self.settled += recorded;
             if until.saturating_duration_since(Instant::now()) < BATCH_HEADROOM {
                 return Ok(());
             }
@@ -526,13 +546,20 @@ impl Batch {
     /// failure leaves the lease unreleased, so the next holder finds on the branch what this
     /// one could not record.
     pub async fn record(self, services: &Services) -> Result<usize, UseCaseError> {
-        for (update, record) in self.index.into_values() {
-            update_index(services, &record, update).await?;
+        let (mut tenants, mut removed) = (Vec::new(), Vec::new());
+        for (tenant, (update, record)) in self.index {
+            match update {
+                IndexUpdate::Put(spec) => tenants.push(index_entry(spec, &record)),
+                IndexUpdate::Remove => removed.push(tenant),
+            }
         }
         for record in self.settled.iter().filter(|r| self.refresh.contains(&r.id)) {
             crate::submit::refresh_tenant_index(services, record).await?;
         }
-        services.store.put_requests(&self.settled).await?;
+        services
+            .store
+            .record_batch(&self.settled, &tenants, &removed)
+            .await?;
         if self.failed {
             return Err(UseCaseError::unavailable(
                 "git_unavailable",

@@ -426,6 +426,19 @@ fn index_after(request: &Request, files: &RepoFiles, change: &Change) -> Option<
         .map(IndexUpdate::Put)
 }
 
+/// The index entry of a tenant with `spec`, last changed by `record`'s request.
+pub(crate) fn index_entry(spec: TenantSpec, record: &RequestRecord) -> TenantEntry {
+    TenantEntry {
+        name: spec.name.to_string(),
+        tier: spec.tier.to_string(),
+        state: spec.state.as_str().to_owned(),
+        display_name: spec.display_name,
+        customer_id: spec.customer_id,
+        last_request: record.id.clone(),
+        updated_at: record.updated_at.clone(),
+    }
+}
+
 pub(crate) async fn update_index(
     services: &Services,
     record: &RequestRecord,
@@ -434,16 +447,10 @@ pub(crate) async fn update_index(
     match update {
         IndexUpdate::Remove => services.store.delete_tenant(&record.tenant).await?,
         IndexUpdate::Put(spec) => {
-            let entry = TenantEntry {
-                name: spec.name.to_string(),
-                tier: spec.tier.to_string(),
-                state: spec.state.as_str().to_owned(),
-                display_name: spec.display_name,
-                customer_id: spec.customer_id,
-                last_request: record.id.clone(),
-                updated_at: record.updated_at.clone(),
-            };
-            services.store.put_tenant(&entry).await?
+            services
+                .store
+                .put_tenant(&index_entry(spec, record))
+                .await?
         }
     }
     Ok(())

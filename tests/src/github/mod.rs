@@ -85,6 +85,8 @@ struct Shared {
     pulls: Mutex<Vec<pulls::Pull>>,
     labels: Mutex<BTreeSet<String>>,
     app: Mutex<AppTokens>,
+    /// Commit mutations refused with `STALE_DATA`: races lost by their writers.
+    stale_commits: std::sync::atomic::AtomicUsize,
 }
 
 /// The test GitHub App: its id, installation, and the installation tokens minted.
@@ -134,6 +136,7 @@ impl GithubServer {
                 mints: 0,
                 lifetime: Duration::from_secs(3600),
             }),
+            stale_commits: Default::default(),
         });
         let state = ServerState(Arc::clone(&shared));
         let router = Router::new()
@@ -195,6 +198,13 @@ impl GithubServer {
             .iter()
             .filter(|c| c.operation.as_deref() == Some("BerthCommit"))
             .count()
+    }
+
+    /// How many commit mutations were refused because the branch had moved (lost races).
+    pub fn stale_commits(&self) -> usize {
+        self.shared
+            .stale_commits
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn statuses(&self) -> Vec<RecordedStatus> {
@@ -542,6 +552,13 @@ async fn graphql_route(
             clean_status,
         };
         let executed = graphql::execute(&query, operation.as_deref(), &mut ctx);
+        if let Ok((_, errors)) = &executed
+            && errors.iter().any(|e| e.kind == Some("STALE_DATA"))
+        {
+            shared
+                .stale_commits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         (executed, lose)
     })
     .await

@@ -1,0 +1,192 @@
+//! A burst of concurrent API requests against one repository, each through an API instance of
+//! its own (its own committer cache and store client, as separate Lambda invocations have),
+//! sharing one DynamoDB table on moto's server. Used by the group commit tests and by
+//! `scripts/bench burst`; only ever talks to 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use berth_gitops::github::wire::RepoName;
+use berth_gitops::{
+    Committer, Git2Committer, Git2Config, GithubCommitter, GithubConfig, GithubCredential,
+    RemoteUrl,
+};
+use berth_http::auth::{Role, TokenGrant};
+use berth_http::{ApiConfig, AppState, api_router};
+use berth_store::{DynamoStore, Store};
+use berth_usecases::group_commit::GroupCommit;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::git::GitDaemon;
+use crate::github::GithubServer;
+
+/// The bearer token every burst instance accepts.
+pub const BURST_ADMIN: &str = "burst-admin-token-0123456789";
+const GITHUB_TOKEN: &str = "burst-github-token-0123456789";
+
+/// Where the burst commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The GitHub committer against the GitHub test server.
+    Github,
+    /// The Git2 committer against `git daemon`.
+    GitDaemon,
+}
+
+/// One repository, its server, and the table the instances share.
+pub struct Burst {
+    pub backend: Backend,
+    pub repo: PathBuf,
+    pub github: Option<GithubServer>,
+    daemon: Option<GitDaemon>,
+    work: PathBuf,
+    table: String,
+    endpoint: String,
+    /// The seed commit, before the burst.
+    pub seed: String,
+}
+
+/// One request's answer, and how long it took.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub latency: Duration,
+}
+
+impl Burst {
+    /// Seeds a bare repository under `dir`, serves it, and creates a fresh table on
+    /// `endpoint` (moto's server).
+    pub async fn start(backend: Backend, dir: &Path, endpoint: &str) -> Self {
+        let repo = crate::git::seed_repo(dir, "burst");
+        let (github, daemon) = match backend {
+            Backend::Github => (
+                Some(GithubServer::start(repo.clone(), GITHUB_TOKEN).await),
+                None,
+            ),
+            Backend::GitDaemon => (None, Some(GitDaemon::start(dir))),
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let table = format!("berth-burst-{}-{n}", std::process::id());
+        let client = berth_store::dynamodb_client(Some(endpoint));
+        berth_store::create_table(&client, &table)
+            .await
+            .expect("create the table on moto's server");
+        let seed = crate::git::git(&repo, &["rev-parse", "main"])
+            .trim()
+            .to_owned();
+        Self {
+            backend,
+            repo,
+            github,
+            daemon,
+            work: dir.join("work"),
+            table,
+            endpoint: endpoint.to_owned(),
+            seed,
+        }
+    }
+
+    /// A store client of its own on the shared table.
+    pub fn store(&self) -> Arc<dyn Store> {
+        let client = berth_store::dynamodb_client(Some(&self.endpoint));
+        Arc::new(DynamoStore::new(client, self.table.clone()))
+    }
+
+    /// A committer with a cache of its own.
+    pub fn committer(&self, n: usize) -> Arc<dyn Committer> {
+        match (&self.github, &self.daemon) {
+            (Some(server), _) => {
+                let config = GithubConfig::new(
+                    server.url.clone(),
+                    RepoName {
+                        owner: "acme".into(),
+                        name: "gitops".into(),
+                    },
+                    "main",
+                    GithubCredential::Token(GITHUB_TOKEN.to_owned().into()),
+                );
+                Arc::new(GithubCommitter::new(config).expect("a GitHub committer"))
+            }
+            (None, Some(daemon)) => {
+                let remote = RemoteUrl::parse(&daemon.url("burst")).expect("remote");
+                let work = self.work.join(format!("instance-{n}"));
+                Arc::new(Git2Committer::new(Git2Config::new(remote, "main", work)))
+            }
+            (None, None) => unreachable!("a burst has a server"),
+        }
+    }
+
+    /// API instance `n`: its own committer and store client; group commit as `group` says.
+    pub fn instance(&self, n: usize, group: Option<GroupCommit>) -> Router {
+        let config = ApiConfig::new(vec![TokenGrant::new(BURST_ADMIN, Role::Admin, None)]);
+        let mut app = AppState::new(self.committer(n), self.store(), config);
+        app.services.group_commit = group;
+        api_router(app)
+    }
+
+    /// Commits on main since the seed.
+    pub fn commits(&self) -> usize {
+        let range = format!("{}..main", self.seed);
+        crate::git::git(&self.repo, &["rev-list", "--count", &range])
+            .trim()
+            .parse()
+            .expect("a count")
+    }
+
+    /// The message of every commit on main since the seed, with its id.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        let range = format!("{}..main", self.seed);
+        let log = crate::git::git(&self.repo, &["log", "--format=%H%n%B%x00", &range]);
+        log.split('\0')
+            .filter_map(|entry| {
+                let entry = entry.trim_start();
+                let (sha, message) = entry.split_once('\n')?;
+                Some((sha.to_owned(), message.to_owned()))
+            })
+            .collect()
+    }
+}
+
+/// Sends one JSON request to `router` as its client would.
+pub async fn send(
+    router: Router,
+    method: &str,
+    path: &str,
+    body: &Value,
+    idempotency_key: Option<&str>,
+) -> Answer {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {BURST_ADMIN}"))
+        .header("content-type", "application/json");
+    if let Some(key) = idempotency_key {
+        request = request.header("idempotency-key", key);
+    }
+    let request = request
+        .body(Body::from(body.to_string()))
+        .expect("a request");
+    let started = Instant::now();
+    let response = router.oneshot(request).await.expect("the router answers");
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("a body");
+    Answer {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        latency: started.elapsed(),
+    }
+}
+
+/// The body creating tenant `name`.
+pub fn create_body(name: &str) -> Value {
+    serde_json::json!({"name": name, "tier": "standard", "envs": ["dev"]})
+}
