@@ -19,11 +19,15 @@ use serde_json::Value;
 
 const BURST: usize = 200;
 
+/// One burst at a time in this binary (nextest also runs each alone: `.config/nextest.toml`).
+static ONE_BURST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn burst_of_creates(burst: &Burst, count: usize) -> Vec<(String, Answer)> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
+    let _alone = ONE_BURST.lock().await;
     let group = Some(GroupCommit::default());
     let sends = (0..count).map(|i| {
         let name = format!("t{i:03}");
@@ -321,6 +325,7 @@ async fn a_holder_that_died_before_committing_is_taken_over_and_the_batch_commit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn duplicate_keys_and_event_ids_in_a_burst_have_one_effect_each() {
+    let _alone = ONE_BURST.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let burst = Burst::start(Backend::Github, dir.path(), &dynamodb_endpoint()).await;
     let group = Some(GroupCommit::default());
@@ -417,27 +422,4 @@ async fn deliver_signup(app: axum::Router, id: &str, body: &str) -> Answer {
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         latency: started.elapsed(),
     }
-}
-
-#[tokio::test]
-async fn zz_timing_probe() {
-    let files = berth_tests::project_charts_and_catalog();
-    let requests: Vec<Request> = (0..100)
-        .map(|i| {
-            let (tenant, new) =
-                berth_core::body::parse_create_tenant(&create_body(&format!("p{i}"))).unwrap();
-            Request {
-                id: format!("01P{i}"),
-                tenant,
-                action: Action::CreateTenant(new),
-            }
-        })
-        .collect();
-    let started = std::time::Instant::now();
-    let plan = berth_core::batch::plan_batch(&requests, &files, Default::default());
-    println!(
-        "plan_batch of 100: {:?}, included {}",
-        started.elapsed(),
-        plan.included()
-    );
 }
