@@ -124,7 +124,14 @@ pub async fn join(
         }
         let now = Instant::now();
         if now >= give_up {
-            return undecided(record, when_undecided);
+            // It stays pending, and will be committed once, by a later batch or the sweep.
+            return match when_undecided {
+                WhenUndecided::Refuse => Err((UseCaseError::still_pending(), Some(record))),
+                WhenUndecided::Acknowledge => {
+                    record.payload = None;
+                    Ok(Submitted { record })
+                }
+            };
         }
         tokio::time::sleep(pause.min(give_up - now)).await;
         pause = (pause * 2).min(LONGEST_POLL);
@@ -141,24 +148,13 @@ pub async fn drain(
     lead_if_free(services, group, until).await
 }
 
-/// The answer for a request that got no outcome in its caller's wait; it stays pending and
-/// will be committed once, by a later batch or the sweep.
-fn undecided(record: RequestRecord, when: WhenUndecided) -> Result<Submitted, Refused> {
-    match when {
-        WhenUndecided::Refuse => Err((UseCaseError::still_pending(), Some(record))),
-        WhenUndecided::Acknowledge => {
-            let mut record = record;
-            record.payload = None;
-            Ok(Submitted { record })
-        }
-    }
-}
-
 /// The outcome recorded for request `id`.
 async fn outcome_of(services: &Services, id: &str) -> Result<Submitted, Refused> {
     match services.store.get_request(id).await {
-        Ok(Some(stored)) => settled_for_waiter(&stored)
-            .unwrap_or_else(|| Err((UseCaseError::still_pending(), Some(stored)))),
+        Ok(Some(stored)) => match settled_for_waiter(&stored) {
+            Some(answer) => answer,
+            None => Err((UseCaseError::still_pending(), Some(stored))),
+        },
         Ok(None) => Err((UseCaseError::still_pending(), None)),
         Err(e) => Err((e.into(), None)),
     }
