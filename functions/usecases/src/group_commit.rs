@@ -404,11 +404,6 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Requests of the batch that have an outcome to record.
-    pub fn settled_ids(&self) -> Vec<&str> {
-        self.settled.iter().map(|r| r.id.as_str()).collect()
-    }
-
     fn settle(
         &mut self,
         mut record: RequestRecord,
