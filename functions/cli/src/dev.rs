@@ -57,9 +57,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     {
         config.claim_lease = lease;
     }
+    let group_commit = berth_usecases::settings::group_commit_from_env(
+        |k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()),
+        config.claim_lease,
+    )?;
     let trigger = Arc::new(Notify::new());
     let mut app = AppState::new(committer, Arc::new(store), config)
         .with_status_refresh(Arc::new(WakeSweeper(Arc::clone(&trigger))));
+    app.services.group_commit = group_commit;
     if let Some(pulls) = pulls {
         app = app.with_pull_requests(pulls);
     }

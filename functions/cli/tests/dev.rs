@@ -234,7 +234,9 @@ async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
 async fn a_keyed_burst_killed_mid_flight_settles_on_retry() {
     const REQUESTS: usize = 40;
     let state = tempfile::tempdir().unwrap();
-    let lease = [("BERTH_CLAIM_LEASE", "2s")];
+    // One commit per request, so a kill lands between commits of the same burst: the group
+    // commit's holder killed before and after its commit is tests/tests/group_commit.rs.
+    let lease = [("BERTH_CLAIM_LEASE", "2s"), ("BERTH_GROUP_COMMIT", "off")];
     let client = reqwest::Client::new();
     let token = {
         let _seed = Dev::start_with(state.path(), &[], &lease);

@@ -135,7 +135,7 @@ pub fn claim_lease_from_env(
 /// Reads `BERTH_GROUP_COMMIT` (`on`, the default, or `off`), `BERTH_BATCH_MAX` (requests per
 /// commit, 1 to 1000, default 100) and `BERTH_BATCH_WAIT` (how long an API caller waits for
 /// its batch, 1 s to 10 min, default 20 s).
-fn group_commit_from_env(
+pub fn group_commit_from_env(
     get: impl Fn(&str) -> Option<String>,
     lease: Duration,
 ) -> Result<Option<GroupCommit>, ConfigError> {
