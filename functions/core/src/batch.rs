@@ -95,14 +95,8 @@ pub fn plan_batch(requests: &[Request], files: &RepoFiles, limits: BatchLimits) 
             continue;
         }
         bytes += size;
-        for (path, content) in change.writes {
-            touched.insert(path.clone());
-            overlay.insert(path, content);
-        }
-        for path in change.deletes {
-            overlay.remove(&path);
-            touched.insert(path);
-        }
+        change.apply_to(&mut overlay);
+        touched.extend(change.writes.into_keys().chain(change.deletes));
         included.push((request, change.message));
         outcomes.push((request.id.clone(), BatchOutcome::Included));
     }

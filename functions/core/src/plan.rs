@@ -29,6 +29,16 @@ impl Change {
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty() && self.deletes.is_empty()
     }
+
+    /// Makes `files` what they are once this change is committed on top of them.
+    pub fn apply_to(&self, files: &mut RepoFiles) {
+        for path in &self.deletes {
+            files.remove(path);
+        }
+        for (path, bytes) in &self.writes {
+            files.insert(path.clone(), bytes.clone());
+        }
+    }
 }
 
 /// The paths a plan for `tenant` reads: hand these to the committer.

@@ -3,32 +3,13 @@
 
 use berth_core::batch::{BatchLimits, BatchOutcome, plan_batch};
 use berth_core::body::{parse_create_tenant, parse_module_change};
-use berth_core::catalog::CATALOG_PATH;
 use berth_core::request::requests_carried;
-use berth_core::{Action, Change, PlanError, RepoFiles, Request, TenantName, plan};
+use berth_core::{Action, PlanError, RepoFiles, Request, TenantName, plan};
 use serde_json::{Value, json};
 
-const CATALOG: &str = include_str!("fixtures/catalog.yaml");
+mod common;
 
-fn repo() -> RepoFiles {
-    let mut files = RepoFiles::from([(CATALOG_PATH.to_owned(), CATALOG.as_bytes().to_vec())]);
-    for chart in ["tenant", "modules/postgres", "modules/vault"] {
-        files.insert(
-            format!("charts/{chart}/Chart.yaml"),
-            b"apiVersion: v2\n".to_vec(),
-        );
-    }
-    files
-}
-
-fn apply(files: &mut RepoFiles, change: &Change) {
-    for path in &change.deletes {
-        files.remove(path);
-    }
-    for (path, bytes) in &change.writes {
-        files.insert(path.clone(), bytes.clone());
-    }
-}
+use common::repo;
 
 fn create(id: &str, body: Value) -> Request {
     let (tenant, new) = parse_create_tenant(&body).unwrap();
@@ -89,10 +70,10 @@ fn a_batch_lands_as_its_requests_would_one_after_another() {
     let mut one_by_one = tip.clone();
     for request in &requests {
         let change = plan(request, &one_by_one).unwrap();
-        apply(&mut one_by_one, &change);
+        change.apply_to(&mut one_by_one);
     }
     let mut batched = tip.clone();
-    apply(&mut batched, &batch.change);
+    batch.change.apply_to(&mut batched);
     assert_eq!(batched, one_by_one, "the same bytes either way");
 
     let message = &batch.change.message;
@@ -155,7 +136,7 @@ fn a_request_the_batch_already_satisfied_changes_nothing() {
         json!({"name": "acme", "tier": "standard", "envs": ["dev"]}),
     );
     let change = plan(&created, &tip).unwrap();
-    apply(&mut tip, &change);
+    change.apply_to(&mut tip);
     let batch = plan_batch(&twice, &tip, BatchLimits::default());
     assert_eq!(
         batch.outcomes,

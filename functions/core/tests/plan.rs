@@ -7,38 +7,13 @@ use berth_core::{Action, Change, ErrorKind, PlanError, RepoFiles, Request, Tenan
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-const CATALOG: &str = include_str!("fixtures/catalog.yaml");
+mod common;
 
-/// The catalog, and a chart (without a schema) for the tenant and every module.
-fn repo() -> RepoFiles {
-    let mut files = RepoFiles::from([(CATALOG_PATH.to_owned(), CATALOG.as_bytes().to_vec())]);
-    for chart in [
-        "tenant",
-        "modules/monitoring",
-        "modules/postgres",
-        "modules/vault",
-        "modules/data-lake",
-    ] {
-        files.insert(
-            format!("charts/{chart}/Chart.yaml"),
-            b"apiVersion: v2\n".to_vec(),
-        );
-    }
-    files
-}
-
-fn apply(files: &mut RepoFiles, change: &Change) {
-    for path in &change.deletes {
-        files.remove(path);
-    }
-    for (path, bytes) in &change.writes {
-        files.insert(path.clone(), bytes.clone());
-    }
-}
+use common::repo;
 
 fn plan_and_apply(files: &mut RepoFiles, request: &Request) {
     let change = plan(request, files).unwrap();
-    apply(files, &change);
+    change.apply_to(files);
 }
 
 fn tenant(name: &str) -> TenantName {
@@ -95,7 +70,7 @@ fn delete(name: &str) -> Request {
 fn repo_with_acme() -> RepoFiles {
     let mut files = repo();
     let change = plan(&create(json!({"name": "acme", "tier": "standard", "envs": ["dev", "prod"], "modules": ["postgres"]})), &files).unwrap();
-    apply(&mut files, &change);
+    change.apply_to(&mut files);
     files
 }
 
@@ -220,7 +195,7 @@ fn tier_change_rewrites_every_file_and_keeps_overrides() {
             .message
             .starts_with("Update tenant acme: tier standard -> premium")
     );
-    apply(&mut files, &change);
+    change.apply_to(&mut files);
     assert!(text(&files, "tenants/acme/tenant.yaml").contains("tier: premium"));
     assert!(text(&files, "tenants/acme/dev/base.yaml").contains("cpu: '50'"));
     let module = text(&files, "tenants/acme/dev/modules/postgres.yaml");
@@ -259,7 +234,7 @@ fn suspend_and_resume_flip_every_file_and_repeat_as_no_change() {
     let change = plan(&suspend, &files).unwrap();
     assert_eq!(change.writes.len(), 5);
     assert!(change.message.starts_with("Suspend tenant acme\n"));
-    apply(&mut files, &change);
+    change.apply_to(&mut files);
     assert!(change.writes.values().all(|b| {
         let t = String::from_utf8_lossy(b);
         t.contains("suspended: true") || t.contains("state: suspended")
@@ -275,7 +250,7 @@ fn suspend_and_resume_flip_every_file_and_repeat_as_no_change() {
     assert_eq!(resume.action.name(), "resume_tenant");
     let change = plan(&resume, &files).unwrap();
     assert_eq!(change.writes.len(), 5);
-    apply(&mut files, &change);
+    change.apply_to(&mut files);
     assert_eq!(files, repo_with_acme());
 }
 
@@ -332,7 +307,7 @@ fn enable_writes_one_file_and_repeats_as_no_change() {
             .message
             .starts_with("Enable vault 1.4.2 for acme in prod\n")
     );
-    apply(&mut files, &change);
+    change.apply_to(&mut files);
     assert!(plan(&request, &files).unwrap().is_empty());
     // PUT replaces the configuration: an empty body resets version and overrides.
     let reset = plan(&enable("acme", "prod", "vault", json!({})), &files).unwrap();
@@ -416,7 +391,7 @@ fn disable_deletes_the_file_and_respects_dependents() {
         change.deletes.iter().collect::<Vec<_>>(),
         ["tenants/big/dev/modules/data-lake.yaml"]
     );
-    apply(&mut files, &change);
+    change.apply_to(&mut files);
     assert!(
         plan(&disable("big", "dev", "data-lake"), &files)
             .unwrap()
@@ -497,7 +472,7 @@ proptest! {
                 for path in change.writes.keys().chain(change.deletes.iter()) {
                     prop_assert!(berth_core::paths::is_inside_tenant(&request.tenant, path), "{path}");
                 }
-                apply(&mut files, &change);
+                change.apply_to(&mut files);
             }
         }
     }
@@ -514,7 +489,7 @@ proptest! {
         let second = plan(&create(body), &repo()).unwrap();
         prop_assert_eq!(&first, &second);
         let mut files = repo();
-        apply(&mut files, &first);
+        first.apply_to(&mut files);
         let request = enable("det", envs[0], "postgres", json!({"values": {"replicas": replicas, "b": {"z": 1, "a": 2}}}));
         prop_assert_eq!(plan(&request, &files).unwrap(), plan(&request, &files).unwrap());
     }
