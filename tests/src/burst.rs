@@ -173,6 +173,11 @@ pub async fn send(
     let request = request
         .body(Body::from(body.to_string()))
         .expect("a request");
+    send_request(router, request).await
+}
+
+/// Sends `request` to `router`; the answer's body read as JSON (`null` when it is not).
+pub async fn send_request(router: Router, request: Request<Body>) -> Answer {
     let started = Instant::now();
     let response = router.oneshot(request).await.expect("the router answers");
     let status = response.status().as_u16();

@@ -11,11 +11,10 @@ use berth_core::{Action, Request};
 use berth_http::{AppState, webhook_router};
 use berth_store::{RequestRecord, RequestState, Store};
 use berth_tests::api_server::{SIGNUP_SECRET, signup_headers, webhook_secrets};
-use berth_tests::burst::{Answer, Backend, Burst, create_body, send};
+use berth_tests::burst::{Answer, Backend, Burst, create_body, send, send_request};
 use berth_tests::dynamodb_endpoint;
 use berth_usecases::Services;
 use berth_usecases::group_commit::{self, GroupCommit, Leader};
-use serde_json::Value;
 
 const BURST: usize = 200;
 
@@ -401,7 +400,6 @@ fn webhook_instance(burst: &Burst, n: usize) -> axum::Router {
 }
 
 async fn deliver_signup(app: axum::Router, id: &str, body: &str) -> Answer {
-    use tower::ServiceExt;
     let mut request = axum::http::Request::builder()
         .method("POST")
         .uri("/webhooks/signup");
@@ -411,15 +409,5 @@ async fn deliver_signup(app: axum::Router, id: &str, body: &str) -> Answer {
     let request = request
         .body(axum::body::Body::from(body.to_owned()))
         .unwrap();
-    let started = std::time::Instant::now();
-    let response = app.oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    Answer {
-        status,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        latency: started.elapsed(),
-    }
+    send_request(app, request).await
 }

@@ -42,7 +42,7 @@ pub enum BatchOutcome {
 }
 
 /// A batch planned against one tip.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchPlan {
     /// One commit's worth of writes and deletes, relative to the tip; its message has one
     /// `Berth-Request` trailer per included request.

@@ -404,7 +404,7 @@ impl Store for DynamoStore {
             writes.push(put(Self::request_item(record)?)?);
         }
         while !writes.is_empty() {
-            let rest = writes.split_off(writes.len().min(25));
+            let rest = writes.split_off(writes.len().min(BATCH_LIMIT));
             self.write_chunk(writes).await?;
             writes = rest;
         }

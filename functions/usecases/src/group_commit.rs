@@ -17,14 +17,16 @@ use std::time::Duration;
 
 use berth_core::batch::{BatchLimits, BatchOutcome, BatchPlan, plan_batch};
 use berth_core::plan::read_set;
-use berth_core::{Change, RepoFiles, Request, TenantName, TenantSpec};
+use berth_core::{RepoFiles, Request, TenantName};
 use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::{RequestRecord, RequestState};
 use tokio::time::Instant;
 
 use crate::error::UseCaseError;
 use crate::services::Services;
-use crate::submit::{IndexUpdate, Refused, Submitted, index_entry, settled};
+use crate::submit::{
+    IndexUpdate, Refused, Submitted, index_after, index_at_tip, index_entry, settled,
+};
 use crate::time::{epoch_seconds_now, now_rfc3339};
 
 /// Default of `BERTH_BATCH_WAIT`.
@@ -109,7 +111,7 @@ pub async fn join(
     loop {
         if Instant::now() >= next_lease_look {
             next_lease_look = Instant::now() + LEASE_LOOK_EVERY;
-            if let Err(e) = lead_if_free(services, group, give_up).await {
+            if let Err(e) = drain(services, group, give_up).await {
                 tracing::warn!(request_id = %record.id, error = %e, "could not lead a group commit");
             }
         }
@@ -138,16 +140,6 @@ pub async fn join(
     }
 }
 
-/// Commits what waits, if nobody else holds the lease: the status sweep's way of making sure
-/// a request whose caller gave up is still committed. Returns how many requests it settled.
-pub async fn drain(
-    services: &Services,
-    group: &GroupCommit,
-    until: Instant,
-) -> Result<usize, UseCaseError> {
-    lead_if_free(services, group, until).await
-}
-
 /// The outcome recorded for request `id`.
 async fn outcome_of(services: &Services, id: &str) -> Result<Submitted, Refused> {
     match services.store.get_request(id).await {
@@ -174,15 +166,18 @@ fn settled_for_waiter(record: &RequestRecord) -> Option<Result<Submitted, Refuse
     settled(record)
 }
 
-/// Takes the commit lease when it is free and leads until nothing waits or `until` (less the
-/// room one batch needs) comes; returns how many requests it settled.
-async fn lead_if_free(
+/// Commits what waits when nobody else holds the commit lease: takes it and leads until
+/// nothing waits or `until` (less the room one batch needs) comes. Every waiter calls it now and
+/// then, and the status sweep does, so a request whose caller gave up is still committed.
+/// Returns how many requests it settled.
+pub async fn drain(
     services: &Services,
     group: &GroupCommit,
     until: Instant,
 ) -> Result<usize, UseCaseError> {
     let store = &services.store;
     let now = epoch_seconds_now();
+    // A read first: a held lease is the common case, and a failed conditional write costs more.
     if store
         .commit_lease()
         .await?
@@ -252,9 +247,9 @@ pub struct Leader<'a> {
     group: &'a GroupCommit,
     /// The last holder did not release the lease: look for the trailers of the next batch on
     /// the branch before committing it.
-    pub check_branch: bool,
+    check_branch: bool,
     /// Requests given an outcome so far.
-    pub settled: usize,
+    settled: usize,
 }
 
 impl<'a> Leader<'a> {
@@ -358,7 +353,7 @@ impl<'a> Leader<'a> {
                 (requests.to_vec(), Arc::clone(&slot), self.group.limits);
             move |files: &RepoFiles| {
                 let batch = plan_batch(&requests, files, limits);
-                let index = index_after(&requests, &batch, files);
+                let index = batch_index(&requests, &batch, files);
                 let change = batch.change.clone();
                 if let Ok(mut slot) = slot.lock() {
                     *slot = Some((batch, index));
@@ -467,16 +462,7 @@ impl Batch {
     }
 
     fn planned(&mut self, planned: Planned, requests: &[Request]) {
-        let (plan, index) = match planned.last_plan {
-            Some(last) => last,
-            None => (
-                BatchPlan {
-                    change: Change::default(),
-                    outcomes: Vec::new(),
-                },
-                BTreeMap::new(),
-            ),
-        };
+        let (plan, index) = planned.last_plan.unwrap_or_default();
         let sha = match planned.outcome {
             Ok(CommitOutcome::Committed { sha, .. }) => Some(sha),
             Ok(CommitOutcome::NoChange { .. }) => None,
@@ -537,15 +523,31 @@ impl Batch {
     /// failure leaves the lease unreleased, so the next holder finds on the branch what this
     /// one could not record.
     pub async fn record(self, services: &Services) -> Result<usize, UseCaseError> {
-        let (mut tenants, mut removed) = (Vec::new(), Vec::new());
-        for (tenant, (update, record)) in self.index {
-            match update {
-                IndexUpdate::Put(spec) => tenants.push(index_entry(spec, &record)),
-                IndexUpdate::Remove => removed.push(tenant),
+        // Requests found landed after a holder died: their index from the tip, one read for
+        // all. The batch's own entries, newer, replace them.
+        let found: BTreeMap<TenantName, &RequestRecord> = self
+            .settled
+            .iter()
+            .filter(|r| self.refresh.contains(&r.id))
+            .filter_map(|r| Some((TenantName::parse("tenant", &r.tenant).ok()?, r)))
+            .collect();
+        let mut index: BTreeMap<String, (IndexUpdate, &RequestRecord)> = BTreeMap::new();
+        if !found.is_empty() {
+            let names: Vec<TenantName> = found.keys().cloned().collect();
+            for (tenant, update) in index_at_tip(services, &names).await? {
+                let record = found[&tenant];
+                index.insert(tenant.to_string(), (update, record));
             }
         }
-        for record in self.settled.iter().filter(|r| self.refresh.contains(&r.id)) {
-            crate::submit::refresh_tenant_index(services, record).await?;
+        for (tenant, (update, record)) in &self.index {
+            index.insert(tenant.clone(), (update.clone(), record));
+        }
+        let (mut tenants, mut removed) = (Vec::new(), Vec::new());
+        for (tenant, (update, record)) in index {
+            match update {
+                IndexUpdate::Put(spec) => tenants.push(index_entry(spec, record)),
+                IndexUpdate::Remove => removed.push(tenant),
+            }
         }
         services
             .store
@@ -574,7 +576,7 @@ fn decode(record: &RequestRecord) -> Result<Request, UseCaseError> {
 }
 
 /// Each tenant's index entry after the batch, from its `tenant.yaml` as the commit leaves it.
-fn index_after(
+fn batch_index(
     requests: &[Request],
     batch: &BatchPlan,
     files: &RepoFiles,
@@ -587,22 +589,9 @@ fn index_after(
         .collect();
     let mut index = BTreeMap::new();
     for request in requests.iter().filter(|r| included.contains(r.id.as_str())) {
-        if let Some(update) = tenant_index(&request.tenant, &batch.change, files) {
+        if let Some(update) = index_after(&request.tenant, files, &batch.change) {
             index.insert(request.tenant.to_string(), update);
         }
     }
     index
-}
-
-/// `tenant`'s index entry as `change` leaves it; `None` when its spec cannot be read as one.
-fn tenant_index(tenant: &TenantName, change: &Change, files: &RepoFiles) -> Option<IndexUpdate> {
-    let path = berth_core::paths::tenant_spec(tenant);
-    let bytes = match change.writes.get(&path) {
-        Some(bytes) => bytes,
-        None if change.deletes.contains(&path) => return Some(IndexUpdate::Remove),
-        None => files.get(&path)?,
-    };
-    berth_core::files::parse::<TenantSpec>(&path, bytes)
-        .ok()
-        .map(IndexUpdate::Put)
 }

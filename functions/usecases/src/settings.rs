@@ -10,7 +10,7 @@ use std::time::Duration;
 use berth_store::{DynamoStore, LocalStore, Store, dynamodb_client};
 
 use crate::git_settings::GitSettings;
-use crate::group_commit::{DEFAULT_BATCH_WAIT, GroupCommit};
+use crate::group_commit::GroupCommit;
 use crate::services::Services;
 use crate::submit::DEFAULT_CLAIM_LEASE;
 
@@ -117,19 +117,30 @@ impl ServiceSettings {
 pub fn claim_lease_from_env(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Duration>, ConfigError> {
-    let Some(raw) = get("BERTH_CLAIM_LEASE").filter(|v| !v.trim().is_empty()) else {
+    duration_from_env(
+        get,
+        "BERTH_CLAIM_LEASE",
+        1..=86_400,
+        "must be a duration from 1s to 24h, such as 60s or 2m",
+    )
+}
+
+/// Reads duration `var` (`20s`, `2m`), whose whole seconds must lie in `seconds`; `None` when
+/// unset or blank, and `refusal` as the reason when malformed or out of range.
+fn duration_from_env(
+    get: impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    seconds: std::ops::RangeInclusive<u64>,
+    refusal: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    let Some(raw) = get(var).filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };
     humantime::parse_duration(raw.trim())
         .ok()
-        .filter(|d| (1..=86_400).contains(&d.as_secs()))
+        .filter(|d| seconds.contains(&d.as_secs()))
         .map(Some)
-        .ok_or_else(|| {
-            invalid(
-                "BERTH_CLAIM_LEASE",
-                "must be a duration from 1s to 24h, such as 60s or 2m",
-            )
-        })
+        .ok_or_else(|| invalid(var, refusal))
 }
 
 /// Reads `BERTH_GROUP_COMMIT` (`on`, the default, or `off`), `BERTH_BATCH_MAX` (requests per
@@ -146,7 +157,6 @@ pub fn group_commit_from_env(
     }
     let mut group = GroupCommit {
         lease,
-        wait: DEFAULT_BATCH_WAIT,
         ..GroupCommit::default()
     };
     if let Some(raw) = get("BERTH_BATCH_MAX") {
@@ -157,16 +167,13 @@ pub fn group_commit_from_env(
             .filter(|n| (1..=1000).contains(n))
             .ok_or_else(|| invalid("BERTH_BATCH_MAX", "must be a whole number from 1 to 1000"))?;
     }
-    if let Some(raw) = get("BERTH_BATCH_WAIT") {
-        group.wait = humantime::parse_duration(raw.trim())
-            .ok()
-            .filter(|d| (1..=600).contains(&d.as_secs()))
-            .ok_or_else(|| {
-                invalid(
-                    "BERTH_BATCH_WAIT",
-                    "must be a duration from 1s to 10m, such as 20s",
-                )
-            })?;
+    if let Some(wait) = duration_from_env(
+        &get,
+        "BERTH_BATCH_WAIT",
+        1..=600,
+        "must be a duration from 1s to 10m, such as 20s",
+    )? {
+        group.wait = wait;
     }
     Ok(Some(group))
 }

@@ -1,10 +1,11 @@
 //! The write path every source shares (API now, webhooks later): record the request, plan and
 //! commit it against the branch tip, record the outcome, and update the tenant index.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use berth_core::plan::read_set;
-use berth_core::{Action, Change, RepoFiles, Request, TenantName, TenantSpec};
+use berth_core::{Change, RepoFiles, Request, TenantName, TenantSpec};
 use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::{RequestRecord, RequestState, TenantEntry};
 
@@ -224,7 +225,7 @@ pub async fn submit(
         move |files: &RepoFiles| {
             let change = berth_core::plan(&request, files)?;
             if let Ok(mut slot) = index.lock() {
-                *slot = index_after(&request, files, &change);
+                *slot = index_after(&request.tenant, files, &change);
             }
             if let Ok(mut slot) = planned.lock() {
                 *slot = Some(PlannedChange::of(&change));
@@ -403,24 +404,47 @@ async fn tenant_index_at_tip(
     services: &Services,
     tenant: &TenantName,
 ) -> Result<Option<IndexUpdate>, UseCaseError> {
-    let path = berth_core::paths::tenant_spec(tenant);
-    let snapshot = services.committer.read(vec![path.clone()]).await?;
-    Ok(match snapshot.files.get(&path) {
-        None => Some(IndexUpdate::Remove),
-        Some(bytes) => berth_core::files::parse::<TenantSpec>(&path, bytes)
-            .ok()
-            .map(IndexUpdate::Put),
-    })
+    let mut index = index_at_tip(services, std::slice::from_ref(tenant)).await?;
+    Ok(index.remove(tenant))
 }
 
-/// The tenant's spec after `change`: from the new `tenant.yaml` when the change writes one, else
-/// as it was.
-fn index_after(request: &Request, files: &RepoFiles, change: &Change) -> Option<IndexUpdate> {
-    if matches!(request.action, Action::DeleteTenant) {
-        return Some(IndexUpdate::Remove);
+/// What the tenant index should say for each of `tenants`, from their specs at the branch tip
+/// read at once: removed when the spec is gone, left out when it cannot be read as one.
+pub(crate) async fn index_at_tip(
+    services: &Services,
+    tenants: &[TenantName],
+) -> Result<BTreeMap<TenantName, IndexUpdate>, UseCaseError> {
+    let paths = tenants.iter().map(berth_core::paths::tenant_spec).collect();
+    let snapshot = services.committer.read(paths).await?;
+    let mut index = BTreeMap::new();
+    for tenant in tenants {
+        let path = berth_core::paths::tenant_spec(tenant);
+        let update = match snapshot.files.get(&path) {
+            None => Some(IndexUpdate::Remove),
+            Some(bytes) => berth_core::files::parse::<TenantSpec>(&path, bytes)
+                .ok()
+                .map(IndexUpdate::Put),
+        };
+        if let Some(update) = update {
+            index.insert(tenant.clone(), update);
+        }
     }
-    let path = berth_core::paths::tenant_spec(&request.tenant);
-    let bytes = change.writes.get(&path).or_else(|| files.get(&path))?;
+    Ok(index)
+}
+
+/// `tenant`'s index entry as `change` leaves it: from the `tenant.yaml` it writes, gone when it
+/// deletes it, else as it was in `files`; `None` when the spec cannot be read as one.
+pub(crate) fn index_after(
+    tenant: &TenantName,
+    files: &RepoFiles,
+    change: &Change,
+) -> Option<IndexUpdate> {
+    let path = berth_core::paths::tenant_spec(tenant);
+    let bytes = match change.writes.get(&path) {
+        Some(bytes) => bytes,
+        None if change.deletes.contains(&path) => return Some(IndexUpdate::Remove),
+        None => files.get(&path)?,
+    };
     berth_core::files::parse::<TenantSpec>(&path, bytes)
         .ok()
         .map(IndexUpdate::Put)
