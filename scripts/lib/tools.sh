@@ -41,16 +41,19 @@ wait_for_port() {
     return 1
 }
 
-# Starts moto's server on a free loopback port; sets MOTO_PID and exports the endpoint and the
-# fake credentials the SDK signs with. The caller stops it (stop_moto) on exit.
+# Starts moto's server on a free loopback port; exports MOTO_PID (a benchmark reads its CPU
+# time), the endpoint and the fake credentials the SDK signs with. The caller stops it
+# (stop_moto) on exit.
 start_moto() {
     local port
     port=$(free_port)
     local logs
     logs="$(target_dir)"
     mkdir -p "$logs"
-    .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$logs/moto.log" 2>&1 &
+    # Serialised, so conditional writes are atomic as on DynamoDB (see the launcher).
+    .venv/bin/python scripts/lib/moto_server.py -H 127.0.0.1 -p "$port" >"$logs/moto.log" 2>&1 &
     MOTO_PID=$!
+    export MOTO_PID
     wait_for_port "$port" 30
     export BERTH_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
     export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1

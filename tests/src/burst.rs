@@ -1,7 +1,8 @@
 //! A burst of concurrent API requests against one repository, each through an API instance of
 //! its own (its own committer cache and store client, as separate Lambda invocations have),
-//! sharing one DynamoDB table on moto's server. Used by the group commit tests and by
-//! `scripts/bench burst`; only ever talks to 127.0.0.1.
+//! sharing one DynamoDB table on moto's server (or, as in one `berth dev` process, one local
+//! store file). Used by the group commit tests and by `scripts/bench burst`; only ever talks to
+//! 127.0.0.1.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use berth_gitops::{
 };
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::{ApiConfig, AppState, api_router};
-use berth_store::{DynamoStore, Store};
+use berth_store::{DynamoStore, LocalStore, Store};
 use berth_usecases::group_commit::GroupCommit;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -45,10 +46,17 @@ pub struct Burst {
     pub github: Option<GithubServer>,
     daemon: Option<GitDaemon>,
     work: PathBuf,
-    table: String,
-    endpoint: String,
+    store: SharedStore,
     /// The seed commit, before the burst.
     pub seed: String,
+}
+
+/// The store the instances share.
+enum SharedStore {
+    /// One table on a DynamoDB endpoint; each instance has a client of its own.
+    Dynamo { endpoint: String, table: String },
+    /// One local store file, opened by each instance (they share it, as in `berth dev`).
+    Local(PathBuf),
 }
 
 /// One request's answer, and how long it took.
@@ -63,14 +71,6 @@ impl Burst {
     /// Seeds a bare repository under `dir`, serves it, and creates a fresh table on
     /// `endpoint` (moto's server).
     pub async fn start(backend: Backend, dir: &Path, endpoint: &str) -> Self {
-        let repo = crate::git::seed_repo(dir, "burst");
-        let (github, daemon) = match backend {
-            Backend::Github => (
-                Some(GithubServer::start(repo.clone(), GITHUB_TOKEN).await),
-                None,
-            ),
-            Backend::GitDaemon => (None, Some(GitDaemon::start(dir))),
-        };
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let table = format!("berth-burst-{}-{n}", std::process::id());
@@ -78,6 +78,31 @@ impl Burst {
         berth_store::create_table(&client, &table)
             .await
             .expect("create the table on moto's server");
+        let store = SharedStore::Dynamo {
+            endpoint: endpoint.to_owned(),
+            table,
+        };
+        Self::serve(backend, dir, store).await
+    }
+
+    /// Like [`Burst::start`], with the instances sharing one local store file under `dir`, as
+    /// the requests of one `berth dev` process do.
+    pub async fn start_with_local_store(backend: Backend, dir: &Path) -> Self {
+        Self::serve(backend, dir, SharedStore::Local(dir.join("store.json"))).await
+    }
+
+    async fn serve(backend: Backend, dir: &Path, store: SharedStore) -> Self {
+        let repo = crate::git::seed_repo(dir, "burst");
+        let (github, daemon) = match backend {
+            Backend::Github => (
+                Some(GithubServer::start(repo.clone(), GITHUB_TOKEN).await),
+                None,
+            ),
+            Backend::GitDaemon => {
+                count_pushes(&repo);
+                (None, Some(GitDaemon::start(dir)))
+            }
+        };
         let seed = crate::git::git(&repo, &["rev-parse", "main"])
             .trim()
             .to_owned();
@@ -87,16 +112,22 @@ impl Burst {
             github,
             daemon,
             work: dir.join("work"),
-            table,
-            endpoint: endpoint.to_owned(),
+            store,
             seed,
         }
     }
 
-    /// A store client of its own on the shared table.
+    /// A store client of its own on the shared table (or the shared local store).
     pub fn store(&self) -> Arc<dyn Store> {
-        let client = berth_store::dynamodb_client(Some(&self.endpoint));
-        Arc::new(DynamoStore::new(client, self.table.clone()))
+        match &self.store {
+            SharedStore::Dynamo { endpoint, table } => {
+                let client = berth_store::dynamodb_client(Some(endpoint));
+                Arc::new(DynamoStore::new(client, table.clone()))
+            }
+            SharedStore::Local(path) => {
+                Arc::new(LocalStore::open(path).expect("open the local store"))
+            }
+        }
     }
 
     /// A committer with a cache of its own.
@@ -140,6 +171,23 @@ impl Burst {
             .expect("a count")
     }
 
+    /// How many pushes reached `git daemon` (each landed a commit or lost a race); `None` on
+    /// GitHub, whose server counts its calls itself.
+    pub fn pushes(&self) -> Option<usize> {
+        self.daemon.as_ref()?;
+        let log = std::fs::read_to_string(self.repo.join(PUSH_LOG)).unwrap_or_default();
+        Some(log.lines().count())
+    }
+
+    /// Commit attempts that lost their race: GitHub's refused commit mutations, or the pushes
+    /// `git daemon` got that landed no commit.
+    pub fn lost_races(&self) -> usize {
+        match (&self.github, self.pushes()) {
+            (Some(server), _) => server.stale_commits(),
+            (None, pushes) => pushes.unwrap_or_default().saturating_sub(self.commits()),
+        }
+    }
+
     /// The message of every commit on main since the seed, with its id.
     pub fn messages(&self) -> Vec<(String, String)> {
         let range = format!("{}..main", self.seed);
@@ -152,6 +200,20 @@ impl Burst {
             })
             .collect()
     }
+}
+
+/// The file, in the bare repository, where its `pre-receive` hook appends one line per push.
+const PUSH_LOG: &str = "pushes.log";
+
+/// Installs a `pre-receive` hook that counts pushes. receive-pack runs it for every push before
+/// it checks the ref's expected old value, so a push that loses a race is counted too.
+fn count_pushes(repo: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let hook = repo.join("hooks").join("pre-receive");
+    std::fs::create_dir_all(repo.join("hooks")).expect("a hooks folder");
+    // The hook runs in the bare repository, its GIT_DIR.
+    std::fs::write(&hook, format!("#!/bin/sh\necho push >> {PUSH_LOG}\n")).expect("the hook");
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 /// Sends one JSON request to `router` as its client would.

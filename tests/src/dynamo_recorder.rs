@@ -1,8 +1,9 @@
-//! A loopback proxy in front of moto's DynamoDB server that records which DynamoDB operations
+//! A loopback proxy in front of moto's DynamoDB server that counts the DynamoDB operations that
 //! pass through it (the `X-Amz-Target` header: `DynamoDB_20120810.PutItem` → `PutItem`), so a
-//! test can compare what a function's real binary calls with what its IAM policy grants.
+//! test can compare what a function's real binary calls with what its IAM policy grants, and a
+//! benchmark can say how many store calls a run made.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -16,20 +17,20 @@ use tokio::task::JoinHandle;
 struct Forward {
     target: String,
     client: reqwest::Client,
-    seen: Arc<Mutex<BTreeSet<String>>>,
+    seen: Arc<Mutex<BTreeMap<String, usize>>>,
 }
 
 pub struct DynamoRecorder {
     /// The endpoint to give the function (`AWS_ENDPOINT_URL_DYNAMODB`).
     pub url: String,
-    seen: Arc<Mutex<BTreeSet<String>>>,
+    seen: Arc<Mutex<BTreeMap<String, usize>>>,
     task: JoinHandle<()>,
 }
 
 impl DynamoRecorder {
     /// Forwards everything to moto's server (`BERTH_TEST_DYNAMODB_ENDPOINT`).
     pub async fn start() -> Self {
-        let seen = Arc::new(Mutex::new(BTreeSet::new()));
+        let seen = Arc::new(Mutex::new(BTreeMap::new()));
         let forward = Forward {
             target: crate::dynamodb_endpoint(),
             client: reqwest::Client::new(),
@@ -42,6 +43,11 @@ impl DynamoRecorder {
 
     /// The operations seen so far, by name.
     pub fn operations(&self) -> BTreeSet<String> {
+        self.calls().into_keys().collect()
+    }
+
+    /// How many calls of each operation were seen so far.
+    pub fn calls(&self) -> BTreeMap<String, usize> {
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
@@ -64,7 +70,7 @@ async fn forward_one(
         .and_then(|v| v.rsplit('.').next())
         && let Ok(mut seen) = forward.seen.lock()
     {
-        seen.insert(operation.to_owned());
+        *seen.entry(operation.to_owned()).or_default() += 1;
     }
     let mut request = forward.client.request(method, &forward.target).body(body);
     for (name, value) in &headers {

@@ -1,7 +1,7 @@
 //! A Kubernetes API test server on 127.0.0.1: list endpoints for Deployments, StatefulSets,
 //! Ingresses and Argo CD Applications with the API server's JSON, label selectors (`key`,
 //! `key=value`), `limit` and `continue` paging, 410 Gone for an expired continue token, an
-//! optional bearer token, and a count of every call.
+//! optional bearer token, a count of every call, and how many lists were answered at once.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,10 @@ struct Cluster {
     calls: BTreeMap<String, usize>,
     /// When set, every call must carry `Authorization: Bearer <token>`.
     token: Option<String>,
+    /// How long each list call is held before it is answered (zero: not held).
+    hold: std::time::Duration,
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 pub struct KubeServer {
@@ -103,6 +107,16 @@ impl KubeServer {
         cluster.calls.values().sum()
     }
 
+    /// Holds every list call for `hold` before answering it, so calls made side by side overlap.
+    pub fn hold_lists(&self, hold: std::time::Duration) {
+        self.cluster.lock().expect("lock").hold = hold;
+    }
+
+    /// The most list calls the server was answering at one time.
+    pub fn most_lists_at_once(&self) -> usize {
+        self.cluster.lock().expect("lock").most_in_flight
+    }
+
     pub fn calls(&self, path: &str) -> usize {
         self.cluster
             .lock()
@@ -178,11 +192,31 @@ async fn list(
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> (StatusCode, Json<Value>) {
-    let path = format!("{group}/{version}/{plural}");
+    let hold = {
+        let mut cluster = cluster.lock().expect("lock");
+        cluster.in_flight += 1;
+        cluster.most_in_flight = cluster.most_in_flight.max(cluster.in_flight);
+        cluster.hold
+    };
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
+    }
     let mut cluster = cluster.lock().expect("lock");
+    let answer = answer_list(&mut cluster, (group, version, plural), &query, &headers);
+    cluster.in_flight -= 1;
+    answer
+}
+
+fn answer_list(
+    cluster: &mut Cluster,
+    (group, version, plural): (String, String, String),
+    query: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    let path = format!("{group}/{version}/{plural}");
     *cluster.calls.entry(path.clone()).or_default() += 1;
     cluster.total_calls += 1;
-    if !authorized(&cluster, &headers) {
+    if !authorized(cluster, headers) {
         return unauthorized();
     }
     let generation = cluster.generation;

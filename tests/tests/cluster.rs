@@ -1,5 +1,6 @@
-//! Reading the cluster against the Kubernetes API test server: one paged list per kind, label
-//! selection, and an expired continue token restarting the list once.
+//! Reading the cluster against the Kubernetes API test server: one paged list per kind, the
+//! kinds listed side by side, label selection, and an expired continue token restarting the
+//! list once.
 
 use berth_cluster::{ClusterReader, Health};
 use berth_tests::kube_server::KubeServer;
@@ -74,6 +75,27 @@ async fn one_paged_list_per_kind_selected_by_the_tenant_label() {
             .iter()
             .filter(|w| w.name.starts_with("deployment/"))
             .all(|w| w.value.health == Health::Healthy)
+    );
+}
+
+#[tokio::test]
+async fn the_four_kinds_are_listed_side_by_side_each_page_by_page() {
+    let server = KubeServer::start().await;
+    for i in 0..25 {
+        server.add(
+            "apps/v1/deployments",
+            deployment(Some("acme"), &format!("d{i:02}"), 2),
+        );
+    }
+    // Each list call is held a moment, so calls made side by side are answered together.
+    server.hold_lists(std::time::Duration::from_millis(150));
+    let objects = reader(&server, 10).await.read_all().await.unwrap();
+    assert_eq!(objects.workloads.len(), 25, "every page of every kind read");
+    assert_eq!(objects.calls, 3 + 1 + 1 + 1);
+    assert_eq!(
+        server.most_lists_at_once(),
+        4,
+        "the four kinds at once, and never two pages of one kind"
     );
 }
 

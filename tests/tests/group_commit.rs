@@ -119,7 +119,12 @@ async fn a_burst_on_git_daemon_lands_in_few_commits_each_request_exactly_once() 
     let burst = Burst::start(Backend::GitDaemon, dir.path(), &dynamodb_endpoint()).await;
     let answers = burst_of_creates(&burst, BURST).await;
     let commits = check_burst(&burst, &answers);
-    println!("{BURST} requests: {commits} commits");
+    let pushes = burst.pushes().expect("git daemon counts pushes");
+    println!(
+        "{BURST} requests: {commits} commits, {pushes} pushes, {} lost races",
+        burst.lost_races()
+    );
+    assert!(pushes >= commits, "every commit came in a push");
     assert!(
         commits <= BURST / 4,
         "{commits} commits for {BURST} requests"

@@ -48,39 +48,45 @@ impl ClusterReader {
         }
     }
 
-    /// Lists every kind a sweep needs, each page reduced to what the sweep uses as it
-    /// arrives, so memory follows the number of objects, not their size.
+    /// Lists every kind a sweep needs, the four side by side (each still one paged list, so
+    /// at most four pages are in memory at once), each page reduced to what the sweep uses as
+    /// it arrives, so memory follows the number of objects, not their size.
     pub async fn read_all(&self) -> Result<ClusterObjects, ClusterError> {
-        let mut objects = ClusterObjects::default();
-        let mut calls = 0;
         let client = || self.client.clone();
-        let deployments = self.list(
-            Api::<Deployment>::all(client()),
-            "deployments",
-            &mut calls,
-            |d| ClusterObjects::deployment_part(&d),
-        );
-        objects.workloads.extend(deployments.await?);
-        let statefulsets = self.list(
-            Api::<StatefulSet>::all(client()),
-            "statefulsets",
-            &mut calls,
-            |s| ClusterObjects::statefulset_part(&s),
-        );
-        objects.workloads.extend(statefulsets.await?);
-        let ingresses = self.list(
-            Api::<Ingress>::all(client()),
-            "ingresses",
-            &mut calls,
-            |i| ClusterObjects::ingress_part(&i),
-        );
-        objects.ingresses = ingresses.await?;
+        let (mut deployment_calls, mut statefulset_calls) = (0, 0);
+        let (mut ingress_calls, mut application_calls) = (0, 0);
         let applications: Api<DynamicObject> = Api::all_with(client(), &application_resource());
-        let applications = self.list(applications, "applications", &mut calls, |a| {
-            ClusterObjects::application_part(&a)
-        });
-        objects.applications = applications.await?;
-        objects.calls = calls;
+        let (deployments, statefulsets, ingresses, applications) = tokio::try_join!(
+            self.list(
+                Api::<Deployment>::all(client()),
+                "deployments",
+                &mut deployment_calls,
+                |d| ClusterObjects::deployment_part(&d),
+            ),
+            self.list(
+                Api::<StatefulSet>::all(client()),
+                "statefulsets",
+                &mut statefulset_calls,
+                |s| ClusterObjects::statefulset_part(&s),
+            ),
+            self.list(
+                Api::<Ingress>::all(client()),
+                "ingresses",
+                &mut ingress_calls,
+                |i| ClusterObjects::ingress_part(&i),
+            ),
+            self.list(applications, "applications", &mut application_calls, |a| {
+                ClusterObjects::application_part(&a)
+            }),
+        )?;
+        let mut objects = ClusterObjects {
+            ingresses,
+            applications,
+            calls: deployment_calls + statefulset_calls + ingress_calls + application_calls,
+            ..ClusterObjects::default()
+        };
+        objects.workloads.extend(deployments);
+        objects.workloads.extend(statefulsets);
         Ok(objects)
     }
 

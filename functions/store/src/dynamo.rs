@@ -40,7 +40,7 @@ const HEALTH_KIND: &str = "health";
 /// DynamoDB's limit on one BatchWriteItem.
 const BATCH_LIMIT: usize = 25;
 const BATCH_RETRIES: u32 = 8;
-/// BatchWriteItem calls in flight at once during a large sweep.
+/// BatchWriteItem calls in flight at once (a large sweep, a group commit's outcomes).
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// A DynamoDB client from the environment: region from `AWS_REGION` (or `AWS_DEFAULT_REGION`),
@@ -295,6 +295,20 @@ impl DynamoStore {
         }
     }
 
+    /// `writes` in chunks of [`BATCH_LIMIT`], [`BATCHES_IN_FLIGHT`] of them at once.
+    async fn write_chunks(&self, mut writes: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let mut chunks = Vec::with_capacity(writes.len().div_ceil(BATCH_LIMIT));
+        while !writes.is_empty() {
+            let rest = writes.split_off(writes.len().min(BATCH_LIMIT));
+            chunks.push(writes);
+            writes = rest;
+        }
+        futures::stream::iter(chunks.into_iter().map(|chunk| self.write_chunk(chunk)))
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .try_collect::<()>()
+            .await
+    }
+
     /// One BatchWriteItem of at most 25 requests; items DynamoDB leaves unprocessed are sent
     /// again with exponential backoff, a bounded number of times.
     async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
@@ -386,9 +400,9 @@ impl Store for DynamoStore {
                 .map_err(build_error)?;
             Ok(WriteRequest::builder().put_request(put).build())
         };
-        let mut writes = Vec::with_capacity(records.len() + tenants.len() + removed_tenants.len());
+        let mut index = Vec::with_capacity(tenants.len() + removed_tenants.len());
         for entry in tenants {
-            writes.push(put(Self::tenant_item(entry)?)?);
+            index.push(put(Self::tenant_item(entry)?)?);
         }
         for name in removed_tenants {
             let delete = DeleteRequest::builder()
@@ -396,19 +410,16 @@ impl Store for DynamoStore {
                 .key("SK", s("META"))
                 .build()
                 .map_err(build_error)?;
-            writes.push(WriteRequest::builder().delete_request(delete).build());
+            index.push(WriteRequest::builder().delete_request(delete).build());
         }
+        let records = records
+            .iter()
+            .map(|record| put(Self::request_item(record)?))
+            .collect::<Result<Vec<_>, _>>()?;
         // The index first, as a lone request writes it: a record read as settled has its
-        // tenant indexed.
-        for record in records {
-            writes.push(put(Self::request_item(record)?)?);
-        }
-        while !writes.is_empty() {
-            let rest = writes.split_off(writes.len().min(BATCH_LIMIT));
-            self.write_chunk(writes).await?;
-            writes = rest;
-        }
-        Ok(())
+        // tenant indexed. Within each, the chunks go out side by side.
+        self.write_chunks(index).await?;
+        self.write_chunks(records).await
     }
 
     async fn put_pending(&self, record: &RequestRecord) -> Result<bool, StoreError> {

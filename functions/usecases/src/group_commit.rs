@@ -352,8 +352,14 @@ impl<'a> Leader<'a> {
             let (requests, slot, limits) =
                 (requests.to_vec(), Arc::clone(&slot), self.group.limits);
             move |files: &RepoFiles| {
+                let started = std::time::Instant::now();
                 let batch = plan_batch(&requests, files, limits);
                 let index = batch_index(&requests, &batch, files);
+                tracing::debug!(
+                    requests = requests.len(),
+                    plan_ms = started.elapsed().as_millis() as u64,
+                    "planned a batch"
+                );
                 let change = batch.change.clone();
                 if let Ok(mut slot) = slot.lock() {
                     *slot = Some((batch, index));

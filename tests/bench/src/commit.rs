@@ -24,22 +24,8 @@ use berth_gitops::{
 };
 use serde_json::json;
 
-// The test support's loopback helpers and git daemon, shared without pulling in the test
-// crate's dependencies (which a release build would have to compile).
-#[allow(dead_code)]
-#[path = "../../src/git.rs"]
-mod git;
-#[allow(dead_code, unused_imports)]
-#[path = "../../src/github/mod.rs"]
-mod github;
-#[allow(dead_code)]
-#[path = "../../src/net.rs"]
-mod net;
-#[allow(dead_code)]
-#[path = "../../src/serve.rs"]
-mod serve;
-
-use git::{GitDaemon, project_charts_and_catalog, project_root};
+use berth_bench::git::{GitDaemon, project_charts_and_catalog};
+use berth_bench::github;
 
 fn tenant_name(i: usize) -> String {
     format!("t{i:05}")

@@ -15,20 +15,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-// The test support's emulator harness and helpers, shared without pulling in the test crate's
-// dependencies (which a release build would have to compile).
-#[allow(dead_code)]
-#[path = "../../src/git.rs"]
-mod git;
-#[allow(dead_code)]
-#[path = "../../src/lambda.rs"]
-mod lambda;
-#[allow(dead_code)]
-#[path = "../../src/net.rs"]
-mod net;
-#[allow(dead_code)]
-#[path = "../../src/tools.rs"]
-mod tools;
+use berth_bench::{git, lambda, net};
 
 pub use git::project_root;
 pub use net::dynamodb_endpoint;

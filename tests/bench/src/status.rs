@@ -15,23 +15,7 @@ use berth_gitops::{Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
 use berth_status::{SweepReport, Sweeper};
 use berth_usecases::Services;
 
-// The test support's servers and fleet, shared without pulling in the test crate's
-// dependencies (which a release build would have to compile).
-#[allow(dead_code)]
-#[path = "../../src/fleet.rs"]
-mod fleet;
-#[allow(dead_code)]
-#[path = "../../src/git.rs"]
-mod git;
-#[allow(dead_code)]
-#[path = "../../src/kube_server.rs"]
-mod kube_server;
-#[allow(dead_code)]
-#[path = "../../src/net.rs"]
-mod net;
-#[allow(dead_code)]
-#[path = "../../src/serve.rs"]
-mod serve;
+use berth_bench::{fleet, git, kube_server, net};
 
 const KUBE_TOKEN: &str = "bench-kube-token-0123456789";
 
