@@ -358,7 +358,7 @@ async fn sweep_records(store: &dyn Store) {
         .collect();
     puts.push(Observation::Health(health("sw", "healthy")));
     puts.push(Observation::Health(health("sx", "degraded")));
-    store.write_observations(&puts, &[]).await.unwrap();
+    store.write_observations(&puts, &[], None).await.unwrap();
     let digests = store.observation_digests().await.unwrap();
     assert_eq!(digests.len(), 32, "{digests:?}");
     for put in &puts {
@@ -372,7 +372,7 @@ async fn sweep_records(store: &dyn Store) {
         .chain(&puts[31..])
         .map(Observation::key)
         .collect();
-    store.write_observations(&[], &removes).await.unwrap();
+    store.write_observations(&[], &removes, None).await.unwrap();
     assert_eq!(store.observation_digests().await.unwrap().len(), 26);
     assert_eq!(store.list_statuses("sw").await.unwrap().len(), 25);
     assert_eq!(
@@ -430,6 +430,42 @@ async fn sweep_records(store: &dyn Store) {
     };
     store.put_cluster_health(&cluster).await.unwrap();
     assert_eq!(store.get_cluster_health().await.unwrap(), Some(cluster));
+}
+
+/// The generation is what lets a warm sweeper trust the digests it holds: every write changes
+/// it, and a writer learns whether anyone wrote between its read and its write.
+async fn each_write_of_observations_is_a_new_generation(store: &dyn Store) {
+    assert_eq!(store.observation_generation().await.unwrap(), None);
+    let first = vec![berth_store::Observation::Status(status("gen", "dev", None, "healthy"))];
+    let written = store.write_observations(&first, &[], None).await.unwrap();
+    assert!(written.sole_writer, "nobody wrote before the first write");
+    assert_eq!(
+        store.observation_generation().await.unwrap().as_deref(),
+        Some(written.generation.as_str())
+    );
+    // A writer that read the latest generation is the only writer since.
+    let second = vec![berth_store::Observation::Status(status("gen", "dev", None, "degraded"))];
+    let next = store
+        .write_observations(&second, &[], Some(&written.generation))
+        .await
+        .unwrap();
+    assert!(next.sole_writer);
+    assert_ne!(next.generation, written.generation);
+    // One that read an older generation learns someone else wrote in between.
+    let late = store
+        .write_observations(&first, &[], Some(&written.generation))
+        .await
+        .unwrap();
+    assert!(!late.sole_writer, "a write it did not see came between");
+    // Statuses recorded from elsewhere (an Argo CD notification) change it too.
+    store
+        .put_statuses(&[status("gen", "prod", None, "healthy")])
+        .await
+        .unwrap();
+    assert_ne!(
+        store.observation_generation().await.unwrap().as_deref(),
+        Some(late.generation.as_str())
+    );
 }
 
 async fn pending_requests_wait_in_order_until_they_have_an_outcome(store: &dyn Store) {
@@ -604,11 +640,109 @@ macro_rules! suite {
                 super::concurrent_lease_takers_have_one_winner(&$make).await;
             }
             #[tokio::test]
+            async fn each_write_of_observations_is_a_new_generation() {
+                super::each_write_of_observations_is_a_new_generation(&$make).await;
+            }
+            #[tokio::test]
+            async fn settled_requests_expire_and_open_ones_stay() {
+                let store = $make;
+                super::settled_requests_expire_and_open_ones_stay(
+                    &store.clone().with_request_retention(std::time::Duration::ZERO),
+                    &store,
+                )
+                .await;
+            }
+            #[tokio::test]
             async fn statuses_in_batches() {
                 super::statuses_in_batches(&$make).await;
             }
         }
     };
+}
+
+/// `expiring` keeps settled records for no time at all, `keeping` for the default 30 days:
+/// both on the same data.
+async fn settled_requests_expire_and_open_ones_stay(expiring: &dyn Store, keeping: &dyn Store) {
+    for state in [
+        RequestState::Ready,
+        RequestState::Failed,
+        RequestState::Rejected,
+        RequestState::NoChange,
+    ] {
+        let id = format!("01GONE{}", state_name(state));
+        expiring.put_request(&request(&id, state)).await.unwrap();
+        assert_eq!(
+            expiring.get_request(&id).await.unwrap(),
+            None,
+            "{state:?} is settled: past its retention it reads as gone"
+        );
+        keeping.put_request(&request(&id, state)).await.unwrap();
+        assert!(keeping.get_request(&id).await.unwrap().is_some());
+    }
+    for state in [
+        RequestState::Accepted,
+        RequestState::Committed,
+        RequestState::PrOpened,
+        RequestState::Degraded,
+        RequestState::Scheduled,
+    ] {
+        let id = format!("01OPEN{}", state_name(state));
+        expiring.put_request(&request(&id, state)).await.unwrap();
+        assert!(
+            expiring.get_request(&id).await.unwrap().is_some(),
+            "{state:?} still moves: it never expires"
+        );
+    }
+}
+
+fn state_name(state: RequestState) -> String {
+    serde_json::to_value(state)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_uppercase()
+}
+
+/// DynamoDB's TTL deletes what carries `expires_at` in epoch seconds: a settled record carries
+/// it, 30 days out by default; an open one does not.
+#[tokio::test]
+async fn a_settled_record_carries_the_ttl_attribute_dynamodb_deletes_by() {
+    let store = dynamo_store().await;
+    store
+        .put_request(&request("01TTLSETTLED", RequestState::Ready))
+        .await
+        .unwrap();
+    store
+        .put_request(&request("01TTLOPEN", RequestState::Committed))
+        .await
+        .unwrap();
+    let client = berth_store::dynamodb_client(Some(&berth_tests::dynamodb_endpoint()));
+    let expires_at = |id: &str| {
+        let (client, table) = (client.clone(), store.table().to_owned());
+        let key = format!("REQUEST#{id}");
+        async move {
+            let item = client
+                .get_item()
+                .table_name(table)
+                .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key))
+                .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("META".into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            item.get("expires_at")
+                .map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let thirty_days = 30 * 24 * 3600;
+    let at = expires_at("01TTLSETTLED").await.expect("a TTL on the settled record");
+    assert!((now + thirty_days - 60..=now + thirty_days + 60).contains(&at), "{at}");
+    assert_eq!(expires_at("01TTLOPEN").await, None);
 }
 
 fn local() -> LocalStore {

@@ -55,7 +55,8 @@ impl Followed {
 fn progress(state: RequestState) -> Option<Goal> {
     use RequestState as S;
     match state {
-        S::Committed | S::BranchPushed | S::PrOpened => Some(Goal::Committed),
+        // An expired request is known to have landed, and nothing more.
+        S::Committed | S::BranchPushed | S::PrOpened | S::Expired => Some(Goal::Committed),
         S::Merged => Some(Goal::Merged),
         S::Synced => Some(Goal::Synced),
         S::Ready | S::NoChange => Some(Goal::Ready),
@@ -63,11 +64,14 @@ fn progress(state: RequestState) -> Option<Goal> {
     }
 }
 
-/// Whether `state` is final without reaching a goal.
+/// Whether `state` is final without reaching a goal (an expired request will never say more).
 fn failed(state: RequestState) -> bool {
     matches!(
         state,
-        RequestState::Rejected | RequestState::Failed | RequestState::Degraded
+        RequestState::Rejected
+            | RequestState::Failed
+            | RequestState::Degraded
+            | RequestState::Expired
     )
 }
 

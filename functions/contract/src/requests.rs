@@ -7,7 +7,9 @@ use crate::ErrorDetail;
 
 /// Where a request is in its life: `accepted` while it runs; `committed` on the branch, or
 /// `branch_pushed` / `pr_opened` then `merged` in pull-request mode; `synced` once Argo CD
-/// applied it, `ready` once healthy; `no_change`, `rejected`, `failed`, `degraded`, `scheduled`.
+/// applied it, `ready` once healthy; `no_change`, `rejected`, `failed`, `degraded`, `scheduled`;
+/// `expired` when its record outlived the request retention and the answer is what Git holds
+/// (the commit that carried it, and its tenant and action when the commit's trailers name them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
@@ -23,6 +25,7 @@ pub enum RequestState {
     Failed,
     Degraded,
     Scheduled,
+    Expired,
 }
 
 impl RequestState {
@@ -41,6 +44,7 @@ impl RequestState {
             RequestState::Failed => "failed",
             RequestState::Degraded => "degraded",
             RequestState::Scheduled => "scheduled",
+            RequestState::Expired => "expired",
         }
     }
 }
@@ -51,11 +55,13 @@ pub struct RequestView {
     pub id: String,
     /// `create_tenant`, `update_tenant`, `delete_tenant`, `enable_module`, `disable_module`, ...
     pub action: String,
-    /// `api`, or `webhook:<sender>`.
+    /// `api`, or `webhook:<sender>`; empty when the request `expired` (Git does not say).
     pub source: String,
     /// For the API, which caller: `token:<name>` or `jwt:<sub>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
+    /// Empty only for an `expired` request whose commit names no tenant (one made before
+    /// commits carried `Berth-Tenant`).
     pub tenant: String,
     pub state: RequestState,
     /// The commit it landed in (a merge commit once merged).
@@ -95,6 +101,7 @@ mod tests {
             Failed,
             Degraded,
             Scheduled,
+            Expired,
         ] {
             assert_eq!(
                 serde_json::to_value(state).unwrap(),

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use crate::error::PlanError;
 use crate::plan::{Change, RepoFiles, plan};
-use crate::request::{Request, request_trailer};
+use crate::request::{Request, request_trailers};
 
 /// How much one group commit may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +155,7 @@ fn batch_message(included: &[(&Request, String)]) -> String {
     }
     message.push('\n');
     for (request, _) in included {
-        message.push_str(&request_trailer(&request.id));
+        message.push_str(&request_trailers(request));
         message.push('\n');
     }
     message

@@ -9,7 +9,7 @@ use crate::error::{FieldError, PlanError};
 use crate::files::{self, BaseValues, ModuleRef, ModuleValues, TenantRef, TenantSpec, TenantState};
 use crate::names::{EnvName, ModuleName, TenantName};
 use crate::paths::{self, TenantFile};
-use crate::request::{Action, ModuleChange, NewTenant, Request, TenantPatch, request_trailer};
+use crate::request::{Action, ModuleChange, NewTenant, Request, TenantPatch, request_trailers};
 use crate::schema;
 
 /// Files read from the repository at the tip: `tenants/catalog.yaml` and every file under
@@ -95,7 +95,7 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
 
     let mut change = diff(tenant, before.as_ref(), after.as_ref(), files)?;
     check_against_charts(request, &change, files)?;
-    change.message = format!("{summary}\n\n{}\n", request_trailer(&request.id));
+    change.message = format!("{summary}\n\n{}\n", request_trailers(request));
     Ok(change)
 }
 

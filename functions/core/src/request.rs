@@ -14,6 +14,57 @@ pub fn request_trailer(id: &str) -> String {
     format!("{REQUEST_TRAILER}: {id}")
 }
 
+/// The trailer naming the tenant of the request whose `Berth-Request` trailer precedes it.
+pub const TENANT_TRAILER: &str = "Berth-Tenant";
+/// The trailer naming the action of the request whose `Berth-Request` trailer precedes it.
+pub const ACTION_TRAILER: &str = "Berth-Action";
+
+/// The trailer lines for `request`: its id, then its tenant and action, so Git alone can say
+/// what a request was about once its record has expired from the store.
+pub fn request_trailers(request: &Request) -> String {
+    format!(
+        "{}\n{TENANT_TRAILER}: {}\n{ACTION_TRAILER}: {}",
+        request_trailer(&request.id),
+        request.tenant,
+        request.action.name()
+    )
+}
+
+/// A request as a commit's trailers describe it. Commits made before the tenant and action
+/// trailers existed carry the id alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedRequest {
+    pub id: String,
+    pub tenant: Option<String>,
+    pub action: Option<String>,
+}
+
+/// Every request commit `message` carries, in order: each `Berth-Request` trailer with the
+/// `Berth-Tenant` and `Berth-Action` trailers that follow it.
+pub fn carried_requests(message: &str) -> Vec<CarriedRequest> {
+    let mut carried: Vec<CarriedRequest> = Vec::new();
+    for line in message.lines() {
+        let Some((key, value)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        match (key, carried.last_mut()) {
+            (REQUEST_TRAILER, _) => carried.push(CarriedRequest {
+                id: value.to_owned(),
+                tenant: None,
+                action: None,
+            }),
+            (TENANT_TRAILER, Some(last)) => last.tenant = Some(value.to_owned()),
+            (ACTION_TRAILER, Some(last)) => last.action = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    carried
+}
+
 /// Whether commit `message` carries request `request_id`'s trailer.
 pub fn carries_request(message: &str, request_id: &str) -> bool {
     requests_carried(message).any(|id| id == request_id)
@@ -132,6 +183,35 @@ mod tests {
             ["01A", "01B"]
         );
         assert!(carries_request(&message, "01B"));
+    }
+
+    #[test]
+    fn each_request_of_a_commit_keeps_its_own_tenant_and_action() {
+        let request = |id: &str, tenant: &str, action: Action| Request {
+            id: id.into(),
+            tenant: TenantName::parse("tenant", tenant).unwrap(),
+            action,
+        };
+        let message = format!(
+            "Berth: 2 changes\n\n- a\n- b\n\n{}\n{}\n{}\n",
+            request_trailers(&request("01A", "acme", Action::DeleteTenant)),
+            request_trailer("01OLD"),
+            request_trailers(&request("01B", "beta", Action::DeleteTenant)),
+        );
+        let carried = carried_requests(&message);
+        let summary: Vec<_> = carried
+            .iter()
+            .map(|c| (c.id.as_str(), c.tenant.as_deref(), c.action.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("01A", Some("acme"), Some("delete_tenant")),
+                ("01OLD", None, None),
+                ("01B", Some("beta"), Some("delete_tenant")),
+            ]
+        );
+        assert_eq!(requests_carried(&message).count(), 3);
     }
 
     #[test]

@@ -108,7 +108,9 @@ fn create_writes_spec_base_and_modules_per_env() {
             .message
             .starts_with("Create tenant acme (standard; envs dev, prod; modules postgres)\n\n")
     );
-    assert!(change.message.ends_with("\nBerth-Request: 01REQCREATE\n"));
+    assert!(change.message.ends_with(
+        "\nBerth-Request: 01REQCREATE\nBerth-Tenant: acme\nBerth-Action: create_tenant\n"
+    ));
     let spec = String::from_utf8(change.writes["tenants/acme/tenant.yaml"].clone()).unwrap();
     assert!(spec.contains("name: acme\nowner: ops@acme.test\ntier: standard\nstate: active\ncreated_by: 01REQCREATE\n"), "{spec}");
     let base = String::from_utf8(change.writes["tenants/acme/prod/base.yaml"].clone()).unwrap();

@@ -292,6 +292,39 @@ impl Committer for Git2Committer {
         result.map_err(git_error)
     }
 
+    async fn find_landed(
+        &self,
+        request_id: String,
+        since: i64,
+    ) -> Result<Option<crate::LandedCommit>, GitError> {
+        let result = self
+            .with_cache(move |inner, repo| {
+                // Deepens a shallow cache once; later lookups find the history already there.
+                let tip = inner.fetch_tip(repo, crate::LANDED_SEARCH_DEPTH as i32)?;
+                let mut walk = repo.revwalk().map_err(backend)?;
+                walk.push(tip).map_err(backend)?;
+                for oid in walk.take(crate::LANDED_SEARCH_DEPTH) {
+                    let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
+                        break;
+                    };
+                    let message = String::from_utf8_lossy(commit.message_bytes());
+                    if berth_core::request::carries_request(&message, &request_id) {
+                        return Ok(Some(crate::LandedCommit {
+                            sha: commit.id().to_string(),
+                            message: message.into_owned(),
+                            committed_at: commit.committer().when().seconds(),
+                        }));
+                    }
+                    if commit.committer().when().seconds() < since {
+                        break;
+                    }
+                }
+                Ok(None)
+            })
+            .await;
+        result.map_err(git_error)
+    }
+
     fn branch(&self) -> &str {
         &self.inner.config.branch
     }

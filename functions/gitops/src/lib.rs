@@ -29,6 +29,19 @@ pub use seed::seed_bare_repository;
 /// claim's lease (a minute), and far fewer commits than this land on the branch in that time.
 pub const FIND_REQUEST_DEPTH: usize = 256;
 
+/// How many commits [`Committer::find_landed`] looks through at most: an expired request's
+/// commit is looked for only back to the time the request was made, and no deeper than this.
+pub const LANDED_SEARCH_DEPTH: usize = 5_000;
+
+/// A commit carrying a request's trailer, as [`Committer::find_landed`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LandedCommit {
+    pub sha: String,
+    pub message: String,
+    /// The commit's committer time, in epoch seconds.
+    pub committed_at: i64,
+}
+
 /// Plans a request against the files read at the tip.
 pub type PlanFn = dyn Fn(&RepoFiles) -> Result<Change, PlanError> + Send + Sync;
 
@@ -159,6 +172,15 @@ pub trait Committer: Send + Sync {
         request_ids: Vec<String>,
         branch: Option<String>,
     ) -> Result<BTreeMap<String, String>, GitError>;
+
+    /// The newest commit of the configured branch carrying `request_id`'s trailer, looking no
+    /// further back than commits made before `since` (epoch seconds) nor deeper than
+    /// [`LANDED_SEARCH_DEPTH`] commits: how a request whose record expired is answered.
+    async fn find_landed(
+        &self,
+        request_id: String,
+        since: i64,
+    ) -> Result<Option<LandedCommit>, GitError>;
 
     /// The branch direct commits go to.
     fn branch(&self) -> &str;

@@ -32,6 +32,7 @@ use crate::error::{ApiError, RETRY_AFTER_SECONDS};
 use crate::idempotency::{self, Begin, Finish};
 use crate::openapi::WriteAnswers;
 use berth_usecases::group_commit::WhenUndecided;
+use berth_usecases::lookup::{RequestLookup, look_up_request};
 use berth_usecases::submit::{Submission, submit_by};
 
 /// The API router with its state; serve it with axum locally or under `lambda_http::run`.
@@ -379,11 +380,11 @@ pub(crate) async fn get_tenant_status(
 #[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",
     params(("id" = String, Path, description = "The request's id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")),
     responses(
-        (status = 200, description = "The request and where it is in its life", body = RequestView),
+        (status = 200, description = "The request and where it is in its life; `expired` with what Git holds once its record outlived the request retention", body = RequestView),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
-        (status = 404, description = "No such request the caller may see", body = ErrorResponse),
+        (status = 404, description = "No such request the caller may see, or one that expired and that no commit found carries", body = ErrorResponse),
         (status = 422, description = "The id is not a ULID", body = ErrorResponse),
-        (status = 503, description = "The store could not be read", body = ErrorResponse),
+        (status = 503, description = "The store or Git could not be read", body = ErrorResponse),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn get_request(
@@ -392,17 +393,31 @@ pub(crate) async fn get_request(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RequestView>, ApiError> {
     let Path(id) = path.map_err(path_error)?;
-    if ulid::Ulid::from_string(&id).is_err() {
+    let Ok(ulid) = ulid::Ulid::from_string(&id) else {
         return Err(ApiError::invalid("id", "must be a request id (a ULID)"));
+    };
+    let not_found = || ApiError::not_found(format!("no request {id}"));
+    match look_up_request(&state.services, ulid).await? {
+        RequestLookup::Recorded(record) if principal.sees(&record.tenant) => {
+            Ok(Json(contract::request_view(&record)))
+        }
+        // A commit naming no tenant may carry anyone's request: only callers who see every
+        // tenant get it.
+        RequestLookup::Landed(landed)
+            if landed
+                .tenant
+                .as_deref()
+                .map_or(principal.sees_every_tenant(), |t| principal.sees(t)) =>
+        {
+            Ok(Json(contract::landed_view(&landed)))
+        }
+        RequestLookup::Expired => Err(ApiError::not_found(format!(
+            "request {id} has expired: its record is kept {} after it settles, and no commit \
+             on the branch since it was made carries it",
+            humantime::format_duration(state.services.request_retention)
+        ))),
+        _ => Err(not_found()),
     }
-    let record = state
-        .services
-        .store
-        .get_request(&id)
-        .await?
-        .filter(|r| principal.sees(&r.tenant));
-    let record = record.ok_or_else(|| ApiError::not_found(format!("no request {id}")))?;
-    Ok(Json(contract::request_view(&record)))
 }
 
 /// The query of a write: `mode` always allowed, plus the names in `extra`.

@@ -159,6 +159,11 @@ impl Principal {
     pub fn sees(&self, tenant: &str) -> bool {
         self.tenant.as_deref().is_none_or(|scope| scope == tenant)
     }
+
+    /// Whether the caller is scoped to no single tenant.
+    pub fn sees_every_tenant(&self) -> bool {
+        self.tenant.is_none()
+    }
 }
 
 /// Finds the grant for a presented token, comparing against every grant so the time taken

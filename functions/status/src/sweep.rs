@@ -13,7 +13,7 @@ use berth_cluster::{
 use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
 use berth_store::{
-    ClusterHealth, ErrorBody, Observation, RequestRecord, RequestState, StatusRecord, StoreError,
+    ClusterHealth, ErrorBody, Observation, ObservationKey, RequestRecord, RequestState, StatusRecord, StoreError,
 };
 use berth_usecases::Services;
 use berth_usecases::pull_request::{follow, open_for};
@@ -70,6 +70,9 @@ pub struct SweepReport {
     /// sweep committed or otherwise settled as the commit lease's holder.
     pub pending_settled: usize,
     pub scheduled_carried_out: usize,
+    /// The digests diffed against were this process's own, confirmed current by the
+    /// observation generation alone (a warm sweeper), rather than read from the store.
+    pub digests_cached: bool,
     /// Tenant folders Git holds that could not be read.
     pub problems: Vec<String>,
     /// Milliseconds spent reading Git, reading the cluster, diffing and writing the store, and
@@ -77,11 +80,20 @@ pub struct SweepReport {
     pub millis: PhaseMillis,
 }
 
+/// What [`Sweeper::record_observations`] did.
+struct DigestsDiffed {
+    writes: usize,
+    removes: usize,
+    /// Spent learning the stored digests: the generation, and the index when not cached.
+    millis: u128,
+    cached: bool,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PhaseMillis {
     pub git: u128,
     pub cluster: u128,
-    /// Reading the stored digests (included in `store`).
+    /// Learning the stored digests (included in `store`).
     pub digests: u128,
     pub store: u128,
     pub requests: u128,
@@ -95,6 +107,15 @@ pub struct Sweeper {
     cluster: Option<Arc<ClusterConnector>>,
     page_size: u32,
     sync_timeout: Duration,
+    /// The digests this process last read or wrote, with their generation: a warm sweeper
+    /// reads them again only when another writer changed the generation since.
+    digests: tokio::sync::Mutex<Option<KnownDigests>>,
+}
+
+/// The stored digests as of one observation generation.
+struct KnownDigests {
+    generation: String,
+    digests: BTreeMap<ObservationKey, String>,
 }
 
 /// What the cluster said, or why it said nothing.
@@ -112,6 +133,7 @@ impl Sweeper {
             cluster,
             page_size: DEFAULT_PAGE_SIZE,
             sync_timeout: DEFAULT_SYNC_TIMEOUT,
+            digests: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -168,12 +190,13 @@ impl Sweeper {
             ..Default::default()
         };
         // Leftovers are only known to be gone when the cluster was read.
-        let (writes, removes, digests) = self
+        let diffed = self
             .record_observations(&slots, &now, read.objects.is_ok())
             .await?;
-        millis.digests = digests;
-        report.writes = writes;
-        report.removes = removes;
+        millis.digests = diffed.millis;
+        report.writes = diffed.writes;
+        report.removes = diffed.removes;
+        report.digests_cached = diffed.cached;
         if self.record_cluster_health(&read, &now).await? {
             report.writes += 1;
         }
@@ -272,16 +295,23 @@ impl Sweeper {
     }
 
     /// Writes the observations whose digest changed; removes stored ones nothing reports any
-    /// more (when `complete`). Returns (written, removed, milliseconds reading the digests).
+    /// more (when `complete`).
     async fn record_observations(
         &self,
         slots: &[SlotStatus],
         now: &str,
         complete: bool,
-    ) -> Result<(usize, usize, u128), StoreError> {
+    ) -> Result<DigestsDiffed, StoreError> {
         let clock = std::time::Instant::now();
-        let stored = self.services.store.observation_digests().await?;
-        let digests = clock.elapsed().as_millis();
+        // Held for the whole diff and write: two sweeps of one process never interleave here.
+        let mut known = self.digests.lock().await;
+        let generation = self.services.store.observation_generation().await?;
+        // Taken out: a failure below leaves no cache, and the next sweep reads afresh.
+        let (mut stored, cached) = match known.take() {
+            Some(k) if generation.as_deref() == Some(k.generation.as_str()) => (k.digests, true),
+            _ => (self.services.store.observation_digests().await?, false),
+        };
+        let millis = clock.elapsed().as_millis();
         let fresh = observations(slots, now);
         let keys: BTreeSet<_> = fresh.iter().map(Observation::key).collect();
         let puts: Vec<Observation> = fresh
@@ -289,17 +319,42 @@ impl Sweeper {
             .filter(|o| stored.get(&o.key()).map(String::as_str) != Some(o.digest()))
             .collect();
         let removes: Vec<_> = if complete {
-            stored.into_keys().filter(|k| !keys.contains(k)).collect()
+            stored.keys().filter(|k| !keys.contains(*k)).cloned().collect()
         } else {
             Vec::new()
         };
-        if !puts.is_empty() || !removes.is_empty() {
-            self.services
-                .store
-                .write_observations(&puts, &removes)
-                .await?;
+        let diffed = DigestsDiffed {
+            writes: puts.len(),
+            removes: removes.len(),
+            millis,
+            cached,
+        };
+        if puts.is_empty() && removes.is_empty() {
+            *known = generation.map(|generation| KnownDigests {
+                generation,
+                digests: stored,
+            });
+            return Ok(diffed);
         }
-        Ok((puts.len(), removes.len(), digests))
+        let written = self
+            .services
+            .store
+            .write_observations(&puts, &removes, generation.as_deref())
+            .await?;
+        // Another writer's items may be missing from ours: then the next sweep reads afresh.
+        if written.sole_writer {
+            for key in &removes {
+                stored.remove(key);
+            }
+            for put in puts {
+                stored.insert(put.key(), put.digest().to_owned());
+            }
+            *known = Some(KnownDigests {
+                generation: written.generation,
+                digests: stored,
+            });
+        }
+        Ok(diffed)
     }
 
     /// Records whether the cluster answered, when that changed; returns whether it wrote.

@@ -1,5 +1,7 @@
-//! The DynamoDB backend: one table, `PK`/`SK` strings, TTL on `expires_at` (DESIGN.md §6), and a
-//! sparse index `by_kind` (`kind`, `PK`) that lists tenants without scanning their statuses.
+//! The DynamoDB backend: one table, `PK`/`SK` strings, TTL on `expires_at` (DESIGN.md §6), a
+//! sparse index `by_kind` (`kind`, `PK`) that lists tenants without scanning their statuses, and
+//! a sparse index `by_digest` (`digest_shard`, `PK`, projecting `digest`) that holds status and
+//! health items only, so a sweep reads their digests without reading the table's history.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -21,8 +23,8 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     BillingLink, Claim, ClusterHealth, CommitLease, HEALTH_ITEM, IdempotencyRecord, LeaseTaken,
-    Observation, ObservationKey, RequestRecord, StatusRecord, Store, StoreError, StoredResponse,
-    TenantEntry, TenantHealth, now_epoch,
+    Observation, ObservationKey, ObservationsWritten, RequestRecord, StatusRecord, Store, StoreError, StoredResponse,
+    TenantEntry, TenantHealth, DEFAULT_REQUEST_RETENTION, now_epoch,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -37,6 +39,15 @@ const COMMIT_LEASE_PK: &str = "LEASE#COMMIT";
 /// Billing links with a scheduled suspension or deletion.
 const SCHEDULED_KIND: &str = "billing_scheduled";
 const HEALTH_KIND: &str = "health";
+const DIGEST_INDEX: &str = "by_digest";
+/// The attribute only observations carry: their partition in [`DIGEST_INDEX`].
+const DIGEST_SHARD: &str = "digest_shard";
+/// Partitions of [`DIGEST_INDEX`], read side by side: enough that one sweep's writes do not
+/// crowd a single index partition, few enough that an unchanged sweep makes few calls.
+const DIGEST_SHARDS: u32 = 8;
+/// The item whose `generation` every write of observations replaces.
+const GENERATION_PK: &str = "OBSERVATIONS";
+const GENERATION_SK: &str = "GENERATION";
 /// DynamoDB's limit on one BatchWriteItem.
 const BATCH_LIMIT: usize = 25;
 const BATCH_RETRIES: u32 = 8;
@@ -106,6 +117,18 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         )
         .build()
         .map_err(build_error)?;
+    let digests = GlobalSecondaryIndex::builder()
+        .index_name(DIGEST_INDEX)
+        .key_schema(key(DIGEST_SHARD, KeyType::Hash)?)
+        .key_schema(key("PK", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .non_key_attributes("digest")
+                .build(),
+        )
+        .build()
+        .map_err(build_error)?;
     let created = client
         .create_table()
         .table_name(table)
@@ -113,9 +136,11 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .attribute_definitions(attribute("PK")?)
         .attribute_definitions(attribute("SK")?)
         .attribute_definitions(attribute("kind")?)
+        .attribute_definitions(attribute(DIGEST_SHARD)?)
         .key_schema(key("PK", KeyType::Hash)?)
         .key_schema(key("SK", KeyType::Range)?)
         .global_secondary_indexes(index)
+        .global_secondary_indexes(digests)
         .send()
         .await;
     match created {
@@ -160,6 +185,7 @@ fn s(value: impl Into<String>) -> AttributeValue {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    request_retention: Duration,
 }
 
 impl DynamoStore {
@@ -167,7 +193,19 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            request_retention: DEFAULT_REQUEST_RETENTION,
         }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// How long a settled request's record is kept before the table's TTL deletes it.
+    pub fn with_request_retention(mut self, retention: Duration) -> Self {
+        self.request_retention = retention;
+        self
     }
 
     fn item<T: Serialize>(pk: String, sk: &str, record: &T) -> Result<Item, StoreError> {
@@ -272,27 +310,89 @@ impl DynamoStore {
 
     /// A request's item: listed as pending while it waits for a group commit, as open while
     /// the sweep still moves it.
-    fn request_item(record: &RequestRecord) -> Result<Item, StoreError> {
+    /// Settled, it carries `expires_at`: the table's TTL deletes it after the retention.
+    fn request_item(&self, record: &RequestRecord) -> Result<Item, StoreError> {
         let mut item = Self::item(format!("REQUEST#{}", record.id), "META", record)?;
         if record.is_pending() {
             item.insert("kind".into(), s(PENDING_KIND));
         } else if record.state.is_open() {
             item.insert("kind".into(), s(OPEN_REQUEST_KIND));
+        } else if record.state.is_settled() {
+            let expires_at = now_epoch().saturating_add_unsigned(self.request_retention.as_secs());
+            item.insert("expires_at".into(), AttributeValue::N(expires_at.to_string()));
         }
         Ok(item)
     }
 
+    /// An observation's item, in [`DIGEST_INDEX`] under its tenant's shard.
     fn observation_item(put: &Observation) -> Result<Item, StoreError> {
         let key = put.key();
         let pk = format!("TENANT#{}", key.tenant);
-        match put {
-            Observation::Status(r) => Self::item(pk, &key.item, r),
+        let mut item = match put {
+            Observation::Status(r) => Self::item(pk, &key.item, r)?,
             Observation::Health(h) => {
                 let mut item = Self::item(pk, &key.item, h)?;
                 item.insert("kind".into(), s(HEALTH_KIND));
-                Ok(item)
+                item
             }
+        };
+        item.insert(DIGEST_SHARD.into(), s(digest_shard(&key.tenant).to_string()));
+        Ok(item)
+    }
+
+    /// Replaces the observation generation with a new one. `expected`: only if it still is
+    /// that one (`Ok(false)` when another writer replaced it). Returns, without `expected`,
+    /// whether the generation replaced was `seen`.
+    async fn replace_generation(
+        &self,
+        generation: &str,
+        seen: Option<&str>,
+        expected: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut item = Item::new();
+        item.insert("PK".into(), s(GENERATION_PK));
+        item.insert("SK".into(), s(GENERATION_SK));
+        item.insert("generation".into(), s(generation));
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let put = match expected {
+            Some(expected) => put
+                .condition_expression("generation = :expected")
+                .expression_attribute_values(":expected", s(expected)),
+            None => put.return_values(ReturnValue::AllOld),
+        };
+        match put.send().await {
+            Ok(out) => {
+                if expected.is_some() {
+                    return Ok(true);
+                }
+                let before = out
+                    .attributes
+                    .as_ref()
+                    .and_then(|old| old.get("generation"))
+                    .and_then(|v| v.as_s().ok());
+                Ok(before.map(String::as_str) == seen)
+            }
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
         }
+    }
+
+    /// One shard's digests, page after page.
+    async fn shard_digests(&self, shard: u32) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(DIGEST_INDEX)
+            .key_condition_expression("#shard = :shard")
+            .expression_attribute_names("#shard", DIGEST_SHARD)
+            .expression_attribute_values(":shard", s(shard.to_string()))
+            .projection_expression("PK, SK, digest")
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)
     }
 
     /// `writes` in chunks of [`BATCH_LIMIT`], [`BATCHES_IN_FLIGHT`] of them at once.
@@ -384,7 +484,7 @@ fn idempotency_pk(source: &str, key: &str) -> String {
 #[async_trait]
 impl Store for DynamoStore {
     async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
-        self.put(Self::request_item(record)?).await
+        self.put(self.request_item(record)?).await
     }
 
     async fn record_batch(
@@ -414,7 +514,7 @@ impl Store for DynamoStore {
         }
         let records = records
             .iter()
-            .map(|record| put(Self::request_item(record)?))
+            .map(|record| put(self.request_item(record)?))
             .collect::<Result<Vec<_>, _>>()?;
         // The index first, as a lone request writes it: a record read as settled has its
         // tenant indexed. Within each, the chunks go out side by side.
@@ -427,7 +527,7 @@ impl Store for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(Self::request_item(record)?))
+            .set_item(Some(self.request_item(record)?))
             .condition_expression(
                 "attribute_not_exists(PK) OR #state IN (:accepted, :failed, :scheduled)",
             )
@@ -539,7 +639,27 @@ impl Store for DynamoStore {
     }
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
-        self.get(format!("REQUEST#{id}"), "META").await
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("REQUEST#{id}")))
+            .key("SK", s("META"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        // TTL deletes expired items within days, not at once: until then they read as gone.
+        let expired = |item: &Item| {
+            item.get("expires_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<i64>().ok())
+                .is_some_and(|at| at <= now_epoch())
+        };
+        out.item
+            .filter(|item| !expired(item))
+            .map(Self::record)
+            .transpose()
     }
 
     async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError> {
@@ -693,7 +813,13 @@ impl Store for DynamoStore {
         &self,
         puts: &[Observation],
         removes: &[ObservationKey],
-    ) -> Result<(), StoreError> {
+        seen: Option<&str>,
+    ) -> Result<ObservationsWritten, StoreError> {
+        // Marked before the first item changes, so a warm sweeper stops trusting its digests
+        // even if this write dies half way; marked again after the last, so one that read the
+        // digests while they were changing reads them again.
+        let during = ulid::Ulid::new().to_string();
+        let followed_seen = self.replace_generation(&during, seen, None).await?;
         // Items are built chunk by chunk as the chunks go out, so a sweep of thousands of
         // changes never holds them all at once.
         let pending: Vec<Pending<'_>> = removes
@@ -713,27 +839,45 @@ impl Store for DynamoStore {
         futures::stream::iter(sends)
             .buffer_unordered(BATCHES_IN_FLIGHT)
             .try_collect::<()>()
+            .await?;
+        let generation = ulid::Ulid::new().to_string();
+        let still_ours = self
+            .replace_generation(&generation, None, Some(&during))
+            .await?;
+        Ok(ObservationsWritten {
+            generation,
+            sole_writer: followed_seen && still_ours,
+        })
+    }
+
+    async fn observation_generation(&self) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(GENERATION_PK))
+            .key("SK", s(GENERATION_SK))
+            .consistent_read(true)
+            .send()
             .await
+            .map_err(unavailable)?;
+        Ok(out
+            .item
+            .and_then(|mut item| item.remove("generation"))
+            .and_then(|v| v.as_s().ok().cloned()))
     }
 
     async fn observation_digests(&self) -> Result<BTreeMap<ObservationKey, String>, StoreError> {
-        // A scan that returns only keys and digests: the sweep needs no more to diff.
-        let items = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .projection_expression("PK, SK, digest")
-            .filter_expression("begins_with(PK, :tenant) AND attribute_exists(digest)")
-            .expression_attribute_values(":tenant", s("TENANT#"))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
+        // The index is eventually consistent: a write finished a moment ago may not show yet.
+        // The worst that does is one rewrite of an item that already held the observation.
+        let shards = futures::stream::iter((0..DIGEST_SHARDS).map(|shard| self.shard_digests(shard)))
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .try_collect::<Vec<_>>()
+            .await?;
         let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        Ok(items
+        Ok(shards
             .iter()
+            .flatten()
             .filter_map(|item| {
                 let tenant = text(item, "PK")?.strip_prefix("TENANT#")?.to_owned();
                 let key = ObservationKey {
@@ -769,4 +913,13 @@ impl Store for DynamoStore {
         )
         .await
     }
+}
+
+/// The [`DIGEST_INDEX`] partition of `tenant`'s observations: FNV-1a of its name, stable across
+/// processes and releases (the index's layout depends on it).
+fn digest_shard(tenant: &str) -> u32 {
+    let hash = tenant.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    hash % DIGEST_SHARDS
 }

@@ -12,7 +12,7 @@ pub use dynamo::{DynamoStore, create_table, dynamodb_client};
 pub use local::LocalStore;
 pub use records::{
     BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM, IdempotencyRecord,
-    LeaseTaken, Observation, ObservationKey, Registration, RequestRecord, RequestState,
+    LeaseTaken, Observation, ObservationKey, ObservationsWritten, Registration, RequestRecord, RequestState,
     ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
 };
 
@@ -106,19 +106,27 @@ pub trait Store: Send + Sync {
     /// Writes statuses (in batches the backend allows).
     async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
         let puts: Vec<Observation> = records.iter().cloned().map(Observation::Status).collect();
-        self.write_observations(&puts, &[]).await
+        self.write_observations(&puts, &[], None).await.map(drop)
     }
     /// A tenant's statuses, ordered by env and module.
     async fn list_statuses(&self, tenant: &str) -> Result<Vec<StatusRecord>, StoreError>;
 
     /// Writes and removes what a sweep observed, in batches of at most 25, retrying the items
-    /// the backend left unprocessed.
+    /// the backend left unprocessed. The observation generation is replaced before the first
+    /// item is written and again after the last, so a reader that read it before or during
+    /// this write sees it change. `seen` is the generation the caller read its digests at.
     async fn write_observations(
         &self,
         puts: &[Observation],
         removes: &[ObservationKey],
-    ) -> Result<(), StoreError>;
-    /// The digest of every observation stored, so a sweep writes only what changed.
+        seen: Option<&str>,
+    ) -> Result<ObservationsWritten, StoreError>;
+    /// The generation of the stored observations: it changes with every write of them, so a
+    /// sweeper holding the digests of a generation knows them current while it stays the same.
+    /// `None` before any observation was written.
+    async fn observation_generation(&self) -> Result<Option<String>, StoreError>;
+    /// The digest of every observation stored, so a sweep writes only what changed. Read from
+    /// an index that holds nothing else: the cost follows the fleet, not the table's history.
     async fn observation_digests(
         &self,
     ) -> Result<std::collections::BTreeMap<ObservationKey, String>, StoreError>;
@@ -128,6 +136,11 @@ pub trait Store: Send + Sync {
     async fn put_cluster_health(&self, health: &ClusterHealth) -> Result<(), StoreError>;
     async fn get_cluster_health(&self) -> Result<Option<ClusterHealth>, StoreError>;
 }
+
+/// How long a settled request's record is kept (`BERTH_REQUEST_RETENTION`'s default); Git
+/// keeps the request in its commit's trailers for good.
+pub const DEFAULT_REQUEST_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Seconds since the Unix epoch, for expiry checks.
 pub(crate) fn now_epoch() -> i64 {

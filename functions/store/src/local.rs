@@ -12,8 +12,8 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::{
     BillingLink, Claim, ClusterHealth, CommitLease, HEALTH_ITEM, IdempotencyRecord, LeaseTaken,
-    Observation, ObservationKey, RequestRecord, RequestState, StatusRecord, Store, StoreError,
-    StoredResponse, TenantEntry, TenantHealth, now_epoch,
+    Observation, ObservationKey, ObservationsWritten, RequestRecord, RequestState, StatusRecord, Store, StoreError,
+    StoredResponse, TenantEntry, TenantHealth, DEFAULT_REQUEST_RETENTION, now_epoch,
 };
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -31,6 +31,42 @@ struct Data {
     cluster: Option<ClusterHealth>,
     #[serde(default)]
     commit_lease: Option<CommitLease>,
+    /// Replaced by every write of observations (see [`Store::observation_generation`]).
+    #[serde(default)]
+    observation_generation: Option<String>,
+    /// When each settled request's record expires (epoch seconds), as DynamoDB's TTL would.
+    #[serde(default)]
+    request_expiry: BTreeMap<String, i64>,
+}
+
+impl Data {
+    /// Stores `record`; settled, it expires after `retention`. Records already expired go.
+    fn insert_request(&mut self, record: &RequestRecord, retention: std::time::Duration) {
+        let now = now_epoch();
+        if record.state.is_settled() {
+            let at = now.saturating_add_unsigned(retention.as_secs());
+            self.request_expiry.insert(record.id.clone(), at);
+        } else {
+            self.request_expiry.remove(&record.id);
+        }
+        self.requests.insert(record.id.clone(), record.clone());
+        let expired: Vec<String> = self
+            .request_expiry
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.request_expiry.remove(&id);
+            self.requests.remove(&id);
+        }
+    }
+
+    fn has_expired(&self, id: &str) -> bool {
+        self.request_expiry
+            .get(id)
+            .is_some_and(|at| *at <= now_epoch())
+    }
 }
 
 /// The key of a status in [`Data::statuses`] for an observation key (`STATUS#<env>#<module>`).
@@ -46,6 +82,7 @@ fn status_key(key: &ObservationKey) -> Option<String> {
 pub struct LocalStore {
     path: PathBuf,
     data: Arc<AsyncMutex<Data>>,
+    request_retention: std::time::Duration,
 }
 
 /// Open files by canonical path: the sharing that makes two instances safe.
@@ -85,6 +122,7 @@ impl LocalStore {
             return Ok(Self {
                 path: canonical,
                 data: Arc::clone(data),
+                request_retention: DEFAULT_REQUEST_RETENTION,
             });
         }
         let data = match std::fs::read(&canonical) {
@@ -100,7 +138,14 @@ impl LocalStore {
         Ok(Self {
             path: canonical,
             data,
+            request_retention: DEFAULT_REQUEST_RETENTION,
         })
+    }
+
+    /// How long a settled request's record is kept.
+    pub fn with_request_retention(mut self, retention: std::time::Duration) -> Self {
+        self.request_retention = retention;
+        self
     }
 
     /// Applies `change` to the data and writes the file before the lock is released.
@@ -135,13 +180,14 @@ fn idempotency_key(source: &str, key: &str) -> String {
 #[async_trait]
 impl Store for LocalStore {
     async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
-        self.write(|d| d.requests.insert(record.id.clone(), record.clone()))
-            .await
-            .map(drop)
+        let retention = self.request_retention;
+        self.write(|d| d.insert_request(record, retention)).await
     }
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
-        Ok(self.read(|d| d.requests.get(id).cloned()).await)
+        Ok(self
+            .read(|d| d.requests.get(id).filter(|_| !d.has_expired(id)).cloned())
+            .await)
     }
 
     async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError> {
@@ -260,6 +306,7 @@ impl Store for LocalStore {
         tenants: &[TenantEntry],
         removed_tenants: &[String],
     ) -> Result<(), StoreError> {
+        let retention = self.request_retention;
         self.write(|d| {
             for entry in tenants {
                 d.tenants.insert(entry.name.clone(), entry.clone());
@@ -268,13 +315,14 @@ impl Store for LocalStore {
                 d.tenants.remove(name);
             }
             for record in records {
-                d.requests.insert(record.id.clone(), record.clone());
+                d.insert_request(record, retention);
             }
         })
         .await
     }
 
     async fn put_pending(&self, record: &RequestRecord) -> Result<bool, StoreError> {
+        let retention = self.request_retention;
         self.write(|d| {
             let replaceable = d.requests.get(&record.id).is_none_or(|stored| {
                 matches!(
@@ -283,7 +331,7 @@ impl Store for LocalStore {
                 )
             });
             if replaceable {
-                d.requests.insert(record.id.clone(), record.clone());
+                d.insert_request(record, retention);
             }
             replaceable
         })
@@ -359,8 +407,12 @@ impl Store for LocalStore {
         &self,
         puts: &[Observation],
         removes: &[ObservationKey],
-    ) -> Result<(), StoreError> {
+        seen: Option<&str>,
+    ) -> Result<ObservationsWritten, StoreError> {
         self.write(|d| {
+            // One write under the lock: nobody writes between the two marks DynamoDB needs.
+            let generation = ulid::Ulid::new().to_string();
+            let previous = d.observation_generation.replace(generation.clone());
             for key in removes {
                 if let Some(k) = status_key(key) {
                     d.statuses.remove(&k);
@@ -379,8 +431,16 @@ impl Store for LocalStore {
                     }
                 }
             }
+            ObservationsWritten {
+                generation,
+                sole_writer: previous.as_deref() == seen,
+            }
         })
         .await
+    }
+
+    async fn observation_generation(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.read(|d| d.observation_generation.clone()).await)
     }
 
     async fn observation_digests(&self) -> Result<BTreeMap<ObservationKey, String>, StoreError> {

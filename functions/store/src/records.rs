@@ -22,6 +22,15 @@ pub enum RequestState {
 }
 
 impl RequestState {
+    /// States nothing moves on from: the record expires once the request retention has passed
+    /// (Git keeps the request in its trailers).
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            RequestState::Ready | RequestState::Failed | RequestState::Rejected | RequestState::NoChange
+        )
+    }
+
     /// States the status sweep still moves forward: waiting for a merge, a sync or health, or
     /// (`accepted`) for an outcome, which the sweep settles when the request's lease ran out.
     pub fn is_open(self) -> bool {
@@ -231,6 +240,17 @@ impl Observation {
             Observation::Health(h) => &h.digest,
         }
     }
+}
+
+/// What a write of observations left behind: the generation it stored, and whether it was the
+/// only writer since the generation its caller had read (`seen`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservationsWritten {
+    /// Identifies the stored observations as this write left them.
+    pub generation: String,
+    /// No other writer stored observations between the caller's read of `seen` and the end of
+    /// this write: the caller's digests plus its own changes are exactly what is stored.
+    pub sole_writer: bool,
 }
 
 /// `CLUSTER / HEALTH`: whether the last sweep could read the cluster, and its version.

@@ -9,6 +9,7 @@ pub mod fingerprint;
 pub mod git_settings;
 pub mod group_commit;
 pub mod intake;
+pub mod lookup;
 pub mod pull_request;
 pub mod schedules;
 pub mod services;

@@ -1,6 +1,7 @@
 //! What every use-case works with: the Git committer, the store, and the optional parts.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use berth_gitops::{Committer, GithubPulls};
 use berth_store::Store;
@@ -21,6 +22,9 @@ pub struct Services {
     pub pulls: Option<Arc<GithubPulls>>,
     /// Direct-mode requests wait for a group commit; `None` commits each on its own.
     pub group_commit: Option<GroupCommit>,
+    /// How long the store keeps a settled request's record (the store is told the same):
+    /// lookups of older ids go to Git.
+    pub request_retention: Duration,
 }
 
 impl Services {
@@ -31,6 +35,7 @@ impl Services {
             status_refresh: None,
             pulls: None,
             group_commit: Some(GroupCommit::default()),
+            request_retention: berth_store::DEFAULT_REQUEST_RETENTION,
         }
     }
 }

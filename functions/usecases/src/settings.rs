@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_store::{DynamoStore, LocalStore, Store, dynamodb_client};
+use berth_store::{DEFAULT_REQUEST_RETENTION, DynamoStore, LocalStore, Store, dynamodb_client};
 
 use crate::git_settings::GitSettings;
 use crate::group_commit::GroupCommit;
@@ -60,15 +60,18 @@ impl StoreSettings {
         }
     }
 
-    /// The store's client, made once and reused.
-    pub fn open(self) -> Result<Arc<dyn Store>, ConfigError> {
+    /// The store's client, made once and reused; settled request records are kept for
+    /// `request_retention`.
+    pub fn open(self, request_retention: Duration) -> Result<Arc<dyn Store>, ConfigError> {
         Ok(match self {
-            Self::Dynamo { table, endpoint } => Arc::new(DynamoStore::new(
-                dynamodb_client(endpoint.as_deref()),
-                table,
-            )),
+            Self::Dynamo { table, endpoint } => Arc::new(
+                DynamoStore::new(dynamodb_client(endpoint.as_deref()), table)
+                    .with_request_retention(request_retention),
+            ),
             Self::Local { path } => Arc::new(
-                LocalStore::open(path).map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?,
+                LocalStore::open(path)
+                    .map_err(|e| invalid("BERTH_STORE_FILE", e.to_string()))?
+                    .with_request_retention(request_retention),
             ),
         })
     }
@@ -85,6 +88,8 @@ pub struct ServiceSettings {
     /// `BERTH_GROUP_COMMIT` (`on` or `off`), `BERTH_BATCH_MAX`, `BERTH_BATCH_WAIT`; the commit
     /// lease lasts as long as the claim lease.
     pub group_commit: Option<GroupCommit>,
+    /// `BERTH_REQUEST_RETENTION`: how long a settled request's record is kept.
+    pub request_retention: Duration,
 }
 
 impl ServiceSettings {
@@ -98,16 +103,24 @@ impl ServiceSettings {
             store: StoreSettings::from_env(get)?,
             claim_lease,
             group_commit: group_commit_from_env(get, claim_lease)?,
+            request_retention: duration_from_env(
+                get,
+                "BERTH_REQUEST_RETENTION",
+                3_600..=10 * 365 * 86_400,
+                "must be a duration from 1h to 10 years, such as 30days or 90d",
+            )?
+            .unwrap_or(DEFAULT_REQUEST_RETENTION),
         })
     }
 
     /// Builds the services: clients are made once here and reused.
     pub fn into_services(self) -> Result<Services, ConfigError> {
-        let store = self.store.open()?;
+        let store = self.store.open(self.request_retention)?;
         let git = self.git.into_parts()?;
         let mut services = Services::new(git.committer, store);
         services.pulls = git.pulls;
         services.group_commit = self.group_commit;
+        services.request_retention = self.request_retention;
         Ok(services)
     }
 }

@@ -140,11 +140,19 @@ pub fn rest_blob_content(body: &Value, oid: &str) -> Result<Vec<u8>, AnswerError
     })
 }
 
+/// One commit of a history page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryCommit {
+    pub oid: String,
+    pub message: String,
+    /// `committedDate`, in epoch seconds.
+    pub committed_at: i64,
+}
+
 /// One page of a branch's history, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPage {
-    /// `(oid, message)` of each commit.
-    pub commits: Vec<(String, String)>,
+    pub commits: Vec<HistoryCommit>,
     /// The cursor of the next page, if there is one.
     pub next: Option<String>,
 }
@@ -161,7 +169,17 @@ pub fn history_answer(data: &Value) -> Result<Option<HistoryPage>, AnswerError> 
         .as_array()
         .ok_or_else(|| AnswerError::Missing("history.nodes".into()))?
         .iter()
-        .map(|node| Ok((string(node, "oid")?, string(node, "message")?)))
+        .map(|node| {
+            let date = string(node, "committedDate")?;
+            let committed_at = chrono::DateTime::parse_from_rfc3339(&date)
+                .map_err(|_| AnswerError::Missing(format!("a valid committedDate ({date})")))?
+                .timestamp();
+            Ok(HistoryCommit {
+                oid: string(node, "oid")?,
+                message: string(node, "message")?,
+                committed_at,
+            })
+        })
         .collect::<Result<Vec<_>, AnswerError>>()?;
     let page = &history["pageInfo"];
     let next = (page["hasNextPage"] == true)
@@ -426,13 +444,17 @@ mod tests {
     #[test]
     fn history_pages_and_rest_blobs_are_read() {
         let data = json!({"repository": {"ref": {"target": {"history": {
-            "nodes": [{"oid": "a", "message": "m\n\nBerth-Request: 01X"}],
+            "nodes": [{"oid": "a", "message": "m\n\nBerth-Request: 01X", "committedDate": "2026-11-23T01:02:03Z"}],
             "pageInfo": {"hasNextPage": true, "endCursor": "a 0"}
         }}}}});
         assert_eq!(
             history_answer(&data).unwrap(),
             Some(HistoryPage {
-                commits: vec![("a".into(), "m\n\nBerth-Request: 01X".into())],
+                commits: vec![HistoryCommit {
+                    oid: "a".into(),
+                    message: "m\n\nBerth-Request: 01X".into(),
+                    committed_at: 1_795_395_723,
+                }],
                 next: Some("a 0".into())
             })
         );

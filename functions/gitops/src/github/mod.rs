@@ -26,8 +26,8 @@ use self::client::{CallError, GithubClient, refusal};
 use self::wire::{COMMIT_MUTATION, Pin, RepoName, commit_input, read_query};
 use crate::attempts::Attempts;
 use crate::{
-    CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, RefSnapshot, Snapshot,
-    Target,
+    CommitError, CommitOutcome, CommitRequest, Committer, GitError, LandedCommit, PlanFn,
+    RefSnapshot, Snapshot, Target,
 };
 
 /// Settings of a [`GithubCommitter`].
@@ -492,28 +492,36 @@ impl Committer for GithubCommitter {
         let branch = branch.unwrap_or_else(|| self.config.branch.clone());
         let wanted: BTreeSet<String> = request_ids.into_iter().collect();
         let mut found = BTreeMap::new();
-        let mut after: Option<String> = None;
-        let mut seen = 0;
-        while seen < crate::FIND_REQUEST_DEPTH && found.len() < wanted.len() {
-            let (query, variables) = wire::history_query(self.repo(), &branch, after.as_deref());
-            let data = self.query(&query, variables).await?;
-            let Some(page) = answer::history_answer(&data).map_err(answer_error)? else {
-                break;
-            };
-            for (oid, message) in &page.commits {
-                for id in berth_core::request::requests_carried(message) {
-                    if wanted.contains(id) {
-                        found.insert(id.to_owned(), oid.clone());
-                    }
+        self.walk_history(&branch, crate::FIND_REQUEST_DEPTH, |commit| {
+            for id in berth_core::request::requests_carried(&commit.message) {
+                if wanted.contains(id) {
+                    found.insert(id.to_owned(), commit.oid.clone());
                 }
             }
-            seen += page.commits.len();
-            match page.next {
-                Some(cursor) if !page.commits.is_empty() => after = Some(cursor),
-                _ => break,
-            }
-        }
+            found.len() < wanted.len()
+        })
+        .await?;
         Ok(found)
+    }
+
+    async fn find_landed(
+        &self,
+        request_id: String,
+        since: i64,
+    ) -> Result<Option<LandedCommit>, GitError> {
+        let mut landed = None;
+        self.walk_history(&self.config.branch, crate::LANDED_SEARCH_DEPTH, |commit| {
+            if berth_core::request::carries_request(&commit.message, &request_id) {
+                landed = Some(LandedCommit {
+                    sha: commit.oid.clone(),
+                    message: commit.message.clone(),
+                    committed_at: commit.committed_at,
+                });
+            }
+            landed.is_none() && commit.committed_at >= since
+        })
+        .await?;
+        Ok(landed)
     }
 
     fn branch(&self) -> &str {
@@ -535,4 +543,36 @@ fn git_error(e: CallError) -> GitError {
 
 fn answer_error(e: answer::AnswerError) -> GitError {
     GitError::Backend(e.to_string())
+}
+
+impl GithubCommitter {
+    /// Visits `branch`'s commits newest first, a page at a time, until `visit` answers `false`,
+    /// the history ends, or `depth` commits were seen. A branch that does not exist has none.
+    async fn walk_history(
+        &self,
+        branch: &str,
+        depth: usize,
+        mut visit: impl FnMut(&answer::HistoryCommit) -> bool + Send,
+    ) -> Result<(), GitError> {
+        let mut after: Option<String> = None;
+        let mut seen = 0;
+        while seen < depth {
+            let (query, variables) = wire::history_query(self.repo(), branch, after.as_deref());
+            let data = self.query(&query, variables).await?;
+            let Some(page) = answer::history_answer(&data).map_err(answer_error)? else {
+                return Ok(());
+            };
+            for commit in &page.commits {
+                if !visit(commit) {
+                    return Ok(());
+                }
+            }
+            seen += page.commits.len();
+            match page.next {
+                Some(cursor) if !page.commits.is_empty() => after = Some(cursor),
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
 }

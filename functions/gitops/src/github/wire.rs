@@ -156,7 +156,7 @@ pub fn history_query(repo: &RepoName, branch: &str, after: Option<&str>) -> (Str
     variables.insert("ref".into(), format!("refs/heads/{branch}").into());
     variables.insert("first".into(), HISTORY_PAGE.into());
     variables.insert("after".into(), after.map_or(Value::Null, Value::from));
-    let query = "query BerthHistory($owner: String!, $name: String!, $ref: String!, $first: Int!, $after: String) { repository(owner: $owner, name: $name) { ref(qualifiedName: $ref) { target { ... on Commit { history(first: $first, after: $after) { nodes { oid message } pageInfo { hasNextPage endCursor } } } } } } }";
+    let query = "query BerthHistory($owner: String!, $name: String!, $ref: String!, $first: Int!, $after: String) { repository(owner: $owner, name: $name) { ref(qualifiedName: $ref) { target { ... on Commit { history(first: $first, after: $after) { nodes { oid message committedDate } pageInfo { hasNextPage endCursor } } } } } } }";
     (query.to_owned(), Value::Object(variables))
 }
 
