@@ -76,6 +76,19 @@ impl ApiServer {
         Self::start_with_github(remote, work, store, None).await
     }
 
+    /// Like [`ApiServer::start`], with settled request records kept for `retention` only:
+    /// `store` must keep them as long.
+    pub async fn start_with_request_retention(
+        remote: &str,
+        work: &Path,
+        store: Arc<dyn Store>,
+        retention: std::time::Duration,
+    ) -> Self {
+        let committer = crate::backend::committer(remote, work).await;
+        let app = AppState::new(committer, store, api_config()).with_request_retention(retention);
+        Self::serve_app(app, None).await
+    }
+
     /// Like [`ApiServer::start`], with GitHub's API at `github_api_url` (the test server).
     pub async fn start_with_github(
         remote: &str,
@@ -105,21 +118,29 @@ impl ApiServer {
         refresh: Option<Arc<dyn StatusRefresh>>,
     ) -> Self {
         let committer = crate::backend::committer(remote, work).await;
-        let config = ApiConfig::new(vec![
-            TokenGrant::new(ADMIN, Role::Admin, None),
-            TokenGrant::new(OPERATOR, Role::Operator, None),
-            TokenGrant::new(VIEWER, Role::Viewer, None),
-            TokenGrant::new(ACME_OPERATOR, Role::Operator, Some("acme".into())),
-        ]);
-        let mut app = AppState::new(committer, store, config);
+        let mut app = AppState::new(committer, store, api_config());
         if let Some(refresh) = refresh {
             app = app.with_status_refresh(refresh);
         }
+        Self::serve_app(app, github_api_url).await
+    }
+
+    async fn serve_app(app: AppState, github_api_url: Option<&str>) -> Self {
         let webhooks = webhook_secrets(github_api_url.unwrap_or("http://127.0.0.1:9"));
         let router = api_router(app.clone()).merge(webhook_router(app, webhooks));
         let (url, task) = crate::serve::serve_loopback(router).await;
         Self { url, task }
     }
+}
+
+/// The tokens every test API accepts.
+fn api_config() -> ApiConfig {
+    ApiConfig::new(vec![
+        TokenGrant::new(ADMIN, Role::Admin, None),
+        TokenGrant::new(OPERATOR, Role::Operator, None),
+        TokenGrant::new(VIEWER, Role::Viewer, None),
+        TokenGrant::new(ACME_OPERATOR, Role::Operator, Some("acme".into())),
+    ])
 }
 
 impl Drop for ApiServer {

@@ -1,7 +1,10 @@
 //! A loopback proxy in front of moto's DynamoDB server that counts the DynamoDB operations that
 //! pass through it (the `X-Amz-Target` header: `DynamoDB_20120810.PutItem` → `PutItem`), so a
 //! test can compare what a function's real binary calls with what its IAM policy grants, and a
-//! benchmark can say how many store calls a run made.
+//! benchmark can say how many store calls a run made. It also reads every answer and counts the
+//! items returned, by the family their `PK` names (`REQUEST`, `TENANT`, `IDEMP`, ...), and the
+//! items a Query or Scan examined (`ScannedCount`, what DynamoDB bills): what a test needs to
+//! show a sweep reads no request, claim or customer.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -17,20 +20,54 @@ use tokio::task::JoinHandle;
 struct Forward {
     target: String,
     client: reqwest::Client,
-    seen: Arc<Mutex<BTreeMap<String, usize>>>,
+    seen: Arc<Mutex<Tally>>,
+}
+
+/// What passed through so far.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    calls: BTreeMap<String, usize>,
+    /// Items returned by GetItem, Query, Scan and BatchGetItem, by `PK` family.
+    items: BTreeMap<String, usize>,
+    /// Items Queries and Scans examined, returned or filtered out.
+    scanned: usize,
+}
+
+impl Tally {
+    fn count_answer(&mut self, body: &[u8]) {
+        let Ok(answer) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        let mut items: Vec<&serde_json::Value> = answer["Items"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        if answer["Item"].is_object() {
+            items.push(&answer["Item"]);
+        }
+        if let Some(tables) = answer["Responses"].as_object() {
+            items.extend(tables.values().filter_map(|t| t.as_array()).flatten());
+        }
+        for item in items {
+            let pk = item["PK"]["S"].as_str().unwrap_or_default();
+            let family = pk.split('#').next().unwrap_or_default();
+            *self.items.entry(family.to_owned()).or_default() += 1;
+        }
+        self.scanned += answer["ScannedCount"].as_u64().unwrap_or(0) as usize;
+    }
 }
 
 pub struct DynamoRecorder {
     /// The endpoint to give the function (`AWS_ENDPOINT_URL_DYNAMODB`).
     pub url: String,
-    seen: Arc<Mutex<BTreeMap<String, usize>>>,
+    seen: Arc<Mutex<Tally>>,
     task: JoinHandle<()>,
 }
 
 impl DynamoRecorder {
     /// Forwards everything to moto's server (`BERTH_TEST_DYNAMODB_ENDPOINT`).
     pub async fn start() -> Self {
-        let seen = Arc::new(Mutex::new(BTreeMap::new()));
+        let seen = Arc::new(Mutex::new(Tally::default()));
         let forward = Forward {
             target: crate::dynamodb_endpoint(),
             client: reqwest::Client::new(),
@@ -48,6 +85,28 @@ impl DynamoRecorder {
 
     /// How many calls of each operation were seen so far.
     pub fn calls(&self) -> BTreeMap<String, usize> {
+        self.tally().calls
+    }
+
+    /// How many items were returned so far, by the family of their `PK` (`TENANT#acme` is a
+    /// `TENANT` item).
+    pub fn items_returned(&self) -> BTreeMap<String, usize> {
+        self.tally().items
+    }
+
+    /// How many items Queries and Scans examined so far.
+    pub fn items_scanned(&self) -> usize {
+        self.tally().scanned
+    }
+
+    /// Starts counting afresh.
+    pub fn reset(&self) {
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Tally::default();
+        }
+    }
+
+    fn tally(&self) -> Tally {
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
@@ -70,7 +129,7 @@ async fn forward_one(
         .and_then(|v| v.rsplit('.').next())
         && let Ok(mut seen) = forward.seen.lock()
     {
-        *seen.entry(operation.to_owned()).or_default() += 1;
+        *seen.calls.entry(operation.to_owned()).or_default() += 1;
     }
     let mut request = forward.client.request(method, &forward.target).body(body);
     for (name, value) in &headers {
@@ -87,6 +146,9 @@ async fn forward_one(
                 }
             }
             let bytes = answer.bytes().await.unwrap_or_default();
+            if let Ok(mut seen) = forward.seen.lock() {
+                seen.count_answer(&bytes);
+            }
             response
                 .body(Body::from(bytes))
                 .unwrap_or_else(|_| Response::new(Body::empty()))

@@ -790,3 +790,124 @@ async fn tenant_status_comes_from_the_store_with_an_etag() {
         .await;
     assert_eq!(status_code, StatusCode::OK);
 }
+
+/// A settled record lives for the request retention; after it, Git answers: the commit that
+/// carried the request, with its tenant and action from the commit's trailers.
+#[tokio::test]
+async fn an_expired_request_is_answered_from_git() {
+    use berth_store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), "origin");
+    let forever = dynamo_store().await;
+    let expiring: Arc<dyn berth_store::Store> = Arc::new(
+        forever
+            .clone()
+            .with_request_retention(std::time::Duration::ZERO),
+    );
+    let fixture = Fixture {
+        server: ApiServer::start_with_request_retention(
+            repo.to_str().unwrap(),
+            &dir.path().join("work"),
+            Arc::clone(&expiring),
+            std::time::Duration::ZERO,
+        )
+        .await,
+        repo,
+        client: Client::new(),
+        _dir: dir,
+    };
+    let (status, created) = fixture
+        .call(Method::POST, "/v1/tenants", Some(ADMIN), Some(acme()))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Committed is not settled: the record stays while the sweep still moves it.
+    let (status, open) = fixture
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{id}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, open["state"].as_str()),
+        (StatusCode::OK, Some("committed"))
+    );
+    // The sweep settles it; past the retention its record reads as gone.
+    let mut record = forever.get_request(&id).await.unwrap().unwrap();
+    record.state = berth_store::RequestState::Ready;
+    expiring.put_request(&record).await.unwrap();
+    assert_eq!(forever.get_request(&id).await.unwrap(), None);
+
+    let (status, expired) = fixture
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{id}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{expired}");
+    assert_eq!(expired["state"], "expired");
+    assert_eq!(expired["commit"].as_str(), Some(fixture.tip().as_str()));
+    assert_eq!(
+        (
+            &expired["tenant"],
+            &expired["action"],
+            &expired["batch_size"]
+        ),
+        (&json!("acme"), &json!("create_tenant"), &json!(1))
+    );
+    assert_eq!(expired["created_at"], created["created_at"]);
+    // Its tenant's own operator sees it: the tenant comes from the commit's trailers.
+    let (status, _) = fixture
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{id}"),
+            Some(ACME_OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // An id older than the retention that no commit carries: gone for good, and said so.
+    let (status, body) = fixture
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{}", ulid::Ulid::new()),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has expired"),
+        "{body}"
+    );
+}
+
+/// Under the default retention, an id too young to have expired is not looked for in Git.
+#[tokio::test]
+async fn an_unknown_recent_request_is_simply_not_found() {
+    let fixture = Fixture::new().await;
+    let (status, body) = fixture
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{}", ulid::Ulid::new()),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no request"),
+        "{body}"
+    );
+}

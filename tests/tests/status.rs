@@ -203,6 +203,168 @@ async fn a_sweep_over_200_tenants_lists_each_kind_once_per_page_and_rewrites_onl
     assert!(store.list_statuses("gone").await.unwrap().is_empty());
 }
 
+/// The table a fleet has run on for a while: settled requests, idempotency claims and billing
+/// customers beside the statuses, none of which a sweep needs.
+async fn write_history(store: &dyn Store, requests: usize) {
+    for i in 0..requests {
+        let mut record = RequestRecord::new(
+            &format!("01HIST{i:06}"),
+            "enable_module",
+            "api",
+            "t00001",
+            RequestState::Ready,
+            "2026-10-01T00:00:00Z".into(),
+        );
+        record.commit = Some("0".repeat(40));
+        store.put_request(&record).await.unwrap();
+    }
+    for i in 0..requests / 4 {
+        let claim = berth_store::IdempotencyRecord {
+            source: "api".into(),
+            key: format!("key-{i}"),
+            fingerprint: "f".into(),
+            request_id: format!("01HIST{i:06}"),
+            expires_at: i64::MAX / 2,
+            lease_expires_at: 0,
+            response: None,
+        };
+        store.claim_idempotency(&claim).await.unwrap();
+        let customer = BillingLink {
+            customer: format!("cus_{i}"),
+            tenant: "t00001".into(),
+            last_event_at: 1,
+            registration: None,
+            scheduled: None,
+        };
+        store.put_billing_unless_newer(&customer).await.unwrap();
+    }
+}
+
+/// Family of the items a sweep returned from the table, without the ones it may read.
+fn history_items(recorder: &berth_tests::dynamo_recorder::DynamoRecorder) -> Vec<(String, usize)> {
+    recorder
+        .items_returned()
+        .into_iter()
+        .filter(|(family, _)| ["REQUEST", "IDEMP", "CUSTOMER"].contains(&family.as_str()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_sweep_reads_statuses_only_and_a_warm_one_only_the_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = Fleet {
+        tenants: 20,
+        envs: vec!["dev", "prod"],
+        modules: vec!["postgres", "vault"],
+    };
+    let running = fleet.run(dir.path(), KUBE_TOKEN).await;
+    let table = dynamo_store().await;
+    let recorder = berth_tests::dynamo_recorder::DynamoRecorder::start().await;
+    let store: Arc<dyn Store> = Arc::new(berth_store::DynamoStore::new(
+        berth_store::dynamodb_client(Some(&recorder.url)),
+        table.table(),
+    ));
+    write_history(store.as_ref(), 400).await;
+    let remote = running.repo.to_str().unwrap();
+    let first = sweeper(
+        remote,
+        &dir.path().join("a"),
+        Arc::clone(&store),
+        Some(&running.kube.url),
+    )
+    .await
+    .sweep()
+    .await
+    .unwrap();
+    assert_eq!(first.writes, first.slots + first.tenants + 1);
+
+    // Another process, nothing in memory: it reads the digests from the index alone.
+    let sweeper = sweeper(
+        remote,
+        &dir.path().join("b"),
+        Arc::clone(&store),
+        Some(&running.kube.url),
+    )
+    .await;
+    recorder.reset();
+    let cold = sweeper.sweep().await.unwrap();
+    assert_eq!(
+        (cold.writes, cold.removes, cold.digests_cached),
+        (0, 0, false)
+    );
+    assert_eq!(
+        history_items(&recorder),
+        [],
+        "{:?}",
+        recorder.items_returned()
+    );
+    let statuses = first.slots + first.tenants;
+    assert_eq!(recorder.items_returned().get("TENANT"), Some(&statuses));
+    assert_eq!(
+        recorder.items_scanned(),
+        statuses,
+        "no item examined beyond the statuses and healths: {:?}",
+        recorder.calls()
+    );
+    assert!(
+        !recorder.calls().contains_key("Scan"),
+        "{:?}",
+        recorder.calls()
+    );
+
+    // The same process again: one read of the generation confirms its digests.
+    recorder.reset();
+    let warm = sweeper.sweep().await.unwrap();
+    assert_eq!(
+        (warm.writes, warm.removes, warm.digests_cached),
+        (0, 0, true)
+    );
+    assert_eq!(history_items(&recorder), []);
+    assert_eq!(
+        recorder.items_returned().get("TENANT"),
+        None,
+        "no digest read"
+    );
+    assert_eq!(recorder.items_returned().get("OBSERVATIONS"), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_sweeper_notices_what_another_sweeper_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = Fleet {
+        tenants: 5,
+        envs: vec!["prod"],
+        modules: vec!["vault"],
+    };
+    let running = fleet.run(dir.path(), KUBE_TOKEN).await;
+    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+    let remote = running.repo.to_str().unwrap();
+    let kube = Some(running.kube.url.as_str());
+    let a = sweeper(remote, &dir.path().join("a"), Arc::clone(&store), kube).await;
+    let b = sweeper(remote, &dir.path().join("b"), Arc::clone(&store), kube).await;
+    a.sweep().await.unwrap();
+    let warm = a.sweep().await.unwrap();
+    assert_eq!((warm.writes, warm.digests_cached), (0, true));
+
+    // b sees a Deployment scaled up and records it; then it scales back.
+    let vault = |replicas| fleet::deployment("t00001", "prod", "vault", replicas, replicas);
+    running.kube.replace(fleet::DEPLOYMENTS, vault(3));
+    assert_eq!(b.sweep().await.unwrap().writes, 1);
+    running.kube.replace(fleet::DEPLOYMENTS, vault(2));
+
+    // a's digests say 2 replicas, as the cluster does again; the store says 3. a must not
+    // trust its memory: the generation moved.
+    let noticed = a.sweep().await.unwrap();
+    assert!(!noticed.digests_cached);
+    assert_eq!(noticed.writes, 1, "the item b changed is set right");
+    let stored = store.list_statuses("t00001").await.unwrap();
+    let vault = stored
+        .iter()
+        .find(|s| s.module.as_deref() == Some("vault"))
+        .unwrap();
+    assert_eq!((vault.ready, vault.desired), (2, 2));
+}
+
 struct Api {
     server: ApiServer,
     client: reqwest::Client,

@@ -436,7 +436,9 @@ async fn sweep_records(store: &dyn Store) {
 /// it, and a writer learns whether anyone wrote between its read and its write.
 async fn each_write_of_observations_is_a_new_generation(store: &dyn Store) {
     assert_eq!(store.observation_generation().await.unwrap(), None);
-    let first = vec![berth_store::Observation::Status(status("gen", "dev", None, "healthy"))];
+    let first = vec![berth_store::Observation::Status(status(
+        "gen", "dev", None, "healthy",
+    ))];
     let written = store.write_observations(&first, &[], None).await.unwrap();
     assert!(written.sole_writer, "nobody wrote before the first write");
     assert_eq!(
@@ -444,7 +446,9 @@ async fn each_write_of_observations_is_a_new_generation(store: &dyn Store) {
         Some(written.generation.as_str())
     );
     // A writer that read the latest generation is the only writer since.
-    let second = vec![berth_store::Observation::Status(status("gen", "dev", None, "degraded"))];
+    let second = vec![berth_store::Observation::Status(status(
+        "gen", "dev", None, "degraded",
+    ))];
     let next = store
         .write_observations(&second, &[], Some(&written.generation))
         .await
@@ -647,7 +651,9 @@ macro_rules! suite {
             async fn settled_requests_expire_and_open_ones_stay() {
                 let store = $make;
                 super::settled_requests_expire_and_open_ones_stay(
-                    &store.clone().with_request_retention(std::time::Duration::ZERO),
+                    &store
+                        .clone()
+                        .with_request_retention(std::time::Duration::ZERO),
                     &store,
                 )
                 .await;
@@ -725,7 +731,10 @@ async fn a_settled_record_carries_the_ttl_attribute_dynamodb_deletes_by() {
                 .get_item()
                 .table_name(table)
                 .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key))
-                .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("META".into()))
+                .key(
+                    "SK",
+                    aws_sdk_dynamodb::types::AttributeValue::S("META".into()),
+                )
                 .send()
                 .await
                 .unwrap()
@@ -740,8 +749,13 @@ async fn a_settled_record_carries_the_ttl_attribute_dynamodb_deletes_by() {
         .unwrap()
         .as_secs() as i64;
     let thirty_days = 30 * 24 * 3600;
-    let at = expires_at("01TTLSETTLED").await.expect("a TTL on the settled record");
-    assert!((now + thirty_days - 60..=now + thirty_days + 60).contains(&at), "{at}");
+    let at = expires_at("01TTLSETTLED")
+        .await
+        .expect("a TTL on the settled record");
+    assert!(
+        (now + thirty_days - 60..=now + thirty_days + 60).contains(&at),
+        "{at}"
+    );
     assert_eq!(expires_at("01TTLOPEN").await, None);
 }
 

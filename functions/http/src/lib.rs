@@ -52,4 +52,11 @@ impl AppState {
         self.services.status_refresh = Some(refresh);
         self
     }
+
+    /// How long the store keeps settled request records (it must be told the same): older
+    /// request ids are looked up in Git.
+    pub fn with_request_retention(mut self, retention: std::time::Duration) -> Self {
+        self.services.request_retention = retention;
+        self
+    }
 }

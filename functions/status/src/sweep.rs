@@ -13,7 +13,8 @@ use berth_cluster::{
 use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::GitError;
 use berth_store::{
-    ClusterHealth, ErrorBody, Observation, ObservationKey, RequestRecord, RequestState, StatusRecord, StoreError,
+    ClusterHealth, ErrorBody, Observation, ObservationKey, RequestRecord, RequestState,
+    StatusRecord, StoreError,
 };
 use berth_usecases::Services;
 use berth_usecases::pull_request::{follow, open_for};
@@ -319,7 +320,11 @@ impl Sweeper {
             .filter(|o| stored.get(&o.key()).map(String::as_str) != Some(o.digest()))
             .collect();
         let removes: Vec<_> = if complete {
-            stored.keys().filter(|k| !keys.contains(*k)).cloned().collect()
+            stored
+                .keys()
+                .filter(|k| !keys.contains(*k))
+                .cloned()
+                .collect()
         } else {
             Vec::new()
         };

@@ -22,9 +22,9 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    BillingLink, Claim, ClusterHealth, CommitLease, HEALTH_ITEM, IdempotencyRecord, LeaseTaken,
-    Observation, ObservationKey, ObservationsWritten, RequestRecord, StatusRecord, Store, StoreError, StoredResponse,
-    TenantEntry, TenantHealth, DEFAULT_REQUEST_RETENTION, now_epoch,
+    BillingLink, Claim, ClusterHealth, CommitLease, DEFAULT_REQUEST_RETENTION, HEALTH_ITEM,
+    IdempotencyRecord, LeaseTaken, Observation, ObservationKey, ObservationsWritten, RequestRecord,
+    StatusRecord, Store, StoreError, StoredResponse, TenantEntry, TenantHealth, now_epoch,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -319,7 +319,10 @@ impl DynamoStore {
             item.insert("kind".into(), s(OPEN_REQUEST_KIND));
         } else if record.state.is_settled() {
             let expires_at = now_epoch().saturating_add_unsigned(self.request_retention.as_secs());
-            item.insert("expires_at".into(), AttributeValue::N(expires_at.to_string()));
+            item.insert(
+                "expires_at".into(),
+                AttributeValue::N(expires_at.to_string()),
+            );
         }
         Ok(item)
     }
@@ -336,7 +339,10 @@ impl DynamoStore {
                 item
             }
         };
-        item.insert(DIGEST_SHARD.into(), s(digest_shard(&key.tenant).to_string()));
+        item.insert(
+            DIGEST_SHARD.into(),
+            s(digest_shard(&key.tenant).to_string()),
+        );
         Ok(item)
     }
 
@@ -353,7 +359,11 @@ impl DynamoStore {
         item.insert("PK".into(), s(GENERATION_PK));
         item.insert("SK".into(), s(GENERATION_SK));
         item.insert("generation".into(), s(generation));
-        let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
         let put = match expected {
             Some(expected) => put
                 .condition_expression("generation = :expected")
@@ -870,10 +880,11 @@ impl Store for DynamoStore {
     async fn observation_digests(&self) -> Result<BTreeMap<ObservationKey, String>, StoreError> {
         // The index is eventually consistent: a write finished a moment ago may not show yet.
         // The worst that does is one rewrite of an item that already held the observation.
-        let shards = futures::stream::iter((0..DIGEST_SHARDS).map(|shard| self.shard_digests(shard)))
-            .buffer_unordered(BATCHES_IN_FLIGHT)
-            .try_collect::<Vec<_>>()
-            .await?;
+        let shards =
+            futures::stream::iter((0..DIGEST_SHARDS).map(|shard| self.shard_digests(shard)))
+                .buffer_unordered(BATCHES_IN_FLIGHT)
+                .try_collect::<Vec<_>>()
+                .await?;
         let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         Ok(shards
             .iter()

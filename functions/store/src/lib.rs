@@ -12,8 +12,8 @@ pub use dynamo::{DynamoStore, create_table, dynamodb_client};
 pub use local::LocalStore;
 pub use records::{
     BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM, IdempotencyRecord,
-    LeaseTaken, Observation, ObservationKey, ObservationsWritten, Registration, RequestRecord, RequestState,
-    ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
+    LeaseTaken, Observation, ObservationKey, ObservationsWritten, Registration, RequestRecord,
+    RequestState, ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
 };
 
 #[derive(Debug, thiserror::Error)]

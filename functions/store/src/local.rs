@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::{
-    BillingLink, Claim, ClusterHealth, CommitLease, HEALTH_ITEM, IdempotencyRecord, LeaseTaken,
-    Observation, ObservationKey, ObservationsWritten, RequestRecord, RequestState, StatusRecord, Store, StoreError,
-    StoredResponse, TenantEntry, TenantHealth, DEFAULT_REQUEST_RETENTION, now_epoch,
+    BillingLink, Claim, ClusterHealth, CommitLease, DEFAULT_REQUEST_RETENTION, HEALTH_ITEM,
+    IdempotencyRecord, LeaseTaken, Observation, ObservationKey, ObservationsWritten, RequestRecord,
+    RequestState, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, TenantHealth,
+    now_epoch,
 };
 
 #[derive(Debug, Default, Serialize, Deserialize)]

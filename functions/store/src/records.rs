@@ -27,7 +27,10 @@ impl RequestState {
     pub fn is_settled(self) -> bool {
         matches!(
             self,
-            RequestState::Ready | RequestState::Failed | RequestState::Rejected | RequestState::NoChange
+            RequestState::Ready
+                | RequestState::Failed
+                | RequestState::Rejected
+                | RequestState::NoChange
         )
     }
 

@@ -371,7 +371,10 @@ fn resolve(
             let commit = repo.find_commit(*oid).map_err(internal)?;
             let date = chrono::DateTime::from_timestamp(commit.committer().when().seconds(), 0)
                 .unwrap_or_default();
-            scalar(date.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into())
+            scalar(
+                date.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    .into(),
+            )
         }
         (Obj::Commit(oid), "file") => {
             let path = text_arg(args, "path");
