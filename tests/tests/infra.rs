@@ -174,6 +174,7 @@ fn valid_value(name: &str) -> String {
         "BERTH_GITHUB_APP_ID" | "BERTH_GITHUB_APP_INSTALLATION_ID" => "12345".into(),
         "BERTH_KUBE_SERVER" => "https://eks.example.com".into(),
         "BERTH_SYNC_TIMEOUT" => "1h".into(),
+        "BERTH_REQUEST_RETENTION" => "30days".into(),
         "BERTH_CORS_ORIGINS" => "https://app.example.com".into(),
         // base64 of a PEM block (the reader checks the framing, not the certificate).
         "BERTH_KUBE_CA_DATA" => {

@@ -47,7 +47,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let state_dir = args.state.canonicalize()?;
     let token = ensure_admin_token(&state_dir.join("admin-token"))?;
     let (committer, pulls, repository_line, git_hint) = committer(&state_dir, &args.project)?;
-    let store = LocalStore::open(state_dir.join("store.json"))?;
+    let retention =
+        berth_usecases::settings::request_retention_from_env(|k| std::env::var(k).ok())?;
+    let store = LocalStore::open(state_dir.join("store.json"))?.with_request_retention(retention);
     let secrets_path = state_dir.join("webhook-secrets.env");
     let secrets = ensure_webhook_secrets(&secrets_path)?;
     let mut config = ApiConfig::new(vec![
@@ -63,7 +65,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     )?;
     let trigger = Arc::new(Notify::new());
     let mut app = AppState::new(committer, Arc::new(store), config)
-        .with_status_refresh(Arc::new(WakeSweeper(Arc::clone(&trigger))));
+        .with_status_refresh(Arc::new(WakeSweeper(Arc::clone(&trigger))))
+        .with_request_retention(retention);
     app.services.group_commit = group_commit;
     if let Some(pulls) = pulls {
         app = app.with_pull_requests(pulls);

@@ -103,13 +103,7 @@ impl ServiceSettings {
             store: StoreSettings::from_env(get)?,
             claim_lease,
             group_commit: group_commit_from_env(get, claim_lease)?,
-            request_retention: duration_from_env(
-                get,
-                "BERTH_REQUEST_RETENTION",
-                3_600..=10 * 365 * 86_400,
-                "must be a duration from 1h to 10 years, such as 30days or 90d",
-            )?
-            .unwrap_or(DEFAULT_REQUEST_RETENTION),
+            request_retention: request_retention_from_env(get)?,
         })
     }
 
@@ -136,6 +130,20 @@ pub fn claim_lease_from_env(
         1..=86_400,
         "must be a duration from 1s to 24h, such as 60s or 2m",
     )
+}
+
+/// Reads `BERTH_REQUEST_RETENTION`: how long a settled request's record is kept (default
+/// [`DEFAULT_REQUEST_RETENTION`], 30 days).
+pub fn request_retention_from_env(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Duration, ConfigError> {
+    Ok(duration_from_env(
+        get,
+        "BERTH_REQUEST_RETENTION",
+        3_600..=10 * 365 * 86_400,
+        "must be a duration from 1h to 10 years, such as 30days or 90d",
+    )?
+    .unwrap_or(DEFAULT_REQUEST_RETENTION))
 }
 
 /// Reads duration `var` (`20s`, `2m`), whose whole seconds must lie in `seconds`; `None` when
