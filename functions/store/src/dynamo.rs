@@ -89,9 +89,30 @@ pub fn dynamodb_client(endpoint: Option<&str>) -> Client {
     Client::from_conf(config.build())
 }
 
-/// Creates the table (and its index and TTL) if it does not exist: for tests and local use;
+/// Creates the table (and its indexes and TTL) if it does not exist: for tests and local use;
 /// production tables come from the SAM template.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    if !create_table_without_ttl(client, table).await? {
+        return Ok(());
+    }
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name("expires_at")
+        .enabled(true)
+        .build()
+        .map_err(build_error)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// [`create_table`] without turning TTL on, for an emulator that has no TTL (dynalite, which
+/// `scripts/bench status` also measures). Returns whether it created the table.
+pub async fn create_table_without_ttl(client: &Client, table: &str) -> Result<bool, StoreError> {
     let attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -144,28 +165,15 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .send()
         .await;
     match created {
-        Ok(_) => {}
+        Ok(_) => Ok(true),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_in_use_exception()) =>
         {
-            return Ok(());
+            Ok(false)
         }
-        Err(e) => return Err(unavailable(e)),
+        Err(e) => Err(unavailable(e)),
     }
-    let ttl = TimeToLiveSpecification::builder()
-        .attribute_name("expires_at")
-        .enabled(true)
-        .build()
-        .map_err(build_error)?;
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(ttl)
-        .send()
-        .await
-        .map_err(unavailable)?;
-    Ok(())
 }
 
 fn build_error(e: impl std::fmt::Display) -> StoreError {

@@ -8,7 +8,7 @@ mod records;
 
 use async_trait::async_trait;
 
-pub use dynamo::{DynamoStore, create_table, dynamodb_client};
+pub use dynamo::{DynamoStore, create_table, create_table_without_ttl, dynamodb_client};
 pub use local::LocalStore;
 pub use records::{
     BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM, IdempotencyRecord,

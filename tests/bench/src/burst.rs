@@ -110,28 +110,7 @@ async fn start(
 
 /// moto's CPU time so far (user and system), when `MOTO_PID` names its process.
 fn moto_cpu() -> Option<Duration> {
-    let pid = std::env::var("MOTO_PID").ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name, which is in parentheses and may hold spaces: utime and
-    // stime are the 14th and 15th of the whole line, in clock ticks.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_secs_f64(
-        ticks as f64 / clock_ticks_per_second(),
-    ))
-}
-
-/// The kernel's clock ticks per second, asked of `getconf` once.
-fn clock_ticks_per_second() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    })
+    berth_bench::cpu::process_cpu(&std::env::var("MOTO_PID").ok()?)
 }
 
 /// Measures `answers` (sent in `wall`) against what the servers saw.

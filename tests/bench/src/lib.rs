@@ -4,6 +4,7 @@
 
 #[path = "../../src/burst.rs"]
 pub mod burst;
+pub mod cpu;
 #[path = "../../src/dynamo_recorder.rs"]
 pub mod dynamo_recorder;
 #[path = "../../src/fleet.rs"]
