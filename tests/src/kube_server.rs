@@ -2,21 +2,37 @@
 //! Ingresses and Argo CD Applications with the API server's JSON, label selectors (`key`,
 //! `key=value`), `limit` and `continue` paging, 410 Gone for an expired continue token, an
 //! optional bearer token, a count of every call, and how many lists were answered at once.
+//! Each object is rendered to JSON once, when it is added: a page is those renderings joined, so
+//! the server's own cost stays small beside the client's in `scripts/bench status`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+/// An object, and its JSON as a list page carries it.
+struct Stored {
+    object: Value,
+    json: Arc<str>,
+}
+
+impl Stored {
+    fn new(object: Value) -> Self {
+        let json = object.to_string().into();
+        Self { object, json }
+    }
+}
+
 #[derive(Default)]
 struct Cluster {
     /// Objects per list path (`apps/v1/deployments`, ...), in name order.
-    objects: BTreeMap<String, Vec<Value>>,
+    objects: BTreeMap<String, Vec<Stored>>,
     /// Bumped to expire every continue token handed out so far.
     generation: u64,
     /// Expire the tokens right after answering these call numbers (1-based, all paths).
@@ -57,8 +73,8 @@ impl KubeServer {
     pub fn add_all(&self, path: &str, objects: Vec<Value>) {
         let mut cluster = self.cluster.lock().expect("lock");
         let list = cluster.objects.entry(path.to_owned()).or_default();
-        list.extend(objects);
-        list.sort_by(|a, b| key(a).cmp(&key(b)));
+        list.extend(objects.into_iter().map(Stored::new));
+        list.sort_by(|a, b| key(&a.object).cmp(&key(&b.object)));
     }
 
     /// Replaces the object with the same namespace and name (adds it when absent), as an
@@ -66,11 +82,11 @@ impl KubeServer {
     pub fn replace(&self, path: &str, object: Value) {
         let mut cluster = self.cluster.lock().expect("lock");
         let list = cluster.objects.entry(path.to_owned()).or_default();
-        match list.iter_mut().find(|o| key(o) == key(&object)) {
-            Some(existing) => *existing = object,
+        match list.iter_mut().find(|o| key(&o.object) == key(&object)) {
+            Some(existing) => *existing = Stored::new(object),
             None => {
-                list.push(object);
-                list.sort_by(|a, b| key(a).cmp(&key(b)));
+                list.push(Stored::new(object));
+                list.sort_by(|a, b| key(&a.object).cmp(&key(&b.object)));
             }
         }
     }
@@ -79,7 +95,7 @@ impl KubeServer {
     pub fn remove(&self, path: &str, namespace: &str, name: &str) {
         let mut cluster = self.cluster.lock().expect("lock");
         if let Some(list) = cluster.objects.get_mut(path) {
-            list.retain(|o| key(o) != (Some(namespace), Some(name)));
+            list.retain(|o| key(&o.object) != (Some(namespace), Some(name)));
         }
     }
 
@@ -191,7 +207,7 @@ async fn list(
     Path((group, version, plural)): Path<(String, String, String)>,
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
-) -> (StatusCode, Json<Value>) {
+) -> Response {
     let hold = {
         let mut cluster = cluster.lock().expect("lock");
         cluster.in_flight += 1;
@@ -201,10 +217,49 @@ async fn list(
     if !hold.is_zero() {
         tokio::time::sleep(hold).await;
     }
-    let mut cluster = cluster.lock().expect("lock");
-    let answer = answer_list(&mut cluster, (group, version, plural), &query, &headers);
-    cluster.in_flight -= 1;
-    answer
+    let answer = {
+        let mut cluster = cluster.lock().expect("lock");
+        let answer = answer_list(&mut cluster, (group, version, plural), &query, &headers);
+        cluster.in_flight -= 1;
+        answer
+    };
+    // The page is joined outside the lock, so lists of other kinds are answered meanwhile.
+    match answer {
+        Ok(page) => page.into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// A page of a list: its envelope's fields and the JSON of its objects.
+struct Page {
+    api_version: String,
+    kind: &'static str,
+    metadata: Value,
+    items: Vec<Arc<str>>,
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let head = format!(
+            r#"{{"apiVersion":{},"kind":{},"metadata":{},"items":"#,
+            Value::from(self.api_version),
+            Value::from(self.kind),
+            self.metadata
+        );
+        let mut body = String::with_capacity(
+            head.len() + self.items.iter().map(|i| i.len() + 1).sum::<usize>() + 3,
+        );
+        body.push_str(&head);
+        body.push('[');
+        for (i, item) in self.items.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(item);
+        }
+        body.push_str("]}");
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
 }
 
 fn answer_list(
@@ -212,12 +267,12 @@ fn answer_list(
     (group, version, plural): (String, String, String),
     query: &BTreeMap<String, String>,
     headers: &HeaderMap,
-) -> (StatusCode, Json<Value>) {
+) -> Result<Page, (StatusCode, Json<Value>)> {
     let path = format!("{group}/{version}/{plural}");
     *cluster.calls.entry(path.clone()).or_default() += 1;
     cluster.total_calls += 1;
     if !authorized(cluster, headers) {
-        return unauthorized();
+        return Err(unauthorized());
     }
     let generation = cluster.generation;
     if cluster.expire_after_calls.contains(&cluster.total_calls) {
@@ -234,7 +289,7 @@ fn answer_list(
                 let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                     "message": "The provided continue parameter is too old to display a consistent list result.",
                     "reason": "Expired", "code": 410});
-                return (StatusCode::GONE, Json(status));
+                return Err((StatusCode::GONE, Json(status)));
             }
         },
     };
@@ -243,22 +298,21 @@ fn answer_list(
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
         .unwrap_or(usize::MAX);
-    let selected: Vec<&Value> = cluster
+    let mut selected = cluster
         .objects
         .get(&path)
         .into_iter()
         .flatten()
-        .filter(|o| matches(o, query.get("labelSelector")))
-        .collect();
-    let page: Vec<Value> = selected
-        .iter()
-        .skip(offset)
+        .filter(|o| matches(&o.object, query.get("labelSelector")))
+        .skip(offset);
+    let page: Vec<Arc<str>> = selected
+        .by_ref()
         .take(limit)
-        .map(|o| (*o).clone())
+        .map(|o| Arc::clone(&o.json))
         .collect();
     let next = offset + page.len();
     let mut metadata = json!({"resourceVersion": generation.to_string()});
-    if next < selected.len() {
+    if selected.next().is_some() {
         metadata["continue"] = json!(format!("{generation}:{next}"));
     }
     let kind = match plural.as_str() {
@@ -267,12 +321,12 @@ fn answer_list(
         "ingresses" => "IngressList",
         _ => "ApplicationList",
     };
-    (
-        StatusCode::OK,
-        Json(
-            json!({"apiVersion": format!("{group}/{version}"), "kind": kind, "metadata": metadata, "items": page}),
-        ),
-    )
+    Ok(Page {
+        api_version: format!("{group}/{version}"),
+        kind,
+        metadata,
+        items: page,
+    })
 }
 
 /// A cluster connector to the server at `server_url` with bearer `token`, from the variables the

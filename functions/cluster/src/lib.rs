@@ -3,13 +3,15 @@
 //! exactly as `kubectl rollout status` judges it ([`readiness`], pure), and the correlation with
 //! Git's desired state into one status per slot ([`observe`], pure).
 
+pub mod application;
 pub mod connect;
 pub mod list;
 pub mod observe;
 pub mod readiness;
 
+pub use application::Application;
 pub use connect::{ClusterConnector, ClusterSource, ExplicitAuth, eks_token};
-pub use list::{ClusterError, ClusterReader, TENANT_LABEL, application_resource};
+pub use list::{ClusterError, ClusterReader, TENANT_LABEL};
 pub use observe::{
     ApplicationState, ClusterObjects, Part, SlotKey, SlotStatus, observe, unknown_everywhere,
 };

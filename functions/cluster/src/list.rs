@@ -3,10 +3,11 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList};
+use kube::api::{Api, ListParams, ObjectList};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
+use crate::application::Application;
 use crate::observe::ClusterObjects;
 
 /// The label every object Berth's charts render carries.
@@ -20,17 +21,6 @@ pub enum ClusterError {
     Auth(String),
     #[error("the list of {kind} kept expiring under us")]
     Expired { kind: String },
-}
-
-/// Argo CD's Application, read as a dynamic object with its explicit plural.
-pub fn application_resource() -> ApiResource {
-    ApiResource {
-        group: "argoproj.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "argoproj.io/v1alpha1".into(),
-        kind: "Application".into(),
-        plural: "applications".into(),
-    }
 }
 
 /// Reads the cluster with one client, made once and reused.
@@ -55,7 +45,6 @@ impl ClusterReader {
         let client = || self.client.clone();
         let (mut deployment_calls, mut statefulset_calls) = (0, 0);
         let (mut ingress_calls, mut application_calls) = (0, 0);
-        let applications: Api<DynamicObject> = Api::all_with(client(), &application_resource());
         let (deployments, statefulsets, ingresses, applications) = tokio::try_join!(
             self.list(
                 Api::<Deployment>::all(client()),
@@ -75,9 +64,12 @@ impl ClusterReader {
                 &mut ingress_calls,
                 |i| ClusterObjects::ingress_part(&i),
             ),
-            self.list(applications, "applications", &mut application_calls, |a| {
-                ClusterObjects::application_part(&a)
-            }),
+            self.list(
+                Api::<Application>::all(client()),
+                "applications",
+                &mut application_calls,
+                ClusterObjects::application_part,
+            ),
         )?;
         let mut objects = ClusterObjects {
             ingresses,

@@ -10,10 +10,9 @@ use std::collections::BTreeMap;
 use berth_core::DesiredState;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::DynamicObject;
 use kube::core::ObjectMeta;
-use serde_json::Value;
 
+use crate::application::Application;
 use crate::list::TENANT_LABEL;
 use crate::readiness::{Health, Readiness, deployment_readiness, statefulset_readiness, worst};
 
@@ -45,17 +44,17 @@ pub struct ApplicationState {
 }
 
 impl ApplicationState {
-    /// Reads the fields Berth needs from an Application's JSON.
-    pub fn from_object(app: &DynamicObject) -> Self {
-        let status = &app.data["status"];
-        let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    /// Takes the fields Berth needs from an Application; empty ones count as absent.
+    pub fn from_application(app: Application) -> Self {
+        let status = app.status;
+        let text = |v: Option<String>| v.filter(|s| !s.is_empty());
         Self {
-            health: text(&status["health"]["status"]),
-            sync: text(&status["sync"]["status"]),
-            revision: text(&status["sync"]["revision"]),
-            operation_phase: text(&status["operationState"]["phase"]),
-            operation_message: text(&status["operationState"]["message"]),
-            operation_revision: text(&status["operationState"]["syncResult"]["revision"]),
+            health: text(status.health.status),
+            sync: text(status.sync.status),
+            revision: text(status.sync.revision),
+            operation_phase: text(status.operation_state.phase),
+            operation_message: text(status.operation_state.message),
+            operation_revision: text(status.operation_state.sync_result.revision),
         }
     }
 
@@ -119,8 +118,17 @@ impl ClusterObjects {
         part(&i.metadata, "ingress", ingress_urls(i))
     }
 
-    pub fn application_part(a: &DynamicObject) -> Option<Part<ApplicationState>> {
-        part(&a.metadata, "application", ApplicationState::from_object(a))
+    pub fn application_part(a: Application) -> Option<Part<ApplicationState>> {
+        let slot = slot_of(&a.metadata)?;
+        let name = format!(
+            "application/{}",
+            a.metadata.name.as_deref().unwrap_or_default()
+        );
+        Some(Part {
+            slot,
+            name,
+            value: ApplicationState::from_application(a),
+        })
     }
 }
 

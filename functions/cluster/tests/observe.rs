@@ -85,9 +85,9 @@ fn objects(
     ingresses: Vec<Value>,
 ) -> ClusterObjects {
     let mut objects = ClusterObjects::default();
-    let apps: Vec<kube::api::DynamicObject> = parse(apps);
+    let apps: Vec<berth_cluster::Application> = parse(apps);
     objects.applications = apps
-        .iter()
+        .into_iter()
         .filter_map(ClusterObjects::application_part)
         .collect();
     let deployments: Vec<Deployment> = parse(deployments);

@@ -17,7 +17,7 @@ const CLOCK_SKEW: i64 = 60 * 60;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestLookup {
     /// Its record, while the store keeps it.
-    Recorded(RequestRecord),
+    Recorded(Box<RequestRecord>),
     /// Its record expired; this is what the commit carrying it says.
     Landed(LandedRequest),
     /// Made longer ago than the retention, and no commit found carries it.
@@ -51,7 +51,7 @@ pub async fn look_up_request(
     let retention = services.request_retention;
     let text = id.to_string();
     if let Some(record) = services.store.get_request(&text).await? {
-        return Ok(RequestLookup::Recorded(record));
+        return Ok(RequestLookup::Recorded(Box::new(record)));
     }
     let requested_at = epoch_seconds(id.datetime());
     let age = epoch_seconds(SystemTime::now()).saturating_sub(requested_at);

@@ -114,9 +114,7 @@ impl Bench<'_> {
             ("BERTH_KUBE_TOKEN", KUBE_TOKEN.to_owned()),
         ];
         let source = ClusterSource::from_env(|k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.clone())
+            vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
         })?
         .context("cluster source")?;
         Ok(Sweeper::new(
@@ -263,9 +261,7 @@ async fn run_on(
         fleet::DEPLOYMENTS,
         fleet::deployment(&fleet::tenant_name(tenants / 2), "prod", "vault", 2, 2),
     );
-    bench
-        .measured("changed back, warm", &warm)
-        .await?;
+    bench.measured("changed back, warm", &warm).await?;
     let filled = write_history(bench.store.as_ref(), history).await?;
     println!(
         "{:<38} {:>7.0} ms to write {history} settled requests beside the fleet",
@@ -273,7 +269,10 @@ async fn run_on(
         ms(filled)
     );
     let cold_history = bench
-        .measured("unchanged, cold, with the history", &bench.sweeper("cold-history")?)
+        .measured(
+            "unchanged, cold, with the history",
+            &bench.sweeper("cold-history")?,
+        )
         .await?;
     let warm_history = bench
         .measured("unchanged, warm, with the history", &warm)
