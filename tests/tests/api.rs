@@ -872,42 +872,23 @@ async fn an_expired_request_is_answered_from_git() {
     assert_eq!(status, StatusCode::OK);
 
     // An id older than the retention that no commit carries: gone for good, and said so.
-    let (status, body) = fixture
-        .call(
-            Method::GET,
-            &format!("/v1/requests/{}", ulid::Ulid::new()),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("has expired"),
-        "{body}"
-    );
+    let message = fixture.unknown_request_refusal().await;
+    assert!(message.contains("has expired"), "{message}");
 }
 
 /// Under the default retention, an id too young to have expired is not looked for in Git.
 #[tokio::test]
 async fn an_unknown_recent_request_is_simply_not_found() {
-    let fixture = Fixture::new().await;
-    let (status, body) = fixture
-        .call(
-            Method::GET,
-            &format!("/v1/requests/{}", ulid::Ulid::new()),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("no request"),
-        "{body}"
-    );
+    let message = Fixture::new().await.unknown_request_refusal().await;
+    assert!(message.starts_with("no request"), "{message}");
+}
+
+impl Fixture {
+    /// The 404's message for a request id never made.
+    async fn unknown_request_refusal(&self) -> String {
+        let path = format!("/v1/requests/{}", ulid::Ulid::new());
+        let (status, body) = self.call(Method::GET, &path, Some(ADMIN), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        body["error"]["message"].as_str().unwrap().to_owned()
+    }
 }

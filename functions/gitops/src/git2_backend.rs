@@ -269,23 +269,15 @@ impl Committer for Git2Committer {
                     },
                 };
                 let wanted: BTreeSet<String> = request_ids.into_iter().collect();
-                let mut walk = repo.revwalk().map_err(backend)?;
-                walk.push(tip).map_err(backend)?;
-                for oid in walk.take(crate::FIND_REQUEST_DEPTH) {
-                    // A shallow cache ends where its history does.
-                    let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
-                        break;
-                    };
+                walk_commits(repo, tip, crate::FIND_REQUEST_DEPTH, |commit| {
                     let message = String::from_utf8_lossy(commit.message_bytes());
                     for id in berth_core::request::requests_carried(&message) {
                         if wanted.contains(id) {
                             found.insert(id.to_owned(), commit.id().to_string());
                         }
                     }
-                    if found.len() == wanted.len() {
-                        break;
-                    }
-                }
+                    found.len() < wanted.len()
+                })?;
                 Ok(found)
             })
             .await;
@@ -301,25 +293,20 @@ impl Committer for Git2Committer {
             .with_cache(move |inner, repo| {
                 // Deepens a shallow cache once; later lookups find the history already there.
                 let tip = inner.fetch_tip(repo, crate::LANDED_SEARCH_DEPTH as i32)?;
-                let mut walk = repo.revwalk().map_err(backend)?;
-                walk.push(tip).map_err(backend)?;
-                for oid in walk.take(crate::LANDED_SEARCH_DEPTH) {
-                    let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
-                        break;
-                    };
+                let mut landed = None;
+                walk_commits(repo, tip, crate::LANDED_SEARCH_DEPTH, |commit| {
                     let message = String::from_utf8_lossy(commit.message_bytes());
+                    let committed_at = commit.committer().when().seconds();
                     if berth_core::request::carries_request(&message, &request_id) {
-                        return Ok(Some(crate::LandedCommit {
+                        landed = Some(crate::LandedCommit {
                             sha: commit.id().to_string(),
                             message: message.into_owned(),
-                            committed_at: commit.committer().when().seconds(),
-                        }));
+                            committed_at,
+                        });
                     }
-                    if commit.committer().when().seconds() < since {
-                        break;
-                    }
-                }
-                Ok(None)
+                    landed.is_none() && committed_at >= since
+                })?;
+                Ok(landed)
             })
             .await;
         result.map_err(git_error)
@@ -336,6 +323,27 @@ fn git_error(e: CommitError) -> GitError {
         CommitError::Git(g) => g,
         CommitError::Plan(p) => GitError::Backend(p.to_string()),
     }
+}
+
+/// Visits the commits from `tip`, newest first, until `visit` answers `false`, `depth` commits
+/// were seen, or the history ends (a shallow cache ends where its history does).
+fn walk_commits(
+    repo: &Repository,
+    tip: Oid,
+    depth: usize,
+    mut visit: impl FnMut(&git2::Commit<'_>) -> bool,
+) -> Result<(), GitError> {
+    let mut walk = repo.revwalk().map_err(backend)?;
+    walk.push(tip).map_err(backend)?;
+    for oid in walk.take(depth) {
+        let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
+            break;
+        };
+        if !visit(&commit) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Whether commit `descendant` is `ancestor` or descends from it, as far as `repo` knows.
