@@ -40,6 +40,9 @@ struct Emulator {
     pid: Option<String>,
     /// dynalite has no UpdateTimeToLive; nothing here needs the TTL to run.
     has_ttl: bool,
+    /// The most settled requests written to it: moto's writes slow down as its table grows
+    /// (a BatchWriteItem passed the client's 10 s timeout past 30,000 items in one run).
+    history_cap: usize,
 }
 
 impl Emulator {
@@ -52,6 +55,7 @@ impl Emulator {
                 endpoint,
                 pid: var("MOTO_PID"),
                 has_ttl: true,
+                history_cap: 20_000,
             });
         }
         if let Some(endpoint) = var("BERTH_BENCH_DYNALITE_ENDPOINT") {
@@ -60,6 +64,7 @@ impl Emulator {
                 endpoint,
                 pid: var("DYNALITE_PID"),
                 has_ttl: false,
+                history_cap: usize::MAX,
             });
         }
         found
@@ -262,6 +267,7 @@ async fn run_on(
         fleet::deployment(&fleet::tenant_name(tenants / 2), "prod", "vault", 2, 2),
     );
     bench.measured("changed back, warm", &warm).await?;
+    let history = history.min(emulator.history_cap);
     let filled = write_history(bench.store.as_ref(), history).await?;
     println!(
         "{:<38} {:>7.0} ms to write {history} settled requests beside the fleet",
