@@ -7,9 +7,11 @@ use berth_cluster::{Health, SlotStatus, overall};
 use berth_store::{Observation, StatusRecord, TenantHealth};
 use sha2::{Digest, Sha256};
 
-/// A digest of the observable content (everything but the time it was observed).
-fn digest(parts: &serde_json::Value) -> String {
-    hex::encode(&Sha256::digest(parts.to_string().as_bytes())[..16])
+/// A digest of the observable content (everything but the time it was observed): of its JSON
+/// as an array, serialized straight from `parts` (a tuple), without building a JSON value.
+fn digest(parts: &impl serde::Serialize) -> String {
+    let json = serde_json::to_vec(parts).unwrap_or_default();
+    hex::encode(&Sha256::digest(&json)[..16])
 }
 
 /// The status record of one slot, observed at `now`.
@@ -18,15 +20,15 @@ pub fn status_record(slot: &SlotStatus, now: &str) -> StatusRecord {
     let sync = app.and_then(|a| a.sync.clone());
     let revision = app.and_then(|a| a.revision.clone());
     let count = |n: i32| u32::try_from(n).unwrap_or(0);
-    let content = serde_json::json!([
+    let digest = digest(&(
         slot.health.as_str(),
         slot.ready,
         slot.desired,
-        sync,
-        revision,
-        slot.urls,
-        slot.reason,
-    ]);
+        &sync,
+        &revision,
+        &slot.urls,
+        &slot.reason,
+    ));
     StatusRecord {
         tenant: slot.key.tenant.clone(),
         env: slot.key.env.clone(),
@@ -39,7 +41,7 @@ pub fn status_record(slot: &SlotStatus, now: &str) -> StatusRecord {
         urls: slot.urls.clone(),
         reason: Some(slot.reason.clone()).filter(|r| !r.is_empty()),
         observed_at: now.to_owned(),
-        digest: digest(&content),
+        digest,
     }
 }
 
@@ -60,7 +62,7 @@ pub fn observations(slots: &[SlotStatus], now: &str) -> Vec<Observation> {
             tenant: tenant.to_owned(),
             health: health.to_owned(),
             observed_at: now.to_owned(),
-            digest: digest(&serde_json::json!([health])),
+            digest: digest(&(health,)),
         }));
     }
     out
@@ -111,6 +113,33 @@ mod tests {
         assert_eq!((a.ready, a.desired), (2, 2));
         assert_eq!(a.revision.as_deref(), Some("abc"));
         assert_eq!(a.urls, ["https://acme.example"]);
+    }
+
+    /// Digests stored by earlier releases stay valid: the same bytes are hashed as when the
+    /// content was built as a JSON array, so an upgrade rewrites nothing.
+    #[test]
+    fn the_digest_is_the_one_earlier_releases_stored() {
+        let slot = slot("acme", Some("postgres"), Health::Healthy, 2);
+        let record = status_record(&slot, "2026-01-01T00:00:00Z");
+        let app = slot.application.as_ref().unwrap();
+        let earlier = serde_json::json!([
+            "healthy",
+            2,
+            2,
+            app.sync,
+            app.revision,
+            slot.urls,
+            slot.reason
+        ]);
+        assert_eq!(
+            record.digest,
+            hex::encode(&Sha256::digest(earlier.to_string().as_bytes())[..16])
+        );
+        let health = observations(&[slot], "now").pop().unwrap();
+        assert_eq!(
+            health.digest(),
+            hex::encode(&Sha256::digest(b"[\"healthy\"]")[..16])
+        );
     }
 
     #[test]

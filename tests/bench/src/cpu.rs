@@ -49,9 +49,9 @@ fn clock_ticks_per_second() -> f64 {
     })
 }
 
-/// This process's CPU time without the threads named `excluded`, read every few milliseconds on
-/// a thread of its own, so the CPU of any stretch of time (a phase of a sweep) can be told
-/// afterwards. Resolution: a clock tick (10 ms on most kernels).
+/// This process's CPU time without the threads named `excluded` and without its own, read every
+/// few milliseconds on a thread of its own, so the CPU of any stretch of time (a phase of a
+/// sweep) can be told afterwards. Resolution: a clock tick (10 ms on most kernels).
 pub struct CpuSampler {
     samples: Arc<Mutex<Vec<(Instant, Duration)>>>,
     running: Arc<AtomicBool>,
@@ -61,6 +61,8 @@ pub struct CpuSampler {
 /// How often the sampler reads, and for how long at most (a bound, so it always stops).
 const SAMPLE_EVERY: Duration = Duration::from_millis(5);
 const SAMPLE_AT_MOST: Duration = Duration::from_secs(600);
+/// The sampler's thread, whose reading of `/proc` is no part of what it measures.
+const SAMPLER_THREAD: &str = "cpu-sampler";
 
 impl CpuSampler {
     pub fn start(excluded: &'static str) -> Self {
@@ -68,23 +70,26 @@ impl CpuSampler {
         let running = Arc::new(AtomicBool::new(true));
         let thread = {
             let (samples, running) = (Arc::clone(&samples), Arc::clone(&running));
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                while running.load(Ordering::Relaxed) && started.elapsed() < SAMPLE_AT_MOST {
-                    let own = process_cpu("self")
-                        .unwrap_or_default()
-                        .saturating_sub(threads_cpu(excluded));
-                    if let Ok(mut samples) = samples.lock() {
-                        samples.push((Instant::now(), own));
+            std::thread::Builder::new()
+                .name(SAMPLER_THREAD.into())
+                .spawn(move || {
+                    let started = Instant::now();
+                    while running.load(Ordering::Relaxed) && started.elapsed() < SAMPLE_AT_MOST {
+                        let own = process_cpu("self")
+                            .unwrap_or_default()
+                            .saturating_sub(threads_cpu(excluded))
+                            .saturating_sub(threads_cpu(SAMPLER_THREAD));
+                        if let Ok(mut samples) = samples.lock() {
+                            samples.push((Instant::now(), own));
+                        }
+                        std::thread::sleep(SAMPLE_EVERY);
                     }
-                    std::thread::sleep(SAMPLE_EVERY);
-                }
-            })
+                })
         };
         Self {
             samples,
             running,
-            thread: Some(thread),
+            thread: thread.ok(),
         }
     }
 
