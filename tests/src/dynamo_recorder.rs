@@ -21,6 +21,26 @@ struct Forward {
     target: String,
     client: reqwest::Client,
     seen: Arc<Mutex<Tally>>,
+    refusal: Arc<Mutex<Option<Refusal>>>,
+}
+
+/// Calls whose body holds `needle` pass `allowed` times, then are answered 500, as a store
+/// that stopped answering (or a process that died before the call) leaves them.
+struct Refusal {
+    needle: String,
+    allowed: usize,
+    seen: usize,
+}
+
+impl Refusal {
+    fn refuses(&mut self, body: &[u8]) -> bool {
+        let needle = self.needle.as_bytes();
+        if !body.windows(needle.len()).any(|w| w == needle) {
+            return false;
+        }
+        self.seen += 1;
+        self.seen > self.allowed
+    }
 }
 
 /// What passed through so far.
@@ -61,6 +81,7 @@ pub struct DynamoRecorder {
     /// The endpoint to give the function (`AWS_ENDPOINT_URL_DYNAMODB`).
     pub url: String,
     seen: Arc<Mutex<Tally>>,
+    refusal: Arc<Mutex<Option<Refusal>>>,
     task: JoinHandle<()>,
 }
 
@@ -68,14 +89,33 @@ impl DynamoRecorder {
     /// Forwards everything to moto's server (`BERTH_TEST_DYNAMODB_ENDPOINT`).
     pub async fn start() -> Self {
         let seen = Arc::new(Mutex::new(Tally::default()));
+        let refusal = Arc::new(Mutex::new(None));
         let forward = Forward {
             target: crate::dynamodb_endpoint(),
             client: reqwest::Client::new(),
             seen: Arc::clone(&seen),
+            refusal: Arc::clone(&refusal),
         };
         let router = Router::new().fallback(forward_one).with_state(forward);
         let (url, task) = crate::serve::serve_loopback(router).await;
-        Self { url, seen, task }
+        Self {
+            url,
+            seen,
+            refusal,
+            task,
+        }
+    }
+
+    /// From now on, lets `allowed` calls whose body holds `needle` through and answers every
+    /// later one `500 InternalServerError` without passing it on.
+    pub fn refuse_after(&self, needle: &str, allowed: usize) {
+        if let Ok(mut refusal) = self.refusal.lock() {
+            *refusal = Some(Refusal {
+                needle: needle.to_owned(),
+                allowed,
+                seen: 0,
+            });
+        }
     }
 
     /// The operations seen so far, by name.
@@ -130,6 +170,19 @@ async fn forward_one(
         && let Ok(mut seen) = forward.seen.lock()
     {
         *seen.calls.entry(operation.to_owned()).or_default() += 1;
+    }
+    let refused = forward
+        .refusal
+        .lock()
+        .map(|mut r| r.as_mut().is_some_and(|r| r.refuses(&body)))
+        .unwrap_or(false);
+    if refused {
+        let error = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"refused by the test"}"#;
+        return Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(Body::from(error))
+            .unwrap_or_else(|_| Response::new(Body::empty()));
     }
     let mut request = forward.client.request(method, &forward.target).body(body);
     for (name, value) in &headers {

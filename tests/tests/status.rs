@@ -365,6 +365,55 @@ async fn a_warm_sweeper_notices_what_another_sweeper_wrote() {
     assert_eq!((vault.ready, vault.desired), (2, 2));
 }
 
+/// A sweeper that dies after writing its items and before marking the write finished leaves
+/// the generation at a value no sweeper holds: a warm one reads the digests afresh rather than
+/// trust memory that no longer matches the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_cut_off_half_way_makes_warm_sweepers_read_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = Fleet {
+        tenants: 5,
+        envs: vec!["prod"],
+        modules: vec!["vault"],
+    };
+    let running = fleet.run(dir.path(), KUBE_TOKEN).await;
+    let table = dynamo_store().await;
+    let recorder = berth_tests::dynamo_recorder::DynamoRecorder::start().await;
+    let cut_off: Arc<dyn Store> = Arc::new(berth_store::DynamoStore::new(
+        berth_store::dynamodb_client(Some(&recorder.url)),
+        table.table(),
+    ));
+    let store: Arc<dyn Store> = Arc::new(table);
+    let remote = running.repo.to_str().unwrap();
+    let kube = Some(running.kube.url.as_str());
+    let a = sweeper(remote, &dir.path().join("a"), Arc::clone(&store), kube).await;
+    let b = sweeper(remote, &dir.path().join("b"), cut_off, kube).await;
+    a.sweep().await.unwrap();
+    assert!(a.sweep().await.unwrap().digests_cached);
+
+    // b reads the generation, marks it, writes the scaled-up Deployment's status, and is cut
+    // off before its closing mark.
+    let vault = |replicas| fleet::deployment("t00001", "prod", "vault", replicas, replicas);
+    running.kube.replace(fleet::DEPLOYMENTS, vault(3));
+    recorder.refuse_after("GENERATION", 2);
+    assert!(b.sweep().await.is_err(), "the closing mark was refused");
+    let stored = |statuses: Vec<berth_store::StatusRecord>| {
+        let s = statuses
+            .into_iter()
+            .find(|s| s.module.as_deref() == Some("vault"))
+            .unwrap();
+        (s.ready, s.desired)
+    };
+    assert_eq!(stored(store.list_statuses("t00001").await.unwrap()), (3, 3));
+
+    // The Deployment scales back: what a's memory says again, not what the store says.
+    running.kube.replace(fleet::DEPLOYMENTS, vault(2));
+    let after = a.sweep().await.unwrap();
+    assert!(!after.digests_cached, "the generation b left is no one's");
+    assert_eq!(after.writes, 1);
+    assert_eq!(stored(store.list_statuses("t00001").await.unwrap()), (2, 2));
+}
+
 struct Api {
     server: ApiServer,
     client: reqwest::Client,
