@@ -822,14 +822,7 @@ async fn an_expired_request_is_answered_from_git() {
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     // Committed is not settled: the record stays while the sweep still moves it.
-    let (status, open) = fixture
-        .call(
-            Method::GET,
-            &format!("/v1/requests/{id}"),
-            Some(ADMIN),
-            None,
-        )
-        .await;
+    let (status, open) = fixture.request(&id, ADMIN).await;
     assert_eq!(
         (status, open["state"].as_str()),
         (StatusCode::OK, Some("committed"))
@@ -840,14 +833,7 @@ async fn an_expired_request_is_answered_from_git() {
     expiring.put_request(&record).await.unwrap();
     assert_eq!(forever.get_request(&id).await.unwrap(), None);
 
-    let (status, expired) = fixture
-        .call(
-            Method::GET,
-            &format!("/v1/requests/{id}"),
-            Some(ADMIN),
-            None,
-        )
-        .await;
+    let (status, expired) = fixture.request(&id, ADMIN).await;
     assert_eq!(status, StatusCode::OK, "{expired}");
     assert_eq!(expired["state"], "expired");
     assert_eq!(expired["commit"].as_str(), Some(fixture.tip().as_str()));
@@ -861,14 +847,7 @@ async fn an_expired_request_is_answered_from_git() {
     );
     assert_eq!(expired["created_at"], created["created_at"]);
     // Its tenant's own operator sees it: the tenant comes from the commit's trailers.
-    let (status, _) = fixture
-        .call(
-            Method::GET,
-            &format!("/v1/requests/{id}"),
-            Some(ACME_OPERATOR),
-            None,
-        )
-        .await;
+    let (status, _) = fixture.request(&id, ACME_OPERATOR).await;
     assert_eq!(status, StatusCode::OK);
 
     // An id older than the retention that no commit carries: gone for good, and said so.
@@ -884,10 +863,15 @@ async fn an_unknown_recent_request_is_simply_not_found() {
 }
 
 impl Fixture {
+    /// `GET /v1/requests/{id}` as `token`.
+    async fn request(&self, id: &str, token: &str) -> (StatusCode, Value) {
+        let path = format!("/v1/requests/{id}");
+        self.call(Method::GET, &path, Some(token), None).await
+    }
+
     /// The 404's message for a request id never made.
     async fn unknown_request_refusal(&self) -> String {
-        let path = format!("/v1/requests/{}", ulid::Ulid::new());
-        let (status, body) = self.call(Method::GET, &path, Some(ADMIN), None).await;
+        let (status, body) = self.request(&ulid::Ulid::new().to_string(), ADMIN).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         body["error"]["message"].as_str().unwrap().to_owned()
     }

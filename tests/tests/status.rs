@@ -328,15 +328,29 @@ async fn an_unchanged_sweep_reads_statuses_only_and_a_warm_one_only_the_generati
     assert_eq!(recorder.items_returned().get("OBSERVATIONS"), Some(&1));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_warm_sweeper_notices_what_another_sweeper_wrote() {
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = Fleet {
+/// Five tenants running vault in prod: what two sweepers of one table are tried on.
+fn vault_fleet() -> Fleet {
+    Fleet {
         tenants: 5,
         envs: vec!["prod"],
         modules: vec!["vault"],
-    };
-    let running = fleet.run(dir.path(), KUBE_TOKEN).await;
+    }
+}
+
+/// The ready and desired replicas the store holds for `tenant`'s vault.
+async fn vault_replicas(store: &dyn Store, tenant: &str) -> (u32, u32) {
+    let statuses = store.list_statuses(tenant).await.unwrap();
+    let vault = statuses
+        .iter()
+        .find(|s| s.module.as_deref() == Some("vault"))
+        .unwrap();
+    (vault.ready, vault.desired)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_sweeper_notices_what_another_sweeper_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = vault_fleet().run(dir.path(), KUBE_TOKEN).await;
     let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
     let remote = running.repo.to_str().unwrap();
     let kube = Some(running.kube.url.as_str());
@@ -357,12 +371,7 @@ async fn a_warm_sweeper_notices_what_another_sweeper_wrote() {
     let noticed = a.sweep().await.unwrap();
     assert!(!noticed.digests_cached);
     assert_eq!(noticed.writes, 1, "the item b changed is set right");
-    let stored = store.list_statuses("t00001").await.unwrap();
-    let vault = stored
-        .iter()
-        .find(|s| s.module.as_deref() == Some("vault"))
-        .unwrap();
-    assert_eq!((vault.ready, vault.desired), (2, 2));
+    assert_eq!(vault_replicas(store.as_ref(), "t00001").await, (2, 2));
 }
 
 /// A sweeper that dies after writing its items and before marking the write finished leaves
@@ -371,12 +380,7 @@ async fn a_warm_sweeper_notices_what_another_sweeper_wrote() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_cut_off_half_way_makes_warm_sweepers_read_afresh() {
     let dir = tempfile::tempdir().unwrap();
-    let fleet = Fleet {
-        tenants: 5,
-        envs: vec!["prod"],
-        modules: vec!["vault"],
-    };
-    let running = fleet.run(dir.path(), KUBE_TOKEN).await;
+    let running = vault_fleet().run(dir.path(), KUBE_TOKEN).await;
     let table = dynamo_store().await;
     let recorder = berth_tests::dynamo_recorder::DynamoRecorder::start().await;
     let cut_off: Arc<dyn Store> = Arc::new(berth_store::DynamoStore::new(
@@ -397,21 +401,14 @@ async fn a_write_cut_off_half_way_makes_warm_sweepers_read_afresh() {
     running.kube.replace(fleet::DEPLOYMENTS, vault(3));
     recorder.refuse_after("GENERATION", 2);
     assert!(b.sweep().await.is_err(), "the closing mark was refused");
-    let stored = |statuses: Vec<berth_store::StatusRecord>| {
-        let s = statuses
-            .into_iter()
-            .find(|s| s.module.as_deref() == Some("vault"))
-            .unwrap();
-        (s.ready, s.desired)
-    };
-    assert_eq!(stored(store.list_statuses("t00001").await.unwrap()), (3, 3));
+    assert_eq!(vault_replicas(store.as_ref(), "t00001").await, (3, 3));
 
     // The Deployment scales back: what a's memory says again, not what the store says.
     running.kube.replace(fleet::DEPLOYMENTS, vault(2));
     let after = a.sweep().await.unwrap();
     assert!(!after.digests_cached, "the generation b left is no one's");
     assert_eq!(after.writes, 1);
-    assert_eq!(stored(store.list_statuses("t00001").await.unwrap()), (2, 2));
+    assert_eq!(vault_replicas(store.as_ref(), "t00001").await, (2, 2));
 }
 
 struct Api {
