@@ -235,7 +235,7 @@ async fn a_keyed_burst_killed_mid_flight_settles_on_retry() {
     const REQUESTS: usize = 40;
     let state = tempfile::tempdir().unwrap();
     // One commit per request, so a kill lands between commits of the same burst: the group
-    // commit's holder killed before and after its commit is tests/tests/group_commit.rs.
+    // commit's holder killed before and after its commit is tests/tests/suite/group_commit.rs.
     let lease = [("BERTH_CLAIM_LEASE", "2s"), ("BERTH_GROUP_COMMIT", "off")];
     let client = reqwest::Client::new();
     let token = {

@@ -1,6 +1,6 @@
 //! The GraphQL documents the GitHub committer sends and the `createCommitOnBranch` input built
 //! from a planned [`Change`]. Pure: no I/O, so every shape is unit-tested here and every
-//! document is validated against GitHub's published schema in `tests/tests/github.rs`.
+//! document is validated against GitHub's published schema in `tests/tests/suite/github.rs`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -1,0 +1,18 @@
+//! Berth's integration tests, one module per area, in one binary: one link instead of one per
+//! area, and a target folder a CI disk holds. One area runs with a filter, as
+//! `cargo nextest run -p berth-tests -E 'test(/^status::/)'`.
+
+mod api;
+mod charts;
+mod cluster;
+mod contract;
+mod examples;
+mod github;
+mod github_backend;
+mod gitops;
+mod group_commit;
+mod infra;
+mod pull_requests;
+mod status;
+mod store;
+mod webhooks;
