@@ -9,22 +9,24 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 /// `argoproj.io/v1alpha1` `Application`: its metadata and the parts of its status Berth reads.
+/// Every part may be absent or `null` (a new Application has no status yet): one odd object
+/// must not fail the page it came in.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Application {
     pub metadata: ObjectMeta,
     #[serde(default)]
-    pub status: ApplicationStatus,
+    pub status: Option<ApplicationStatus>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationStatus {
     #[serde(default)]
-    pub health: Named,
+    pub health: Option<Named>,
     #[serde(default)]
-    pub sync: SyncStatus,
+    pub sync: Option<SyncStatus>,
     #[serde(default)]
-    pub operation_state: OperationState,
+    pub operation_state: Option<OperationState>,
 }
 
 /// An object whose `status` is all Berth reads of it (`health`).
@@ -50,7 +52,7 @@ pub struct OperationState {
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]
-    pub sync_result: SyncResult,
+    pub sync_result: Option<SyncResult>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -80,5 +82,24 @@ impl kube::Resource for Application {
     }
     fn meta_mut(&mut self) -> &mut ObjectMeta {
         &mut self.metadata
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_and_null_parts_read_as_nothing() {
+        for json in [
+            r#"{"metadata": {"name": "a"}}"#,
+            r#"{"metadata": {"name": "a"}, "status": null}"#,
+            r#"{"metadata": {"name": "a"}, "status": {"health": null, "sync": {"status": null}, "operationState": {"syncResult": null}}}"#,
+        ] {
+            let app: Application = serde_json::from_str(json).unwrap();
+            let status = app.status.unwrap_or_default();
+            assert!(status.health.unwrap_or_default().status.is_none(), "{json}");
+            assert!(status.sync.unwrap_or_default().status.is_none(), "{json}");
+        }
     }
 }

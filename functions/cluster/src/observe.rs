@@ -46,15 +46,17 @@ pub struct ApplicationState {
 impl ApplicationState {
     /// Takes the fields Berth needs from an Application; empty ones count as absent.
     pub fn from_application(app: Application) -> Self {
-        let status = app.status;
+        let status = app.status.unwrap_or_default();
+        let sync = status.sync.unwrap_or_default();
+        let operation = status.operation_state.unwrap_or_default();
         let text = |v: Option<String>| v.filter(|s| !s.is_empty());
         Self {
-            health: text(status.health.status),
-            sync: text(status.sync.status),
-            revision: text(status.sync.revision),
-            operation_phase: text(status.operation_state.phase),
-            operation_message: text(status.operation_state.message),
-            operation_revision: text(status.operation_state.sync_result.revision),
+            health: text(status.health.unwrap_or_default().status),
+            sync: text(sync.status),
+            revision: text(sync.revision),
+            operation_phase: text(operation.phase),
+            operation_message: text(operation.message),
+            operation_revision: text(operation.sync_result.unwrap_or_default().revision),
         }
     }
 
