@@ -254,6 +254,11 @@ impl DynamoStore {
         pk: String,
         sk: &str,
     ) -> Result<Option<T>, StoreError> {
+        self.get_item(pk, sk).await?.map(Self::record).transpose()
+    }
+
+    /// One item as stored, read consistently.
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -264,7 +269,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        out.item.map(Self::record).transpose()
+        Ok(out.item)
     }
 
     /// Every item a query matches, page after page.
@@ -354,42 +359,44 @@ impl DynamoStore {
         Ok(item)
     }
 
-    /// Replaces the observation generation with a new one. `expected`: only if it still is
-    /// that one (`Ok(false)` when another writer replaced it). Returns, without `expected`,
-    /// whether the generation replaced was `seen`.
-    async fn replace_generation(
+    /// Opens a write of observations: stores `generation` whatever was stored, and tells
+    /// whether what it replaced was `seen` (nobody wrote since the caller read it).
+    async fn open_generation(
         &self,
         generation: &str,
         seen: Option<&str>,
-        expected: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let mut item = Item::new();
-        item.insert("PK".into(), s(GENERATION_PK));
-        item.insert("SK".into(), s(GENERATION_SK));
-        item.insert("generation".into(), s(generation));
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(generation_item(generation)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let before = out
+            .attributes
+            .as_ref()
+            .and_then(|old| old.get("generation"))
+            .and_then(|v| v.as_s().ok());
+        Ok(before.map(String::as_str) == seen)
+    }
+
+    /// Closes a write of observations: stores `generation` only if the one its opening stored,
+    /// `opened`, is still there; `false` when another writer replaced it meanwhile.
+    async fn close_generation(&self, generation: &str, opened: &str) -> Result<bool, StoreError> {
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item));
-        let put = match expected {
-            Some(expected) => put
-                .condition_expression("generation = :expected")
-                .expression_attribute_values(":expected", s(expected)),
-            None => put.return_values(ReturnValue::AllOld),
-        };
-        match put.send().await {
-            Ok(out) => {
-                if expected.is_some() {
-                    return Ok(true);
-                }
-                let before = out
-                    .attributes
-                    .as_ref()
-                    .and_then(|old| old.get("generation"))
-                    .and_then(|v| v.as_s().ok());
-                Ok(before.map(String::as_str) == seen)
-            }
+            .set_item(Some(generation_item(generation)))
+            .condition_expression("generation = :opened")
+            .expression_attribute_values(":opened", s(opened))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(unavailable(e)),
         }
@@ -657,16 +664,6 @@ impl Store for DynamoStore {
     }
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", s(format!("REQUEST#{id}")))
-            .key("SK", s("META"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
         // TTL deletes expired items within days, not at once: until then they read as gone.
         let expired = |item: &Item| {
             item.get("expires_at")
@@ -674,7 +671,8 @@ impl Store for DynamoStore {
                 .and_then(|n| n.parse::<i64>().ok())
                 .is_some_and(|at| at <= now_epoch())
         };
-        out.item
+        self.get_item(format!("REQUEST#{id}"), "META")
+            .await?
             .filter(|item| !expired(item))
             .map(Self::record)
             .transpose()
@@ -837,7 +835,7 @@ impl Store for DynamoStore {
         // even if this write dies half way; marked again after the last, so one that read the
         // digests while they were changing reads them again.
         let during = ulid::Ulid::new().to_string();
-        let followed_seen = self.replace_generation(&during, seen, None).await?;
+        let followed_seen = self.open_generation(&during, seen).await?;
         // Items are built chunk by chunk as the chunks go out, so a sweep of thousands of
         // changes never holds them all at once.
         let pending: Vec<Pending<'_>> = removes
@@ -859,9 +857,7 @@ impl Store for DynamoStore {
             .try_collect::<()>()
             .await?;
         let generation = ulid::Ulid::new().to_string();
-        let still_ours = self
-            .replace_generation(&generation, None, Some(&during))
-            .await?;
+        let still_ours = self.close_generation(&generation, &during).await?;
         Ok(ObservationsWritten {
             generation,
             sole_writer: followed_seen && still_ours,
@@ -869,18 +865,9 @@ impl Store for DynamoStore {
     }
 
     async fn observation_generation(&self) -> Result<Option<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", s(GENERATION_PK))
-            .key("SK", s(GENERATION_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out
-            .item
+        Ok(self
+            .get_item(GENERATION_PK.into(), GENERATION_SK)
+            .await?
             .and_then(|mut item| item.remove("generation"))
             .and_then(|v| v.as_s().ok().cloned()))
     }
@@ -932,6 +919,15 @@ impl Store for DynamoStore {
         )
         .await
     }
+}
+
+/// The item holding the observation generation.
+fn generation_item(generation: &str) -> Item {
+    HashMap::from([
+        ("PK".to_owned(), s(GENERATION_PK)),
+        ("SK".to_owned(), s(GENERATION_SK)),
+        ("generation".to_owned(), s(generation)),
+    ])
 }
 
 /// The [`DIGEST_INDEX`] partition of `tenant`'s observations: FNV-1a of its name, stable across
