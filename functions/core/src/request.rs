@@ -43,14 +43,7 @@ pub struct CarriedRequest {
 /// `Berth-Tenant` and `Berth-Action` trailers that follow it.
 pub fn carried_requests(message: &str) -> Vec<CarriedRequest> {
     let mut carried: Vec<CarriedRequest> = Vec::new();
-    for line in message.lines() {
-        let Some((key, value)) = line.trim().split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
+    for (key, value) in message.lines().filter_map(trailer) {
         match (key, carried.last_mut()) {
             (REQUEST_TRAILER, _) => carried.push(CarriedRequest {
                 id: value.to_owned(),
@@ -73,13 +66,17 @@ pub fn carries_request(message: &str, request_id: &str) -> bool {
 /// The request ids of every `Berth-Request` trailer in commit `message`, in order: one for a
 /// request's own commit, one per request for a group commit.
 pub fn requests_carried(message: &str) -> impl Iterator<Item = &str> {
-    message.lines().filter_map(|line| {
-        line.trim()
-            .strip_prefix(REQUEST_TRAILER)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-    })
+    message
+        .lines()
+        .filter_map(trailer)
+        .filter_map(|(key, value)| (key == REQUEST_TRAILER).then_some(value))
+}
+
+/// A message line read as a trailer: `Key: value`, the value trimmed and not empty.
+fn trailer(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.trim().split_once(':')?;
+    let value = value.trim();
+    (!value.is_empty()).then_some((key, value))
 }
 
 /// One request, always about one tenant. `id` is the request's ULID; it ends up in the
