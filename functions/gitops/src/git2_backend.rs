@@ -3,7 +3,7 @@
 //! tree, no index, no checkout); one commit; a push without force.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::attempts::Attempts;
 use crate::remote::RemoteUrl;
+use crate::trailer_search::{LandedSearch, RequestsSearch};
 use crate::{
     CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, RefSnapshot, Snapshot,
     Target,
@@ -258,27 +259,21 @@ impl Committer for Git2Committer {
     ) -> Result<BTreeMap<String, String>, GitError> {
         let result = self
             .with_cache(move |inner, repo| {
-                let mut found = BTreeMap::new();
                 let tip = match &branch {
                     None => inner.fetch_tip(repo, crate::FIND_REQUEST_DEPTH as i32)?,
                     Some(name) => match inner.fetch_ref(repo, &format!("refs/heads/{name}")) {
                         Ok(head) => head,
                         // A pull-request branch that was never pushed holds nothing.
-                        Err(GitError::Backend(_)) => return Ok(found),
+                        Err(GitError::Backend(_)) => return Ok(BTreeMap::new()),
                         Err(e) => return Err(e.into()),
                     },
                 };
-                let wanted: BTreeSet<String> = request_ids.into_iter().collect();
+                let mut search = RequestsSearch::new(request_ids);
                 walk_commits(repo, tip, crate::FIND_REQUEST_DEPTH, |commit| {
                     let message = String::from_utf8_lossy(commit.message_bytes());
-                    for id in berth_core::request::requests_carried(&message) {
-                        if wanted.contains(id) {
-                            found.insert(id.to_owned(), commit.id().to_string());
-                        }
-                    }
-                    found.len() < wanted.len()
+                    search.visit(&commit.id().to_string(), &message)
                 })?;
-                Ok(found)
+                Ok(search.found)
             })
             .await;
         result.map_err(git_error)
@@ -293,20 +288,13 @@ impl Committer for Git2Committer {
             .with_cache(move |inner, repo| {
                 // Deepens a shallow cache once; later lookups find the history already there.
                 let tip = inner.fetch_tip(repo, crate::LANDED_SEARCH_DEPTH as i32)?;
-                let mut landed = None;
+                let mut search = LandedSearch::new(request_id, since);
                 walk_commits(repo, tip, crate::LANDED_SEARCH_DEPTH, |commit| {
                     let message = String::from_utf8_lossy(commit.message_bytes());
                     let committed_at = commit.committer().when().seconds();
-                    if berth_core::request::carries_request(&message, &request_id) {
-                        landed = Some(crate::LandedCommit {
-                            sha: commit.id().to_string(),
-                            message: message.into_owned(),
-                            committed_at,
-                        });
-                    }
-                    landed.is_none() && committed_at >= since
+                    search.visit(&commit.id().to_string(), &message, committed_at)
                 })?;
-                Ok(landed)
+                Ok(search.found)
             })
             .await;
         result.map_err(git_error)

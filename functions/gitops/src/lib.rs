@@ -10,6 +10,7 @@ mod git2_backend;
 pub mod github;
 mod remote;
 mod seed;
+mod trailer_search;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ pub mod client;
 pub mod pulls;
 pub mod wire;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ pub use self::client::GithubCredential;
 use self::client::{CallError, GithubClient, refusal};
 use self::wire::{COMMIT_MUTATION, Pin, RepoName, commit_input, read_query};
 use crate::attempts::Attempts;
+use crate::trailer_search::{LandedSearch, RequestsSearch};
 use crate::{
     CommitError, CommitOutcome, CommitRequest, Committer, GitError, LandedCommit, PlanFn,
     RefSnapshot, Snapshot, Target,
@@ -490,18 +491,12 @@ impl Committer for GithubCommitter {
         branch: Option<String>,
     ) -> Result<BTreeMap<String, String>, GitError> {
         let branch = branch.unwrap_or_else(|| self.config.branch.clone());
-        let wanted: BTreeSet<String> = request_ids.into_iter().collect();
-        let mut found = BTreeMap::new();
+        let mut search = RequestsSearch::new(request_ids);
         self.walk_history(&branch, crate::FIND_REQUEST_DEPTH, |commit| {
-            for id in berth_core::request::requests_carried(&commit.message) {
-                if wanted.contains(id) {
-                    found.insert(id.to_owned(), commit.oid.clone());
-                }
-            }
-            found.len() < wanted.len()
+            search.visit(&commit.oid, &commit.message)
         })
         .await?;
-        Ok(found)
+        Ok(search.found)
     }
 
     async fn find_landed(
@@ -509,19 +504,12 @@ impl Committer for GithubCommitter {
         request_id: String,
         since: i64,
     ) -> Result<Option<LandedCommit>, GitError> {
-        let mut landed = None;
+        let mut search = LandedSearch::new(request_id, since);
         self.walk_history(&self.config.branch, crate::LANDED_SEARCH_DEPTH, |commit| {
-            if berth_core::request::carries_request(&commit.message, &request_id) {
-                landed = Some(LandedCommit {
-                    sha: commit.oid.clone(),
-                    message: commit.message.clone(),
-                    committed_at: commit.committed_at,
-                });
-            }
-            landed.is_none() && commit.committed_at >= since
+            search.visit(&commit.oid, &commit.message, commit.committed_at)
         })
         .await?;
-        Ok(landed)
+        Ok(search.found)
     }
 
     fn branch(&self) -> &str {
