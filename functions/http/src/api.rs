@@ -396,7 +396,6 @@ pub(crate) async fn get_request(
     let Ok(ulid) = ulid::Ulid::from_string(&id) else {
         return Err(ApiError::invalid("id", "must be a request id (a ULID)"));
     };
-    let not_found = || ApiError::not_found(format!("no request {id}"));
     match look_up_request(&state.services, ulid).await? {
         RequestLookup::Recorded(record) if principal.sees(&record.tenant) => {
             Ok(Json(contract::request_view(&record)))
@@ -416,7 +415,7 @@ pub(crate) async fn get_request(
              on the branch since it was made carries it",
             humantime::format_duration(state.services.request_retention)
         ))),
-        _ => Err(not_found()),
+        _ => Err(ApiError::not_found(format!("no request {id}"))),
     }
 }
 

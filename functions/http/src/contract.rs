@@ -1,14 +1,13 @@
 //! The records the server holds, as the API contract (`berth-contract`) shows them. Field by
 //! field, so a change on either side is a compile error here, not a silent change of shape.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use berth_contract as contract;
 use berth_store::{ErrorBody, RequestRecord, RequestState, StatusRecord};
 
 use berth_usecases::intake::Settlement;
 use berth_usecases::intake::github::Review;
 use berth_usecases::lookup::LandedRequest;
+use berth_usecases::time::rfc3339_at;
 
 use crate::error::ApiError;
 
@@ -41,10 +40,6 @@ pub fn request_view(record: &RequestRecord) -> contract::RequestView {
 
 /// A request whose record expired, as the commit that carried it tells it.
 pub fn landed_view(landed: &LandedRequest) -> contract::RequestView {
-    let rfc3339 = |seconds: i64| {
-        let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
-        humantime::format_rfc3339_seconds(at).to_string()
-    };
     contract::RequestView {
         id: landed.id.clone(),
         action: landed.action.clone().unwrap_or_default(),
@@ -58,8 +53,8 @@ pub fn landed_view(landed: &LandedRequest) -> contract::RequestView {
         pr_number: None,
         batch_size: Some(landed.batch_size),
         error: None,
-        created_at: rfc3339(landed.requested_at),
-        updated_at: rfc3339(landed.committed_at),
+        created_at: rfc3339_at(landed.requested_at),
+        updated_at: rfc3339_at(landed.committed_at),
     }
 }
 

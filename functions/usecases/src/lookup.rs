@@ -2,11 +2,10 @@
 //! settled record expires after the request retention (`BERTH_REQUEST_RETENTION`), but the
 //! commit that carried the request keeps its trailers for good.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use berth_core::request::carried_requests;
 use berth_store::RequestRecord;
 
+use crate::time::{epoch_seconds_at, epoch_seconds_now};
 use crate::{Services, UseCaseError};
 
 /// How much earlier than its id's time a request's commit may be dated: clocks of the host that
@@ -53,8 +52,8 @@ pub async fn look_up_request(
     if let Some(record) = services.store.get_request(&text).await? {
         return Ok(RequestLookup::Recorded(Box::new(record)));
     }
-    let requested_at = epoch_seconds(id.datetime());
-    let age = epoch_seconds(SystemTime::now()).saturating_sub(requested_at);
+    let requested_at = epoch_seconds_at(id.datetime());
+    let age = epoch_seconds_now().saturating_sub(requested_at);
     if age < i64::try_from(retention.as_secs()).unwrap_or(i64::MAX) {
         return Ok(RequestLookup::Unknown);
     }
@@ -73,10 +72,4 @@ pub async fn look_up_request(
         requested_at,
         committed_at: landed.committed_at,
     }))
-}
-
-fn epoch_seconds(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

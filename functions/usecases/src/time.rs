@@ -12,8 +12,18 @@ pub fn epoch_seconds_now() -> i64 {
 }
 
 pub fn epoch_seconds_after(delay: Duration) -> i64 {
-    (SystemTime::now() + delay)
-        .duration_since(UNIX_EPOCH)
+    epoch_seconds_at(SystemTime::now() + delay)
+}
+
+/// Seconds since the Unix epoch at `at` (0 before it).
+pub fn epoch_seconds_at(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// `epoch_seconds` as the API shows a time (the epoch itself for a time before it).
+pub fn rfc3339_at(epoch_seconds: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(epoch_seconds).unwrap_or(0));
+    humantime::format_rfc3339_seconds(at).to_string()
 }
