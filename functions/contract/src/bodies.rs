@@ -81,3 +81,16 @@ pub enum WriteMode {
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }
+
+/// `POST /v1/tenants/{tenant}/envs/{env}/promote`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteBody {
+    /// The environment whose module versions and values are copied.
+    #[schema(example = "staging", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    pub from: String,
+    /// The modules to copy; every module enabled in `from` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["postgres"]))]
+    pub modules: Option<Vec<String>>,
+}

@@ -12,12 +12,15 @@ mod requests;
 mod tenants;
 mod webhooks;
 
-pub use bodies::{CreateTenantBody, ModuleChangeBody, PatchTenantBody, WriteMode};
+pub use bodies::{CreateTenantBody, ModuleChangeBody, PatchTenantBody, PromoteBody, WriteMode};
 pub use catalog::{
     Billing, Catalog, CatalogResponse, Environment, Module, PodSecurity, Quotas, Tier,
 };
 pub use error::{ErrorDetail, ErrorResponse};
-pub use requests::{RequestState, RequestView};
+pub use requests::{
+    FileChangeKind, FileChangeView, FileDiffView, HistoryEntry, HistoryPage, HistoryRequest,
+    PlannedChangeView, PromoteAnswer, RequestState, RequestView,
+};
 pub use tenants::{
     ClusterHealthResponse, EnvDetail, ModuleDetail, ModuleStatus, ServiceHealth, TenantDetail,
     TenantList, TenantStatusResponse, TenantSummary,

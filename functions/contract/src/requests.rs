@@ -79,6 +79,116 @@ pub struct RequestView {
     pub error: Option<ErrorDetail>,
     pub created_at: String,
     pub updated_at: String,
+    /// For a revert, the request it undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverts: Option<String>,
+    /// The revert that undid this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverted_by: Option<String>,
+    /// The files its commit changed in the tenant's folder, once it has one (`GET` only; a
+    /// write's answer leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<FileChangeView>>,
+}
+
+/// How a commit changed a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileChangeKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// One file a change touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FileChangeView {
+    #[schema(example = "tenants/acme/dev/modules/postgres.yaml")]
+    pub path: String,
+    pub change: FileChangeKind,
+    /// Lines added and removed, where counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines_added: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines_removed: Option<u64>,
+}
+
+/// One file of a planned change, with its unified diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FileDiffView {
+    pub path: String,
+    pub change: FileChangeKind,
+    pub lines_added: u64,
+    pub lines_removed: u64,
+    /// `--- a/<path>` / `+++ b/<path>` with three lines of context.
+    pub diff: String,
+}
+
+/// A dry run's answer: what the write would commit, planned against the branch tip, with
+/// nothing recorded or committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlannedChangeView {
+    pub tenant: String,
+    /// The branch tip it was planned against.
+    pub revision: String,
+    /// The commit message it would carry.
+    pub message: String,
+    /// Empty when the write would change nothing.
+    pub files: Vec<FileDiffView>,
+}
+
+/// One commit that changed a tenant's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryEntry {
+    pub commit: String,
+    /// RFC 3339, the commit's time.
+    pub committed_at: String,
+    /// `Name <email>` of the commit's author.
+    pub author: String,
+    /// The commit message's first line.
+    pub title: String,
+    /// `false` for a commit people made without Berth (no `Berth-Request` trailer for this
+    /// tenant).
+    pub by_berth: bool,
+    /// The tenant's requests the commit carried (several for a group commit).
+    pub requests: Vec<HistoryRequest>,
+    pub files: Vec<FileChangeView>,
+}
+
+/// A request of a history entry: from the commit's trailers, with who asked and its state
+/// while its record exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryRequest {
+    pub id: String,
+    pub action: Option<String>,
+    /// `api`, or `webhook:<sender>`; unknown once the record expired.
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    pub state: Option<RequestState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverts: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverted_by: Option<String>,
+}
+
+/// `GET /v1/tenants/{tenant}/history`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryPage {
+    pub tenant: String,
+    pub entries: Vec<HistoryEntry>,
+    /// Pass as `?before=` for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<String>,
+}
+
+/// A promotion's 200 answer: the planned change of a dry run, or the request when the target
+/// already matched (`no_change`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PromoteAnswer {
+    Planned(PlannedChangeView),
+    Request(RequestView),
 }
 
 #[cfg(test)]

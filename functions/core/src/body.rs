@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::error::FieldError;
 use crate::files::RESERVED_VALUE_KEYS;
 use crate::names::{EnvName, ModuleName, TenantName, TierName};
-use crate::request::{ModuleChange, NewTenant, TenantPatch};
+use crate::request::{ModuleChange, NewTenant, Promotion, TenantPatch};
 
 const DISPLAY_NAME_MAX: usize = 200;
 const OWNER_MAX: usize = 254;
@@ -191,6 +191,21 @@ pub fn parse_module_change(
         values,
         enable_dependencies: f.bool("enable_dependencies")?.unwrap_or(false),
     })
+}
+
+/// `POST /v1/tenants/{tenant}/envs/{target}/promote`; `target` comes from the path.
+pub fn parse_promotion(target: &str, body: &Value) -> Result<Promotion, FieldError> {
+    let to = EnvName::parse("env", target)?;
+    let f = Fields::new(body, &["from", "modules"])?;
+    let from = EnvName::parse("from", f.required_str("from")?)?;
+    if from == to {
+        return Err(FieldError::invalid(
+            "from",
+            format!("{from} is the environment being promoted to"),
+        ));
+    }
+    let modules = f.names("modules", ModuleName::parse)?;
+    Ok(Promotion { from, to, modules })
 }
 
 fn check_display_name(field: &str, value: &str) -> Result<String, FieldError> {

@@ -61,6 +61,10 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
     let before = TenantModel::read(tenant, files)?;
 
     let (after, summary) = match (&request.action, &before) {
+        // A revert restores bytes rather than editing the model.
+        (Action::Revert(restore), _) => {
+            return crate::restore::plan_restore(request, restore, files);
+        }
         (Action::CreateTenant(new), None) => (
             Some(create(&catalog, tenant, new, &request.id)?),
             create_summary(tenant, new),
@@ -89,6 +93,11 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
         (Action::DisableModule { env, module }, Some(model)) => {
             let mut m = model.clone();
             let summary = disable_module(&catalog, &mut m, env, module)?;
+            (Some(m), summary)
+        }
+        (Action::Promote(promotion), Some(model)) => {
+            let mut m = model.clone();
+            let summary = crate::promote::promote(&catalog, &mut m, promotion)?;
             (Some(m), summary)
         }
     };
@@ -162,11 +171,11 @@ impl TenantModel {
         }))
     }
 
-    fn suspended(&self) -> bool {
+    pub(crate) fn suspended(&self) -> bool {
         self.spec.state == TenantState::Suspended
     }
 
-    fn tenant_ref(&self, env: &EnvName) -> TenantRef {
+    pub(crate) fn tenant_ref(&self, env: &EnvName) -> TenantRef {
         TenantRef {
             name: self.spec.name.clone(),
             tier: self.spec.tier.clone(),
@@ -174,11 +183,11 @@ impl TenantModel {
         }
     }
 
-    fn enabled(&self, env: &EnvName, module: &ModuleName) -> bool {
+    pub(crate) fn enabled(&self, env: &EnvName, module: &ModuleName) -> bool {
         self.modules.contains_key(&(env.clone(), module.clone()))
     }
 
-    fn new_module(&self, env: &EnvName, module: &ModuleName) -> ModuleValues {
+    pub(crate) fn new_module(&self, env: &EnvName, module: &ModuleName) -> ModuleValues {
         ModuleValues {
             tenant: self.tenant_ref(env),
             module: ModuleRef {
@@ -261,7 +270,7 @@ fn diff(
 /// Validates every values file the change writes against its chart, as Helm will. A violation
 /// inside the caller's own value overrides (or version) is the caller's error, named by its
 /// path; any other means the repository's chart and Berth's rendering disagree.
-fn check_against_charts(
+pub(crate) fn check_against_charts(
     request: &Request,
     change: &Change,
     files: &RepoFiles,
@@ -308,6 +317,29 @@ fn check_against_charts(
             if violation.path.starts_with("module.version") {
                 return Err(FieldError::invalid("version", violation.message).into());
             }
+        }
+        match (&request.action, &target) {
+            (Action::Promote(promotion), Some((env, module))) if *env == promotion.to => {
+                return Err(FieldError::invalid(
+                    "modules",
+                    format!(
+                        "{module} as {} has it breaks its chart's schema in {env} at {}: {}",
+                        promotion.from, violation.path, violation.message
+                    ),
+                )
+                .into());
+            }
+            (Action::Revert(restore), _) => {
+                return Err(FieldError::conflict(
+                    "id",
+                    format!(
+                        "restoring {path} as it was before request {} breaks {chart}'s schema at {}: {}",
+                        restore.reverts, violation.path, violation.message
+                    ),
+                )
+                .into());
+            }
+            _ => {}
         }
         return Err(PlanError::Repository {
             path: format!("{chart}/values.schema.json"),
@@ -485,7 +517,7 @@ fn update(
     Ok(format!("Update tenant {tenant}: {}", parts.join("; ")))
 }
 
-fn require_env(model: &TenantModel, env: &EnvName) -> Result<(), FieldError> {
+pub(crate) fn require_env(model: &TenantModel, env: &EnvName) -> Result<(), FieldError> {
     if model.envs.contains_key(env) {
         return Ok(());
     }

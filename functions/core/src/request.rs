@@ -1,5 +1,7 @@
 //! A validated request: what the API and the webhooks ask Berth to change.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -19,15 +21,23 @@ pub const TENANT_TRAILER: &str = "Berth-Tenant";
 /// The trailer naming the action of the request whose `Berth-Request` trailer precedes it.
 pub const ACTION_TRAILER: &str = "Berth-Action";
 
+/// The trailer naming the request a revert undoes, after the revert's own trailers.
+pub const REVERTS_TRAILER: &str = "Berth-Reverts";
+
 /// The trailer lines for `request`: its id, then its tenant and action, so Git alone can say
-/// what a request was about once its record has expired from the store.
+/// what a request was about once its record has expired from the store; a revert also names
+/// the request it undoes.
 pub fn request_trailers(request: &Request) -> String {
-    format!(
+    let mut trailers = format!(
         "{}\n{TENANT_TRAILER}: {}\n{ACTION_TRAILER}: {}",
         request_trailer(&request.id),
         request.tenant,
         request.action.name()
-    )
+    );
+    if let Action::Revert(restore) = &request.action {
+        trailers.push_str(&format!("\n{REVERTS_TRAILER}: {}", restore.reverts));
+    }
+    trailers
 }
 
 /// A request as a commit's trailers describe it. Commits made before the tenant and action
@@ -37,6 +47,8 @@ pub struct CarriedRequest {
     pub id: String,
     pub tenant: Option<String>,
     pub action: Option<String>,
+    /// For a revert, the request it undoes.
+    pub reverts: Option<String>,
 }
 
 /// Every request commit `message` carries, in order: each `Berth-Request` trailer with the
@@ -49,9 +61,11 @@ pub fn carried_requests(message: &str) -> Vec<CarriedRequest> {
                 id: value.to_owned(),
                 tenant: None,
                 action: None,
+                reverts: None,
             }),
             (TENANT_TRAILER, Some(last)) => last.tenant = Some(value.to_owned()),
             (ACTION_TRAILER, Some(last)) => last.action = Some(value.to_owned()),
+            (REVERTS_TRAILER, Some(last)) => last.reverts = Some(value.to_owned()),
             _ => {}
         }
     }
@@ -96,7 +110,46 @@ pub enum Action {
     UpdateTenant(TenantPatch),
     DeleteTenant,
     EnableModule(ModuleChange),
-    DisableModule { env: EnvName, module: ModuleName },
+    DisableModule {
+        env: EnvName,
+        module: ModuleName,
+    },
+    /// Restores the files an earlier request changed to what they were before it.
+    Revert(Restore),
+    /// Copies module versions and value overrides from one environment onto another.
+    Promote(Promotion),
+}
+
+/// What a revert restores, gathered from Git when the revert is asked for: the request is then
+/// planned, like any other, against the files at the tip (and again after a lost race).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Restore {
+    /// The request being reverted.
+    pub reverts: String,
+    /// The commit it landed in.
+    pub commit: String,
+    /// That commit's headline, for the revert's own.
+    pub title: String,
+    /// Each path the reverted request touched, with its content before it (`None`: the file did
+    /// not exist, so restoring deletes it).
+    pub before: BTreeMap<String, Option<String>>,
+    /// Each of those paths as the reverted request left it. A path whose content at the tip
+    /// differs was changed since: a conflict, unless `force`.
+    pub left: BTreeMap<String, Option<String>>,
+    /// For a changed path, the later change that last touched it, as a person would name it
+    /// (`request 01J…`, `commit 1a2b3c4`), when the history walk found it.
+    pub changed_by: BTreeMap<String, String>,
+    /// Restore over later changes anyway; the commit message says which.
+    pub force: bool,
+}
+
+/// A promotion of a tenant's modules from `from` onto `to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Promotion {
+    pub from: EnvName,
+    pub to: EnvName,
+    /// The modules to copy; empty means every module enabled in `from`.
+    pub modules: Vec<ModuleName>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +195,8 @@ impl Action {
             Action::DeleteTenant => "delete_tenant",
             Action::EnableModule(_) => "enable_module",
             Action::DisableModule { .. } => "disable_module",
+            Action::Revert(_) => "revert",
+            Action::Promote(_) => "promote",
         }
     }
 }

@@ -300,9 +300,150 @@ impl Committer for Git2Committer {
         result.map_err(git_error)
     }
 
+    async fn folder_history(
+        &self,
+        folder: String,
+        before: Option<String>,
+        limit: usize,
+    ) -> Result<Option<crate::FolderHistory>, GitError> {
+        let result = self
+            .with_cache(move |inner, repo| {
+                let tip = inner.fetch_tip(repo, crate::HISTORY_SEARCH_DEPTH as i32)?;
+                let start = match &before {
+                    None => Some(tip),
+                    Some(sha) if !contains(repo, sha, &tip.to_string()) => return Ok(None),
+                    // Older than `before`: from its first parent on.
+                    Some(sha) => Oid::from_str(sha)
+                        .and_then(|oid| repo.find_commit(oid))
+                        .map_err(backend)?
+                        .parent_id(0)
+                        .ok(),
+                };
+                let Some(start) = start else {
+                    return Ok(Some(crate::FolderHistory {
+                        commits: Vec::new(),
+                        next_before: None,
+                    }));
+                };
+                Ok(Some(folder_history(repo, start, &folder, limit)?))
+            })
+            .await;
+        result.map_err(git_error)
+    }
+
+    async fn commit_files(
+        &self,
+        sha: String,
+        folder: String,
+    ) -> Result<Option<crate::CommitFiles>, GitError> {
+        let result = self
+            .with_cache(move |inner, repo| {
+                let Ok(oid) = Oid::from_str(&sha) else {
+                    return Ok(None);
+                };
+                if repo.find_commit(oid).is_err() {
+                    // Not fetched yet, or older than the shallow cache: look deeper once.
+                    inner.fetch_tip(repo, crate::LANDED_SEARCH_DEPTH as i32)?;
+                }
+                let Ok(commit) = repo.find_commit(oid) else {
+                    return Ok(None);
+                };
+                let paths = [folder];
+                let before = match commit.parent_id(0) {
+                    Ok(parent) => read_files(repo, parent, &paths)?,
+                    Err(_) => RepoFiles::new(),
+                };
+                Ok(Some(crate::CommitFiles {
+                    sha: oid.to_string(),
+                    message: String::from_utf8_lossy(commit.message_bytes()).into_owned(),
+                    before,
+                    after: read_files(repo, oid, &paths)?,
+                }))
+            })
+            .await;
+        result.map_err(git_error)
+    }
+
     fn branch(&self) -> &str {
         &self.inner.config.branch
     }
+}
+
+/// Up to `limit` commits of the first-parent line from `start` that changed `folder`, looking
+/// through at most [`crate::HISTORY_SEARCH_DEPTH`] commits.
+fn folder_history(
+    repo: &Repository,
+    start: Oid,
+    folder: &str,
+    limit: usize,
+) -> Result<crate::FolderHistory, GitError> {
+    let mut walk = repo.revwalk().map_err(backend)?;
+    walk.push(start).map_err(backend)?;
+    walk.simplify_first_parent().map_err(backend)?;
+    let dir = Path::new(folder.trim_end_matches('/'));
+    let folder_oid = |commit: &git2::Commit<'_>| {
+        commit
+            .tree()
+            .ok()
+            .and_then(|tree| tree.get_path(dir).ok())
+            .map(|entry| entry.id())
+    };
+    let mut history = crate::FolderHistory {
+        commits: Vec::new(),
+        next_before: None,
+    };
+    let paths = [folder.to_owned()];
+    let mut last_seen = None;
+    for (seen, oid) in walk.enumerate() {
+        let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
+            break;
+        };
+        if history.commits.len() == limit || seen == crate::HISTORY_SEARCH_DEPTH {
+            // More may follow: the next page starts after the last commit looked at.
+            history.next_before = last_seen.map(|oid: Oid| oid.to_string());
+            break;
+        }
+        last_seen = Some(commit.id());
+        let parent = commit.parent(0).ok();
+        let mine = folder_oid(&commit);
+        if mine == parent.as_ref().and_then(folder_oid) {
+            continue;
+        }
+        let before = match &parent {
+            Some(p) => read_files(repo, p.id(), &paths)?,
+            None => RepoFiles::new(),
+        };
+        let after = read_files(repo, commit.id(), &paths)?;
+        history.commits.push(crate::FolderCommit {
+            sha: commit.id().to_string(),
+            message: mainline_message(&commit),
+            committed_at: commit.committer().when().seconds(),
+            author: author(&commit.author()),
+            files: crate::file_changes(&before, &after),
+        });
+    }
+    Ok(history)
+}
+
+/// A commit's message; for a merge whose own message carries no request, the merged commit's
+/// message follows it (Berth's pull-request commits carry the trailers).
+fn mainline_message(commit: &git2::Commit<'_>) -> String {
+    let own = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+    if berth_core::request::requests_carried(&own).next().is_some() {
+        return own;
+    }
+    match commit.parent(1) {
+        Ok(merged) => format!("{own}\n{}", String::from_utf8_lossy(merged.message_bytes())),
+        Err(_) => own,
+    }
+}
+
+fn author(signature: &git2::Signature<'_>) -> String {
+    format!(
+        "{} <{}>",
+        String::from_utf8_lossy(signature.name_bytes()),
+        String::from_utf8_lossy(signature.email_bytes())
+    )
 }
 
 /// The Git failure of cache work that plans nothing (reads, ancestry, lookups).

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_core::{Change, PlanError, RepoFiles};
 
+pub use berth_core::file_diff::{FileChange, FileChangeKind, file_changes};
 pub use git2_backend::{Git2Committer, Git2Config};
 pub use github::pulls::{
     AutoMerge, GithubPulls, OpenedPullRequest, PullRequestDraft, PullRequestState,
@@ -41,6 +42,50 @@ pub struct LandedCommit {
     pub message: String,
     /// The commit's committer time, in epoch seconds.
     pub committed_at: i64,
+}
+
+/// How many commits one page of [`Committer::folder_history`] looks through at most: a folder
+/// that changed rarely pages on from where the walk stopped instead of walking on.
+pub const HISTORY_SEARCH_DEPTH: usize = 2_000;
+
+/// A commit that changed a folder, with the files it changed there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderCommit {
+    pub sha: String,
+    /// Its message; for a merge commit whose own message carries no request, the merged
+    /// commit's message (where Berth's pull requests keep their trailers) follows it.
+    pub message: String,
+    /// The committer time, in epoch seconds.
+    pub committed_at: i64,
+    /// `Name <email>` of the author.
+    pub author: String,
+    pub files: Vec<FileChange>,
+}
+
+/// A page of a folder's history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderHistory {
+    pub commits: Vec<FolderCommit>,
+    /// Pass as `before` for the next page; `None` when the history ended.
+    pub next_before: Option<String>,
+}
+
+/// A folder as one commit and its first parent hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitFiles {
+    pub sha: String,
+    pub message: String,
+    /// The folder's files before the commit (empty for a root commit).
+    pub before: RepoFiles,
+    /// The folder's files as the commit left them.
+    pub after: RepoFiles,
+}
+
+impl CommitFiles {
+    /// The files the commit changed, by path.
+    pub fn changes(&self) -> Vec<FileChange> {
+        file_changes(&self.before, &self.after)
+    }
 }
 
 /// Plans a request against the files read at the tip.
@@ -182,6 +227,25 @@ pub trait Committer: Send + Sync {
         request_id: String,
         since: i64,
     ) -> Result<Option<LandedCommit>, GitError>;
+
+    /// The commits of the configured branch's mainline (first parents: a merged pull request
+    /// is its merge commit) that changed `folder` (ending in `/`), newest first: at most
+    /// `limit`, older than commit `before` when given, looking through at most
+    /// [`HISTORY_SEARCH_DEPTH`] commits. `None` when `before` is not a commit of the branch.
+    async fn folder_history(
+        &self,
+        folder: String,
+        before: Option<String>,
+        limit: usize,
+    ) -> Result<Option<FolderHistory>, GitError>;
+
+    /// `folder` (ending in `/`) as commit `sha` and its first parent hold it; `None` when the
+    /// repository has no such commit.
+    async fn commit_files(
+        &self,
+        sha: String,
+        folder: String,
+    ) -> Result<Option<CommitFiles>, GitError>;
 
     /// The branch direct commits go to.
     fn branch(&self) -> &str;

@@ -7,7 +7,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use berth_contract::{
     CatalogResponse, ClusterHealthResponse, CreateTenantBody, EnvDetail, ErrorDetail,
@@ -51,6 +51,18 @@ pub fn api_router(state: AppState) -> Router {
             put(enable_module).delete(disable_module),
         )
         .route("/requests/{id}", get(get_request))
+        .route(
+            "/requests/{id}/revert",
+            post(crate::changes::revert_request),
+        )
+        .route(
+            "/tenants/{tenant}/history",
+            get(crate::changes::tenant_history),
+        )
+        .route(
+            "/tenants/{tenant}/envs/{env}/promote",
+            post(crate::changes::promote),
+        )
         .route("/openapi.json", get(crate::openapi::serve_openapi));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
@@ -218,11 +230,11 @@ pub(crate) async fn list_tenants(
     Ok(Json(TenantList { tenants }))
 }
 
-fn tenant_from_path(raw: &str) -> Result<TenantName, ApiError> {
+pub(crate) fn tenant_from_path(raw: &str) -> Result<TenantName, ApiError> {
     Ok(TenantName::parse("tenant", raw)?)
 }
 
-fn path_error(e: PathRejection) -> ApiError {
+pub(crate) fn path_error(e: PathRejection) -> ApiError {
     ApiError::malformed(format!("bad path: {}", e.body_text()))
 }
 
@@ -398,7 +410,9 @@ pub(crate) async fn get_request(
     };
     match look_up_request(&state.services, ulid).await? {
         RequestLookup::Recorded(record) if principal.sees(&record.tenant) => {
-            Ok(Json(contract::request_view(&record)))
+            let mut view = contract::request_view(&record);
+            view.changes = crate::changes::diff_summary(&state, &record.tenant, &view).await;
+            Ok(Json(view))
         }
         // A commit naming no tenant may carry anyone's request: only callers who see every
         // tenant get it.
@@ -408,7 +422,9 @@ pub(crate) async fn get_request(
                 .as_deref()
                 .map_or(principal.sees_every_tenant(), |t| principal.sees(t)) =>
         {
-            Ok(Json(contract::landed_view(&landed)))
+            let mut view = contract::landed_view(&landed);
+            view.changes = crate::changes::diff_summary(&state, &view.tenant, &view).await;
+            Ok(Json(view))
         }
         RequestLookup::Expired => Err(ApiError::not_found(format!(
             "request {id} has expired: its record is kept {} after it settles, and no commit \
@@ -420,12 +436,12 @@ pub(crate) async fn get_request(
 }
 
 /// The query of a write: `mode` always allowed, plus the names in `extra`.
-struct WriteQuery {
-    mode: Mode,
-    params: HashMap<String, String>,
+pub(crate) struct WriteQuery {
+    pub(crate) mode: Mode,
+    pub(crate) params: HashMap<String, String>,
 }
 
-fn write_query(
+pub(crate) fn write_query(
     state: &AppState,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     extra: &[&str],
@@ -451,21 +467,21 @@ fn write_query(
 }
 
 /// A write whose path, query and body have been checked: ready to run.
-struct Prepared {
-    tenant: TenantName,
-    action: Action,
-    mode: Mode,
-    raw_body: Vec<u8>,
+pub(crate) struct Prepared {
+    pub(crate) tenant: TenantName,
+    pub(crate) action: Action,
+    pub(crate) mode: Mode,
+    pub(crate) raw_body: Vec<u8>,
 }
 
 /// Who asks and how: the parts of a write request the shared tail needs.
-type WriteParts = (Writer, Deadline, Method, OriginalUri, HeaderMap);
+pub(crate) type WriteParts = (Writer, Deadline, Method, OriginalUri, HeaderMap);
 
 /// Names the request a write created, on every answer after its id was given, errors included.
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The shared tail of every write: tenant scope, idempotency, submission, the answer.
-async fn run_write(
+pub(crate) async fn run_write(
     state: AppState,
     parts: WriteParts,
     prepared: Result<Prepared, ApiError>,
@@ -551,7 +567,7 @@ fn replay(stored: berth_store::StoredResponse) -> Response {
     response
 }
 
-type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
+pub(crate) type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", description = "Creates a tenant: its folder, values files and namespaces, in one commit.",
     params(

@@ -4,9 +4,11 @@
 use berth_contract as contract;
 use berth_store::{ErrorBody, RequestRecord, RequestState, StatusRecord};
 
+use berth_usecases::history::{HistoryEntry, TenantHistory};
 use berth_usecases::intake::Settlement;
 use berth_usecases::intake::github::Review;
 use berth_usecases::lookup::LandedRequest;
+use berth_usecases::preview::Preview;
 use berth_usecases::time::rfc3339_at;
 
 use crate::error::ApiError;
@@ -35,6 +37,9 @@ pub fn request_view(record: &RequestRecord) -> contract::RequestView {
         error: record.error.as_ref().map(error_detail),
         created_at: record.created_at.clone(),
         updated_at: record.updated_at.clone(),
+        reverts: record.reverts.clone(),
+        reverted_by: record.reverted_by.clone(),
+        changes: None,
     }
 }
 
@@ -55,6 +60,89 @@ pub fn landed_view(landed: &LandedRequest) -> contract::RequestView {
         error: None,
         created_at: rfc3339_at(landed.requested_at),
         updated_at: rfc3339_at(landed.committed_at),
+        reverts: None,
+        reverted_by: None,
+        changes: None,
+    }
+}
+
+pub fn file_change_kind(kind: berth_core::file_diff::FileChangeKind) -> contract::FileChangeKind {
+    use berth_core::file_diff::FileChangeKind as K;
+    match kind {
+        K::Added => contract::FileChangeKind::Added,
+        K::Modified => contract::FileChangeKind::Modified,
+        K::Deleted => contract::FileChangeKind::Deleted,
+    }
+}
+
+/// A file of a commit, without line counts (history reads only which blobs changed).
+pub fn file_change(change: &berth_core::file_diff::FileChange) -> contract::FileChangeView {
+    contract::FileChangeView {
+        path: change.path.clone(),
+        change: file_change_kind(change.kind),
+        lines_added: None,
+        lines_removed: None,
+    }
+}
+
+/// A file of a request's commit, with its line counts: the request's diff summary.
+pub fn file_summary(diff: &berth_core::file_diff::FileDiff) -> contract::FileChangeView {
+    contract::FileChangeView {
+        path: diff.path.clone(),
+        change: file_change_kind(diff.kind),
+        lines_added: Some(diff.lines_added as u64),
+        lines_removed: Some(diff.lines_removed as u64),
+    }
+}
+
+pub fn planned_change(tenant: &str, preview: &Preview) -> contract::PlannedChangeView {
+    contract::PlannedChangeView {
+        tenant: tenant.to_owned(),
+        revision: preview.revision.clone(),
+        message: preview.message.clone(),
+        files: preview
+            .files
+            .iter()
+            .map(|d| contract::FileDiffView {
+                path: d.path.clone(),
+                change: file_change_kind(d.kind),
+                lines_added: d.lines_added as u64,
+                lines_removed: d.lines_removed as u64,
+                diff: d.unified.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn history_page(tenant: &str, history: &TenantHistory) -> contract::HistoryPage {
+    contract::HistoryPage {
+        tenant: tenant.to_owned(),
+        entries: history.entries.iter().map(history_entry).collect(),
+        next_before: history.next_before.clone(),
+    }
+}
+
+fn history_entry(entry: &HistoryEntry) -> contract::HistoryEntry {
+    contract::HistoryEntry {
+        commit: entry.commit.clone(),
+        committed_at: rfc3339_at(entry.committed_at),
+        author: entry.author.clone(),
+        title: entry.title.clone(),
+        by_berth: !entry.requests.is_empty(),
+        requests: entry
+            .requests
+            .iter()
+            .map(|r| contract::HistoryRequest {
+                id: r.id.clone(),
+                action: r.action.clone(),
+                source: r.record.as_ref().map(|rec| rec.source.clone()),
+                requested_by: r.record.as_ref().and_then(|rec| rec.requested_by.clone()),
+                state: r.record.as_ref().map(|rec| request_state(rec.state)),
+                reverts: r.reverts.clone(),
+                reverted_by: r.record.as_ref().and_then(|rec| rec.reverted_by.clone()),
+            })
+            .collect(),
+        files: entry.files.iter().map(file_change).collect(),
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod changes;
 pub mod config;
 pub mod contract;
 pub mod deadline;

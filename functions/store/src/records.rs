@@ -88,6 +88,12 @@ pub struct RequestRecord {
     /// commit lease plans it from here. Cleared once the request has an outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
+    /// For a revert, the request it undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverts: Option<String>,
+    /// The revert that undid this request, once one landed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverted_by: Option<String>,
 }
 
 impl RequestRecord {
@@ -121,6 +127,8 @@ impl RequestRecord {
             updated_at: now,
             batch_size: None,
             payload: None,
+            reverts: None,
+            reverted_by: None,
         }
     }
 }

@@ -559,6 +559,9 @@ impl Batch {
             .store
             .record_batch(&self.settled, &tenants, &removed)
             .await?;
+        for record in &self.settled {
+            crate::revert::mark_reverted(services, record).await;
+        }
         if self.failed {
             return Err(UseCaseError::unavailable(
                 "git_unavailable",

@@ -57,6 +57,22 @@ pub fn pr_branch(request_id: &str) -> String {
     format!("berth/{request_id}")
 }
 
+/// The `accepted` record of a request about to be committed.
+fn new_record(request: &Request, source: &str) -> RequestRecord {
+    let mut record = RequestRecord::new(
+        &request.id,
+        request.action.name(),
+        source,
+        request.tenant.as_str(),
+        RequestState::Accepted,
+        now_rfc3339(),
+    );
+    if let berth_core::Action::Revert(restore) = &request.action {
+        record.reverts = Some(restore.reverts.clone());
+    }
+    record
+}
+
 /// Records that `record`'s request landed in commit `sha`: on the configured branch it is
 /// `committed`; on its pull-request branch `pr_branch`, that branch is pushed.
 pub fn record_landing(record: &mut RequestRecord, sha: String, pr_branch: Option<String>) {
@@ -98,6 +114,7 @@ impl Landed {
         if let Err(e) = services.store.put_request(&submitted.record).await {
             return Err((e.into(), Some(submitted.record)));
         }
+        crate::revert::mark_reverted(services, &submitted.record).await;
         Ok(submitted)
     }
 }
@@ -195,14 +212,7 @@ pub async fn submit(
         mode,
         when_undecided,
     } = submission;
-    let mut record = RequestRecord::new(
-        &request.id,
-        request.action.name(),
-        &source,
-        request.tenant.as_str(),
-        RequestState::Accepted,
-        now_rfc3339(),
-    );
+    let mut record = new_record(&request, &source);
     record.requested_by = requested_by;
     if mode == Mode::Direct
         && let Some(group) = &services.group_commit
@@ -322,16 +332,7 @@ pub async fn resume(
     };
     tracing::info!(request_id = %id, commit = %sha, "the interrupted request had landed");
     let request = &submission.request;
-    let mut record = recorded.unwrap_or_else(|| {
-        RequestRecord::new(
-            &id,
-            request.action.name(),
-            &submission.source,
-            request.tenant.as_str(),
-            RequestState::Accepted,
-            now_rfc3339(),
-        )
-    });
+    let mut record = recorded.unwrap_or_else(|| new_record(request, &submission.source));
     record.requested_by = record.requested_by.or(submission.requested_by);
     record.updated_at = now_rfc3339();
     let direct = branch.is_none();

@@ -129,6 +129,16 @@ enum Obj {
         from: Oid,
         first: usize,
         skip: usize,
+        /// Only commits that changed this path, as `git log -- <path>` lists them.
+        path: Option<String>,
+    },
+    Parents {
+        oid: Oid,
+        first: usize,
+    },
+    Actor {
+        name: String,
+        email: String,
     },
     PageInfo {
         has_next: bool,
@@ -151,6 +161,8 @@ impl Obj {
             Obj::Blob(_) => "Blob",
             Obj::Entry { .. } => "TreeEntry",
             Obj::History { .. } => "CommitHistoryConnection",
+            Obj::Parents { .. } => "CommitConnection",
+            Obj::Actor { .. } => "GitActor",
             Obj::PageInfo { .. } => "PageInfo",
             Obj::CommitPayload(_) => "CreateCommitOnBranchPayload",
             Obj::Pull(_) => "PullRequest",
@@ -408,13 +420,66 @@ fn resolve(
                 from: *oid,
                 first,
                 skip,
+                path: args.get("path").and_then(Value::as_str).map(str::to_owned),
             }))
         }
-        (Obj::History { from, first, skip }, "nodes") => {
-            Ok(Resolved::Many(history(repo, *from, *skip, *first)?))
+        (Obj::Commit(oid), "parents") => {
+            let first = args.get("first").and_then(Value::as_u64).unwrap_or(0) as usize;
+            if !(1..=100).contains(&first) {
+                return Err(GqlError::typed(
+                    "UNPROCESSABLE",
+                    "You must provide a `first` or `last` value to properly paginate the `parents` connection.",
+                ));
+            }
+            Ok(Resolved::One(Obj::Parents { oid: *oid, first }))
         }
-        (Obj::History { from, first, skip }, "pageInfo") => {
-            let page = history(repo, *from, *skip, *first + 1)?;
+        (Obj::Parents { oid, first }, "nodes") => {
+            let commit = repo.find_commit(*oid).map_err(internal)?;
+            Ok(Resolved::Many(
+                commit.parent_ids().take(*first).map(Obj::Commit).collect(),
+            ))
+        }
+        (Obj::Parents { oid, .. }, "totalCount") => scalar(
+            repo.find_commit(*oid)
+                .map_err(internal)?
+                .parent_count()
+                .into(),
+        ),
+        (Obj::Commit(oid), "author") => {
+            let commit = repo.find_commit(*oid).map_err(internal)?;
+            let author = commit.author();
+            Ok(Resolved::One(Obj::Actor {
+                name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+                email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+            }))
+        }
+        (Obj::Actor { name, .. }, "name") => scalar(name.clone().into()),
+        (Obj::Actor { email, .. }, "email") => scalar(email.clone().into()),
+        (
+            Obj::History {
+                from,
+                first,
+                skip,
+                path,
+            },
+            "nodes",
+        ) => Ok(Resolved::Many(history(
+            repo,
+            *from,
+            path.as_deref(),
+            *skip,
+            *first,
+        )?)),
+        (
+            Obj::History {
+                from,
+                first,
+                skip,
+                path,
+            },
+            "pageInfo",
+        ) => {
+            let page = history(repo, *from, path.as_deref(), *skip, *first + 1)?;
             let shown = page.len().min(*first);
             Ok(Resolved::One(Obj::PageInfo {
                 has_next: page.len() > *first,
@@ -523,13 +588,48 @@ fn cursor_index(cursor: &str, from: Oid) -> Result<usize, GqlError> {
         })
 }
 
-fn history(repo: &Repository, from: Oid, skip: usize, take: usize) -> Result<Vec<Obj>, GqlError> {
+/// The commits from `from`, newest first; with a `path`, only those that changed it: a
+/// commit whose entry at `path` matches any parent's (a merge that took one side's) is left
+/// out, as `git log -- <path>` leaves it out. Bounded by the repository's size.
+fn history(
+    repo: &Repository,
+    from: Oid,
+    path: Option<&str>,
+    skip: usize,
+    take: usize,
+) -> Result<Vec<Obj>, GqlError> {
     let mut walk = repo.revwalk().map_err(internal)?;
     walk.push(from).map_err(internal)?;
-    walk.skip(skip)
-        .take(take)
-        .map(|oid| oid.map(Obj::Commit).map_err(internal))
-        .collect()
+    let entry = |commit: &git2::Commit<'_>| {
+        let path = FsPath::new(path.unwrap_or_default());
+        commit
+            .tree()
+            .ok()
+            .and_then(|tree| tree.get_path(path).ok())
+            .map(|e| e.id())
+    };
+    let changed = |oid: Oid| -> Result<bool, GqlError> {
+        if path.is_none() {
+            return Ok(true);
+        }
+        let commit = repo.find_commit(oid).map_err(internal)?;
+        let mine = entry(&commit);
+        if commit.parent_count() == 0 {
+            return Ok(mine.is_some());
+        }
+        Ok(commit.parents().all(|parent| entry(&parent) != mine))
+    };
+    let mut found = Vec::new();
+    for oid in walk {
+        let oid = oid.map_err(internal)?;
+        if changed(oid)? {
+            found.push(oid);
+        }
+        if found.len() == skip + take {
+            break;
+        }
+    }
+    Ok(found.into_iter().skip(skip).map(Obj::Commit).collect())
 }
 
 fn internal(e: git2::Error) -> GqlError {

@@ -23,6 +23,8 @@ fn request(id: &str, state: RequestState) -> RequestRecord {
         updated_at: "2026-11-22T01:00:00Z".into(),
         batch_size: None,
         payload: None,
+        reverts: None,
+        reverted_by: None,
     }
 }
 

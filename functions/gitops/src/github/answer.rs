@@ -170,10 +170,7 @@ pub fn history_answer(data: &Value) -> Result<Option<HistoryPage>, AnswerError> 
         .ok_or_else(|| AnswerError::Missing("history.nodes".into()))?
         .iter()
         .map(|node| {
-            let date = string(node, "committedDate")?;
-            let committed_at = chrono::DateTime::parse_from_rfc3339(&date)
-                .map_err(|_| AnswerError::Missing(format!("a valid committedDate ({date})")))?
-                .timestamp();
+            let committed_at = epoch_seconds(&string(node, "committedDate")?)?;
             Ok(HistoryCommit {
                 oid: string(node, "oid")?,
                 message: string(node, "message")?,
@@ -186,6 +183,135 @@ pub fn history_answer(data: &Value) -> Result<Option<HistoryPage>, AnswerError> 
         .then(|| page["endCursor"].as_str().map(str::to_owned))
         .flatten();
     Ok(Some(HistoryPage { commits, next }))
+}
+
+/// One commit of a folder's history as GitHub lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderHistoryNode {
+    pub commit: crate::FolderCommit,
+    /// Its second parent, for a merge: that commit is the merged side, not the mainline.
+    pub merged: Option<String>,
+}
+
+/// One page of [`super::wire::folder_history_query`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderHistoryPage {
+    pub nodes: Vec<FolderHistoryNode>,
+    pub next: Option<String>,
+}
+
+/// Reads a page of [`super::wire::folder_history_query`]; `None` when the start does not exist.
+pub fn folder_history_answer(
+    data: &Value,
+    pin: Pin<'_>,
+) -> Result<Option<FolderHistoryPage>, AnswerError> {
+    let repository = present(data, "repository")?;
+    let start = match pin {
+        Pin::Branch(_) => &repository["ref"]["target"],
+        Pin::Commit(_) => &repository["object"],
+    };
+    if start.is_null() {
+        return Ok(None);
+    }
+    let history = present(start, "history")?;
+    let nodes = history["nodes"]
+        .as_array()
+        .ok_or_else(|| AnswerError::Missing("history.nodes".into()))?
+        .iter()
+        .map(folder_history_node)
+        .collect::<Result<Vec<_>, AnswerError>>()?;
+    let page = &history["pageInfo"];
+    let next = (page["hasNextPage"] == true)
+        .then(|| page["endCursor"].as_str().map(str::to_owned))
+        .flatten();
+    Ok(Some(FolderHistoryPage { nodes, next }))
+}
+
+fn folder_history_node(node: &Value) -> Result<FolderHistoryNode, AnswerError> {
+    let parents = node["parents"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let before = parents
+        .first()
+        .map(|p| folder_oids(&p["folder"]))
+        .transpose()?
+        .unwrap_or_default();
+    let after = folder_oids(&node["folder"])?;
+    let own = string(node, "message")?;
+    let merged = parents.get(1);
+    // A merge whose own message names no request: the merged commit's trailers speak for it.
+    let message = match merged.and_then(|m| m["message"].as_str()) {
+        Some(theirs) if berth_core::request::requests_carried(&own).next().is_none() => {
+            format!("{own}\n{theirs}")
+        }
+        _ => own,
+    };
+    let author = &node["author"];
+    Ok(FolderHistoryNode {
+        commit: crate::FolderCommit {
+            sha: string(node, "oid")?,
+            message,
+            committed_at: epoch_seconds(&string(node, "committedDate")?)?,
+            author: format!(
+                "{} <{}>",
+                author["name"].as_str().unwrap_or_default(),
+                author["email"].as_str().unwrap_or_default()
+            ),
+            files: crate::file_changes(&before, &after),
+        },
+        merged: merged.map(|m| string(m, "oid")).transpose()?,
+    })
+}
+
+/// A folder reading's files, each path mapped to its blob oid: two readings differ at a path
+/// exactly where the oids do.
+fn folder_oids(folder: &Value) -> Result<berth_core::RepoFiles, AnswerError> {
+    let mut files = berth_core::RepoFiles::new();
+    if folder["type"] == "tree" {
+        collect_oids(&folder["object"], 1, &mut files)?;
+    }
+    Ok(files)
+}
+
+fn collect_oids(
+    tree: &Value,
+    level: usize,
+    files: &mut berth_core::RepoFiles,
+) -> Result<(), AnswerError> {
+    for entry in tree["entries"].as_array().into_iter().flatten() {
+        let path = string(entry, "path")?;
+        match entry["type"].as_str() {
+            Some("blob") => {
+                files.insert(path, string(entry, "oid")?.into_bytes());
+            }
+            Some("tree") if level < FOLDER_DEPTH => {
+                collect_oids(&entry["object"], level + 1, files)?
+            }
+            Some("tree") => return Err(AnswerError::TooDeep(path)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn epoch_seconds(date: &str) -> Result<i64, AnswerError> {
+    chrono::DateTime::parse_from_rfc3339(date)
+        .map(|d| d.timestamp())
+        .map_err(|_| AnswerError::Missing(format!("a valid committedDate ({date})")))
+}
+
+/// Reads [`super::wire::commit_query`]: the commit's message and first parent; `None` when the
+/// repository has no such commit.
+pub fn commit_parent_answer(data: &Value) -> Result<Option<(String, Option<String>)>, AnswerError> {
+    let commit = &present(data, "repository")?["object"];
+    if commit.is_null() || commit["oid"].is_null() {
+        return Ok(None);
+    }
+    let parent = commit["parents"]["nodes"][0]["oid"]
+        .as_str()
+        .map(str::to_owned);
+    Ok(Some((string(commit, "message")?, parent)))
 }
 
 /// The oid of the commit `createCommitOnBranch` made.

@@ -512,6 +512,91 @@ impl Committer for GithubCommitter {
         Ok(search.found)
     }
 
+    async fn folder_history(
+        &self,
+        folder: String,
+        before: Option<String>,
+        limit: usize,
+    ) -> Result<Option<crate::FolderHistory>, GitError> {
+        let start = match &before {
+            Some(sha) => Pin::Commit(sha),
+            None => Pin::Branch(&self.config.branch),
+        };
+        let mut history = crate::FolderHistory {
+            commits: Vec::new(),
+            next_before: None,
+        };
+        // GitHub's history follows every parent: the merged side of a merge is left out, so the
+        // list is the mainline's, as on any other remote.
+        let mut merged = std::collections::BTreeSet::new();
+        let (mut after, mut seen) = (None::<String>, 0);
+        loop {
+            let (query, variables) =
+                wire::folder_history_query(self.repo(), start, &folder, after.as_deref());
+            let data = self.query(&query, variables).await?;
+            let Some(page) = answer::folder_history_answer(&data, start).map_err(answer_error)?
+            else {
+                return Ok(None);
+            };
+            for node in page.nodes {
+                seen += 1;
+                if Some(&node.commit.sha) == before.as_ref() {
+                    merged.extend(node.merged);
+                    continue;
+                }
+                if merged.contains(&node.commit.sha) {
+                    continue;
+                }
+                if history.commits.len() == limit {
+                    history.next_before = history.commits.last().map(|c| c.sha.clone());
+                    return Ok(Some(history));
+                }
+                merged.extend(node.merged);
+                history.commits.push(node.commit);
+            }
+            match page.next {
+                Some(cursor) if seen < crate::HISTORY_SEARCH_DEPTH => after = Some(cursor),
+                Some(_) => {
+                    history.next_before = history.commits.last().map(|c| c.sha.clone());
+                    return Ok(Some(history));
+                }
+                None => return Ok(Some(history)),
+            }
+        }
+    }
+
+    async fn commit_files(
+        &self,
+        sha: String,
+        folder: String,
+    ) -> Result<Option<crate::CommitFiles>, GitError> {
+        let paths = [folder];
+        let (query, variables) = wire::commit_query(self.repo(), &sha);
+        let data = self.query(&query, variables).await?;
+        let Some((message, parent)) = answer::commit_parent_answer(&data).map_err(answer_error)?
+        else {
+            return Ok(None);
+        };
+        let after = self.read_at(Pin::Commit(&sha), &paths).await?;
+        let Some(after) = after else {
+            return Ok(None);
+        };
+        let before = match parent {
+            Some(parent) => self
+                .read_at(Pin::Commit(&parent), &paths)
+                .await?
+                .map(|s| s.files)
+                .unwrap_or_default(),
+            None => RepoFiles::new(),
+        };
+        Ok(Some(crate::CommitFiles {
+            sha,
+            message,
+            before,
+            after: after.files,
+        }))
+    }
+
     fn branch(&self) -> &str {
         &self.config.branch
     }

@@ -160,6 +160,58 @@ pub fn history_query(repo: &RepoName, branch: &str, after: Option<&str>) -> (Str
     (query.to_owned(), Value::Object(variables))
 }
 
+/// Commit `oid`'s message and its first parent.
+pub fn commit_query(repo: &RepoName, oid: &str) -> (String, Value) {
+    let mut variables = repo_variables(repo);
+    variables.insert("oid".into(), oid.into());
+    let query = "query BerthCommit($owner: String!, $name: String!, $oid: GitObjectID!) { repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { oid message parents(first: 1) { nodes { oid } } } } } }";
+    (query.to_owned(), Value::Object(variables))
+}
+
+/// Commits per page of [`folder_history_query`]: each carries two readings of the folder.
+pub const FOLDER_HISTORY_PAGE: usize = 50;
+
+/// The commits that changed `folder` from the head of `branch`, or from commit `from`, with
+/// each one's author, the folder's blob oids in it and in its parents (to tell which files it
+/// changed) and its parents' messages (a merge's trailers live on the merged commit).
+pub fn folder_history_query(
+    repo: &RepoName,
+    start: Pin<'_>,
+    folder: &str,
+    after: Option<&str>,
+) -> (String, Value) {
+    let mut variables = repo_variables(repo);
+    variables.insert("path".into(), folder.trim_end_matches('/').into());
+    variables.insert("first".into(), FOLDER_HISTORY_PAGE.into());
+    variables.insert("after".into(), after.map_or(Value::Null, Value::from));
+    let reading = format!(
+        "folder: file(path: $path) {{ type object {{ ... on Tree {{ {} }} }} }}",
+        tree_entries(FOLDER_DEPTH, false)
+    );
+    let commit = format!(
+        "... on Commit {{ history(first: $first, after: $after, path: $path) {{ nodes {{ oid message committedDate author {{ name email }} {reading} parents(first: 2) {{ nodes {{ oid message {reading} }} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+    );
+    let mut declared = String::from(
+        "$owner: String!, $name: String!, $path: String!, $first: Int!, $after: String",
+    );
+    let root = match start {
+        Pin::Branch(branch) => {
+            declared.push_str(", $ref: String!");
+            variables.insert("ref".into(), format!("refs/heads/{branch}").into());
+            format!("ref(qualifiedName: $ref) {{ target {{ {commit} }} }}")
+        }
+        Pin::Commit(oid) => {
+            declared.push_str(", $oid: GitObjectID!");
+            variables.insert("oid".into(), oid.into());
+            format!("object(oid: $oid) {{ {commit} }}")
+        }
+    };
+    let query = format!(
+        "query BerthFolderHistory({declared}) {{ repository(owner: $owner, name: $name) {{ {root} }} }}"
+    );
+    (query, Value::Object(variables))
+}
+
 /// `createCommitOnBranch`'s input (GitHub's `CreateCommitOnBranchInput`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

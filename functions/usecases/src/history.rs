@@ -1,0 +1,107 @@
+//! A tenant's history: the commits that changed its folder, newest first, each with the
+//! requests it carried (from the trailers, and from the store while their records exist) and
+//! the files it changed. Commits people made without Berth are listed too, marked as such.
+
+use berth_core::TenantName;
+use berth_core::file_diff::FileChange;
+use berth_core::request::carried_requests;
+use berth_store::RequestRecord;
+
+use crate::{Services, UseCaseError};
+
+/// How many entries a page holds when the caller does not say, and at most.
+pub const DEFAULT_HISTORY_LIMIT: usize = 20;
+pub const MAX_HISTORY_LIMIT: usize = 100;
+
+/// One commit that changed the tenant's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub commit: String,
+    pub committed_at: i64,
+    /// `Name <email>` of the commit's author.
+    pub author: String,
+    /// The commit message's first line.
+    pub title: String,
+    /// The requests of this tenant it carried; empty for a commit made without Berth.
+    pub requests: Vec<HistoryRequest>,
+    pub files: Vec<FileChange>,
+}
+
+/// A request a commit carried, with what its record (while it exists) adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRequest {
+    pub id: String,
+    pub action: Option<String>,
+    pub reverts: Option<String>,
+    /// The record, when the store still keeps it: who asked, its state, its revert.
+    pub record: Option<RequestRecord>,
+}
+
+/// A page of a tenant's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantHistory {
+    pub entries: Vec<HistoryEntry>,
+    /// The `before` of the next page, when there is one.
+    pub next_before: Option<String>,
+}
+
+/// The page of `tenant`'s history older than commit `before` (from the tip when `None`).
+pub async fn tenant_history(
+    services: &Services,
+    tenant: &TenantName,
+    limit: usize,
+    before: Option<String>,
+) -> Result<TenantHistory, UseCaseError> {
+    let folder = berth_core::paths::tenant_dir(tenant);
+    let history = services
+        .committer
+        .folder_history(folder, before.clone(), limit)
+        .await?
+        .ok_or_else(|| {
+            UseCaseError::invalid(
+                "before",
+                format!(
+                    "{} is not a commit of branch {}",
+                    before.unwrap_or_default(),
+                    services.committer.branch()
+                ),
+            )
+        })?;
+    let mut entries = Vec::with_capacity(history.commits.len());
+    for commit in history.commits {
+        let mut requests = Vec::new();
+        for carried in carried_requests(&commit.message) {
+            // A group commit carries other tenants' requests too.
+            if carried
+                .tenant
+                .as_deref()
+                .is_some_and(|t| t != tenant.as_str())
+            {
+                continue;
+            }
+            let record = services.store.get_request(&carried.id).await?;
+            requests.push(HistoryRequest {
+                action: carried
+                    .action
+                    .or_else(|| record.as_ref().map(|r| r.action.clone())),
+                reverts: carried
+                    .reverts
+                    .or_else(|| record.as_ref().and_then(|r| r.reverts.clone())),
+                id: carried.id,
+                record,
+            });
+        }
+        entries.push(HistoryEntry {
+            title: commit.message.lines().next().unwrap_or_default().to_owned(),
+            commit: commit.sha,
+            committed_at: commit.committed_at,
+            author: commit.author,
+            requests,
+            files: commit.files,
+        });
+    }
+    Ok(TenantHistory {
+        entries,
+        next_before: history.next_before,
+    })
+}
