@@ -599,6 +599,9 @@ fn history(
     take: usize,
 ) -> Result<Vec<Obj>, GqlError> {
     let mut walk = repo.revwalk().map_err(internal)?;
+    // As `git log` lists them: newest first, never a parent before its child.
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+        .map_err(internal)?;
     walk.push(from).map_err(internal)?;
     let entry = |commit: &git2::Commit<'_>| {
         let path = FsPath::new(path.unwrap_or_default());

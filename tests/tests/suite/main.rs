@@ -11,6 +11,7 @@ mod github;
 mod github_backend;
 mod gitops;
 mod group_commit;
+mod history;
 mod infra;
 mod pull_requests;
 mod status;
