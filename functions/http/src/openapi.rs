@@ -41,6 +41,9 @@ use utoipa::{Modify, OpenApi};
         berth_contract::WebhookAnswer,
         berth_contract::ReviewVerdict,
         berth_contract::ReviewProblem,
+        berth_contract::PromoteAnswer,
+        berth_contract::PlannedChangeView,
+        berth_contract::FileDiffView,
     )),
     modifiers(&BearerScheme),
     tags(

@@ -114,7 +114,14 @@ async fn a_tenant_lifecycle_lands_as_commits() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(record, created);
+    let mut record = record;
+    let changes = record
+        .as_object_mut()
+        .unwrap()
+        .remove("changes")
+        .expect("a landed request shows the files it changed");
+    assert_eq!(record, created, "the rest is the write's answer");
+    assert_eq!(changes.as_array().unwrap().len(), 5, "{changes}");
 
     let (status, enabled) = f
         .call(

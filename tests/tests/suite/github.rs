@@ -323,7 +323,8 @@ fn assert_github_accepts(
 #[test]
 fn every_graphql_document_berth_sends_is_valid_against_githubs_schema() {
     use berth_gitops::github::wire::{
-        COMMIT_MUTATION, Pin, RepoName, blobs_query, commit_input, history_query, read_query,
+        COMMIT_MUTATION, Pin, RepoName, blobs_query, commit_input, commit_query,
+        folder_history_query, history_query, read_query,
     };
     let schema = berth_tests::github::github_schema();
     let repo = RepoName {
@@ -343,6 +344,17 @@ fn every_graphql_document_berth_sends_is_valid_against_githubs_schema() {
         let (query, variables) = history_query(&repo, "main", after);
         assert_github_accepts(schema, &query, &variables);
     }
+    for pin in [
+        Pin::Branch("main"),
+        Pin::Commit("4f1c7e2a9b3d5f6e8a0c1b2d3e4f5a6b7c8d9e0f"),
+    ] {
+        for after in [None, Some("4f1c7e2a9b3d5f6e8a0c1b2d3e4f5a6b7c8d9e0f 49")] {
+            let (query, variables) = folder_history_query(&repo, pin, "tenants/acme/", after);
+            assert_github_accepts(schema, &query, &variables);
+        }
+    }
+    let (query, variables) = commit_query(&repo, "4f1c7e2a9b3d5f6e8a0c1b2d3e4f5a6b7c8d9e0f");
+    assert_github_accepts(schema, &query, &variables);
     let oids = ["4f1c7e2a9b3d5f6e8a0c1b2d3e4f5a6b7c8d9e0f".to_owned()];
     let (query, variables) = blobs_query(&repo, &oids);
     assert_github_accepts(schema, &query, &variables);
