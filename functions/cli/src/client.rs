@@ -2,8 +2,9 @@
 //! what a script should do about it (the exit codes of [`ClientError::exit_code`]).
 
 use berth_contract::{
-    CatalogResponse, CreateTenantBody, ErrorDetail, ErrorResponse, ModuleChangeBody,
-    PatchTenantBody, RequestView, ServiceHealth, TenantDetail, TenantList, TenantStatusResponse,
+    CatalogResponse, CreateTenantBody, ErrorDetail, ErrorResponse, HistoryPage, ModuleChangeBody,
+    PatchTenantBody, PlannedChangeView, PromoteBody, RequestView, ServiceHealth, TenantDetail,
+    TenantList, TenantStatusResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -212,12 +213,71 @@ impl ApiClient {
         })
     }
 
+    /// A page of tenant `name`'s history, newest first, older than commit `before` when given.
+    pub async fn history(
+        &self,
+        name: &str,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<HistoryPage, ClientError> {
+        let mut path = format!("/v1/tenants/{}/history?limit={limit}", path_segment(name)?);
+        if let Some(before) = before {
+            path.push_str(&format!("&before={}", path_segment(before)?));
+        }
+        self.get(&path).await
+    }
+
+    /// Reverts request `id`: over later changes with `force`; its tenant's creation only with
+    /// `confirm` naming the tenant.
+    pub async fn revert(
+        &self,
+        id: &str,
+        force: bool,
+        confirm: Option<&str>,
+    ) -> Result<Written, ClientError> {
+        let mut path = format!("/v1/requests/{}/revert?force={force}", path_segment(id)?);
+        if let Some(tenant) = confirm {
+            path.push_str(&format!("&confirm={}", path_segment(tenant)?));
+        }
+        self.write::<()>(Method::POST, &path, None).await
+    }
+
+    /// Promotes `body.modules` of `tenant` from `body.from` onto `to`.
+    pub async fn promote(
+        &self,
+        tenant: &str,
+        to: &str,
+        body: &PromoteBody,
+    ) -> Result<Written, ClientError> {
+        self.write(Method::POST, &promote_path(tenant, to)?, Some(body))
+            .await
+    }
+
+    /// What promoting would commit, committing nothing.
+    pub async fn plan_promotion(
+        &self,
+        tenant: &str,
+        to: &str,
+        body: &PromoteBody,
+    ) -> Result<PlannedChangeView, ClientError> {
+        let path = format!("{}?dry_run=true", promote_path(tenant, to)?);
+        Ok(self.call(Method::POST, &path, Some(body)).await?.1)
+    }
+
     /// Deletes tenant `name`: its files go, and Argo CD prunes what they made.
     pub async fn delete_tenant(&self, name: &str) -> Result<Written, ClientError> {
         let name = path_segment(name)?;
         let path = format!("/v1/tenants/{name}?confirm={name}");
         self.write::<()>(Method::DELETE, &path, None).await
     }
+}
+
+fn promote_path(tenant: &str, to: &str) -> Result<String, ClientError> {
+    Ok(format!(
+        "/v1/tenants/{}/envs/{}/promote",
+        path_segment(tenant)?,
+        path_segment(to)?
+    ))
 }
 
 fn module_path(tenant: &str, env: &str, module: &str) -> Result<String, ClientError> {

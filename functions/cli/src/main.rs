@@ -2,6 +2,7 @@
 //! `berth login` saved), and `berth dev`, which runs Berth in one local process on its embedded
 //! defaults.
 
+mod changes;
 mod client;
 mod confirm;
 mod dev;
@@ -86,10 +87,43 @@ enum Command {
         #[command(subcommand)]
         command: modules::Modules,
     },
-    /// Show a request, or wait for it to reach a state.
+    /// Show a request, wait for it to reach a state, or revert it.
     Requests {
         #[command(subcommand)]
         command: requests::Requests,
+    },
+    /// A tenant's changes, newest first: who asked, what, which files; commits made by hand
+    /// too.
+    History {
+        tenant: String,
+        /// Entries per page (1 to 100).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: u32,
+        /// Older than this commit: the `more: --before` of the previous page.
+        #[arg(long)]
+        before: Option<String>,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Copy module versions and values from one environment of a tenant onto another.
+    Promote {
+        tenant: String,
+        /// The environment copied from.
+        #[arg(long)]
+        from: String,
+        /// The environment copied onto.
+        #[arg(long)]
+        to: String,
+        /// Only this module; repeat for more. Every module of --from when left out.
+        #[arg(long = "module")]
+        modules: Vec<String>,
+        /// Print the diff it would commit; commit nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        wait: follow::WaitArgs,
+        #[command(flatten)]
+        api: Api,
     },
 }
 
@@ -182,5 +216,29 @@ async fn run(command: Command) -> Result<u8, ClientError> {
         Command::Tenants { command } => tenants::run(command).await,
         Command::Modules { command } => modules::run(command).await,
         Command::Requests { command } => requests::run(command).await,
+        Command::History {
+            tenant,
+            limit,
+            before,
+            api,
+        } => changes::history(&api, &tenant, limit, before.as_deref()).await,
+        Command::Promote {
+            tenant,
+            from,
+            to,
+            modules,
+            dry_run,
+            wait,
+            api,
+        } => {
+            let asked = changes::Promotion {
+                tenant,
+                from,
+                to,
+                modules,
+                dry_run,
+            };
+            changes::promote(&api, asked, &wait).await
+        }
     }
 }

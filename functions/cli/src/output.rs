@@ -4,7 +4,8 @@
 use std::io::IsTerminal;
 
 use berth_contract::{
-    CatalogResponse, ModuleStatus, RequestView, TenantDetail, TenantList, TenantStatusResponse,
+    CatalogResponse, FileChangeKind, FileChangeView, HistoryPage, ModuleStatus, PlannedChangeView,
+    RequestView, TenantDetail, TenantList, TenantStatusResponse,
 };
 use comfy_table::{Cell, Color, Table};
 use serde::Serialize;
@@ -183,6 +184,16 @@ pub fn request(r: &RequestView, _colour: bool) -> String {
     if let Some(url) = &r.pr_url {
         rows.push(vec!["pull request".into(), url.clone()]);
     }
+    if let Some(reverts) = &r.reverts {
+        rows.push(vec!["reverts".into(), reverts.clone()]);
+    }
+    if let Some(by) = &r.reverted_by {
+        rows.push(vec!["reverted by".into(), by.clone()]);
+    }
+    for (i, change) in r.changes.iter().flatten().enumerate() {
+        let label = if i == 0 { "changes" } else { "" };
+        rows.push(vec![label.into(), file_change(change)]);
+    }
     if let Some(error) = &r.error {
         let field = error.field.as_ref().map(|f| format!(" (field: {f})"));
         rows.push(vec![
@@ -196,6 +207,83 @@ pub fn request(r: &RequestView, _colour: bool) -> String {
         table.add_row(row);
     }
     table.to_string()
+}
+
+/// `+ path (+3 -1)`: a file a change added (`+`), modified (`~`) or deleted (`-`).
+fn file_change(change: &FileChangeView) -> String {
+    let mark = match change.change {
+        FileChangeKind::Added => '+',
+        FileChangeKind::Modified => '~',
+        FileChangeKind::Deleted => '-',
+    };
+    match (change.lines_added, change.lines_removed) {
+        (Some(added), Some(removed)) => format!("{mark} {} (+{added} -{removed})", change.path),
+        _ => format!("{mark} {}", change.path),
+    }
+}
+
+/// A tenant's history: one row per commit, newest first; a commit made without Berth says so.
+pub fn history(page: &HistoryPage, _colour: bool) -> String {
+    let rows = page
+        .entries
+        .iter()
+        .map(|entry| {
+            let (requests, actions): (Vec<String>, Vec<String>) = entry
+                .requests
+                .iter()
+                .map(|r| {
+                    let who = r.requested_by.clone().or_else(|| r.source.clone());
+                    let who = who.map(|w| format!(" by {w}")).unwrap_or_default();
+                    (
+                        format!("{}{who}", r.id),
+                        r.action.clone().unwrap_or_else(|| "-".into()),
+                    )
+                })
+                .unzip();
+            vec![
+                short_sha(&entry.commit),
+                entry.committed_at.clone(),
+                if entry.by_berth {
+                    requests.join("\n")
+                } else {
+                    format!("(by hand) {}", entry.author)
+                },
+                if entry.by_berth {
+                    actions.join("\n")
+                } else {
+                    entry.title.clone()
+                },
+                entry
+                    .files
+                    .iter()
+                    .map(file_change)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ]
+        })
+        .collect();
+    let mut text = table(&["COMMIT", "WHEN", "REQUEST", "ACTION", "FILES"], rows);
+    if let Some(next) = &page.next_before {
+        text.push_str(&format!("\nmore: --before {next}"));
+    }
+    text
+}
+
+/// A dry run: the commit message, then each file's diff.
+pub fn planned_change(planned: &PlannedChangeView, _colour: bool) -> String {
+    if planned.files.is_empty() {
+        return format!("nothing to change at {}", short_sha(&planned.revision));
+    }
+    let headline = planned.message.lines().next().unwrap_or_default();
+    let mut text = format!(
+        "{headline} (at {}, not committed)\n",
+        short_sha(&planned.revision)
+    );
+    for file in &planned.files {
+        text.push('\n');
+        text.push_str(&file.diff);
+    }
+    text
 }
 
 pub fn catalog(c: &CatalogResponse, _colour: bool) -> String {

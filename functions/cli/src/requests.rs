@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use crate::Api;
 use crate::client::{ClientError, exit};
-use crate::follow::{Goal, follow};
+use crate::follow::{Goal, WaitArgs, follow};
 use crate::output;
 
 #[derive(Subcommand)]
@@ -26,6 +26,21 @@ pub enum Requests {
         /// How long to wait (`90s`, `10m`).
         #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Undo a request: restore the files it changed to what they were before it, as a new
+    /// request. Refused when a later change touched them, unless --force.
+    Revert {
+        id: String,
+        /// Restore over later changes to the same files.
+        #[arg(long)]
+        force: bool,
+        /// The tenant's name: needed to revert its creation, which deletes it.
+        #[arg(long, value_name = "TENANT")]
+        confirm: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
         #[command(flatten)]
         api: Api,
     },
@@ -53,5 +68,12 @@ pub async fn run(command: Requests) -> Result<u8, ClientError> {
             output::print(api.output, &request, output::request);
             Ok(code)
         }
+        Requests::Revert {
+            id,
+            force,
+            confirm,
+            wait,
+            api,
+        } => crate::changes::revert(&api, &id, force, confirm.as_deref(), &wait).await,
     }
 }

@@ -311,3 +311,91 @@ async fn login_saves_a_profile_that_later_commands_use() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no profile \"prod\""), "{err}");
 }
+
+/// History, promotion and revert from the command line against `berth dev`: the dry run prints
+/// the diff and commits nothing, the promotion and the revert land, and history lists them
+/// newest first.
+#[tokio::test]
+async fn the_cli_promotes_reverts_and_shows_history() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let token = admin_token(state.path());
+    let token = token.as_str();
+    let run = |args: &[&str]| {
+        let (code, out, err) = berth(&dev, token, args);
+        assert_eq!(code, 0, "berth {args:?}: {err}");
+        out
+    };
+    run(&[
+        "tenants", "create", "acme", "--tier", "standard", "--env", "staging", "--env", "prod",
+        "--module", "postgres",
+    ]);
+    run(&[
+        "modules",
+        "enable",
+        "acme",
+        "staging",
+        "postgres",
+        "--version",
+        "1.4.2",
+        "--set",
+        "replicas=2",
+    ]);
+    let history_before = run(&["history", "acme", "-o", "json"]);
+
+    let planned = run(&[
+        "promote",
+        "acme",
+        "--from",
+        "staging",
+        "--to",
+        "prod",
+        "--module",
+        "postgres",
+        "--dry-run",
+    ]);
+    assert!(planned.contains("not committed"), "{planned}");
+    assert!(
+        planned.contains("+++ b/tenants/acme/prod/modules/postgres.yaml"),
+        "{planned}"
+    );
+    assert!(planned.contains("+replicas: 2"), "{planned}");
+    assert_eq!(
+        run(&["history", "acme", "-o", "json"]),
+        history_before,
+        "a dry run commits nothing"
+    );
+
+    let promoted: serde_json::Value = serde_json::from_str(&run(&[
+        "promote", "acme", "--from", "staging", "--to", "prod", "-o", "json",
+    ]))
+    .unwrap();
+    assert_eq!(promoted["action"], "promote");
+    assert_eq!(promoted["state"], "committed");
+    let id = promoted["id"].as_str().unwrap();
+
+    let reverted: serde_json::Value =
+        serde_json::from_str(&run(&["requests", "revert", id, "-o", "json"])).unwrap();
+    assert_eq!(reverted["reverts"], id);
+    let shown = run(&["requests", "show", id]);
+    assert!(shown.contains("reverted by"), "{shown}");
+    assert!(
+        shown.contains("~ tenants/acme/prod/modules/postgres.yaml (+"),
+        "{shown}"
+    );
+
+    let history = run(&["history", "acme", "--limit", "2"]);
+    let lines: Vec<&str> = history.lines().collect();
+    assert!(lines[0].trim_start().starts_with("COMMIT"), "{history}");
+    assert!(lines[1].contains("revert"), "newest first: {history}");
+    assert!(history.contains("promote"), "{history}");
+    assert!(
+        history.contains("more: --before "),
+        "a next page: {history}"
+    );
+
+    // The revert of a later-changed file names the change and exits 2 (a refusal).
+    let (code, _, err) = berth(&dev, token, &["requests", "revert", id]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(reverted["id"].as_str().unwrap()), "{err}");
+}
