@@ -188,7 +188,7 @@ pub struct HistoryPage {
 #[serde(untagged)]
 pub enum PromoteAnswer {
     Planned(PlannedChangeView),
-    Request(RequestView),
+    Request(Box<RequestView>),
 }
 
 #[cfg(test)]

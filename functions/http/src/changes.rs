@@ -148,7 +148,7 @@ async fn prepare_revert_write(
 
 /// What a promotion answers: the request, or with `dry_run=true` the change it would commit.
 #[derive(utoipa::IntoResponses)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 pub(crate) enum PromoteAnswers {
     /// Committed (or its branch pushed): the request, to follow at `Location`.
     #[response(status = 202)]
