@@ -67,10 +67,16 @@ fn new_record(request: &Request, source: &str) -> RequestRecord {
         RequestState::Accepted,
         now_rfc3339(),
     );
-    if let berth_core::Action::Revert(restore) = &request.action {
-        record.reverts = Some(restore.reverts.clone());
-    }
+    record.reverts = reverted_request(request);
     record
+}
+
+/// The request `request` reverts, when it is a revert.
+fn reverted_request(request: &Request) -> Option<String> {
+    match &request.action {
+        berth_core::Action::Revert(restore) => Some(restore.reverts.clone()),
+        _ => None,
+    }
 }
 
 /// Records that `record`'s request landed in commit `sha`: on the configured branch it is
@@ -334,6 +340,7 @@ pub async fn resume(
     let request = &submission.request;
     let mut record = recorded.unwrap_or_else(|| new_record(request, &submission.source));
     record.requested_by = record.requested_by.or(submission.requested_by);
+    record.reverts = record.reverts.or_else(|| reverted_request(request));
     record.updated_at = now_rfc3339();
     let direct = branch.is_none();
     record_landing(&mut record, sha, branch);

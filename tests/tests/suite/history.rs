@@ -40,6 +40,7 @@ struct Fixture {
     github: GithubServer,
     repo: PathBuf,
     client: reqwest::Client,
+    store: Arc<LocalStore>,
     dir: tempfile::TempDir,
     _task: tokio::task::JoinHandle<()>,
 }
@@ -76,7 +77,7 @@ impl Fixture {
             TokenGrant::new(VIEWER, Role::Viewer, None),
             TokenGrant::new(ACME_OPERATOR, Role::Operator, Some("acme".into())),
         ]);
-        let app = AppState::new(committer, store, config).with_pull_requests(pulls);
+        let app = AppState::new(committer, store.clone(), config).with_pull_requests(pulls);
         let router = api_router(app.clone())
             .merge(webhook_router(app.clone(), webhook_secrets(&github.url)));
         let (url, task) = berth_tests::serve::serve_loopback(router).await;
@@ -85,6 +86,7 @@ impl Fixture {
             github,
             repo,
             client: reqwest::Client::new(),
+            store,
             dir,
             _task: task,
         }
@@ -122,6 +124,26 @@ impl Fixture {
         let (status, answer) = self.call(method, path, body).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{path}: {answer}");
         answer
+    }
+
+    /// A revert sent with an `Idempotency-Key`.
+    async fn revert_once(&self, id: &str, key: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}/v1/requests/{id}/revert", self.url))
+            .bearer_auth(ADMIN)
+            .header("idempotency-key", key)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    fn commits(&self) -> usize {
+        git(&self.repo, &["rev-list", "--count", "main"])
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     async fn revert(&self, id: &str, query: &str) -> (StatusCode, Value) {
@@ -754,4 +776,96 @@ async fn revert_and_promotion_in_pull_request_mode_land_once_merged() {
         assert_eq!(status, StatusCode::ACCEPTED, "{promoted}");
         assert_eq!(promoted["state"], "pr_opened");
     }
+}
+
+/// What an API Lambda killed at its timeout leaves in the store for a revert of `original`:
+/// the key's claim unanswered and held by request `revert_id`, its lease run out, and that
+/// request's record `accepted`.
+async fn interrupted_revert(f: &Fixture, original: &str, key: &str, revert_id: &str) {
+    use berth_store::{IdempotencyRecord, RequestRecord, RequestState, Store};
+    let now = berth_usecases::time::epoch_seconds_now();
+    f.store.release_idempotency("api", key).await.unwrap();
+    let claim = IdempotencyRecord {
+        source: "api".into(),
+        key: key.into(),
+        request_id: revert_id.into(),
+        fingerprint: berth_http::idempotency::fingerprint(
+            "POST",
+            &format!("/v1/requests/{original}/revert"),
+            b"",
+        ),
+        response: None,
+        lease_expires_at: now - 1,
+        expires_at: now + 86_400,
+    };
+    assert_eq!(
+        f.store.claim_idempotency(&claim).await.unwrap(),
+        berth_store::Claim::Claimed
+    );
+    let mut record = RequestRecord::new(
+        revert_id,
+        "revert",
+        "api",
+        "acme",
+        RequestState::Accepted,
+        "2026-11-23T12:00:00Z".into(),
+    );
+    record.reverts = Some(original.into());
+    f.store.put_request(&record).await.unwrap();
+    let mut original_record = f.store.get_request(original).await.unwrap().unwrap();
+    original_record.reverted_by = None;
+    f.store.put_request(&original_record).await.unwrap();
+}
+
+/// A revert cut off after its commit landed is answered, on retry with the same key, with that
+/// commit and never committed twice; one cut off before its commit commits once on retry.
+#[tokio::test]
+async fn a_revert_killed_mid_request_is_settled_by_its_retry_exactly_once() {
+    let f = Fixture::new(Backend::Git2).await;
+    create_acme(&f).await;
+    let before = f.tenant_files("acme");
+    let enabled = f
+        .write(
+            Method::PUT,
+            "/v1/tenants/acme/envs/dev/modules/vault",
+            Some(json!({})),
+        )
+        .await;
+
+    let (status, first) = f.revert_once(id(&enabled), "revert-1").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let commits = f.commits();
+    // Killed after the push, before the record, `reverted_by` and the answer were stored.
+    interrupted_revert(&f, id(&enabled), "revert-1", id(&first)).await;
+    let (status, again) = f.revert_once(id(&enabled), "revert-1").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(
+        again["commit"], first["commit"],
+        "answered with that commit"
+    );
+    assert_eq!(f.commits(), commits, "nothing committed again");
+    assert_eq!(f.tenant_files("acme"), before);
+    assert_eq!(f.request(id(&enabled)).await["reverted_by"], first["id"]);
+
+    // Killed before its commit: the retry commits it, once, under the interrupted id.
+    let enabled = f
+        .write(
+            Method::PUT,
+            "/v1/tenants/acme/envs/dev/modules/vault",
+            Some(json!({})),
+        )
+        .await;
+    let commits = f.commits();
+    let revert_id = ulid::Ulid::new().to_string();
+    interrupted_revert(&f, id(&enabled), "revert-2", &revert_id).await;
+    let (status, answer) = f.revert_once(id(&enabled), "revert-2").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["id"], revert_id.as_str());
+    assert_eq!(answer["reverts"], id(&enabled));
+    assert_eq!(f.commits(), commits + 1);
+    assert_eq!(f.tenant_files("acme"), before);
+    let (status, replayed) = f.revert_once(id(&enabled), "revert-2").await;
+    assert_eq!((status, &replayed), (StatusCode::ACCEPTED, &answer));
+    assert_eq!(f.commits(), commits + 1);
 }
