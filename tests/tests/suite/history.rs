@@ -572,7 +572,13 @@ async fn a_later_change_makes_a_revert_a_conflict_until_forced() {
 
 #[tokio::test]
 async fn a_request_shows_the_files_its_commit_changed() {
-    let f = Fixture::new(Backend::Git2).await;
+    for backend in BACKENDS {
+        a_request_shows_the_files_its_commit_changed_on(backend).await;
+    }
+}
+
+async fn a_request_shows_the_files_its_commit_changed_on(backend: Backend) {
+    let f = Fixture::new(backend).await;
     create_acme(&f).await;
     let enabled = f
         .write(
@@ -592,6 +598,12 @@ async fn a_request_shows_the_files_its_commit_changed() {
         .count();
     assert_eq!(changes[0]["lines_added"], lines as u64);
     assert_eq!(changes[0]["lines_removed"], 0);
+    // A commit never changes: polling the request costs GitHub nothing more.
+    let calls = f.github.calls();
+    assert_eq!(f.request(id(&enabled)).await, record);
+    if backend == Backend::Github {
+        assert_eq!(f.github.calls(), calls, "answered from the cache");
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! What never changes on GitHub, kept for the life of the process: blob contents by oid (a
-//! chart's files, read by every plan) and whether one commit contains another.
+//! chart's files, read by every plan), whether one commit contains another, and a folder as a
+//! commit changed it (read by every poll of a request's diff summary).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,11 +8,14 @@ use std::sync::{Arc, Mutex};
 /// Beyond this many entries a map starts afresh: plenty for a repository's charts, and a bound
 /// on what a long-lived process holds.
 const MAX_ENTRIES: usize = 10_000;
+/// Folder readings hold files, not oids: fewer of them.
+const MAX_COMMIT_FILES: usize = 1_000;
 
 #[derive(Default)]
 pub struct AnswerCache {
     blobs: Mutex<HashMap<String, Arc<[u8]>>>,
     ancestry: Mutex<HashMap<(String, String), bool>>,
+    commit_files: Mutex<HashMap<(String, String), Arc<crate::CommitFiles>>>,
 }
 
 impl AnswerCache {
@@ -45,6 +49,21 @@ impl AnswerCache {
     pub fn put_ancestry(&self, ancestor: &str, descendant: &str, contains: bool) {
         let key = (ancestor.to_owned(), descendant.to_owned());
         insert_bounded(&mut lock(&self.ancestry), key, contains);
+    }
+
+    /// `folder` as commit `sha` changed it, when read before.
+    pub fn commit_files(&self, sha: &str, folder: &str) -> Option<Arc<crate::CommitFiles>> {
+        lock(&self.commit_files)
+            .get(&(sha.to_owned(), folder.to_owned()))
+            .cloned()
+    }
+
+    pub fn put_commit_files(&self, folder: &str, files: crate::CommitFiles) {
+        let mut map = lock(&self.commit_files);
+        if map.len() >= MAX_COMMIT_FILES {
+            map.clear();
+        }
+        map.insert((files.sha.clone(), folder.to_owned()), Arc::new(files));
     }
 }
 

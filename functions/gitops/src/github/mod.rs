@@ -570,7 +570,10 @@ impl Committer for GithubCommitter {
         sha: String,
         folder: String,
     ) -> Result<Option<crate::CommitFiles>, GitError> {
-        let paths = [folder];
+        if let Some(known) = self.cache.commit_files(&sha, &folder) {
+            return Ok(Some((*known).clone()));
+        }
+        let paths = [folder.clone()];
         let (query, variables) = wire::commit_query(self.repo(), &sha);
         let data = self.query(&query, variables).await?;
         let Some((message, parent)) = answer::commit_parent_answer(&data).map_err(answer_error)?
@@ -589,12 +592,14 @@ impl Committer for GithubCommitter {
                 .unwrap_or_default(),
             None => RepoFiles::new(),
         };
-        Ok(Some(crate::CommitFiles {
+        let files = crate::CommitFiles {
             sha,
             message,
             before,
             after: after.files,
-        }))
+        };
+        self.cache.put_commit_files(&folder, files.clone());
+        Ok(Some(files))
     }
 
     fn branch(&self) -> &str {
