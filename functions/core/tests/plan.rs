@@ -496,3 +496,169 @@ proptest! {
         prop_assert_eq!(plan(&request, &files).unwrap(), plan(&request, &files).unwrap());
     }
 }
+
+fn promote(name: &str, to: &str, body: Value) -> Request {
+    Request {
+        id: "01REQPROMOTE".into(),
+        tenant: tenant(name),
+        action: Action::Promote(berth_core::body::parse_promotion(to, &body).unwrap()),
+    }
+}
+
+/// A premium tenant `acme` (dev, prod) with vault and data-lake in dev, data-lake's values set.
+fn repo_with_premium_dev() -> RepoFiles {
+    let mut files = repo();
+    plan_and_apply(
+        &mut files,
+        &create(json!({"name": "acme", "tier": "premium", "envs": ["dev", "prod"]})),
+    );
+    plan_and_apply(
+        &mut files,
+        &enable("acme", "dev", "vault", json!({"version": "1.2.0"})),
+    );
+    plan_and_apply(
+        &mut files,
+        &enable(
+            "acme",
+            "dev",
+            "data-lake",
+            json!({"values": {"replicas": 2}}),
+        ),
+    );
+    files
+}
+
+#[test]
+fn promoting_every_module_copies_them_with_their_dependencies_in_one_change() {
+    let files = repo_with_premium_dev();
+    let change = plan(&promote("acme", "prod", json!({"from": "dev"})), &files).unwrap();
+    assert_eq!(
+        paths(&change),
+        [
+            "tenants/acme/prod/modules/data-lake.yaml",
+            "tenants/acme/prod/modules/vault.yaml"
+        ]
+    );
+    assert_eq!(
+        text(&files, "tenants/acme/dev/modules/vault.yaml").replace("env: dev", "env: prod"),
+        String::from_utf8(change.writes["tenants/acme/prod/modules/vault.yaml"].clone()).unwrap()
+    );
+    assert!(
+        change
+            .message
+            .starts_with("Promote data-lake, vault 1.2.0 from dev to prod for acme\n")
+    );
+}
+
+#[test]
+fn promoting_a_module_without_its_dependency_names_the_missing_one() {
+    let files = repo_with_premium_dev();
+    let (kind, field, reason) = refusal(plan(
+        &promote(
+            "acme",
+            "prod",
+            json!({"from": "dev", "modules": ["data-lake"]}),
+        ),
+        &files,
+    ));
+    assert_eq!((kind, field.as_str()), (ErrorKind::Invalid, "modules[0]"));
+    assert!(reason.contains("needs vault in prod"), "{reason}");
+    let (_, field, reason) = refusal(plan(
+        &promote(
+            "acme",
+            "prod",
+            json!({"from": "dev", "modules": ["postgres"]}),
+        ),
+        &files,
+    ));
+    assert_eq!(field, "modules[0]");
+    assert!(reason.contains("not enabled in dev"), "{reason}");
+    let (kind, field, _) = refusal(plan(
+        &promote("acme", "staging", json!({"from": "dev"})),
+        &files,
+    ));
+    assert_eq!((kind, field.as_str()), (ErrorKind::NotFound, "env"));
+}
+
+fn restore(
+    tenant_name: &str,
+    before: &[(&str, Option<&str>)],
+    left: &[(&str, Option<&str>)],
+    force: bool,
+) -> Request {
+    let map = |pairs: &[(&str, Option<&str>)]| {
+        pairs
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.map(str::to_owned)))
+            .collect()
+    };
+    Request {
+        id: "01REQREVERT".into(),
+        tenant: tenant(tenant_name),
+        action: Action::Revert(berth_core::Restore {
+            reverts: "01REQORIGINAL".into(),
+            commit: "0123456789abcdef0123".into(),
+            title: "Enable vault".into(),
+            before: map(before),
+            left: map(left),
+            changed_by: Default::default(),
+            force,
+        }),
+    }
+}
+
+#[test]
+fn a_revert_writes_only_inside_its_tenant_and_only_over_what_the_original_left() {
+    let files = repo_with_acme();
+    let spec = text(&files, "tenants/acme/tenant.yaml");
+    // A stored payload naming another tenant's file is refused, forced or not.
+    let (_, field, reason) = refusal(plan(
+        &restore("acme", &[("tenants/beta/tenant.yaml", None)], &[], true),
+        &files,
+    ));
+    assert_eq!(field, "id");
+    assert!(reason.contains("outside tenant acme's folder"), "{reason}");
+    // The tip differs from what the original left: a conflict naming the file.
+    let (kind, field, reason) = refusal(plan(
+        &restore(
+            "acme",
+            &[("tenants/acme/tenant.yaml", Some("x"))],
+            &[("tenants/acme/tenant.yaml", Some("y"))],
+            false,
+        ),
+        &files,
+    ));
+    assert_eq!((kind, field.as_str()), (ErrorKind::Conflict, "force"));
+    assert!(
+        reason.contains(
+            "tenants/acme/tenant.yaml was changed by a later change after request 01REQORIGINAL"
+        ),
+        "{reason}"
+    );
+    // Restoring bytes Berth cannot read back as a tenant is refused too.
+    let broken = plan(
+        &restore(
+            "acme",
+            &[("tenants/acme/tenant.yaml", Some("name: [unclosed"))],
+            &[("tenants/acme/tenant.yaml", Some(&spec))],
+            false,
+        ),
+        &files,
+    );
+    assert!(
+        matches!(broken, Err(PlanError::Repository { .. })),
+        "{broken:?}"
+    );
+}
+
+#[test]
+fn a_revert_survives_being_stored_while_it_waits_for_a_group_commit() {
+    let request = restore(
+        "acme",
+        &[("tenants/acme/dev/modules/vault.yaml", None)],
+        &[("tenants/acme/dev/modules/vault.yaml", Some("a: 1\n"))],
+        true,
+    );
+    let stored = serde_json::to_string(&request).unwrap();
+    assert_eq!(serde_json::from_str::<Request>(&stored).unwrap(), request);
+}
