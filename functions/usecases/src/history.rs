@@ -4,14 +4,18 @@
 
 use berth_core::TenantName;
 use berth_core::file_diff::FileChange;
-use berth_core::request::carried_requests;
+use berth_core::request::{CarriedRequest, carried_requests};
 use berth_store::RequestRecord;
+use futures::StreamExt;
 
 use crate::{Services, UseCaseError};
 
 /// How many entries a page holds when the caller does not say, and at most.
 pub const DEFAULT_HISTORY_LIMIT: usize = 20;
 pub const MAX_HISTORY_LIMIT: usize = 100;
+
+/// Record reads in flight while a page is put together.
+const RECORDS_IN_FLIGHT: usize = 8;
 
 /// One commit that changed the tenant's folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,19 +71,30 @@ pub async fn tenant_history(
                 ),
             )
         })?;
+    // Each commit's requests of this tenant (a group commit carries other tenants' too), then
+    // their records, a few reads in flight.
+    let carried: Vec<Vec<CarriedRequest>> = history
+        .commits
+        .iter()
+        .map(|commit| {
+            carried_requests(&commit.message)
+                .into_iter()
+                .filter(|c| c.tenant.as_deref().is_none_or(|t| t == tenant.as_str()))
+                .collect()
+        })
+        .collect();
+    let ids: Vec<String> = carried.iter().flatten().map(|c| c.id.clone()).collect();
+    let mut records = futures::stream::iter(ids)
+        .map(|id| async move { services.store.get_request(&id).await })
+        .buffered(RECORDS_IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter();
     let mut entries = Vec::with_capacity(history.commits.len());
-    for commit in history.commits {
-        let mut requests = Vec::new();
-        for carried in carried_requests(&commit.message) {
-            // A group commit carries other tenants' requests too.
-            if carried
-                .tenant
-                .as_deref()
-                .is_some_and(|t| t != tenant.as_str())
-            {
-                continue;
-            }
-            let record = services.store.get_request(&carried.id).await?;
+    for (commit, carried) in history.commits.into_iter().zip(carried) {
+        let mut requests = Vec::with_capacity(carried.len());
+        for carried in carried {
+            let record = records.next().transpose()?.flatten();
             requests.push(HistoryRequest {
                 action: carried
                     .action
