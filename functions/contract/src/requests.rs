@@ -53,7 +53,8 @@ impl RequestState {
 pub struct RequestView {
     /// A ULID.
     pub id: String,
-    /// `create_tenant`, `update_tenant`, `delete_tenant`, `enable_module`, `disable_module`, ...
+    /// `create_tenant`, `update_tenant`, `suspend_tenant`, `resume_tenant`, `delete_tenant`,
+    /// `enable_module`, `disable_module`, `revert`, `promote`.
     pub action: String,
     /// `api`, or `webhook:<sender>`; empty when the request `expired` (Git does not say).
     pub source: String,
