@@ -20,6 +20,7 @@ pub mod kube_server;
 pub mod lambda;
 #[path = "../../src/net.rs"]
 pub mod net;
+pub mod repository;
 #[path = "../../src/serve.rs"]
 pub mod serve;
 #[path = "../../src/tools.rs"]
