@@ -49,3 +49,53 @@ pub async fn committer(remote: &str, work: &Path) -> Arc<dyn Committer> {
         work,
     )))
 }
+
+/// A Git backend a test runs on, beside the GitHub test server over the same bare repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Git2,
+    Github,
+}
+
+/// Both backends, for tests that run on each in turn.
+pub const BACKENDS: [Backend; 2] = [Backend::Git2, Backend::Github];
+
+/// The token the GitHub test server of [`committer_on`] accepts; `webhook_secrets` gives the
+/// webhooks the same one.
+pub const GITHUB_TOKEN: &str = "github-test-token";
+
+/// The configuration of a GitHub client of the test server at `url`.
+pub fn github_config(url: &str) -> GithubConfig {
+    let (owner, name) = crate::github::REPOSITORY
+        .split_once('/')
+        .expect("owner/name");
+    GithubConfig::new(
+        url.to_owned(),
+        RepoName {
+            owner: owner.into(),
+            name: name.into(),
+        },
+        "main",
+        GithubCredential::Token(GITHUB_TOKEN.to_owned().into()),
+    )
+}
+
+/// A committer on `backend`: the Git2 committer on the bare repository `repo` (its cache in
+/// `work`), or the GitHub committer against the test server at `github_url`.
+pub fn committer_on(
+    backend: Backend,
+    repo: &Path,
+    work: &Path,
+    github_url: &str,
+) -> Arc<dyn Committer> {
+    match backend {
+        Backend::Git2 => Arc::new(Git2Committer::new(Git2Config::new(
+            RemoteUrl::parse(repo.to_str().expect("a UTF-8 path")).expect("remote"),
+            "main",
+            work,
+        ))),
+        Backend::Github => {
+            Arc::new(GithubCommitter::new(github_config(github_url)).expect("a GitHub committer"))
+        }
+    }
+}

@@ -16,15 +16,14 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use berth_core::body::parse_module_change;
 use berth_core::{Action, RepoFiles, Request, TenantName, plan};
-use berth_gitops::{
-    CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, RemoteUrl, Target,
-};
+use berth_gitops::{CommitOutcome, CommitRequest, Committer, Git2Committer, Git2Config, Target};
 use serde_json::json;
 
-use berth_bench::git::{GitDaemon, project_charts_and_catalog};
+use berth_bench::git::project_charts_and_catalog;
 use berth_bench::github;
 use berth_bench::repository::{
-    GITHUB_TOKEN, build_repository, github_committer, median, monitoring_file, ms, run, tenant_name,
+    GITHUB_TOKEN, Served, build_and_serve, github_committer, median, monitoring_file, ms, run,
+    tenant_name,
 };
 
 /// The change every approach makes: toggle `monitoring` in `prod` for tenant `i`.
@@ -160,20 +159,14 @@ async fn measure(
     history: usize,
     runs: usize,
 ) -> anyhow::Result<Figures> {
-    let name = format!("h{history}");
-    let repo = base.join(format!("{name}.git"));
-    let started = Instant::now();
-    build_repository(&repo, tenants, history)?;
-    eprintln!(
-        "built {} with {tenants} tenants and {history} commits in {:.1} s",
-        repo.display(),
-        started.elapsed().as_secs_f64()
-    );
-    let daemon = GitDaemon::start(base);
-    let url = daemon.url(&name);
-    let remote = RemoteUrl::parse(&url).map_err(anyhow::Error::msg)?;
-    let scratch = base.join(format!("scratch-{history}"));
-    std::fs::create_dir_all(&scratch)?;
+    // The daemon serves until this function returns.
+    let Served {
+        repo,
+        url,
+        remote,
+        scratch,
+        daemon: _daemon,
+    } = build_and_serve(base, &format!("h{history}"), tenants, history)?;
     let catalog = project_charts_and_catalog();
 
     // Each run toggles a tenant's monitoring, so every run commits something, whatever the

@@ -10,12 +10,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_gitops::{Committer, FolderHistory, Git2Committer, Git2Config, RemoteUrl};
+use berth_gitops::{Committer, FolderHistory, Git2Committer, Git2Config};
 
-use berth_bench::git::GitDaemon;
 use berth_bench::github;
 use berth_bench::repository::{
-    GITHUB_TOKEN, build_repository, github_committer, median, ms, run, tenant_name,
+    GITHUB_TOKEN, Served, build_and_serve, github_committer, median, ms, run, tenant_name,
 };
 
 /// Entries per page, as the API's default.
@@ -102,20 +101,14 @@ async fn measure(
     history: usize,
     runs: usize,
 ) -> anyhow::Result<Figures> {
-    let name = format!("t{tenants}");
-    let repo = base.join(format!("{name}.git"));
-    let started = Instant::now();
-    build_repository(&repo, tenants, history)?;
-    eprintln!(
-        "built {} with {tenants} tenants and {history} commits in {:.1} s",
-        repo.display(),
-        started.elapsed().as_secs_f64()
-    );
-    let daemon = GitDaemon::start(base);
-    let url = daemon.url(&name);
-    let remote = RemoteUrl::parse(&url).map_err(anyhow::Error::msg)?;
-    let scratch = base.join(format!("scratch-{tenants}"));
-    std::fs::create_dir_all(&scratch)?;
+    // The daemon serves until this function returns.
+    let Served {
+        repo,
+        url,
+        remote,
+        scratch,
+        daemon: _daemon,
+    } = build_and_serve(base, &format!("t{tenants}"), tenants, history)?;
     let folder = format!("tenants/{}/", tenant_name(0));
 
     let mut cold = Vec::new();

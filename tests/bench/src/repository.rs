@@ -13,7 +13,7 @@ use berth_gitops::github::wire::RepoName;
 use berth_gitops::{GithubCommitter, GithubConfig, GithubCredential};
 use serde_json::json;
 
-use crate::git::project_charts_and_catalog;
+use crate::git::{GitDaemon, project_charts_and_catalog};
 use crate::github;
 
 pub fn tenant_name(i: usize) -> String {
@@ -150,4 +150,42 @@ pub fn github_committer(url: &str) -> anyhow::Result<GithubCommitter> {
         GithubCredential::Token(GITHUB_TOKEN.to_owned().into()),
     );
     Ok(GithubCommitter::new(config)?)
+}
+
+/// A built repository served by `git daemon`, with a scratch folder beside it.
+pub struct Served {
+    pub repo: std::path::PathBuf,
+    pub url: String,
+    pub remote: berth_gitops::RemoteUrl,
+    pub scratch: std::path::PathBuf,
+    pub daemon: GitDaemon,
+}
+
+/// Builds `<base>/<name>.git` with `tenants` tenants and `history` commits and serves it.
+pub fn build_and_serve(
+    base: &Path,
+    name: &str,
+    tenants: usize,
+    history: usize,
+) -> anyhow::Result<Served> {
+    let repo = base.join(format!("{name}.git"));
+    let started = std::time::Instant::now();
+    build_repository(&repo, tenants, history)?;
+    eprintln!(
+        "built {} with {tenants} tenants and {history} commits in {:.1} s",
+        repo.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let daemon = GitDaemon::start(base);
+    let url = daemon.url(name);
+    let remote = berth_gitops::RemoteUrl::parse(&url).map_err(anyhow::Error::msg)?;
+    let scratch = base.join(format!("scratch-{name}"));
+    std::fs::create_dir_all(&scratch)?;
+    Ok(Served {
+        repo,
+        url,
+        remote,
+        scratch,
+        daemon,
+    })
 }

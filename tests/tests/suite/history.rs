@@ -8,32 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use berth_gitops::github::wire::RepoName;
-use berth_gitops::{
-    Committer, Git2Committer, Git2Config, GithubCommitter, GithubConfig, GithubCredential,
-    GithubPulls, RemoteUrl,
-};
+use berth_gitops::GithubPulls;
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::{ApiConfig, AppState, api_router, webhook_router};
 use berth_store::LocalStore;
 use berth_tests::api_server::{
     ACME_OPERATOR, ADMIN, VIEWER, deliver_github_event, webhook_secrets,
 };
+use berth_tests::backend::{BACKENDS, Backend, GITHUB_TOKEN, committer_on, github_config};
 use berth_tests::github::GithubServer;
 use berth_tests::github::pulls::MergeMethod;
 use berth_tests::{git, seed_repo};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-const GITHUB_TOKEN: &str = "github-test-token";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Git2,
-    Github,
-}
-
-const BACKENDS: [Backend; 2] = [Backend::Git2, Backend::Github];
 
 struct Fixture {
     url: String,
@@ -45,31 +32,12 @@ struct Fixture {
     _task: tokio::task::JoinHandle<()>,
 }
 
-fn github_config(url: &str) -> GithubConfig {
-    GithubConfig::new(
-        url.to_owned(),
-        RepoName {
-            owner: "acme".into(),
-            name: "gitops".into(),
-        },
-        "main",
-        GithubCredential::Token(GITHUB_TOKEN.to_owned().into()),
-    )
-}
-
 impl Fixture {
     async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let repo = seed_repo(dir.path(), "origin");
         let github = GithubServer::start(repo.clone(), GITHUB_TOKEN).await;
-        let committer: Arc<dyn Committer> = match backend {
-            Backend::Git2 => Arc::new(Git2Committer::new(Git2Config::new(
-                RemoteUrl::parse(repo.to_str().unwrap()).unwrap(),
-                "main",
-                dir.path().join("work"),
-            ))),
-            Backend::Github => Arc::new(GithubCommitter::new(github_config(&github.url)).unwrap()),
-        };
+        let committer = committer_on(backend, &repo, &dir.path().join("work"), &github.url);
         let pulls = Arc::new(GithubPulls::new(&github_config(&github.url), None).unwrap());
         let store = Arc::new(LocalStore::open(dir.path().join("store.json")).unwrap());
         let config = ApiConfig::new(vec![

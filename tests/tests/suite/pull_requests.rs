@@ -7,15 +7,13 @@ use std::sync::Arc;
 
 use berth_gitops::Target;
 use berth_gitops::github::wire::RepoName;
-use berth_gitops::{
-    AutoMerge, Committer, Git2Committer, Git2Config, GithubCommitter, GithubConfig,
-    GithubCredential, GithubPulls, PullRequestDraft, RemoteUrl,
-};
+use berth_gitops::{AutoMerge, GithubPulls, PullRequestDraft};
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::{ApiConfig, AppState, api_router, webhook_router};
 use berth_status::Sweeper;
 use berth_store::{LocalStore, RequestRecord, RequestState};
 use berth_tests::api_server::{ADMIN, deliver_github_event, webhook_secrets};
+use berth_tests::backend::{BACKENDS, Backend, GITHUB_TOKEN, committer_on, github_config};
 use berth_tests::commits::{commit_to, create_request, sha};
 use berth_tests::github::GithubServer;
 use berth_tests::github::pulls::MergeMethod;
@@ -25,16 +23,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// The token `webhook_secrets` gives the webhooks, which the server accepts from everyone here.
-const GITHUB_TOKEN: &str = "github-test-token";
 const KUBE_TOKEN: &str = "kube-test-token-0123456789";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Git2,
-    Github,
-}
-
-const BACKENDS: [Backend; 2] = [Backend::Git2, Backend::Github];
 
 struct Fixture {
     url: String,
@@ -47,31 +36,12 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-fn github_config(url: &str) -> GithubConfig {
-    GithubConfig::new(
-        url.to_owned(),
-        RepoName {
-            owner: "acme".into(),
-            name: "gitops".into(),
-        },
-        "main",
-        GithubCredential::Token(GITHUB_TOKEN.to_owned().into()),
-    )
-}
-
 impl Fixture {
     async fn new(backend: Backend, auto_merge: Option<AutoMerge>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let repo = seed_repo(dir.path(), "origin");
         let github = GithubServer::start(repo.clone(), GITHUB_TOKEN).await;
-        let committer: Arc<dyn Committer> = match backend {
-            Backend::Git2 => Arc::new(Git2Committer::new(Git2Config::new(
-                RemoteUrl::parse(repo.to_str().unwrap()).unwrap(),
-                "main",
-                dir.path().join("work"),
-            ))),
-            Backend::Github => Arc::new(GithubCommitter::new(github_config(&github.url)).unwrap()),
-        };
+        let committer = committer_on(backend, &repo, &dir.path().join("work"), &github.url);
         let pulls = Arc::new(GithubPulls::new(&github_config(&github.url), auto_merge).unwrap());
         let store = Arc::new(LocalStore::open(dir.path().join("store.json")).unwrap());
         let config = ApiConfig::new(vec![TokenGrant::new(ADMIN, Role::Admin, None)]);
