@@ -7,7 +7,8 @@
 //!                           → failed     when a sync of a revision containing it failed
 //! synced / degraded         → ready      when every part is healthy (or suspended)
 //!                           → degraded   when a part is degraded or unhealthy, nothing pending
-//! delete_tenant             → ready      when the cluster runs nothing of the tenant any more
+//! delete_tenant, or any      → ready      when the cluster runs nothing of the tenant any more
+//! request leaving no slot
 //! committed / merged        → failed     when nothing synced it within the sync timeout
 //! ```
 
@@ -68,12 +69,10 @@ fn sync_step(
     record: &RequestRecord,
     evidence: &Evidence<'_>,
 ) -> Option<(RequestState, Option<ErrorBody>)> {
-    if record.action == "delete_tenant" {
+    if record.action == "delete_tenant" || evidence.slots.is_empty() {
+        // Git wants nothing of the tenant (deleted, or a revert of its creation): done once
+        // the cluster runs nothing of it either.
         return (!evidence.cluster_runs_tenant).then_some((RequestState::Ready, None));
-    }
-    if evidence.slots.is_empty() {
-        // Nothing for Argo CD to run: the tenant has no environment.
-        return Some((RequestState::Ready, None));
     }
     let contains = evidence.contains;
     for slot in &evidence.slots {
@@ -370,6 +369,10 @@ mod tests {
     #[test]
     fn a_deletion_is_ready_when_nothing_of_the_tenant_runs() {
         let r = record("delete_tenant", RequestState::Committed);
+        assert_eq!(run(&r, &[], false, true), None);
+        assert_eq!(state(run(&r, &[], false, false)), Some(RequestState::Ready));
+        // A revert of the tenant's creation deletes it too: Git wants nothing of it.
+        let r = record("revert", RequestState::Committed);
         assert_eq!(run(&r, &[], false, true), None);
         assert_eq!(state(run(&r, &[], false, false)), Some(RequestState::Ready));
     }
