@@ -91,6 +91,10 @@ enum Attempt {
     },
 }
 
+/// How deep the cache is ever fetched to find a commit of the branch's mainline (a history
+/// page's `before`, a commit to revert): a bound on one request's work.
+const MAX_HISTORY_DEPTH: usize = 512_000;
+
 /// How deep to fetch when checking whether a commit whose push failed mid-way has landed.
 const LANDED_CHECK_DEPTH: i32 = 64;
 /// How deep an ancestry check looks when the shallow cache cannot answer: Argo CD's revision
@@ -308,16 +312,21 @@ impl Committer for Git2Committer {
     ) -> Result<Option<crate::FolderHistory>, GitError> {
         let result = self
             .with_cache(move |inner, repo| {
-                let tip = inner.fetch_tip(repo, crate::HISTORY_SEARCH_DEPTH as i32)?;
                 let start = match &before {
-                    None => Some(tip),
-                    Some(sha) if !contains(repo, sha, &tip.to_string()) => return Ok(None),
-                    // Older than `before`: from its first parent on.
-                    Some(sha) => Oid::from_str(sha)
-                        .and_then(|oid| repo.find_commit(oid))
-                        .map_err(backend)?
-                        .parent_id(0)
-                        .ok(),
+                    None => Some(inner.fetch_tip(repo, crate::HISTORY_SEARCH_DEPTH as i32)?),
+                    Some(sha) => {
+                        let Ok(before) = Oid::from_str(sha) else {
+                            return Ok(None);
+                        };
+                        let Some(distance) = inner.mainline_distance(repo, before)? else {
+                            return Ok(None);
+                        };
+                        // Deep enough that the whole page's walk is in the cache.
+                        let depth = distance + crate::HISTORY_SEARCH_DEPTH + 1;
+                        inner.fetch_tip(repo, i32::try_from(depth).unwrap_or(i32::MAX))?;
+                        // Older than `before`: from its first parent on.
+                        repo.find_commit(before).map_err(backend)?.parent_id(0).ok()
+                    }
                 };
                 let Some(start) = start else {
                     return Ok(Some(crate::FolderHistory {
@@ -341,9 +350,10 @@ impl Committer for Git2Committer {
                 let Ok(oid) = Oid::from_str(&sha) else {
                     return Ok(None);
                 };
-                if repo.find_commit(oid).is_err() {
-                    // Not fetched yet, or older than the shallow cache: look deeper once.
-                    inner.fetch_tip(repo, crate::LANDED_SEARCH_DEPTH as i32)?;
+                // A commit at the shallow cache's edge shows no parent: fetch deeper first.
+                let held = repo.find_commit(oid).is_ok() && !shallow_edges(repo).contains(&oid);
+                if !held && inner.mainline_distance(repo, oid)?.is_none() {
+                    return Ok(None);
                 }
                 let Ok(commit) = repo.find_commit(oid) else {
                     return Ok(None);
@@ -393,12 +403,15 @@ fn folder_history(
         next_before: None,
     };
     let paths = [folder.to_owned()];
+    let edges = shallow_edges(repo);
     let mut last_seen = None;
     for (seen, oid) in walk.enumerate() {
         let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
             break;
         };
-        if history.commits.len() == limit || seen == crate::HISTORY_SEARCH_DEPTH {
+        // The shallow cache's edge shows no parent: the next page fetches deeper.
+        let edge = edges.contains(&commit.id()) && last_seen.is_some();
+        if history.commits.len() == limit || seen == crate::HISTORY_SEARCH_DEPTH || edge {
             // More may follow: the next page starts after the last commit looked at.
             history.next_before = last_seen.map(|oid: Oid| oid.to_string());
             break;
@@ -423,6 +436,16 @@ fn folder_history(
         });
     }
     Ok(history)
+}
+
+/// The commits at the edge of a shallow cache (`<git dir>/shallow`): they are held, but their
+/// parents are not, so they read as if they had none.
+fn shallow_edges(repo: &Repository) -> std::collections::HashSet<Oid> {
+    std::fs::read_to_string(repo.path().join("shallow"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| Oid::from_str(line.trim()).ok())
+        .collect()
 }
 
 /// A commit's message; for a merge whose own message carries no request, the merged commit's
@@ -610,6 +633,29 @@ impl Inner {
                 pushed: Some(commit),
             }),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// How many first-parent steps commit `target` is from the branch tip, deepening the cache
+    /// (each time four times deeper, up to [`MAX_HISTORY_DEPTH`]) until it holds `target` and
+    /// its parent; `None` when the mainline that deep does not hold it.
+    fn mainline_distance(&self, repo: &Repository, target: Oid) -> Result<Option<usize>, GitError> {
+        let mut depth = crate::HISTORY_SEARCH_DEPTH;
+        loop {
+            let tip = self.fetch_tip(repo, i32::try_from(depth).unwrap_or(i32::MAX))?;
+            let mut walk = repo.revwalk().map_err(backend)?;
+            walk.push(tip).map_err(backend)?;
+            walk.simplify_first_parent().map_err(backend)?;
+            let position = walk
+                .take(depth.saturating_sub(1))
+                .position(|oid| oid.is_ok_and(|oid| oid == target));
+            if let Some(distance) = position {
+                return Ok(Some(distance));
+            }
+            if depth >= MAX_HISTORY_DEPTH || self.config.remote.is_local() {
+                return Ok(None);
+            }
+            depth = (depth * 4).min(MAX_HISTORY_DEPTH);
         }
     }
 

@@ -351,3 +351,124 @@ async fn locks_left_by_a_dead_writer_do_not_block_the_next_one() {
     assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), sha(&outcome));
     assert!(!branch_lock.exists() && !cache_lock.exists());
 }
+
+/// Writes `<dir>/<name>.git` with `commits` commits on main after a root commit holding
+/// `tenants/acme/tenant.yaml`: every `every`th changes `tenants/acme/notes.yaml`, the others
+/// another tenant's file. Built with `git fast-import`, which takes thousands in a blink.
+fn long_history(dir: &Path, name: &str, commits: usize, every: usize) -> std::path::PathBuf {
+    use std::io::Write;
+    let repo = dir.join(format!("{name}.git"));
+    git(
+        &repo.clone(),
+        &["init", "--quiet", "--bare", "--initial-branch=main"],
+    );
+    let mut stream = String::new();
+    for n in 0..=commits {
+        let message = format!("change {n}\n");
+        stream.push_str(&format!(
+            "commit refs/heads/main\ncommitter Pat <pat@acme.test> {} +0000\ndata {}\n{message}",
+            1_700_000_000 + n,
+            message.len()
+        ));
+        let (path, text) = match n {
+            0 => (
+                "tenants/acme/tenant.yaml".to_owned(),
+                "name: acme\n".to_owned(),
+            ),
+            n if n % every == 0 => ("tenants/acme/notes.yaml".to_owned(), format!("n: {n}\n")),
+            n => ("tenants/other/x.yaml".to_owned(), format!("n: {n}\n")),
+        };
+        stream.push_str(&format!(
+            "M 100644 inline {path}\ndata {}\n{text}\n",
+            text.len()
+        ));
+    }
+    stream.push_str("done\n");
+    let mut import = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&repo)
+        .args(["fast-import", "--quiet", "--done"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(import.wait().unwrap().success());
+    repo
+}
+
+/// Over a network transport the cache is shallow: a page whose `before` lies deeper than the
+/// cache (or than any cache, on a fresh instance) deepens it, so the whole history pages out
+/// exactly as `git log` lists it, and a deep commit's files read right.
+#[tokio::test]
+async fn a_folder_history_pages_past_a_shallow_cache_over_git_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = long_history(dir.path(), "long", 5_000, 700);
+    let daemon = GitDaemon::start(dir.path());
+    let expected: Vec<String> = git(
+        &repo,
+        &[
+            "log",
+            "--first-parent",
+            "--format=%H",
+            "main",
+            "--",
+            "tenants/acme/",
+        ],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(expected.len(), 8, "the root and 7 changes");
+
+    let mut listed = Vec::new();
+    let mut before = None;
+    for page in 0..20 {
+        // Every page on a fresh cache: as a Lambda instance that did not serve the last one.
+        let c = committer(
+            &daemon.url("long"),
+            &dir.path().join(format!("work-{page}")),
+        );
+        let history = c
+            .folder_history("tenants/acme/".into(), before.clone(), 3)
+            .await
+            .unwrap()
+            .expect("the cursor is a commit of main");
+        listed.extend(history.commits.iter().map(|c| c.sha.clone()));
+        match history.next_before {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, expected);
+
+    let c = committer(&daemon.url("long"), &dir.path().join("work-files"));
+    let oldest_change = &expected[expected.len() - 2];
+    let files = c
+        .commit_files(oldest_change.clone(), "tenants/acme/".into())
+        .await
+        .unwrap()
+        .expect("a deep commit is found");
+    let changes: Vec<_> = files
+        .changes()
+        .into_iter()
+        .map(|c| (c.path, c.kind))
+        .collect();
+    assert_eq!(
+        changes,
+        [(
+            "tenants/acme/notes.yaml".to_owned(),
+            berth_gitops::FileChangeKind::Added
+        )],
+        "read against its parent, not as a root commit"
+    );
+    let missing = c
+        .folder_history("tenants/acme/".into(), Some("0".repeat(40)), 3)
+        .await
+        .unwrap();
+    assert!(missing.is_none(), "a cursor that is no commit of main");
+}
