@@ -242,13 +242,20 @@ async fn dry_run_answer(
 }
 
 /// The files the request's commit changed in `tenant`'s folder, with their line counts: `None`
-/// before it has a commit, or when Git cannot say right now (the rest of the answer stands).
+/// until its commit is on the branch (a pull request's branch commit is not read: the cache
+/// holds the branch's mainline), or when Git cannot say right now (the rest of the answer
+/// stands).
 pub(crate) async fn diff_summary(
     state: &AppState,
     tenant: &str,
     view: &RequestView,
 ) -> Option<Vec<FileChangeView>> {
-    let commit = view.commit.clone()?;
+    use berth_contract::RequestState as S;
+    let on_branch = matches!(
+        view.state,
+        S::Committed | S::Merged | S::Synced | S::Ready | S::Degraded | S::Expired
+    );
+    let commit = view.commit.clone().filter(|_| on_branch)?;
     let tenant = berth_core::TenantName::parse("tenant", tenant).ok()?;
     let folder = berth_core::paths::tenant_dir(&tenant);
     match state.services.committer.commit_files(commit, folder).await {
