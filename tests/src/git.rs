@@ -131,3 +131,52 @@ impl Drop for GitDaemon {
         let _ = self.child.wait();
     }
 }
+
+/// Writes `<dir>/<name>.git` with `commits` commits on main after a root commit holding
+/// `tenants/acme/tenant.yaml`: every `every`th changes `tenants/acme/notes.yaml`, the others
+/// another tenant's file. Built with `git fast-import`, which takes thousands in a blink.
+pub fn long_history(dir: &Path, name: &str, commits: usize, every: usize) -> std::path::PathBuf {
+    use std::io::Write;
+    let repo = dir.join(format!("{name}.git"));
+    git(
+        &repo.clone(),
+        &["init", "--quiet", "--bare", "--initial-branch=main"],
+    );
+    let mut stream = String::new();
+    for n in 0..=commits {
+        let message = format!("change {n}\n");
+        stream.push_str(&format!(
+            "commit refs/heads/main\ncommitter Pat <pat@acme.test> {} +0000\ndata {}\n{message}",
+            1_700_000_000 + n,
+            message.len()
+        ));
+        let (path, text) = match n {
+            0 => (
+                "tenants/acme/tenant.yaml".to_owned(),
+                "name: acme\n".to_owned(),
+            ),
+            n if n % every == 0 => ("tenants/acme/notes.yaml".to_owned(), format!("n: {n}\n")),
+            n => ("tenants/other/x.yaml".to_owned(), format!("n: {n}\n")),
+        };
+        stream.push_str(&format!(
+            "M 100644 inline {path}\ndata {}\n{text}\n",
+            text.len()
+        ));
+    }
+    stream.push_str("done\n");
+    let mut import = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&repo)
+        .args(["fast-import", "--quiet", "--done"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(import.wait().unwrap().success());
+    repo
+}

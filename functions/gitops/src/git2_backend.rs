@@ -325,7 +325,7 @@ impl Committer for Git2Committer {
                         let depth = distance + crate::HISTORY_SEARCH_DEPTH + 1;
                         inner.fetch_tip(repo, i32::try_from(depth).unwrap_or(i32::MAX))?;
                         // Older than `before`: from its first parent on.
-                        repo.find_commit(before).map_err(backend)?.parent_id(0).ok()
+                        recorded_first_parent(repo, before)
                     }
                 };
                 let Some(start) = start else {
@@ -350,18 +350,17 @@ impl Committer for Git2Committer {
                 let Ok(oid) = Oid::from_str(&sha) else {
                     return Ok(None);
                 };
-                // A commit at the shallow cache's edge shows no parent: fetch deeper first.
-                let held = repo.find_commit(oid).is_ok() && !shallow_edges(repo).contains(&oid);
-                if !held && inner.mainline_distance(repo, oid)?.is_none() {
+                // A commit at the shallow cache's edge lacks its parent: fetch deeper first.
+                if !holds_with_parent(repo, oid) && inner.mainline_distance(repo, oid)?.is_none() {
                     return Ok(None);
                 }
                 let Ok(commit) = repo.find_commit(oid) else {
                     return Ok(None);
                 };
                 let paths = [folder];
-                let before = match commit.parent_id(0) {
-                    Ok(parent) => read_files(repo, parent, &paths)?,
-                    Err(_) => RepoFiles::new(),
+                let before = match recorded_first_parent(repo, oid) {
+                    Some(parent) => read_files(repo, parent, &paths)?,
+                    None => RepoFiles::new(),
                 };
                 Ok(Some(crate::CommitFiles {
                     sha: oid.to_string(),
@@ -387,13 +386,10 @@ fn folder_history(
     folder: &str,
     limit: usize,
 ) -> Result<crate::FolderHistory, GitError> {
-    let mut walk = repo.revwalk().map_err(backend)?;
-    walk.push(start).map_err(backend)?;
-    walk.simplify_first_parent().map_err(backend)?;
     let dir = Path::new(folder.trim_end_matches('/'));
-    let folder_oid = |commit: &git2::Commit<'_>| {
-        commit
-            .tree()
+    let folder_oid = |oid: Oid| {
+        repo.find_commit(oid)
+            .and_then(|c| c.tree())
             .ok()
             .and_then(|tree| tree.get_path(dir).ok())
             .map(|entry| entry.id())
@@ -403,33 +399,31 @@ fn folder_history(
         next_before: None,
     };
     let paths = [folder.to_owned()];
-    let edges = shallow_edges(repo);
     let mut last_seen = None;
-    for (seen, oid) in walk.enumerate() {
-        let Ok(commit) = oid.and_then(|oid| repo.find_commit(oid)) else {
+    for (seen, step) in mainline(repo, start).enumerate() {
+        let Mainline::Commit { oid, parent } = step else {
+            // The shallow cache ends here: the next page fetches deeper.
+            history.next_before = last_seen.map(|oid: Oid| oid.to_string());
             break;
         };
-        // The shallow cache's edge shows no parent: the next page fetches deeper.
-        let edge = edges.contains(&commit.id()) && last_seen.is_some();
-        if history.commits.len() == limit || seen == crate::HISTORY_SEARCH_DEPTH || edge {
+        if history.commits.len() == limit || seen == crate::HISTORY_SEARCH_DEPTH {
             // More may follow: the next page starts after the last commit looked at.
             history.next_before = last_seen.map(|oid: Oid| oid.to_string());
             break;
         }
-        last_seen = Some(commit.id());
-        let parent = commit.parent(0).ok();
-        let mine = folder_oid(&commit);
-        if mine == parent.as_ref().and_then(folder_oid) {
+        last_seen = Some(oid);
+        if folder_oid(oid) == parent.and_then(folder_oid) {
             continue;
         }
-        let before = match &parent {
-            Some(p) => read_files(repo, p.id(), &paths)?,
+        let commit = repo.find_commit(oid).map_err(backend)?;
+        let before = match parent {
+            Some(p) => read_files(repo, p, &paths)?,
             None => RepoFiles::new(),
         };
-        let after = read_files(repo, commit.id(), &paths)?;
+        let after = read_files(repo, oid, &paths)?;
         history.commits.push(crate::FolderCommit {
-            sha: commit.id().to_string(),
-            message: mainline_message(&commit),
+            sha: oid.to_string(),
+            message: mainline_message(repo, &commit),
             committed_at: commit.committer().when().seconds(),
             author: author(&commit.author()),
             files: crate::file_changes(&before, &after),
@@ -438,24 +432,57 @@ fn folder_history(
     Ok(history)
 }
 
-/// The commits at the edge of a shallow cache (`<git dir>/shallow`): they are held, but their
-/// parents are not, so they read as if they had none.
-fn shallow_edges(repo: &Repository) -> std::collections::HashSet<Oid> {
-    std::fs::read_to_string(repo.path().join("shallow"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| Oid::from_str(line.trim()).ok())
-        .collect()
+/// One step along a mainline.
+enum Mainline {
+    /// A commit the cache holds, with its first parent (`None` for a root commit).
+    Commit { oid: Oid, parent: Option<Oid> },
+    /// A commit the shallow cache does not hold with its parent: the walk ends here.
+    Edge,
+}
+
+/// The first-parent line from `start`, read from the commit objects themselves: libgit2 may
+/// keep a shallow cache's old edges as parentless grafts after a deepening fetch, so its
+/// revwalk would stop there, or show an edge as a root commit. Ends after a root commit, or
+/// with [`Mainline::Edge`] where the cache ends.
+fn mainline(repo: &Repository, start: Oid) -> impl Iterator<Item = Mainline> + '_ {
+    let mut next = Some(start);
+    std::iter::from_fn(move || {
+        let oid = next.take()?;
+        let parent = recorded_first_parent(repo, oid);
+        if !holds_with_parent(repo, oid) {
+            return Some(Mainline::Edge);
+        }
+        next = parent;
+        Some(Mainline::Commit { oid, parent })
+    })
+}
+
+/// The first `parent` a commit object records, whatever grafts say; `None` for a root commit.
+fn recorded_first_parent(repo: &Repository, oid: Oid) -> Option<Oid> {
+    let odb = repo.odb().ok()?;
+    let object = odb.read(oid).ok()?;
+    let data = std::str::from_utf8(object.data()).ok()?;
+    data.lines()
+        .take_while(|line| !line.is_empty())
+        .find_map(|line| line.strip_prefix("parent "))
+        .and_then(|hex| Oid::from_str(hex.trim()).ok())
+}
+
+/// Whether the cache holds commit `oid` and, unless it is a root commit, its first parent.
+fn holds_with_parent(repo: &Repository, oid: Oid) -> bool {
+    repo.find_commit(oid).is_ok()
+        && recorded_first_parent(repo, oid).is_none_or(|p| repo.find_commit(p).is_ok())
 }
 
 /// A commit's message; for a merge whose own message carries no request, the merged commit's
 /// message follows it (Berth's pull-request commits carry the trailers).
-fn mainline_message(commit: &git2::Commit<'_>) -> String {
+fn mainline_message(repo: &Repository, commit: &git2::Commit<'_>) -> String {
     let own = String::from_utf8_lossy(commit.message_bytes()).into_owned();
     if berth_core::request::requests_carried(&own).next().is_some() {
         return own;
     }
-    match commit.parent(1) {
+    // A shallow cache may lack the merged side; then the merge speaks for itself.
+    match commit.parent_id(1).and_then(|id| repo.find_commit(id)) {
         Ok(merged) => format!("{own}\n{}", String::from_utf8_lossy(merged.message_bytes())),
         Err(_) => own,
     }
@@ -643,12 +670,9 @@ impl Inner {
         let mut depth = crate::HISTORY_SEARCH_DEPTH;
         loop {
             let tip = self.fetch_tip(repo, i32::try_from(depth).unwrap_or(i32::MAX))?;
-            let mut walk = repo.revwalk().map_err(backend)?;
-            walk.push(tip).map_err(backend)?;
-            walk.simplify_first_parent().map_err(backend)?;
-            let position = walk
-                .take(depth.saturating_sub(1))
-                .position(|oid| oid.is_ok_and(|oid| oid == target));
+            let position = mainline(repo, tip)
+                .take(depth)
+                .position(|step| matches!(step, Mainline::Commit { oid, .. } if oid == target));
             if let Some(distance) = position {
                 return Ok(Some(distance));
             }

@@ -5,6 +5,7 @@
 use berth_core::TenantName;
 use berth_core::file_diff::FileChange;
 use berth_core::request::{CarriedRequest, carried_requests};
+use berth_gitops::FolderHistory;
 use berth_store::RequestRecord;
 use futures::StreamExt;
 
@@ -13,6 +14,10 @@ use crate::{Services, UseCaseError};
 /// How many entries a page holds when the caller does not say, and at most.
 pub const DEFAULT_HISTORY_LIMIT: usize = 20;
 pub const MAX_HISTORY_LIMIT: usize = 100;
+
+/// Bounded walks of the history one page may take: a page looks through at most this many
+/// times the committer's bound ([`berth_gitops::HISTORY_SEARCH_DEPTH`]) commits.
+const WALKS_PER_PAGE: usize = 5;
 
 /// Record reads in flight while a page is put together.
 const RECORDS_IN_FLIGHT: usize = 8;
@@ -49,17 +54,19 @@ pub struct TenantHistory {
     pub next_before: Option<String>,
 }
 
-/// The page of `tenant`'s history older than commit `before` (from the tip when `None`).
-pub async fn tenant_history(
+/// Up to `limit` commits that changed `folder`, older than `before`: walks of the history
+/// follow one another, each bounded by the committer, until the page is full, the history
+/// ends, or [`WALKS_PER_PAGE`] walks were made; a quiet tenant's page may then come back short
+/// with a cursor to go on from.
+async fn walk(
     services: &Services,
-    tenant: &TenantName,
-    limit: usize,
+    folder: &str,
     before: Option<String>,
-) -> Result<TenantHistory, UseCaseError> {
-    let folder = berth_core::paths::tenant_dir(tenant);
-    let history = services
+    limit: usize,
+) -> Result<FolderHistory, UseCaseError> {
+    let mut history = services
         .committer
-        .folder_history(folder, before.clone(), limit)
+        .folder_history(folder.to_owned(), before.clone(), limit)
         .await?
         .ok_or_else(|| {
             UseCaseError::invalid(
@@ -71,6 +78,36 @@ pub async fn tenant_history(
                 ),
             )
         })?;
+    for _ in 1..WALKS_PER_PAGE {
+        let Some(cursor) = history.next_before.clone() else {
+            break;
+        };
+        let wanted = limit.saturating_sub(history.commits.len());
+        if wanted == 0 {
+            break;
+        }
+        let Some(more) = services
+            .committer
+            .folder_history(folder.to_owned(), Some(cursor), wanted)
+            .await?
+        else {
+            break;
+        };
+        history.commits.extend(more.commits);
+        history.next_before = more.next_before;
+    }
+    Ok(history)
+}
+
+/// The page of `tenant`'s history older than commit `before` (from the tip when `None`).
+pub async fn tenant_history(
+    services: &Services,
+    tenant: &TenantName,
+    limit: usize,
+    before: Option<String>,
+) -> Result<TenantHistory, UseCaseError> {
+    let folder = berth_core::paths::tenant_dir(tenant);
+    let history = walk(services, &folder, before, limit).await?;
     // Each commit's requests of this tenant (a group commit carries other tenants' too), then
     // their records, a few reads in flight.
     let carried: Vec<Vec<CarriedRequest>> = history

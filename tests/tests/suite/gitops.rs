@@ -10,6 +10,7 @@ use berth_gitops::{
     CommitError, CommitOutcome, Committer, Git2Committer, Git2Config, GitError, RemoteUrl, Target,
 };
 use berth_tests::commits::{commit_to, create_request, sha};
+use berth_tests::git::long_history;
 use berth_tests::{GitDaemon, git, seed_repo};
 use serde_json::json;
 
@@ -350,55 +351,6 @@ async fn locks_left_by_a_dead_writer_do_not_block_the_next_one() {
         .unwrap();
     assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), sha(&outcome));
     assert!(!branch_lock.exists() && !cache_lock.exists());
-}
-
-/// Writes `<dir>/<name>.git` with `commits` commits on main after a root commit holding
-/// `tenants/acme/tenant.yaml`: every `every`th changes `tenants/acme/notes.yaml`, the others
-/// another tenant's file. Built with `git fast-import`, which takes thousands in a blink.
-fn long_history(dir: &Path, name: &str, commits: usize, every: usize) -> std::path::PathBuf {
-    use std::io::Write;
-    let repo = dir.join(format!("{name}.git"));
-    git(
-        &repo.clone(),
-        &["init", "--quiet", "--bare", "--initial-branch=main"],
-    );
-    let mut stream = String::new();
-    for n in 0..=commits {
-        let message = format!("change {n}\n");
-        stream.push_str(&format!(
-            "commit refs/heads/main\ncommitter Pat <pat@acme.test> {} +0000\ndata {}\n{message}",
-            1_700_000_000 + n,
-            message.len()
-        ));
-        let (path, text) = match n {
-            0 => (
-                "tenants/acme/tenant.yaml".to_owned(),
-                "name: acme\n".to_owned(),
-            ),
-            n if n % every == 0 => ("tenants/acme/notes.yaml".to_owned(), format!("n: {n}\n")),
-            n => ("tenants/other/x.yaml".to_owned(), format!("n: {n}\n")),
-        };
-        stream.push_str(&format!(
-            "M 100644 inline {path}\ndata {}\n{text}\n",
-            text.len()
-        ));
-    }
-    stream.push_str("done\n");
-    let mut import = std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(&repo)
-        .args(["fast-import", "--quiet", "--done"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    import
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stream.as_bytes())
-        .unwrap();
-    assert!(import.wait().unwrap().success());
-    repo
 }
 
 /// Over a network transport the cache is shallow: a page whose `before` lies deeper than the

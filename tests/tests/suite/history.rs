@@ -849,3 +849,54 @@ async fn a_revert_killed_mid_request_is_settled_by_its_retry_exactly_once() {
     assert_eq!((status, &replayed), (StatusCode::ACCEPTED, &answer));
     assert_eq!(f.commits(), commits + 1);
 }
+
+/// A tenant that changed rarely on a long branch served by `git daemon`: one page goes on
+/// walking, bounded walk after bounded walk, until it is full, so a person is not handed an
+/// empty page; and the pages still list exactly what `git log` does.
+#[tokio::test]
+async fn a_quiet_tenants_page_is_filled_by_several_bounded_walks() {
+    use berth_tests::GitDaemon;
+    use berth_tests::git::long_history;
+    use berth_usecases::history::tenant_history;
+    let dir = tempfile::tempdir().unwrap();
+    // acme changes every 2,500 commits: further apart than one walk looks.
+    let repo = long_history(dir.path(), "quiet", 12_000, 2_500);
+    let daemon = GitDaemon::start(dir.path());
+    let committer = committer_on(
+        Backend::Git2,
+        std::path::Path::new(&daemon.url("quiet")),
+        &dir.path().join("work"),
+        "",
+    );
+    let store = Arc::new(LocalStore::open(dir.path().join("store.json")).unwrap());
+    let services = berth_usecases::Services::new(committer, store);
+    let acme = berth_core::TenantName::parse("tenant", "acme").unwrap();
+
+    let first = tenant_history(&services, &acme, 3, None).await.unwrap();
+    let expected: Vec<String> = git(
+        &repo,
+        &[
+            "log",
+            "--first-parent",
+            "--format=%H",
+            "main",
+            "--",
+            "tenants/acme/",
+        ],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(expected.len(), 5, "the root and 4 changes");
+    let listed: Vec<&str> = first.entries.iter().map(|e| e.commit.as_str()).collect();
+    assert_eq!(listed, expected[..3], "a full page, not an empty one");
+    let rest = tenant_history(&services, &acme, 3, first.next_before.clone())
+        .await
+        .unwrap();
+    let listed: Vec<&str> = rest.entries.iter().map(|e| e.commit.as_str()).collect();
+    assert_eq!(listed, expected[3..]);
+    assert!(
+        rest.entries.iter().all(|e| e.requests.is_empty()),
+        "made without Berth"
+    );
+}
