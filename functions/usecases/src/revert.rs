@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use berth_core::paths::{tenant_dir, tenant_spec};
 use berth_core::request::carried_requests;
 use berth_core::{Action, RepoFiles, Restore, TenantName};
+use berth_gitops::CommitFiles;
 use berth_store::{RequestRecord, RequestState};
 
 use crate::lookup::{RequestLookup, look_up_request};
@@ -34,18 +35,7 @@ pub async fn prepare_revert(
     may_see: impl Fn(&str) -> bool,
 ) -> Result<(TenantName, Action), UseCaseError> {
     let id = ask.id.to_string();
-    let not_found = || not_found(&id);
-    let (tenant, commit) = match look_up_request(services, ask.id).await? {
-        RequestLookup::Recorded(record) if may_see(&record.tenant) => {
-            (record.tenant.clone(), landed_commit(&record)?)
-        }
-        RequestLookup::Landed(landed) => match landed.tenant {
-            Some(tenant) if may_see(&tenant) => (tenant, landed.commit),
-            _ => return Err(not_found()),
-        },
-        _ => return Err(not_found()),
-    };
-    let tenant = TenantName::parse("tenant", &tenant)?;
+    let (tenant, commit) = reverted_commit(services, ask.id, may_see).await?;
     let folder = tenant_dir(&tenant);
     let files = services
         .committer
@@ -56,39 +46,16 @@ pub async fn prepare_revert(
                 "request {id}'s commit {commit} is not in the repository any more"
             ))
         })?;
-    let changes = files.changes();
-    if changes.is_empty() {
+    let paths: Vec<String> = files.changes().into_iter().map(|c| c.path).collect();
+    if paths.is_empty() {
         return Err(conflict(format!(
             "request {id} changed nothing in {folder}: there is nothing to revert"
         )));
     }
-    let siblings: Vec<String> = carried_requests(&files.message)
-        .into_iter()
-        .filter(|c| c.id != id && c.tenant.as_deref().is_none_or(|t| t == tenant.as_str()))
-        .map(|c| c.id)
-        .collect();
-    if !siblings.is_empty() && !ask.force {
-        return Err(forced_only(format!(
-            "commit {commit} also carries request {} for tenant {tenant}: reverting restores \
-             what they changed too; send ?force=true to revert them together",
-            siblings.join(", ")
-        )));
-    }
-    let spec = tenant_spec(&tenant);
-    let creates = !files.before.contains_key(&spec) && files.after.contains_key(&spec);
-    if creates && ask.confirm.as_deref() != Some(tenant.as_str()) {
-        return Err(UseCaseError::invalid(
-            "confirm",
-            format!(
-                "request {id} created tenant {tenant}: reverting it deletes the tenant; add \
-                 ?confirm={tenant}"
-            ),
-        ));
-    }
-    let paths: Vec<String> = changes.into_iter().map(|c| c.path).collect();
+    check_allowed(ask, &tenant, &files)?;
     let before = texts(&files.before, &paths)?;
     let left = texts(&files.after, &paths)?;
-    let tip = services.committer.read(vec![folder.clone()]).await?;
+    let tip = services.committer.read(vec![folder]).await?;
     let changed: Vec<&String> = paths
         .iter()
         .filter(|p| tip.files.get(*p).map(Vec::as_slice) != left[*p].as_deref().map(str::as_bytes))
@@ -108,6 +75,61 @@ pub async fn prepare_revert(
         force: ask.force,
     };
     Ok((tenant, Action::Revert(restore)))
+}
+
+/// The tenant and commit of request `id`, from its record or, once that expired, from the
+/// branch; a request of a tenant the caller may not see is unknown to it.
+async fn reverted_commit(
+    services: &Services,
+    id: ulid::Ulid,
+    may_see: impl Fn(&str) -> bool,
+) -> Result<(TenantName, String), UseCaseError> {
+    let (tenant, commit) = match look_up_request(services, id).await? {
+        RequestLookup::Recorded(record) if may_see(&record.tenant) => {
+            (record.tenant.clone(), landed_commit(&record)?)
+        }
+        RequestLookup::Landed(landed) => match landed.tenant {
+            Some(tenant) if may_see(&tenant) => (tenant, landed.commit),
+            _ => return Err(not_found(&id.to_string())),
+        },
+        _ => return Err(not_found(&id.to_string())),
+    };
+    Ok((TenantName::parse("tenant", &tenant)?, commit))
+}
+
+/// What a revert needs the caller to say first: `force` to undo the other requests of the
+/// tenant a group commit carried with it, `confirm` to undo the tenant's creation.
+fn check_allowed(
+    ask: &RevertAsk,
+    tenant: &TenantName,
+    files: &CommitFiles,
+) -> Result<(), UseCaseError> {
+    let id = ask.id.to_string();
+    let siblings: Vec<String> = carried_requests(&files.message)
+        .into_iter()
+        .filter(|c| c.id != id && c.tenant.as_deref().is_none_or(|t| t == tenant.as_str()))
+        .map(|c| c.id)
+        .collect();
+    if !siblings.is_empty() && !ask.force {
+        return Err(forced_only(format!(
+            "commit {} also carries request {} for tenant {tenant}: reverting restores what \
+             they changed too; send ?force=true to revert them together",
+            files.sha,
+            siblings.join(", ")
+        )));
+    }
+    let spec = tenant_spec(tenant);
+    let creates = !files.before.contains_key(&spec) && files.after.contains_key(&spec);
+    if creates && ask.confirm.as_deref() != Some(tenant.as_str()) {
+        return Err(UseCaseError::invalid(
+            "confirm",
+            format!(
+                "request {id} created tenant {tenant}: reverting it deletes the tenant; add \
+                 ?confirm={tenant}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The commit a recorded request landed in on the branch, or why it cannot be reverted.

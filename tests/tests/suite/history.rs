@@ -900,3 +900,62 @@ async fn a_quiet_tenants_page_is_filled_by_several_bounded_walks() {
         "made without Berth"
     );
 }
+
+/// A group commit carries several requests: reverting one of them restores the tenant's
+/// files as they were before the commit, which undoes the others of the same tenant too, so
+/// it needs `force`, and the refusal names them.
+#[tokio::test]
+async fn reverting_one_request_of_a_shared_commit_names_the_others_and_needs_force() {
+    use berth_store::{RequestRecord, RequestState, Store};
+    let f = Fixture::new(Backend::Git2).await;
+    create_acme(&f).await;
+    let before = f.tenant_files("acme");
+    let (first, second, other) = (
+        ulid::Ulid::new().to_string(),
+        ulid::Ulid::new().to_string(),
+        ulid::Ulid::new().to_string(),
+    );
+    let message = format!(
+        "Berth: 3 changes\n\nBerth-Request: {first}\nBerth-Tenant: acme\nBerth-Action: enable_module\n\
+         Berth-Request: {other}\nBerth-Tenant: beta\nBerth-Action: create_tenant\n\
+         Berth-Request: {second}\nBerth-Tenant: acme\nBerth-Action: update_tenant"
+    );
+    f.hand_commit(&message, |work| {
+        let modules = work.join("tenants/acme/dev/modules");
+        let postgres = std::fs::read_to_string(modules.join("postgres.yaml")).unwrap();
+        std::fs::write(
+            modules.join("monitoring.yaml"),
+            postgres.replace("postgres", "monitoring"),
+        )
+        .unwrap();
+    });
+    let sha = f.tip();
+    for id in [&first, &second] {
+        let mut record = RequestRecord::new(
+            id,
+            "enable_module",
+            "api",
+            "acme",
+            RequestState::Committed,
+            "2026-11-23T12:00:00Z".into(),
+        );
+        record.commit = Some(sha.clone());
+        record.batch_size = Some(3);
+        f.store.put_request(&record).await.unwrap();
+    }
+
+    let (status, body) = f.revert(&first, "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, field, message) = error_of(&body);
+    assert_eq!(field, "force");
+    assert!(
+        message.contains(&second),
+        "names the other request of acme: {message}"
+    );
+    assert!(!message.contains(&other), "not another tenant's: {message}");
+    assert_eq!(f.tip(), sha, "nothing committed");
+
+    let (status, body) = f.revert(&first, "?force=true").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(f.tenant_files("acme"), before);
+}
