@@ -57,7 +57,12 @@ pub struct Context<'a> {
     pub pulls: &'a std::sync::Mutex<Vec<super::pulls::Pull>>,
     /// Pull requests are mergeable at once: auto-merge is refused.
     pub clean_status: bool,
+    pub histories: &'a Histories,
 }
+
+/// Each path history listed, by its start commit and path, whole.
+pub type Histories =
+    std::sync::Mutex<std::collections::HashMap<(Oid, String), std::sync::Arc<Vec<Oid>>>>;
 
 /// Executes `document`: `Ok((data, errors))`, or the validation errors of a document GitHub
 /// would refuse before running it.
@@ -464,7 +469,7 @@ fn resolve(
             },
             "nodes",
         ) => Ok(Resolved::Many(history(
-            repo,
+            ctx,
             *from,
             path.as_deref(),
             *skip,
@@ -479,7 +484,7 @@ fn resolve(
             },
             "pageInfo",
         ) => {
-            let page = history(repo, *from, path.as_deref(), *skip, *first + 1)?;
+            let page = history(ctx, *from, path.as_deref(), *skip, *first + 1)?;
             let shown = page.len().min(*first);
             Ok(Resolved::One(Obj::PageInfo {
                 has_next: page.len() > *first,
@@ -590,49 +595,80 @@ fn cursor_index(cursor: &str, from: Oid) -> Result<usize, GqlError> {
 
 /// The commits from `from`, newest first; with a `path`, only those that changed it: a
 /// commit whose entry at `path` matches any parent's (a merge that took one side's) is left
-/// out, as `git log -- <path>` leaves it out. Bounded by the repository's size.
+/// out, as `git log -- <path>` leaves it out. A path's history is listed whole once per start
+/// commit and kept, so its pages are slices.
 fn history(
-    repo: &Repository,
+    ctx: &Context<'_>,
     from: Oid,
     path: Option<&str>,
     skip: usize,
     take: usize,
 ) -> Result<Vec<Obj>, GqlError> {
+    let repo = ctx.repo;
+    let Some(path) = path else {
+        let walk = log(repo, from)?;
+        return walk
+            .skip(skip)
+            .take(take)
+            .map(|oid| oid.map(Obj::Commit).map_err(internal))
+            .collect();
+    };
+    let key = (from, path.to_owned());
+    let known = ctx.histories.lock().expect("lock").get(&key).cloned();
+    let listed = match known {
+        Some(listed) => listed,
+        None => {
+            let listed = std::sync::Arc::new(path_history(repo, from, path)?);
+            ctx.histories
+                .lock()
+                .expect("lock")
+                .insert(key, std::sync::Arc::clone(&listed));
+            listed
+        }
+    };
+    Ok(listed
+        .iter()
+        .skip(skip)
+        .take(take)
+        .copied()
+        .map(Obj::Commit)
+        .collect())
+}
+
+/// The commits from `from` as `git log` lists them: newest first, never a parent before its
+/// child.
+fn log(repo: &Repository, from: Oid) -> Result<git2::Revwalk<'_>, GqlError> {
     let mut walk = repo.revwalk().map_err(internal)?;
-    // As `git log` lists them: newest first, never a parent before its child.
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
         .map_err(internal)?;
     walk.push(from).map_err(internal)?;
+    Ok(walk)
+}
+
+/// Every commit from `from` that changed `path`. Bounded by the repository's size.
+fn path_history(repo: &Repository, from: Oid, path: &str) -> Result<Vec<Oid>, GqlError> {
+    let path = FsPath::new(path);
     let entry = |commit: &git2::Commit<'_>| {
-        let path = FsPath::new(path.unwrap_or_default());
         commit
             .tree()
             .ok()
             .and_then(|tree| tree.get_path(path).ok())
             .map(|e| e.id())
     };
-    let changed = |oid: Oid| -> Result<bool, GqlError> {
-        if path.is_none() {
-            return Ok(true);
-        }
-        let commit = repo.find_commit(oid).map_err(internal)?;
-        let mine = entry(&commit);
-        if commit.parent_count() == 0 {
-            return Ok(mine.is_some());
-        }
-        Ok(commit.parents().all(|parent| entry(&parent) != mine))
-    };
     let mut found = Vec::new();
-    for oid in walk {
-        let oid = oid.map_err(internal)?;
-        if changed(oid)? {
-            found.push(oid);
-        }
-        if found.len() == skip + take {
-            break;
+    for oid in log(repo, from)? {
+        let commit = repo.find_commit(oid.map_err(internal)?).map_err(internal)?;
+        let mine = entry(&commit);
+        let changed = if commit.parent_count() == 0 {
+            mine.is_some()
+        } else {
+            commit.parents().all(|parent| entry(&parent) != mine)
+        };
+        if changed {
+            found.push(commit.id());
         }
     }
-    Ok(found.into_iter().skip(skip).map(Obj::Commit).collect())
+    Ok(found)
 }
 
 fn internal(e: git2::Error) -> GqlError {

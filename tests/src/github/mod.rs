@@ -87,6 +87,9 @@ struct Shared {
     app: Mutex<AppTokens>,
     /// Commit mutations refused with `STALE_DATA`: races lost by their writers.
     stale_commits: std::sync::atomic::AtomicUsize,
+    /// Path histories already listed, by start commit and path: pages of one history are
+    /// then slices, not walks of the whole branch each.
+    histories: graphql::Histories,
 }
 
 /// The test GitHub App: its id, installation, and the installation tokens minted.
@@ -137,6 +140,7 @@ impl GithubServer {
                 lifetime: Duration::from_secs(3600),
             }),
             stale_commits: Default::default(),
+            histories: Default::default(),
         });
         let state = ServerState(Arc::clone(&shared));
         let router = Router::new()
@@ -550,6 +554,7 @@ async fn graphql_route(
             race,
             pulls: &shared.pulls,
             clean_status,
+            histories: &shared.histories,
         };
         let executed = graphql::execute(&query, operation.as_deref(), &mut ctx);
         if let Ok((_, errors)) = &executed
