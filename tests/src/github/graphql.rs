@@ -645,30 +645,31 @@ fn log(repo: &Repository, from: Oid) -> Result<git2::Revwalk<'_>, GqlError> {
     Ok(walk)
 }
 
-/// Every commit from `from` that changed `path`. Bounded by the repository's size.
+/// Every commit from `from` that changed `path`, as GitHub lists them: by `git log -- <path>`
+/// on the repository itself, history simplification included.
 fn path_history(repo: &Repository, from: Oid, path: &str) -> Result<Vec<Oid>, GqlError> {
-    let path = FsPath::new(path);
-    let entry = |commit: &git2::Commit<'_>| {
-        commit
-            .tree()
-            .ok()
-            .and_then(|tree| tree.get_path(path).ok())
-            .map(|e| e.id())
-    };
-    let mut found = Vec::new();
-    for oid in log(repo, from)? {
-        let commit = repo.find_commit(oid.map_err(internal)?).map_err(internal)?;
-        let mine = entry(&commit);
-        let changed = if commit.parent_count() == 0 {
-            mine.is_some()
-        } else {
-            commit.parents().all(|parent| entry(&parent) != mine)
-        };
-        if changed {
-            found.push(commit.id());
-        }
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.path())
+        .args(["log", "--format=%H", &from.to_string(), "--", path])
+        .output()
+        .map_err(|e| GqlError {
+            kind: None,
+            message: format!("Something went wrong while executing your query. ({e})"),
+        })?;
+    if !out.status.success() {
+        return Err(GqlError {
+            kind: None,
+            message: format!(
+                "Something went wrong while executing your query. ({})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
     }
-    Ok(found)
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| Oid::from_str(line.trim()).map_err(internal))
+        .collect()
 }
 
 fn internal(e: git2::Error) -> GqlError {
