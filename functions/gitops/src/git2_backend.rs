@@ -313,17 +313,28 @@ impl Committer for Git2Committer {
         let result = self
             .with_cache(move |inner, repo| {
                 let start = match &before {
-                    None => Some(inner.fetch_tip(repo, crate::HISTORY_SEARCH_DEPTH as i32)?),
+                    // The tip, one commit deep: what the cache already holds below it serves
+                    // the walk; a cold cache fetches one walk deep at once.
+                    None => {
+                        let cold = repo.refname_to_id(&inner.tracking_ref()).is_err();
+                        let depth = if cold {
+                            crate::HISTORY_SEARCH_DEPTH + 1
+                        } else {
+                            1
+                        };
+                        Some(inner.fetch_tip(repo, depth as i32)?)
+                    }
                     Some(sha) => {
                         let Ok(before) = Oid::from_str(sha) else {
                             return Ok(None);
                         };
-                        let Some(distance) = inner.mainline_distance(repo, before)? else {
+                        // History below a commit never changes: one this cache holds needs no
+                        // fetch; another instance's cursor is fetched to.
+                        if !holds_with_parent(repo, before)
+                            && inner.mainline_distance(repo, before)?.is_none()
+                        {
                             return Ok(None);
-                        };
-                        // Deep enough that the whole page's walk is in the cache.
-                        let depth = distance + crate::HISTORY_SEARCH_DEPTH + 1;
-                        inner.fetch_tip(repo, i32::try_from(depth).unwrap_or(i32::MAX))?;
+                        }
                         // Older than `before`: from its first parent on.
                         recorded_first_parent(repo, before)
                     }
@@ -334,7 +345,14 @@ impl Committer for Git2Committer {
                         next_before: None,
                     }));
                 };
-                Ok(Some(folder_history(repo, start, &folder, limit)?))
+                let mut deepen = |edge| inner.deepen_past(repo, edge);
+                Ok(Some(folder_history(
+                    repo,
+                    start,
+                    &folder,
+                    limit,
+                    &mut deepen,
+                )?))
             })
             .await;
         result.map_err(git_error)
@@ -385,6 +403,7 @@ fn folder_history(
     start: Oid,
     folder: &str,
     limit: usize,
+    deepen: &mut dyn FnMut(Oid) -> Result<bool, GitError>,
 ) -> Result<crate::FolderHistory, GitError> {
     let dir = Path::new(folder.trim_end_matches('/'));
     let folder_oid = |oid: Oid| {
@@ -399,18 +418,29 @@ fn folder_history(
         next_before: None,
     };
     let paths = [folder.to_owned()];
-    let mut last_seen = None;
-    for (seen, step) in mainline(repo, start).enumerate() {
-        let Mainline::Commit { oid, parent } = step else {
-            // The shallow cache ends here: the next page fetches deeper.
-            history.next_before = last_seen.map(|oid: Oid| oid.to_string());
-            break;
+    let (mut last_seen, mut seen, mut deepened) = (None, 0, 0);
+    let mut steps = mainline(repo, start);
+    while let Some(step) = steps.next() {
+        let (oid, parent) = match step {
+            Mainline::Commit { oid, parent } => (oid, parent),
+            // The cache ends here: fetch deeper and go on from the same commit, a bounded
+            // number of times; else the next page goes on from here.
+            Mainline::Edge { at } if deepened < DEEPENINGS_PER_WALK && deepen(at)? => {
+                deepened += 1;
+                steps = mainline(repo, at);
+                continue;
+            }
+            Mainline::Edge { .. } => {
+                history.next_before = last_seen.map(|oid: Oid| oid.to_string());
+                break;
+            }
         };
         if history.commits.len() == limit || seen == crate::HISTORY_SEARCH_DEPTH {
             // More may follow: the next page starts after the last commit looked at.
             history.next_before = last_seen.map(|oid: Oid| oid.to_string());
             break;
         }
+        seen += 1;
         last_seen = Some(oid);
         if folder_oid(oid) == parent.and_then(folder_oid) {
             continue;
@@ -432,12 +462,16 @@ fn folder_history(
     Ok(history)
 }
 
+/// How many times one walk of a folder's history fetches deeper when it reaches the cache's
+/// edge.
+const DEEPENINGS_PER_WALK: usize = 2;
+
 /// One step along a mainline.
 enum Mainline {
     /// A commit the cache holds, with its first parent (`None` for a root commit).
     Commit { oid: Oid, parent: Option<Oid> },
-    /// A commit the shallow cache does not hold with its parent: the walk ends here.
-    Edge,
+    /// Commit `at` is not held with its parent (the shallow cache ends): the walk ends here.
+    Edge { at: Oid },
 }
 
 /// The first-parent line from `start`, read from the commit objects themselves: libgit2 may
@@ -450,7 +484,7 @@ fn mainline(repo: &Repository, start: Oid) -> impl Iterator<Item = Mainline> + '
         let oid = next.take()?;
         let parent = recorded_first_parent(repo, oid);
         if !holds_with_parent(repo, oid) {
-            return Some(Mainline::Edge);
+            return Some(Mainline::Edge { at: oid });
         }
         next = parent;
         Some(Mainline::Commit { oid, parent })
@@ -660,6 +694,34 @@ impl Inner {
                 pushed: Some(commit),
             }),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Makes the cache hold the mainline past commit `edge` (held without its parent, or not
+    /// held): one fetch as deep as `edge`'s distance from the tip plus a walk's bound when the
+    /// cache can count that distance, else ever deeper fetches ([`Self::mainline_distance`]).
+    /// Whether the cache now holds `edge` with its parent.
+    fn deepen_past(&self, repo: &Repository, edge: Oid) -> Result<bool, GitError> {
+        if self.config.remote.is_local() {
+            // A remote by path is fetched whole: there is nothing deeper.
+            return Ok(false);
+        }
+        let tip = repo.refname_to_id(&self.tracking_ref()).ok();
+        let distance = tip.and_then(|tip| {
+            mainline(repo, tip)
+                .take(MAX_HISTORY_DEPTH)
+                .position(|step| match step {
+                    Mainline::Commit { oid, .. } => oid == edge,
+                    Mainline::Edge { at } => at == edge,
+                })
+        });
+        match distance {
+            Some(distance) => {
+                let depth = distance + crate::HISTORY_SEARCH_DEPTH + 1;
+                self.fetch_tip(repo, i32::try_from(depth).unwrap_or(i32::MAX))?;
+                Ok(holds_with_parent(repo, edge))
+            }
+            None => Ok(self.mainline_distance(repo, edge)?.is_some()),
         }
     }
 

@@ -398,6 +398,23 @@ async fn a_folder_history_pages_past_a_shallow_cache_over_git_daemon() {
     }
     assert_eq!(listed, expected);
 
+    // One instance serving every page: it fetches deeper only where its cache ends.
+    let c = committer(&daemon.url("long"), &dir.path().join("work-one"));
+    let (mut listed, mut before) = (Vec::new(), None);
+    for _ in 0..20 {
+        let history = c
+            .folder_history("tenants/acme/".into(), before.clone(), 3)
+            .await
+            .unwrap()
+            .expect("the cursor is a commit of main");
+        listed.extend(history.commits.iter().map(|c| c.sha.clone()));
+        match history.next_before {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, expected);
+
     let c = committer(&daemon.url("long"), &dir.path().join("work-files"));
     let oldest_change = &expected[expected.len() - 2];
     let files = c
