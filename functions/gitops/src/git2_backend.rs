@@ -419,6 +419,7 @@ fn folder_history(
     };
     let paths = [folder.to_owned()];
     let (mut last_seen, mut seen, mut deepened) = (None, 0, 0);
+    let mut known: Option<(Oid, Option<Oid>)> = None;
     let mut steps = mainline(repo, start);
     while let Some(step) = steps.next() {
         let (oid, parent) = match step {
@@ -442,7 +443,14 @@ fn folder_history(
         }
         seen += 1;
         last_seen = Some(oid);
-        if folder_oid(oid) == parent.and_then(folder_oid) {
+        // Each commit's folder is read once: as the parent of the one before, then as itself.
+        let mine = match known {
+            Some((commit, folder)) if commit == oid => folder,
+            _ => folder_oid(oid),
+        };
+        let theirs = parent.and_then(folder_oid);
+        known = parent.map(|p| (p, theirs));
+        if mine == theirs {
             continue;
         }
         let commit = repo.find_commit(oid).map_err(backend)?;
