@@ -180,3 +180,14 @@ pub fn long_history(dir: &Path, name: &str, commits: usize, every: usize) -> std
     assert!(import.wait().unwrap().success());
     repo
 }
+
+/// The commits of `main`'s mainline that changed `folder`, newest first, as `git log` lists them.
+pub fn folder_log(repo: &Path, folder: &str) -> Vec<String> {
+    git(
+        repo,
+        &["log", "--first-parent", "--format=%H", "main", "--", folder],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}

@@ -10,7 +10,7 @@ use berth_gitops::{
     CommitError, CommitOutcome, Committer, Git2Committer, Git2Config, GitError, RemoteUrl, Target,
 };
 use berth_tests::commits::{commit_to, create_request, sha};
-use berth_tests::git::long_history;
+use berth_tests::git::{folder_log, long_history};
 use berth_tests::{GitDaemon, git, seed_repo};
 use serde_json::json;
 
@@ -353,6 +353,24 @@ async fn locks_left_by_a_dead_writer_do_not_block_the_next_one() {
     assert!(!branch_lock.exists() && !cache_lock.exists());
 }
 
+/// Every page of `tenants/acme/`'s history, three at a time, page `n` read by `committer(n)`.
+async fn all_pages<'a>(committer: impl Fn(usize) -> &'a Git2Committer) -> Vec<String> {
+    let (mut listed, mut before) = (Vec::new(), None);
+    for page in 0..20 {
+        let history = committer(page)
+            .folder_history("tenants/acme/".into(), before.clone(), 3)
+            .await
+            .unwrap()
+            .expect("the cursor is a commit of main");
+        listed.extend(history.commits.iter().map(|c| c.sha.clone()));
+        match history.next_before {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    listed
+}
+
 /// Over a network transport the cache is shallow: a page whose `before` lies deeper than the
 /// cache (or than any cache, on a fresh instance) deepens it, so the whole history pages out
 /// exactly as `git log` lists it, and a deep commit's files read right.
@@ -361,59 +379,22 @@ async fn a_folder_history_pages_past_a_shallow_cache_over_git_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let repo = long_history(dir.path(), "long", 5_000, 700);
     let daemon = GitDaemon::start(dir.path());
-    let expected: Vec<String> = git(
-        &repo,
-        &[
-            "log",
-            "--first-parent",
-            "--format=%H",
-            "main",
-            "--",
-            "tenants/acme/",
-        ],
-    )
-    .lines()
-    .map(str::to_owned)
-    .collect();
+    let expected = folder_log(&repo, "tenants/acme/");
     assert_eq!(expected.len(), 8, "the root and 7 changes");
 
-    let mut listed = Vec::new();
-    let mut before = None;
-    for page in 0..20 {
-        // Every page on a fresh cache: as a Lambda instance that did not serve the last one.
-        let c = committer(
-            &daemon.url("long"),
-            &dir.path().join(format!("work-{page}")),
-        );
-        let history = c
-            .folder_history("tenants/acme/".into(), before.clone(), 3)
-            .await
-            .unwrap()
-            .expect("the cursor is a commit of main");
-        listed.extend(history.commits.iter().map(|c| c.sha.clone()));
-        match history.next_before {
-            Some(next) => before = Some(next),
-            None => break,
-        }
-    }
-    assert_eq!(listed, expected);
-
+    // Every page on a fresh cache: as a Lambda instance that did not serve the last one.
+    let fresh: Vec<Git2Committer> = (0..20)
+        .map(|page| {
+            committer(
+                &daemon.url("long"),
+                &dir.path().join(format!("work-{page}")),
+            )
+        })
+        .collect();
+    assert_eq!(all_pages(|page| &fresh[page]).await, expected);
     // One instance serving every page: it fetches deeper only where its cache ends.
-    let c = committer(&daemon.url("long"), &dir.path().join("work-one"));
-    let (mut listed, mut before) = (Vec::new(), None);
-    for _ in 0..20 {
-        let history = c
-            .folder_history("tenants/acme/".into(), before.clone(), 3)
-            .await
-            .unwrap()
-            .expect("the cursor is a commit of main");
-        listed.extend(history.commits.iter().map(|c| c.sha.clone()));
-        match history.next_before {
-            Some(next) => before = Some(next),
-            None => break,
-        }
-    }
-    assert_eq!(listed, expected);
+    let one = committer(&daemon.url("long"), &dir.path().join("work-one"));
+    assert_eq!(all_pages(|_| &one).await, expected);
 
     let c = committer(&daemon.url("long"), &dir.path().join("work-files"));
     let oldest_change = &expected[expected.len() - 2];

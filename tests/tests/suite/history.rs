@@ -16,6 +16,7 @@ use berth_tests::api_server::{
     ACME_OPERATOR, ADMIN, VIEWER, deliver_github_event, webhook_secrets,
 };
 use berth_tests::backend::{BACKENDS, Backend, GITHUB_TOKEN, committer_on, github_config};
+use berth_tests::git::folder_log;
 use berth_tests::github::GithubServer;
 use berth_tests::github::pulls::MergeMethod;
 use berth_tests::{git, seed_repo};
@@ -316,20 +317,7 @@ async fn history_pages_thirty_changes_newest_first_with_a_persons_own_commit() {
         let (entries, pages) = whole_history(&f, "acme", 7).await;
         assert_eq!(entries.len(), 30, "{backend:?}");
         assert_eq!(pages, 5, "7 + 7 + 7 + 7 + 2");
-        let expected: Vec<String> = git(
-            &f.repo,
-            &[
-                "log",
-                "--first-parent",
-                "--format=%H",
-                "main",
-                "--",
-                "tenants/acme/",
-            ],
-        )
-        .lines()
-        .map(str::to_owned)
-        .collect();
+        let expected = folder_log(&f.repo, "tenants/acme/");
         let listed: Vec<&str> = entries
             .iter()
             .map(|e| e["commit"].as_str().unwrap())
@@ -873,20 +861,7 @@ async fn a_quiet_tenants_page_is_filled_by_several_bounded_walks() {
     let acme = berth_core::TenantName::parse("tenant", "acme").unwrap();
 
     let first = tenant_history(&services, &acme, 3, None).await.unwrap();
-    let expected: Vec<String> = git(
-        &repo,
-        &[
-            "log",
-            "--first-parent",
-            "--format=%H",
-            "main",
-            "--",
-            "tenants/acme/",
-        ],
-    )
-    .lines()
-    .map(str::to_owned)
-    .collect();
+    let expected = folder_log(&repo, "tenants/acme/");
     assert_eq!(expected.len(), 5, "the root and 4 changes");
     let listed: Vec<&str> = first.entries.iter().map(|e| e.commit.as_str()).collect();
     assert_eq!(listed, expected[..3], "a full page, not an empty one");
