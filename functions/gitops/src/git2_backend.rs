@@ -490,10 +490,9 @@ fn mainline(repo: &Repository, start: Oid) -> impl Iterator<Item = Mainline> + '
     let mut next = Some(start);
     std::iter::from_fn(move || {
         let oid = next.take()?;
-        let parent = recorded_first_parent(repo, oid);
-        if !holds_with_parent(repo, oid) {
+        let Some(parent) = held_parent(repo, oid) else {
             return Some(Mainline::Edge { at: oid });
-        }
+        };
         next = parent;
         Some(Mainline::Commit { oid, parent })
     })
@@ -510,10 +509,20 @@ fn recorded_first_parent(repo: &Repository, oid: Oid) -> Option<Oid> {
         .and_then(|hex| Oid::from_str(hex.trim()).ok())
 }
 
+/// Commit `oid`'s first parent (`Some(None)` for a root commit) when the cache holds both the
+/// commit and that parent; `None` when it lacks either. The commit object is read once.
+fn held_parent(repo: &Repository, oid: Oid) -> Option<Option<Oid>> {
+    repo.find_commit(oid).ok()?;
+    let parent = recorded_first_parent(repo, oid);
+    match parent {
+        Some(p) if repo.find_commit(p).is_err() => None,
+        _ => Some(parent),
+    }
+}
+
 /// Whether the cache holds commit `oid` and, unless it is a root commit, its first parent.
 fn holds_with_parent(repo: &Repository, oid: Oid) -> bool {
-    repo.find_commit(oid).is_ok()
-        && recorded_first_parent(repo, oid).is_none_or(|p| repo.find_commit(p).is_ok())
+    held_parent(repo, oid).is_some()
 }
 
 /// A commit's message; for a merge whose own message carries no request, the merged commit's
