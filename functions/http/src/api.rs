@@ -446,17 +446,10 @@ pub(crate) fn write_query(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     extra: &[&str],
 ) -> Result<WriteQuery, ApiError> {
-    let Query(params) =
-        query.map_err(|e| ApiError::malformed(format!("bad query string: {}", e.body_text())))?;
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| k.as_str() != "mode" && !extra.contains(&k.as_str()))
-    {
-        return Err(ApiError::invalid(
-            unknown.as_str(),
-            "unknown query parameter",
-        ));
-    }
+    let allowed: Vec<&str> = std::iter::once("mode")
+        .chain(extra.iter().copied())
+        .collect();
+    let params = query_params(query, &allowed)?;
     let mode = match params.get("mode") {
         None => state.config.default_mode,
         Some(raw) => {
@@ -464,6 +457,31 @@ pub(crate) fn write_query(
         }
     };
     Ok(WriteQuery { mode, params })
+}
+
+/// A query string's parameters, each one of `allowed` (else 422 naming it).
+pub(crate) fn query_params(
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    allowed: &[&str],
+) -> Result<HashMap<String, String>, ApiError> {
+    let Query(params) =
+        query.map_err(|e| ApiError::malformed(format!("bad query string: {}", e.body_text())))?;
+    if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::invalid(
+            unknown.as_str(),
+            "unknown query parameter",
+        ));
+    }
+    Ok(params)
+}
+
+/// A `true`/`false` query parameter; absent is `false`.
+pub(crate) fn flag(params: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+    match params.get(name).map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::invalid(name, "must be true or false")),
+    }
 }
 
 /// A write whose path, query and body have been checked: ready to run.

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use berth_contract::{
@@ -21,7 +21,8 @@ use berth_usecases::revert::{RevertAsk, prepare_revert};
 
 use crate::AppState;
 use crate::api::{
-    Prepared, QueryParams, WriteParts, path_error, run_write, tenant_from_path, write_query,
+    Prepared, QueryParams, WriteParts, flag, path_error, query_params, run_write, tenant_from_path,
+    write_query,
 };
 use crate::auth::Principal;
 use crate::body::JsonBody;
@@ -54,17 +55,7 @@ pub(crate) async fn tenant_history(
     let Path(raw) = path.map_err(path_error)?;
     let tenant = tenant_from_path(&raw)?;
     principal.require_tenant(tenant.as_str())?;
-    let Query(params) =
-        query.map_err(|e| ApiError::malformed(format!("bad query string: {}", e.body_text())))?;
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !["limit", "before"].contains(&k.as_str()))
-    {
-        return Err(ApiError::invalid(
-            unknown.as_str(),
-            "unknown query parameter",
-        ));
-    }
+    let params = query_params(query, &["limit", "before"])?;
     let limit = match params.get("limit") {
         None => DEFAULT_HISTORY_LIMIT,
         Some(raw) => raw
@@ -127,14 +118,9 @@ async fn prepare_revert_write(
     let id = ulid::Ulid::from_string(&id)
         .map_err(|_| ApiError::invalid("id", "must be a request id (a ULID)"))?;
     let q = write_query(state, query, &["force", "confirm"])?;
-    let force = match q.params.get("force").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::invalid("force", "must be true or false")),
-    };
     let ask = RevertAsk {
         id,
-        force,
+        force: flag(&q.params, "force")?,
         confirm: q.params.get("confirm").cloned(),
     };
     let (tenant, action) = prepare_revert(&state.services, &ask, |t| principal.sees(t)).await?;
@@ -202,11 +188,7 @@ pub(crate) async fn promote(
         let Path((tenant, env)) = path.map_err(path_error)?;
         let tenant = tenant_from_path(&tenant)?;
         let q = write_query(&state, query, &["dry_run"])?;
-        dry_run = match q.params.get("dry_run").map(String::as_str) {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(ApiError::invalid("dry_run", "must be true or false")),
-        };
+        dry_run = flag(&q.params, "dry_run")?;
         let body = body?;
         let promotion = parse_promotion(&env, &body.value)?;
         Ok(Prepared {
