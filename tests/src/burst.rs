@@ -71,13 +71,28 @@ impl Burst {
     /// Seeds a bare repository under `dir`, serves it, and creates a fresh table on
     /// `endpoint` (moto's server).
     pub async fn start(backend: Backend, dir: &Path, endpoint: &str) -> Self {
+        Self::start_on_table(backend, dir, endpoint, true).await
+    }
+
+    /// Like [`Burst::start`], on an emulator without TTL (dynalite, which `scripts/bench burst`
+    /// measures beside moto).
+    pub async fn start_without_ttl(backend: Backend, dir: &Path, endpoint: &str) -> Self {
+        Self::start_on_table(backend, dir, endpoint, false).await
+    }
+
+    async fn start_on_table(backend: Backend, dir: &Path, endpoint: &str, ttl: bool) -> Self {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let table = format!("berth-burst-{}-{n}", std::process::id());
         let client = berth_store::dynamodb_client(Some(endpoint));
-        berth_store::create_table(&client, &table)
-            .await
-            .expect("create the table on moto's server");
+        let created = if ttl {
+            berth_store::create_table(&client, &table).await
+        } else {
+            berth_store::create_table_without_ttl(&client, &table)
+                .await
+                .map(|_| ())
+        };
+        created.expect("create the table on the DynamoDB emulator");
         let store = SharedStore::Dynamo {
             endpoint: endpoint.to_owned(),
             table,

@@ -88,10 +88,15 @@ pub struct DynamoRecorder {
 impl DynamoRecorder {
     /// Forwards everything to moto's server (`BERTH_TEST_DYNAMODB_ENDPOINT`).
     pub async fn start() -> Self {
+        Self::forwarding_to(crate::dynamodb_endpoint()).await
+    }
+
+    /// Forwards everything to the DynamoDB emulator at `target` (a loopback address).
+    pub async fn forwarding_to(target: String) -> Self {
         let seen = Arc::new(Mutex::new(Tally::default()));
         let refusal = Arc::new(Mutex::new(None));
         let forward = Forward {
-            target: crate::dynamodb_endpoint(),
+            target,
             client: reqwest::Client::new(),
             seen: Arc::clone(&seen),
             refusal: Arc::clone(&refusal),

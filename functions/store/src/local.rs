@@ -1,6 +1,8 @@
 //! The embedded store of local mode: the records of DESIGN.md §6 in one JSON file under the
-//! state folder, rewritten atomically (temporary file, fsync, rename) on every write, so it
-//! survives a restart and a crash never leaves half a file.
+//! state folder, rewritten atomically (temporary file, fsync, rename) for every group of
+//! writes ([`shared_file`]), so it survives a restart and a crash never leaves half a file.
+
+mod shared_file;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -8,8 +10,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex as AsyncMutex;
 
+use self::shared_file::SharedFile;
 use crate::{
     BillingLink, Claim, ClusterHealth, CommitLease, DEFAULT_REQUEST_RETENTION, HEALTH_ITEM,
     IdempotencyRecord, LeaseTaken, Observation, ObservationKey, ObservationsWritten, RequestRecord,
@@ -81,14 +83,13 @@ fn status_key(key: &ObservationKey) -> Option<String> {
 /// copy of the data and one lock, so two writers never overwrite each other's records.
 #[derive(Clone)]
 pub struct LocalStore {
-    path: PathBuf,
-    data: Arc<AsyncMutex<Data>>,
+    file: Arc<SharedFile<Data>>,
     request_retention: std::time::Duration,
 }
 
 /// Open files by canonical path: the sharing that makes two instances safe.
-fn registry() -> &'static Mutex<HashMap<PathBuf, Arc<AsyncMutex<Data>>>> {
-    static OPEN: OnceLock<Mutex<HashMap<PathBuf, Arc<AsyncMutex<Data>>>>> = OnceLock::new();
+fn registry() -> &'static Mutex<HashMap<PathBuf, Arc<SharedFile<Data>>>> {
+    static OPEN: OnceLock<Mutex<HashMap<PathBuf, Arc<SharedFile<Data>>>>> = OnceLock::new();
     OPEN.get_or_init(Default::default)
 }
 
@@ -119,26 +120,16 @@ impl LocalStore {
         let mut open = registry()
             .lock()
             .map_err(|_| StoreError::Unavailable("store registry poisoned".into()))?;
-        if let Some(data) = open.get(&canonical) {
-            return Ok(Self {
-                path: canonical,
-                data: Arc::clone(data),
-                request_retention: DEFAULT_REQUEST_RETENTION,
-            });
-        }
-        let data = match std::fs::read(&canonical) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
-                key: canonical.display().to_string(),
-                reason: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data::default(),
-            Err(e) => return Err(unavailable(&canonical, "read", e)),
+        let file = match open.get(&canonical) {
+            Some(file) => Arc::clone(file),
+            None => {
+                let file = Arc::new(SharedFile::open(canonical.clone())?);
+                open.insert(canonical, Arc::clone(&file));
+                file
+            }
         };
-        let data = Arc::new(AsyncMutex::new(data));
-        open.insert(canonical.clone(), Arc::clone(&data));
         Ok(Self {
-            path: canonical,
-            data,
+            file,
             request_retention: DEFAULT_REQUEST_RETENTION,
         })
     }
@@ -149,28 +140,16 @@ impl LocalStore {
         self
     }
 
-    /// Applies `change` to the data and writes the file before the lock is released.
-    async fn write<T>(&self, change: impl FnOnce(&mut Data) -> T) -> Result<T, StoreError> {
-        let mut data = self.data.lock().await;
-        let result = change(&mut data);
-        let bytes =
-            serde_json::to_vec_pretty(&*data).map_err(|e| unavailable(&self.path, "encode", e))?;
-        let (path, tmp) = (self.path.clone(), self.path.with_extension("json.tmp"));
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })
-        .await
-        .map_err(|e| unavailable(&self.path, "write", e))?
-        .map_err(|e| unavailable(&self.path, "write", e))?;
-        Ok(result)
+    /// Applies `change` to the data; answers once the file holding it is on disk.
+    async fn write<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut Data) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.file.write(change).await
     }
 
     async fn read<T>(&self, query: impl FnOnce(&Data) -> T) -> T {
-        query(&*self.data.lock().await)
+        self.file.read(query).await
     }
 }
 
@@ -181,8 +160,9 @@ fn idempotency_key(source: &str, key: &str) -> String {
 #[async_trait]
 impl Store for LocalStore {
     async fn put_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
-        let retention = self.request_retention;
-        self.write(|d| d.insert_request(record, retention)).await
+        let (record, retention) = (record.clone(), self.request_retention);
+        self.write(move |d| d.insert_request(&record, retention))
+            .await
     }
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
@@ -192,7 +172,8 @@ impl Store for LocalStore {
     }
 
     async fn put_tenant(&self, entry: &TenantEntry) -> Result<(), StoreError> {
-        self.write(|d| d.tenants.insert(entry.name.clone(), entry.clone()))
+        let entry = entry.clone();
+        self.write(move |d| d.tenants.insert(entry.name.clone(), entry))
             .await
             .map(drop)
     }
@@ -202,7 +183,8 @@ impl Store for LocalStore {
     }
 
     async fn delete_tenant(&self, name: &str) -> Result<(), StoreError> {
-        self.write(|d| d.tenants.remove(name)).await.map(drop)
+        let name = name.to_owned();
+        self.write(move |d| d.tenants.remove(&name)).await.map(drop)
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantEntry>, StoreError> {
@@ -212,20 +194,21 @@ impl Store for LocalStore {
     async fn claim_idempotency(&self, record: &IdempotencyRecord) -> Result<Claim, StoreError> {
         let key = idempotency_key(&record.source, &record.key);
         let now = now_epoch();
-        let live = |d: &Data| {
+        let live = move |d: &Data, key: &str| {
             d.idempotency
-                .get(&key)
+                .get(key)
                 .filter(|r| r.expires_at > now)
                 .cloned()
         };
-        if let Some(existing) = self.read(live).await {
+        if let Some(existing) = self.read(|d| live(d, &key)).await {
             return Ok(Claim::Existing(existing));
         }
         // Decide again under the write's lock: another caller may have claimed in between.
-        self.write(|d| match live(d) {
+        let record = record.clone();
+        self.write(move |d| match live(d, &key) {
             Some(existing) => Claim::Existing(existing),
             None => {
-                d.idempotency.insert(key.clone(), record.clone());
+                d.idempotency.insert(key, record);
                 Claim::Claimed
             }
         })
@@ -238,10 +221,10 @@ impl Store for LocalStore {
         key: &str,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        let key = idempotency_key(source, key);
-        self.write(|d| {
+        let (key, response) = (idempotency_key(source, key), response.clone());
+        self.write(move |d| {
             if let Some(record) = d.idempotency.get_mut(&key) {
-                record.response = Some(response.clone());
+                record.response = Some(response);
             }
         })
         .await
@@ -253,11 +236,9 @@ impl Store for LocalStore {
         lease_expires_at: i64,
     ) -> Result<bool, StoreError> {
         let key = idempotency_key(&existing.source, &existing.key);
-        self.write(|d| match d.idempotency.get_mut(&key) {
-            Some(claim)
-                if claim.response.is_none()
-                    && claim.lease_expires_at == existing.lease_expires_at =>
-            {
+        let seen_lease = existing.lease_expires_at;
+        self.write(move |d| match d.idempotency.get_mut(&key) {
+            Some(claim) if claim.response.is_none() && claim.lease_expires_at == seen_lease => {
                 claim.lease_expires_at = lease_expires_at;
                 true
             }
@@ -268,7 +249,9 @@ impl Store for LocalStore {
 
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError> {
         let key = idempotency_key(source, key);
-        self.write(|d| d.idempotency.remove(&key)).await.map(drop)
+        self.write(move |d| d.idempotency.remove(&key))
+            .await
+            .map(drop)
     }
 
     async fn get_billing(&self, customer: &str) -> Result<Option<BillingLink>, StoreError> {
@@ -276,14 +259,15 @@ impl Store for LocalStore {
     }
 
     async fn put_billing_unless_newer(&self, link: &BillingLink) -> Result<bool, StoreError> {
-        self.write(|d| {
+        let link = link.clone();
+        self.write(move |d| {
             if d.billing
                 .get(&link.customer)
                 .is_some_and(|old| old.last_event_at > link.last_event_at)
             {
                 return false;
             }
-            d.billing.insert(link.customer.clone(), link.clone());
+            d.billing.insert(link.customer.clone(), link);
             true
         })
         .await
@@ -308,14 +292,16 @@ impl Store for LocalStore {
         removed_tenants: &[String],
     ) -> Result<(), StoreError> {
         let retention = self.request_retention;
-        self.write(|d| {
+        let (records, tenants) = (records.to_vec(), tenants.to_vec());
+        let removed_tenants = removed_tenants.to_vec();
+        self.write(move |d| {
             for entry in tenants {
-                d.tenants.insert(entry.name.clone(), entry.clone());
+                d.tenants.insert(entry.name.clone(), entry);
             }
-            for name in removed_tenants {
+            for name in &removed_tenants {
                 d.tenants.remove(name);
             }
-            for record in records {
+            for record in &records {
                 d.insert_request(record, retention);
             }
         })
@@ -323,8 +309,8 @@ impl Store for LocalStore {
     }
 
     async fn put_pending(&self, record: &RequestRecord) -> Result<bool, StoreError> {
-        let retention = self.request_retention;
-        self.write(|d| {
+        let (record, retention) = (record.clone(), self.request_retention);
+        self.write(move |d| {
             let replaceable = d.requests.get(&record.id).is_none_or(|stored| {
                 matches!(
                     stored.state,
@@ -332,7 +318,7 @@ impl Store for LocalStore {
                 )
             });
             if replaceable {
-                d.insert_request(record, retention);
+                d.insert_request(&record, retention);
             }
             replaceable
         })
@@ -357,8 +343,8 @@ impl Store for LocalStore {
         owner: &str,
         lease_until: i64,
     ) -> Result<Option<LeaseTaken>, StoreError> {
-        let now = now_epoch();
-        self.write(|d| {
+        let (now, owner) = (now_epoch(), owner.to_owned());
+        self.write(move |d| {
             let taken = match &d.commit_lease {
                 Some(held) if held.lease_until >= now => return None,
                 Some(held) => LeaseTaken {
@@ -369,7 +355,7 @@ impl Store for LocalStore {
                 },
             };
             d.commit_lease = Some(CommitLease {
-                owner: owner.to_owned(),
+                owner,
                 lease_until,
                 released: false,
             });
@@ -379,7 +365,8 @@ impl Store for LocalStore {
     }
 
     async fn release_commit_lease(&self, owner: &str, released: bool) -> Result<(), StoreError> {
-        self.write(|d| {
+        let owner = owner.to_owned();
+        self.write(move |d| {
             if let Some(lease) = d.commit_lease.as_mut().filter(|l| l.owner == owner) {
                 lease.lease_until = 0;
                 lease.released = released;
@@ -410,18 +397,20 @@ impl Store for LocalStore {
         removes: &[ObservationKey],
         seen: Option<&str>,
     ) -> Result<ObservationsWritten, StoreError> {
-        self.write(|d| {
+        let (puts, removes) = (puts.to_vec(), removes.to_vec());
+        let seen = seen.map(str::to_owned);
+        self.write(move |d| {
             // One write under the lock: nobody writes between the two marks DynamoDB needs.
             let generation = ulid::Ulid::new().to_string();
             let previous = d.observation_generation.replace(generation.clone());
-            for key in removes {
+            for key in &removes {
                 if let Some(k) = status_key(key) {
                     d.statuses.remove(&k);
                 } else {
                     d.health.remove(&key.tenant);
                 }
             }
-            for put in puts {
+            for put in &puts {
                 match put {
                     Observation::Status(r) => {
                         d.statuses
@@ -434,7 +423,7 @@ impl Store for LocalStore {
             }
             ObservationsWritten {
                 generation,
-                sole_writer: previous.as_deref() == seen,
+                sole_writer: previous == seen,
             }
         })
         .await
@@ -468,7 +457,8 @@ impl Store for LocalStore {
     }
 
     async fn put_cluster_health(&self, health: &ClusterHealth) -> Result<(), StoreError> {
-        self.write(|d| d.cluster = Some(health.clone())).await
+        let health = health.clone();
+        self.write(move |d| d.cluster = Some(health)).await
     }
 
     async fn get_cluster_health(&self) -> Result<Option<ClusterHealth>, StoreError> {

@@ -1,21 +1,29 @@
 //! `scripts/bench burst`: N concurrent tenant creations, each through an API instance of its own
-//! (its own committer cache and DynamoDB client, as separate Lambda invocations have), sharing
-//! one table on moto's server (and again sharing one local store file, as the requests of one
-//! `berth dev` process do: Berth's costs without an emulator's), against the GitHub test server and against `git daemon`, with
-//! group commit on and off. Prints the commits made, the calls and commit mutations GitHub got
-//! (or the pushes git daemon got), the races lost, wall time, and p50/p99 latency per request,
-//! beside a lone request's latency on the same backend. To tell Berth's cost from the
-//! emulator's, it counts the store calls (through a counting proxy in front of moto) and, when
-//! `MOTO_PID` names moto's process (scripts/bench exports it), moto's CPU time over each run:
-//! moto serves one request at a time, so CPU time near the wall time means moto set the pace.
+//! (its own committer cache and DynamoDB client, as separate Lambda invocations have), against
+//! the GitHub test server and against `git daemon`, with group commit on and off. The instances
+//! share one table on moto's server, then one on dynalite (a second emulator, so one emulator's
+//! pace can be told from Berth's), then one local store file (as the requests of one `berth dev`
+//! process do: Berth's costs without an emulator's).
 //!
-//! Usage: bench-burst [N] [github|git-daemon]   (default 300, both backends). `RUST_LOG`
-//! (e.g. `berth_usecases::group_commit=info`) shows each batch's timing on standard error.
+//! Prints the commits made, the calls and commit mutations GitHub got (or the pushes git daemon
+//! got), the races lost, wall time, and p50/p99 latency per request, beside a lone request's
+//! latency on the same backend and store. It counts the store calls (through a counting proxy
+//! in front of the emulator) and, when `MOTO_PID` or `DYNALITE_PID` names the emulator's process
+//! (scripts/bench exports both), its CPU time over each run: an emulator serves one call at a
+//! time, so CPU time near the wall time means it set the pace.
+//!
+//! Usage: bench-burst [N] [github|git-daemon] [moto|dynalite|local]   (default 300, both
+//! backends, every store). `BERTH_BENCH_GITHUB_LATENCY_MS` makes the GitHub test server answer
+//! every call that much later, as GitHub across a network would (default 0); `BERTH_BATCH_MAX`
+//! and `BERTH_BATCH_WAIT` are read as the functions read them. `RUST_LOG` (e.g. `berth_usecases::group_commit=info`) shows each
+//! batch's timing on standard error.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use berth_usecases::group_commit::GroupCommit;
+use berth_usecases::settings::group_commit_from_env;
+use berth_usecases::submit::DEFAULT_CLAIM_LEASE;
 use comfy_table::Table;
 use tokio::task::JoinSet;
 
@@ -30,6 +38,9 @@ const LONE_REQUESTS: usize = 5;
 enum SharedStore {
     /// One table on moto's server, a client per instance, as separate Lambda invocations have.
     Moto,
+    /// The same on dynalite (`BERTH_BENCH_DYNALITE_ENDPOINT`), a second DynamoDB emulator
+    /// (Node.js, in memory), so one emulator's pace can be told from Berth's.
+    Dynalite,
     /// One local store file, as the requests of one `berth dev` process share: Berth's own
     /// costs without an emulator's.
     Local,
@@ -49,18 +60,23 @@ struct Figures {
     /// GitHub: commit mutations; git daemon: pushes.
     writes: usize,
     lost_races: usize,
-    /// By operation, counted on moto only.
+    /// By operation, counted on an emulator only.
     store_calls: Option<std::collections::BTreeMap<String, usize>>,
-    /// moto's CPU time over the run, when its process is known.
-    moto_cpu: Option<Duration>,
+    /// The emulator's CPU time over the run, when its process is known.
+    emulator_cpu: Option<Duration>,
     wall: Duration,
     p50: Duration,
     p99: Duration,
 }
 
+/// Group commit as the functions read it (`BERTH_BATCH_MAX`, `BERTH_BATCH_WAIT`), when on.
 fn group(on: bool) -> Option<GroupCommit> {
-    on.then(GroupCommit::default)
+    let settings = GROUP_COMMIT.get().copied().unwrap_or_default();
+    on.then_some(settings)
 }
+
+/// Set once by `main` from the environment.
+static GROUP_COMMIT: std::sync::OnceLock<GroupCommit> = std::sync::OnceLock::new();
 
 /// The `p`th percentile of `sorted` (nearest rank).
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
@@ -76,7 +92,7 @@ struct Seen<'a> {
     burst: &'a Burst,
     store: SharedStore,
     recorder: Option<&'a DynamoRecorder>,
-    moto_cpu_before: Option<Duration>,
+    emulator_cpu_before: Option<Duration>,
 }
 
 impl<'a> Seen<'a> {
@@ -85,32 +101,60 @@ impl<'a> Seen<'a> {
             burst,
             store,
             recorder,
-            moto_cpu_before: recorder.and(moto_cpu()),
+            emulator_cpu_before: recorder.and(emulator_cpu(store)),
         }
     }
 }
 
-/// A burst's repository and servers on `store`; on moto, behind a proxy counting store calls.
+/// A burst's repository and servers on `store`; on an emulator, behind a proxy counting store
+/// calls.
 async fn start(
     backend: Backend,
     store: SharedStore,
     dir: &std::path::Path,
-) -> (Burst, Option<DynamoRecorder>) {
-    match store {
+) -> anyhow::Result<(Burst, Option<DynamoRecorder>)> {
+    let started = match store {
         SharedStore::Moto => {
             let recorder = DynamoRecorder::start().await;
-            (
-                Burst::start(backend, dir, &recorder.url).await,
-                Some(recorder),
-            )
+            let burst = Burst::start(backend, dir, &recorder.url).await;
+            (burst, Some(recorder))
+        }
+        SharedStore::Dynalite => {
+            let endpoint = std::env::var("BERTH_BENCH_DYNALITE_ENDPOINT")
+                .context("BERTH_BENCH_DYNALITE_ENDPOINT is not set (scripts/bench sets it)")?;
+            let recorder = DynamoRecorder::forwarding_to(endpoint).await;
+            let burst = Burst::start_without_ttl(backend, dir, &recorder.url).await;
+            (burst, Some(recorder))
         }
         SharedStore::Local => (Burst::start_with_local_store(backend, dir).await, None),
+    };
+    if let Some(server) = &started.0.github {
+        server.set_latency(github_latency()?);
     }
+    Ok(started)
 }
 
-/// moto's CPU time so far (user and system), when `MOTO_PID` names its process.
-fn moto_cpu() -> Option<Duration> {
-    berth_bench::cpu::process_cpu(&std::env::var("MOTO_PID").ok()?)
+/// `BERTH_BENCH_GITHUB_LATENCY_MS`: how much later the GitHub test server answers each call, as
+/// GitHub across a network would (default 0: loopback speed).
+fn github_latency() -> anyhow::Result<Duration> {
+    let Ok(millis) = std::env::var("BERTH_BENCH_GITHUB_LATENCY_MS") else {
+        return Ok(Duration::ZERO);
+    };
+    let millis: u64 = millis
+        .parse()
+        .context("BERTH_BENCH_GITHUB_LATENCY_MS must be a number of milliseconds")?;
+    Ok(Duration::from_millis(millis))
+}
+
+/// The emulator's CPU time so far (user and system), when `MOTO_PID` or `DYNALITE_PID` names
+/// its process.
+fn emulator_cpu(store: SharedStore) -> Option<Duration> {
+    let pid = match store {
+        SharedStore::Moto => "MOTO_PID",
+        SharedStore::Dynalite => "DYNALITE_PID",
+        SharedStore::Local => return None,
+    };
+    berth_bench::cpu::process_cpu(&std::env::var(pid).ok()?)
 }
 
 /// Measures `answers` (sent in `wall`) against what the servers saw.
@@ -144,9 +188,9 @@ fn figures(
         writes,
         lost_races: burst.lost_races(),
         store_calls: seen.recorder.map(DynamoRecorder::calls),
-        moto_cpu: seen
-            .moto_cpu_before
-            .zip(moto_cpu())
+        emulator_cpu: seen
+            .emulator_cpu_before
+            .zip(emulator_cpu(seen.store))
             .map(|(before, after)| after.saturating_sub(before)),
         wall,
         p50: percentile(&latencies, 50),
@@ -162,7 +206,7 @@ async fn run_burst(
     count: usize,
 ) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
-    let (burst, recorder) = start(backend, store, dir.path()).await;
+    let (burst, recorder) = start(backend, store, dir.path()).await?;
     let routers: Vec<_> = (0..count)
         .map(|i| burst.instance(i, group(group_commit)))
         .collect();
@@ -189,7 +233,7 @@ async fn run_lone(
     group_commit: bool,
 ) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
-    let (burst, recorder) = start(backend, store, dir.path()).await;
+    let (burst, recorder) = start(backend, store, dir.path()).await?;
     let seen = Seen::start(&burst, store, recorder.as_ref());
     let started = Instant::now();
     let mut answers = Vec::with_capacity(LONE_REQUESTS);
@@ -204,6 +248,7 @@ async fn run_lone(
 fn store_name(store: SharedStore) -> &'static str {
     match store {
         SharedStore::Moto => "moto",
+        SharedStore::Dynalite => "dynalite",
         SharedStore::Local => "local file",
     }
 }
@@ -239,7 +284,7 @@ fn row(label: &str, f: &Figures) -> Vec<String> {
         f.store_calls
             .as_ref()
             .map_or("-".to_owned(), |c| c.values().sum::<usize>().to_string()),
-        f.moto_cpu
+        f.emulator_cpu
             .map_or("-".to_owned(), |cpu| format!("{:.2} s", cpu.as_secs_f64())),
         format!("{:.2} s", f.wall.as_secs_f64()),
         millis(f.p50),
@@ -280,6 +325,23 @@ async fn main() -> anyhow::Result<()> {
         Some("git-daemon") => vec![Backend::GitDaemon],
         Some(other) => anyhow::bail!("unknown backend {other:?}: github or git-daemon"),
     };
+    let stores = match std::env::args().nth(3).as_deref() {
+        None => vec![SharedStore::Moto, SharedStore::Dynalite, SharedStore::Local],
+        Some("moto") => vec![SharedStore::Moto],
+        Some("dynalite") => vec![SharedStore::Dynalite],
+        Some("local") => vec![SharedStore::Local],
+        Some(other) => anyhow::bail!("unknown store {other:?}: moto, dynalite or local"),
+    };
+    // BERTH_GROUP_COMMIT is not read: every run is measured both on and off.
+    let settings = group_commit_from_env(
+        |name| match name {
+            "BERTH_GROUP_COMMIT" => None,
+            _ => std::env::var(name).ok(),
+        },
+        DEFAULT_CLAIM_LEASE,
+    )?
+    .unwrap_or_default();
+    GROUP_COMMIT.get_or_init(|| settings);
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -297,7 +359,7 @@ async fn main() -> anyhow::Result<()> {
         "mutations / pushes",
         "lost races",
         "store calls",
-        "moto CPU",
+        "emulator CPU",
         "wall",
         "p50",
         "p99",
@@ -305,7 +367,7 @@ async fn main() -> anyhow::Result<()> {
     let mut verdicts = Vec::new();
     let mut store_calls = Vec::new();
     for backend in backends {
-        for store in [SharedStore::Moto, SharedStore::Local] {
+        for &store in &stores {
             let lone_on = run_lone(backend, store, true).await?;
             let lone_off = run_lone(backend, store, false).await?;
             let burst_on = run_burst(backend, store, true, n).await?;
@@ -334,6 +396,14 @@ async fn main() -> anyhow::Result<()> {
     println!("{table}");
     println!(
         "p50/p99: per request, sent to an API instance of its own; lone: the median of {LONE_REQUESTS} requests sent one after another, nobody else writing."
+    );
+    println!(
+        "group commit: at most {} requests a commit (BERTH_BATCH_MAX).",
+        settings.limits.max_requests
+    );
+    println!(
+        "GitHub test server: every call answered {} ms after it is carried out (BERTH_BENCH_GITHUB_LATENCY_MS).",
+        github_latency()?.as_millis()
     );
     println!(
         "lost races: GitHub's refused commit mutations; git daemon's pushes that landed no commit."

@@ -60,6 +60,8 @@ struct Faults {
     lost_answers: u32,
     /// Calls to carry out and answer only after this long.
     delays: VecDeque<Duration>,
+    /// Every call is answered this much later, as a GitHub across a network would be.
+    latency: Duration,
     rate_limits: VecDeque<RateLimit>,
     blob_text_limit: Option<usize>,
     /// Calls (method, path ending) to answer 502 without carrying them out.
@@ -232,6 +234,12 @@ impl GithubServer {
         self.faults().delays.push_back(delay);
     }
 
+    /// Answers every call `latency` after carrying it out, as a GitHub across a network would:
+    /// for benchmarks whose figures depend on how a commit's time compares with Berth's own.
+    pub fn set_latency(&self, latency: Duration) {
+        self.faults().latency = latency;
+    }
+
     /// Refuses the next call with `limit`.
     pub fn rate_limit_next_call(&self, limit: RateLimit) {
         self.faults().rate_limits.push_back(limit);
@@ -354,8 +362,9 @@ async fn gate(State(state): State<ServerState>, mut request: Request, next: Next
         if let Some(i) = failing {
             faults.failing_routes.remove(i);
         }
+        let delay = faults.delays.pop_front().unwrap_or_default() + faults.latency;
         (
-            faults.delays.pop_front(),
+            Some(delay).filter(|d| !d.is_zero()),
             faults.rate_limits.pop_front(),
             failing.is_some(),
         )

@@ -816,3 +816,75 @@ async fn two_local_stores_on_one_file_lose_no_writes() {
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(on_disk["requests"].as_object().unwrap().len(), 40);
 }
+
+/// The file as a new process would read it, bypassing the in-process sharing.
+fn requests_on_disk(path: &std::path::Path) -> Vec<String> {
+    let on_disk: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    on_disk["requests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_local_write_that_cannot_reach_the_disk_is_refused_and_not_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.json");
+    let store = LocalStore::open(&path).unwrap();
+    store
+        .put_request(&request("01BEFORE", RequestState::Committed))
+        .await
+        .unwrap();
+    // The temporary file every write goes through cannot be created while a folder holds its
+    // name.
+    let blocker = dir.path().join("store.json.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    let refused = store
+        .put_request(&request("01LOST", RequestState::Accepted))
+        .await;
+    assert!(
+        matches!(refused, Err(berth_store::StoreError::Unavailable(ref m)) if m.contains("store.json")),
+        "{refused:?}"
+    );
+    // Nobody is answered from a change that is not on disk: not this store, not another one
+    // on the same file, not a pending-request listing.
+    assert_eq!(store.get_request("01LOST").await.unwrap(), None);
+    let other = LocalStore::open(&path).unwrap();
+    assert_eq!(other.get_request("01LOST").await.unwrap(), None);
+    assert!(store.get_request("01BEFORE").await.unwrap().is_some());
+
+    std::fs::remove_dir(&blocker).unwrap();
+    store.put_tenant(&tenant("acme")).await.unwrap();
+    assert_eq!(requests_on_disk(&path), ["01BEFORE"]);
+    assert_eq!(store.get_request("01LOST").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_local_write_whose_caller_is_cut_off_is_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.json");
+    let store = LocalStore::open(&path).unwrap();
+    // The caller stops waiting as soon as its write has started, as at a request's deadline.
+    let cut_off = tokio::time::timeout(
+        std::time::Duration::ZERO,
+        store.record_batch(
+            &[
+                request("01CUT1", RequestState::Committed),
+                request("01CUT2", RequestState::Committed),
+            ],
+            &[tenant("acme")],
+            &[],
+        ),
+    )
+    .await;
+    assert!(cut_off.is_err(), "the write finished before its deadline");
+    // The next write is answered only once the group holding it, or a later one, is on disk.
+    store
+        .put_request(&request("01NEXT", RequestState::Accepted))
+        .await
+        .unwrap();
+    assert_eq!(requests_on_disk(&path), ["01CUT1", "01CUT2", "01NEXT"]);
+    assert!(store.get_tenant("acme").await.unwrap().is_some());
+}
