@@ -812,9 +812,7 @@ async fn two_local_stores_on_one_file_lose_no_writes() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let on_disk: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert_eq!(on_disk["requests"].as_object().unwrap().len(), 40);
+    assert_eq!(requests_on_disk(&path).len(), 40);
 }
 
 /// The file as a new process would read it, bypassing the in-process sharing.
