@@ -16,7 +16,7 @@ pub use records::{
     RequestState, ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
 };
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The backend could not be reached or refused the call; a retry may succeed.
     #[error("store unavailable: {0}")]

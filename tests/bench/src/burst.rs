@@ -69,14 +69,20 @@ struct Figures {
     p99: Duration,
 }
 
-/// Group commit as the functions read it (`BERTH_BATCH_MAX`, `BERTH_BATCH_WAIT`), when on.
-fn group(on: bool) -> Option<GroupCommit> {
-    let settings = GROUP_COMMIT.get().copied().unwrap_or_default();
-    on.then_some(settings)
+/// What every run shares, read once from the environment.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    /// Group commit as the functions read it (`BERTH_BATCH_MAX`, `BERTH_BATCH_WAIT`).
+    group: GroupCommit,
+    /// How much later the GitHub test server answers each call.
+    github_latency: Duration,
 }
 
-/// Set once by `main` from the environment.
-static GROUP_COMMIT: std::sync::OnceLock<GroupCommit> = std::sync::OnceLock::new();
+impl Setup {
+    fn group(&self, on: bool) -> Option<GroupCommit> {
+        on.then_some(self.group)
+    }
+}
 
 /// The `p`th percentile of `sorted` (nearest rank).
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
@@ -109,6 +115,7 @@ impl<'a> Seen<'a> {
 /// A burst's repository and servers on `store`; on an emulator, behind a proxy counting store
 /// calls.
 async fn start(
+    setup: Setup,
     backend: Backend,
     store: SharedStore,
     dir: &std::path::Path,
@@ -129,7 +136,7 @@ async fn start(
         SharedStore::Local => (Burst::start_with_local_store(backend, dir).await, None),
     };
     if let Some(server) = &started.0.github {
-        server.set_latency(github_latency()?);
+        server.set_latency(setup.github_latency);
     }
     Ok(started)
 }
@@ -200,15 +207,16 @@ fn figures(
 
 /// `count` creations sent at once, each through an instance of its own.
 async fn run_burst(
+    setup: Setup,
     backend: Backend,
     store: SharedStore,
     group_commit: bool,
     count: usize,
 ) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
-    let (burst, recorder) = start(backend, store, dir.path()).await?;
+    let (burst, recorder) = start(setup, backend, store, dir.path()).await?;
     let routers: Vec<_> = (0..count)
-        .map(|i| burst.instance(i, group(group_commit)))
+        .map(|i| burst.instance(i, setup.group(group_commit)))
         .collect();
     let seen = Seen::start(&burst, store, recorder.as_ref());
     let started = Instant::now();
@@ -228,17 +236,18 @@ async fn run_burst(
 /// `LONE_REQUESTS` creations one after another, each through a fresh instance (a cold cache, as
 /// each burst instance has): what a request costs with nobody else writing.
 async fn run_lone(
+    setup: Setup,
     backend: Backend,
     store: SharedStore,
     group_commit: bool,
 ) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
-    let (burst, recorder) = start(backend, store, dir.path()).await?;
+    let (burst, recorder) = start(setup, backend, store, dir.path()).await?;
     let seen = Seen::start(&burst, store, recorder.as_ref());
     let started = Instant::now();
     let mut answers = Vec::with_capacity(LONE_REQUESTS);
     for i in 0..LONE_REQUESTS {
-        let router = burst.instance(i, group(group_commit));
+        let router = burst.instance(i, setup.group(group_commit));
         let body = create_body(&format!("lone{i}"));
         answers.push(send(router, "POST", "/v1/tenants", &body, None).await);
     }
@@ -333,7 +342,7 @@ async fn main() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("unknown store {other:?}: moto, dynalite or local"),
     };
     // BERTH_GROUP_COMMIT is not read: every run is measured both on and off.
-    let settings = group_commit_from_env(
+    let group = group_commit_from_env(
         |name| match name {
             "BERTH_GROUP_COMMIT" => None,
             _ => std::env::var(name).ok(),
@@ -341,7 +350,10 @@ async fn main() -> anyhow::Result<()> {
         DEFAULT_CLAIM_LEASE,
     )?
     .unwrap_or_default();
-    GROUP_COMMIT.get_or_init(|| settings);
+    let setup = Setup {
+        group,
+        github_latency: github_latency()?,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -368,10 +380,10 @@ async fn main() -> anyhow::Result<()> {
     let mut store_calls = Vec::new();
     for backend in backends {
         for &store in &stores {
-            let lone_on = run_lone(backend, store, true).await?;
-            let lone_off = run_lone(backend, store, false).await?;
-            let burst_on = run_burst(backend, store, true, n).await?;
-            let burst_off = run_burst(backend, store, false, n).await?;
+            let lone_on = run_lone(setup, backend, store, true).await?;
+            let lone_off = run_lone(setup, backend, store, false).await?;
+            let burst_on = run_burst(setup, backend, store, true, n).await?;
+            let burst_off = run_burst(setup, backend, store, false, n).await?;
             let lone = format!("{LONE_REQUESTS} lone, in turn");
             let burst = format!("burst of {n}");
             table.add_row(row(&lone, &lone_on));
@@ -399,11 +411,11 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "group commit: at most {} requests a commit (BERTH_BATCH_MAX).",
-        settings.limits.max_requests
+        setup.group.limits.max_requests
     );
     println!(
         "GitHub test server: every call answered {} ms after it is carried out (BERTH_BENCH_GITHUB_LATENCY_MS).",
-        github_latency()?.as_millis()
+        setup.github_latency.as_millis()
     );
     println!(
         "lost races: GitHub's refused commit mutations; git daemon's pushes that landed no commit."

@@ -21,7 +21,7 @@ use tokio::sync::{Mutex as AsyncMutex, oneshot};
 use crate::StoreError;
 
 /// Gives a queued change's caller its answer, once the group's write is known.
-type Delivery = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Delivery = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// A change waiting for the next group.
 type Job<D> = Box<dyn FnOnce(&mut D) -> Delivery + Send>;
 
@@ -57,7 +57,7 @@ where
         let (answer, answered) = oneshot::channel();
         let job: Job<D> = Box::new(move |data: &mut D| {
             let value = change(data);
-            Box::new(move |written: Result<(), String>| {
+            Box::new(move |written: Result<(), StoreError>| {
                 // The caller may have stopped waiting; its change stands either way.
                 let _ = answer.send(written.map(|()| value));
             })
@@ -70,7 +70,6 @@ where
         answered
             .await
             .map_err(|_| self.unavailable("write", "the write was abandoned"))?
-            .map_err(StoreError::Unavailable)
     }
 
     /// Applies every queued change and writes the file once; nothing when another group
@@ -102,23 +101,19 @@ where
     }
 
     /// Writes `data` atomically: a temporary file, fsync, rename.
-    async fn write_file(&self, data: &D) -> Result<(), String> {
-        let bytes = serde_json::to_vec_pretty(data)
-            .map_err(|e| self.unavailable("encode", e).to_string())?;
+    async fn write_file(&self, data: &D) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec_pretty(data).map_err(|e| self.unavailable("encode", e))?;
         let (path, tmp) = (self.path.clone(), self.path.with_extension("json.tmp"));
-        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             use std::io::Write;
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(&bytes)?;
             file.sync_all()?;
             std::fs::rename(&tmp, &path)
         })
-        .await;
-        match written {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(self.unavailable("write", e).to_string()),
-            Err(e) => Err(self.unavailable("write", e).to_string()),
-        }
+        .await
+        .map_err(|e| self.unavailable("write", e))?
+        .map_err(|e| self.unavailable("write", e))
     }
 
     fn unavailable(&self, what: &str, e: impl std::fmt::Display) -> StoreError {
