@@ -79,7 +79,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             "Cluster: reading {source:?}, sweeping every {} s into the store.",
             args.sweep_every
         ),
-        None => "Cluster: none. No kubeconfig found (KUBECONFIG, ~/.kube/config, BERTH_KUBE_SERVER): statuses read unknown and /v1/cluster/health answers 503 saying so.".to_owned(),
+        None => "Cluster: none. No kubeconfig found (KUBECONFIG, ~/.kube/config, BERTH_KUBE_SERVER): statuses read unknown and /v1/cluster/health answers not_configured saying so.".to_owned(),
     };
     let sweeper = Sweeper::new(
         app.services.clone(),

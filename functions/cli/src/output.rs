@@ -4,8 +4,8 @@
 use std::io::IsTerminal;
 
 use berth_contract::{
-    CatalogResponse, FileChangeKind, FileChangeView, HistoryPage, ModuleStatus, PlannedChangeView,
-    RequestView, TenantDetail, TenantList, TenantStatusResponse,
+    CatalogResponse, FileChangeKind, FileChangeView, HistoryPage, LastChangeView, ModuleStatus,
+    PlannedChangeView, RequestView, TenantDetail, TenantList, TenantStatusResponse,
 };
 use comfy_table::{Cell, Color, Table};
 use serde::Serialize;
@@ -87,24 +87,69 @@ pub fn tenants(list: &TenantList, colour: bool) -> String {
             vec![
                 Cell::new(&t.name),
                 Cell::new(&t.tier),
-                Cell::new(&t.state),
+                state(&t.state),
                 health(&t.health),
                 Cell::new(or_dash(&t.display_name)),
+                Cell::new(t.last_change.as_ref().map_or("-".into(), change_by)),
             ]
         })
         .collect();
     styled_table(
-        &["NAME", "TIER", "STATE", "HEALTH", "DISPLAY NAME"],
+        &[
+            "NAME",
+            "TIER",
+            "STATE",
+            "HEALTH",
+            "DISPLAY NAME",
+            "LAST CHANGE",
+        ],
         rows,
         colour,
     )
 }
 
+/// A tenant's state; `invalid` (broken in Git) in red.
+fn state(value: &str) -> Cell {
+    match value {
+        "invalid" => Cell::new(value).fg(Color::Red),
+        _ => Cell::new(value),
+    }
+}
+
+/// Who changed a tenant last, and where: `git 1a2b3c4d Ada <ada@x.test>` for a change made
+/// outside Berth, `berth <request id>` for Berth's own.
+fn change_by(change: &LastChangeView) -> String {
+    match (&change.source[..], &change.request) {
+        ("berth", Some(request)) => format!("berth {request}"),
+        (source, _) => format!("{source} {} {}", short_sha(&change.commit), change.author),
+    }
+}
+
 pub fn tenant(t: &TenantDetail, colour: bool) -> String {
     let mut out = format!(
-        "{} ({} tier, {}, health {})\nrevision {}\n\n",
+        "{} ({} tier, {}, health {})\nrevision {}\n",
         t.name, t.tier, t.state, t.health, t.revision
     );
+    if let Some(change) = &t.last_change {
+        out.push_str(&format!(
+            "last change {} by {} at {} ({})\n",
+            short_sha(&change.commit),
+            change.author,
+            change.at,
+            change.source
+        ));
+    }
+    for problem in &t.problems {
+        let field = match problem.field.as_str() {
+            "" => String::new(),
+            field => format!(" {field}"),
+        };
+        out.push_str(&format!(
+            "problem: {}{field}: {}\n",
+            problem.file, problem.reason
+        ));
+    }
+    out.push('\n');
     let rows = t
         .envs
         .iter()
@@ -343,6 +388,15 @@ mod tests {
             display_name: (name == "acme").then(|| "Acme Corp".into()),
             last_request: "01JTESTREQUEST000000000000".into(),
             updated_at: "2026-11-22T10:00:00Z".into(),
+            owner: None,
+            last_change: (name == "globex").then(|| LastChangeView {
+                commit: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b".into(),
+                author: "Ada <ada@globex.test>".into(),
+                at: "2026-11-22T09:00:00Z".into(),
+                source: "git".into(),
+                request: None,
+            }),
+            problems: Vec::new(),
         };
         TenantList {
             tenants: vec![tenant("acme", "healthy"), tenant("globex", "degraded")],

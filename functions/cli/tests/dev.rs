@@ -65,7 +65,8 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
         },
     )
     .await;
-    assert_eq!(health["status"], "error", "{health}");
+    // No cluster is a fact about the deployment, not an outage: 200, said plainly.
+    assert_eq!(health["status"], "not_configured", "{health}");
     assert!(
         dev.banner.contains("webhook-secrets.env"),
         "the banner says where the webhook secrets are"

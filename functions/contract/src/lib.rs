@@ -22,7 +22,7 @@ pub use requests::{
     PlannedChangeView, PromoteAnswer, RequestState, RequestView,
 };
 pub use tenants::{
-    ClusterHealthResponse, EnvDetail, ModuleDetail, ModuleStatus, ServiceHealth, TenantDetail,
-    TenantList, TenantStatusResponse, TenantSummary,
+    ClusterHealthResponse, EnvDetail, LastChangeView, ModuleDetail, ModuleStatus, ServiceHealth,
+    TenantDetail, TenantList, TenantProblem, TenantStatusResponse, TenantSummary,
 };
 pub use webhooks::{ReviewProblem, ReviewVerdict, WebhookAnswer};

@@ -16,15 +16,51 @@ pub struct TenantList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TenantSummary {
     pub name: String,
+    /// `unknown` when an invalid `tenant.yaml` names none that can be read.
     pub tier: String,
-    /// `active` or `suspended`.
+    /// `active`, `suspended`, or `invalid` when its files in Git fail Berth's review (a direct
+    /// push can bypass it): `problems` says why, and writes are refused until it is fixed.
     pub state: String,
     pub display_name: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
     /// The tenant's overall health; `unknown` until the status function has seen it.
     pub health: String,
-    /// The last request that changed it.
+    /// The last request that changed it (for a tenant changed only outside Berth, the one
+    /// that created it, or empty).
     pub last_request: String,
     pub updated_at: String,
+    /// The commit that last changed the tenant's folder, when known.
+    #[serde(default)]
+    pub last_change: Option<LastChangeView>,
+    /// What is wrong with its files in Git; empty unless `state` is `invalid`.
+    #[serde(default)]
+    pub problems: Vec<TenantProblem>,
+}
+
+/// The commit that last changed a tenant's folder in Git.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LastChangeView {
+    pub commit: String,
+    /// `Name <email>` of the commit's author; for Berth's own requests, who asked.
+    pub author: String,
+    /// When it was made (RFC 3339).
+    pub at: String,
+    /// `git` for a change made outside Berth (by hand, or by a person's pull request); `berth`
+    /// for one of Berth's requests.
+    pub source: String,
+    /// Berth's request, when `source` is `berth`.
+    #[serde(default)]
+    pub request: Option<String>,
+}
+
+/// One thing wrong with a tenant's files in Git.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TenantProblem {
+    pub file: String,
+    /// Dotted path inside the file; empty for the file as a whole.
+    pub field: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -35,10 +71,16 @@ pub struct TenantDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     pub tier: String,
-    /// `active` or `suspended`.
+    /// `active`, `suspended`, or `invalid` (see `problems`).
     pub state: String,
     /// The request that created it.
     pub created_by: String,
+    /// The commit that last changed the tenant's folder, as the index knows it.
+    #[serde(default)]
+    pub last_change: Option<LastChangeView>,
+    /// What is wrong with its files in Git, when `state` is `invalid`.
+    #[serde(default)]
+    pub problems: Vec<TenantProblem>,
     /// The commit it was read at.
     pub revision: String,
     pub envs: BTreeMap<String, EnvDetail>,
@@ -92,11 +134,11 @@ pub struct TenantStatusResponse {
     pub statuses: Vec<ModuleStatus>,
 }
 
-/// `GET /v1/cluster/health`: `ok` with the cluster's version, or `error` with the reason (and
-/// the error shape, on 503).
+/// `GET /v1/cluster/health`: `ok` with the cluster's version, `not_configured` with the reason,
+/// or `error` with the reason (and the error shape, on 503).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ClusterHealthResponse {
-    /// `ok` or `error`.
+    /// `ok`, `not_configured` or `error`.
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,

@@ -20,6 +20,7 @@ pub mod request;
 pub mod restore;
 pub mod review;
 pub mod schema;
+pub mod tenant_index;
 
 pub use catalog::{Catalog, CatalogError};
 pub use desired::{DesiredState, DesiredTenant, desired_state};

@@ -58,10 +58,17 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
         "tenant"
     };
     catalog.check_tenant_name(name_field, tenant)?;
+    // A revert restores bytes rather than editing the model: it is how a tenant broken by hand
+    // is brought back, so it never reads the model first.
+    if let Action::Revert(restore) = &request.action {
+        return crate::restore::plan_restore(request, restore, files);
+    }
     let before = TenantModel::read(tenant, files)?;
+    if before.is_some() {
+        refuse_invalid(tenant, files)?;
+    }
 
     let (after, summary) = match (&request.action, &before) {
-        // A revert restores bytes rather than editing the model.
         (Action::Revert(restore), _) => {
             return crate::restore::plan_restore(request, restore, files);
         }
@@ -106,6 +113,30 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
     check_against_charts(request, &change, files)?;
     change.message = format!("{summary}\n\n{}\n", request_trailers(request));
     Ok(change)
+}
+
+/// Refuses to plan on top of a tenant whose files fail the pull-request review (a direct push
+/// can bypass it): the change would carry the breakage on. The first problem names the file.
+fn refuse_invalid(tenant: &TenantName, files: &RepoFiles) -> Result<(), PlanError> {
+    let problems = crate::review::review_tenant(tenant, files);
+    let Some(first) = problems.first() else {
+        return Ok(());
+    };
+    let more = match problems.len() {
+        1 => String::new(),
+        n => format!(" (and {} more problem(s))", n - 1),
+    };
+    Err(PlanError::Repository {
+        path: first.path.clone(),
+        reason: format!(
+            "{}{more}; tenant {tenant} is invalid in Git and takes no change until it is fixed              by hand or by a revert",
+            if first.field.is_empty() {
+                first.message.clone()
+            } else {
+                format!("{}: {}", first.field, first.message)
+            }
+        ),
+    })
 }
 
 /// Loads the catalog from the files read at the tip.

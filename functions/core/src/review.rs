@@ -163,7 +163,11 @@ fn check_values_files(
     problems: &mut Vec<Problem>,
 ) {
     let dir = paths::tenant_dir(tenant);
-    for (path, bytes) in files.iter().filter(|(p, _)| p.starts_with(&dir)) {
+    // A range, not a scan: the files may hold the whole fleet's folders.
+    for (path, bytes) in files
+        .range(dir.clone()..)
+        .take_while(|(p, _)| p.starts_with(&dir))
+    {
         let chart = match paths::classify(&path[dir.len()..]) {
             Some(TenantFile::Base(_)) => schema::tenant_chart(),
             // A module the catalog does not know is already reported; it has no chart to check.

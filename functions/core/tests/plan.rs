@@ -662,3 +662,33 @@ fn a_revert_survives_being_stored_while_it_waits_for_a_group_commit() {
     let stored = serde_json::to_string(&request).unwrap();
     assert_eq!(serde_json::from_str::<Request>(&stored).unwrap(), request);
 }
+
+#[test]
+fn a_tenant_broken_by_hand_takes_no_change_until_it_is_fixed() {
+    let mut files = repo();
+    plan_and_apply(
+        &mut files,
+        &create(json!({"name": "acme", "tier": "standard", "envs": ["dev"]})),
+    );
+    let healthy = files.clone();
+    // A direct push, past review: the base values name another tier than tenant.yaml.
+    let base = "tenants/acme/dev/base.yaml";
+    let edited = String::from_utf8(files[base].clone())
+        .unwrap()
+        .replace("tier: standard", "tier: premium");
+    files.insert(base.into(), edited.into_bytes());
+
+    let err = plan(&enable("acme", "dev", "vault", json!({})), &files).unwrap_err();
+    match &err {
+        PlanError::Repository { path, reason } => {
+            assert_eq!(path, base);
+            assert!(reason.contains("tenant.tier"), "{reason}");
+            assert!(reason.contains("acme is invalid"), "{reason}");
+        }
+        other => panic!("refused as invalid in Git, not {other:?}"),
+    }
+    assert!(plan(&patch("acme", json!({"tier": "premium"})), &files).is_err());
+
+    // Fixed by hand: the same request goes through.
+    assert!(plan(&enable("acme", "dev", "vault", json!({})), &healthy).is_ok());
+}

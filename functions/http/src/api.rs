@@ -12,11 +12,12 @@ use axum::{Json, Router};
 use berth_contract::{
     CatalogResponse, ClusterHealthResponse, CreateTenantBody, EnvDetail, ErrorDetail,
     ErrorResponse, ModuleChangeBody, ModuleDetail, PatchTenantBody, RequestView, ServiceHealth,
-    TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
+    TenantDetail, TenantList, TenantProblem, TenantStatusResponse, TenantSummary,
 };
 use berth_core::body::{parse_create_tenant, parse_module_change, parse_tenant_patch};
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::plan::{TenantModel, load_catalog, read_set};
+use berth_core::tenant_index::index_tenant;
 use berth_core::{Action, EnvName, ModuleName, Request, TenantName};
 use serde_json::Value;
 use tower_http::cors::CorsLayer;
@@ -106,11 +107,12 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Json<ServiceHealth
 }
 
 /// `GET /v1/cluster/health`: what the status function saw on its last sweep (from the store,
-/// never from the cluster): 200 `{"status": "ok", "version"}`, or 503 `{"status": "error"}` with
-/// the reason.
+/// never from the cluster): 200 `{"status": "ok", "version"}`; 200 `{"status":
+/// "not_configured"}` with the reason when the deployment has no cluster to read (a fact, not an
+/// outage a retry would cure); or 503 `{"status": "error"}` with the reason.
 #[utoipa::path(get, path = "/v1/cluster/health", tag = "cluster",
     responses(
-        (status = 200, description = "The cluster was read on the last sweep", body = ClusterHealthResponse),
+        (status = 200, description = "The cluster was read on the last sweep, or none is configured (`not_configured`, with the reason)", body = ClusterHealthResponse),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
         (status = 503, description = "The cluster could not be read, or has not been yet", body = ClusterHealthResponse),
     ),
@@ -138,6 +140,16 @@ pub(crate) async fn cluster_health(
                 status: "ok".into(),
                 version: h.version,
                 message: None,
+                observed_at: Some(h.observed_at),
+                error: None,
+            },
+        ),
+        Some(h) if h.status == "not_configured" => (
+            StatusCode::OK,
+            ClusterHealthResponse {
+                status: h.status,
+                version: None,
+                message: h.message,
                 observed_at: Some(h.observed_at),
                 error: None,
             },
@@ -219,10 +231,13 @@ pub(crate) async fn list_tenants(
                 .get(&t.name)
                 .cloned()
                 .unwrap_or_else(|| "unknown".into()),
+            last_change: t.last_change.as_ref().map(contract::last_change),
+            problems: t.problems.iter().map(contract::tenant_problem).collect(),
             name: t.name,
             tier: t.tier,
             state: t.state,
             display_name: t.display_name,
+            owner: t.owner,
             last_request: t.last_request,
             updated_at: t.updated_at,
         })
@@ -259,14 +274,21 @@ pub(crate) async fn get_tenant(
     let tenant = tenant_from_path(&raw)?;
     principal.require_tenant(tenant.as_str())?;
     let snapshot = state.services.committer.read(read_set(&tenant)).await?;
-    let model = TenantModel::read(&tenant, &snapshot.files)?.ok_or_else(|| {
-        ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant")
-    })?;
+    let dir = berth_core::paths::tenant_dir(&tenant);
+    if !snapshot.files.keys().any(|p| p.starts_with(&dir)) {
+        return Err(
+            ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant"),
+        );
+    }
+    // A tenant broken in Git is shown as such, with what can be read of it, never refused.
+    let indexed = index_tenant(&tenant, &snapshot.files);
+    let model = TenantModel::read(&tenant, &snapshot.files).ok().flatten();
     let statuses = state.services.store.list_statuses(tenant.as_str()).await?;
+    let entry = state.services.store.get_tenant(tenant.as_str()).await?;
     let envs = model
-        .envs
-        .keys()
-        .map(|env| {
+        .iter()
+        .flat_map(|m| m.envs.keys().map(move |env| (m, env)))
+        .map(|(model, env)| {
             let modules = model
                 .modules
                 .iter()
@@ -286,17 +308,29 @@ pub(crate) async fn get_tenant(
             (env.to_string(), detail)
         })
         .collect();
-    let spec = &model.spec;
     let mut urls: Vec<String> = statuses.iter().flat_map(|s| s.urls.clone()).collect();
     urls.sort();
     urls.dedup();
     Ok(Json(TenantDetail {
-        name: spec.name.to_string(),
-        display_name: spec.display_name.clone(),
-        owner: spec.owner.clone(),
-        tier: spec.tier.to_string(),
-        state: spec.state.as_str().to_owned(),
-        created_by: spec.created_by.clone(),
+        name: tenant.to_string(),
+        display_name: indexed.display_name,
+        owner: indexed.owner,
+        tier: indexed.tier,
+        state: indexed.state,
+        created_by: indexed.created_by.unwrap_or_default(),
+        last_change: entry
+            .as_ref()
+            .and_then(|e| e.last_change.as_ref())
+            .map(contract::last_change),
+        problems: indexed
+            .problems
+            .iter()
+            .map(|p| TenantProblem {
+                file: p.path.clone(),
+                field: p.field.clone(),
+                reason: p.message.clone(),
+            })
+            .collect(),
         revision: snapshot.tip,
         envs,
         health: overall_health(&statuses).to_owned(),

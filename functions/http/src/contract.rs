@@ -226,3 +226,21 @@ fn review_verdict(review: Review) -> contract::ReviewVerdict {
             .collect(),
     }
 }
+
+pub fn last_change(change: &berth_store::LastChange) -> contract::LastChangeView {
+    contract::LastChangeView {
+        commit: change.commit.clone(),
+        author: change.author.clone(),
+        at: change.at.clone(),
+        source: change.source.clone(),
+        request: change.request.clone(),
+    }
+}
+
+pub fn tenant_problem(problem: &berth_store::IndexProblem) -> contract::TenantProblem {
+    contract::TenantProblem {
+        file: problem.file.clone(),
+        field: problem.field.clone(),
+        reason: problem.reason.clone(),
+    }
+}

@@ -11,12 +11,13 @@ use berth_cluster::{
     SlotKey, SlotStatus, observe, unknown_everywhere,
 };
 use berth_core::{DesiredState, TenantName, desired_state};
-use berth_gitops::GitError;
+use berth_gitops::{GitError, Snapshot};
 use berth_store::{
     ClusterHealth, ErrorBody, Observation, ObservationKey, RequestRecord, RequestState,
     StatusRecord, StoreError,
 };
 use berth_usecases::Services;
+use berth_usecases::git_index::{GitIndex, IndexPass};
 use berth_usecases::pull_request::{follow, open_for};
 use berth_usecases::submit::{
     DEFAULT_CLAIM_LEASE, pr_branch, record_landing, refresh_tenant_index,
@@ -76,9 +77,20 @@ pub struct SweepReport {
     pub digests_cached: bool,
     /// Tenant folders Git holds that could not be read.
     pub problems: Vec<String>,
+    /// What reconciling the tenant index with Git did.
+    pub index: IndexReport,
     /// Milliseconds spent reading Git, reading the cluster, diffing and writing the store, and
     /// moving requests (with due schedules).
     pub millis: PhaseMillis,
+}
+
+/// A pass of the tenant index over Git, or why it failed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexReport {
+    #[serde(flatten)]
+    pub pass: IndexPass,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What [`Sweeper::record_observations`] did.
@@ -111,6 +123,8 @@ pub struct Sweeper {
     /// The digests this process last read or wrote, with their generation: a warm sweeper
     /// reads them again only when another writer changed the generation since.
     digests: tokio::sync::Mutex<Option<KnownDigests>>,
+    /// The tenant index as this process last reconciled it with Git.
+    index: GitIndex,
 }
 
 /// The stored digests as of one observation generation.
@@ -135,6 +149,7 @@ impl Sweeper {
             page_size: DEFAULT_PAGE_SIZE,
             sync_timeout: DEFAULT_SYNC_TIMEOUT,
             digests: tokio::sync::Mutex::new(None),
+            index: GitIndex::new(),
         }
     }
 
@@ -159,12 +174,16 @@ impl Sweeper {
         let mut millis = PhaseMillis::default();
         // First, so the desired state read next already holds what waited.
         let pending_settled = self.commit_pending().await;
+        // Before the read: an index entry written after it may be newer than these files.
+        let read_at = now_rfc3339();
         let snapshot = self
             .services
             .committer
             .read(vec!["tenants/".into()])
             .await?;
         let desired = desired_state(&snapshot.files);
+        let revision = snapshot.tip.clone();
+        let index = self.reconcile_index(snapshot, &read_at).await;
         millis.git = clock.elapsed().as_millis();
         for problem in &desired.problems {
             tracing::warn!(path = %problem.path, reason = %problem.reason, "tenant folder skipped");
@@ -177,7 +196,8 @@ impl Sweeper {
             Err(reason) => (unknown_everywhere(&desired, reason), 0, reason.clone()),
         };
         let mut report = SweepReport {
-            revision: snapshot.tip.clone(),
+            revision,
+            index,
             tenants: desired.tenants.len(),
             slots: slots.len(),
             cluster,
@@ -204,13 +224,32 @@ impl Sweeper {
         millis.store = clock.elapsed().as_millis() - millis.git - millis.cluster;
         let cluster_read = read.objects.as_ref().ok();
         report.requests_advanced = self
-            .advance_requests(&desired, &slots, cluster_read, &snapshot.tip, None)
+            .advance_requests(&desired, &slots, cluster_read, &report.revision, None)
             .await?;
         report.scheduled_carried_out =
             berth_usecases::schedules::carry_out_due(&self.services, epoch_seconds_now()).await?;
         millis.requests = clock.elapsed().as_millis() - millis.git - millis.cluster - millis.store;
         report.millis = millis;
         Ok(report)
+    }
+
+    /// Brings the tenant index in line with the `tenants/` tree just read. A failure is logged
+    /// and reported, never fatal: the statuses still matter, and the next sweep tries again.
+    async fn reconcile_index(&self, snapshot: Snapshot, read_at: &str) -> IndexReport {
+        match self
+            .index
+            .reconcile(&self.services, &snapshot.tip, snapshot.files, read_at)
+            .await
+        {
+            Ok(pass) => IndexReport { pass, error: None },
+            Err(e) => {
+                tracing::warn!(error = %e.message, "could not bring the tenant index in line with Git");
+                IndexReport {
+                    pass: IndexPass::default(),
+                    error: Some(e.message),
+                }
+            }
+        }
     }
 
     /// Moves `tenant`'s open requests from the statuses in the store, without reading the
@@ -368,8 +407,14 @@ impl Sweeper {
         read: &ClusterRead,
         now: &str,
     ) -> Result<bool, StoreError> {
+        let status = match (&read.objects, &self.cluster) {
+            (Ok(_), _) => "ok",
+            // A fact about the deployment, not an outage: the API answers it with 200.
+            (Err(_), None) => "not_configured",
+            (Err(_), Some(_)) => "error",
+        };
         let health = ClusterHealth {
-            status: if read.objects.is_ok() { "ok" } else { "error" }.into(),
+            status: status.into(),
             version: read.version.clone(),
             message: read.objects.as_ref().err().cloned(),
             observed_at: now.to_owned(),

@@ -12,8 +12,9 @@ pub use dynamo::{DynamoStore, create_table, create_table_without_ttl, dynamodb_c
 pub use local::LocalStore;
 pub use records::{
     BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM, IdempotencyRecord,
-    LeaseTaken, Observation, ObservationKey, ObservationsWritten, Registration, RequestRecord,
-    RequestState, ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
+    IndexProblem, LastChange, LeaseTaken, Observation, ObservationKey, ObservationsWritten,
+    Registration, RequestRecord, RequestState, ScheduledChange, StatusRecord, StoredResponse,
+    TenantEntry, TenantHealth,
 };
 
 #[derive(Debug, Clone, thiserror::Error)]

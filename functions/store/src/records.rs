@@ -169,6 +169,45 @@ pub struct TenantEntry {
     pub customer_id: Option<String>,
     pub last_request: String,
     pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The digest of the tenant's folder in Git as this entry was read from it
+    /// (`berth_core::tenant_index::folder_digests`); `None` when Berth's own request wrote the
+    /// entry, which the next reconciliation with Git then reads again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_digest: Option<String>,
+    /// The commit that last changed the tenant's folder, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_change: Option<LastChange>,
+    /// Why the tenant is `invalid` in Git; empty for a valid tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<IndexProblem>,
+}
+
+/// The commit that last changed a tenant's folder, and who made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastChange {
+    pub commit: String,
+    /// `Name <email>` of the commit's author; for Berth's own requests, who asked.
+    pub author: String,
+    /// RFC 3339.
+    pub at: String,
+    /// `git` for a commit made outside Berth (by hand, by a person's pull request), `berth`
+    /// for one of Berth's requests.
+    pub source: String,
+    /// Berth's request, when `source` is `berth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+}
+
+/// One thing wrong with a tenant's files in Git, named by file and field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexProblem {
+    pub file: String,
+    /// Dotted; empty for the file as a whole.
+    #[serde(default)]
+    pub field: String,
+    pub reason: String,
 }
 
 /// `TENANT#<t> / STATUS#<env>#<module|_>`: what the cluster runs, as the status function saw it.
@@ -267,7 +306,7 @@ pub struct ObservationsWritten {
 /// `CLUSTER / HEALTH`: whether the last sweep could read the cluster, and its version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterHealth {
-    /// `ok` or `error`.
+    /// `ok`, `error`, or `not_configured` (the status function has no cluster to read).
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,

@@ -86,7 +86,7 @@ impl UseCaseError {
         let (kind, code) = match body.code.as_str() {
             "not_found" => (ErrorKind::NotFound, "not_found"),
             "conflict" => (ErrorKind::Conflict, "conflict"),
-            "repository_invalid" => (ErrorKind::Conflict, "repository_invalid"),
+            "repository_invalid" => (ErrorKind::Invalid, "repository_invalid"),
             "push_rejected" => (ErrorKind::Conflict, "push_rejected"),
             // What a failed request keeps: a retry may succeed.
             "git_unavailable" => (ErrorKind::Unavailable, "git_unavailable"),
@@ -135,13 +135,18 @@ impl From<PlanError> for UseCaseError {
                 "catalog_invalid",
                 format!("the repository's tenants/catalog.yaml is not usable: {c}"),
             ),
-            PlanError::Repository { path, reason } => Self::new(
-                ErrorKind::Conflict,
-                "repository_invalid",
-                format!(
-                    "{path} in the repository is not valid ({reason}); fix it with a pull request"
-                ),
-            ),
+            // 422 naming the file: the same request is refused until a person fixes it.
+            PlanError::Repository { path, reason } => {
+                let mut error = Self::new(
+                    ErrorKind::Invalid,
+                    "repository_invalid",
+                    format!(
+                        "{path} in the repository is not valid ({reason}); fix it with a pull request"
+                    ),
+                );
+                error.field = Some(path);
+                error
+            }
         }
     }
 }

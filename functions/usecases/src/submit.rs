@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use berth_core::plan::read_set;
 use berth_core::{Change, RepoFiles, Request, TenantName, TenantSpec};
 use berth_gitops::{CommitOutcome, CommitRequest, Target};
-use berth_store::{RequestRecord, RequestState, TenantEntry};
+use berth_store::{LastChange, RequestRecord, RequestState, TenantEntry};
 
 use crate::error::UseCaseError;
 use crate::group_commit::{self, WhenUndecided};
@@ -95,7 +95,8 @@ pub fn record_landing(record: &mut RequestRecord, sha: String, pr_branch: Option
 /// What the tenant index should say after the commit.
 #[derive(Debug, Clone)]
 pub(crate) enum IndexUpdate {
-    Put(TenantSpec),
+    /// The spec, and the digest of the tenant's folder when the whole folder was known.
+    Put(TenantSpec, Option<String>),
     Remove,
 }
 
@@ -431,7 +432,7 @@ pub(crate) async fn index_at_tip(
             None => Some(IndexUpdate::Remove),
             Some(bytes) => berth_core::files::parse::<TenantSpec>(&path, bytes)
                 .ok()
-                .map(IndexUpdate::Put),
+                .map(|spec| IndexUpdate::Put(spec, None)),
         };
         if let Some(update) = update {
             index.insert(tenant.clone(), update);
@@ -453,13 +454,42 @@ pub(crate) fn index_after(
         None if change.deletes.contains(&path) => return Some(IndexUpdate::Remove),
         None => files.get(&path)?,
     };
-    berth_core::files::parse::<TenantSpec>(&path, bytes)
-        .ok()
-        .map(IndexUpdate::Put)
+    let spec = berth_core::files::parse::<TenantSpec>(&path, bytes).ok()?;
+    Some(IndexUpdate::Put(
+        spec,
+        folder_digest_after(tenant, files, change),
+    ))
+}
+
+/// The digest of `tenant`'s folder once `change` is committed on `files` (which hold the whole
+/// folder, as a plan reads it), so the reconciliation with Git finds the entry current.
+fn folder_digest_after(tenant: &TenantName, files: &RepoFiles, change: &Change) -> Option<String> {
+    let dir = berth_core::paths::tenant_dir(tenant);
+    let mut folder: RepoFiles = files
+        .range(dir.clone()..)
+        .take_while(|(p, _)| p.starts_with(&dir))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect();
+    // The catalog is part of the digest (it decides the tenant's validity).
+    let catalog = berth_core::catalog::CATALOG_PATH;
+    if let Some(bytes) = files.get(catalog) {
+        folder.insert(catalog.to_owned(), bytes.clone());
+    }
+    for path in &change.deletes {
+        folder.remove(path);
+    }
+    for (path, bytes) in change.writes.iter().filter(|(p, _)| p.starts_with(&dir)) {
+        folder.insert(path.clone(), bytes.clone());
+    }
+    berth_core::tenant_index::folder_digests(&folder).remove(tenant)
 }
 
 /// The index entry of a tenant with `spec`, last changed by `record`'s request.
-pub(crate) fn index_entry(spec: TenantSpec, record: &RequestRecord) -> TenantEntry {
+pub(crate) fn index_entry(
+    spec: TenantSpec,
+    git_digest: Option<String>,
+    record: &RequestRecord,
+) -> TenantEntry {
     TenantEntry {
         name: spec.name.to_string(),
         tier: spec.tier.to_string(),
@@ -468,6 +498,19 @@ pub(crate) fn index_entry(spec: TenantSpec, record: &RequestRecord) -> TenantEnt
         customer_id: spec.customer_id,
         last_request: record.id.clone(),
         updated_at: record.updated_at.clone(),
+        owner: spec.owner,
+        git_digest,
+        last_change: record.commit.as_ref().map(|commit| LastChange {
+            commit: commit.clone(),
+            author: record
+                .requested_by
+                .clone()
+                .unwrap_or_else(|| record.source.clone()),
+            at: record.updated_at.clone(),
+            source: "berth".into(),
+            request: Some(record.id.clone()),
+        }),
+        problems: Vec::new(),
     }
 }
 
@@ -478,10 +521,10 @@ pub(crate) async fn update_index(
 ) -> Result<(), UseCaseError> {
     match update {
         IndexUpdate::Remove => services.store.delete_tenant(&record.tenant).await?,
-        IndexUpdate::Put(spec) => {
+        IndexUpdate::Put(spec, digest) => {
             services
                 .store
-                .put_tenant(&index_entry(spec, record))
+                .put_tenant(&index_entry(spec, digest, record))
                 .await?
         }
     }

@@ -128,6 +128,84 @@ pub fn parse_pull_request_event(body: &[u8]) -> Result<PullRequestEvent, EventEr
     })
 }
 
+/// A GitHub `push` event: the branch it moved and the commits it brought, with the paths each
+/// one added, modified or removed. GitHub lists at most 20 commits in a delivery; a push of
+/// more is caught up by the status sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushEvent {
+    /// `refs/heads/<branch>`.
+    pub reference: String,
+    pub commits: Vec<PushedCommit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedCommit {
+    pub id: String,
+    pub message: String,
+    /// `Name <email>`.
+    pub author: String,
+    /// As GitHub gives it (ISO 8601).
+    pub timestamp: String,
+    pub paths: Vec<String>,
+}
+
+pub fn parse_push_event(body: &[u8]) -> Result<PushEvent, EventError> {
+    let v = json(body)?;
+    let reference = text(&v, "/ref", "ref")?;
+    let commits = match v.pointer("/commits") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, c)| pushed_commit(c, i))
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(EventError {
+                field: "commits".into(),
+                reason: "must be a list".into(),
+            });
+        }
+    };
+    Ok(PushEvent { reference, commits })
+}
+
+fn pushed_commit(c: &Value, i: usize) -> Result<PushedCommit, EventError> {
+    let field = |name: &str| format!("commits[{i}].{name}");
+    let mut paths = Vec::new();
+    for list in ["added", "modified", "removed"] {
+        match c.get(list) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for (j, item) in items.iter().enumerate() {
+                    let path = item.as_str().ok_or_else(|| EventError {
+                        field: format!("{}[{j}]", field(list)),
+                        reason: "must be a string".into(),
+                    })?;
+                    paths.push(path.to_owned());
+                }
+            }
+            Some(_) => {
+                return Err(EventError {
+                    field: field(list),
+                    reason: "must be a list".into(),
+                });
+            }
+        }
+    }
+    let name = optional_text(c, "/author/name").unwrap_or_default();
+    let author = match optional_text(c, "/author/email") {
+        Some(email) => format!("{name} <{email}>"),
+        None => name,
+    };
+    Ok(PushedCommit {
+        id: text(c, "/id", &field("id"))?,
+        message: optional_text(c, "/message").unwrap_or_default(),
+        author,
+        timestamp: optional_text(c, "/timestamp").unwrap_or_default(),
+        paths,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +222,30 @@ mod tests {
         assert_eq!((e.module, e.sync), (None, None));
         let err = parse_argocd_event(br#"{"tenant": "acme", "health": "Healthy"}"#).unwrap_err();
         assert_eq!(err.field, "env");
+    }
+
+    #[test]
+    fn reads_pushes_with_each_commits_paths() {
+        let e = parse_push_event(
+            json!({"ref": "refs/heads/main", "commits": [{"id": "a1", "message": "m",
+                "timestamp": "2026-12-04T05:00:00Z", "author": {"name": "Ada", "email": "ada@x.test"},
+                "added": ["tenants/a/tenant.yaml"], "modified": [], "removed": ["tenants/b/tenant.yaml"]}]})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(e.reference, "refs/heads/main");
+        assert_eq!(e.commits[0].author, "Ada <ada@x.test>");
+        assert_eq!(
+            e.commits[0].paths,
+            ["tenants/a/tenant.yaml", "tenants/b/tenant.yaml"]
+        );
+        let err = parse_push_event(
+            br#"{"ref": "refs/heads/main", "commits": [{"id": "a", "added": [3]}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "commits[0].added[0]");
+        assert_eq!(parse_push_event(b"{}").unwrap_err().field, "ref");
     }
 
     #[test]

@@ -622,9 +622,13 @@ async fn an_unreachable_cluster_reads_unknown_and_health_says_why() {
         "{}",
         report.cluster
     );
-    let (_, body) = api
+    let (status, body) = api
         .call(reqwest::Method::GET, "/v1/cluster/health", None)
         .await;
+    // A fact about the deployment, not an outage a retry would cure: 200, not 503.
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "not_configured", "{body}");
+    assert!(body.get("error").is_none(), "{body}");
     assert!(
         body["message"]
             .as_str()

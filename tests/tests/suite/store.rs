@@ -44,6 +44,21 @@ fn tenant(name: &str) -> TenantEntry {
         customer_id: Some(format!("cus_{name}")),
         last_request: "01X".into(),
         updated_at: "2026-11-22T01:00:00Z".into(),
+        owner: Some(format!("ops@{name}.test")),
+        git_digest: Some(format!("digest-{name}")),
+        // What the index reads from Git round-trips on both backends.
+        last_change: Some(berth_store::LastChange {
+            commit: "a".repeat(40),
+            author: "Ada <ada@x.test>".into(),
+            at: "2026-11-22T00:59:00Z".into(),
+            source: "git".into(),
+            request: None,
+        }),
+        problems: vec![berth_store::IndexProblem {
+            file: format!("tenants/{name}/tenant.yaml"),
+            field: "tier".into(),
+            reason: "unknown tier gold".into(),
+        }],
     }
 }
 

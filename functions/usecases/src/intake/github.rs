@@ -8,17 +8,21 @@ use berth_core::TenantName;
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::review::{Problem, review_tenant};
 use berth_core::schema::CHART_READS;
+use berth_core::tenant_index::tenant_of_path;
 use berth_gitops::GithubCredential;
 use berth_gitops::PullRequestState;
 use berth_store::RequestState;
 use berth_webhooks::billing::EventError;
-use berth_webhooks::events::{PullRequestEvent, parse_pull_request_event};
+use berth_webhooks::events::{
+    PullRequestEvent, PushEvent, parse_pull_request_event, parse_push_event,
+};
 use octocrab::Octocrab;
 use octocrab::models::StatusState;
 use octocrab::secrecy::ExposeSecret;
 
 use super::{Effect, event_record};
 use crate::error::UseCaseError;
+use crate::git_index::{ChangeCommit, refresh_pushed};
 use crate::pull_request::follow;
 use crate::services::Services;
 
@@ -127,10 +131,56 @@ pub async fn github_effect(
                 ))),
             }
         }
+        "push" => {
+            let push = parse_push_event(body).map_err(event_error)?;
+            index_push(services, &push).await
+        }
         other => Ok(Effect::Ignore(format!(
             "event {other} is not one Berth acts on"
         ))),
     }
+}
+
+/// A push to the branch (by hand, or a merged pull request): the tenant index entries of the
+/// tenants its commits touched are read from the new tip at once, not at the next sweep. A
+/// push GitHub listed only in part (it lists 20 commits at most) is completed by the sweep.
+async fn index_push(services: &Services, push: &PushEvent) -> Result<Effect, UseCaseError> {
+    let branch = format!("refs/heads/{}", services.committer.branch());
+    if push.reference != branch {
+        return Ok(Effect::Ignore(format!(
+            "push to {} is not to {branch}",
+            push.reference
+        )));
+    }
+    let tenants: BTreeSet<TenantName> = push
+        .commits
+        .iter()
+        .flat_map(|c| &c.paths)
+        .filter_map(|p| tenant_of_path(p))
+        .collect();
+    let commits: Vec<(ChangeCommit, Vec<String>)> = push
+        .commits
+        .iter()
+        .map(|c| {
+            let commit = ChangeCommit {
+                sha: c.id.clone(),
+                message: c.message.clone(),
+                author: c.author.clone(),
+                at: c.timestamp.clone(),
+            };
+            (commit, c.paths.clone())
+        })
+        .collect();
+    let changed = refresh_pushed(services, &tenants, &commits).await?;
+    tracing::info!(
+        tenants = tenants.len(),
+        changed,
+        "tenant index refreshed from a push"
+    );
+    Ok(Effect::Reported {
+        outcome: "indexed",
+        request: None,
+    })
 }
 
 async fn review_pull_request(

@@ -1,0 +1,356 @@
+//! The tenant index follows Git. Berth's own requests update the index as they commit; this
+//! is how it learns everything else: tenants that were in the repository before Berth, and
+//! tenants people changed by hand or through a pull request.
+//!
+//! Each entry records the digest of its tenant's folder as it was read
+//! (`berth_core::tenant_index::folder_digests`). A pass compares the folders at the tip with
+//! those digests and reads, reviews and writes only the tenants whose folders differ; a warm
+//! process remembers the tip and the digests it left, so a tip that has not moved costs
+//! nothing at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use berth_core::schema::CHART_READS;
+use berth_core::tenant_index::{IndexedTenant, folder_digests, index_tenant, request_for_tenant};
+use berth_core::{RepoFiles, TenantName};
+use berth_store::{IndexProblem, LastChange, TenantEntry};
+use serde::Serialize;
+
+use crate::error::UseCaseError;
+use crate::services::Services;
+use crate::time::now_rfc3339;
+
+/// Tenants read and written in one pass at most: a repository seen for the first time is
+/// indexed across passes, each well inside the status function's deadline (the rest are still
+/// "changed" for the next pass, which goes on from there).
+pub const INDEX_WRITES_PER_PASS: usize = 5_000;
+/// Tenants whose last commit is looked up in one pass at most (a history read each); beyond
+/// it, as on a repository's first indexing, `last_change` is left unknown rather than slow.
+pub const HISTORY_LOOKUPS_PER_PASS: usize = 50;
+
+/// What a pass did, for the sweep's report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IndexPass {
+    /// The tip was the one the last pass of this process reconciled: nothing was read.
+    pub tip_unmoved: bool,
+    /// Entries written (added or changed) and removed.
+    pub written: usize,
+    pub removed: usize,
+    /// Of those written, tenants whose files fail the review.
+    pub invalid: usize,
+    /// Changed tenants left for the next pass ([`INDEX_WRITES_PER_PASS`]).
+    pub deferred: usize,
+    /// Entries Berth's own requests wrote after this pass read Git, left as they are.
+    pub newer_kept: usize,
+    /// Git reads made beyond the sweep's own: chart files for the review, and history lookups.
+    pub git_reads: usize,
+    /// Store reads made: the index listed (cold) or changed entries read (warm).
+    pub store_reads: usize,
+}
+
+/// What one process last reconciled: the tip, and each entry's folder digest as stored.
+struct Known {
+    tip: Option<String>,
+    digests: BTreeMap<String, Option<String>>,
+}
+
+/// Reconciles the tenant index with Git; holds what this process last left, so a warm sweeper
+/// reads nothing while the tip stays where it was.
+#[derive(Default)]
+pub struct GitIndex {
+    known: tokio::sync::Mutex<Option<Known>>,
+}
+
+/// A commit that changed a tenant, as a pass or a push event learned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeCommit {
+    pub sha: String,
+    pub message: String,
+    /// `Name <email>`.
+    pub author: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
+impl GitIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Brings the index in line with `files` (the `tenants/` tree at `tip`), read at `read_at`
+    /// (RFC 3339): an entry Berth's own request wrote after that moment is newer than these
+    /// files and is left as it is.
+    pub async fn reconcile(
+        &self,
+        services: &Services,
+        tip: &str,
+        mut files: RepoFiles,
+        read_at: &str,
+    ) -> Result<IndexPass, UseCaseError> {
+        let mut guard = self.known.lock().await;
+        if guard.as_ref().and_then(|k| k.tip.as_deref()) == Some(tip) {
+            return Ok(IndexPass {
+                tip_unmoved: true,
+                ..Default::default()
+            });
+        }
+        let mut pass = IndexPass::default();
+        // Taken out: a failure below leaves nothing remembered, and the next pass reads afresh.
+        let known = guard.take();
+        let mut listed: BTreeMap<String, TenantEntry> = BTreeMap::new();
+        let mut digests = match known {
+            Some(k) => k.digests,
+            None => {
+                pass.store_reads += 1;
+                listed = services
+                    .store
+                    .list_tenants()
+                    .await?
+                    .into_iter()
+                    .map(|e| (e.name.clone(), e))
+                    .collect();
+                listed
+                    .iter()
+                    .map(|(name, e)| (name.clone(), e.git_digest.clone()))
+                    .collect()
+            }
+        };
+        let folders = folder_digests(&files);
+        let mut changed: Vec<(&TenantName, &String)> = folders
+            .iter()
+            .filter(|(t, d)| digests.get(t.as_str()) != Some(&Some((*d).clone())))
+            .collect();
+        let gone: Vec<String> = digests
+            .keys()
+            .filter(|name| {
+                TenantName::parse("tenant", name).is_ok_and(|t| !folders.contains_key(&t))
+            })
+            .cloned()
+            .collect();
+        pass.deferred = changed.len().saturating_sub(INDEX_WRITES_PER_PASS);
+        changed.truncate(INDEX_WRITES_PER_PASS);
+        let reconciled_before = digests.values().any(Option::is_some);
+
+        if !changed.is_empty() {
+            pass.git_reads += 1;
+            let charts = services
+                .committer
+                .read(CHART_READS.iter().map(|p| p.to_string()).collect())
+                .await?;
+            files.extend(charts.files);
+        }
+        let mut history: BTreeMap<&TenantName, ChangeCommit> = BTreeMap::new();
+        if reconciled_before && changed.len() <= HISTORY_LOOKUPS_PER_PASS {
+            for (tenant, _) in &changed {
+                pass.git_reads += 1;
+                if let Some(commit) = last_commit(services, tenant).await? {
+                    history.insert(tenant, commit);
+                }
+            }
+        }
+
+        // The entries about to be replaced or removed, read where the listing did not give them.
+        let mut olds: BTreeMap<String, Option<TenantEntry>> = BTreeMap::new();
+        let names = changed
+            .iter()
+            .map(|(t, _)| t.to_string())
+            .chain(gone.iter().cloned());
+        for name in names {
+            let old = match listed.remove(&name) {
+                Some(entry) => Some(entry),
+                None if digests.contains_key(&name) => {
+                    pass.store_reads += 1;
+                    services.store.get_tenant(&name).await?
+                }
+                None => None,
+            };
+            olds.insert(name, old);
+        }
+        let newer = self.newer_than_tip(services, &olds, tip, read_at).await?;
+
+        let mut puts = Vec::new();
+        let mut removes = Vec::new();
+        for (tenant, digest) in &changed {
+            if newer.contains(tenant.as_str()) {
+                pass.newer_kept += 1;
+                continue;
+            }
+            let old = olds.get(tenant.as_str()).and_then(Option::as_ref);
+            let indexed = index_tenant(tenant, &files);
+            pass.invalid += usize::from(!indexed.problems.is_empty());
+            let entry = entry_from_git(indexed, Some((*digest).clone()), history.get(tenant), old);
+            digests.insert(tenant.to_string(), entry.git_digest.clone());
+            puts.push(entry);
+        }
+        for name in gone {
+            if newer.contains(&name) {
+                pass.newer_kept += 1;
+                continue;
+            }
+            digests.remove(&name);
+            removes.push(name);
+        }
+        if !puts.is_empty() || !removes.is_empty() {
+            services.store.record_batch(&[], &puts, &removes).await?;
+        }
+        pass.written = puts.len();
+        pass.removed = removes.len();
+        for entry in &puts {
+            tracing::info!(tenant = %entry.name, state = %entry.state, source = ?entry.last_change.as_ref().map(|c| &c.source), "tenant index entry read from Git");
+        }
+        // What was deferred or kept must be looked at again, even if the tip stays put.
+        let settled = pass.deferred == 0 && pass.newer_kept == 0;
+        *guard = Some(Known {
+            tip: settled.then(|| tip.to_owned()),
+            digests,
+        });
+        Ok(pass)
+    }
+}
+
+impl GitIndex {
+    /// The entries among `olds` that Berth's own requests wrote from a commit `tip` does not
+    /// hold yet: they are newer than the files this pass read, and are left as they are.
+    /// Only entries written since `read_at` can be (timestamps are whole seconds, so the
+    /// commit's ancestry decides).
+    async fn newer_than_tip(
+        &self,
+        services: &Services,
+        olds: &BTreeMap<String, Option<TenantEntry>>,
+        tip: &str,
+        read_at: &str,
+    ) -> Result<BTreeSet<String>, UseCaseError> {
+        let recent: Vec<(&String, &str)> = olds
+            .iter()
+            .filter_map(|(name, old)| {
+                let old = old.as_ref()?;
+                let commit = old.last_change.as_ref()?.commit.as_str();
+                (old.updated_at.as_str() >= read_at).then_some((name, commit))
+            })
+            .collect();
+        if recent.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let pairs = recent
+            .iter()
+            .map(|(_, commit)| ((*commit).to_owned(), tip.to_owned()))
+            .collect();
+        let held = services.committer.contains(pairs).await?;
+        Ok(recent
+            .into_iter()
+            .zip(held)
+            .filter(|(_, held)| !held)
+            .map(|((name, _), _)| name.clone())
+            .collect())
+    }
+}
+
+/// Brings the entries of `tenants` in line with their folders at the branch tip, at once: what
+/// a push to the branch does, without waiting for a sweep. `commits` are the pushed commits,
+/// oldest first, with the paths each changed: the newest one touching a tenant is its last
+/// change. Returns how many entries were written or removed.
+pub async fn refresh_pushed(
+    services: &Services,
+    tenants: &BTreeSet<TenantName>,
+    commits: &[(ChangeCommit, Vec<String>)],
+) -> Result<usize, UseCaseError> {
+    if tenants.is_empty() {
+        return Ok(0);
+    }
+    let mut reads: Vec<String> = tenants.iter().map(berth_core::paths::tenant_dir).collect();
+    reads.push(berth_core::catalog::CATALOG_PATH.to_owned());
+    reads.extend(CHART_READS.iter().map(|p| p.to_string()));
+    let snapshot = services.committer.read(reads).await?;
+    let digests = folder_digests(&snapshot.files);
+    let (mut puts, mut removes) = (Vec::new(), Vec::new());
+    for tenant in tenants {
+        let Some(digest) = digests.get(tenant) else {
+            removes.push(tenant.to_string());
+            continue;
+        };
+        let last = commits
+            .iter()
+            .rev()
+            .find(|(_, paths)| {
+                paths
+                    .iter()
+                    .any(|p| berth_core::tenant_index::tenant_of_path(p).as_ref() == Some(tenant))
+            })
+            .map(|(commit, _)| commit);
+        let old = services.store.get_tenant(tenant.as_str()).await?;
+        let indexed = index_tenant(tenant, &snapshot.files);
+        puts.push(entry_from_git(
+            indexed,
+            Some(digest.clone()),
+            last,
+            old.as_ref(),
+        ));
+    }
+    services.store.record_batch(&[], &puts, &removes).await?;
+    Ok(puts.len() + removes.len())
+}
+
+/// The newest commit of the branch that changed `tenant`'s folder.
+async fn last_commit(
+    services: &Services,
+    tenant: &TenantName,
+) -> Result<Option<ChangeCommit>, UseCaseError> {
+    let folder = berth_core::paths::tenant_dir(tenant);
+    let page = services.committer.folder_history(folder, None, 1).await?;
+    Ok(page
+        .and_then(|p| p.commits.into_iter().next())
+        .map(|c| ChangeCommit {
+            sha: c.sha,
+            message: c.message,
+            author: c.author,
+            at: crate::time::rfc3339_at(c.committed_at),
+        }))
+}
+
+/// The index entry Git gives a tenant: `last` is the commit that last changed its folder, when
+/// known; `old` the entry it replaces, whose request it keeps when the commit carries none.
+fn entry_from_git(
+    indexed: IndexedTenant,
+    git_digest: Option<String>,
+    last: Option<&ChangeCommit>,
+    old: Option<&TenantEntry>,
+) -> TenantEntry {
+    let last_change = last.map(|c| {
+        let request = request_for_tenant(&c.message, indexed.name.as_str());
+        LastChange {
+            commit: c.sha.clone(),
+            author: c.author.clone(),
+            at: c.at.clone(),
+            source: if request.is_some() { "berth" } else { "git" }.to_owned(),
+            request,
+        }
+    });
+    let last_request = last_change
+        .as_ref()
+        .and_then(|c| c.request.clone())
+        .or_else(|| old.map(|e| e.last_request.clone()))
+        .or_else(|| indexed.created_by.clone())
+        .unwrap_or_default();
+    TenantEntry {
+        name: indexed.name.to_string(),
+        tier: indexed.tier,
+        state: indexed.state,
+        display_name: indexed.display_name,
+        customer_id: indexed.customer_id,
+        last_request,
+        // When the entry was written, not when the commit was: an author's clock may be off.
+        updated_at: now_rfc3339(),
+        owner: indexed.owner,
+        git_digest,
+        last_change,
+        problems: indexed
+            .problems
+            .into_iter()
+            .map(|p| IndexProblem {
+                file: p.path,
+                field: p.field,
+                reason: p.message,
+            })
+            .collect(),
+    }
+}
