@@ -191,3 +191,58 @@ pub fn folder_log(repo: &Path, folder: &str) -> Vec<String> {
     .map(str::to_owned)
     .collect()
 }
+
+/// Creates `<dir>/<name>.git` seeded as `berth dev` seeds its repository: this project's
+/// charts, catalog and example tenants, as a repository Berth did not write would hold them.
+pub fn seed_repo_with_tenants(dir: &Path, name: &str) -> PathBuf {
+    let mut files = project_charts_and_catalog();
+    collect(&project_root().join("tenants"), "tenants", &mut files);
+    let path = dir.join(format!("{name}.git"));
+    berth_gitops::seed_bare_repository(&path, "main", &files, "Seed")
+        .expect("seed a bare repository");
+    path
+}
+
+/// Who [`hand_commit`] commits as.
+pub const HAND_AUTHOR: (&str, &str) = ("Pat Person", "pat@acme.test");
+
+/// Commits `edit` to `repo`'s main with the `git` CLI as [`HAND_AUTHOR`], as a person would: a
+/// clone under `scratch`, an edit, a push. Returns the commit's id.
+pub fn hand_commit(repo: &Path, scratch: &Path, message: &str, edit: impl FnOnce(&Path)) -> String {
+    let work = scratch.join(format!("hand-{}", ulid::Ulid::new()));
+    run_git(
+        None,
+        &["clone", "-q", repo.to_str().unwrap(), work.to_str().unwrap()],
+    );
+    edit(&work);
+    run_git(Some(&work), &["add", "-A"]);
+    let (name, email) = HAND_AUTHOR;
+    run_git(
+        Some(&work),
+        &[
+            "-c",
+            &format!("user.name={name}"),
+            "-c",
+            &format!("user.email={email}"),
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ],
+    );
+    run_git(Some(&work), &["push", "-q", "origin", "main"]);
+    git(repo, &["rev-parse", "main"]).trim().to_owned()
+}
+
+fn run_git(dir: Option<&Path>, args: &[&str]) {
+    let mut command = Command::new("git");
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let out = command.args(args).output().expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

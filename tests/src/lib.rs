@@ -17,7 +17,10 @@ pub mod serve;
 pub mod stall;
 pub mod tools;
 
-pub use git::{GitDaemon, git, project_charts_and_catalog, project_root, seed_repo};
+pub use git::{
+    GitDaemon, git, hand_commit, project_charts_and_catalog, project_root, seed_repo,
+    seed_repo_with_tenants,
+};
 pub use net::{dynamodb_endpoint, free_port, wait_for_port};
 
 /// A DynamoDB store on a fresh table of moto's server, for one test.

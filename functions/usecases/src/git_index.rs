@@ -98,6 +98,8 @@ impl GitIndex {
         // Taken out: a failure below leaves nothing remembered, and the next pass reads afresh.
         let known = guard.take();
         let mut listed: BTreeMap<String, TenantEntry> = BTreeMap::new();
+        // A warm pass knows only what it wrote itself; a cold one listed the whole index.
+        let warm = known.is_some();
         let mut digests = match known {
             Some(k) => k.digests,
             None => {
@@ -156,9 +158,11 @@ impl GitIndex {
             .map(|(t, _)| t.to_string())
             .chain(gone.iter().cloned());
         for name in names {
+            // A warm pass knows only what it wrote itself: Berth's own requests may have
+            // written the entry since, already current.
             let old = match listed.remove(&name) {
                 Some(entry) => Some(entry),
-                None if digests.contains_key(&name) => {
+                None if warm => {
                     pass.store_reads += 1;
                     services.store.get_tenant(&name).await?
                 }
@@ -176,6 +180,10 @@ impl GitIndex {
                 continue;
             }
             let old = olds.get(tenant.as_str()).and_then(Option::as_ref);
+            if old.is_some_and(|e| e.git_digest.as_ref() == Some(*digest)) {
+                digests.insert(tenant.to_string(), Some((*digest).clone()));
+                continue;
+            }
             let indexed = index_tenant(tenant, &files);
             pass.invalid += usize::from(!indexed.problems.is_empty());
             let entry = entry_from_git(indexed, Some((*digest).clone()), history.get(tenant), old);
@@ -188,7 +196,10 @@ impl GitIndex {
                 continue;
             }
             digests.remove(&name);
-            removes.push(name);
+            // Already removed (by Berth's own request, or a push) since this process looked.
+            if olds.get(&name).is_some_and(Option::is_some) {
+                removes.push(name);
+            }
         }
         if !puts.is_empty() || !removes.is_empty() {
             services.store.record_batch(&[], &puts, &removes).await?;

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use berth_gitops::GithubPulls;
@@ -160,32 +159,7 @@ impl Fixture {
 
     /// Commits `edit` to main with the `git` CLI, as a person would: a clone, an edit, a push.
     fn hand_commit(&self, message: &str, edit: impl FnOnce(&Path)) {
-        let work = self.dir.path().join(format!("hand-{}", ulid::Ulid::new()));
-        run_git(
-            None,
-            &[
-                "clone",
-                "-q",
-                self.repo.to_str().unwrap(),
-                work.to_str().unwrap(),
-            ],
-        );
-        edit(&work);
-        run_git(Some(&work), &["add", "-A"]);
-        run_git(
-            Some(&work),
-            &[
-                "-c",
-                "user.name=Pat Person",
-                "-c",
-                "user.email=pat@acme.test",
-                "commit",
-                "-q",
-                "-m",
-                message,
-            ],
-        );
-        run_git(Some(&work), &["push", "-q", "origin", "main"]);
+        berth_tests::git::hand_commit(&self.repo, self.dir.path(), message, edit);
     }
 
     /// Merges pull request `number` with `method` and tells Berth, as GitHub's webhook would.
@@ -204,19 +178,6 @@ impl Fixture {
         assert_eq!(answer["outcome"], "merged", "{answer}");
         sha
     }
-}
-
-fn run_git(dir: Option<&Path>, args: &[&str]) {
-    let mut command = Command::new("git");
-    if let Some(dir) = dir {
-        command.current_dir(dir);
-    }
-    let out = command.args(args).output().expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn id(request: &Value) -> &str {

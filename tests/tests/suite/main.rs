@@ -12,6 +12,7 @@ mod github_backend;
 mod gitops;
 mod group_commit;
 mod history;
+mod index;
 mod infra;
 mod pull_requests;
 mod status;
