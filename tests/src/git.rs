@@ -212,7 +212,12 @@ pub fn hand_commit(repo: &Path, scratch: &Path, message: &str, edit: impl FnOnce
     let work = scratch.join(format!("hand-{}", ulid::Ulid::new()));
     run_git(
         None,
-        &["clone", "-q", repo.to_str().unwrap(), work.to_str().unwrap()],
+        &[
+            "clone",
+            "-q",
+            repo.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
     );
     edit(&work);
     run_git(Some(&work), &["add", "-A"]);

@@ -64,9 +64,6 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
         return crate::restore::plan_restore(request, restore, files);
     }
     let before = TenantModel::read(tenant, files)?;
-    if before.is_some() {
-        refuse_invalid(tenant, files)?;
-    }
 
     let (after, summary) = match (&request.action, &before) {
         (Action::Revert(restore), _) => {
@@ -111,14 +108,31 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
 
     let mut change = diff(tenant, before.as_ref(), after.as_ref(), files)?;
     check_against_charts(request, &change, files)?;
+    if before.is_some() {
+        refuse_carried_breakage(tenant, files, &change)?;
+    }
     change.message = format!("{summary}\n\n{}\n", request_trailers(request));
     Ok(change)
 }
 
-/// Refuses to plan on top of a tenant whose files fail the pull-request review (a direct push
-/// can bypass it): the change would carry the breakage on. The first problem names the file.
-fn refuse_invalid(tenant: &TenantName, files: &RepoFiles) -> Result<(), PlanError> {
-    let problems = crate::review::review_tenant(tenant, files);
+/// Refuses a change on top of a tenant whose files fail the pull-request review (a direct push
+/// can bypass it, a catalog change can break tenants that were fine) when the change leaves a
+/// problem in place: it would carry the breakage on. A change that fixes every problem (the
+/// module a stricter catalog no longer allows disabled, the tenant deleted) goes through. The
+/// first problem left names the file.
+fn refuse_carried_breakage(
+    tenant: &TenantName,
+    files: &RepoFiles,
+    change: &Change,
+) -> Result<(), PlanError> {
+    let before = crate::review::review_tenant(tenant, files);
+    if before.is_empty() {
+        return Ok(());
+    }
+    let mut after_files = files.clone();
+    change.apply_to(&mut after_files);
+    let after = crate::review::review_tenant(tenant, &after_files);
+    let problems: Vec<_> = before.iter().filter(|p| after.contains(p)).collect();
     let Some(first) = problems.first() else {
         return Ok(());
     };

@@ -687,8 +687,18 @@ fn a_tenant_broken_by_hand_takes_no_change_until_it_is_fixed() {
         }
         other => panic!("refused as invalid in Git, not {other:?}"),
     }
-    assert!(plan(&patch("acme", json!({"tier": "premium"})), &files).is_err());
+    assert!(plan(&patch("acme", json!({"display_name": "Acme"})), &files).is_err());
+    // A change that fixes the breakage goes through: tenant.yaml's tier brought in line.
+    assert!(plan(&patch("acme", json!({"tier": "premium"})), &files).is_ok());
 
     // Fixed by hand: the same request goes through.
     assert!(plan(&enable("acme", "dev", "vault", json!({})), &healthy).is_ok());
+
+    // A change that removes the breakage goes through: deleting the tenant.
+    let delete = Request {
+        id: "01REQDELETE".into(),
+        tenant: tenant("acme"),
+        action: Action::DeleteTenant,
+    };
+    assert!(plan(&delete, &files).is_ok());
 }

@@ -23,8 +23,9 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     BillingLink, Claim, ClusterHealth, CommitLease, DEFAULT_REQUEST_RETENTION, HEALTH_ITEM,
-    IdempotencyRecord, LeaseTaken, Observation, ObservationKey, ObservationsWritten, RequestRecord,
-    StatusRecord, Store, StoreError, StoredResponse, TenantEntry, TenantHealth, now_epoch,
+    IdempotencyRecord, IndexTip, LeaseTaken, Observation, ObservationKey, ObservationsWritten,
+    RequestRecord, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, TenantHealth,
+    now_epoch,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -897,6 +898,14 @@ impl Store for DynamoStore {
 
     async fn list_tenant_health(&self) -> Result<Vec<TenantHealth>, StoreError> {
         self.query_kind(HEALTH_KIND).await
+    }
+
+    async fn index_tip(&self) -> Result<Option<IndexTip>, StoreError> {
+        self.get("INDEX".into(), "GIT").await
+    }
+
+    async fn put_index_tip(&self, tip: &IndexTip) -> Result<(), StoreError> {
+        self.put(Self::item("INDEX".into(), "GIT", tip)?).await
     }
 
     async fn put_cluster_health(&self, health: &ClusterHealth) -> Result<(), StoreError> {

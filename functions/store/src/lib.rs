@@ -12,9 +12,9 @@ pub use dynamo::{DynamoStore, create_table, create_table_without_ttl, dynamodb_c
 pub use local::LocalStore;
 pub use records::{
     BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM, IdempotencyRecord,
-    IndexProblem, LastChange, LeaseTaken, Observation, ObservationKey, ObservationsWritten,
-    Registration, RequestRecord, RequestState, ScheduledChange, StatusRecord, StoredResponse,
-    TenantEntry, TenantHealth,
+    IndexProblem, IndexTip, LastChange, LeaseTaken, Observation, ObservationKey,
+    ObservationsWritten, Registration, RequestRecord, RequestState, ScheduledChange, StatusRecord,
+    StoredResponse, TenantEntry, TenantHealth,
 };
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -133,6 +133,10 @@ pub trait Store: Send + Sync {
     ) -> Result<std::collections::BTreeMap<ObservationKey, String>, StoreError>;
     /// Every tenant's overall health.
     async fn list_tenant_health(&self) -> Result<Vec<TenantHealth>, StoreError>;
+
+    /// The branch tip the tenant index was last brought fully in line with Git at, if any.
+    async fn index_tip(&self) -> Result<Option<IndexTip>, StoreError>;
+    async fn put_index_tip(&self, tip: &IndexTip) -> Result<(), StoreError>;
 
     async fn put_cluster_health(&self, health: &ClusterHealth) -> Result<(), StoreError>;
     async fn get_cluster_health(&self) -> Result<Option<ClusterHealth>, StoreError>;

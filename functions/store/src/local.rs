@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use self::shared_file::SharedFile;
 use crate::{
     BillingLink, Claim, ClusterHealth, CommitLease, DEFAULT_REQUEST_RETENTION, HEALTH_ITEM,
-    IdempotencyRecord, LeaseTaken, Observation, ObservationKey, ObservationsWritten, RequestRecord,
-    RequestState, StatusRecord, Store, StoreError, StoredResponse, TenantEntry, TenantHealth,
-    now_epoch,
+    IdempotencyRecord, IndexTip, LeaseTaken, Observation, ObservationKey, ObservationsWritten,
+    RequestRecord, RequestState, StatusRecord, Store, StoreError, StoredResponse, TenantEntry,
+    TenantHealth, now_epoch,
 };
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -32,6 +32,8 @@ struct Data {
     health: BTreeMap<String, TenantHealth>,
     #[serde(default)]
     cluster: Option<ClusterHealth>,
+    #[serde(default)]
+    index_tip: Option<IndexTip>,
     #[serde(default)]
     commit_lease: Option<CommitLease>,
     /// Replaced by every write of observations (see [`Store::observation_generation`]).
@@ -454,6 +456,15 @@ impl Store for LocalStore {
 
     async fn list_tenant_health(&self) -> Result<Vec<TenantHealth>, StoreError> {
         Ok(self.read(|d| d.health.values().cloned().collect()).await)
+    }
+
+    async fn index_tip(&self) -> Result<Option<IndexTip>, StoreError> {
+        Ok(self.read(|d| d.index_tip.clone()).await)
+    }
+
+    async fn put_index_tip(&self, tip: &IndexTip) -> Result<(), StoreError> {
+        let tip = tip.clone();
+        self.write(move |d| d.index_tip = Some(tip)).await
     }
 
     async fn put_cluster_health(&self, health: &ClusterHealth) -> Result<(), StoreError> {

@@ -381,3 +381,10 @@ pub struct BillingLink {
     #[serde(default)]
     pub scheduled: Option<ScheduledChange>,
 }
+
+/// `INDEX / GIT`: the branch tip the tenant index was last brought fully in line with, so a
+/// process that starts cold knows, from one read, that an unmoved tip needs no reconciling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexTip {
+    pub tip: String,
+}

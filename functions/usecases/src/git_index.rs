@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use berth_core::schema::CHART_READS;
 use berth_core::tenant_index::{IndexedTenant, folder_digests, index_tenant, request_for_tenant};
 use berth_core::{RepoFiles, TenantName};
-use berth_store::{IndexProblem, LastChange, TenantEntry};
+use berth_store::{IndexProblem, IndexTip, LastChange, TenantEntry};
 use serde::Serialize;
 
 use crate::error::UseCaseError;
@@ -48,10 +48,11 @@ pub struct IndexPass {
     pub store_reads: usize,
 }
 
-/// What one process last reconciled: the tip, and each entry's folder digest as stored.
+/// What one process last reconciled: the tip, and each entry's folder digest as stored
+/// (`None` until this process needed them: a cold start on an unmoved tip reads no entry).
 struct Known {
     tip: Option<String>,
-    digests: BTreeMap<String, Option<String>>,
+    digests: Option<BTreeMap<String, Option<String>>>,
 }
 
 /// Reconciles the tenant index with Git; holds what this process last left, so a warm sweeper
@@ -88,20 +89,27 @@ impl GitIndex {
         read_at: &str,
     ) -> Result<IndexPass, UseCaseError> {
         let mut guard = self.known.lock().await;
-        if guard.as_ref().and_then(|k| k.tip.as_deref()) == Some(tip) {
-            return Ok(IndexPass {
-                tip_unmoved: true,
-                ..Default::default()
+        let mut pass = IndexPass::default();
+        if guard.is_none() {
+            // Cold: one read says whether the index is already in line with this tip.
+            pass.store_reads += 1;
+            let stored = services.store.index_tip().await?;
+            *guard = Some(Known {
+                tip: stored.map(|t| t.tip),
+                digests: None,
             });
         }
-        let mut pass = IndexPass::default();
+        if guard.as_ref().and_then(|k| k.tip.as_deref()) == Some(tip) {
+            pass.tip_unmoved = true;
+            return Ok(pass);
+        }
         // Taken out: a failure below leaves nothing remembered, and the next pass reads afresh.
-        let known = guard.take();
+        let known = guard.take().and_then(|k| k.digests);
         let mut listed: BTreeMap<String, TenantEntry> = BTreeMap::new();
         // A warm pass knows only what it wrote itself; a cold one listed the whole index.
         let warm = known.is_some();
         let mut digests = match known {
-            Some(k) => k.digests,
+            Some(digests) => digests,
             None => {
                 pass.store_reads += 1;
                 listed = services
@@ -211,9 +219,17 @@ impl GitIndex {
         }
         // What was deferred or kept must be looked at again, even if the tip stays put.
         let settled = pass.deferred == 0 && pass.newer_kept == 0;
+        if settled {
+            services
+                .store
+                .put_index_tip(&IndexTip {
+                    tip: tip.to_owned(),
+                })
+                .await?;
+        }
         *guard = Some(Known {
             tip: settled.then(|| tip.to_owned()),
-            digests,
+            digests: Some(digests),
         });
         Ok(pass)
     }

@@ -100,13 +100,18 @@ async fn the_index_lists_what_git_holds_whoever_changed_it() {
     let globex = &listed["globex"];
     assert_eq!(
         (&globex["tier"], &globex["state"], &globex["owner"]),
-        (&json!("premium"), &json!("active"), &json!("platform@globex.test"))
+        (
+            &json!("premium"),
+            &json!("active"),
+            &json!("platform@globex.test")
+        )
     );
     assert_eq!(globex["display_name"], "Globex");
     assert!(globex["problems"].as_array().unwrap().is_empty());
 
     // Berth's own request is listed at once; the next sweep finds its entry current.
-    let body = json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]});
+    let body =
+        json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]});
     let (status, created) = api.call(Method::POST, "/v1/tenants", Some(body)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
     let acme = &api.listed().await["acme"];
@@ -114,7 +119,10 @@ async fn the_index_lists_what_git_holds_whoever_changed_it() {
     assert_eq!(acme["last_change"]["request"], created["id"]);
     let after_create = sweeper.sweep().await.unwrap();
     assert_eq!(
-        (after_create.index.pass.written, after_create.index.pass.removed),
+        (
+            after_create.index.pass.written,
+            after_create.index.pass.removed
+        ),
         (0, 0),
         "the entry Berth wrote already matches Git: {:?}",
         after_create.index
@@ -198,7 +206,10 @@ async fn the_index_lists_what_git_holds_whoever_changed_it() {
     });
     sweeper.sweep().await.unwrap();
     let initech = &api.listed().await["initech"];
-    assert_eq!(initech["state"], "suspended", "as the seed has it: {initech}");
+    assert_eq!(
+        initech["state"], "suspended",
+        "as the seed has it: {initech}"
+    );
     assert!(initech["problems"].as_array().unwrap().is_empty());
     let (status, body) = api
         .call(
@@ -303,7 +314,10 @@ async fn reconciling_costs_nothing_on_an_unmoved_tip_and_only_the_changed_tenant
 
     let first = sweeper.sweep().await.unwrap();
     assert_eq!(first.index.pass.written, FLEET, "{:?}", first.index);
-    assert_eq!(first.index.pass.store_reads, 1, "one listing of the index");
+    assert_eq!(
+        first.index.pass.store_reads, 2,
+        "the reconciled tip, then one listing of the index"
+    );
     assert_eq!(store.list_tenants().await.unwrap().len(), FLEET);
 
     // The tip did not move: the index costs no read and no write, of the store or of Git.
@@ -313,6 +327,7 @@ async fn reconciling_costs_nothing_on_an_unmoved_tip_and_only_the_changed_tenant
     assert_eq!(unmoved.index.pass.git_reads, 0);
     assert_eq!(recorder.items_returned().get("TENANT"), None);
     assert_eq!(recorder.calls().get("BatchWriteItem"), None);
+    let puts_unmoved = recorder.calls().get("PutItem").copied().unwrap_or(0);
 
     // Three tenants renamed by hand: those three are read and written, no other.
     let changed = [1, 2_500, FLEET - 1].map(fleet::tenant_name);
@@ -327,13 +342,22 @@ async fn reconciling_costs_nothing_on_an_unmoved_tip_and_only_the_changed_tenant
     let moved = sweeper.sweep().await.unwrap();
     let pass = &moved.index.pass;
     assert_eq!((pass.written, pass.removed), (3, 0), "{pass:?}");
-    assert_eq!(pass.store_reads, 3, "each changed entry read once: {pass:?}");
+    assert_eq!(
+        pass.store_reads, 3,
+        "each changed entry read once: {pass:?}"
+    );
     assert_eq!(
         recorder.items_returned().get("TENANT"),
         Some(&3),
         "no other tenant item read"
     );
     assert_eq!(recorder.calls().get("BatchWriteItem"), Some(&1));
+    assert_eq!(
+        recorder.calls().get("PutItem"),
+        Some(&(puts_unmoved + 1)),
+        "the reconciled tip beyond what an unmoved sweep writes: {:?}",
+        recorder.calls()
+    );
     // Chart files for the review, and one history read per changed tenant.
     assert_eq!(pass.git_reads, 1 + 3, "{pass:?}");
     for tenant in &changed {
@@ -345,22 +369,22 @@ async fn reconciling_costs_nothing_on_an_unmoved_tip_and_only_the_changed_tenant
         assert_eq!(entry.last_change.unwrap().source, "git");
     }
 
-    // A cold sweeper on the same tip lists the index once and writes nothing.
+    // A cold sweeper on the same tip reads the reconciled tip, and no entry.
     let cold = Sweeper::new(
         Services::new(
-            berth_tests::backend::committer(
-                running.repo.to_str().unwrap(),
-                &dir.path().join("b"),
-            )
-            .await,
+            berth_tests::backend::committer(running.repo.to_str().unwrap(), &dir.path().join("b"))
+                .await,
             Arc::clone(&store),
         ),
         None,
     );
+    recorder.reset();
     let pass = cold.sweep().await.unwrap().index.pass;
+    assert!(pass.tip_unmoved, "{pass:?}");
     assert_eq!(
         (pass.store_reads, pass.written, pass.git_reads),
         (1, 0, 0),
         "{pass:?}"
     );
+    assert_eq!(recorder.items_returned().get("INDEX"), Some(&1));
 }
