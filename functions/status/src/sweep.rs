@@ -79,8 +79,8 @@ pub struct SweepReport {
     pub problems: Vec<String>,
     /// What reconciling the tenant index with Git did.
     pub index: IndexReport,
-    /// Milliseconds spent reading Git, reading the cluster, diffing and writing the store, and
-    /// moving requests (with due schedules).
+    /// Milliseconds spent reading Git, reconciling the tenant index, reading the cluster,
+    /// diffing and writing the store, and moving requests (with due schedules).
     pub millis: PhaseMillis,
 }
 
@@ -105,6 +105,8 @@ struct DigestsDiffed {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PhaseMillis {
     pub git: u128,
+    /// Bringing the tenant index in line with Git (reads and writes of the index included).
+    pub index: u128,
     pub cluster: u128,
     /// Learning the stored digests (included in `store`).
     pub digests: u128,
@@ -182,14 +184,15 @@ impl Sweeper {
             .read(vec!["tenants/".into()])
             .await?;
         let desired = desired_state(&snapshot.files);
+        millis.git = clock.elapsed().as_millis();
         let revision = snapshot.tip.clone();
         let index = self.reconcile_index(snapshot, &read_at).await;
-        millis.git = clock.elapsed().as_millis();
+        millis.index = clock.elapsed().as_millis() - millis.git;
         for problem in &desired.problems {
             tracing::warn!(path = %problem.path, reason = %problem.reason, "tenant folder skipped");
         }
         let read = self.read_cluster().await;
-        millis.cluster = clock.elapsed().as_millis() - millis.git;
+        millis.cluster = clock.elapsed().as_millis() - millis.git - millis.index;
         let now = now_rfc3339();
         let (slots, kube_calls, cluster) = match &read.objects {
             Ok(objects) => (observe(&desired, objects), objects.calls, "ok".to_owned()),
@@ -221,14 +224,15 @@ impl Sweeper {
         if self.record_cluster_health(&read, &now).await? {
             report.writes += 1;
         }
-        millis.store = clock.elapsed().as_millis() - millis.git - millis.cluster;
+        millis.store = clock.elapsed().as_millis() - millis.git - millis.index - millis.cluster;
         let cluster_read = read.objects.as_ref().ok();
         report.requests_advanced = self
             .advance_requests(&desired, &slots, cluster_read, &report.revision, None)
             .await?;
         report.scheduled_carried_out =
             berth_usecases::schedules::carry_out_due(&self.services, epoch_seconds_now()).await?;
-        millis.requests = clock.elapsed().as_millis() - millis.git - millis.cluster - millis.store;
+        millis.requests =
+            clock.elapsed().as_millis() - millis.git - millis.index - millis.cluster - millis.store;
         report.millis = millis;
         Ok(report)
     }

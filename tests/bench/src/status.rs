@@ -168,6 +168,7 @@ impl Bench<'_> {
         let mut phases = Vec::new();
         for (name, millis) in [
             ("git", m.git),
+            ("index", m.index),
             ("cluster", m.cluster),
             ("store", m.store),
             ("requests", m.requests),
@@ -185,6 +186,23 @@ impl Bench<'_> {
             phases.join(", "),
             m.digests
         );
+        let index = &report.index.pass;
+        println!(
+            "{:<38} index: {} written, {} removed, {} store reads, {} Git reads{}",
+            "",
+            index.written,
+            index.removed,
+            index.store_reads,
+            index.git_reads,
+            if index.tip_unmoved {
+                " (tip unmoved)"
+            } else {
+                ""
+            },
+        );
+        if let Some(error) = &report.index.error {
+            bail!("the tenant index could not be reconciled: {error}");
+        }
         Ok(Measured {
             report,
             wall,
