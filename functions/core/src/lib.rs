@@ -15,6 +15,7 @@ pub mod files;
 pub mod names;
 pub mod paths;
 pub mod plan;
+pub mod pr_plan;
 pub mod promote;
 pub mod request;
 pub mod restore;

@@ -702,3 +702,60 @@ fn a_tenant_broken_by_hand_takes_no_change_until_it_is_fixed() {
     };
     assert!(plan(&delete, &files).is_ok());
 }
+
+#[test]
+fn a_pull_requests_plan_names_what_the_merge_will_do() {
+    use berth_core::pr_plan::plan_tenant;
+    let mut before = repo();
+    plan_and_apply(
+        &mut before,
+        &create(json!({"name": "zeta", "tier": "standard", "envs": ["dev"], "modules": ["vault"]})),
+    );
+    let mut after = before.clone();
+    plan_and_apply(
+        &mut after,
+        &create(
+            json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}),
+        ),
+    );
+    plan_and_apply(&mut after, &patch("zeta", json!({"tier": "premium"})));
+    plan_and_apply(
+        &mut after,
+        &enable(
+            "zeta",
+            "dev",
+            "vault",
+            json!({"version": "1.5.0", "values": {"replicas": 3}}),
+        ),
+    );
+    plan_and_apply(&mut after, &enable("zeta", "dev", "monitoring", json!({})));
+
+    let acme = plan_tenant(&tenant("acme"), &before, &after);
+    assert_eq!(acme.kind, "created");
+    assert_eq!(acme.applications_created, ["acme-dev", "acme-dev-postgres"]);
+    let zeta = plan_tenant(&tenant("zeta"), &before, &after);
+    assert_eq!(zeta.kind, "updated");
+    assert!(
+        zeta.lines.contains(&"tier standard → premium".to_owned()),
+        "{zeta:?}"
+    );
+    assert!(
+        zeta.lines.iter().any(|l| l.contains("reconfigure vault")
+            && l.contains("→ 1.5.0")
+            && l.contains("`replicas`")),
+        "{zeta:?}"
+    );
+    assert!(
+        zeta.lines
+            .iter()
+            .any(|l| l == "dev: enable monitoring (version the chart's)"),
+        "{zeta:?}"
+    );
+    assert_eq!(zeta.applications_created, ["zeta-dev-monitoring"]);
+    let gone = plan_tenant(&tenant("zeta"), &after, &before);
+    assert!(
+        gone.lines.iter().any(|l| l == "dev: disable monitoring"),
+        "{gone:?}"
+    );
+    assert_eq!(gone.applications_pruned, ["zeta-dev-monitoring"]);
+}

@@ -5,6 +5,7 @@
 //! faults: a branch moved between read and write, a commit applied and then answered 502, a
 //! slow answer, rate limits. It counts every call it receives.
 
+mod comments;
 pub mod graphql;
 pub mod pulls;
 mod rest;
@@ -86,6 +87,8 @@ struct Shared {
     writes: Mutex<()>,
     pulls: Mutex<Vec<pulls::Pull>>,
     labels: Mutex<BTreeSet<String>>,
+    /// Issue and pull-request comments, in the order they were created.
+    comments: Mutex<Vec<comments::Comment>>,
     app: Mutex<AppTokens>,
     /// Commit mutations refused with `STALE_DATA`: races lost by their writers.
     stale_commits: std::sync::atomic::AtomicUsize,
@@ -134,6 +137,7 @@ impl GithubServer {
             writes: Mutex::new(()),
             pulls: Mutex::new(Vec::new()),
             labels: Mutex::new(BTreeSet::new()),
+            comments: Mutex::new(Vec::new()),
             app: Mutex::new(AppTokens {
                 app_id: TEST_APP_ID,
                 installation_id: TEST_INSTALLATION_ID,
@@ -183,6 +187,14 @@ impl GithubServer {
                 "/repos/{owner}/{repo}/pulls/{number}/files",
                 get(rest::pull_files),
             )
+            .route(
+                "/repos/{owner}/{repo}/issues/{number}/comments",
+                get(comments::list).post(comments::create),
+            )
+            .route(
+                "/repos/{owner}/{repo}/issues/comments/{id}",
+                patch(comments::update),
+            )
             .layer(from_fn_with_state(state.clone(), gate))
             .with_state(state);
         let (url, task) = crate::serve::serve_loopback(router).await;
@@ -211,6 +223,18 @@ impl GithubServer {
         self.shared
             .stale_commits
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The bodies of pull request (or issue) `number`'s comments, oldest first.
+    pub fn comments(&self, number: u64) -> Vec<String> {
+        self.shared
+            .comments
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|c| c.issue == number)
+            .map(|c| c.body.clone())
+            .collect()
     }
 
     pub fn statuses(&self) -> Vec<RecordedStatus> {

@@ -59,7 +59,10 @@ impl Fixture {
     /// A person's pull request #`number`: `edit` applied to a clone of main, pushed as
     /// `refs/pull/<number>/head` the way GitHub exposes it. Returns the head commit.
     fn open_pull_request(&self, number: u32, edit: impl FnOnce(&Path)) -> String {
-        let work = self.dir.path().join(format!("pr-{number}"));
+        let work = self
+            .dir
+            .path()
+            .join(format!("pr-{number}-{}", ulid::Ulid::new()));
         let run = |args: &[&str], dir: &Path| {
             let out = Command::new("git")
                 .current_dir(dir)
@@ -101,7 +104,8 @@ impl Fixture {
                 "push",
                 "--quiet",
                 "origin",
-                &format!("HEAD:refs/pull/{number}/head"),
+                // Forced: a later push to the same pull request replaces its head.
+                &format!("+HEAD:refs/pull/{number}/head"),
             ],
             &work,
         );
@@ -158,7 +162,126 @@ async fn a_valid_hand_edit_gets_success() {
         (sha.as_str(), "success", "berth/validate")
     );
     assert_eq!(statuses[0].repository, "platform/tenants");
-    assert_eq!(f.github.calls(), 1);
+    // The plan comment's two calls (list, create), then the status.
+    assert_eq!(f.github.calls(), 3);
+    assert_eq!(f.github.comments(1).len(), 1);
+}
+
+/// Copies `tenants/acme` to `tenants/<name>` in the work tree, renamed, as a person creating a
+/// tenant by hand would.
+fn copy_acme_as(work: &Path, name: &str) {
+    let from = work.join("tenants/acme");
+    for entry in walk(&from) {
+        let relative = entry.strip_prefix(&from).unwrap();
+        let to = work.join("tenants").join(name).join(relative);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let text = std::fs::read_to_string(&entry).unwrap();
+        std::fs::write(to, text.replace("acme", name)).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// acme moved to premium, by hand, in every file that names its tier.
+fn acme_to_premium(work: &Path) {
+    for file in walk(&work.join("tenants/acme")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replace("tier: standard", "tier: premium")).unwrap();
+    }
+}
+
+/// vault enabled for acme in dev, by hand, beside its postgres.
+fn acme_with_vault(work: &Path) {
+    let modules = work.join("tenants/acme/dev/modules");
+    let text = std::fs::read_to_string(modules.join("postgres.yaml")).unwrap();
+    std::fs::write(
+        modules.join("vault.yaml"),
+        text.replace("postgres", "vault"),
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_persons_pull_request_gets_one_plan_comment_edited_on_every_push() {
+    let f = Fixture::new().await;
+    let sha = f.open_pull_request(7, |w| {
+        copy_acme_as(w, "beta");
+        acme_to_premium(w);
+        acme_with_vault(w);
+    });
+    let (status, answer) = f
+        .deliver("pull_request", "plan-1", pull_request(7, &sha))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["review"]["state"], "success", "{answer}");
+    let comments = f.github.comments(7);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let plan = &comments[0];
+    assert!(plan.starts_with("<!-- berth-plan -->"), "{plan}");
+    assert!(
+        plan.contains("changes 2 tenant(s) (1 created, 1 updated)"),
+        "{plan}"
+    );
+    assert!(plan.contains("#### `beta`: created"), "{plan}");
+    assert!(plan.contains("`beta-dev`, `beta-dev-postgres`"), "{plan}");
+    assert!(plan.contains("tier standard → premium"), "{plan}");
+    assert!(plan.contains("dev: enable vault"), "{plan}");
+    assert!(
+        plan.contains("Argo CD Applications created: `acme-dev-vault`"),
+        "{plan}"
+    );
+
+    // A second push edits the same comment.
+    let sha = f.open_pull_request(7, |w| {
+        copy_acme_as(w, "beta");
+        acme_to_premium(w);
+    });
+    let mut synchronize = pull_request(7, &sha);
+    synchronize["action"] = json!("synchronize");
+    let (status, answer) = f.deliver("pull_request", "plan-2", synchronize).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let comments = f.github.comments(7);
+    assert_eq!(
+        comments.len(),
+        1,
+        "edited in place, never a new one: {comments:?}"
+    );
+    assert!(!comments[0].contains("enable vault"), "{}", comments[0]);
+    assert!(
+        comments[0].contains("tier standard → premium"),
+        "{}",
+        comments[0]
+    );
+
+    // A review problem is named in the comment, and fails berth/validate.
+    let sha = f.open_pull_request(8, |w| {
+        let module = "tenant:\n  name: acme\n  tier: standard\n  env: dev\nmodule:\n  name: kafka\nsuspended: false\n";
+        std::fs::write(w.join("tenants/acme/dev/modules/kafka.yaml"), module).unwrap();
+    });
+    let (_, answer) = f
+        .deliver("pull_request", "plan-3", pull_request(8, &sha))
+        .await;
+    assert_eq!(answer["review"]["state"], "failure", "{answer}");
+    let plan = &f.github.comments(8)[0];
+    assert!(
+        plan.contains("fails Berth's review with 1 problem(s)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("`tenants/acme/dev/modules/kafka.yaml` `module.name`: unknown module kafka"),
+        "{plan}"
+    );
 }
 
 #[tokio::test]

@@ -20,11 +20,13 @@ use octocrab::Octocrab;
 use octocrab::models::StatusState;
 use octocrab::secrecy::ExposeSecret;
 
+use super::plan_comment::{PullRef, upsert_plan_comment};
 use super::{Effect, event_record};
 use crate::error::UseCaseError;
 use crate::git_index::{ChangeCommit, refresh_pushed};
 use crate::pull_request::follow;
 use crate::services::Services;
+use berth_core::pr_plan::{COMMENT_LIMIT, plan_tenant, render_comment};
 
 /// A pull request's review: what Berth set as its `berth/validate` status, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,6 +232,19 @@ async fn review_pull_request(
     for tenant in &tenants {
         problems.extend(review_tenant(tenant, &snapshot.files));
     }
+    // The plan first: a retry after a failed status finds and edits the same comment.
+    let is_berths = pr
+        .head_ref
+        .as_deref()
+        .is_some_and(|r| r.starts_with("berth/"));
+    if !is_berths && !tenants.is_empty() {
+        let pull = PullRef {
+            owner,
+            repo,
+            number,
+        };
+        comment_plan(services, api, pull, &tenants, &snapshot.files, &problems).await?;
+    }
 
     let (state, description) = if problems.is_empty() {
         (
@@ -271,6 +286,26 @@ async fn review_pull_request(
     record.commit = Some(sha.to_owned());
     record.pr_url = pr.html_url.clone();
     Ok(Effect::Reviewed { record, review })
+}
+
+/// Writes the plan of a person's pull request as its Berth comment: each touched tenant as the
+/// branch has it against the pull request's `head` files.
+async fn comment_plan(
+    services: &Services,
+    api: &GithubApi,
+    pull: PullRef<'_>,
+    tenants: &BTreeSet<TenantName>,
+    head: &berth_core::RepoFiles,
+    problems: &[Problem],
+) -> Result<(), UseCaseError> {
+    let reads = tenants.iter().map(berth_core::paths::tenant_dir).collect();
+    let base = services.committer.read(reads).await?;
+    let plans: Vec<_> = tenants
+        .iter()
+        .map(|t| plan_tenant(t, &base.files, head))
+        .collect();
+    let comment = render_comment(&plans, problems, COMMENT_LIMIT);
+    upsert_plan_comment(api, pull, &comment).await
 }
 
 /// A closed `berth/<request id>` pull request: merged, its request is `merged` with the merge
