@@ -57,18 +57,20 @@ pub(super) async fn list(
     Json(listed).into_response()
 }
 
-fn body_of(body: &Value) -> Result<String, Response> {
+/// The comment's text, or `None` when GitHub would refuse it ([`refused`] answers that).
+fn body_of(body: &Value) -> Option<String> {
     let text = body["body"].as_str().unwrap_or_default();
-    if text.is_empty() || text.chars().count() > BODY_LIMIT {
-        return Err((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"message": "Validation Failed",
-                "errors": [{"resource": "IssueComment", "code": "custom", "field": "body",
-                    "message": "body is too long (maximum is 65536 characters)"}]})),
-        )
-            .into_response());
-    }
-    Ok(text.to_owned())
+    (!text.is_empty() && text.chars().count() <= BODY_LIMIT).then(|| text.to_owned())
+}
+
+fn refused() -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"message": "Validation Failed",
+            "errors": [{"resource": "IssueComment", "code": "custom", "field": "body",
+                "message": "body is too long (maximum is 65536 characters)"}]})),
+    )
+        .into_response()
 }
 
 /// `POST /repos/{owner}/{repo}/issues/{number}/comments`.
@@ -77,9 +79,8 @@ pub(super) async fn create(
     Path((_, _, number)): Path<(String, String, u64)>,
     Json(body): Json<Value>,
 ) -> Response {
-    let text = match body_of(&body) {
-        Ok(text) => text,
-        Err(refused) => return refused,
+    let Some(text) = body_of(&body) else {
+        return refused();
     };
     let mut comments = state.0.comments.lock().expect("lock");
     let comment = Comment {
@@ -97,9 +98,8 @@ pub(super) async fn update(
     Path((_, _, id)): Path<(String, String, u64)>,
     Json(body): Json<Value>,
 ) -> Response {
-    let text = match body_of(&body) {
-        Ok(text) => text,
-        Err(refused) => return refused,
+    let Some(text) = body_of(&body) else {
+        return refused();
     };
     let mut comments = state.0.comments.lock().expect("lock");
     match comments.iter_mut().find(|c| c.id == id) {
