@@ -21,7 +21,7 @@ use berth_core::{Change, PlanError, RepoFiles};
 pub use berth_core::file_diff::{FileChange, FileChangeKind, file_changes};
 pub use git2_backend::{Git2Committer, Git2Config};
 pub use github::pulls::{
-    AutoMerge, GithubPulls, OpenedPullRequest, PullRequestDraft, PullRequestState,
+    AutoMerge, GithubPulls, OpenedPullRequest, PullRequestDraft, PullRequestState, UnreviewedPull,
 };
 pub use github::{GithubCommitter, GithubConfig, GithubCredential};
 pub use remote::RemoteUrl;

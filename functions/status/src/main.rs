@@ -6,6 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_status::{Sweeper, sync_timeout_from_env};
+use berth_usecases::git_settings::{github_api_url, github_credential_from_env};
+use berth_usecases::intake::github::GithubApi;
 use berth_usecases::settings::ServiceSettings;
 use berth_usecases::telemetry;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
@@ -25,6 +27,13 @@ async fn main() -> anyhow::Result<()> {
     let cluster = source.map(|s| Arc::new(ClusterConnector::new(s)));
     let services = settings.into_services().context("configuration")?;
     let mut sweeper = Sweeper::new(services, cluster).with_claim_lease(claim_lease);
+    // With a GitHub credential, the sweep reviews pull requests whose delivery failed.
+    let nonempty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    if let Some(credential) = github_credential_from_env(nonempty).context("configuration")? {
+        let url = github_api_url(nonempty("BERTH_GITHUB_API_URL")).context("configuration")?;
+        let api = GithubApi::new(&url, Some(credential)).map_err(|e| anyhow!(e))?;
+        sweeper = sweeper.with_github_api(api);
+    }
     if let Some(timeout) = sync_timeout_from_env(var).map_err(|e| anyhow!(e))? {
         sweeper = sweeper.with_sync_timeout(timeout);
     }

@@ -18,6 +18,7 @@ use berth_store::{
 };
 use berth_usecases::Services;
 use berth_usecases::git_index::{GitIndex, IndexPass};
+use berth_usecases::intake::github::{GithubApi, review_missed};
 use berth_usecases::pull_request::{follow, open_for};
 use berth_usecases::submit::{
     DEFAULT_CLAIM_LEASE, pr_branch, record_landing, refresh_tenant_index,
@@ -72,6 +73,8 @@ pub struct SweepReport {
     /// sweep committed or otherwise settled as the commit lease's holder.
     pub pending_settled: usize,
     pub scheduled_carried_out: usize,
+    /// People's pull requests whose review was missed (their delivery failed), reviewed now.
+    pub pulls_reviewed: usize,
     /// The digests diffed against were this process's own, confirmed current by the
     /// observation generation alone (a warm sweeper), rather than read from the store.
     pub digests_cached: bool,
@@ -127,6 +130,9 @@ pub struct Sweeper {
     digests: tokio::sync::Mutex<Option<KnownDigests>>,
     /// The tenant index as this process last reconciled it with Git.
     index: GitIndex,
+    /// GitHub's API for the reviews of pull requests whose delivery failed; `None` without a
+    /// GitHub credential.
+    github: Option<GithubApi>,
 }
 
 /// The stored digests as of one observation generation.
@@ -152,6 +158,7 @@ impl Sweeper {
             sync_timeout: DEFAULT_SYNC_TIMEOUT,
             digests: tokio::sync::Mutex::new(None),
             index: GitIndex::new(),
+            github: None,
         }
     }
 
@@ -163,6 +170,12 @@ impl Sweeper {
 
     pub fn with_sync_timeout(mut self, sync_timeout: Duration) -> Self {
         self.sync_timeout = sync_timeout;
+        self
+    }
+
+    /// Reviews the pull requests whose review was missed, through `api`.
+    pub fn with_github_api(mut self, api: GithubApi) -> Self {
+        self.github = Some(api);
         self
     }
 
@@ -231,6 +244,7 @@ impl Sweeper {
             .await?;
         report.scheduled_carried_out =
             berth_usecases::schedules::carry_out_due(&self.services, epoch_seconds_now()).await?;
+        report.pulls_reviewed = self.review_missed_pulls().await;
         millis.requests =
             clock.elapsed().as_millis() - millis.git - millis.index - millis.cluster - millis.store;
         report.millis = millis;
@@ -252,6 +266,21 @@ impl Sweeper {
                     pass: IndexPass::default(),
                     error: Some(e.message),
                 }
+            }
+        }
+    }
+
+    /// Reviews the open pull requests whose delivery failed; GitHub being unreachable must not
+    /// stop the sweep: the next one asks again.
+    async fn review_missed_pulls(&self) -> usize {
+        let Some(api) = &self.github else {
+            return 0;
+        };
+        match review_missed(&self.services, api).await {
+            Ok(reviewed) => reviewed,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "could not look for pull requests whose review was missed");
+                0
             }
         }
     }

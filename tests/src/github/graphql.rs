@@ -58,6 +58,8 @@ pub struct Context<'a> {
     /// Pull requests are mergeable at once: auto-merge is refused.
     pub clean_status: bool,
     pub histories: &'a Histories,
+    /// The commit statuses set so far: `(sha, context, state)`.
+    pub statuses: Vec<(String, String, String)>,
 }
 
 /// Each path history listed, by its start commit and path, whole.
@@ -151,6 +153,13 @@ enum Obj {
     },
     CommitPayload(Oid),
     Pull(super::pulls::Pull),
+    PullConnection(Vec<super::pulls::Pull>),
+    PullFiles(Vec<String>),
+    PullFile(String),
+    PullCommits(Oid),
+    PullCommit(Oid),
+    Status(Oid),
+    StatusContext(String),
     AutoMergePayload,
 }
 
@@ -171,6 +180,13 @@ impl Obj {
             Obj::PageInfo { .. } => "PageInfo",
             Obj::CommitPayload(_) => "CreateCommitOnBranchPayload",
             Obj::Pull(_) => "PullRequest",
+            Obj::PullConnection(_) => "PullRequestConnection",
+            Obj::PullFiles(_) => "PullRequestChangedFileConnection",
+            Obj::PullFile(_) => "PullRequestChangedFile",
+            Obj::PullCommits(_) => "PullRequestCommitConnection",
+            Obj::PullCommit(_) => "PullRequestCommit",
+            Obj::Status(_) => "Status",
+            Obj::StatusContext(_) => "StatusContext",
             Obj::AutoMergePayload => "EnablePullRequestAutoMergePayload",
         }
     }
@@ -330,6 +346,64 @@ fn resolve(
                 )),
             }
         }
+        (Obj::Repository, "pullRequests") => {
+            let open = args
+                .get("states")
+                .is_some_and(|s| s.to_string().contains("OPEN"));
+            let first = args.get("first").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let pulls = ctx.pulls.lock().expect("lock");
+            // Newest first, as ordering by UPDATED_AT descending lists them here.
+            let listed = pulls
+                .iter()
+                .rev()
+                .filter(|p| !open || p.open)
+                .take(first)
+                .cloned()
+                .collect();
+            Ok(Resolved::One(Obj::PullConnection(listed)))
+        }
+        (Obj::PullConnection(pulls), "nodes") => Ok(Resolved::Many(
+            pulls.iter().cloned().map(Obj::Pull).collect(),
+        )),
+        (Obj::Pull(pull), "headRefName") => scalar(pull.head_ref.clone().into()),
+        (Obj::Pull(pull), "headRefOid") => scalar(pull_head(repo, pull)?.to_string().into()),
+        (Obj::Pull(pull), "files") => {
+            let head = pull_head(repo, pull)?;
+            let base = repo
+                .refname_to_id(&format!("refs/heads/{}", pull.base_ref))
+                .map_err(internal)?;
+            let first = args.get("first").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let mut paths = super::rest::changed_paths(repo, base, head);
+            paths.truncate(first);
+            Ok(Resolved::One(Obj::PullFiles(paths)))
+        }
+        (Obj::PullFiles(paths), "nodes") => Ok(Resolved::Many(
+            paths.iter().cloned().map(Obj::PullFile).collect(),
+        )),
+        (Obj::PullFile(path), "path") => scalar(path.clone().into()),
+        (Obj::Pull(pull), "commits") => Ok(Resolved::One(Obj::PullCommits(pull_head(repo, pull)?))),
+        (Obj::PullCommits(oid), "nodes") => Ok(Resolved::Many(vec![Obj::PullCommit(*oid)])),
+        (Obj::PullCommit(oid), "commit") => Ok(Resolved::One(Obj::Commit(*oid))),
+        (Obj::Commit(oid), "status") => {
+            let sha = oid.to_string();
+            match ctx.statuses.iter().any(|(s, _, _)| *s == sha) {
+                true => Ok(Resolved::One(Obj::Status(*oid))),
+                false => null(),
+            }
+        }
+        (Obj::Status(oid), "context") => {
+            let (sha, name) = (oid.to_string(), text_arg(args, "name"));
+            let newest = ctx
+                .statuses
+                .iter()
+                .rev()
+                .find(|(s, c, _)| *s == sha && *c == name);
+            match newest {
+                Some((_, _, state)) => Ok(Resolved::One(Obj::StatusContext(state.clone()))),
+                None => null(),
+            }
+        }
+        (Obj::StatusContext(state), "state") => scalar(state.to_ascii_uppercase().into()),
         (Obj::Pull(pull), "number") => scalar(pull.number.into()),
         (Obj::Pull(pull), "url") => scalar(pull.html_url().into()),
         (Obj::Pull(pull), "merged") => scalar(pull.merge_commit_sha.is_some().into()),
@@ -591,6 +665,12 @@ fn cursor_index(cursor: &str, from: Oid) -> Result<usize, GqlError> {
                 format!("`{cursor}` does not appear to be a valid cursor."),
             )
         })
+}
+
+/// The head commit of `pull`: its head branch's tip.
+fn pull_head(repo: &Repository, pull: &super::pulls::Pull) -> Result<Oid, GqlError> {
+    repo.refname_to_id(&format!("refs/heads/{}", pull.head_ref))
+        .map_err(internal)
 }
 
 /// The commits from `from`, newest first; with a `path`, only those that changed it: a

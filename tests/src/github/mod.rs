@@ -588,6 +588,14 @@ async fn graphql_route(
             pulls: &shared.pulls,
             clean_status,
             histories: &shared.histories,
+            statuses: shared
+                .recorded
+                .lock()
+                .expect("lock")
+                .statuses
+                .iter()
+                .map(|s| (s.sha.clone(), s.context.clone(), s.state.clone()))
+                .collect(),
         };
         let executed = graphql::execute(&query, operation.as_deref(), &mut ctx);
         if let Ok((_, errors)) = &executed

@@ -207,7 +207,7 @@ pub async fn compare(
 
 /// Paths that differ between the merge base of `base` and `head`, and `head`: what a pull
 /// request or a compare lists.
-fn changed_paths(repo: &Repository, base: Oid, head: Oid) -> Vec<String> {
+pub(super) fn changed_paths(repo: &Repository, base: Oid, head: Oid) -> Vec<String> {
     let from = repo.merge_base(base, head).unwrap_or(base);
     let tree = |oid: Oid| repo.find_commit(oid).and_then(|c| c.tree()).ok();
     let Ok(diff) = repo.diff_tree_to_tree(tree(from).as_ref(), tree(head).as_ref(), None) else {

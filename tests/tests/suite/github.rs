@@ -513,3 +513,116 @@ fn every_graphql_document_berth_sends_is_valid_against_githubs_schema() {
     });
     assert!(refused.is_err(), "a null expectedHeadOid is refused");
 }
+
+#[tokio::test]
+async fn a_review_whose_status_could_not_be_set_is_done_by_the_next_sweep() {
+    let f = Fixture::new().await;
+    // A person's branch and pull request, opened on GitHub.
+    let work = f.dir.path().join("person");
+    let run = |args: &[&str], dir: &Path| {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(
+        &[
+            "clone",
+            "--quiet",
+            f.repo.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+        f.dir.path(),
+    );
+    acme_with_vault(&work);
+    run(&["add", "-A"], &work);
+    let commit = [
+        "-c",
+        "user.name=Person",
+        "-c",
+        "user.email=person@example.test",
+    ];
+    run(
+        &[&commit[..], &["commit", "--quiet", "-m", "vault for acme"]].concat(),
+        &work,
+    );
+    run(
+        &["push", "--quiet", "origin", "HEAD:refs/heads/person/vault"],
+        &work,
+    );
+    let sha = git(&f.repo, &["rev-parse", "refs/heads/person/vault"])
+        .trim()
+        .to_owned();
+    let opened: Value = f
+        .client
+        .post(format!(
+            "{}/repos/{}/pulls",
+            f.github.url,
+            berth_tests::github::REPOSITORY
+        ))
+        .bearer_auth("github-test-token")
+        .json(&json!({"title": "Vault for acme", "head": "person/vault", "base": "main"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let number = opened["number"].as_u64().unwrap();
+
+    // GitHub refuses the status once: the delivery answers 503, and GitHub will not redeliver.
+    f.github.fail_next("POST", &format!("/statuses/{sha}"));
+    let mut event = pull_request(number as u32, &sha);
+    event["pull_request"]["head"]["ref"] = json!("person/vault");
+    event["repository"]["full_name"] = json!(berth_tests::github::REPOSITORY);
+    let (status, answer) = f.deliver("pull_request", "missed-1", event).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert!(f.github.statuses().is_empty());
+
+    // The next sweep finds the head without berth/validate, and reviews it.
+    let committer =
+        berth_tests::backend::committer(f.repo.to_str().unwrap(), &f.dir.path().join("sweep"))
+            .await;
+    let mut services = berth_usecases::Services::new(committer, Arc::new(f.store.clone()));
+    let config = berth_tests::backend::github_config(&f.github.url);
+    services.pulls = Some(Arc::new(
+        berth_gitops::GithubPulls::new(&config, None).unwrap(),
+    ));
+    let api = berth_usecases::intake::github::GithubApi::new(
+        &f.github.url,
+        Some(berth_gitops::GithubCredential::Token(
+            "github-test-token".to_owned().into(),
+        )),
+    )
+    .unwrap();
+    let sweeper = berth_status::Sweeper::new(services, None).with_github_api(api);
+    let report = sweeper.sweep().await.unwrap();
+    assert_eq!(report.pulls_reviewed, 1, "{report:?}");
+    let statuses = f.github.statuses();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(
+        (
+            statuses[0].sha.as_str(),
+            statuses[0].context.as_str(),
+            statuses[0].state.as_str()
+        ),
+        (sha.as_str(), "berth/validate", "success")
+    );
+    let comments = f.github.comments(number);
+    assert_eq!(
+        comments.len(),
+        1,
+        "the comment the failed delivery wrote, edited: {comments:?}"
+    );
+    assert!(comments[0].contains("dev: enable vault"), "{}", comments[0]);
+
+    // Reviewed now: the next sweep leaves it alone.
+    assert_eq!(sweeper.sweep().await.unwrap().pulls_reviewed, 0);
+    assert_eq!(f.github.statuses().len(), 1);
+}

@@ -361,7 +361,7 @@ async fn a_missed_webhook_is_caught_by_the_sweep() {
 }
 
 #[tokio::test]
-async fn the_pull_request_states_query_is_valid_against_githubs_schema() {
+async fn the_pull_request_queries_are_valid_against_githubs_schema() {
     let (query, variables) = berth_gitops::github::pulls::states_query(
         &RepoName {
             owner: "acme".into(),
@@ -373,8 +373,15 @@ async fn the_pull_request_states_query_is_valid_against_githubs_schema() {
         berth_gitops::github::pulls::ENABLE_AUTO_MERGE.to_owned(),
         json!({"input": {"pullRequestId": "PR_kwDO7", "mergeMethod": "SQUASH"}}),
     );
+    let unreviewed = berth_gitops::github::pulls::unreviewed_query(
+        &RepoName {
+            owner: "acme".into(),
+            name: "gitops".into(),
+        },
+        "berth/validate",
+    );
     let schema = berth_tests::github::github_schema();
-    for (query, variables) in [(query, variables), auto_merge] {
+    for (query, variables) in [(query, variables), auto_merge, unreviewed] {
         let document =
             apollo_compiler::ExecutableDocument::parse_and_validate(schema, &query, "q.graphql")
                 .unwrap_or_else(|e| panic!("{}", e.errors));

@@ -253,6 +253,84 @@ impl GithubPulls {
     }
 }
 
+/// Open pull requests looked at per sweep: the most recently updated first.
+pub const OPEN_PULLS_PER_QUERY: usize = 50;
+
+/// An open pull request whose head commit has no status of the context asked for, touching
+/// `tenants/`: a review that never finished (its delivery failed, and GitHub does not
+/// redeliver by itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreviewedPull {
+    pub number: u64,
+    pub head_sha: String,
+    pub head_ref: String,
+    pub url: String,
+}
+
+impl GithubPulls {
+    /// `owner/name` of the repository.
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.repo.owner, self.repo.name)
+    }
+
+    /// The open pull requests (the [`OPEN_PULLS_PER_QUERY`] most recently updated) that change
+    /// a path under `prefix` and whose head commit carries no `context` status, in one query.
+    pub async fn unreviewed(
+        &self,
+        context: &str,
+        prefix: &str,
+    ) -> Result<Vec<UnreviewedPull>, GitError> {
+        let (query, variables) = unreviewed_query(&self.repo, context);
+        let answer = self
+            .client
+            .graphql(&query, variables)
+            .await
+            .map_err(super::git_error)?;
+        let data = answer.data.unwrap_or_default();
+        let nodes = data["repository"]["pullRequests"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(nodes
+            .iter()
+            .filter(|pull| {
+                let files = pull["files"]["nodes"].as_array();
+                files
+                    .into_iter()
+                    .flatten()
+                    .any(|f| f["path"].as_str().is_some_and(|p| p.starts_with(prefix)))
+            })
+            .filter(|pull| {
+                let head = &pull["commits"]["nodes"][0]["commit"];
+                head["status"]["context"].is_null()
+            })
+            .filter_map(|pull| {
+                Some(UnreviewedPull {
+                    number: pull["number"].as_u64()?,
+                    head_sha: pull["headRefOid"].as_str()?.to_owned(),
+                    head_ref: pull["headRefName"].as_str()?.to_owned(),
+                    url: pull["url"].as_str().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect())
+    }
+}
+
+/// The query of [`GithubPulls::unreviewed`].
+pub fn unreviewed_query(repo: &RepoName, context: &str) -> (String, Value) {
+    let query = format!(
+        "query BerthUnreviewedPulls($owner: String!, $name: String!, $context: String!) {{ \
+         repository(owner: $owner, name: $name) {{ \
+         pullRequests(states: OPEN, first: {OPEN_PULLS_PER_QUERY}, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{ \
+         nodes {{ number url headRefName headRefOid files(first: 100) {{ nodes {{ path }} }} \
+         commits(last: 1) {{ nodes {{ commit {{ oid status {{ context(name: $context) {{ state }} }} }} }} }} }} }} }} }}"
+    );
+    let variables = serde_json::json!({
+        "owner": repo.owner, "name": repo.name, "context": context,
+    });
+    (query, variables)
+}
+
 /// The query of [`GithubPulls::states`]: each pull request by number, aliased `n<i>`.
 pub fn states_query(repo: &RepoName, numbers: &[u64]) -> (String, Value) {
     let mut variables = serde_json::Map::new();

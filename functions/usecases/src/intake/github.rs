@@ -288,6 +288,48 @@ async fn review_pull_request(
     Ok(Effect::Reviewed { record, review })
 }
 
+/// Reviews the open pull requests touching `tenants/` whose head has no `berth/validate`
+/// status: their delivery failed (GitHub or the store briefly down), and GitHub does not
+/// redeliver by itself. Their plan comment is caught up the same way. One query finds them;
+/// returns how many were reviewed. A review that fails again is logged and left for the next
+/// sweep.
+pub async fn review_missed(services: &Services, api: &GithubApi) -> Result<usize, UseCaseError> {
+    let Some(pulls) = &services.pulls else {
+        return Ok(0);
+    };
+    let missed = pulls.unreviewed(STATUS_CONTEXT, "tenants/").await?;
+    let mut reviewed = 0;
+    for pull in missed {
+        let event = PullRequestEvent {
+            action: "synchronize".into(),
+            number: pull.number,
+            head_sha: Some(pull.head_sha),
+            head_ref: Some(pull.head_ref),
+            merged: false,
+            merge_commit_sha: None,
+            repository: pulls.repository(),
+            html_url: Some(pull.url),
+        };
+        let request_id = ulid::Ulid::new().to_string();
+        match review_pull_request(services, api, &request_id, &event).await {
+            Ok(Effect::Reviewed { mut record, .. }) => {
+                record.source = "sweep:github".into();
+                services.store.put_request(&record).await?;
+                tracing::info!(
+                    number = event.number,
+                    "a pull request whose review was missed is reviewed"
+                );
+                reviewed += 1;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(number = event.number, error = %e.message, "a missed pull request review failed again");
+            }
+        }
+    }
+    Ok(reviewed)
+}
+
 /// Writes the plan of a person's pull request as its Berth comment: each touched tenant as the
 /// branch has it against the pull request's `head` files.
 async fn comment_plan(
