@@ -59,10 +59,13 @@ impl Fixture {
     /// A person's pull request #`number`: `edit` applied to a clone of main, pushed as
     /// `refs/pull/<number>/head` the way GitHub exposes it. Returns the head commit.
     fn open_pull_request(&self, number: u32, edit: impl FnOnce(&Path)) -> String {
-        let work = self
-            .dir
-            .path()
-            .join(format!("pr-{number}-{}", ulid::Ulid::new()));
+        self.push_edit(&format!("refs/pull/{number}/head"), edit)
+    }
+
+    /// `edit` applied to a clone of main and pushed to `reference` (forced: a later push to
+    /// the same pull request replaces its head), as a person would. Returns the pushed commit.
+    fn push_edit(&self, reference: &str, edit: impl FnOnce(&Path)) -> String {
+        let work = self.dir.path().join(format!("edit-{}", ulid::Ulid::new()));
         let run = |args: &[&str], dir: &Path| {
             let out = Command::new("git")
                 .current_dir(dir)
@@ -75,46 +78,28 @@ impl Fixture {
                 String::from_utf8_lossy(&out.stderr)
             );
         };
+        let repo = self.repo.to_str().unwrap();
         run(
-            &[
-                "clone",
-                "--quiet",
-                self.repo.to_str().unwrap(),
-                work.to_str().unwrap(),
-            ],
+            &["clone", "--quiet", repo, work.to_str().unwrap()],
             self.dir.path(),
         );
         edit(&work);
         run(&["add", "-A"], &work);
+        let person = [
+            "-c",
+            "user.name=Person",
+            "-c",
+            "user.email=person@example.test",
+        ];
         run(
-            &[
-                "-c",
-                "user.name=Person",
-                "-c",
-                "user.email=person@example.test",
-                "commit",
-                "--quiet",
-                "-m",
-                "hand edit",
-            ],
+            &[&person[..], &["commit", "--quiet", "-m", "hand edit"]].concat(),
             &work,
         );
         run(
-            &[
-                "push",
-                "--quiet",
-                "origin",
-                // Forced: a later push to the same pull request replaces its head.
-                &format!("+HEAD:refs/pull/{number}/head"),
-            ],
+            &["push", "--quiet", "origin", &format!("+HEAD:{reference}")],
             &work,
         );
-        git(
-            &self.repo,
-            &["rev-parse", &format!("refs/pull/{number}/head")],
-        )
-        .trim()
-        .to_owned()
+        git(&self.repo, &["rev-parse", reference]).trim().to_owned()
     }
 
     async fn deliver(&self, event: &str, delivery: &str, payload: Value) -> (StatusCode, Value) {
@@ -126,6 +111,18 @@ fn pull_request(number: u32, sha: &str) -> Value {
     json!({"action": "opened", "number": number,
            "pull_request": {"number": number, "head": {"sha": sha, "ref": "person/edit"}, "html_url": format!("https://github.test/o/r/pull/{number}")},
            "repository": {"full_name": "platform/tenants"}})
+}
+
+/// `status` is Berth's `berth/validate` verdict `state` on commit `sha`.
+fn assert_validated(status: &berth_tests::github::RecordedStatus, sha: &str, state: &str) {
+    assert_eq!(
+        (
+            status.sha.as_str(),
+            status.state.as_str(),
+            status.context.as_str()
+        ),
+        (sha, state, "berth/validate")
+    );
 }
 
 fn edit_file(work: &Path, path: &str, from: &str, to: &str) {
@@ -153,14 +150,7 @@ async fn a_valid_hand_edit_gets_success() {
     );
     let statuses = f.github.statuses();
     assert_eq!(statuses.len(), 1);
-    assert_eq!(
-        (
-            statuses[0].sha.as_str(),
-            statuses[0].state.as_str(),
-            statuses[0].context.as_str()
-        ),
-        (sha.as_str(), "success", "berth/validate")
-    );
+    assert_validated(&statuses[0], &sha, "success");
     assert_eq!(statuses[0].repository, "platform/tenants");
     // The plan comment's two calls (list, create), then the status.
     assert_eq!(f.github.calls(), 3);
@@ -518,47 +508,7 @@ fn every_graphql_document_berth_sends_is_valid_against_githubs_schema() {
 async fn a_review_whose_status_could_not_be_set_is_done_by_the_next_sweep() {
     let f = Fixture::new().await;
     // A person's branch and pull request, opened on GitHub.
-    let work = f.dir.path().join("person");
-    let run = |args: &[&str], dir: &Path| {
-        let out = Command::new("git")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        &[
-            "clone",
-            "--quiet",
-            f.repo.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-        f.dir.path(),
-    );
-    acme_with_vault(&work);
-    run(&["add", "-A"], &work);
-    let commit = [
-        "-c",
-        "user.name=Person",
-        "-c",
-        "user.email=person@example.test",
-    ];
-    run(
-        &[&commit[..], &["commit", "--quiet", "-m", "vault for acme"]].concat(),
-        &work,
-    );
-    run(
-        &["push", "--quiet", "origin", "HEAD:refs/heads/person/vault"],
-        &work,
-    );
-    let sha = git(&f.repo, &["rev-parse", "refs/heads/person/vault"])
-        .trim()
-        .to_owned();
+    let sha = f.push_edit("refs/heads/person/vault", acme_with_vault);
     let opened: Value = f
         .client
         .post(format!(
@@ -606,14 +556,7 @@ async fn a_review_whose_status_could_not_be_set_is_done_by_the_next_sweep() {
     assert_eq!(report.pulls_reviewed, 1, "{report:?}");
     let statuses = f.github.statuses();
     assert_eq!(statuses.len(), 1);
-    assert_eq!(
-        (
-            statuses[0].sha.as_str(),
-            statuses[0].context.as_str(),
-            statuses[0].state.as_str()
-        ),
-        (sha.as_str(), "berth/validate", "success")
-    );
+    assert_validated(&statuses[0], &sha, "success");
     let comments = f.github.comments(number);
     assert_eq!(
         comments.len(),

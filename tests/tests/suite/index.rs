@@ -42,6 +42,13 @@ impl Client {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A write to initech: its display name.
+    async fn rename_initech(&self) -> (StatusCode, Value) {
+        let body = json!({"display_name": "Initech Corp"});
+        self.call(Method::PATCH, "/v1/tenants/initech", Some(body))
+            .await
+    }
+
     /// `GET /v1/tenants`, by name.
     async fn listed(&self) -> std::collections::BTreeMap<String, Value> {
         let (status, body) = self.call(Method::GET, "/v1/tenants", None).await;
@@ -52,6 +59,38 @@ impl Client {
             .iter()
             .map(|t| (t["name"].as_str().unwrap().to_owned(), t.clone()))
             .collect()
+    }
+}
+
+/// The repository `berth dev` seeds (this project's example tenants, written before Berth ran),
+/// the API over it, and a sweeper, sharing a table on moto.
+struct World {
+    dir: tempfile::TempDir,
+    repo: std::path::PathBuf,
+    api: Client,
+    sweeper: Sweeper,
+    _server: ApiServer,
+}
+
+impl World {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = seed_repo_with_tenants(dir.path(), "origin");
+        let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+        let remote = repo.to_str().unwrap();
+        let server = ApiServer::start(remote, &dir.path().join("api"), Arc::clone(&store)).await;
+        let api = Client {
+            url: server.url.clone(),
+            http: reqwest::Client::new(),
+        };
+        let sweeper = sweeper(&repo, &dir.path().join("sweep"), store).await;
+        Self {
+            dir,
+            repo,
+            api,
+            sweeper,
+            _server: server,
+        }
     }
 }
 
@@ -73,20 +112,13 @@ fn edit_tenant_files(work: &Path, tenant: &str, edit: impl Fn(&str) -> String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_index_lists_what_git_holds_whoever_changed_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = seed_repo_with_tenants(dir.path(), "origin");
-    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
-    let server = ApiServer::start(
-        repo.to_str().unwrap(),
-        &dir.path().join("api"),
-        Arc::clone(&store),
-    )
-    .await;
-    let api = Client {
-        url: server.url.clone(),
-        http: reqwest::Client::new(),
-    };
-    let sweeper = sweeper(&repo, &dir.path().join("sweep"), Arc::clone(&store)).await;
+    let World {
+        dir,
+        repo,
+        api,
+        sweeper,
+        _server,
+    } = World::start().await;
 
     // The repository held tenants before Berth: the first sweep lists them.
     assert!(api.listed().await.is_empty(), "Berth wrote none of them");
@@ -182,13 +214,7 @@ async fn the_index_lists_what_git_holds_whoever_changed_it() {
 
     // A write on top of it is refused, naming the file, and nothing is committed.
     let tip = berth_tests::git(&repo, &["rev-parse", "main"]);
-    let (status, refused) = api
-        .call(
-            Method::PATCH,
-            "/v1/tenants/initech",
-            Some(json!({"display_name": "Initech Corp"})),
-        )
-        .await;
+    let (status, refused) = api.rename_initech().await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert_eq!(refused["error"]["field"], spec_path, "{refused}");
     assert!(
@@ -211,32 +237,19 @@ async fn the_index_lists_what_git_holds_whoever_changed_it() {
         "as the seed has it: {initech}"
     );
     assert!(initech["problems"].as_array().unwrap().is_empty());
-    let (status, body) = api
-        .call(
-            Method::PATCH,
-            "/v1/tenants/initech",
-            Some(json!({"display_name": "Initech Corp"})),
-        )
-        .await;
+    let (status, body) = api.rename_initech().await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_event_refreshes_the_touched_tenants_without_a_sweep() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = seed_repo_with_tenants(dir.path(), "origin");
-    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
-    let server = ApiServer::start(
-        repo.to_str().unwrap(),
-        &dir.path().join("api"),
-        Arc::clone(&store),
-    )
-    .await;
-    let api = Client {
-        url: server.url.clone(),
-        http: reqwest::Client::new(),
-    };
-    let sweeper = sweeper(&repo, &dir.path().join("sweep"), Arc::clone(&store)).await;
+    let World {
+        dir,
+        repo,
+        api,
+        sweeper,
+        _server,
+    } = World::start().await;
     sweeper.sweep().await.unwrap();
 
     let sha = hand_commit(&repo, dir.path(), "Rename globex", |work| {

@@ -239,12 +239,7 @@ impl GithubPulls {
         let mut states = Vec::with_capacity(numbers.len());
         for chunk in numbers.chunks(STATES_PER_QUERY) {
             let (query, variables) = states_query(&self.repo, chunk);
-            let answer = self
-                .client
-                .graphql(&query, variables)
-                .await
-                .map_err(super::git_error)?;
-            let data = answer.data.unwrap_or_default();
+            let data = self.query(&query, variables).await?;
             for i in 0..chunk.len() {
                 states.push(state_of(&data["repository"][format!("n{i}")]));
             }
@@ -268,6 +263,16 @@ pub struct UnreviewedPull {
 }
 
 impl GithubPulls {
+    /// A GraphQL query's `data`.
+    async fn query(&self, query: &str, variables: Value) -> Result<Value, GitError> {
+        let answer = self
+            .client
+            .graphql(query, variables)
+            .await
+            .map_err(super::git_error)?;
+        Ok(answer.data.unwrap_or_default())
+    }
+
     /// `owner/name` of the repository.
     pub fn repository(&self) -> String {
         format!("{}/{}", self.repo.owner, self.repo.name)
@@ -281,12 +286,7 @@ impl GithubPulls {
         prefix: &str,
     ) -> Result<Vec<UnreviewedPull>, GitError> {
         let (query, variables) = unreviewed_query(&self.repo, context);
-        let answer = self
-            .client
-            .graphql(&query, variables)
-            .await
-            .map_err(super::git_error)?;
-        let data = answer.data.unwrap_or_default();
+        let data = self.query(&query, variables).await?;
         let nodes = data["repository"]["pullRequests"]["nodes"]
             .as_array()
             .cloned()
