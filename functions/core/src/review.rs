@@ -7,7 +7,9 @@ use crate::error::PlanError;
 use crate::names::TenantName;
 use crate::paths::{self, TenantFile};
 use crate::plan::{RepoFiles, TenantModel, load_catalog};
-use crate::schema;
+use crate::schema::{self, ChartSchema};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// One thing wrong, named by file and field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,23 +41,99 @@ fn problem(path: &str, field: &str, message: impl Into<String>) -> Problem {
 /// Reviews the catalog and `tenant`'s files; an empty list means they are fine. A tenant whose
 /// folder is gone (deleted in the pull request) has nothing to review.
 pub fn review_tenant(tenant: &TenantName, files: &RepoFiles) -> Vec<Problem> {
-    let catalog = match load_catalog(files) {
-        Ok(c) => c,
-        Err(e) => return vec![problem(crate::catalog::CATALOG_PATH, "", e.to_string())],
-    };
-    let mut problems = Vec::new();
-    match TenantModel::read(tenant, files) {
-        Ok(Some(model)) => {
-            check_against_catalog(&catalog, &model, &mut problems);
-            check_references(&model, &mut problems);
+    Reviewer::new(files).review(tenant, files)
+}
+
+/// Reviews tenant after tenant against one catalog and one set of charts, parsing the catalog
+/// once and compiling each chart's schema once per tier: what a review of a whole fleet (the
+/// tenant index's first reading of a repository) needs to stay cheap.
+pub struct Reviewer {
+    catalog: Result<Catalog, String>,
+    schemas: RefCell<HashMap<(String, String), Result<Option<ChartSchema>, PlanError>>>,
+}
+
+impl Reviewer {
+    /// A reviewer for the catalog and charts in `files`.
+    pub fn new(files: &RepoFiles) -> Self {
+        Self {
+            catalog: load_catalog(files).map_err(|e| e.to_string()),
+            schemas: RefCell::new(HashMap::new()),
         }
-        Ok(None) => return Vec::new(),
-        // A file that does not parse is reported; the others are still checked on their own.
-        Err(PlanError::Repository { path, reason }) => problems.push(problem(&path, "", reason)),
-        Err(e) => problems.push(problem(&paths::tenant_dir(tenant), "", e.to_string())),
     }
-    check_values_files(&catalog, tenant, files, &mut problems);
-    problems
+
+    /// [`review_tenant`], with what this reviewer already parsed and compiled. `files` holds
+    /// the same catalog and charts as the ones the reviewer was made with.
+    pub fn review(&self, tenant: &TenantName, files: &RepoFiles) -> Vec<Problem> {
+        let catalog = match &self.catalog {
+            Ok(c) => c,
+            Err(e) => return vec![problem(crate::catalog::CATALOG_PATH, "", e.clone())],
+        };
+        let mut problems = Vec::new();
+        match TenantModel::read(tenant, files) {
+            Ok(Some(model)) => {
+                check_against_catalog(catalog, &model, &mut problems);
+                check_references(&model, &mut problems);
+            }
+            Ok(None) => return Vec::new(),
+            // A file that does not parse is reported; the others are still checked on their own.
+            Err(PlanError::Repository { path, reason }) => {
+                problems.push(problem(&path, "", reason))
+            }
+            Err(e) => problems.push(problem(&paths::tenant_dir(tenant), "", e.to_string())),
+        }
+        self.check_values_files(catalog, tenant, files, &mut problems);
+        problems
+    }
+
+    /// Each values file against its chart's schema, with the tier it names.
+    fn check_values_files(
+        &self,
+        catalog: &Catalog,
+        tenant: &TenantName,
+        files: &RepoFiles,
+        problems: &mut Vec<Problem>,
+    ) {
+        let dir = paths::tenant_dir(tenant);
+        // A range, not a scan: the files may hold the whole fleet's folders.
+        for (path, bytes) in files
+            .range(dir.clone()..)
+            .take_while(|(p, _)| p.starts_with(&dir))
+        {
+            let chart = match paths::classify(&path[dir.len()..]) {
+                Some(TenantFile::Base(_)) => schema::tenant_chart(),
+                // A module the catalog does not know is already reported; it has no chart.
+                Some(TenantFile::Module(_, module)) if catalog.module(&module).is_some() => {
+                    schema::module_chart(module.as_str())
+                }
+                _ => continue,
+            };
+            let values: serde_json::Value = match serde_yaml_ng::from_slice(bytes) {
+                Ok(v) => v,
+                Err(e) => {
+                    problems.push(problem(path, "", e.to_string()));
+                    continue;
+                }
+            };
+            let tier = values["tenant"]["tier"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let mut schemas = self.schemas.borrow_mut();
+            let compiled = schemas
+                .entry((chart.clone(), tier.clone()))
+                .or_insert_with(|| ChartSchema::compile(files, &chart, &tier));
+            match compiled {
+                Ok(Some(schema)) => problems.extend(
+                    schema
+                        .violations(&values)
+                        .into_iter()
+                        .map(|v| problem(path, &v.path, v.message)),
+                ),
+                Ok(None) => {}
+                Err(e) => problems.push(problem(path, "", e.to_string())),
+            }
+        }
+    }
 }
 
 fn check_against_catalog(catalog: &Catalog, model: &TenantModel, problems: &mut Vec<Problem>) {
@@ -151,49 +229,6 @@ fn check_references(model: &TenantModel, problems: &mut Vec<Problem>) {
                 "module.name",
                 format!("is {named} but the file is for {file_module}"),
             ));
-        }
-    }
-}
-
-/// Each values file against its chart's schema, with the tier it names.
-fn check_values_files(
-    catalog: &Catalog,
-    tenant: &TenantName,
-    files: &RepoFiles,
-    problems: &mut Vec<Problem>,
-) {
-    let dir = paths::tenant_dir(tenant);
-    // A range, not a scan: the files may hold the whole fleet's folders.
-    for (path, bytes) in files
-        .range(dir.clone()..)
-        .take_while(|(p, _)| p.starts_with(&dir))
-    {
-        let chart = match paths::classify(&path[dir.len()..]) {
-            Some(TenantFile::Base(_)) => schema::tenant_chart(),
-            // A module the catalog does not know is already reported; it has no chart to check.
-            Some(TenantFile::Module(_, module)) if catalog.module(&module).is_some() => {
-                schema::module_chart(module.as_str())
-            }
-            _ => continue,
-        };
-        let values: serde_json::Value = match serde_yaml_ng::from_slice(bytes) {
-            Ok(v) => v,
-            Err(e) => {
-                problems.push(problem(path, "", e.to_string()));
-                continue;
-            }
-        };
-        let tier = values["tenant"]["tier"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        match schema::check_values(files, &chart, &tier, &values) {
-            Ok(violations) => problems.extend(
-                violations
-                    .into_iter()
-                    .map(|v| problem(path, &v.path, v.message)),
-            ),
-            Err(e) => problems.push(problem(path, "", e.to_string())),
         }
     }
 }

@@ -55,56 +55,81 @@ pub fn check_values(
     tier: &str,
     values: &Value,
 ) -> Result<Vec<SchemaViolation>, PlanError> {
-    let chart_file = format!("{chart}/Chart.yaml");
-    if !files.contains_key(&chart_file) {
-        return Err(PlanError::Repository {
-            path: chart_file,
-            reason: "the chart this values file is for is missing".into(),
-        });
-    }
-    let schema_path = format!("{chart}/values.schema.json");
-    let Some(schema) = files.get(&schema_path) else {
-        return Ok(Vec::new());
-    };
-    let schema: Value = serde_json::from_slice(schema).map_err(|e| PlanError::Repository {
-        path: schema_path.clone(),
-        reason: format!("not valid JSON: {e}"),
-    })?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| PlanError::Repository {
-        path: schema_path.clone(),
-        reason: format!("not a valid JSON Schema: {}", e.masked()),
-    })?;
+    Ok(match ChartSchema::compile(files, chart, tier)? {
+        Some(schema) => schema.violations(values),
+        None => Vec::new(),
+    })
+}
 
-    let mut merged = yaml_file(files, &format!("{chart}/values.yaml"))?
-        .unwrap_or(Value::Object(Default::default()));
-    if let Some(tier_values) = yaml_file(files, &format!("{chart}/values-{tier}.yaml"))? {
-        merge(&mut merged, tier_values);
+/// A chart's schema compiled for one tier, with the defaults a values file is merged onto:
+/// compiled once, it checks any number of values files (a review of a whole fleet).
+pub struct ChartSchema {
+    validator: jsonschema::Validator,
+    defaults: Value,
+}
+
+impl ChartSchema {
+    /// `chart`'s schema at `tier`; `None` when the chart has no `values.schema.json`.
+    pub fn compile(files: &RepoFiles, chart: &str, tier: &str) -> Result<Option<Self>, PlanError> {
+        let chart_file = format!("{chart}/Chart.yaml");
+        if !files.contains_key(&chart_file) {
+            return Err(PlanError::Repository {
+                path: chart_file,
+                reason: "the chart this values file is for is missing".into(),
+            });
+        }
+        let schema_path = format!("{chart}/values.schema.json");
+        let Some(schema) = files.get(&schema_path) else {
+            return Ok(None);
+        };
+        let schema: Value = serde_json::from_slice(schema).map_err(|e| PlanError::Repository {
+            path: schema_path.clone(),
+            reason: format!("not valid JSON: {e}"),
+        })?;
+        let validator = jsonschema::validator_for(&schema).map_err(|e| PlanError::Repository {
+            path: schema_path.clone(),
+            reason: format!("not a valid JSON Schema: {}", e.masked()),
+        })?;
+        let mut defaults = yaml_file(files, &format!("{chart}/values.yaml"))?
+            .unwrap_or(Value::Object(Default::default()));
+        if let Some(tier_values) = yaml_file(files, &format!("{chart}/values-{tier}.yaml"))? {
+            merge(&mut defaults, tier_values);
+        }
+        Ok(Some(Self {
+            validator,
+            defaults,
+        }))
     }
-    merge(&mut merged, values.clone());
-    Ok(validator
-        .iter_errors(&merged)
-        .map(|error| {
-            let mut path = dotted(&error.instance_path().to_string());
-            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
-                error.kind()
-                && let Some(first) = unexpected.first()
-            {
-                path = if path.is_empty() {
-                    first.clone()
-                } else {
-                    format!("{path}.{first}")
-                };
-                return SchemaViolation {
+
+    /// How `values`, merged onto the chart's defaults, breaks the schema.
+    pub fn violations(&self, values: &Value) -> Vec<SchemaViolation> {
+        let mut merged = self.defaults.clone();
+        merge(&mut merged, values.clone());
+        self.validator
+            .iter_errors(&merged)
+            .map(|error| {
+                let mut path = dotted(&error.instance_path().to_string());
+                if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+                    error.kind()
+                    && let Some(first) = unexpected.first()
+                {
+                    path = if path.is_empty() {
+                        first.clone()
+                    } else {
+                        format!("{path}.{first}")
+                    };
+                    return SchemaViolation {
+                        path,
+                        message: "is not a value this chart knows".into(),
+                    };
+                }
+                SchemaViolation {
                     path,
-                    message: "is not a value this chart knows".into(),
-                };
-            }
-            SchemaViolation {
-                path,
-                message: error.masked().to_string(),
-            }
-        })
-        .collect())
+                    message: error.masked().to_string(),
+                }
+            })
+            .collect()
+    }
 }
 
 fn yaml_file(files: &RepoFiles, path: &str) -> Result<Option<Value>, PlanError> {

@@ -15,7 +15,7 @@ use crate::names::TenantName;
 use crate::paths::{self, TENANTS_DIR};
 use crate::plan::RepoFiles;
 use crate::request::carried_requests;
-use crate::review::{Problem, review_tenant};
+use crate::review::{Problem, Reviewer};
 
 /// The state an index entry shows for a tenant whose files fail the review.
 pub const INVALID_STATE: &str = "invalid";
@@ -86,9 +86,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// `tenant` as its files in `files` give it. `files` holds the tenant's folder, the catalog and
-/// the charts' validation files ([`crate::schema::CHART_READS`]), as the review needs them.
-pub fn index_tenant(tenant: &TenantName, files: &RepoFiles) -> IndexedTenant {
-    let problems = review_tenant(tenant, files);
+/// the charts' validation files ([`crate::schema::CHART_READS`]), as the review needs them;
+/// `reviewer` was made for the same catalog and charts (one serves a whole fleet).
+pub fn index_tenant(reviewer: &Reviewer, tenant: &TenantName, files: &RepoFiles) -> IndexedTenant {
+    let problems = reviewer.review(tenant, files);
     let path = paths::tenant_spec(tenant);
     let bytes = files.get(&path).map(Vec::as_slice).unwrap_or_default();
     let mut indexed = match crate::files::parse::<TenantSpec>(&path, bytes) {
@@ -209,16 +210,14 @@ mod tests {
 
     #[test]
     fn a_broken_spec_is_listed_invalid_with_what_can_be_read() {
-        let indexed = index_tenant(
-            &name("acme"),
-            &files(&[
-                ("tenants/catalog.yaml", CATALOG),
-                (
-                    "tenants/acme/tenant.yaml",
-                    "name: acme\ntier: premium\nowner: ops@acme.test\ncolour: red\n",
-                ),
-            ]),
-        );
+        let files = files(&[
+            ("tenants/catalog.yaml", CATALOG),
+            (
+                "tenants/acme/tenant.yaml",
+                "name: acme\ntier: premium\nowner: ops@acme.test\ncolour: red\n",
+            ),
+        ]);
+        let indexed = index_tenant(&Reviewer::new(&files), &name("acme"), &files);
         assert_eq!(indexed.state, INVALID_STATE);
         assert_eq!(indexed.tier, "premium");
         assert_eq!(indexed.owner.as_deref(), Some("ops@acme.test"));

@@ -281,7 +281,8 @@ pub(crate) async fn get_tenant(
         );
     }
     // A tenant broken in Git is shown as such, with what can be read of it, never refused.
-    let indexed = index_tenant(&tenant, &snapshot.files);
+    let reviewer = berth_core::review::Reviewer::new(&snapshot.files);
+    let indexed = index_tenant(&reviewer, &tenant, &snapshot.files);
     let model = TenantModel::read(&tenant, &snapshot.files).ok().flatten();
     let statuses = state.services.store.list_statuses(tenant.as_str()).await?;
     let entry = state.services.store.get_tenant(tenant.as_str()).await?;

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use berth_core::review::Reviewer;
 use berth_core::schema::CHART_READS;
 use berth_core::tenant_index::{IndexedTenant, folder_digests, index_tenant, request_for_tenant};
 use berth_core::{RepoFiles, TenantName};
@@ -179,6 +180,7 @@ impl GitIndex {
             olds.insert(name, old);
         }
         let newer = self.newer_than_tip(services, &olds, tip, read_at).await?;
+        let reviewer = Reviewer::new(&files);
 
         let mut puts = Vec::new();
         let mut removes = Vec::new();
@@ -192,7 +194,7 @@ impl GitIndex {
                 digests.insert(tenant.to_string(), Some((*digest).clone()));
                 continue;
             }
-            let indexed = index_tenant(tenant, &files);
+            let indexed = index_tenant(&reviewer, tenant, &files);
             pass.invalid += usize::from(!indexed.problems.is_empty());
             let entry = entry_from_git(indexed, Some((*digest).clone()), history.get(tenant), old);
             digests.insert(tenant.to_string(), entry.git_digest.clone());
@@ -290,6 +292,7 @@ pub async fn refresh_pushed(
     let snapshot = services.committer.read(reads).await?;
     let digests = folder_digests(&snapshot.files);
     let (mut puts, mut removes) = (Vec::new(), Vec::new());
+    let reviewer = Reviewer::new(&snapshot.files);
     for tenant in tenants {
         let Some(digest) = digests.get(tenant) else {
             removes.push(tenant.to_string());
@@ -305,7 +308,7 @@ pub async fn refresh_pushed(
             })
             .map(|(commit, _)| commit);
         let old = services.store.get_tenant(tenant.as_str()).await?;
-        let indexed = index_tenant(tenant, &snapshot.files);
+        let indexed = index_tenant(&reviewer, tenant, &snapshot.files);
         puts.push(entry_from_git(
             indexed,
             Some(digest.clone()),
