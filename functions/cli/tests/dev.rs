@@ -30,6 +30,18 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
             dev.banner.contains("curl"),
             "the banner shows example curl lines"
         );
+        // The seeded tenants were in Git before Berth: its sweep lists them.
+        let listed = poll_json(&client, &format!("{}/v1/tenants", dev.url), &token, |b| {
+            b["tenants"].as_array().is_some_and(|t| t.len() == 3)
+        })
+        .await;
+        let names: Vec<&str> = listed["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["globex", "initech", "umbrella"]);
         let response = client
             .post(format!("{}/v1/tenants", dev.url))
             .bearer_auth(&token)
