@@ -360,6 +360,7 @@ pub fn catalog(c: &CatalogResponse, _colour: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    use berth_contract::LastChangeView;
     use berth_contract::TenantSummary;
 
     use super::*;
@@ -418,6 +419,48 @@ mod tests {
         );
         // The escapes shown, so the snapshot says which colour each health gets.
         insta::assert_snapshot!(coloured.escape_debug().to_string());
+    }
+
+    #[test]
+    fn a_tenant_broken_in_git_shows_its_problems_and_who_changed_it() {
+        let detail = berth_contract::TenantDetail {
+            name: "initech".into(),
+            display_name: None,
+            owner: None,
+            tier: "unknown".into(),
+            state: "invalid".into(),
+            created_by: String::new(),
+            last_change: Some(LastChangeView {
+                commit: "5a0c2f6806d44532c7838432bfb2832f904638a1".into(),
+                author: "Pat Person <pat@acme.test>".into(),
+                at: "2026-12-04T05:41:34Z".into(),
+                source: "git".into(),
+                request: None,
+            }),
+            problems: vec![berth_contract::TenantProblem {
+                file: "tenants/initech/tenant.yaml".into(),
+                field: "tier".into(),
+                reason: "unknown tier gold".into(),
+            }],
+            revision: "5a0c2f6806d44532c7838432bfb2832f904638a1".into(),
+            envs: Default::default(),
+            health: "unknown".into(),
+            statuses: Vec::new(),
+            urls: Vec::new(),
+        };
+        let shown = tenant(&detail, false);
+        assert!(
+            shown.starts_with("initech (unknown tier, invalid, health unknown)"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("last change 5a0c2f6806d4 by Pat Person <pat@acme.test> at 2026-12-04T05:41:34Z (git)"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("problem: tenants/initech/tenant.yaml tier: unknown tier gold"),
+            "{shown}"
+        );
     }
 
     #[test]

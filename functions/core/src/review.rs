@@ -49,8 +49,13 @@ pub fn review_tenant(tenant: &TenantName, files: &RepoFiles) -> Vec<Problem> {
 /// tenant index's first reading of a repository) needs to stay cheap.
 pub struct Reviewer {
     catalog: Result<Catalog, String>,
-    schemas: RefCell<HashMap<(String, String), Result<Option<ChartSchema>, PlanError>>>,
+    schemas: RefCell<HashMap<SchemaKey, CompiledSchema>>,
 }
+
+/// A chart's folder and a tier.
+type SchemaKey = (String, String);
+/// A chart's schema at a tier, `None` without one, or why it could not be compiled.
+type CompiledSchema = Result<Option<ChartSchema>, PlanError>;
 
 impl Reviewer {
     /// A reviewer for the catalog and charts in `files`.
