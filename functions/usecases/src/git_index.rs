@@ -53,8 +53,12 @@ pub struct IndexPass {
 /// (`None` until this process needed them: a cold start on an unmoved tip reads no entry).
 struct Known {
     tip: Option<String>,
-    digests: Option<BTreeMap<String, Option<String>>>,
+    digests: Option<Digests>,
 }
+
+/// Each entry's folder digest as stored, by tenant; `None` for an entry Berth's request wrote
+/// without one.
+type Digests = BTreeMap<String, Option<String>>;
 
 /// Reconciles the tenant index with Git; holds what this process last left, so a warm sweeper
 /// reads nothing while the tip stays where it was.
@@ -106,43 +110,37 @@ impl GitIndex {
         }
         // Taken out: a failure below leaves nothing remembered, and the next pass reads afresh.
         let known = guard.take().and_then(|k| k.digests);
-        let mut listed: BTreeMap<String, TenantEntry> = BTreeMap::new();
-        // A warm pass knows only what it wrote itself; a cold one listed the whole index.
+        // A warm pass knows only what it wrote itself; a cold one lists the whole index.
         let warm = known.is_some();
-        let mut digests = match known {
-            Some(digests) => digests,
+        let (mut digests, mut listed) = match known {
+            Some(digests) => (digests, BTreeMap::new()),
             None => {
                 pass.store_reads += 1;
-                listed = services
-                    .store
-                    .list_tenants()
-                    .await?
-                    .into_iter()
-                    .map(|e| (e.name.clone(), e))
-                    .collect();
-                listed
-                    .iter()
-                    .map(|(name, e)| (name.clone(), e.git_digest.clone()))
-                    .collect()
+                list_index(services).await?
             }
         };
         let folders = folder_digests(&files);
-        let mut changed: Vec<(&TenantName, &String)> = folders
-            .iter()
-            .filter(|(t, d)| digests.get(t.as_str()) != Some(&Some((*d).clone())))
-            .collect();
-        let gone: Vec<String> = digests
-            .keys()
-            .filter(|name| {
-                TenantName::parse("tenant", name).is_ok_and(|t| !folders.contains_key(&t))
-            })
-            .cloned()
-            .collect();
+        let (mut changed, gone) = diff_folders(&folders, &digests);
         pass.deferred = changed.len().saturating_sub(INDEX_WRITES_PER_PASS);
         changed.truncate(INDEX_WRITES_PER_PASS);
         let reconciled_before = digests.values().any(Option::is_some);
 
-        if !changed.is_empty() {
+        let olds = read_olds(services, &mut listed, &changed, &gone, warm, &mut pass).await?;
+        let newer = self.newer_than_tip(services, &olds, tip, read_at).await?;
+
+        // What needs writing: changed, not newer in the store, not already current there.
+        let mut to_write = Vec::new();
+        for (tenant, digest) in changed {
+            let old = olds.get(tenant.as_str()).and_then(Option::as_ref);
+            if newer.contains(tenant.as_str()) {
+                pass.newer_kept += 1;
+            } else if old.is_some_and(|e| e.git_digest.as_ref() == Some(digest)) {
+                digests.insert(tenant.to_string(), Some(digest.clone()));
+            } else {
+                to_write.push((tenant, digest, old));
+            }
+        }
+        if !to_write.is_empty() {
             pass.git_reads += 1;
             let charts = services
                 .committer
@@ -150,56 +148,25 @@ impl GitIndex {
                 .await?;
             files.extend(charts.files);
         }
-        let mut history: BTreeMap<&TenantName, ChangeCommit> = BTreeMap::new();
-        if reconciled_before && changed.len() <= HISTORY_LOOKUPS_PER_PASS {
-            for (tenant, _) in &changed {
-                pass.git_reads += 1;
-                if let Some(commit) = last_commit(services, tenant).await? {
-                    history.insert(tenant, commit);
-                }
+        let history = match reconciled_before && to_write.len() <= HISTORY_LOOKUPS_PER_PASS {
+            true => {
+                let tenants: Vec<&TenantName> = to_write.iter().map(|(t, _, _)| *t).collect();
+                pass.git_reads += tenants.len();
+                last_commits(services, &tenants).await?
             }
-        }
+            false => BTreeMap::new(),
+        };
 
-        // The entries about to be replaced or removed, read where the listing did not give them.
-        let mut olds: BTreeMap<String, Option<TenantEntry>> = BTreeMap::new();
-        let names = changed
-            .iter()
-            .map(|(t, _)| t.to_string())
-            .chain(gone.iter().cloned());
-        for name in names {
-            // A warm pass knows only what it wrote itself: Berth's own requests may have
-            // written the entry since, already current.
-            let old = match listed.remove(&name) {
-                Some(entry) => Some(entry),
-                None if warm => {
-                    pass.store_reads += 1;
-                    services.store.get_tenant(&name).await?
-                }
-                None => None,
-            };
-            olds.insert(name, old);
-        }
-        let newer = self.newer_than_tip(services, &olds, tip, read_at).await?;
         let reviewer = Reviewer::new(&files);
-
         let mut puts = Vec::new();
-        let mut removes = Vec::new();
-        for (tenant, digest) in &changed {
-            if newer.contains(tenant.as_str()) {
-                pass.newer_kept += 1;
-                continue;
-            }
-            let old = olds.get(tenant.as_str()).and_then(Option::as_ref);
-            if old.is_some_and(|e| e.git_digest.as_ref() == Some(*digest)) {
-                digests.insert(tenant.to_string(), Some((*digest).clone()));
-                continue;
-            }
+        for (tenant, digest, old) in to_write {
             let indexed = index_tenant(&reviewer, tenant, &files);
             pass.invalid += usize::from(!indexed.problems.is_empty());
-            let entry = entry_from_git(indexed, Some((*digest).clone()), history.get(tenant), old);
+            let entry = entry_from_git(indexed, Some(digest.clone()), history.get(tenant), old);
             digests.insert(tenant.to_string(), entry.git_digest.clone());
             puts.push(entry);
         }
+        let mut removes = Vec::new();
         for name in gone {
             if newer.contains(&name) {
                 pass.newer_kept += 1;
@@ -235,6 +202,72 @@ impl GitIndex {
         });
         Ok(pass)
     }
+}
+
+/// Every entry of the index by name, and the folder digest each records.
+async fn list_index(
+    services: &Services,
+) -> Result<(Digests, BTreeMap<String, TenantEntry>), UseCaseError> {
+    let listed: BTreeMap<String, TenantEntry> = services
+        .store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .map(|e| (e.name.clone(), e))
+        .collect();
+    let digests = listed
+        .iter()
+        .map(|(name, e)| (name.clone(), e.git_digest.clone()))
+        .collect();
+    Ok((digests, listed))
+}
+
+/// The tenant folders whose digest differs from the stored one (new ones included), and the
+/// stored tenants Git no longer has a folder for.
+fn diff_folders<'a>(
+    folders: &'a BTreeMap<TenantName, String>,
+    digests: &Digests,
+) -> (Vec<(&'a TenantName, &'a String)>, Vec<String>) {
+    let changed = folders
+        .iter()
+        .filter(|(t, d)| digests.get(t.as_str()) != Some(&Some((*d).clone())))
+        .collect();
+    let gone = digests
+        .keys()
+        .filter(|name| TenantName::parse("tenant", name).is_ok_and(|t| !folders.contains_key(&t)))
+        .cloned()
+        .collect();
+    (changed, gone)
+}
+
+/// The entries about to be replaced or removed: from the listing a cold pass made, else read
+/// one by one (a warm pass knows only what it wrote itself, and Berth's own requests may have
+/// written an entry since, already current).
+async fn read_olds(
+    services: &Services,
+    listed: &mut BTreeMap<String, TenantEntry>,
+    changed: &[(&TenantName, &String)],
+    gone: &[String],
+    warm: bool,
+    pass: &mut IndexPass,
+) -> Result<BTreeMap<String, Option<TenantEntry>>, UseCaseError> {
+    let names = changed
+        .iter()
+        .map(|(t, _)| t.to_string())
+        .chain(gone.iter().cloned());
+    let mut olds = BTreeMap::new();
+    for name in names {
+        let old = match listed.remove(&name) {
+            Some(entry) => Some(entry),
+            None if warm => {
+                pass.store_reads += 1;
+                services.store.get_tenant(&name).await?
+            }
+            None => None,
+        };
+        olds.insert(name, old);
+    }
+    Ok(olds)
 }
 
 impl GitIndex {
@@ -318,6 +351,20 @@ pub async fn refresh_pushed(
     }
     services.store.record_batch(&[], &puts, &removes).await?;
     Ok(puts.len() + removes.len())
+}
+
+/// The newest commit that changed each of `tenants`' folders, one history read each.
+async fn last_commits<'a>(
+    services: &Services,
+    tenants: &[&'a TenantName],
+) -> Result<BTreeMap<&'a TenantName, ChangeCommit>, UseCaseError> {
+    let mut found = BTreeMap::new();
+    for tenant in tenants {
+        if let Some(commit) = last_commit(services, tenant).await? {
+            found.insert(*tenant, commit);
+        }
+    }
+    Ok(found)
 }
 
 /// The newest commit of the branch that changed `tenant`'s folder.
