@@ -180,3 +180,27 @@ pub async fn deliver_github_event(
         response.json().await.unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// Calls Berth's API at `base_url` as `token` (none: unauthenticated) with an optional JSON
+/// body; returns the status and the answer, as JSON or, when it is not JSON, as its text.
+pub async fn call_api(
+    client: &reqwest::Client,
+    base_url: &str,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let mut request = client.request(method, format!("{base_url}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("call the API");
+    let status = response.status();
+    let text = response.text().await.expect("read the answer");
+    let answer = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, answer)
+}

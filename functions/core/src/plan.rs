@@ -125,13 +125,15 @@ fn refuse_carried_breakage(
     files: &RepoFiles,
     change: &Change,
 ) -> Result<(), PlanError> {
-    let before = crate::review::review_tenant(tenant, files);
+    // A change writes only inside the tenant's folder: one catalog and set of charts serve both.
+    let reviewer = crate::review::Reviewer::new(files);
+    let before = reviewer.review(tenant, files);
     if before.is_empty() {
         return Ok(());
     }
     let mut after_files = files.clone();
     change.apply_to(&mut after_files);
-    let after = crate::review::review_tenant(tenant, &after_files);
+    let after = reviewer.review(tenant, &after_files);
     let problems: Vec<_> = before.iter().filter(|p| after.contains(p)).collect();
     let Some(first) = problems.first() else {
         return Ok(());
@@ -143,7 +145,8 @@ fn refuse_carried_breakage(
     Err(PlanError::Repository {
         path: first.path.clone(),
         reason: format!(
-            "{}{more}; tenant {tenant} is invalid in Git and takes no change until it is fixed              by hand or by a revert",
+            "{}{more}; tenant {tenant} is invalid in Git and takes no change until it is fixed \
+             by hand or by a revert",
             if first.field.is_empty() {
                 first.message.clone()
             } else {

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use berth_contract::{
     CatalogResponse, ClusterHealthResponse, CreateTenantBody, EnvDetail, ErrorDetail,
     ErrorResponse, ModuleChangeBody, ModuleDetail, PatchTenantBody, RequestView, ServiceHealth,
-    TenantDetail, TenantList, TenantProblem, TenantStatusResponse, TenantSummary,
+    TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
 };
 use berth_core::body::{parse_create_tenant, parse_module_change, parse_tenant_patch};
 use berth_core::catalog::CATALOG_PATH;
@@ -326,11 +326,7 @@ pub(crate) async fn get_tenant(
         problems: indexed
             .problems
             .iter()
-            .map(|p| TenantProblem {
-                file: p.path.clone(),
-                field: p.field.clone(),
-                reason: p.message.clone(),
-            })
+            .map(contract::review_problem)
             .collect(),
         revision: snapshot.tip,
         envs,

@@ -237,6 +237,15 @@ pub fn last_change(change: &berth_store::LastChange) -> contract::LastChangeView
     }
 }
 
+/// A problem the review found just now, in the shape the index keeps it.
+pub fn review_problem(problem: &berth_core::review::Problem) -> contract::TenantProblem {
+    contract::TenantProblem {
+        file: problem.path.clone(),
+        field: problem.field.clone(),
+        reason: problem.message.clone(),
+    }
+}
+
 pub fn tenant_problem(problem: &berth_store::IndexProblem) -> contract::TenantProblem {
     contract::TenantProblem {
         file: problem.file.clone(),

@@ -126,7 +126,7 @@ impl GitIndex {
         let reconciled_before = digests.values().any(Option::is_some);
 
         let olds = read_olds(services, &mut listed, &changed, &gone, warm, &mut pass).await?;
-        let newer = self.newer_than_tip(services, &olds, tip, read_at).await?;
+        let newer = newer_than_tip(services, &olds, tip, read_at).await?;
 
         // What needs writing: changed, not newer in the store, not already current there.
         let mut to_write = Vec::new();
@@ -162,7 +162,7 @@ impl GitIndex {
         for (tenant, digest, old) in to_write {
             let indexed = index_tenant(&reviewer, tenant, &files);
             pass.invalid += usize::from(!indexed.problems.is_empty());
-            let entry = entry_from_git(indexed, Some(digest.clone()), history.get(tenant), old);
+            let entry = entry_from_git(indexed, digest.clone(), history.get(tenant), old);
             digests.insert(tenant.to_string(), entry.git_digest.clone());
             puts.push(entry);
         }
@@ -183,8 +183,14 @@ impl GitIndex {
         }
         pass.written = puts.len();
         pass.removed = removes.len();
-        for entry in &puts {
-            tracing::info!(tenant = %entry.name, state = %entry.state, source = ?entry.last_change.as_ref().map(|c| &c.source), "tenant index entry read from Git");
+        if !puts.is_empty() || !removes.is_empty() {
+            // One line a pass: a first indexing writes thousands of entries.
+            tracing::info!(
+                written = pass.written,
+                removed = pass.removed,
+                invalid = pass.invalid,
+                "tenant index brought in line with Git"
+            );
         }
         // What was deferred or kept must be looked at again, even if the tip stays put.
         let settled = pass.deferred == 0 && pass.newer_kept == 0;
@@ -270,41 +276,38 @@ async fn read_olds(
     Ok(olds)
 }
 
-impl GitIndex {
-    /// The entries among `olds` that Berth's own requests wrote from a commit `tip` does not
-    /// hold yet: they are newer than the files this pass read, and are left as they are.
-    /// Only entries written since `read_at` can be (timestamps are whole seconds, so the
-    /// commit's ancestry decides).
-    async fn newer_than_tip(
-        &self,
-        services: &Services,
-        olds: &BTreeMap<String, Option<TenantEntry>>,
-        tip: &str,
-        read_at: &str,
-    ) -> Result<BTreeSet<String>, UseCaseError> {
-        let recent: Vec<(&String, &str)> = olds
-            .iter()
-            .filter_map(|(name, old)| {
-                let old = old.as_ref()?;
-                let commit = old.last_change.as_ref()?.commit.as_str();
-                (old.updated_at.as_str() >= read_at).then_some((name, commit))
-            })
-            .collect();
-        if recent.is_empty() {
-            return Ok(BTreeSet::new());
-        }
-        let pairs = recent
-            .iter()
-            .map(|(_, commit)| ((*commit).to_owned(), tip.to_owned()))
-            .collect();
-        let held = services.committer.contains(pairs).await?;
-        Ok(recent
-            .into_iter()
-            .zip(held)
-            .filter(|(_, held)| !held)
-            .map(|((name, _), _)| name.clone())
-            .collect())
+/// The entries among `olds` that Berth's own requests wrote from a commit `tip` does not
+/// hold yet: they are newer than the files this pass read, and are left as they are.
+/// Only entries written since `read_at` can be (timestamps are whole seconds, so the
+/// commit's ancestry decides).
+async fn newer_than_tip(
+    services: &Services,
+    olds: &BTreeMap<String, Option<TenantEntry>>,
+    tip: &str,
+    read_at: &str,
+) -> Result<BTreeSet<String>, UseCaseError> {
+    let recent: Vec<(&String, &str)> = olds
+        .iter()
+        .filter_map(|(name, old)| {
+            let old = old.as_ref()?;
+            let commit = old.last_change.as_ref()?.commit.as_str();
+            (old.updated_at.as_str() >= read_at).then_some((name, commit))
+        })
+        .collect();
+    if recent.is_empty() {
+        return Ok(BTreeSet::new());
     }
+    let pairs = recent
+        .iter()
+        .map(|(_, commit)| ((*commit).to_owned(), tip.to_owned()))
+        .collect();
+    let held = services.committer.contains(pairs).await?;
+    Ok(recent
+        .into_iter()
+        .zip(held)
+        .filter(|(_, held)| !held)
+        .map(|((name, _), _)| name.clone())
+        .collect())
 }
 
 /// Brings the entries of `tenants` in line with their folders at the branch tip, at once: what
@@ -342,12 +345,7 @@ pub async fn refresh_pushed(
             .map(|(commit, _)| commit);
         let old = services.store.get_tenant(tenant.as_str()).await?;
         let indexed = index_tenant(&reviewer, tenant, &snapshot.files);
-        puts.push(entry_from_git(
-            indexed,
-            Some(digest.clone()),
-            last,
-            old.as_ref(),
-        ));
+        puts.push(entry_from_git(indexed, digest.clone(), last, old.as_ref()));
     }
     services.store.record_batch(&[], &puts, &removes).await?;
     Ok(puts.len() + removes.len())
@@ -388,7 +386,7 @@ async fn last_commit(
 /// known; `old` the entry it replaces, whose request it keeps when the commit carries none.
 fn entry_from_git(
     indexed: IndexedTenant,
-    git_digest: Option<String>,
+    git_digest: String,
     last: Option<&ChangeCommit>,
     old: Option<&TenantEntry>,
 ) -> TenantEntry {
@@ -418,7 +416,7 @@ fn entry_from_git(
         // When the entry was written, not when the commit was: an author's clock may be off.
         updated_at: now_rfc3339(),
         owner: indexed.owner,
-        git_digest,
+        git_digest: Some(git_digest),
         last_change,
         problems: indexed
             .problems

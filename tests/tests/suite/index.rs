@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use berth_status::Sweeper;
 use berth_store::Store;
-use berth_tests::api_server::{ADMIN, ApiServer, deliver_github_event};
+use berth_tests::api_server::{ADMIN, ApiServer, call_api, deliver_github_event};
 use berth_tests::fleet::{self, Fleet};
 use berth_tests::git::HAND_AUTHOR;
 use berth_tests::{dynamo_store, hand_commit, seed_repo_with_tenants};
@@ -30,16 +30,7 @@ struct Client {
 
 impl Client {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(ADMIN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        call_api(&self.http, &self.url, Some(ADMIN), method, path, body).await
     }
 
     /// A write to initech: its display name.

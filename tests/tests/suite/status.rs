@@ -9,7 +9,7 @@ use berth_cluster::ClusterConnector;
 use berth_gitops::Committer;
 use berth_status::Sweeper;
 use berth_store::{BillingLink, RequestRecord, RequestState, ScheduledChange, Store};
-use berth_tests::api_server::{ADMIN, ApiServer};
+use berth_tests::api_server::{ADMIN, ApiServer, call_api};
 use berth_tests::fleet::{self, Fleet};
 use berth_tests::kube_server::KubeServer;
 use berth_tests::{dynamo_store, free_port, git, seed_repo};
@@ -437,16 +437,8 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.server.url))
-            .bearer_auth(ADMIN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let url = &self.server.url;
+        call_api(&self.client, url, Some(ADMIN), method, path, body).await
     }
 
     async fn create(&self, name: &str) -> RequestRecord {

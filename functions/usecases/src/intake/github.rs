@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use berth_core::TenantName;
 use berth_core::catalog::CATALOG_PATH;
-use berth_core::review::{Problem, review_tenant};
+use berth_core::review::{Problem, Reviewer};
 use berth_core::schema::CHART_READS;
 use berth_core::tenant_index::tenant_of_path;
 use berth_gitops::GithubCredential;
@@ -229,8 +229,10 @@ async fn review_pull_request(
             "pull request #{number} moved on from {sha}"
         )));
     }
+    // One catalog parse and one schema per chart and tier for every tenant the pull request touches.
+    let reviewer = Reviewer::new(&snapshot.files);
     for tenant in &tenants {
-        problems.extend(review_tenant(tenant, &snapshot.files));
+        problems.extend(reviewer.review(tenant, &snapshot.files));
     }
     // The plan first: a retry after a failed status finds and edits the same comment.
     let is_berths = pr
