@@ -5,6 +5,7 @@
 
 pub mod application;
 pub mod connect;
+pub mod labels;
 pub mod list;
 pub mod observe;
 pub mod readiness;

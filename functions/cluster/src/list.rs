@@ -10,8 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::application::Application;
 use crate::observe::ClusterObjects;
 
-/// The label every object Berth's charts render carries.
-pub const TENANT_LABEL: &str = "berth.dev/tenant";
+pub use crate::labels::TENANT_LABEL;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {

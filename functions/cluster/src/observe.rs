@@ -13,11 +13,9 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::core::ObjectMeta;
 
 use crate::application::Application;
-use crate::list::TENANT_LABEL;
+pub use crate::labels::{ENV_LABEL, MODULE_LABEL, TENANT_LABEL};
 use crate::readiness::{Health, Readiness, deployment_readiness, statefulset_readiness, worst};
 
-pub const ENV_LABEL: &str = "berth.dev/env";
-pub const MODULE_LABEL: &str = "berth.dev/module";
 
 /// A tenant-env's base Application (`module: None`) or one of its modules.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

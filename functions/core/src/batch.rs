@@ -6,7 +6,8 @@
 use std::collections::{BTreeSet, HashSet};
 
 use crate::error::PlanError;
-use crate::plan::{Change, RepoFiles, plan};
+use crate::model::{Change, RepoFiles};
+use crate::plan::plan;
 use crate::request::{Request, request_trailers};
 
 /// How much one group commit may carry.

@@ -11,15 +11,7 @@ use crate::names::{DNS_LABEL_MAX, EnvName, ModuleName, TenantName, TierName};
 /// Where the catalog lives in a GitOps repository.
 pub const CATALOG_PATH: &str = "tenants/catalog.yaml";
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CatalogError {
-    #[error("missing from the repository")]
-    Missing,
-    #[error("not valid YAML for a catalog: {0}")]
-    Syntax(String),
-    #[error("{0}")]
-    Rule(String),
-}
+pub use crate::error::CatalogError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

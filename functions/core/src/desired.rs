@@ -7,9 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::files::{TenantSpec, TenantState};
+use crate::model::RepoFiles;
 use crate::names::{EnvName, ModuleName, TenantName};
 use crate::paths::{self, TENANTS_DIR, TenantFile};
-use crate::plan::RepoFiles;
 
 /// One tenant as Git wants it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,7 +1,5 @@
 //! Errors that name the field and the reason, so every refusal tells the caller what to fix.
 
-use crate::catalog::CatalogError;
-
 /// How a refusal maps onto a caller's expectations (and so onto an HTTP status at the edge).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -47,6 +45,17 @@ impl FieldError {
             reason: reason.into(),
         }
     }
+}
+
+/// Why `tenants/catalog.yaml` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("missing from the repository")]
+    Missing,
+    #[error("not valid YAML for a catalog: {0}")]
+    Syntax(String),
+    #[error("{0}")]
+    Rule(String),
 }
 
 /// Why a request could not be planned against the repository's current files.

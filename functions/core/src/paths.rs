@@ -10,6 +10,12 @@ pub fn tenant_dir(tenant: &TenantName) -> String {
     format!("{TENANTS_DIR}/{tenant}/")
 }
 
+/// The Kubernetes namespace of `tenant`'s environment `env`: `<tenant>-<env>`, as the
+/// ApplicationSets in `infra/` name it.
+pub fn namespace(tenant: &TenantName, env: &EnvName) -> String {
+    format!("{tenant}-{env}")
+}
+
 /// `tenants/<tenant>/tenant.yaml`: the tenant's spec.
 pub fn tenant_spec(tenant: &TenantName) -> String {
     format!("{TENANTS_DIR}/{tenant}/tenant.yaml")

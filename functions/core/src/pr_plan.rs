@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::model::{RepoFiles, TenantModel};
 use crate::names::{EnvName, ModuleName, TenantName};
-use crate::plan::{RepoFiles, TenantModel};
 use crate::review::Problem;
 
 /// The first line of Berth's plan comment: how Berth finds its own comment to edit in place.

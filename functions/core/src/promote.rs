@@ -4,8 +4,8 @@
 use crate::catalog::Catalog;
 use crate::error::{FieldError, PlanError};
 use crate::files::{ModuleRef, ModuleValues};
+use crate::model::{TenantModel, require_env};
 use crate::names::ModuleName;
-use crate::plan::{TenantModel, require_env};
 use crate::request::Promotion;
 
 /// Copies `promotion.modules` (every module of `from` when empty) onto `promotion.to` in

@@ -1,9 +1,10 @@
 //! Planning a revert: put back, byte for byte, the files an earlier request changed, unless a
 //! later change touched them since (a conflict the caller may override with `force`).
 
+use crate::charts::check_against_charts;
 use crate::error::{FieldError, PlanError};
+use crate::model::{Change, RepoFiles, TenantModel};
 use crate::paths;
-use crate::plan::{self, Change, RepoFiles, TenantModel};
 use crate::request::{Request, Restore, request_trailers};
 
 /// Plans `request`, a revert described by `restore`, against the files at the tip.
@@ -49,7 +50,7 @@ pub fn plan_restore(
     let mut after = files.clone();
     change.apply_to(&mut after);
     TenantModel::read(&request.tenant, &after)?;
-    plan::check_against_charts(request, &change, files)?;
+    check_against_charts(request, &change, files)?;
     change.message = message(request, restore, &overridden);
     Ok(change)
 }

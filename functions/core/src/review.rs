@@ -4,9 +4,9 @@
 
 use crate::catalog::Catalog;
 use crate::error::PlanError;
+use crate::model::{RepoFiles, TenantModel, load_catalog};
 use crate::names::TenantName;
 use crate::paths::{self, TenantFile};
-use crate::plan::{RepoFiles, TenantModel, load_catalog};
 use crate::schema::{self, ChartSchema};
 use std::cell::RefCell;
 use std::collections::HashMap;

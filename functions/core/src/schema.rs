@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::error::PlanError;
-use crate::plan::RepoFiles;
+use crate::model::RepoFiles;
 
 /// Where a chart lives in the repository.
 pub fn tenant_chart() -> String {

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::files::TenantSpec;
+use crate::model::RepoFiles;
 use crate::names::TenantName;
 use crate::paths::{self, TENANTS_DIR};
-use crate::plan::RepoFiles;
 use crate::request::carried_requests;
 use crate::review::{Problem, Reviewer};
 

@@ -2,53 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where a request is in its lifecycle (DESIGN.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestState {
-    Accepted,
-    Committed,
-    BranchPushed,
-    PrOpened,
-    Merged,
-    Synced,
-    Ready,
-    Degraded,
-    Failed,
-    Rejected,
-    NoChange,
-    /// Recorded for later: a billing event's suspension or deletion, carried out when due.
-    Scheduled,
-}
-
-impl RequestState {
-    /// States nothing moves on from: the record expires once the request retention has passed
-    /// (Git keeps the request in its trailers).
-    pub fn is_settled(self) -> bool {
-        matches!(
-            self,
-            RequestState::Ready
-                | RequestState::Failed
-                | RequestState::Rejected
-                | RequestState::NoChange
-        )
-    }
-
-    /// States the status sweep still moves forward: waiting for a merge, a sync or health, or
-    /// (`accepted`) for an outcome, which the sweep settles when the request's lease ran out.
-    pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            RequestState::Accepted
-                | RequestState::Committed
-                | RequestState::BranchPushed
-                | RequestState::PrOpened
-                | RequestState::Merged
-                | RequestState::Synced
-                | RequestState::Degraded
-        )
-    }
-}
+pub use berth_core::request_state::RequestState;
 
 /// The error of a request, in the API's error shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
