@@ -18,7 +18,7 @@ use berth_http::config::webhook_secrets_from_env;
 use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
 use berth_status::{Sweeper, WakeSweeper};
 use berth_store::LocalStore;
-use berth_usecases::git_settings::GitSettings;
+use berth_usecases::settings::git::GitSettings;
 use clap::Args;
 use tokio::sync::Notify;
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
-use berth_usecases::git_settings::{github_api_url, github_credential_from_env};
+use berth_usecases::settings::git::{github_api_url, github_credential_from_env};
 use berth_usecases::settings::invalid;
 pub use berth_usecases::settings::{ConfigError, ServiceSettings, StoreSettings};
 use berth_webhooks::SecretSet;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_status::{Sweeper, sync_timeout_from_env};
-use berth_usecases::git_settings::{github_api_url, github_credential_from_env};
+use berth_usecases::settings::git::{github_api_url, github_credential_from_env};
 use berth_usecases::intake::github::GithubApi;
 use berth_usecases::settings::ServiceSettings;
 use berth_usecases::telemetry;

@@ -7,7 +7,6 @@
 pub mod error;
 pub mod fingerprint;
 pub mod git_index;
-pub mod git_settings;
 pub mod group_commit;
 pub mod history;
 pub mod intake;

@@ -9,17 +9,15 @@ use berth_core::catalog::CATALOG_PATH;
 use berth_core::review::{Problem, Reviewer};
 use berth_core::schema::CHART_READS;
 use berth_core::tenant_index::tenant_of_path;
-use berth_gitops::GithubCredential;
 use berth_gitops::PullRequestState;
 use berth_store::RequestState;
 use berth_webhooks::billing::EventError;
 use berth_webhooks::events::{
     PullRequestEvent, PushEvent, parse_pull_request_event, parse_push_event,
 };
-use octocrab::Octocrab;
 use octocrab::models::StatusState;
-use octocrab::secrecy::ExposeSecret;
 
+pub use super::github_api::GithubApi;
 use super::plan_comment::{PullRef, upsert_plan_comment};
 use super::{Effect, event_record};
 use crate::error::UseCaseError;
@@ -40,69 +38,8 @@ pub struct Review {
 
 /// The commit status context Berth sets.
 pub const STATUS_CONTEXT: &str = "berth/validate";
-/// Bounds on each GitHub call, inside a request's deadline (26 s).
-const GITHUB_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-const GITHUB_IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// GitHub's limit on a status description.
 const DESCRIPTION_MAX: usize = 140;
-
-/// Where GitHub's API is (github.com, GitHub Enterprise, or a test server) and the token.
-#[derive(Clone)]
-pub struct GithubApi {
-    pub client: Octocrab,
-}
-
-impl std::fmt::Debug for GithubApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GithubApi")
-    }
-}
-
-impl GithubApi {
-    /// A client for `base_url` with `credential` (never logged): a token, or a GitHub App
-    /// whose installation tokens octocrab mints and renews.
-    pub fn new(base_url: &str, credential: Option<GithubCredential>) -> Result<Self, String> {
-        // A stalled GitHub must fail a call well inside a request's deadline.
-        let mut builder = Octocrab::builder()
-            .base_uri(base_url)
-            .map_err(|e| format!("{base_url:?} is not a URL: {e}"))?
-            .set_connect_timeout(Some(GITHUB_CONNECT_TIMEOUT))
-            .set_read_timeout(Some(GITHUB_IO_TIMEOUT))
-            .set_write_timeout(Some(GITHUB_IO_TIMEOUT));
-        let mut installation = None;
-        match credential {
-            Some(GithubCredential::Token(token)) => {
-                builder = builder.personal_token(token.expose_secret().to_owned());
-            }
-            Some(GithubCredential::App {
-                app_id,
-                private_key_pem,
-                installation_id,
-            }) => {
-                let key =
-                    octocrab::EncodingKey::from_rsa_pem(private_key_pem.expose_secret().as_bytes())
-                        .map_err(|e| {
-                            format!(
-                                "the GitHub App's private key is not an RSA key in PEM form ({e})"
-                            )
-                        })?;
-                builder = builder.app(octocrab::models::AppId(app_id), key);
-                installation = Some(octocrab::models::InstallationId(installation_id));
-            }
-            None => {}
-        }
-        let client = builder
-            .build()
-            .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
-        let client = match installation {
-            Some(id) => client
-                .installation(id)
-                .map_err(|e| format!("cannot use the GitHub App's installation: {e}"))?,
-            None => client,
-        };
-        Ok(Self { client })
-    }
-}
 
 fn event_error(e: EventError) -> UseCaseError {
     UseCaseError::invalid(e.field, e.reason)

@@ -6,6 +6,7 @@
 pub mod argocd;
 pub mod billing;
 pub mod github;
+pub mod github_api;
 pub mod plan_comment;
 pub mod signup;
 

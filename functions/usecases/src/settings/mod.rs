@@ -9,25 +9,14 @@ use std::time::Duration;
 
 use berth_store::{DEFAULT_REQUEST_RETENTION, DynamoStore, LocalStore, Store, dynamodb_client};
 
-use crate::git_settings::GitSettings;
+pub mod error;
+pub mod git;
+
+pub use error::{ConfigError, invalid};
+pub use git::GitSettings;
 use crate::group_commit::GroupCommit;
 use crate::services::Services;
 use crate::submit::DEFAULT_CLAIM_LEASE;
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("{0} is required but not set")]
-    Missing(&'static str),
-    #[error("{var}: {reason}")]
-    Invalid { var: &'static str, reason: String },
-}
-
-pub fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        var,
-        reason: reason.into(),
-    }
-}
 
 /// Which store backend to use.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use berth_gitops::{
     GithubCredential, GithubPulls, RemoteUrl,
 };
 
-use crate::settings::{ConfigError, invalid};
+use super::error::{ConfigError, invalid};
 
 /// GitHub's API unless `BERTH_GITHUB_API_URL` says otherwise.
 pub const GITHUB_API_URL: &str = "https://api.github.com";
