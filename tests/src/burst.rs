@@ -173,7 +173,7 @@ impl Burst {
     pub fn instance(&self, n: usize, group: Option<GroupCommit>) -> Router {
         let config = ApiConfig::new(vec![TokenGrant::new(BURST_ADMIN, Role::Admin, None)]);
         let mut app = AppState::new(self.committer(n), self.store(), config);
-        app.services.group_commit = group;
+        app.app.group_commit = group;
         api_router(app)
     }
 

@@ -67,7 +67,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut app = AppState::new(committer, Arc::new(store), config)
         .with_status_refresh(Arc::new(WakeSweeper(Arc::clone(&trigger))))
         .with_request_retention(retention);
-    app.services.group_commit = group_commit;
+    app.app.group_commit = group_commit;
     if let Some(pulls) = pulls {
         app = app.with_pull_requests(pulls);
     }
@@ -82,7 +82,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         None => "Cluster: none. No kubeconfig found (KUBECONFIG, ~/.kube/config, BERTH_KUBE_SERVER): statuses read unknown and /v1/cluster/health answers not_configured saying so.".to_owned(),
     };
     let sweeper = Sweeper::new(
-        app.services.clone(),
+        app.app.clone(),
         cluster.map(|s| Arc::new(ClusterConnector::new(s))),
     )
     .with_claim_lease(app.config.claim_lease);

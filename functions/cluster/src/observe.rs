@@ -16,7 +16,6 @@ use crate::application::Application;
 pub use crate::labels::{ENV_LABEL, MODULE_LABEL, TENANT_LABEL};
 use crate::readiness::{Health, Readiness, deployment_readiness, statefulset_readiness, worst};
 
-
 /// A tenant-env's base Application (`module: None`) or one of its modules.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SlotKey {

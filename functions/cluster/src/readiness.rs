@@ -184,4 +184,3 @@ pub fn statefulset_readiness(set: &StatefulSet) -> Readiness {
     }
     by_ready(ready, desired)
 }
-

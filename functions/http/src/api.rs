@@ -121,7 +121,7 @@ pub(crate) async fn cluster_health(
     State(state): State<AppState>,
     _: Principal,
 ) -> Result<Response, ApiError> {
-    let health = state.services.store.get_cluster_health().await?;
+    let health = state.app.store.get_cluster_health().await?;
     let unreadable = |code: &str, message: String, observed_at| ClusterHealthResponse {
         status: "error".into(),
         version: None,
@@ -189,7 +189,7 @@ pub(crate) async fn get_catalog(
     _: Principal,
 ) -> Result<Json<CatalogResponse>, ApiError> {
     let snapshot = state
-        .services
+        .app
         .committer
         .read(vec![CATALOG_PATH.to_owned()])
         .await?;
@@ -212,7 +212,7 @@ pub(crate) async fn list_tenants(
     principal: Principal,
 ) -> Result<Json<TenantList>, ApiError> {
     let health: std::collections::HashMap<String, String> = state
-        .services
+        .app
         .store
         .list_tenant_health()
         .await?
@@ -220,7 +220,7 @@ pub(crate) async fn list_tenants(
         .map(|h| (h.tenant, h.health))
         .collect();
     let tenants = state
-        .services
+        .app
         .store
         .list_tenants()
         .await?
@@ -273,7 +273,7 @@ pub(crate) async fn get_tenant(
     let Path(raw) = path.map_err(path_error)?;
     let tenant = tenant_from_path(&raw)?;
     principal.require_tenant(tenant.as_str())?;
-    let snapshot = state.services.committer.read(read_set(&tenant)).await?;
+    let snapshot = state.app.committer.read(read_set(&tenant)).await?;
     let dir = berth_core::paths::tenant_dir(&tenant);
     if !snapshot.files.keys().any(|p| p.starts_with(&dir)) {
         return Err(
@@ -284,8 +284,8 @@ pub(crate) async fn get_tenant(
     let reviewer = berth_core::review::Reviewer::new(&snapshot.files);
     let indexed = index_tenant(&reviewer, &tenant, &snapshot.files);
     let model = TenantModel::read(&tenant, &snapshot.files).ok().flatten();
-    let statuses = state.services.store.list_statuses(tenant.as_str()).await?;
-    let entry = state.services.store.get_tenant(tenant.as_str()).await?;
+    let statuses = state.app.store.list_statuses(tenant.as_str()).await?;
+    let entry = state.app.store.get_tenant(tenant.as_str()).await?;
     let envs = model
         .iter()
         .flat_map(|m| m.envs.keys().map(move |env| (m, env)))
@@ -374,15 +374,8 @@ pub(crate) async fn get_tenant_status(
     let Path(raw) = path.map_err(path_error)?;
     let tenant = tenant_from_path(&raw)?;
     principal.require_tenant(tenant.as_str())?;
-    let statuses = state.services.store.list_statuses(tenant.as_str()).await?;
-    if statuses.is_empty()
-        && state
-            .services
-            .store
-            .get_tenant(tenant.as_str())
-            .await?
-            .is_none()
-    {
+    let statuses = state.app.store.list_statuses(tenant.as_str()).await?;
+    if statuses.is_empty() && state.app.store.get_tenant(tenant.as_str()).await?.is_none() {
         return Err(
             ApiError::not_found(format!("tenant {tenant} does not exist")).with_field("tenant"),
         );
@@ -439,7 +432,7 @@ pub(crate) async fn get_request(
     let Ok(ulid) = ulid::Ulid::from_string(&id) else {
         return Err(ApiError::invalid("id", "must be a request id (a ULID)"));
     };
-    match look_up_request(&state.services, ulid).await? {
+    match look_up_request(&state.app, ulid).await? {
         RequestLookup::Recorded(record) if principal.sees(&record.tenant) => {
             let mut view = contract::request_view(&record);
             view.changes = crate::changes::diff_summary(&state, &record.tenant, &view).await;
@@ -460,7 +453,7 @@ pub(crate) async fn get_request(
         RequestLookup::Expired => Err(ApiError::not_found(format!(
             "request {id} has expired: its record is kept {} after it settles, and no commit \
              on the branch since it was made carries it",
-            humantime::format_duration(state.services.request_retention)
+            humantime::format_duration(state.app.request_retention)
         ))),
         _ => Err(ApiError::not_found(format!("no request {id}"))),
     }
@@ -567,7 +560,7 @@ pub(crate) async fn run_write(
             mode: prepared.mode,
             when_undecided: WhenUndecided::Refuse,
         };
-        let outcome = submit_by(&state.services, submission, resumed, deadline.0).await;
+        let outcome = submit_by(&state.app, submission, resumed, deadline.0).await;
         let (status, body, retry_after, location) = match outcome {
             Ok(done) => {
                 tracing::info!(action = %done.record.action, tenant = %done.record.tenant, state = ?done.record.state, "request done");

@@ -79,7 +79,7 @@ pub(crate) async fn tenant_history(
             ));
         }
     };
-    let history = history_of(&state.services, &tenant, limit, before).await?;
+    let history = history_of(&state.app, &tenant, limit, before).await?;
     Ok(Json(contract::history_page(tenant.as_str(), &history)))
 }
 
@@ -123,7 +123,7 @@ async fn prepare_revert_write(
         force: flag(&q.params, "force")?,
         confirm: q.params.get("confirm").cloned(),
     };
-    let (tenant, action) = prepare_revert(&state.services, &ask, |t| principal.sees(t)).await?;
+    let (tenant, action) = prepare_revert(&state.app, &ask, |t| principal.sees(t)).await?;
     Ok(Prepared {
         tenant,
         action,
@@ -218,7 +218,7 @@ async fn dry_run_answer(
         tenant: prepared.tenant,
         action: prepared.action,
     };
-    let planned = preview(&state.services, &request).await?;
+    let planned = preview(&state.app, &request).await?;
     let view: PlannedChangeView = contract::planned_change(request.tenant.as_str(), &planned);
     Ok((StatusCode::OK, Json(view)).into_response())
 }
@@ -240,7 +240,7 @@ pub(crate) async fn diff_summary(
     let commit = view.commit.clone().filter(|_| on_branch)?;
     let tenant = berth_core::TenantName::parse("tenant", tenant).ok()?;
     let folder = berth_core::paths::tenant_dir(&tenant);
-    match state.services.committer.commit_files(commit, folder).await {
+    match state.app.committer.commit_files(commit, folder).await {
         Ok(Some(files)) => Some(
             diff_files(&files.before, &files.after)
                 .iter()

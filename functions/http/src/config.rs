@@ -207,7 +207,7 @@ impl Settings {
     /// Builds the state the routers serve: clients are made once here and reused.
     pub fn into_state(self) -> Result<AppState, ConfigError> {
         Ok(AppState {
-            services: self.services.into_services()?,
+            app: self.services.into_app()?,
             config: Arc::new(self.api),
         })
     }

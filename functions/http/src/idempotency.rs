@@ -88,7 +88,7 @@ pub async fn begin(
         lease_expires_at: epoch_seconds_after(lease),
         expires_at: epoch_seconds_after(RETENTION),
     };
-    let first = match state.services.store.claim_idempotency(&record).await? {
+    let first = match state.app.store.claim_idempotency(&record).await? {
         Claim::Claimed => return Ok(Begin::Proceed(Some(HeldKey { claim: record }))),
         Claim::Existing(first) => first,
     };
@@ -109,7 +109,7 @@ pub async fn begin(
     }
     // The lease ran out unanswered: whoever held it is gone. One retry takes it over.
     if state
-        .services
+        .app
         .store
         .take_over_idempotency(&first, record.lease_expires_at)
         .await?
@@ -153,7 +153,7 @@ pub async fn finish(state: &AppState, held: Option<HeldKey>, how: Finish<'_>) {
                     body: body.to_owned(),
                 };
                 state
-                    .services
+                    .app
                     .store
                     .complete_idempotency(&claim.source, &claim.key, &response)
                     .await
@@ -161,7 +161,7 @@ pub async fn finish(state: &AppState, held: Option<HeldKey>, how: Finish<'_>) {
             // Conditional on the lease still being ours: a claim some retry already took over
             // is left to it.
             Finish::Unanswered => state
-                .services
+                .app
                 .store
                 .take_over_idempotency(&claim, epoch_seconds_now())
                 .await

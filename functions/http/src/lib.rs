@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use berth_gitops::{Committer, GithubPulls};
 use berth_store::Store;
-use berth_usecases::{Services, StatusRefresh};
+use berth_usecases::{App, StatusRefresh};
 
 pub use api::api_router;
 pub use config::{ApiConfig, Function, Mode, Settings};
@@ -31,33 +31,33 @@ pub use webhooks::{WebhookSecrets, webhook_router};
 /// clone; built once per process and reused by warm invocations.
 #[derive(Clone)]
 pub struct AppState {
-    pub services: Services,
+    pub app: App,
     pub config: Arc<ApiConfig>,
 }
 
 impl AppState {
     pub fn new(committer: Arc<dyn Committer>, store: Arc<dyn Store>, config: ApiConfig) -> Self {
         Self {
-            services: Services::new(committer, store),
+            app: App::new(committer, store),
             config: Arc::new(config),
         }
     }
 
     /// Opens a pull request for every `?mode=pr` request through `pulls`.
     pub fn with_pull_requests(mut self, pulls: Arc<GithubPulls>) -> Self {
-        self.services.pulls = Some(pulls);
+        self.app.pulls = Some(pulls);
         self
     }
 
     pub fn with_status_refresh(mut self, refresh: Arc<dyn StatusRefresh>) -> Self {
-        self.services.status_refresh = Some(refresh);
+        self.app.status_refresh = Some(refresh);
         self
     }
 
     /// How long the store keeps settled request records (it must be told the same): older
     /// request ids are looked up in Git.
     pub fn with_request_retention(mut self, retention: std::time::Duration) -> Self {
-        self.services.request_retention = retention;
+        self.app.request_retention = retention;
         self
     }
 }

@@ -18,7 +18,7 @@ use berth_usecases::intake::{
     signup::signup_effect,
 };
 use berth_usecases::time::epoch_seconds_now;
-use berth_usecases::{Services, UseCaseError};
+use berth_usecases::{App, UseCaseError};
 use berth_webhooks::billing::parse_billing_event;
 use berth_webhooks::{
     SecretSet, verify_bearer, verify_github, verify_standard_webhooks, verify_stripe,
@@ -207,7 +207,7 @@ pub(crate) async fn github(
         delivery,
         &body,
         deadline,
-        |id| async move { github_effect(&app.services, &api, id, &event, &payload).await },
+        |id| async move { github_effect(&app.app, &api, id, &event, &payload).await },
     )
     .await
 }
@@ -251,7 +251,7 @@ pub(crate) async fn billing(
         event.id.clone(),
         &body,
         deadline,
-        |id| async move { billing_effect(&app.services, id, event).await },
+        |id| async move { billing_effect(&app.app, id, event).await },
     )
     .await
 }
@@ -291,7 +291,7 @@ pub(crate) async fn argocd(
         event_id,
         &body,
         deadline,
-        |_| async move { argocd_effect(&app.services, &payload).await },
+        |_| async move { argocd_effect(&app.app, &payload).await },
     )
     .await
 }
@@ -339,7 +339,7 @@ async fn deliver<F: Future<Output = Result<Effect, UseCaseError>>>(
             Err(e) => return e.into_response(),
         };
         let work = carry_out(
-            &app.services,
+            &app.app,
             Delivery {
                 source: &source,
                 request_id: &request_id,
@@ -397,7 +397,7 @@ async fn deliver<F: Future<Output = Result<Effect, UseCaseError>>>(
 
 /// Decides a delivery's effect, then carries it out.
 async fn carry_out(
-    services: &Services,
+    services: &App,
     delivery: Delivery<'_>,
     effect: impl Future<Output = Result<Effect, UseCaseError>>,
 ) -> Result<intake::Settlement, UseCaseError> {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_status::{Sweeper, sync_timeout_from_env};
-use berth_usecases::settings::git::{github_api_url, github_credential_from_env};
 use berth_usecases::intake::github::GithubApi;
 use berth_usecases::settings::ServiceSettings;
+use berth_usecases::settings::git::{github_api_url, github_credential_from_env};
 use berth_usecases::telemetry;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
@@ -25,8 +25,8 @@ async fn main() -> anyhow::Result<()> {
         None => tracing::warn!("no cluster configured: statuses will read unknown"),
     }
     let cluster = source.map(|s| Arc::new(ClusterConnector::new(s)));
-    let services = settings.into_services().context("configuration")?;
-    let mut sweeper = Sweeper::new(services, cluster).with_claim_lease(claim_lease);
+    let app = settings.into_app().context("configuration")?;
+    let mut sweeper = Sweeper::new(app, cluster).with_claim_lease(claim_lease);
     // With a GitHub credential, the sweep reviews pull requests whose delivery failed.
     let nonempty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     if let Some(credential) = github_credential_from_env(nonempty).context("configuration")? {

@@ -16,7 +16,7 @@ use berth_store::{
     ClusterHealth, ErrorBody, Observation, ObservationKey, RequestRecord, RequestState,
     StatusRecord, StoreError,
 };
-use berth_usecases::Services;
+use berth_usecases::App;
 use berth_usecases::git_index::{GitIndex, IndexPass};
 use berth_usecases::intake::github::{GithubApi, review_missed};
 use berth_usecases::pull_request::{follow, open_for};
@@ -119,7 +119,7 @@ pub struct PhaseMillis {
 
 /// Sweeps with clients built once and reused by every sweep of a warm process.
 pub struct Sweeper {
-    services: Services,
+    app: App,
     /// How long an `accepted` request may be in flight before the sweep settles it.
     claim_lease: Duration,
     cluster: Option<Arc<ClusterConnector>>,
@@ -149,9 +149,9 @@ struct ClusterRead {
 
 impl Sweeper {
     /// `cluster` is `None` when no cluster is configured: statuses then read `unknown`.
-    pub fn new(services: Services, cluster: Option<Arc<ClusterConnector>>) -> Self {
+    pub fn new(app: App, cluster: Option<Arc<ClusterConnector>>) -> Self {
         Self {
-            services,
+            app,
             claim_lease: DEFAULT_CLAIM_LEASE,
             cluster,
             page_size: DEFAULT_PAGE_SIZE,
@@ -191,11 +191,7 @@ impl Sweeper {
         let pending_settled = self.commit_pending().await;
         // Before the read: an index entry written after it may be newer than these files.
         let read_at = now_rfc3339();
-        let snapshot = self
-            .services
-            .committer
-            .read(vec!["tenants/".into()])
-            .await?;
+        let snapshot = self.app.committer.read(vec!["tenants/".into()]).await?;
         let desired = desired_state(&snapshot.files);
         millis.git = clock.elapsed().as_millis();
         let revision = snapshot.tip.clone();
@@ -243,7 +239,7 @@ impl Sweeper {
             .advance_requests(&desired, &slots, cluster_read, &report.revision, None)
             .await?;
         report.scheduled_carried_out =
-            berth_usecases::schedules::carry_out_due(&self.services, epoch_seconds_now()).await?;
+            berth_usecases::schedules::carry_out_due(&self.app, epoch_seconds_now()).await?;
         report.pulls_reviewed = self.review_missed_pulls().await;
         millis.requests =
             clock.elapsed().as_millis() - millis.git - millis.index - millis.cluster - millis.store;
@@ -256,7 +252,7 @@ impl Sweeper {
     async fn reconcile_index(&self, snapshot: Snapshot, read_at: &str) -> IndexReport {
         match self
             .index
-            .reconcile(&self.services, &snapshot.tip, snapshot.files, read_at)
+            .reconcile(&self.app, &snapshot.tip, snapshot.files, read_at)
             .await
         {
             Ok(pass) => IndexReport { pass, error: None },
@@ -276,7 +272,7 @@ impl Sweeper {
         let Some(api) = &self.github else {
             return 0;
         };
-        match review_missed(&self.services, api).await {
+        match review_missed(&self.app, api).await {
             Ok(reviewed) => reviewed,
             Err(e) => {
                 tracing::warn!(error = %e.message, "could not look for pull requests whose review was missed");
@@ -293,13 +289,13 @@ impl Sweeper {
             return Ok(0);
         };
         let snapshot = self
-            .services
+            .app
             .committer
             .read(vec![berth_core::paths::tenant_dir(&name)])
             .await?;
         let desired = desired_state(&snapshot.files);
         let mut stored: HashMap<SlotKey, StatusRecord> = self
-            .services
+            .app
             .store
             .list_statuses(tenant)
             .await?
@@ -320,11 +316,11 @@ impl Sweeper {
     /// Commits the requests that still wait for a group commit (their callers stopped waiting)
     /// when nobody holds the commit lease. A failure is logged: the next sweep tries again.
     async fn commit_pending(&self) -> usize {
-        let Some(group) = &self.services.group_commit else {
+        let Some(group) = &self.app.group_commit else {
             return 0;
         };
         let until = tokio::time::Instant::now() + group.wait;
-        match berth_usecases::group_commit::drain(&self.services, group, until).await {
+        match berth_usecases::group_commit::drain(&self.app, group, until).await {
             Ok(settled) => settled,
             Err(e) => {
                 tracing::warn!(error = %e.message, "could not commit the requests waiting for a group commit");
@@ -378,11 +374,11 @@ impl Sweeper {
         let clock = std::time::Instant::now();
         // Held for the whole diff and write: two sweeps of one process never interleave here.
         let mut known = self.digests.lock().await;
-        let generation = self.services.store.observation_generation().await?;
+        let generation = self.app.store.observation_generation().await?;
         // Taken out: a failure below leaves no cache, and the next sweep reads afresh.
         let (mut stored, cached) = match known.take() {
             Some(k) if generation.as_deref() == Some(k.generation.as_str()) => (k.digests, true),
-            _ => (self.services.store.observation_digests().await?, false),
+            _ => (self.app.store.observation_digests().await?, false),
         };
         let millis = clock.elapsed().as_millis();
         let fresh = observations(slots, now);
@@ -414,7 +410,7 @@ impl Sweeper {
             return Ok(diffed);
         }
         let written = self
-            .services
+            .app
             .store
             .write_observations(&puts, &removes, generation.as_deref())
             .await?;
@@ -457,7 +453,7 @@ impl Sweeper {
                 == (&health.status, &health.version, &health.message)
         };
         if self
-            .services
+            .app
             .store
             .get_cluster_health()
             .await?
@@ -466,7 +462,7 @@ impl Sweeper {
         {
             return Ok(false);
         }
-        self.services.store.put_cluster_health(&health).await?;
+        self.app.store.put_cluster_health(&health).await?;
         Ok(true)
     }
 
@@ -479,7 +475,7 @@ impl Sweeper {
         tip: &str,
         only_tenant: Option<&str>,
     ) -> Result<usize, SweepError> {
-        let mut open = self.services.store.list_open_requests().await?;
+        let mut open = self.app.store.list_open_requests().await?;
         if let Some(tenant) = only_tenant {
             open.retain(|r| r.tenant == tenant);
         }
@@ -538,7 +534,7 @@ impl Sweeper {
                 record.state = state;
                 record.error = error;
                 record.updated_at = now_rfc3339();
-                self.services.store.put_request(&record).await?;
+                self.app.store.put_request(&record).await?;
                 moved += 1;
             }
         }
@@ -552,7 +548,7 @@ impl Sweeper {
         &self,
         open: &mut Vec<RequestRecord>,
     ) -> Result<usize, SweepError> {
-        let Some(pulls) = &self.services.pulls else {
+        let Some(pulls) = &self.app.pulls else {
             return Ok(0);
         };
         let waiting: Vec<usize> = (0..open.len())
@@ -575,7 +571,7 @@ impl Sweeper {
             let record = &mut open[i];
             if follow(record, pull) {
                 tracing::info!(request_id = %record.id, to = ?record.state, "pull request closed; its webhook was missed");
-                self.services.store.put_request(record).await?;
+                self.app.store.put_request(record).await?;
                 moved += 1;
             }
         }
@@ -593,7 +589,7 @@ impl Sweeper {
             if waited_since_update(&record) < self.claim_lease {
                 continue; // still within its lease: its holder may be running it
             }
-            let committer = &self.services.committer;
+            let committer = &self.app.committer;
             let on_branch = committer.find_request(record.id.clone(), None).await?;
             let pr_branch = pr_branch(&record.id);
             let on_pr_branch = match on_branch {
@@ -608,7 +604,7 @@ impl Sweeper {
                 (Some(sha), _) => {
                     record_landing(&mut record, sha, None);
                     // Its own index update may never have run.
-                    if let Err(e) = refresh_tenant_index(&self.services, &record).await {
+                    if let Err(e) = refresh_tenant_index(&self.app, &record).await {
                         tracing::warn!(request_id = %record.id, error = %e.message, "could not refresh the tenant index");
                     }
                 }
@@ -616,7 +612,7 @@ impl Sweeper {
                     record_landing(&mut record, sha, Some(pr_branch));
                     // Its pull request may never have been opened; a failure leaves the
                     // request `failed`, and its retry opens it.
-                    if let Err(e) = open_for(&self.services, &mut record, None).await {
+                    if let Err(e) = open_for(&self.app, &mut record, None).await {
                         tracing::warn!(request_id = %record.id, error = %e.message, "could not open the pull request");
                     }
                 }
@@ -633,7 +629,7 @@ impl Sweeper {
             }
             tracing::info!(request_id = %record.id, to = ?record.state, "unfinished request settled");
             record.updated_at = now_rfc3339();
-            self.services.store.put_request(&record).await?;
+            self.app.store.put_request(&record).await?;
             settled += 1;
         }
         Ok(settled)
@@ -663,7 +659,7 @@ impl Sweeper {
             }
         }
         let pairs: Vec<_> = pairs.into_iter().collect();
-        let answers = self.services.committer.contains(pairs.clone()).await?;
+        let answers = self.app.committer.contains(pairs.clone()).await?;
         Ok(pairs.into_iter().zip(answers).collect())
     }
 }

@@ -17,8 +17,8 @@ use berth_core::{RepoFiles, TenantName};
 use berth_store::{IndexProblem, IndexTip, LastChange, TenantEntry};
 use serde::Serialize;
 
+use crate::app::App;
 use crate::error::UseCaseError;
-use crate::services::Services;
 use crate::time::now_rfc3339;
 
 /// Tenants read and written in one pass at most: a repository seen for the first time is
@@ -88,7 +88,7 @@ impl GitIndex {
     /// files and is left as it is.
     pub async fn reconcile(
         &self,
-        services: &Services,
+        app: &App,
         tip: &str,
         mut files: RepoFiles,
         read_at: &str,
@@ -98,7 +98,7 @@ impl GitIndex {
         if guard.is_none() {
             // Cold: one read says whether the index is already in line with this tip.
             pass.store_reads += 1;
-            let stored = services.store.index_tip().await?;
+            let stored = app.store.index_tip().await?;
             *guard = Some(Known {
                 tip: stored.map(|t| t.tip),
                 digests: None,
@@ -116,7 +116,7 @@ impl GitIndex {
             Some(digests) => (digests, BTreeMap::new()),
             None => {
                 pass.store_reads += 1;
-                list_index(services).await?
+                list_index(app).await?
             }
         };
         let folders = folder_digests(&files);
@@ -125,8 +125,8 @@ impl GitIndex {
         changed.truncate(INDEX_WRITES_PER_PASS);
         let reconciled_before = digests.values().any(Option::is_some);
 
-        let olds = read_olds(services, &mut listed, &changed, &gone, warm, &mut pass).await?;
-        let newer = newer_than_tip(services, &olds, tip, read_at).await?;
+        let olds = read_olds(app, &mut listed, &changed, &gone, warm, &mut pass).await?;
+        let newer = newer_than_tip(app, &olds, tip, read_at).await?;
 
         // What needs writing: changed, not newer in the store, not already current there.
         let mut to_write = Vec::new();
@@ -142,7 +142,7 @@ impl GitIndex {
         }
         if !to_write.is_empty() {
             pass.git_reads += 1;
-            let charts = services
+            let charts = app
                 .committer
                 .read(CHART_READS.iter().map(|p| p.to_string()).collect())
                 .await?;
@@ -152,7 +152,7 @@ impl GitIndex {
             true => {
                 let tenants: Vec<&TenantName> = to_write.iter().map(|(t, _, _)| *t).collect();
                 pass.git_reads += tenants.len();
-                last_commits(services, &tenants).await?
+                last_commits(app, &tenants).await?
             }
             false => BTreeMap::new(),
         };
@@ -179,7 +179,7 @@ impl GitIndex {
             }
         }
         if !puts.is_empty() || !removes.is_empty() {
-            services.store.record_batch(&[], &puts, &removes).await?;
+            app.store.record_batch(&[], &puts, &removes).await?;
         }
         pass.written = puts.len();
         pass.removed = removes.len();
@@ -195,8 +195,7 @@ impl GitIndex {
         // What was deferred or kept must be looked at again, even if the tip stays put.
         let settled = pass.deferred == 0 && pass.newer_kept == 0;
         if settled {
-            services
-                .store
+            app.store
                 .put_index_tip(&IndexTip {
                     tip: tip.to_owned(),
                 })
@@ -211,10 +210,8 @@ impl GitIndex {
 }
 
 /// Every entry of the index by name, and the folder digest each records.
-async fn list_index(
-    services: &Services,
-) -> Result<(Digests, BTreeMap<String, TenantEntry>), UseCaseError> {
-    let listed: BTreeMap<String, TenantEntry> = services
+async fn list_index(app: &App) -> Result<(Digests, BTreeMap<String, TenantEntry>), UseCaseError> {
+    let listed: BTreeMap<String, TenantEntry> = app
         .store
         .list_tenants()
         .await?
@@ -250,7 +247,7 @@ fn diff_folders<'a>(
 /// one by one (a warm pass knows only what it wrote itself, and Berth's own requests may have
 /// written an entry since, already current).
 async fn read_olds(
-    services: &Services,
+    app: &App,
     listed: &mut BTreeMap<String, TenantEntry>,
     changed: &[(&TenantName, &String)],
     gone: &[String],
@@ -267,7 +264,7 @@ async fn read_olds(
             Some(entry) => Some(entry),
             None if warm => {
                 pass.store_reads += 1;
-                services.store.get_tenant(&name).await?
+                app.store.get_tenant(&name).await?
             }
             None => None,
         };
@@ -281,7 +278,7 @@ async fn read_olds(
 /// Only entries written since `read_at` can be (timestamps are whole seconds, so the
 /// commit's ancestry decides).
 async fn newer_than_tip(
-    services: &Services,
+    app: &App,
     olds: &BTreeMap<String, Option<TenantEntry>>,
     tip: &str,
     read_at: &str,
@@ -301,7 +298,7 @@ async fn newer_than_tip(
         .iter()
         .map(|(_, commit)| ((*commit).to_owned(), tip.to_owned()))
         .collect();
-    let held = services.committer.contains(pairs).await?;
+    let held = app.committer.contains(pairs).await?;
     Ok(recent
         .into_iter()
         .zip(held)
@@ -315,7 +312,7 @@ async fn newer_than_tip(
 /// oldest first, with the paths each changed: the newest one touching a tenant is its last
 /// change. Returns how many entries were written or removed.
 pub async fn refresh_pushed(
-    services: &Services,
+    app: &App,
     tenants: &BTreeSet<TenantName>,
     commits: &[(ChangeCommit, Vec<String>)],
 ) -> Result<usize, UseCaseError> {
@@ -325,7 +322,7 @@ pub async fn refresh_pushed(
     let mut reads: Vec<String> = tenants.iter().map(berth_core::paths::tenant_dir).collect();
     reads.push(berth_core::catalog::CATALOG_PATH.to_owned());
     reads.extend(CHART_READS.iter().map(|p| p.to_string()));
-    let snapshot = services.committer.read(reads).await?;
+    let snapshot = app.committer.read(reads).await?;
     let digests = folder_digests(&snapshot.files);
     let (mut puts, mut removes) = (Vec::new(), Vec::new());
     let reviewer = Reviewer::new(&snapshot.files);
@@ -343,22 +340,22 @@ pub async fn refresh_pushed(
                     .any(|p| berth_core::tenant_index::tenant_of_path(p).as_ref() == Some(tenant))
             })
             .map(|(commit, _)| commit);
-        let old = services.store.get_tenant(tenant.as_str()).await?;
+        let old = app.store.get_tenant(tenant.as_str()).await?;
         let indexed = index_tenant(&reviewer, tenant, &snapshot.files);
         puts.push(entry_from_git(indexed, digest.clone(), last, old.as_ref()));
     }
-    services.store.record_batch(&[], &puts, &removes).await?;
+    app.store.record_batch(&[], &puts, &removes).await?;
     Ok(puts.len() + removes.len())
 }
 
 /// The newest commit that changed each of `tenants`' folders, one history read each.
 async fn last_commits<'a>(
-    services: &Services,
+    app: &App,
     tenants: &[&'a TenantName],
 ) -> Result<BTreeMap<&'a TenantName, ChangeCommit>, UseCaseError> {
     let mut found = BTreeMap::new();
     for tenant in tenants {
-        if let Some(commit) = last_commit(services, tenant).await? {
+        if let Some(commit) = last_commit(app, tenant).await? {
             found.insert(*tenant, commit);
         }
     }
@@ -366,12 +363,9 @@ async fn last_commits<'a>(
 }
 
 /// The newest commit of the branch that changed `tenant`'s folder.
-async fn last_commit(
-    services: &Services,
-    tenant: &TenantName,
-) -> Result<Option<ChangeCommit>, UseCaseError> {
+async fn last_commit(app: &App, tenant: &TenantName) -> Result<Option<ChangeCommit>, UseCaseError> {
     let folder = berth_core::paths::tenant_dir(tenant);
-    let page = services.committer.folder_history(folder, None, 1).await?;
+    let page = app.committer.folder_history(folder, None, 1).await?;
     Ok(page
         .and_then(|p| p.commits.into_iter().next())
         .map(|c| ChangeCommit {

@@ -22,8 +22,8 @@ use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::{RequestRecord, RequestState};
 use tokio::time::Instant;
 
+use crate::app::App;
 use crate::error::UseCaseError;
-use crate::services::Services;
 use crate::submit::{
     IndexUpdate, Refused, Submitted, index_after, index_at_tip, index_entry, settled,
 };
@@ -83,7 +83,7 @@ pub enum WhenUndecided {
 /// Records `record`'s request as pending and waits for its outcome, leading batches while it
 /// can take the commit lease. `until` bounds the whole wait.
 pub async fn join(
-    services: &Services,
+    app: &App,
     group: &GroupCommit,
     request: &Request,
     mut record: RequestRecord,
@@ -95,10 +95,10 @@ pub async fn join(
         (error, None)
     })?;
     record.payload = Some(payload);
-    match services.store.put_pending(&record).await {
+    match app.store.put_pending(&record).await {
         Ok(true) => {}
         // A retry racing the batch that settled it: that outcome is the answer.
-        Ok(false) => return outcome_of(services, &record.id).await,
+        Ok(false) => return outcome_of(app, &record.id).await,
         Err(e) => return Err((e.into(), None)),
     }
     let wait = match when_undecided {
@@ -111,11 +111,11 @@ pub async fn join(
     loop {
         if Instant::now() >= next_lease_look {
             next_lease_look = Instant::now() + LEASE_LOOK_EVERY;
-            if let Err(e) = drain(services, group, give_up).await {
+            if let Err(e) = drain(app, group, give_up).await {
                 tracing::warn!(request_id = %record.id, error = %e, "could not lead a group commit");
             }
         }
-        match services.store.get_request(&record.id).await {
+        match app.store.get_request(&record.id).await {
             Ok(Some(stored)) if !stored.is_pending() => {
                 if let Some(answer) = settled_for_waiter(&stored) {
                     return answer;
@@ -141,8 +141,8 @@ pub async fn join(
 }
 
 /// The outcome recorded for request `id`.
-async fn outcome_of(services: &Services, id: &str) -> Result<Submitted, Refused> {
-    match services.store.get_request(id).await {
+async fn outcome_of(app: &App, id: &str) -> Result<Submitted, Refused> {
+    match app.store.get_request(id).await {
         Ok(Some(stored)) => match settled_for_waiter(&stored) {
             Some(answer) => answer,
             None => Err((UseCaseError::still_pending(), Some(stored))),
@@ -170,12 +170,8 @@ fn settled_for_waiter(record: &RequestRecord) -> Option<Result<Submitted, Refuse
 /// nothing waits or `until` (less the room one batch needs) comes. Every waiter calls it now and
 /// then, and the status sweep does, so a request whose caller gave up is still committed.
 /// Returns how many requests it settled.
-pub async fn drain(
-    services: &Services,
-    group: &GroupCommit,
-    until: Instant,
-) -> Result<usize, UseCaseError> {
-    let store = &services.store;
+pub async fn drain(app: &App, group: &GroupCommit, until: Instant) -> Result<usize, UseCaseError> {
+    let store = &app.store;
     let now = epoch_seconds_now();
     // A read first: a held lease is the common case, and a failed conditional write costs more.
     if store
@@ -191,12 +187,12 @@ pub async fn drain(
         return Ok(0);
     };
     let mut held = HeldLease {
-        services,
+        app,
         owner: Some(owner),
     };
     // Never past the lease: a holder that outlived it could race the one that took it over.
     let until = until.min(Instant::now() + group.lease / 2);
-    let mut leader = Leader::new(services, group, taken.after_unreleased);
+    let mut leader = Leader::new(app, group, taken.after_unreleased);
     let led = leader.lead(until).await;
     held.release(led.is_ok()).await;
     led.map(|()| leader.settled)
@@ -206,7 +202,7 @@ pub async fn drain(
 /// the holder still lets the lease go, marked unreleased, so the next holder need not wait for
 /// it to run out and knows to look on the branch first.
 struct HeldLease<'a> {
-    services: &'a Services,
+    app: &'a App,
     owner: Option<String>,
 }
 
@@ -215,12 +211,7 @@ impl HeldLease<'_> {
         let Some(owner) = self.owner.take() else {
             return;
         };
-        if let Err(e) = self
-            .services
-            .store
-            .release_commit_lease(&owner, clean)
-            .await
-        {
+        if let Err(e) = self.app.store.release_commit_lease(&owner, clean).await {
             tracing::warn!(error = %e, "could not release the commit lease; it runs out by itself");
         }
     }
@@ -232,7 +223,7 @@ impl Drop for HeldLease<'_> {
         else {
             return;
         };
-        let store = std::sync::Arc::clone(&self.services.store);
+        let store = std::sync::Arc::clone(&self.app.store);
         runtime.spawn(async move {
             if let Err(e) = store.release_commit_lease(&owner, false).await {
                 tracing::warn!(error = %e, "could not release the commit lease of a holder cut off; it runs out by itself");
@@ -243,7 +234,7 @@ impl Drop for HeldLease<'_> {
 
 /// The holder of the commit lease, for the time it holds it.
 pub struct Leader<'a> {
-    services: &'a Services,
+    app: &'a App,
     group: &'a GroupCommit,
     /// The last holder did not release the lease: look for the trailers of the next batch on
     /// the branch before committing it.
@@ -253,9 +244,9 @@ pub struct Leader<'a> {
 }
 
 impl<'a> Leader<'a> {
-    pub fn new(services: &'a Services, group: &'a GroupCommit, check_branch: bool) -> Self {
+    pub fn new(app: &'a App, group: &'a GroupCommit, check_branch: bool) -> Self {
         Self {
-            services,
+            app,
             group,
             check_branch,
             settled: 0,
@@ -266,7 +257,7 @@ impl<'a> Leader<'a> {
     async fn lead(&mut self, until: Instant) -> Result<(), UseCaseError> {
         loop {
             let pending = self
-                .services
+                .app
                 .store
                 .list_pending(self.group.limits.max_requests)
                 .await?;
@@ -277,7 +268,7 @@ impl<'a> Leader<'a> {
             let batch = self.commit_batch(pending).await?;
             let committed = started.elapsed();
             let commit = batch.commit.clone();
-            let recorded = batch.record(self.services).await?;
+            let recorded = batch.record(self.app).await?;
             tracing::info!(
                 requests = size,
                 settled = recorded,
@@ -313,7 +304,7 @@ impl<'a> Leader<'a> {
         let after_unreleased = self.check_branch;
         if self.check_branch {
             let ids = requests.iter().map(|r| r.id.clone()).collect();
-            let landed = self.services.committer.find_requests(ids, None).await?;
+            let landed = self.app.committer.find_requests(ids, None).await?;
             if !landed.is_empty() {
                 tracing::warn!(
                     requests = landed.len(),
@@ -335,7 +326,7 @@ impl<'a> Leader<'a> {
             // trailers tell.
             let ids = batch.unlanded();
             if !ids.is_empty() {
-                let landed = self.services.committer.find_requests(ids, None).await?;
+                let landed = self.app.committer.find_requests(ids, None).await?;
                 batch.found_landed_late(landed);
             }
         }
@@ -373,7 +364,7 @@ impl<'a> Leader<'a> {
             target: Target::Branch,
         };
         let outcome = self
-            .services
+            .app
             .committer
             .commit(commit_request, Arc::new(plan))
             .await;
@@ -528,7 +519,7 @@ impl Batch {
     /// Writes the tenant index and every outcome; returns how many requests it settled. A
     /// failure leaves the lease unreleased, so the next holder finds on the branch what this
     /// one could not record.
-    pub async fn record(self, services: &Services) -> Result<usize, UseCaseError> {
+    pub async fn record(self, app: &App) -> Result<usize, UseCaseError> {
         // Requests found landed after a holder died: their index from the tip, one read for
         // all. The batch's own entries, newer, replace them.
         let found: BTreeMap<TenantName, &RequestRecord> = self
@@ -540,7 +531,7 @@ impl Batch {
         let mut index: BTreeMap<String, (IndexUpdate, &RequestRecord)> = BTreeMap::new();
         if !found.is_empty() {
             let names: Vec<TenantName> = found.keys().cloned().collect();
-            for (tenant, update) in index_at_tip(services, &names).await? {
+            for (tenant, update) in index_at_tip(app, &names).await? {
                 let record = found[&tenant];
                 index.insert(tenant.to_string(), (update, record));
             }
@@ -555,12 +546,11 @@ impl Batch {
                 IndexUpdate::Remove => removed.push(tenant),
             }
         }
-        services
-            .store
+        app.store
             .record_batch(&self.settled, &tenants, &removed)
             .await?;
         for record in &self.settled {
-            crate::revert::mark_reverted(services, record).await;
+            crate::revert::mark_reverted(app, record).await;
         }
         if self.failed {
             return Err(UseCaseError::unavailable(

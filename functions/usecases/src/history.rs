@@ -9,7 +9,7 @@ use berth_gitops::FolderHistory;
 use berth_store::RequestRecord;
 use futures::StreamExt;
 
-use crate::{Services, UseCaseError};
+use crate::{App, UseCaseError};
 
 /// How many entries a page holds when the caller does not say, and at most.
 pub const DEFAULT_HISTORY_LIMIT: usize = 20;
@@ -59,12 +59,12 @@ pub struct TenantHistory {
 /// ends, or [`WALKS_PER_PAGE`] walks were made; a quiet tenant's page may then come back short
 /// with a cursor to go on from.
 async fn walk(
-    services: &Services,
+    app: &App,
     folder: &str,
     before: Option<String>,
     limit: usize,
 ) -> Result<FolderHistory, UseCaseError> {
-    let mut history = services
+    let mut history = app
         .committer
         .folder_history(folder.to_owned(), before.clone(), limit)
         .await?
@@ -74,7 +74,7 @@ async fn walk(
                 format!(
                     "{} is not a commit of branch {}",
                     before.unwrap_or_default(),
-                    services.committer.branch()
+                    app.committer.branch()
                 ),
             )
         })?;
@@ -86,7 +86,7 @@ async fn walk(
         if wanted == 0 {
             break;
         }
-        let Some(more) = services
+        let Some(more) = app
             .committer
             .folder_history(folder.to_owned(), Some(cursor), wanted)
             .await?
@@ -101,13 +101,13 @@ async fn walk(
 
 /// The page of `tenant`'s history older than commit `before` (from the tip when `None`).
 pub async fn tenant_history(
-    services: &Services,
+    app: &App,
     tenant: &TenantName,
     limit: usize,
     before: Option<String>,
 ) -> Result<TenantHistory, UseCaseError> {
     let folder = berth_core::paths::tenant_dir(tenant);
-    let history = walk(services, &folder, before, limit).await?;
+    let history = walk(app, &folder, before, limit).await?;
     // Each commit's requests of this tenant (a group commit carries other tenants' too), then
     // their records, a few reads in flight.
     let carried: Vec<Vec<CarriedRequest>> = history
@@ -122,7 +122,7 @@ pub async fn tenant_history(
         .collect();
     let ids: Vec<String> = carried.iter().flatten().map(|c| c.id.clone()).collect();
     let mut records = futures::stream::iter(ids)
-        .map(|id| async move { services.store.get_request(&id).await })
+        .map(|id| async move { app.store.get_request(&id).await })
         .buffered(RECORDS_IN_FLIGHT)
         .collect::<Vec<_>>()
         .await

@@ -4,6 +4,7 @@
 //! commits with `berth-gitops` and records with `berth-store`, and answers with typed values
 //! the edges turn into their own shapes. It knows nothing of HTTP.
 
+pub mod app;
 pub mod error;
 pub mod fingerprint;
 pub mod git_index;
@@ -15,11 +16,10 @@ pub mod preview;
 pub mod pull_request;
 pub mod revert;
 pub mod schedules;
-pub mod services;
 pub mod settings;
 pub mod submit;
 pub mod telemetry;
 pub mod time;
 
+pub use app::{App, Mode, StatusRefresh};
 pub use error::{ErrorKind, UseCaseError};
-pub use services::{Mode, Services, StatusRefresh};

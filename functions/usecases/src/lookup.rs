@@ -6,7 +6,7 @@ use berth_core::request::carried_requests;
 use berth_store::RequestRecord;
 
 use crate::time::{epoch_seconds_at, epoch_seconds_now};
-use crate::{Services, UseCaseError};
+use crate::{App, UseCaseError};
 
 /// How much earlier than its id's time a request's commit may be dated: clocks of the host that
 /// minted the id and of the one that committed differ a little.
@@ -43,13 +43,10 @@ pub struct LandedRequest {
 
 /// Looks request `id` (a ULID) up: the store first; Git only when the id is older than the
 /// request retention, so an unknown id costs no walk of the history.
-pub async fn look_up_request(
-    services: &Services,
-    id: ulid::Ulid,
-) -> Result<RequestLookup, UseCaseError> {
-    let retention = services.request_retention;
+pub async fn look_up_request(app: &App, id: ulid::Ulid) -> Result<RequestLookup, UseCaseError> {
+    let retention = app.request_retention;
     let text = id.to_string();
-    if let Some(record) = services.store.get_request(&text).await? {
+    if let Some(record) = app.store.get_request(&text).await? {
         return Ok(RequestLookup::Recorded(Box::new(record)));
     }
     let requested_at = epoch_seconds_at(id.datetime());
@@ -58,7 +55,7 @@ pub async fn look_up_request(
         return Ok(RequestLookup::Unknown);
     }
     let since = requested_at.saturating_sub(CLOCK_SKEW);
-    let Some(landed) = services.committer.find_landed(text.clone(), since).await? else {
+    let Some(landed) = app.committer.find_landed(text.clone(), since).await? else {
         return Ok(RequestLookup::Expired);
     };
     let carried = carried_requests(&landed.message);

@@ -5,7 +5,7 @@ use berth_core::file_diff::{FileDiff, diff_change};
 use berth_core::plan::read_set;
 use berth_core::{Request, plan};
 
-use crate::{Services, UseCaseError};
+use crate::{App, UseCaseError};
 
 /// A request planned but not carried out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +19,8 @@ pub struct Preview {
 
 /// Plans `request` against the tip and answers the diff it would commit; a refused plan is the
 /// same refusal the real request would get.
-pub async fn preview(services: &Services, request: &Request) -> Result<Preview, UseCaseError> {
-    let snapshot = services.committer.read(read_set(&request.tenant)).await?;
+pub async fn preview(app: &App, request: &Request) -> Result<Preview, UseCaseError> {
+    let snapshot = app.committer.read(read_set(&request.tenant)).await?;
     let change = plan(request, &snapshot.files)?;
     Ok(Preview {
         revision: snapshot.tip,

@@ -6,8 +6,8 @@ use berth_core::Change;
 use berth_gitops::{PullRequestDraft, PullRequestState};
 use berth_store::{ErrorBody, RequestRecord, RequestState};
 
+use crate::app::App;
 use crate::error::UseCaseError;
-use crate::services::Services;
 use crate::time::now_rfc3339;
 
 /// What the plan knew about the change, kept for the pull request's text.
@@ -77,11 +77,11 @@ pub fn draft(record: &RequestRecord, planned: Option<&PlannedChange>) -> PullReq
 /// stays `branch_pushed`. When GitHub cannot open it, the record is `failed` (a retry of the
 /// request finds the pushed branch and opens it then) and the error is returned.
 pub async fn open_for(
-    services: &Services,
+    app: &App,
     record: &mut RequestRecord,
     planned: Option<&PlannedChange>,
 ) -> Result<(), UseCaseError> {
-    let Some(pulls) = &services.pulls else {
+    let Some(pulls) = &app.pulls else {
         return Ok(());
     };
     match pulls.open(&draft(record, planned)).await {

@@ -13,7 +13,7 @@ use berth_gitops::CommitFiles;
 use berth_store::{RequestRecord, RequestState};
 
 use crate::lookup::{RequestLookup, look_up_request};
-use crate::{ErrorKind, Services, UseCaseError};
+use crate::{App, ErrorKind, UseCaseError};
 
 /// How many pages of the tenant's history are looked through to name a later change.
 const CHANGED_BY_PAGES: usize = 5;
@@ -30,14 +30,14 @@ pub struct RevertAsk {
 /// The revert of `ask.id`, ready to submit as a request of the returned tenant. `may_see`
 /// says whether the caller may see a tenant: one it may not is answered as unknown.
 pub async fn prepare_revert(
-    services: &Services,
+    app: &App,
     ask: &RevertAsk,
     may_see: impl Fn(&str) -> bool,
 ) -> Result<(TenantName, Action), UseCaseError> {
     let id = ask.id.to_string();
-    let (tenant, commit) = reverted_commit(services, ask.id, may_see).await?;
+    let (tenant, commit) = reverted_commit(app, ask.id, may_see).await?;
     let folder = tenant_dir(&tenant);
-    let files = services
+    let files = app
         .committer
         .commit_files(commit.clone(), folder.clone())
         .await?
@@ -55,7 +55,7 @@ pub async fn prepare_revert(
     check_allowed(ask, &tenant, &files)?;
     let before = texts(&files.before, &paths)?;
     let left = texts(&files.after, &paths)?;
-    let tip = services.committer.read(vec![folder]).await?;
+    let tip = app.committer.read(vec![folder]).await?;
     let changed: Vec<&String> = paths
         .iter()
         .filter(|p| tip.files.get(*p).map(Vec::as_slice) != left[*p].as_deref().map(str::as_bytes))
@@ -63,7 +63,7 @@ pub async fn prepare_revert(
     let changed_by = if changed.is_empty() {
         BTreeMap::new()
     } else {
-        later_changes(services, &tenant, (&id, &commit), &changed).await?
+        later_changes(app, &tenant, (&id, &commit), &changed).await?
     };
     let restore = Restore {
         reverts: id,
@@ -80,11 +80,11 @@ pub async fn prepare_revert(
 /// The tenant and commit of request `id`, from its record or, once that expired, from the
 /// branch; a request of a tenant the caller may not see is unknown to it.
 async fn reverted_commit(
-    services: &Services,
+    app: &App,
     id: ulid::Ulid,
     may_see: impl Fn(&str) -> bool,
 ) -> Result<(TenantName, String), UseCaseError> {
-    let (tenant, commit) = match look_up_request(services, id).await? {
+    let (tenant, commit) = match look_up_request(app, id).await? {
         RequestLookup::Recorded(record) if may_see(&record.tenant) => {
             (record.tenant.clone(), landed_commit(&record)?)
         }
@@ -184,7 +184,7 @@ fn texts(
 /// would (`request <id>`, or `commit <sha> by <author>`), looking through a bounded part of
 /// the tenant's history.
 async fn later_changes(
-    services: &Services,
+    app: &App,
     tenant: &TenantName,
     (reverted, commit): (&str, &str),
     paths: &[&String],
@@ -192,7 +192,7 @@ async fn later_changes(
     let mut named = BTreeMap::new();
     let mut before = None;
     for _ in 0..CHANGED_BY_PAGES {
-        let Some(page) = services
+        let Some(page) = app
             .committer
             .folder_history(
                 tenant_dir(tenant),
@@ -245,7 +245,7 @@ async fn later_changes(
 
 /// Records that `revert`'s request undid the request it names: the original's record shows
 /// `reverted_by`. Bookkeeping after the revert landed, so a failure is logged, not answered.
-pub async fn mark_reverted(services: &Services, revert: &RequestRecord) {
+pub async fn mark_reverted(app: &App, revert: &RequestRecord) {
     let Some(original) = &revert.reverts else {
         return;
     };
@@ -257,14 +257,14 @@ pub async fn mark_reverted(services: &Services, revert: &RequestRecord) {
         return;
     }
     let result = async {
-        let Some(mut record) = services.store.get_request(original).await? else {
+        let Some(mut record) = app.store.get_request(original).await? else {
             return Ok(());
         };
         if record.reverted_by.as_deref() == Some(revert.id.as_str()) {
             return Ok(());
         }
         record.reverted_by = Some(revert.id.clone());
-        services.store.put_request(&record).await
+        app.store.put_request(&record).await
     }
     .await;
     if let Err(e) = result {

@@ -2,8 +2,8 @@
 //! retention period), carried out when due as ordinary requests through the same write path as
 //! the API: planned, committed, recorded, and then followed by the lifecycle like any other.
 
+use crate::app::{App, Mode};
 use crate::group_commit::WhenUndecided;
-use crate::services::{Mode, Services};
 use crate::submit::{Progress, Submission, submit};
 use berth_core::{Action, Request, TenantName, TenantPatch};
 use berth_store::{BillingLink, RequestState, StoreError};
@@ -12,12 +12,10 @@ use berth_store::{BillingLink, RequestState, StoreError};
 const SOURCE: &str = "schedule:billing";
 
 /// Carries out every scheduled change due at `now` (epoch seconds); returns how many were.
-pub async fn carry_out_due(services: &Services, now: i64) -> Result<usize, StoreError> {
+pub async fn carry_out_due(app: &App, now: i64) -> Result<usize, StoreError> {
     let mut done = 0;
-    for link in services.store.list_scheduled_billing().await? {
-        if link.scheduled.as_ref().is_some_and(|s| s.due_at <= now)
-            && carry_out(services, link).await?
-        {
+    for link in app.store.list_scheduled_billing().await? {
+        if link.scheduled.as_ref().is_some_and(|s| s.due_at <= now) && carry_out(app, link).await? {
             done += 1;
         }
     }
@@ -25,9 +23,9 @@ pub async fn carry_out_due(services: &Services, now: i64) -> Result<usize, Store
 }
 
 /// One due change; `false` when it must wait for a later sweep (Git or the store is down).
-async fn carry_out(services: &Services, link: BillingLink) -> Result<bool, StoreError> {
+async fn carry_out(app: &App, link: BillingLink) -> Result<bool, StoreError> {
     // A newer billing event (a payment, say) may have cancelled the schedule meanwhile.
-    let current = services.store.get_billing(&link.customer).await?;
+    let current = app.store.get_billing(&link.customer).await?;
     let Some(scheduled) = current.as_ref().and_then(|c| c.scheduled.clone()) else {
         return Ok(false);
     };
@@ -42,16 +40,16 @@ async fn carry_out(services: &Services, link: BillingLink) -> Result<bool, Store
         "delete" => Action::DeleteTenant,
         other => {
             tracing::warn!(customer = %link.customer, action = other, "unknown scheduled action; dropped");
-            return clear(services, link).await;
+            return clear(app, link).await;
         }
     };
     let Ok(tenant) = TenantName::parse("tenant", &link.tenant) else {
         tracing::warn!(customer = %link.customer, "scheduled change names an invalid tenant; dropped");
-        return clear(services, link).await;
+        return clear(app, link).await;
     };
     // The request that scheduled a suspension recorded nothing else: it goes on under its own
     // id. A deletion was scheduled by the suspension's request, which already has its commit.
-    let id = match services.store.get_request(&scheduled.request).await? {
+    let id = match app.store.get_request(&scheduled.request).await? {
         Some(r) if r.state == RequestState::Scheduled => r.id,
         _ => ulid::Ulid::new().to_string(),
     };
@@ -63,10 +61,10 @@ async fn carry_out(services: &Services, link: BillingLink) -> Result<bool, Store
         mode: Mode::Direct,
         when_undecided: WhenUndecided::Acknowledge,
     };
-    match submit(services, submission, &Progress::default()).await {
+    match submit(app, submission, &Progress::default()).await {
         Ok(submitted) => {
             tracing::info!(request_id = %submitted.record.id, customer = %link.customer, action = %scheduled.action, "scheduled change carried out");
-            clear(services, link).await
+            clear(app, link).await
         }
         Err((error, _)) if error.is_transient() => {
             tracing::warn!(customer = %link.customer, error = %error.message, "scheduled change must wait");
@@ -75,17 +73,17 @@ async fn carry_out(services: &Services, link: BillingLink) -> Result<bool, Store
         Err((error, _)) => {
             // Refused for good (the tenant is gone, say): recorded on the request; dropped.
             tracing::warn!(customer = %link.customer, error = %error.message, "scheduled change refused");
-            clear(services, link).await
+            clear(app, link).await
         }
     }
 }
 
 /// Drops the schedule, unless a newer billing event replaced the link meanwhile.
-async fn clear(services: &Services, link: BillingLink) -> Result<bool, StoreError> {
+async fn clear(app: &App, link: BillingLink) -> Result<bool, StoreError> {
     let cleared = BillingLink {
         scheduled: None,
         ..link
     };
-    services.store.put_billing_unless_newer(&cleared).await?;
+    app.store.put_billing_unless_newer(&cleared).await?;
     Ok(true)
 }

@@ -9,10 +9,10 @@ use berth_core::{Change, RepoFiles, Request, TenantName, TenantSpec};
 use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::{LastChange, RequestRecord, RequestState, TenantEntry};
 
+use crate::app::{App, Mode};
 use crate::error::UseCaseError;
 use crate::group_commit::{self, WhenUndecided};
 use crate::pull_request::{self, PlannedChange};
-use crate::services::{Mode, Services};
 use crate::time::now_rfc3339;
 
 /// What recording a landed request may take once the request's deadline has passed: the Lambda
@@ -111,17 +111,17 @@ struct Landed {
 
 impl Landed {
     /// Updates the tenant index and the request record.
-    async fn record(self, services: &Services) -> Result<Submitted, Refused> {
+    async fn record(self, app: &App) -> Result<Submitted, Refused> {
         let Landed { submitted, index } = self;
         if let Some(update) = index
-            && let Err(e) = update_index(services, &submitted.record, update).await
+            && let Err(e) = update_index(app, &submitted.record, update).await
         {
             return Err((e, Some(submitted.record)));
         }
-        if let Err(e) = services.store.put_request(&submitted.record).await {
+        if let Err(e) = app.store.put_request(&submitted.record).await {
             return Err((e.into(), Some(submitted.record)));
         }
-        crate::revert::mark_reverted(services, &submitted.record).await;
+        crate::revert::mark_reverted(app, &submitted.record).await;
         Ok(submitted)
     }
 }
@@ -159,42 +159,42 @@ impl Progress {
 /// caller took over an interrupted request's claim. Cut off at the deadline, it answers with the
 /// commit when the commit had landed (recording it within [`RECORD_BUDGET`]), else with 503.
 pub async fn submit_by(
-    services: &Services,
+    app: &App,
     submission: Submission,
     resumed: bool,
     deadline: tokio::time::Instant,
 ) -> Result<Submitted, Refused> {
     let progress = Progress::until(deadline);
-    let work = submit_or_resume(services, submission, resumed, &progress);
+    let work = submit_or_resume(app, submission, resumed, &progress);
     match tokio::time::timeout_at(deadline, work).await {
         Ok(outcome) => outcome,
-        Err(_) => past_deadline(services, &progress).await,
+        Err(_) => past_deadline(app, &progress).await,
     }
 }
 
 /// [`submit`], or [`resume`] when the caller took over an interrupted request's claim.
 pub async fn submit_or_resume(
-    services: &Services,
+    app: &App,
     submission: Submission,
     resumed: bool,
     progress: &Progress,
 ) -> Result<Submitted, Refused> {
     if resumed {
-        resume(services, submission, progress).await
+        resume(app, submission, progress).await
     } else {
-        submit(services, submission, progress).await
+        submit(app, submission, progress).await
     }
 }
 
 /// The answer of a request cut off at its deadline.
-async fn past_deadline(services: &Services, progress: &Progress) -> Result<Submitted, Refused> {
+async fn past_deadline(app: &App, progress: &Progress) -> Result<Submitted, Refused> {
     let Some(landed) = progress.take_landed() else {
         tracing::warn!("the request ran out of time before its commit landed");
         return Err((UseCaseError::deadline_exceeded(), None));
     };
     let submitted = landed.submitted.clone();
     tracing::warn!(request_id = %submitted.record.id, "the request ran out of time after its commit landed");
-    match tokio::time::timeout(RECORD_BUDGET, landed.record(services)).await {
+    match tokio::time::timeout(RECORD_BUDGET, landed.record(app)).await {
         Ok(Ok(_)) => {}
         // The record stays `accepted`; the status sweep settles it from the commit's trailer.
         Ok(Err((e, _))) => {
@@ -208,7 +208,7 @@ async fn past_deadline(services: &Services, progress: &Progress) -> Result<Submi
 /// Runs one request to its commit. On failure the request record says why, and the error
 /// carries the status to answer. `progress` learns the outcome as soon as Git has it.
 pub async fn submit(
-    services: &Services,
+    app: &App,
     submission: Submission,
     progress: &Progress,
 ) -> Result<Submitted, Refused> {
@@ -222,12 +222,12 @@ pub async fn submit(
     let mut record = new_record(&request, &source);
     record.requested_by = requested_by;
     if mode == Mode::Direct
-        && let Some(group) = &services.group_commit
+        && let Some(group) = &app.group_commit
     {
         let until = progress.deadline;
-        return group_commit::join(services, group, &request, record, when_undecided, until).await;
+        return group_commit::join(app, group, &request, record, when_undecided, until).await;
     }
-    if let Err(e) = services.store.put_request(&record).await {
+    if let Err(e) = app.store.put_request(&record).await {
         return Err((e.into(), None));
     }
 
@@ -255,10 +255,7 @@ pub async fn submit(
         reads: read_set(&request.tenant),
         target,
     };
-    let outcome = services
-        .committer
-        .commit(commit_request, Arc::new(plan))
-        .await;
+    let outcome = app.committer.commit(commit_request, Arc::new(plan)).await;
 
     record.updated_at = now_rfc3339();
     match outcome {
@@ -274,7 +271,7 @@ pub async fn submit(
                 RequestState::Rejected
             };
             record.error = Some(error.body());
-            if let Err(store_error) = services.store.put_request(&record).await {
+            if let Err(store_error) = app.store.put_request(&record).await {
                 tracing::warn!(request_id = %record.id, error = %store_error, "could not record the failed request");
             }
             return Err((error, Some(record)));
@@ -283,7 +280,7 @@ pub async fn submit(
 
     if mode == Mode::Pr && record.state == RequestState::BranchPushed {
         let planned = planned.lock().ok().and_then(|slot| slot.clone());
-        open_pull_request(services, &mut record, planned.as_ref()).await?;
+        open_pull_request(app, &mut record, planned.as_ref()).await?;
     }
 
     // The commit has landed. If recording it fails, answering 503 is still right: the retry
@@ -297,7 +294,7 @@ pub async fn submit(
         index,
     };
     progress.landed(&landed);
-    landed.record(services).await
+    landed.record(app).await
 }
 
 /// Settles request `submission.request.id`, whose first run was interrupted (a crash, a timeout)
@@ -307,12 +304,12 @@ pub async fn submit(
 ///   with that commit, the record and the tenant index brought up to date;
 /// - otherwise: run again under the same id, so the record and the trailer still match.
 pub async fn resume(
-    services: &Services,
+    app: &App,
     submission: Submission,
     progress: &Progress,
 ) -> Result<Submitted, Refused> {
     let id = submission.request.id.clone();
-    let recorded = match services.store.get_request(&id).await {
+    let recorded = match app.store.get_request(&id).await {
         Ok(recorded) => recorded,
         Err(e) => return Err((e.into(), None)),
     };
@@ -325,17 +322,13 @@ pub async fn resume(
         Mode::Direct => None,
         Mode::Pr => Some(pr_branch(&id)),
     };
-    let landed = match services
-        .committer
-        .find_request(id.clone(), branch.clone())
-        .await
-    {
+    let landed = match app.committer.find_request(id.clone(), branch.clone()).await {
         Ok(landed) => landed,
         Err(e) => return Err((e.into(), recorded)),
     };
     let Some(sha) = landed else {
         tracing::info!(request_id = %id, "the interrupted request did not land: running it again");
-        return submit(services, submission, progress).await;
+        return submit(app, submission, progress).await;
     };
     tracing::info!(request_id = %id, commit = %sha, "the interrupted request had landed");
     let request = &submission.request;
@@ -346,7 +339,7 @@ pub async fn resume(
     let direct = branch.is_none();
     record_landing(&mut record, sha, branch);
     if !direct {
-        open_pull_request(services, &mut record, None).await?;
+        open_pull_request(app, &mut record, None).await?;
     }
     let mut landed = Landed {
         submitted: Submitted { record },
@@ -355,25 +348,25 @@ pub async fn resume(
     progress.landed(&landed);
     if direct {
         // Its own index update may never have run: read the tenant's spec at the tip.
-        match tenant_index_at_tip(services, &request.tenant).await {
+        match tenant_index_at_tip(app, &request.tenant).await {
             Ok(update) => landed.index = update,
             Err(e) => return Err((e, Some(landed.submitted.record))),
         }
     }
-    landed.record(services).await
+    landed.record(app).await
 }
 
 /// Opens the pull request of a request whose branch is pushed; when GitHub cannot, records
 /// the request `failed` (its retry finds the branch and opens the pull request then).
 async fn open_pull_request(
-    services: &Services,
+    app: &App,
     record: &mut RequestRecord,
     planned: Option<&PlannedChange>,
 ) -> Result<(), Refused> {
-    let Err(error) = pull_request::open_for(services, record, planned).await else {
+    let Err(error) = pull_request::open_for(app, record, planned).await else {
         return Ok(());
     };
-    if let Err(store_error) = services.store.put_request(record).await {
+    if let Err(store_error) = app.store.put_request(record).await {
         tracing::warn!(request_id = %record.id, error = %store_error, "could not record the failed request");
     }
     Err((error, Some(record.clone())))
@@ -396,13 +389,10 @@ pub(crate) fn settled(record: &RequestRecord) -> Option<Result<Submitted, Refuse
 
 /// Brings `record.tenant`'s index entry in line with its spec at the branch tip: for a request
 /// found landed after an interruption, whose own index update may never have run.
-pub async fn refresh_tenant_index(
-    services: &Services,
-    record: &RequestRecord,
-) -> Result<(), UseCaseError> {
+pub async fn refresh_tenant_index(app: &App, record: &RequestRecord) -> Result<(), UseCaseError> {
     let tenant = TenantName::parse("tenant", &record.tenant)?;
-    match tenant_index_at_tip(services, &tenant).await? {
-        Some(update) => update_index(services, record, update).await,
+    match tenant_index_at_tip(app, &tenant).await? {
+        Some(update) => update_index(app, record, update).await,
         None => Ok(()),
     }
 }
@@ -410,21 +400,21 @@ pub async fn refresh_tenant_index(
 /// What the tenant index should say given `tenant`'s spec at the branch tip; `None` when the
 /// spec cannot be read as one.
 async fn tenant_index_at_tip(
-    services: &Services,
+    app: &App,
     tenant: &TenantName,
 ) -> Result<Option<IndexUpdate>, UseCaseError> {
-    let mut index = index_at_tip(services, std::slice::from_ref(tenant)).await?;
+    let mut index = index_at_tip(app, std::slice::from_ref(tenant)).await?;
     Ok(index.remove(tenant))
 }
 
 /// What the tenant index should say for each of `tenants`, from their specs at the branch tip
 /// read at once: removed when the spec is gone, left out when it cannot be read as one.
 pub(crate) async fn index_at_tip(
-    services: &Services,
+    app: &App,
     tenants: &[TenantName],
 ) -> Result<BTreeMap<TenantName, IndexUpdate>, UseCaseError> {
     let paths = tenants.iter().map(berth_core::paths::tenant_spec).collect();
-    let snapshot = services.committer.read(paths).await?;
+    let snapshot = app.committer.read(paths).await?;
     let mut index = BTreeMap::new();
     for tenant in tenants {
         let path = berth_core::paths::tenant_spec(tenant);
@@ -515,15 +505,14 @@ pub(crate) fn index_entry(
 }
 
 pub(crate) async fn update_index(
-    services: &Services,
+    app: &App,
     record: &RequestRecord,
     update: IndexUpdate,
 ) -> Result<(), UseCaseError> {
     match update {
-        IndexUpdate::Remove => services.store.delete_tenant(&record.tenant).await?,
+        IndexUpdate::Remove => app.store.delete_tenant(&record.tenant).await?,
         IndexUpdate::Put(spec, digest) => {
-            services
-                .store
+            app.store
                 .put_tenant(&index_entry(spec, digest, record))
                 .await?
         }
@@ -538,18 +527,18 @@ mod tests {
 
     use super::*;
 
-    /// Services whose committer is never reached: these requests are past their Git outcome.
-    fn services(dir: &std::path::Path) -> (Services, Arc<LocalStore>) {
+    /// App whose committer is never reached: these requests are past their Git outcome.
+    fn app(dir: &std::path::Path) -> (App, Arc<LocalStore>) {
         let store = Arc::new(LocalStore::open(dir.join("store.json")).unwrap());
         let remote = RemoteUrl::parse(&dir.join("unused.git").display().to_string()).unwrap();
         let committer = Git2Committer::new(Git2Config::new(remote, "main", dir.join("work")));
-        (Services::new(Arc::new(committer), store.clone()), store)
+        (App::new(Arc::new(committer), store.clone()), store)
     }
 
     #[tokio::test]
     async fn cut_off_after_its_commit_landed_a_request_answers_with_the_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let (services, store) = services(dir.path());
+        let (app, store) = app(dir.path());
         let mut record = RequestRecord::new(
             "01LANDED",
             "create_tenant",
@@ -567,7 +556,7 @@ mod tests {
             index: Some(IndexUpdate::Remove),
         });
 
-        let answer = past_deadline(&services, &progress).await.unwrap();
+        let answer = past_deadline(&app, &progress).await.unwrap();
         assert!(!answer.changed_nothing());
         assert_eq!(answer.record.commit.as_deref(), Some("0123abcd"));
         let stored = store.get_request("01LANDED").await.unwrap().unwrap();
@@ -581,10 +570,8 @@ mod tests {
     #[tokio::test]
     async fn cut_off_before_its_commit_landed_a_request_answers_503() {
         let dir = tempfile::tempdir().unwrap();
-        let (services, _) = services(dir.path());
-        let (error, record) = past_deadline(&services, &Progress::default())
-            .await
-            .unwrap_err();
+        let (app, _) = app(dir.path());
+        let (error, record) = past_deadline(&app, &Progress::default()).await.unwrap_err();
         assert_eq!(error.kind, crate::ErrorKind::Unavailable);
         assert_eq!(error.code, "timeout");
         assert!(error.is_transient(), "its claim is handed to the retry");

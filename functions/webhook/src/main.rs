@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
         .context("configuration: webhook secrets")?;
     let state = settings.into_state().context("configuration")?;
     let mut follow_up =
-        Sweeper::new(state.services.clone(), None).with_claim_lease(state.config.claim_lease);
+        Sweeper::new(state.app.clone(), None).with_claim_lease(state.config.claim_lease);
     if let Some(timeout) =
         sync_timeout_from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?
     {

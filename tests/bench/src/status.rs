@@ -23,7 +23,7 @@ use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_gitops::{Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
 use berth_status::{SweepReport, Sweeper};
 use berth_store::{DynamoStore, RequestRecord, RequestState, Store};
-use berth_usecases::Services;
+use berth_usecases::App;
 
 use berth_bench::cpu::{CpuSampler, process_cpu};
 use berth_bench::{fleet, git, kube_server};
@@ -114,7 +114,7 @@ impl Bench<'_> {
             "main",
             self.work.join(name),
         ));
-        let services = Services::new(Arc::new(committer), Arc::clone(&self.store));
+        let services = App::new(Arc::new(committer), Arc::clone(&self.store));
         let vars = [
             ("BERTH_KUBE_SERVER", self.kube.url.clone()),
             ("BERTH_KUBE_TOKEN", KUBE_TOKEN.to_owned()),

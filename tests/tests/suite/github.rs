@@ -539,7 +539,7 @@ async fn a_review_whose_status_could_not_be_set_is_done_by_the_next_sweep() {
     let committer =
         berth_tests::backend::committer(f.repo.to_str().unwrap(), &f.dir.path().join("sweep"))
             .await;
-    let mut services = berth_usecases::Services::new(committer, Arc::new(f.store.clone()));
+    let mut services = berth_usecases::App::new(committer, Arc::new(f.store.clone()));
     let config = berth_tests::backend::github_config(&f.github.url);
     services.pulls = Some(Arc::new(
         berth_gitops::GithubPulls::new(&config, None).unwrap(),

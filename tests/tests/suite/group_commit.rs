@@ -13,7 +13,7 @@ use berth_store::{RequestRecord, RequestState, Store};
 use berth_tests::api_server::{SIGNUP_SECRET, signup_headers, webhook_secrets};
 use berth_tests::burst::{Answer, Backend, Burst, create_body, send, send_request};
 use berth_tests::dynamodb_endpoint;
-use berth_usecases::Services;
+use berth_usecases::App;
 use berth_usecases::group_commit::{self, GroupCommit, Leader};
 
 const BURST: usize = 200;
@@ -228,8 +228,8 @@ async fn pending_creates(store: &dyn Store, names: &[&str]) -> Vec<String> {
 }
 
 /// A second function instance: its own committer cache and store client.
-fn services(burst: &Burst, n: usize) -> Services {
-    Services::new(burst.committer(n), burst.store())
+fn services(burst: &Burst, n: usize) -> App {
+    App::new(burst.committer(n), burst.store())
 }
 
 #[tokio::test]
@@ -400,7 +400,7 @@ async fn duplicate_keys_and_event_ids_in_a_burst_have_one_effect_each() {
 fn webhook_instance(burst: &Burst, n: usize) -> axum::Router {
     let config = berth_http::ApiConfig::new(Vec::new());
     let mut app = AppState::new(burst.committer(n), burst.store(), config);
-    app.services.group_commit = Some(GroupCommit::default());
+    app.app.group_commit = Some(GroupCommit::default());
     webhook_router(app, webhook_secrets("http://127.0.0.1:9"))
 }
 

@@ -806,7 +806,7 @@ async fn a_quiet_tenants_page_is_filled_by_several_bounded_walks() {
         "",
     );
     let store = Arc::new(LocalStore::open(dir.path().join("store.json")).unwrap());
-    let services = berth_usecases::Services::new(committer, store);
+    let services = berth_usecases::App::new(committer, store);
     let acme = berth_core::TenantName::parse("tenant", "acme").unwrap();
 
     let first = tenant_history(&services, &acme, 3, None).await.unwrap();

@@ -12,7 +12,7 @@ use berth_tests::api_server::{ADMIN, ApiServer, call_api, deliver_github_event};
 use berth_tests::fleet::{self, Fleet};
 use berth_tests::git::HAND_AUTHOR;
 use berth_tests::{dynamo_store, hand_commit, seed_repo_with_tenants};
-use berth_usecases::Services;
+use berth_usecases::App;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -20,7 +20,7 @@ const KUBE_TOKEN: &str = "index-kube-token-0123456789";
 
 async fn sweeper(remote: &Path, work: &Path, store: Arc<dyn Store>) -> Sweeper {
     let committer = berth_tests::backend::committer(remote.to_str().unwrap(), work).await;
-    Sweeper::new(Services::new(committer, store), None)
+    Sweeper::new(App::new(committer, store), None)
 }
 
 struct Client {
@@ -311,10 +311,7 @@ async fn reconciling_costs_nothing_on_an_unmoved_tip_and_only_the_changed_tenant
         berth_tests::backend::committer(running.repo.to_str().unwrap(), &dir.path().join("a"))
             .await;
     let connector = berth_tests::kube_server::connector(&running.kube.url, KUBE_TOKEN);
-    let sweeper = Sweeper::new(
-        Services::new(committer, Arc::clone(&store)),
-        Some(connector),
-    );
+    let sweeper = Sweeper::new(App::new(committer, Arc::clone(&store)), Some(connector));
 
     let first = sweeper.sweep().await.unwrap();
     assert_eq!(first.index.pass.written, FLEET, "{:?}", first.index);
@@ -375,7 +372,7 @@ async fn reconciling_costs_nothing_on_an_unmoved_tip_and_only_the_changed_tenant
 
     // A cold sweeper on the same tip reads the reconciled tip, and no entry.
     let cold = Sweeper::new(
-        Services::new(
+        App::new(
             berth_tests::backend::committer(running.repo.to_str().unwrap(), &dir.path().join("b"))
                 .await,
             Arc::clone(&store),

@@ -84,18 +84,12 @@ impl Fixture {
     }
 
     async fn record(&self, id: &str) -> berth_store::RequestRecord {
-        self.app
-            .services
-            .store
-            .get_request(id)
-            .await
-            .unwrap()
-            .unwrap()
+        self.app.app.store.get_request(id).await.unwrap().unwrap()
     }
 
     fn sweeper(&self, kube: Option<&str>) -> Sweeper {
         Sweeper::new(
-            self.app.services.clone(),
+            self.app.app.clone(),
             kube.map(|url| connector(url, KUBE_TOKEN)),
         )
     }
@@ -210,7 +204,7 @@ async fn a_sweep_opens_the_pull_request_of_a_request_a_crash_left_accepted() {
         let id = ulid::Ulid::new().to_string();
         let branch = format!("berth/{id}");
         let pushed = commit_to(
-            &*f.app.services.committer,
+            &*f.app.app.committer,
             create_request(&id, "acme"),
             Target::NewBranch(branch.clone()),
         )
@@ -224,7 +218,7 @@ async fn a_sweep_opens_the_pull_request_of_a_request_a_crash_left_accepted() {
             RequestState::Accepted,
             "2026-01-01T00:00:00Z".into(),
         );
-        f.app.services.store.put_request(&crashed).await.unwrap();
+        f.app.app.store.put_request(&crashed).await.unwrap();
 
         f.sweeper(None).sweep().await.unwrap();
         let settled = f.record(&id).await;

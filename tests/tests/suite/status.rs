@@ -13,7 +13,7 @@ use berth_tests::api_server::{ADMIN, ApiServer, call_api};
 use berth_tests::fleet::{self, Fleet};
 use berth_tests::kube_server::KubeServer;
 use berth_tests::{dynamo_store, free_port, git, seed_repo};
-use berth_usecases::Services;
+use berth_usecases::App;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -33,7 +33,7 @@ async fn sweeper(
     store: Arc<dyn Store>,
     kube: Option<&str>,
 ) -> Sweeper {
-    let services = Services::new(committer(remote, work).await, store);
+    let services = App::new(committer(remote, work).await, store);
     Sweeper::new(services, kube.map(connector)).with_page_size(500)
 }
 
@@ -602,7 +602,7 @@ async fn an_unreachable_cluster_reads_unknown_and_health_says_why() {
 
     // No cluster configured at all: the same, said plainly.
     let unconfigured = Sweeper::new(
-        Services::new(
+        App::new(
             committer(repo.to_str().unwrap(), &dir.path().join("none")).await,
             Arc::clone(&store),
         ),

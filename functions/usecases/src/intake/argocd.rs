@@ -5,22 +5,22 @@ use berth_store::StatusRecord;
 use berth_webhooks::events::{ArgocdEvent, parse_argocd_event};
 
 use super::Effect;
+use crate::app::App;
 use crate::error::UseCaseError;
 use crate::fingerprint::fingerprint;
-use crate::services::Services;
 use crate::time::now_rfc3339;
 
 /// What a notification does: its status, recorded with what the last sweep knew.
-pub async fn argocd_effect(services: &Services, body: &[u8]) -> Result<Effect, UseCaseError> {
+pub async fn argocd_effect(app: &App, body: &[u8]) -> Result<Effect, UseCaseError> {
     let status = status_of(body)?;
-    Ok(Effect::Record(keep_sweep_counts(services, status).await))
+    Ok(Effect::Record(keep_sweep_counts(app, status).await))
 }
 
 /// A notification knows the Application, not its workloads: it keeps the replica counts, URLs
 /// and reason the last sweep recorded for the slot. Its digest differs from any the sweep
 /// makes, so the next sweep writes its own view again.
-async fn keep_sweep_counts(services: &Services, mut status: StatusRecord) -> StatusRecord {
-    let Ok(recorded) = services.store.list_statuses(&status.tenant).await else {
+async fn keep_sweep_counts(app: &App, mut status: StatusRecord) -> StatusRecord {
+    let Ok(recorded) = app.store.list_statuses(&status.tenant).await else {
         return status; // the write that follows reports the store's trouble
     };
     if let Some(previous) = recorded.into_iter().find(|r| r.slot() == status.slot()) {

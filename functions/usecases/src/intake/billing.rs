@@ -10,8 +10,8 @@ use berth_store::{BillingLink, Registration, RequestState, ScheduledChange};
 use berth_webhooks::billing::{BillingEvent, BillingEventKind};
 
 use super::{Effect, event_record};
+use crate::app::App;
 use crate::error::UseCaseError;
-use crate::services::Services;
 use crate::time::epoch_seconds_now;
 
 const DAY: i64 = 24 * 3600;
@@ -23,11 +23,11 @@ fn active(status: &str) -> bool {
 
 /// Decides what `event` does; reads the customer's link and the catalog.
 pub async fn billing_effect(
-    services: &Services,
+    app: &App,
     request_id: String,
     event: BillingEvent,
 ) -> Result<Effect, UseCaseError> {
-    let link = services.store.get_billing(&event.customer).await?;
+    let link = app.store.get_billing(&event.customer).await?;
     if let Some(link) = &link
         && event.created < link.last_event_at
     {
@@ -41,10 +41,7 @@ pub async fn billing_effect(
             "event type {kind} is not one Berth acts on"
         )));
     }
-    let snapshot = services
-        .committer
-        .read(vec![CATALOG_PATH.to_owned()])
-        .await?;
+    let snapshot = app.committer.read(vec![CATALOG_PATH.to_owned()]).await?;
     let catalog = load_catalog(&snapshot.files)?;
     let billing = catalog.billing.clone().ok_or_else(|| {
         UseCaseError::invalid("catalog.billing", "the catalog has no billing section")

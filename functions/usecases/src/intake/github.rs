@@ -20,10 +20,10 @@ use octocrab::models::StatusState;
 pub use super::github_api::GithubApi;
 use super::plan_comment::{PullRef, upsert_plan_comment};
 use super::{Effect, event_record};
+use crate::app::App;
 use crate::error::UseCaseError;
 use crate::git_index::{ChangeCommit, refresh_pushed};
 use crate::pull_request::follow;
-use crate::services::Services;
 use berth_core::pr_plan::{COMMENT_LIMIT, plan_tenant, render_comment};
 
 /// A pull request's review: what Berth set as its `berth/validate` status, and why.
@@ -47,7 +47,7 @@ fn event_error(e: EventError) -> UseCaseError {
 
 /// What a GitHub event does.
 pub async fn github_effect(
-    services: &Services,
+    app: &App,
     api: &GithubApi,
     request_id: String,
     event: &str,
@@ -62,9 +62,9 @@ pub async fn github_effect(
             let pr = parse_pull_request_event(body).map_err(event_error)?;
             match pr.action.as_str() {
                 "opened" | "synchronize" | "reopened" => {
-                    review_pull_request(services, api, &request_id, &pr).await
+                    review_pull_request(app, api, &request_id, &pr).await
                 }
-                "closed" => closed(services, &pr).await,
+                "closed" => closed(app, &pr).await,
                 other => Ok(Effect::Ignore(format!(
                     "pull_request {other} changes nothing"
                 ))),
@@ -72,7 +72,7 @@ pub async fn github_effect(
         }
         "push" => {
             let push = parse_push_event(body).map_err(event_error)?;
-            index_push(services, &push).await
+            index_push(app, &push).await
         }
         other => Ok(Effect::Ignore(format!(
             "event {other} is not one Berth acts on"
@@ -83,8 +83,8 @@ pub async fn github_effect(
 /// A push to the branch (by hand, or a merged pull request): the tenant index entries of the
 /// tenants its commits touched are read from the new tip at once, not at the next sweep. A
 /// push GitHub listed only in part (it lists 20 commits at most) is completed by the sweep.
-async fn index_push(services: &Services, push: &PushEvent) -> Result<Effect, UseCaseError> {
-    let branch = format!("refs/heads/{}", services.committer.branch());
+async fn index_push(app: &App, push: &PushEvent) -> Result<Effect, UseCaseError> {
+    let branch = format!("refs/heads/{}", app.committer.branch());
     if push.reference != branch {
         return Ok(Effect::Ignore(format!(
             "push to {} is not to {branch}",
@@ -110,7 +110,7 @@ async fn index_push(services: &Services, push: &PushEvent) -> Result<Effect, Use
             (commit, c.paths.clone())
         })
         .collect();
-    let changed = refresh_pushed(services, &tenants, &commits).await?;
+    let changed = refresh_pushed(app, &tenants, &commits).await?;
     tracing::info!(
         tenants = tenants.len(),
         changed,
@@ -123,7 +123,7 @@ async fn index_push(services: &Services, push: &PushEvent) -> Result<Effect, Use
 }
 
 async fn review_pull_request(
-    services: &Services,
+    app: &App,
     api: &GithubApi,
     request_id: &str,
     pr: &PullRequestEvent,
@@ -134,7 +134,7 @@ async fn review_pull_request(
 
     // First what changed, then the files of the tenants it touched.
     let reference = format!("refs/pull/{number}/head");
-    let changed = services
+    let changed = app
         .committer
         .read_ref(reference.clone(), Vec::new())
         .await?
@@ -159,7 +159,7 @@ async fn review_pull_request(
     let mut reads: Vec<String> = tenants.iter().map(berth_core::paths::tenant_dir).collect();
     reads.push(CATALOG_PATH.to_owned());
     reads.extend(CHART_READS.iter().map(|p| p.to_string()));
-    let snapshot = services.committer.read_ref(reference, reads).await?;
+    let snapshot = app.committer.read_ref(reference, reads).await?;
     if snapshot.head != sha {
         // A newer push is already on its way with its own event; this review would be stale.
         return Ok(Effect::Ignore(format!(
@@ -182,7 +182,7 @@ async fn review_pull_request(
             repo,
             number,
         };
-        comment_plan(services, api, pull, &tenants, &snapshot.files, &problems).await?;
+        comment_plan(app, api, pull, &tenants, &snapshot.files, &problems).await?;
     }
 
     let (state, description) = if problems.is_empty() {
@@ -232,8 +232,8 @@ async fn review_pull_request(
 /// redeliver by itself. Their plan comment is caught up the same way. One query finds them;
 /// returns how many were reviewed. A review that fails again is logged and left for the next
 /// sweep.
-pub async fn review_missed(services: &Services, api: &GithubApi) -> Result<usize, UseCaseError> {
-    let Some(pulls) = &services.pulls else {
+pub async fn review_missed(app: &App, api: &GithubApi) -> Result<usize, UseCaseError> {
+    let Some(pulls) = &app.pulls else {
         return Ok(0);
     };
     let missed = pulls.unreviewed(STATUS_CONTEXT, "tenants/").await?;
@@ -250,10 +250,10 @@ pub async fn review_missed(services: &Services, api: &GithubApi) -> Result<usize
             html_url: Some(pull.url),
         };
         let request_id = ulid::Ulid::new().to_string();
-        match review_pull_request(services, api, &request_id, &event).await {
+        match review_pull_request(app, api, &request_id, &event).await {
             Ok(Effect::Reviewed { mut record, .. }) => {
                 record.source = "sweep:github".into();
-                services.store.put_request(&record).await?;
+                app.store.put_request(&record).await?;
                 tracing::info!(
                     number = event.number,
                     "a pull request whose review was missed is reviewed"
@@ -272,7 +272,7 @@ pub async fn review_missed(services: &Services, api: &GithubApi) -> Result<usize
 /// Writes the plan of a person's pull request as its Berth comment: each touched tenant as the
 /// branch has it against the pull request's `head` files.
 async fn comment_plan(
-    services: &Services,
+    app: &App,
     api: &GithubApi,
     pull: PullRef<'_>,
     tenants: &BTreeSet<TenantName>,
@@ -280,7 +280,7 @@ async fn comment_plan(
     problems: &[Problem],
 ) -> Result<(), UseCaseError> {
     let reads = tenants.iter().map(berth_core::paths::tenant_dir).collect();
-    let base = services.committer.read(reads).await?;
+    let base = app.committer.read(reads).await?;
     let plans: Vec<_> = tenants
         .iter()
         .map(|t| plan_tenant(t, &base.files, head))
@@ -291,7 +291,7 @@ async fn comment_plan(
 
 /// A closed `berth/<request id>` pull request: merged, its request is `merged` with the merge
 /// commit; closed unmerged, `failed` with `pr_closed`.
-async fn closed(services: &Services, pr: &PullRequestEvent) -> Result<Effect, UseCaseError> {
+async fn closed(app: &App, pr: &PullRequestEvent) -> Result<Effect, UseCaseError> {
     let branch = pr
         .head_ref
         .as_deref()
@@ -304,7 +304,7 @@ async fn closed(services: &Services, pr: &PullRequestEvent) -> Result<Effect, Us
             "branch {branch} is not one of Berth's"
         )));
     };
-    let Some(mut record) = services.store.get_request(id).await? else {
+    let Some(mut record) = app.store.get_request(id).await? else {
         return Ok(Effect::Ignore(format!(
             "no request {id} for branch {branch}"
         )));
@@ -328,7 +328,7 @@ async fn closed(services: &Services, pr: &PullRequestEvent) -> Result<Effect, Us
     }
     record.pr_url = pr.html_url.clone().or(record.pr_url);
     record.pr_number = record.pr_number.or(Some(pr.number));
-    services.store.put_request(&record).await?;
+    app.store.put_request(&record).await?;
     Ok(Effect::Reported {
         outcome: if pr.merged { "merged" } else { "closed" },
         request: Some(record),

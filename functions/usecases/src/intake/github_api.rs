@@ -41,11 +41,17 @@ impl std::fmt::Debug for GithubApi {
 impl GithubApi {
     /// A client for `base_url` with `credential` (never logged): a token, or a GitHub App
     /// whose installation tokens octocrab mints and renews.
-    pub fn new(base_url: &str, credential: Option<GithubCredential>) -> Result<Self, GithubApiError> {
+    pub fn new(
+        base_url: &str,
+        credential: Option<GithubCredential>,
+    ) -> Result<Self, GithubApiError> {
         // A stalled GitHub must fail a call well inside a request's deadline.
         let mut builder = Octocrab::builder()
             .base_uri(base_url)
-            .map_err(|source| GithubApiError::NotAUrl { url: base_url.to_owned(), source })?
+            .map_err(|source| GithubApiError::NotAUrl {
+                url: base_url.to_owned(),
+                source,
+            })?
             .set_connect_timeout(Some(GITHUB_CONNECT_TIMEOUT))
             .set_read_timeout(Some(GITHUB_IO_TIMEOUT))
             .set_write_timeout(Some(GITHUB_IO_TIMEOUT));
@@ -67,9 +73,7 @@ impl GithubApi {
             }
             None => {}
         }
-        let client = builder
-            .build()
-            .map_err(GithubApiError::Client)?;
+        let client = builder.build().map_err(GithubApiError::Client)?;
         let client = match installation {
             Some(id) => client
                 .installation(id)
@@ -79,4 +83,3 @@ impl GithubApi {
         Ok(Self { client })
     }
 }
-

@@ -13,9 +13,9 @@ pub mod signup;
 use berth_core::Request;
 use berth_store::{BillingLink, RequestRecord, RequestState, StatusRecord};
 
+use crate::app::{App, Mode};
 use crate::error::UseCaseError;
 use crate::group_commit::WhenUndecided;
-use crate::services::{Mode, Services};
 use crate::submit::{Progress, Submission, submit_or_resume};
 use crate::time::now_rfc3339;
 
@@ -99,7 +99,7 @@ pub struct Delivery<'a> {
 /// Carries out a delivery's effect (or records why it was refused). `Err` is a failure the
 /// sender should retry: nothing that cannot be redone was left half-done.
 pub async fn apply(
-    services: &Services,
+    app: &App,
     delivery: Delivery<'_>,
     effect: Result<Effect, UseCaseError>,
 ) -> Result<Settlement, UseCaseError> {
@@ -107,8 +107,8 @@ pub async fn apply(
     match effect {
         Ok(Effect::Link { link, mut record }) => {
             record.source = source.to_owned();
-            services.store.put_request(&record).await?;
-            services.store.put_billing_unless_newer(&link).await?;
+            app.store.put_request(&record).await?;
+            app.store.put_billing_unless_newer(&link).await?;
             Ok(Settlement::with_request(record))
         }
         Ok(Effect::Submit {
@@ -124,12 +124,12 @@ pub async fn apply(
                 when_undecided: WhenUndecided::Acknowledge,
             };
             let progress = Progress::default();
-            match submit_or_resume(services, submission, delivery.resumed, &progress).await {
+            match submit_or_resume(app, submission, delivery.resumed, &progress).await {
                 Ok(done) => {
                     // The commit stands; if this write fails, the redelivery finds the commit
                     // and writes the link then.
                     if let Some(link) = &link {
-                        services.store.put_billing_unless_newer(link).await?;
+                        app.store.put_billing_unless_newer(link).await?;
                     }
                     Ok(Settlement::with_request(done.record))
                 }
@@ -143,11 +143,10 @@ pub async fn apply(
             }
         }
         Ok(Effect::Record(status)) => {
-            services
-                .store
+            app.store
                 .put_statuses(std::slice::from_ref(&status))
                 .await?;
-            if let Some(refresh) = &services.status_refresh {
+            if let Some(refresh) = &app.status_refresh {
                 refresh.refresh(&status.tenant).await;
             }
             Ok(Settlement {
@@ -161,7 +160,7 @@ pub async fn apply(
         }),
         Ok(Effect::Reviewed { mut record, review }) => {
             record.source = source.to_owned();
-            services.store.put_request(&record).await?;
+            app.store.put_request(&record).await?;
             Ok(Settlement {
                 request: Some(record),
                 review: Some(review),
@@ -186,7 +185,7 @@ pub async fn apply(
             );
             record.source = source.to_owned();
             record.error = Some(error.body());
-            services.store.put_request(&record).await?;
+            app.store.put_request(&record).await?;
             Ok(Settlement {
                 request: Some(record),
                 error: Some(error),

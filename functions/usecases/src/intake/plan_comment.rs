@@ -4,7 +4,7 @@
 use berth_core::pr_plan::PLAN_MARKER;
 use serde::{Deserialize, Serialize};
 
-use super::github::GithubApi;
+use super::github_api::GithubApi;
 use crate::error::UseCaseError;
 
 /// Pages of comments looked through for Berth's own, at 100 a page: a pull request with more

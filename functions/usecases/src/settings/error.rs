@@ -15,4 +15,3 @@ pub fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
         reason: reason.into(),
     }
 }
-

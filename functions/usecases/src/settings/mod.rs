@@ -12,11 +12,11 @@ use berth_store::{DEFAULT_REQUEST_RETENTION, DynamoStore, LocalStore, Store, dyn
 pub mod error;
 pub mod git;
 
+use crate::app::App;
+use crate::group_commit::GroupCommit;
+use crate::submit::DEFAULT_CLAIM_LEASE;
 pub use error::{ConfigError, invalid};
 pub use git::GitSettings;
-use crate::group_commit::GroupCommit;
-use crate::services::Services;
-use crate::submit::DEFAULT_CLAIM_LEASE;
 
 /// Which store backend to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,15 +96,15 @@ impl ServiceSettings {
         })
     }
 
-    /// Builds the services: clients are made once here and reused.
-    pub fn into_services(self) -> Result<Services, ConfigError> {
+    /// Builds the app: clients are made once here and reused.
+    pub fn into_app(self) -> Result<App, ConfigError> {
         let store = self.store.open(self.request_retention)?;
         let git = self.git.into_parts()?;
-        let mut services = Services::new(git.committer, store);
-        services.pulls = git.pulls;
-        services.group_commit = self.group_commit;
-        services.request_retention = self.request_retention;
-        Ok(services)
+        let mut app = App::new(git.committer, store);
+        app.pulls = git.pulls;
+        app.group_commit = self.group_commit;
+        app.request_retention = self.request_retention;
+        Ok(app)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::group_commit::GroupCommit;
 /// The committer, the store, and what follows a change. Cheap to clone; built once per process
 /// and reused by warm invocations.
 #[derive(Clone)]
-pub struct Services {
+pub struct App {
     pub committer: Arc<dyn Committer>,
     pub store: Arc<dyn Store>,
     /// Told of every Argo CD notification once it is recorded, so request lifecycles move
@@ -27,7 +27,7 @@ pub struct Services {
     pub request_retention: Duration,
 }
 
-impl Services {
+impl App {
     pub fn new(committer: Arc<dyn Committer>, store: Arc<dyn Store>) -> Self {
         Self {
             committer,
