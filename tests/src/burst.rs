@@ -19,7 +19,7 @@ use berth_gitops::{
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::{ApiConfig, AppState, api_router};
 use berth_store::{DynamoStore, LocalStore, Store};
-use berth_usecases::group_commit::GroupCommit;
+use berth_usecases::write::group_commit::GroupCommit;
 use serde_json::Value;
 use tower::ServiceExt;
 

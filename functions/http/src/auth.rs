@@ -15,6 +15,8 @@ use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use berth_usecases::Visibility;
+
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -163,6 +165,14 @@ impl Principal {
     /// Whether the caller is scoped to no single tenant.
     pub fn sees_every_tenant(&self) -> bool {
         self.tenant.is_none()
+    }
+
+    /// The tenants the caller may see, as the use-cases take it.
+    pub fn visibility(&self) -> Visibility {
+        match &self.tenant {
+            Some(scope) => Visibility::only(scope.clone()),
+            None => Visibility::every_tenant(),
+        }
     }
 }
 

@@ -1,34 +1,28 @@
 //! Changes as first-class operations: a tenant's history, the revert of a request and the
 //! promotion of modules between environments. Reverts and promotions are writes like any other
-//! (idempotency, modes, group commit) through [`crate::api::run_write`].
+//! (idempotency, modes, group commit) through [`crate::writes::run_write`].
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use berth_contract::{
-    ErrorResponse, FileChangeView, HistoryPage, PlannedChangeView, PromoteBody, RequestView,
-};
+use berth_contract::{ErrorResponse, HistoryPage, PlannedChangeView, PromoteBody};
 use berth_core::body::parse_promotion;
-use berth_core::file_diff::diff_files;
 use berth_core::{Action, Request};
-use berth_usecases::history::{
-    DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, tenant_history as history_of,
-};
+use berth_usecases::history::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 use berth_usecases::preview::preview;
 use berth_usecases::revert::{RevertAsk, prepare_revert};
 
 use crate::AppState;
-use crate::api::{
-    Prepared, QueryParams, WriteParts, flag, path_error, query_params, run_write, tenant_from_path,
-    write_query,
-};
+use crate::answers::{PromoteAnswers, WriteAnswers};
 use crate::auth::Principal;
 use crate::body::JsonBody;
-use crate::contract;
 use crate::error::ApiError;
-use crate::openapi::WriteAnswers;
+use crate::extract::{
+    EnvPath, QueryParams, RequestIdPath, TenantPath, WriteContext, flag, query_params, write_query,
+};
+use crate::views;
+use crate::writes::{WriteIntent, run_write};
 
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/history", tag = "tenants",
     description = "The commits that changed the tenant's folder, newest first: the requests each carried (who asked, its state while its record exists) and the files it changed. Commits people made without Berth are listed with `by_berth: false`.",
@@ -49,11 +43,9 @@ use crate::openapi::WriteAnswers;
 pub(crate) async fn tenant_history(
     State(state): State<AppState>,
     principal: Principal,
-    path: Result<Path<String>, PathRejection>,
+    TenantPath(tenant): TenantPath,
     query: QueryParams,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let Path(raw) = path.map_err(path_error)?;
-    let tenant = tenant_from_path(&raw)?;
     principal.require_tenant(tenant.as_str())?;
     let params = query_params(query, &["limit", "before"])?;
     let limit = match params.get("limit") {
@@ -79,8 +71,9 @@ pub(crate) async fn tenant_history(
             ));
         }
     };
-    let history = history_of(&state.app, &tenant, limit, before).await?;
-    Ok(Json(contract::history_page(tenant.as_str(), &history)))
+    let history =
+        berth_usecases::history::tenant_history(&state.app, &tenant, limit, before).await?;
+    Ok(Json(views::history_page(tenant.as_str(), &history)))
 }
 
 fn is_commit_id(text: &str) -> bool {
@@ -100,68 +93,29 @@ fn is_commit_id(text: &str) -> bool {
     security(("bearer" = [])))]
 pub(crate) async fn revert_request(
     State(state): State<AppState>,
-    parts: WriteParts,
-    path: Result<Path<String>, PathRejection>,
+    context: WriteContext,
+    RequestIdPath(id): RequestIdPath,
     query: QueryParams,
 ) -> Response {
-    let prepared = prepare_revert_write(&state, &parts.0.0, path, query).await;
-    run_write(state, parts, prepared).await
+    let intent = revert_intent(&state, &context.writer.0, id, query).await;
+    run_write(state, context, intent).await
 }
 
-async fn prepare_revert_write(
+async fn revert_intent(
     state: &AppState,
     principal: &Principal,
-    path: Result<Path<String>, PathRejection>,
+    id: ulid::Ulid,
     query: QueryParams,
-) -> Result<Prepared, ApiError> {
-    let Path(id) = path.map_err(path_error)?;
-    let id = ulid::Ulid::from_string(&id)
-        .map_err(|_| ApiError::invalid("id", "must be a request id (a ULID)"))?;
+) -> Result<WriteIntent, ApiError> {
     let q = write_query(state, query, &["force", "confirm"])?;
     let ask = RevertAsk {
         id,
         force: flag(&q.params, "force")?,
         confirm: q.params.get("confirm").cloned(),
     };
-    let (tenant, action) = prepare_revert(&state.app, &ask, |t| principal.sees(t)).await?;
-    Ok(Prepared {
-        tenant,
-        action,
-        mode: q.mode,
-        raw_body: Vec::new(),
-    })
-}
-
-/// What a promotion answers: the request, or with `dry_run=true` the change it would commit.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code, clippy::large_enum_variant)]
-pub(crate) enum PromoteAnswers {
-    /// Committed (or its branch pushed): the request, to follow at `Location`.
-    #[response(status = 202)]
-    Accepted(RequestView),
-    /// `dry_run=true`: the planned change, nothing committed; or the target already matched
-    /// (`no_change`).
-    #[response(status = 200)]
-    Planned(berth_contract::PromoteAnswer),
-    #[response(status = 400)]
-    Malformed(ErrorResponse),
-    #[response(status = 401)]
-    Unauthorized(ErrorResponse),
-    #[response(status = 403)]
-    Forbidden(ErrorResponse),
-    /// The tenant or an environment does not exist.
-    #[response(status = 404)]
-    NotFound(ErrorResponse),
-    #[response(status = 409)]
-    Conflict(ErrorResponse),
-    #[response(status = 413)]
-    TooLarge(ErrorResponse),
-    /// A field is invalid (a module the tier does not allow, one not enabled in `from`):
-    /// `field` names it.
-    #[response(status = 422)]
-    Invalid(ErrorResponse),
-    #[response(status = 503)]
-    Unavailable(ErrorResponse),
+    let visibility = principal.visibility();
+    let (tenant, action) = prepare_revert(&state.app, &ask, |t| visibility.sees(t)).await?;
+    Ok(WriteIntent::without_body(tenant, action, q.mode))
 }
 
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/envs/{env}/promote", tag = "modules",
@@ -178,79 +132,45 @@ pub(crate) enum PromoteAnswers {
     security(("bearer" = [])))]
 pub(crate) async fn promote(
     State(state): State<AppState>,
-    parts: WriteParts,
-    path: Result<Path<(String, String)>, PathRejection>,
+    context: WriteContext,
+    path: EnvPath,
     query: QueryParams,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let mut dry_run = false;
-    let prepared = (|| {
-        let Path((tenant, env)) = path.map_err(path_error)?;
-        let tenant = tenant_from_path(&tenant)?;
+    let intent = async {
         let q = write_query(&state, query, &["dry_run"])?;
         dry_run = flag(&q.params, "dry_run")?;
         let body = body?;
-        let promotion = parse_promotion(&env, &body.value)?;
-        Ok(Prepared {
-            tenant,
-            action: Action::Promote(promotion),
-            mode: q.mode,
-            raw_body: body.raw.to_vec(),
-        })
-    })();
-    match prepared {
-        Ok(prepared) if dry_run => dry_run_answer(&state, &parts.0.0, prepared)
+        let promotion = parse_promotion(&path.env, &body.value)?;
+        Ok(WriteIntent::new(
+            path.tenant,
+            Action::Promote(promotion),
+            q.mode,
+            body,
+        ))
+    };
+    match intent.await {
+        Ok(intent) if dry_run => dry_run_answer(&state, &context.writer.0, intent)
             .await
             .unwrap_or_else(IntoResponse::into_response),
-        prepared => run_write(state, parts, prepared).await,
+        intent => run_write(state, context, intent).await,
     }
 }
 
-/// The planned change of `prepared`, committed nowhere and recorded nowhere.
+/// The planned change of `intent`, committed nowhere and recorded nowhere.
 async fn dry_run_answer(
     state: &AppState,
     principal: &Principal,
-    prepared: Prepared,
+    intent: WriteIntent,
 ) -> Result<Response, ApiError> {
-    principal.require_tenant(prepared.tenant.as_str())?;
+    principal.require_tenant(intent.tenant.as_str())?;
     let request = Request {
         id: ulid::Ulid::new().to_string(),
-        tenant: prepared.tenant,
-        action: prepared.action,
+        tenant: intent.tenant,
+        action: intent.action,
     };
     let planned = preview(&state.app, &request).await?;
-    let view: PlannedChangeView = contract::planned_change(request.tenant.as_str(), &planned);
+    let view: PlannedChangeView = views::planned_change(request.tenant.as_str(), &planned);
     Ok((StatusCode::OK, Json(view)).into_response())
-}
-
-/// The files the request's commit changed in `tenant`'s folder, with their line counts: `None`
-/// until its commit is on the branch (a pull request's branch commit is not read: the cache
-/// holds the branch's mainline), or when Git cannot say right now (the rest of the answer
-/// stands).
-pub(crate) async fn diff_summary(
-    state: &AppState,
-    tenant: &str,
-    view: &RequestView,
-) -> Option<Vec<FileChangeView>> {
-    use berth_contract::RequestState as S;
-    let on_branch = matches!(
-        view.state,
-        S::Committed | S::Merged | S::Synced | S::Ready | S::Degraded | S::Expired
-    );
-    let commit = view.commit.clone().filter(|_| on_branch)?;
-    let tenant = berth_core::TenantName::parse("tenant", tenant).ok()?;
-    let folder = berth_core::paths::tenant_dir(&tenant);
-    match state.app.committer.commit_files(commit, folder).await {
-        Ok(Some(files)) => Some(
-            diff_files(&files.before, &files.after)
-                .iter()
-                .map(contract::file_summary)
-                .collect(),
-        ),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::warn!(request_id = %view.id, error = %e, "could not read the request's commit for its diff summary");
-            None
-        }
-    }
 }

@@ -12,9 +12,23 @@ use berth_webhooks::SecretSet;
 
 use crate::AppState;
 use crate::auth::{ApiAuth, JwtClaimNames, MIN_TOKEN_LEN, Role, TokenGrant};
-use crate::webhooks::WebhookSecrets;
 
 pub use berth_usecases::Mode;
+
+/// The secrets of each sender; several per sender may be valid at once.
+#[derive(Debug, Clone)]
+pub struct WebhookSecrets {
+    pub billing: SecretSet,
+    pub signup: SecretSet,
+    pub github: SecretSet,
+    pub argocd: SecretSet,
+    /// Seconds a signed timestamp may be off, either way.
+    pub tolerance_seconds: i64,
+    /// GitHub's API base URL (`https://api.github.com`, an Enterprise server, a test server).
+    pub github_api_url: String,
+    /// The credential commit statuses and pull requests are made with; never logged.
+    pub github_credential: Option<berth_usecases::ports::GithubCredential>,
+}
 
 /// What the HTTP layer needs besides its backends.
 #[derive(Debug, Clone)]
@@ -44,7 +58,7 @@ impl ApiConfig {
             auth,
             default_mode: Mode::Direct,
             cors_origins: Vec::new(),
-            claim_lease: crate::idempotency::DEFAULT_CLAIM_LEASE,
+            claim_lease: berth_usecases::write::timing::DEFAULT_CLAIM_LEASE,
             request_budget: crate::deadline::DEFAULT_REQUEST_BUDGET,
             version: env!("CARGO_PKG_VERSION"),
         }

@@ -14,13 +14,9 @@ use tokio::time::Instant;
 
 use crate::AppState;
 
-/// Kept back from the Lambda deadline to record the answer and send it.
-pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
-/// The work budget off Lambda: the SAM template's function timeout (29 s) less the margin, so
-/// `berth dev` behaves as the deployed functions do.
-pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(26);
-/// What recording a landed request may take past its deadline (kept inside the margin).
-pub use berth_usecases::submit::RECORD_BUDGET;
+/// The margin kept back from the Lambda deadline, and the budget off Lambda: derived in
+/// `berth_usecases::write::timing`.
+pub use berth_usecases::write::timing::{DEADLINE_MARGIN, DEFAULT_REQUEST_BUDGET, RECORD_BUDGET};
 
 /// The deadline the Lambda edge read from the invocation's context, less the margin.
 #[derive(Debug, Clone, Copy)]

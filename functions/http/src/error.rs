@@ -6,8 +6,6 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_core::{FieldError, PlanError};
-use berth_gitops::{CommitError, GitError};
-use berth_store::StoreError;
 use berth_usecases::{ErrorKind, UseCaseError};
 
 /// Seconds a client should wait before retrying after a 503.
@@ -97,6 +95,7 @@ impl From<UseCaseError> for ApiError {
             ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self {
@@ -120,7 +119,7 @@ macro_rules! through_use_case_error {
     )*};
 }
 
-through_use_case_error!(FieldError, PlanError, GitError, CommitError, StoreError);
+through_use_case_error!(FieldError, PlanError);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -3,29 +3,31 @@
 //! this crate parses, authenticates and answers. Shared by the api and webhook Lambdas, and by
 //! `berth dev`, which serves the same routers on a local port.
 
-pub mod api;
+pub mod answers;
 pub mod auth;
 pub mod body;
 pub mod changes;
 pub mod config;
-pub mod contract;
 pub mod deadline;
 pub mod error;
-pub mod idempotency;
+pub mod extract;
 pub mod lambda;
 pub mod openapi;
+pub mod reads;
+pub mod routes;
+pub mod views;
 pub mod webhooks;
+pub mod writes;
 
 use std::sync::Arc;
 
-use berth_gitops::{Committer, GithubPulls};
-use berth_store::Store;
+use berth_usecases::ports::{Committer, GithubPulls, Store};
 use berth_usecases::{App, StatusRefresh};
 
-pub use api::api_router;
-pub use config::{ApiConfig, Function, Mode, Settings};
+pub use config::{ApiConfig, Function, Mode, Settings, WebhookSecrets};
 pub use error::ApiError;
-pub use webhooks::{WebhookSecrets, webhook_router};
+pub use routes::api_router;
+pub use webhooks::webhook_router;
 
 /// What every handler needs: the use-cases' services and the HTTP configuration. Cheap to
 /// clone; built once per process and reused by warm invocations.

@@ -3,7 +3,6 @@
 //! `openapi.json` (a test fails when it is stale).
 
 use axum::Json;
-use berth_contract::{ErrorResponse, RequestView, WebhookAnswer};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -14,18 +13,18 @@ use utoipa::{Modify, OpenApi};
         description = "Tenants and their modules as Helm values in a GitOps repository: every write is validated, then committed (or opened as a pull request) and followed to ready. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`.",
     ),
     paths(
-        crate::api::healthz,
-        crate::api::get_catalog,
-        crate::api::cluster_health,
-        crate::api::list_tenants,
-        crate::api::create_tenant,
-        crate::api::get_tenant,
-        crate::api::patch_tenant,
-        crate::api::delete_tenant,
-        crate::api::get_tenant_status,
-        crate::api::enable_module,
-        crate::api::disable_module,
-        crate::api::get_request,
+        crate::reads::healthz,
+        crate::reads::get_catalog,
+        crate::reads::cluster_health,
+        crate::reads::list_tenants,
+        crate::writes::create_tenant,
+        crate::reads::get_tenant,
+        crate::writes::patch_tenant,
+        crate::writes::delete_tenant,
+        crate::reads::get_tenant_status,
+        crate::writes::enable_module,
+        crate::writes::disable_module,
+        crate::reads::get_request,
         crate::changes::revert_request,
         crate::changes::tenant_history,
         crate::changes::promote,
@@ -111,67 +110,4 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 /// `GET /v1/openapi.json`, without a token: the contract is public.
 pub(crate) async fn serve_openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi_document())
-}
-
-/// The answers every write documents. Documentation only: the writes answer through
-/// `api::run_write`, which builds these same bodies.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)]
-pub(crate) enum WriteAnswers {
-    /// Committed (or its branch pushed): the request, to follow at `Location`.
-    #[response(status = 202, headers(
-        ("Location" = String, description = "`/v1/requests/{id}`"),
-        ("X-Request-Id" = String, description = "The request's id"),
-    ))]
-    Accepted(RequestView),
-    /// The repository already said so: nothing committed (`no_change`).
-    #[response(status = 200)]
-    NoChange(RequestView),
-    /// The body is not JSON, or the path is malformed.
-    #[response(status = 400)]
-    Malformed(ErrorResponse),
-    /// No valid credentials.
-    #[response(status = 401)]
-    Unauthorized(ErrorResponse),
-    /// The caller may not write, or not to this tenant.
-    #[response(status = 403)]
-    Forbidden(ErrorResponse),
-    /// The tenant, environment or module does not exist.
-    #[response(status = 404)]
-    NotFound(ErrorResponse),
-    /// Conflicts with the repository (exists, a dependency, a refused push), or the
-    /// Idempotency-Key is in use by a running request.
-    #[response(status = 409)]
-    Conflict(ErrorResponse),
-    /// The body is over 1 MiB.
-    #[response(status = 413)]
-    TooLarge(ErrorResponse),
-    /// A field is invalid: `field` names it.
-    #[response(status = 422)]
-    Invalid(ErrorResponse),
-    /// Git or the store is unavailable, or the deadline passed; retry after `Retry-After`.
-    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
-    Unavailable(ErrorResponse),
-}
-
-/// The answers every webhook documents. Documentation only: deliveries answer through
-/// `webhooks::deliver`.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code, clippy::large_enum_variant)]
-pub(crate) enum WebhookAnswers {
-    /// Settled, whatever the outcome: the sender stops retrying.
-    #[response(status = 200)]
-    Settled(WebhookAnswer),
-    /// The body is not JSON.
-    #[response(status = 400)]
-    Malformed(ErrorResponse),
-    /// The signature does not verify, or its timestamp is too old.
-    #[response(status = 401)]
-    Unsigned(ErrorResponse),
-    /// The body is over 1 MiB.
-    #[response(status = 413)]
-    TooLarge(ErrorResponse),
-    /// Not settled: the sender should deliver it again.
-    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
-    Unavailable(ErrorResponse),
 }

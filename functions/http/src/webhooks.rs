@@ -4,6 +4,7 @@
 //! failure before the claim and the effect are durable answers 5xx, so senders retry.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -12,41 +13,27 @@ use axum::http::header::{CONTENT_LENGTH, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use berth_usecases::UseCaseError;
+use berth_usecases::fingerprint::fingerprint;
 use berth_usecases::intake::github::GithubApi;
 use berth_usecases::intake::{
-    self, Delivery, Effect, argocd::argocd_effect, billing::billing_effect, github::github_effect,
-    signup::signup_effect,
+    self, Delivery, Effect, Settlement, argocd::argocd_effect, billing::billing_effect,
+    github::github_effect, signup::signup_effect,
 };
 use berth_usecases::time::epoch_seconds_now;
-use berth_usecases::{App, UseCaseError};
+use berth_usecases::write::claim::ClaimAsk;
+use berth_usecases::write::run::{Answer, Started, WriteAnswer, run};
 use berth_webhooks::billing::parse_billing_event;
-use berth_webhooks::{
-    SecretSet, verify_bearer, verify_github, verify_standard_webhooks, verify_stripe,
-};
+use berth_webhooks::{verify_bearer, verify_github, verify_standard_webhooks, verify_stripe};
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::AppState;
 use crate::body::read_limited;
-use crate::contract;
+use crate::config::WebhookSecrets;
 use crate::deadline::Deadline;
 use crate::error::{ApiError, RETRY_AFTER_SECONDS};
-use crate::idempotency::{self, Begin, Finish};
-
-/// The secrets of each sender; several per sender may be valid at once.
-#[derive(Debug, Clone)]
-pub struct WebhookSecrets {
-    pub billing: SecretSet,
-    pub signup: SecretSet,
-    pub github: SecretSet,
-    pub argocd: SecretSet,
-    /// Seconds a signed timestamp may be off, either way.
-    pub tolerance_seconds: i64,
-    /// GitHub's API base URL (`https://api.github.com`, an Enterprise server, a test server).
-    pub github_api_url: String,
-    /// The credential commit statuses and pull requests are made with; never logged.
-    pub github_credential: Option<berth_gitops::GithubCredential>,
-}
+use crate::views;
 
 #[derive(Clone)]
 pub(crate) struct WebhookState {
@@ -113,7 +100,7 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     ),
     security(("signup_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
-    responses(crate::openapi::WebhookAnswers),
+    responses(crate::answers::WebhookAnswers),
 )]
 pub(crate) async fn signup(
     State(state): State<WebhookState>,
@@ -163,7 +150,7 @@ pub(crate) async fn signup(
     ),
     security(("github_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
-    responses(crate::openapi::WebhookAnswers),
+    responses(crate::answers::WebhookAnswers),
 )]
 pub(crate) async fn github(
     State(state): State<WebhookState>,
@@ -213,11 +200,11 @@ pub(crate) async fn github(
 }
 
 /// `POST /webhooks/billing`: Stripe-style signatures; subscriptions and invoices drive the
-/// tenant's creation, tier, suspension and deletion (see [`crate::billing`]).
+/// tenant's creation, tier, suspension and deletion (see `berth_usecases::intake::billing`).
 #[utoipa::path(post, path = "/webhooks/billing", tag = "webhooks", description = "Subscriptions and invoices drive a tenant's creation, tier, suspension and deletion.",
     security(("billing_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
-    responses(crate::openapi::WebhookAnswers),
+    responses(crate::answers::WebhookAnswers),
 )]
 pub(crate) async fn billing(
     State(state): State<WebhookState>,
@@ -261,7 +248,7 @@ pub(crate) async fn billing(
 #[utoipa::path(post, path = "/webhooks/argocd", tag = "webhooks", description = "An Argo CD notification: an Application's health, sync status and revision.",
     security(("argocd_token" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
-    responses(crate::openapi::WebhookAnswers),
+    responses(crate::answers::WebhookAnswers),
 )]
 pub(crate) async fn argocd(
     State(state): State<WebhookState>,
@@ -282,7 +269,7 @@ pub(crate) async fn argocd(
         Err(e) => return e.into_response(),
     };
     // Notifications carry no id: the same application in the same state is the same event.
-    let event_id = idempotency::fingerprint("argocd", "", &body);
+    let event_id = fingerprint("argocd", "", &body);
     let payload = body.clone();
     let app = state.app.clone();
     deliver(
@@ -314,108 +301,80 @@ async fn deliver<F: Future<Output = Result<Effect, UseCaseError>>>(
         tracing::info_span!("webhook", %sender, event_id = %event_id, request_id = %request_id);
     async move {
         let app = &state.app;
-        let fingerprint = idempotency::fingerprint("POST", &source, body);
-        let (held, request_id, resumed) = match idempotency::begin(
-            app,
-            &source,
-            Some(event_id.clone()),
-            fingerprint,
-            &request_id,
-        )
+        let ask = ClaimAsk {
+            source: source.clone(),
+            key: Some(event_id.clone()),
+            fingerprint: fingerprint("POST", &source, body),
+            request_id,
+            lease: app.config.claim_lease,
+        };
+        let carry_out = |started: Started| async move {
+            let delivery = Delivery {
+                source: &source,
+                request_id: &started.request_id,
+                resumed: started.resumed,
+                mode: app.config.default_mode,
+            };
+            let work = async {
+                intake::apply(&app.app, delivery, effect(started.request_id.clone()).await).await
+            };
+            match tokio::time::timeout_at(deadline, work).await {
+                Ok(settled) => settled,
+                Err(_) => {
+                    tracing::warn!("the delivery ran out of time: the redelivery settles it");
+                    Err(UseCaseError::deadline_exceeded())
+                }
+            }
+        };
+        match run(&app.app, ask, carry_out, |settled| {
+            delivery_answer(&event_id, settled)
+        })
         .await
         {
-            Ok(Begin::Proceed(held)) => (held, request_id, false),
-            // A delivery interrupted before it answered: settled under its own request id.
-            Ok(Begin::Resume { held, request_id }) => (Some(held), request_id, true),
-            Ok(Begin::Replay(stored)) => {
+            WriteAnswer::Replay(stored) => {
                 tracing::info!("duplicate delivery: answering as the first time");
-                return (
+                (
                     StatusCode::OK,
                     [("content-type", "application/json")],
                     stored.body,
                 )
-                    .into_response();
+                    .into_response()
             }
-            Err(e) => return e.into_response(),
-        };
-        let work = carry_out(
-            &app.app,
-            Delivery {
-                source: &source,
-                request_id: &request_id,
-                resumed,
-                mode: app.config.default_mode,
-            },
-            effect(request_id.clone()),
-        );
-        let settled = match tokio::time::timeout_at(deadline, work).await {
-            Ok(settled) => settled,
-            Err(_) => {
-                tracing::warn!("the delivery ran out of time: the redelivery settles it");
-                Err(UseCaseError::deadline_exceeded())
+            WriteAnswer::ClaimRefused(error) => ApiError::from(error).into_response(),
+            WriteAnswer::Ran { answer, .. } => {
+                let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+                let mut response =
+                    (status, [("content-type", "application/json")], answer.body).into_response();
+                if let Some(wait) = answer.retry_after {
+                    response
+                        .headers_mut()
+                        .insert(RETRY_AFTER, axum::http::HeaderValue::from(wait.as_secs()));
+                }
+                response
             }
-        };
-        // Every failure here is one the sender should retry: the refusals settled above.
-        let (status, body, retry_after) = match settled {
-            Ok(settlement) => (
-                StatusCode::OK,
-                Answer::Settled(Box::new(contract::webhook_answer(&event_id, settlement))),
-                None,
-            ),
-            Err(error) => {
-                let error = ApiError::from(error);
-                let retry_after = error.retry_after.unwrap_or(RETRY_AFTER_SECONDS);
-                (
-                    error.status,
-                    Answer::Failed(error.response_body()),
-                    Some(retry_after),
-                )
-            }
-        };
-        let transient = retry_after.is_some();
-        let body = body.to_json();
-        let finish = if transient {
-            Finish::Unanswered
-        } else {
-            Finish::Answered {
-                status,
-                body: &body,
-            }
-        };
-        idempotency::finish(app, held, finish).await;
-        let mut response = (status, [("content-type", "application/json")], body).into_response();
-        if let Some(seconds) = retry_after {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
-        response
     }
     .instrument(span)
     .await
 }
 
-/// Decides a delivery's effect, then carries it out.
-async fn carry_out(
-    services: &App,
-    delivery: Delivery<'_>,
-    effect: impl Future<Output = Result<Effect, UseCaseError>>,
-) -> Result<intake::Settlement, UseCaseError> {
-    intake::apply(services, delivery, effect.await).await
-}
-
-/// A delivery's answer: settled (200), or a failure the sender should retry.
-enum Answer {
-    Settled(Box<berth_contract::WebhookAnswer>),
-    Failed(berth_contract::ErrorResponse),
-}
-
-impl Answer {
-    fn to_json(&self) -> String {
-        match self {
-            Answer::Settled(answer) => serde_json::to_string(answer),
-            Answer::Failed(error) => serde_json::to_string(error),
+/// A delivery's answer: 200 with how it settled, whatever the outcome (the refusals are settled
+/// by `intake::apply`, so the sender stops); any failure is one the sender should retry.
+fn delivery_answer(event_id: &str, settled: &Result<Settlement, UseCaseError>) -> Answer {
+    match settled {
+        Ok(settlement) => Answer {
+            status: StatusCode::OK.as_u16(),
+            body: views::to_json(&views::webhook_answer(event_id, settlement.clone())),
+            retry_after: None,
+        },
+        Err(error) => {
+            let error = ApiError::from(error.clone());
+            let wait = error.retry_after.unwrap_or(RETRY_AFTER_SECONDS);
+            Answer {
+                status: error.status.as_u16(),
+                body: views::to_json(&error.response_body()),
+                retry_after: Some(Duration::from_secs(wait)),
+            }
         }
-        .unwrap_or_default()
     }
 }

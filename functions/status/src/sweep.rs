@@ -13,17 +13,16 @@ use berth_cluster::{
 use berth_core::{DesiredState, TenantName, desired_state};
 use berth_gitops::{GitError, Snapshot};
 use berth_store::{
-    ClusterHealth, ErrorBody, Observation, ObservationKey, RequestRecord, RequestState,
-    StatusRecord, StoreError,
+    ClusterHealth, Observation, ObservationKey, RequestRecord, RequestState, StatusRecord,
+    StoreError,
 };
 use berth_usecases::App;
 use berth_usecases::git_index::{GitIndex, IndexPass};
 use berth_usecases::intake::github::{GithubApi, review_missed};
-use berth_usecases::pull_request::{follow, open_for};
-use berth_usecases::submit::{
-    DEFAULT_CLAIM_LEASE, pr_branch, record_landing, refresh_tenant_index,
-};
+use berth_usecases::pull_request::follow;
 use berth_usecases::time::{epoch_seconds_now, now_rfc3339};
+use berth_usecases::write::settle::{Interrupted, mark_interrupted, settle_interrupted};
+use berth_usecases::write::timing::DEFAULT_CLAIM_LEASE;
 use serde::Serialize;
 
 use crate::lifecycle::{Evidence, advance};
@@ -40,6 +39,8 @@ pub enum SweepError {
     Git(#[from] GitError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    UseCase(#[from] berth_usecases::UseCaseError),
 }
 
 /// `BERTH_SYNC_TIMEOUT` (a duration such as `30m` or `2h`), when set.
@@ -320,7 +321,7 @@ impl Sweeper {
             return 0;
         };
         let until = tokio::time::Instant::now() + group.wait;
-        match berth_usecases::group_commit::drain(&self.app, group, until).await {
+        match berth_usecases::write::group_commit::drain(&self.app, group, until).await {
             Ok(settled) => settled,
             Err(e) => {
                 tracing::warn!(error = %e.message, "could not commit the requests waiting for a group commit");
@@ -585,51 +586,25 @@ impl Sweeper {
     /// without one they failed as `interrupted`, and a retry runs them again.
     async fn settle_unfinished(&self, records: Vec<RequestRecord>) -> Result<usize, SweepError> {
         let mut settled = 0;
-        for mut record in records {
+        for record in records {
             if waited_since_update(&record) < self.claim_lease {
                 continue; // still within its lease: its holder may be running it
             }
-            let committer = &self.app.committer;
-            let on_branch = committer.find_request(record.id.clone(), None).await?;
-            let pr_branch = pr_branch(&record.id);
-            let on_pr_branch = match on_branch {
-                Some(_) => None,
-                None => {
-                    committer
-                        .find_request(record.id.clone(), Some(pr_branch.clone()))
-                        .await?
+            let id = record.id.clone();
+            match settle_interrupted(&self.app, record, None).await? {
+                Interrupted::Landed(landed) => {
+                    landed.record(&self.app).await.map_err(|u| u.error)?;
                 }
-            };
-            match (on_branch, on_pr_branch) {
-                (Some(sha), _) => {
-                    record_landing(&mut record, sha, None);
-                    // Its own index update may never have run.
-                    if let Err(e) = refresh_tenant_index(&self.app, &record).await {
-                        tracing::warn!(request_id = %record.id, error = %e.message, "could not refresh the tenant index");
-                    }
+                // Recorded `failed` already; a retry of the request opens it.
+                Interrupted::PullRequestFailed(u) => {
+                    tracing::warn!(request_id = %id, error = %u.error.message, "could not open the pull request");
                 }
-                (None, Some(sha)) => {
-                    record_landing(&mut record, sha, Some(pr_branch));
-                    // Its pull request may never have been opened; a failure leaves the
-                    // request `failed`, and its retry opens it.
-                    if let Err(e) = open_for(&self.app, &mut record, None).await {
-                        tracing::warn!(request_id = %record.id, error = %e.message, "could not open the pull request");
-                    }
-                }
-                (None, None) => {
-                    record.state = RequestState::Failed;
-                    record.error = Some(ErrorBody {
-                        code: "interrupted".into(),
-                        message: "the request was interrupted (a crash or a timeout) before it \
-                                  committed; retrying it runs it again"
-                            .into(),
-                        field: None,
-                    });
+                Interrupted::NotLanded(mut record) => {
+                    mark_interrupted(&mut record);
+                    self.app.store.put_request(&record).await?;
                 }
             }
-            tracing::info!(request_id = %record.id, to = ?record.state, "unfinished request settled");
-            record.updated_at = now_rfc3339();
-            self.app.store.put_request(&record).await?;
+            tracing::info!(request_id = %id, "unfinished request settled");
             settled += 1;
         }
         Ok(settled)

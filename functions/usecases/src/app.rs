@@ -6,7 +6,7 @@ use std::time::Duration;
 use berth_gitops::{Committer, GithubPulls};
 use berth_store::Store;
 
-use crate::group_commit::GroupCommit;
+use crate::write::group_commit::GroupCommit;
 
 /// The committer, the store, and what follows a change. Cheap to clone; built once per process
 /// and reused by warm invocations.

@@ -18,6 +18,8 @@ pub enum ErrorKind {
     /// The request contradicts the repository as it is (a tenant that exists, a file that
     /// does not parse).
     Conflict,
+    /// The caller may not see or change what the request names.
+    Forbidden,
     /// Git, GitHub or the store could not be reached, or time ran out: a retry may succeed.
     Unavailable,
 }

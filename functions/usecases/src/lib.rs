@@ -8,18 +8,35 @@ pub mod app;
 pub mod error;
 pub mod fingerprint;
 pub mod git_index;
-pub mod group_commit;
 pub mod history;
 pub mod intake;
 pub mod lookup;
 pub mod preview;
 pub mod pull_request;
+pub mod read;
 pub mod revert;
 pub mod schedules;
 pub mod settings;
-pub mod submit;
 pub mod telemetry;
 pub mod time;
+pub mod visibility;
+pub mod write;
 
 pub use app::{App, Mode, StatusRefresh};
 pub use error::{ErrorKind, UseCaseError};
+pub use visibility::Visibility;
+
+/// The records the use-cases answer with, for the edges to map onto their own shapes.
+pub mod records {
+    pub use berth_store::{
+        ClusterHealth, ErrorBody, IndexProblem, LastChange, RequestRecord, RequestState,
+        StatusRecord, StoredResponse, TenantEntry,
+    };
+}
+
+/// What a composition root builds an [`App`] from: the committer, the store, GitHub's client
+/// for pull requests, and GitHub's credential.
+pub mod ports {
+    pub use berth_gitops::{Committer, GithubCredential, GithubPulls};
+    pub use berth_store::Store;
+}

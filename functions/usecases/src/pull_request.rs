@@ -9,6 +9,7 @@ use berth_store::{ErrorBody, RequestRecord, RequestState};
 use crate::app::App;
 use crate::error::UseCaseError;
 use crate::time::now_rfc3339;
+use crate::write::outcome::Unsettled;
 
 /// What the plan knew about the change, kept for the pull request's text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,7 +41,7 @@ pub fn draft(record: &RequestRecord, planned: Option<&PlannedChange>) -> PullReq
     let branch = record
         .branch
         .clone()
-        .unwrap_or_else(|| crate::submit::pr_branch(&record.id));
+        .unwrap_or_else(|| pr_branch(&record.id));
     let title = match planned {
         Some(planned) if !planned.title.is_empty() => planned.title.clone(),
         _ => format!("{} for {}", record.action.replace('_', " "), record.tenant),
@@ -128,4 +129,25 @@ pub fn follow(record: &mut RequestRecord, pull: &PullRequestState) -> bool {
     }
     record.updated_at = now_rfc3339();
     true
+}
+
+/// The branch a pull-request-mode request commits to; its pull request merges it.
+pub fn pr_branch(request_id: &str) -> String {
+    format!("berth/{request_id}")
+}
+
+/// Opens the pull request of a request whose branch is pushed; when GitHub cannot, records
+/// the request `failed` (its retry finds the branch and opens the pull request then).
+pub async fn open_pull_request(
+    app: &App,
+    record: &mut RequestRecord,
+    planned: Option<&PlannedChange>,
+) -> Result<(), Unsettled> {
+    let Err(error) = open_for(app, record, planned).await else {
+        return Ok(());
+    };
+    if let Err(store_error) = app.store.put_request(record).await {
+        tracing::warn!(request_id = %record.id, error = %store_error, "could not record the failed request");
+    }
+    Err(Unsettled::new(error, Some(record.clone())))
 }

@@ -3,8 +3,9 @@
 //! the API: planned, committed, recorded, and then followed by the lifecycle like any other.
 
 use crate::app::{App, Mode};
-use crate::group_commit::WhenUndecided;
-use crate::submit::{Progress, Submission, submit};
+use crate::write::group_commit::WhenUndecided;
+use crate::write::outcome::{Progress, Unsettled};
+use crate::write::submit::{Submission, submit};
 use berth_core::{Action, Request, TenantName, TenantPatch};
 use berth_store::{BillingLink, RequestState, StoreError};
 
@@ -66,11 +67,11 @@ async fn carry_out(app: &App, link: BillingLink) -> Result<bool, StoreError> {
             tracing::info!(request_id = %submitted.record.id, customer = %link.customer, action = %scheduled.action, "scheduled change carried out");
             clear(app, link).await
         }
-        Err((error, _)) if error.is_transient() => {
+        Err(Unsettled { error, .. }) if error.is_transient() => {
             tracing::warn!(customer = %link.customer, error = %error.message, "scheduled change must wait");
             Ok(false)
         }
-        Err((error, _)) => {
+        Err(Unsettled { error, .. }) => {
             // Refused for good (the tenant is gone, say): recorded on the request; dropped.
             tracing::warn!(customer = %link.customer, error = %error.message, "scheduled change refused");
             clear(app, link).await

@@ -15,15 +15,15 @@
 //! Usage: bench-burst [N] [github|git-daemon] [moto|dynalite|local]   (default 300, both
 //! backends, every store). `BERTH_BENCH_GITHUB_LATENCY_MS` makes the GitHub test server answer
 //! every call that much later, as GitHub across a network would (default 0); `BERTH_BATCH_MAX`
-//! and `BERTH_BATCH_WAIT` are read as the functions read them. `RUST_LOG` (e.g. `berth_usecases::group_commit=info`) shows each
+//! and `BERTH_BATCH_WAIT` are read as the functions read them. `RUST_LOG` (e.g. `berth_usecases::write::group_commit=info`) shows each
 //! batch's timing on standard error.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use berth_usecases::group_commit::GroupCommit;
 use berth_usecases::settings::group_commit_from_env;
-use berth_usecases::submit::DEFAULT_CLAIM_LEASE;
+use berth_usecases::write::group_commit::GroupCommit;
+use berth_usecases::write::timing::DEFAULT_CLAIM_LEASE;
 use comfy_table::Table;
 use tokio::task::JoinSet;
 

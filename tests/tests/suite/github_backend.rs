@@ -461,7 +461,9 @@ async fn a_secondary_limit_without_retry_after_waits_a_minute_or_tells_the_calle
         panic!("{refused:?}")
     };
     assert_eq!(retry_after, Duration::from_secs(60));
-    let api = berth_http::error::ApiError::from(GitError::RateLimited { retry_after });
+    let api = berth_http::error::ApiError::from(berth_usecases::UseCaseError::from(
+        GitError::RateLimited { retry_after },
+    ));
     assert_eq!(api.status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(api.retry_after, Some(60));
 }

@@ -14,7 +14,7 @@ use berth_tests::api_server::{SIGNUP_SECRET, signup_headers, webhook_secrets};
 use berth_tests::burst::{Answer, Backend, Burst, create_body, send, send_request};
 use berth_tests::dynamodb_endpoint;
 use berth_usecases::App;
-use berth_usecases::group_commit::{self, GroupCommit, Leader};
+use berth_usecases::write::group_commit::{self, GroupCommit, Leader};
 
 const BURST: usize = 200;
 

@@ -706,7 +706,7 @@ async fn interrupted_revert(f: &Fixture, original: &str, key: &str, revert_id: &
         source: "api".into(),
         key: key.into(),
         request_id: revert_id.into(),
-        fingerprint: berth_http::idempotency::fingerprint(
+        fingerprint: berth_usecases::fingerprint::fingerprint(
             "POST",
             &format!("/v1/requests/{original}/revert"),
             b"",

@@ -372,7 +372,7 @@ fn the_template_sets_what_each_function_reads_and_nothing_else() {
 fn claim_leases_outlast_the_functions_that_hold_them() {
     let template = template();
     let default_timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
-    let lease = berth_http::idempotency::DEFAULT_CLAIM_LEASE.as_secs();
+    let lease = berth_usecases::write::timing::DEFAULT_CLAIM_LEASE.as_secs();
     for function in ["ApiFunction", "WebhookFunction"] {
         let timeout = template["Resources"][function]["Properties"]["Timeout"]
             .as_u64()

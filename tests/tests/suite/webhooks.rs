@@ -581,7 +581,7 @@ async fn interrupted_delivery(
         source: "webhook:signup".into(),
         key: event_id.into(),
         request_id: request_id.into(),
-        fingerprint: berth_http::idempotency::fingerprint(
+        fingerprint: berth_usecases::fingerprint::fingerprint(
             "POST",
             "webhook:signup",
             body.as_bytes(),

@@ -15,9 +15,10 @@ use berth_store::{BillingLink, RequestRecord, RequestState, StatusRecord};
 
 use crate::app::{App, Mode};
 use crate::error::UseCaseError;
-use crate::group_commit::WhenUndecided;
-use crate::submit::{Progress, Submission, submit_or_resume};
 use crate::time::now_rfc3339;
+use crate::write::group_commit::WhenUndecided;
+use crate::write::outcome::{Progress, Unsettled};
+use crate::write::submit::{Submission, submit_or_resume};
 
 /// What a verified event asks for.
 pub enum Effect {
@@ -134,12 +135,12 @@ pub async fn apply(
                     Ok(Settlement::with_request(done.record))
                 }
                 // Refused for good: recorded on the request, settled so the sender stops.
-                Err((error, record)) if !error.is_transient() => Ok(Settlement {
+                Err(Unsettled { error, record }) if !error.is_transient() => Ok(Settlement {
                     request: record,
                     error: Some(error.prefixed(prefix)),
                     ..Settlement::of("rejected")
                 }),
-                Err((error, _)) => Err(error),
+                Err(Unsettled { error, .. }) => Err(error),
             }
         }
         Ok(Effect::Record(status)) => {

@@ -13,8 +13,8 @@ pub mod error;
 pub mod git;
 
 use crate::app::App;
-use crate::group_commit::GroupCommit;
-use crate::submit::DEFAULT_CLAIM_LEASE;
+use crate::write::group_commit::GroupCommit;
+use crate::write::timing::DEFAULT_CLAIM_LEASE;
 pub use error::{ConfigError, invalid};
 pub use git::GitSettings;
 

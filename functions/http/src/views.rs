@@ -2,7 +2,9 @@
 //! field, so a change on either side is a compile error here, not a silent change of shape.
 
 use berth_contract as contract;
-use berth_store::{ErrorBody, RequestRecord, RequestState, StatusRecord};
+use berth_usecases::records::{
+    ErrorBody, IndexProblem, LastChange, RequestRecord, RequestState, StatusRecord,
+};
 
 use berth_usecases::history::{HistoryEntry, TenantHistory};
 use berth_usecases::intake::Settlement;
@@ -12,6 +14,15 @@ use berth_usecases::preview::Preview;
 use berth_usecases::time::rfc3339_at;
 
 use crate::error::ApiError;
+
+/// An answer's body as JSON. The contract's types always serialise; were one ever not to, the
+/// answer says so rather than go out empty.
+pub fn to_json(answer: &impl serde::Serialize) -> String {
+    serde_json::to_string(answer).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "an answer could not be written as JSON");
+        r#"{"error":{"code":"internal","message":"the answer could not be written"}}"#.to_owned()
+    })
+}
 
 pub fn error_detail(body: &ErrorBody) -> contract::ErrorDetail {
     contract::ErrorDetail {
@@ -227,7 +238,7 @@ fn review_verdict(review: Review) -> contract::ReviewVerdict {
     }
 }
 
-pub fn last_change(change: &berth_store::LastChange) -> contract::LastChangeView {
+pub fn last_change(change: &LastChange) -> contract::LastChangeView {
     contract::LastChangeView {
         commit: change.commit.clone(),
         author: change.author.clone(),
@@ -246,7 +257,7 @@ pub fn review_problem(problem: &berth_core::review::Problem) -> contract::Tenant
     }
 }
 
-pub fn tenant_problem(problem: &berth_store::IndexProblem) -> contract::TenantProblem {
+pub fn tenant_problem(problem: &IndexProblem) -> contract::TenantProblem {
     contract::TenantProblem {
         file: problem.file.clone(),
         field: problem.field.clone(),

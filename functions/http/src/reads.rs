@@ -1,0 +1,338 @@
+//! The reads of `/v1`: the service and the cluster's health, the catalog, the tenants, a
+//! tenant and its status, a request. What each reads is `berth_usecases::read`'s; this maps it
+//! onto the contract.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_contract::{
+    CatalogResponse, ClusterHealthResponse, EnvDetail, ErrorDetail, ErrorResponse, ModuleDetail,
+    RequestView, ServiceHealth, TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
+};
+use berth_usecases::lookup::{RequestLookup, look_up_request};
+use berth_usecases::read;
+use berth_usecases::records::ClusterHealth;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::extract::{RequestIdPath, TenantPath};
+use crate::views;
+
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "The function answers", body = ServiceHealth)))]
+pub(crate) async fn healthz(State(state): State<AppState>) -> Json<ServiceHealth> {
+    Json(ServiceHealth {
+        status: "ok".into(),
+        version: state.config.version.to_string(),
+    })
+}
+
+/// `GET /v1/cluster/health`: what the status function saw on its last sweep (from the store,
+/// never from the cluster): 200 `{"status": "ok", "version"}`; 200 `{"status":
+/// "not_configured"}` with the reason when the deployment has no cluster to read (a fact, not an
+/// outage a retry would cure); or 503 `{"status": "error"}` with the reason.
+#[utoipa::path(get, path = "/v1/cluster/health", tag = "cluster",
+    responses(
+        (status = 200, description = "The cluster was read on the last sweep, or none is configured (`not_configured`, with the reason)", body = ClusterHealthResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 503, description = "The cluster could not be read, or has not been yet", body = ClusterHealthResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn cluster_health(
+    State(state): State<AppState>,
+    _: Principal,
+) -> Result<Response, ApiError> {
+    let (status, body) = cluster_health_answer(read::cluster_health(&state.app).await?);
+    Ok((status, Json(body)).into_response())
+}
+
+fn cluster_health_answer(health: Option<ClusterHealth>) -> (StatusCode, ClusterHealthResponse) {
+    let unreadable = |code: &str, message: String, observed_at| ClusterHealthResponse {
+        status: "error".into(),
+        version: None,
+        message: Some(message.clone()),
+        observed_at,
+        error: Some(ErrorDetail {
+            code: code.into(),
+            message,
+            field: None,
+        }),
+    };
+    match health {
+        Some(h) if h.status == "ok" => (
+            StatusCode::OK,
+            ClusterHealthResponse {
+                status: "ok".into(),
+                version: h.version,
+                message: None,
+                observed_at: Some(h.observed_at),
+                error: None,
+            },
+        ),
+        Some(h) if h.status == "not_configured" => (
+            StatusCode::OK,
+            ClusterHealthResponse {
+                status: h.status,
+                version: None,
+                message: h.message,
+                observed_at: Some(h.observed_at),
+                error: None,
+            },
+        ),
+        Some(h) => {
+            let message = format!(
+                "the cluster could not be read: {}",
+                h.message.as_deref().unwrap_or("no reason given")
+            );
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                unreadable("cluster_unreachable", message, Some(h.observed_at)),
+            )
+        }
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            unreadable(
+                "cluster_not_observed",
+                "the status function has not read the cluster yet".into(),
+                None,
+            ),
+        ),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/catalog", tag = "catalog",
+    responses(
+        (status = 200, description = "The catalog at the branch tip", body = CatalogResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 409, description = "The repository's catalog is invalid", body = ErrorResponse),
+        (status = 503, description = "Git could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_catalog(
+    State(state): State<AppState>,
+    _: Principal,
+) -> Result<Json<CatalogResponse>, ApiError> {
+    let at_tip = read::catalog(&state.app).await?;
+    Ok(Json(CatalogResponse {
+        revision: at_tip.revision,
+        catalog: views::catalog(&at_tip.catalog)?,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants",
+    responses(
+        (status = 200, description = "The tenants the caller may see", body = TenantList),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 503, description = "The store could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn list_tenants(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<TenantList>, ApiError> {
+    let tenants = read::tenants(&state.app, &principal.visibility())
+        .await?
+        .into_iter()
+        .map(|listed| {
+            let t = listed.entry;
+            TenantSummary {
+                health: listed.health,
+                last_change: t.last_change.as_ref().map(views::last_change),
+                problems: t.problems.iter().map(views::tenant_problem).collect(),
+                name: t.name,
+                tier: t.tier,
+                state: t.state,
+                display_name: t.display_name,
+                owner: t.owner,
+                last_request: t.last_request,
+                updated_at: t.updated_at,
+            }
+        })
+        .collect();
+    Ok(Json(TenantList { tenants }))
+}
+
+#[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants",
+    params(("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
+    responses(
+        (status = 200, description = "The tenant as Git has it, with its last observed health", body = TenantDetail),
+        (status = 400, description = "The path is malformed", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not see this tenant", body = ErrorResponse),
+        (status = 404, description = "No such tenant", body = ErrorResponse),
+        (status = 422, description = "The tenant's name is not a valid name", body = ErrorResponse),
+        (status = 503, description = "Git or the store could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+    TenantPath(tenant): TenantPath,
+) -> Result<Json<TenantDetail>, ApiError> {
+    let read = read::tenant(&state.app, &principal.visibility(), &tenant).await?;
+    let envs = read
+        .envs
+        .into_iter()
+        .map(|(env, e)| {
+            let modules = e
+                .modules
+                .into_iter()
+                .map(|(m, v)| {
+                    (
+                        m,
+                        ModuleDetail {
+                            version: v.version,
+                            values: v.values,
+                        },
+                    )
+                })
+                .collect();
+            (
+                env,
+                EnvDetail {
+                    namespace: e.namespace,
+                    modules,
+                },
+            )
+        })
+        .collect();
+    let indexed = read.indexed;
+    Ok(Json(TenantDetail {
+        name: tenant.to_string(),
+        display_name: indexed.display_name,
+        owner: indexed.owner,
+        tier: indexed.tier,
+        state: indexed.state,
+        created_by: indexed.created_by.unwrap_or_default(),
+        last_change: read
+            .entry
+            .as_ref()
+            .and_then(|e| e.last_change.as_ref())
+            .map(views::last_change),
+        problems: indexed.problems.iter().map(views::review_problem).collect(),
+        revision: read.revision,
+        envs,
+        health: read.health.as_str().to_owned(),
+        statuses: read.statuses.iter().map(views::module_status).collect(),
+        urls: read.urls,
+    }))
+}
+
+/// `GET /v1/tenants/{t}/status`: read from the store, never from the cluster; an `ETag` lets a
+/// polling frontend get 304 while nothing changed.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/status", tag = "tenants",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of the last answer"),
+    ),
+    responses(
+        (status = 200, description = "The tenant's parts as the status function last saw them", body = TenantStatusResponse,
+            headers(("ETag" = String, description = "Changes only when the statuses do"))),
+        (status = 304, description = "Nothing changed since the ETag given"),
+        (status = 400, description = "The path is malformed", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not see this tenant", body = ErrorResponse),
+        (status = 404, description = "No such tenant", body = ErrorResponse),
+        (status = 422, description = "The tenant's name is not a valid name", body = ErrorResponse),
+        (status = 503, description = "The store could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_tenant_status(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    TenantPath(tenant): TenantPath,
+) -> Result<Response, ApiError> {
+    let read = read::tenant_statuses(&state.app, &principal.visibility(), &tenant).await?;
+    let answer = TenantStatusResponse {
+        tenant: tenant.to_string(),
+        health: read.health.as_str().to_owned(),
+        statuses: read.statuses.iter().map(views::module_status).collect(),
+    };
+    let body = views::to_json(&answer);
+    let etag = read::entity_tag(body.as_bytes());
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag_header =
+        HeaderValue::from_str(&etag).map_err(|_| ApiError::unavailable("internal", "bad etag"))?;
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::ETAG, etag_header),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",
+    params(("id" = String, Path, description = "The request's id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses(
+        (status = 200, description = "The request and where it is in its life; `expired` with what Git holds once its record outlived the request retention", body = RequestView),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 404, description = "No such request the caller may see, or one that expired and that no commit found carries", body = ErrorResponse),
+        (status = 422, description = "The id is not a ULID", body = ErrorResponse),
+        (status = 503, description = "The store or Git could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_request(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestIdPath(id): RequestIdPath,
+) -> Result<Json<RequestView>, ApiError> {
+    let visibility = principal.visibility();
+    match look_up_request(&state.app, id).await? {
+        RequestLookup::Recorded(record) if visibility.sees(&record.tenant) => {
+            let mut view = views::request_view(&record);
+            view.changes = diff_summary(&state, &view).await;
+            Ok(Json(view))
+        }
+        // A commit naming no tenant may carry anyone's request: only callers who see every
+        // tenant get it.
+        RequestLookup::Landed(landed)
+            if landed
+                .tenant
+                .as_deref()
+                .map_or(visibility.sees_every_tenant(), |t| visibility.sees(t)) =>
+        {
+            let mut view = views::landed_view(&landed);
+            view.changes = diff_summary(&state, &view).await;
+            Ok(Json(view))
+        }
+        RequestLookup::Expired => Err(ApiError::not_found(format!(
+            "request {id} has expired: its record is kept {} after it settles, and no commit \
+             on the branch since it was made carries it",
+            humantime::format_duration(state.app.request_retention)
+        ))),
+        _ => Err(ApiError::not_found(format!("no request {id}"))),
+    }
+}
+
+/// The files the request's commit changed in its tenant's folder, with their line counts:
+/// `None` until its commit is on the branch (a pull request's branch commit is not read: the
+/// cache holds the branch's mainline), or when Git cannot say right now (the rest of the
+/// answer stands).
+async fn diff_summary(
+    state: &AppState,
+    view: &RequestView,
+) -> Option<Vec<berth_contract::FileChangeView>> {
+    use berth_contract::RequestState as S;
+    let on_branch = matches!(
+        view.state,
+        S::Committed | S::Merged | S::Synced | S::Ready | S::Degraded | S::Expired
+    );
+    let commit = view.commit.clone().filter(|_| on_branch)?;
+    let diffs = read::commit_diff(&state.app, &view.tenant, commit).await?;
+    Some(diffs.iter().map(views::file_summary).collect())
+}

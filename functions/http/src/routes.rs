@@ -1,0 +1,67 @@
+//! The `/v1` API's routes and `/healthz`, with CORS for the browsers of the origins allowed.
+
+use axum::Router;
+use axum::http::{Method, StatusCode, header};
+use axum::routing::{get, post, put};
+use tower_http::cors::CorsLayer;
+
+use crate::AppState;
+use crate::changes::{promote, revert_request, tenant_history};
+use crate::error::ApiError;
+use crate::extract::IDEMPOTENCY_KEY;
+use crate::reads::{
+    cluster_health, get_catalog, get_request, get_tenant, get_tenant_status, healthz, list_tenants,
+};
+use crate::writes::{create_tenant, delete_tenant, disable_module, enable_module, patch_tenant};
+
+/// The API router with its state; serve it with axum locally or under `lambda_http::run`.
+pub fn api_router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/catalog", get(get_catalog))
+        .route("/cluster/health", get(cluster_health))
+        .route("/tenants", get(list_tenants).post(create_tenant))
+        .route(
+            "/tenants/{tenant}",
+            get(get_tenant).patch(patch_tenant).delete(delete_tenant),
+        )
+        .route("/tenants/{tenant}/status", get(get_tenant_status))
+        .route(
+            "/tenants/{tenant}/envs/{env}/modules/{module}",
+            put(enable_module).delete(disable_module),
+        )
+        .route("/requests/{id}", get(get_request))
+        .route("/requests/{id}/revert", post(revert_request))
+        .route("/tenants/{tenant}/history", get(tenant_history))
+        .route("/tenants/{tenant}/envs/{env}/promote", post(promote))
+        .route("/openapi.json", get(crate::openapi::serve_openapi));
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/v1", v1)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        });
+    if !state.config.cors_origins.is_empty() {
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(state.config.cors_origins.clone())
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PATCH,
+                    Method::PUT,
+                    Method::DELETE,
+                ])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::HeaderName::from_static(IDEMPOTENCY_KEY),
+                ]),
+        );
+    }
+    router.with_state(state)
+}

@@ -1,0 +1,351 @@
+//! The writes of `/v1/tenants`: create, change and delete a tenant, enable and disable its
+//! modules. Each handler checks its path, query and body into a [`WriteIntent`]; [`run_write`]
+//! hands it to the use-cases' one write path and maps the answer onto HTTP.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_contract::{CreateTenantBody, ModuleChangeBody, PatchTenantBody};
+use berth_core::body::{parse_create_tenant, parse_module_change, parse_tenant_patch};
+use berth_core::{Action, EnvName, ModuleName, Request, TenantName};
+use berth_usecases::records::StoredResponse;
+use berth_usecases::write::claim::ClaimAsk;
+use berth_usecases::write::group_commit::WhenUndecided;
+use berth_usecases::write::run::{Answer, Started, WriteAnswer, run};
+use berth_usecases::write::{Submission, Submitted, Unsettled, submit_until};
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::answers::WriteAnswers;
+use crate::auth::Writer;
+use crate::body::JsonBody;
+use crate::config::Mode;
+use crate::error::{ApiError, RETRY_AFTER_SECONDS};
+use crate::extract::{
+    ModulePath, QueryParams, TenantPath, WriteContext, idempotency_key, write_query,
+};
+use crate::views;
+
+/// A write whose path, query and body have been checked: ready to run.
+pub(crate) struct WriteIntent {
+    pub(crate) tenant: TenantName,
+    pub(crate) action: Action,
+    pub(crate) mode: Mode,
+    /// The body as sent, for the request's fingerprint.
+    pub(crate) raw_body: Vec<u8>,
+}
+
+/// Names the request a write created, on every answer after its id was given, errors included.
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Runs a checked write under the caller's tenant scope and deadline: the use-cases claim its
+/// `Idempotency-Key`, submit it (or settle its interrupted first run) and keep its answer.
+pub(crate) async fn run_write(
+    state: AppState,
+    context: WriteContext,
+    intent: Result<WriteIntent, ApiError>,
+) -> Response {
+    let WriteContext {
+        writer: Writer(principal),
+        deadline,
+        method,
+        uri,
+        headers,
+    } = context;
+    let intent = match intent {
+        Ok(intent) => intent,
+        Err(e) => return e.into_response(),
+    };
+    let request_id = ulid::Ulid::new().to_string();
+    let span = tracing::info_span!("write", request_id = %request_id);
+    async move {
+        if let Err(e) = principal.require_tenant(intent.tenant.as_str()) {
+            return e.into_response();
+        }
+        let key = match idempotency_key(&headers) {
+            Ok(key) => key,
+            Err(e) => return e.into_response(),
+        };
+        let path = uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let ask = ClaimAsk {
+            source: "api".into(),
+            key,
+            fingerprint: berth_usecases::fingerprint::fingerprint(
+                method.as_str(),
+                path,
+                &intent.raw_body,
+            ),
+            request_id,
+            lease: state.config.claim_lease,
+        };
+        let WriteIntent {
+            tenant,
+            action,
+            mode,
+            ..
+        } = intent;
+        let submit = |started: Started| {
+            let submission = Submission {
+                request: Request {
+                    id: started.request_id,
+                    tenant,
+                    action,
+                },
+                source: "api".into(),
+                requested_by: Some(principal.identity.clone()),
+                mode,
+                when_undecided: WhenUndecided::Refuse,
+            };
+            submit_until(&state.app, submission, started.resumed, deadline.0)
+        };
+        match run(&state.app, ask, submit, write_answer).await {
+            WriteAnswer::Replay(stored) => replay(stored),
+            WriteAnswer::ClaimRefused(error) => ApiError::from(error).into_response(),
+            WriteAnswer::Ran {
+                request_id,
+                outcome,
+                answer,
+            } => respond(&request_id, outcome.as_ref().ok(), answer),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// The answer of a submitted write: 202 when a change is on its way, 200 when the desired state
+/// already held; a refusal as its error, to retry when it is transient.
+fn write_answer(outcome: &Result<Submitted, Unsettled>) -> Answer {
+    match outcome {
+        Ok(done) => {
+            tracing::info!(action = %done.record.action, tenant = %done.record.tenant, state = ?done.record.state, "request done");
+            let status = if done.changed_nothing() {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            Answer {
+                status: status.as_u16(),
+                body: views::to_json(&views::request_view(&done.record)),
+                retry_after: None,
+            }
+        }
+        Err(unsettled) => {
+            let error = ApiError::from(unsettled.error.clone());
+            tracing::info!(
+                code = error.code,
+                status = error.status.as_u16(),
+                "request refused or failed"
+            );
+            Answer {
+                status: error.status.as_u16(),
+                body: views::to_json(&error.response_body()),
+                retry_after: error
+                    .is_transient()
+                    .then(|| Duration::from_secs(error.retry_after.unwrap_or(RETRY_AFTER_SECONDS))),
+            }
+        }
+    }
+}
+
+/// The HTTP answer of a write that ran: its status and body, `Location` when it went through,
+/// `Retry-After` when a retry should come, and the request's id.
+fn respond(request_id: &str, done: Option<&Submitted>, answer: Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, answer.body);
+    let headers = response.headers_mut();
+    if let Some(location) =
+        done.and_then(|d| HeaderValue::from_str(&format!("/v1/requests/{}", d.record.id)).ok())
+    {
+        headers.insert(header::LOCATION, location);
+    }
+    if let Some(wait) = answer.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+    }
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID_HEADER, id);
+    }
+    response
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = json_response(status, stored.body);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", description = "Creates a tenant: its folder, values files and namespaces, in one commit.",
+    params(
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
+    ),
+    request_body = CreateTenantBody,
+    responses(WriteAnswers),
+    security(("bearer" = [])))]
+pub(crate) async fn create_tenant(
+    State(state): State<AppState>,
+    context: WriteContext,
+    query: QueryParams,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
+    let intent = async {
+        let mode = write_query(&state, query, &[])?.mode;
+        let body = body?;
+        let (tenant, new) = parse_create_tenant(&body.value)?;
+        Ok(WriteIntent::new(
+            tenant,
+            Action::CreateTenant(new),
+            mode,
+            body,
+        ))
+    };
+    let intent = intent.await;
+    run_write(state, context, intent).await
+}
+
+#[utoipa::path(patch, path = "/v1/tenants/{tenant}", tag = "tenants", description = "Changes a tenant's tier, names, or suspends or resumes it.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
+    ),
+    request_body = PatchTenantBody,
+    responses(WriteAnswers),
+    security(("bearer" = [])))]
+pub(crate) async fn patch_tenant(
+    State(state): State<AppState>,
+    context: WriteContext,
+    TenantPath(tenant): TenantPath,
+    query: QueryParams,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
+    let intent = async {
+        let mode = write_query(&state, query, &[])?.mode;
+        let body = body?;
+        let action = Action::UpdateTenant(parse_tenant_patch(&body.value)?);
+        Ok(WriteIntent::new(tenant, action, mode, body))
+    };
+    let intent = intent.await;
+    run_write(state, context, intent).await
+}
+
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}", tag = "tenants", description = "Deletes a tenant: its files go, and Argo CD prunes what they made.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("confirm" = String, Query, description = "The tenant's name again: deleting is destructive", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
+    ),
+    responses(WriteAnswers),
+    security(("bearer" = [])))]
+pub(crate) async fn delete_tenant(
+    State(state): State<AppState>,
+    context: WriteContext,
+    TenantPath(tenant): TenantPath,
+    query: QueryParams,
+) -> Response {
+    let intent = async {
+        let q = write_query(&state, query, &["confirm"])?;
+        if q.params.get("confirm").map(String::as_str) != Some(tenant.as_str()) {
+            return Err(ApiError::invalid(
+                "confirm",
+                format!("deleting is destructive: add ?confirm={tenant}"),
+            ));
+        }
+        Ok(WriteIntent::without_body(
+            tenant,
+            Action::DeleteTenant,
+            q.mode,
+        ))
+    };
+    let intent = intent.await;
+    run_write(state, context, intent).await
+}
+
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/envs/{env}/modules/{module}", tag = "modules", description = "Enables a module in an environment, or changes its version and values.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("env" = String, Path, description = "An environment of the tenant", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("module" = String, Path, description = "A module of the catalog", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
+    ),
+    request_body = ModuleChangeBody,
+    responses(WriteAnswers),
+    security(("bearer" = [])))]
+pub(crate) async fn enable_module(
+    State(state): State<AppState>,
+    context: WriteContext,
+    path: ModulePath,
+    query: QueryParams,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
+    let intent = async {
+        let mode = write_query(&state, query, &[])?.mode;
+        let body = body?;
+        let change = parse_module_change(&path.env, &path.module, &body.value)?;
+        Ok(WriteIntent::new(
+            path.tenant,
+            Action::EnableModule(change),
+            mode,
+            body,
+        ))
+    };
+    let intent = intent.await;
+    run_write(state, context, intent).await
+}
+
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/envs/{env}/modules/{module}", tag = "modules", description = "Disables a module in an environment; its data goes with it.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("env" = String, Path, description = "An environment of the tenant", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("module" = String, Path, description = "A module of the catalog", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
+    ),
+    responses(WriteAnswers),
+    security(("bearer" = [])))]
+pub(crate) async fn disable_module(
+    State(state): State<AppState>,
+    context: WriteContext,
+    path: ModulePath,
+    query: QueryParams,
+) -> Response {
+    let intent = async {
+        let env = EnvName::parse("env", &path.env)?;
+        let module = ModuleName::parse("module", &path.module)?;
+        let mode = write_query(&state, query, &[])?.mode;
+        let action = Action::DisableModule { env, module };
+        Ok(WriteIntent::without_body(path.tenant, action, mode))
+    };
+    let intent = intent.await;
+    run_write(state, context, intent).await
+}
+
+impl WriteIntent {
+    pub(crate) fn new(tenant: TenantName, action: Action, mode: Mode, body: JsonBody) -> Self {
+        Self {
+            tenant,
+            action,
+            mode,
+            raw_body: body.raw.to_vec(),
+        }
+    }
+
+    pub(crate) fn without_body(tenant: TenantName, action: Action, mode: Mode) -> Self {
+        Self {
+            tenant,
+            action,
+            mode,
+            raw_body: Vec::new(),
+        }
+    }
+}
