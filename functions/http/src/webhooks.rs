@@ -202,6 +202,7 @@ pub(crate) async fn github(
 /// `POST /webhooks/billing`: Stripe-style signatures; subscriptions and invoices drive the
 /// tenant's creation, tier, suspension and deletion (see `berth_usecases::intake::billing`).
 #[utoipa::path(post, path = "/webhooks/billing", tag = "webhooks", description = "Subscriptions and invoices drive a tenant's creation, tier, suspension and deletion.",
+    summary = "`POST /webhooks/billing`: Stripe-style signatures; subscriptions and invoices drive the\ntenant's creation, tier, suspension and deletion (see [`crate::billing`]).",
     security(("billing_signature" = [])),
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
     responses(crate::answers::WebhookAnswers),
