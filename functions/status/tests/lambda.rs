@@ -2,7 +2,7 @@
 //! emulator, woken by an EventBridge scheduled event, sweeping the Kubernetes API test server
 //! into moto's DynamoDB.
 
-use berth_store::Store;
+use berth_store::prelude::*;
 use berth_tests::dynamo_recorder::{DynamoRecorder, assert_grants_match};
 use berth_tests::dynamodb_endpoint;
 use berth_tests::fleet::{Fleet, RunningFleet};

@@ -2,6 +2,7 @@
 //! bare repository, and the DynamoDB store on moto's server. Every error status of DESIGN.md §5
 //! is reached by a real bad input.
 
+use berth_store::prelude::*;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -744,7 +745,7 @@ async fn tenant_status_comes_from_the_store_with_an_etag() {
         observed_at: "2026-11-22T03:00:00Z".into(),
         digest: health.into(),
     };
-    use berth_store::Store;
+
     store
         .put_statuses(&[status("postgres", "healthy"), status("vault", "degraded")])
         .await
@@ -788,7 +789,6 @@ async fn tenant_status_comes_from_the_store_with_an_etag() {
 /// carried the request, with its tenant and action from the commit's trailers.
 #[tokio::test]
 async fn an_expired_request_is_answered_from_git() {
-    use berth_store::Store;
     let dir = tempfile::tempdir().unwrap();
     let repo = seed_repo(dir.path(), "origin");
     let forever = dynamo_store().await;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use berth_store::Store;
+use berth_store::prelude::*;
 use berth_tests::api_server::{ADMIN, ApiServer, deliver_github_event};
 use berth_tests::github::GithubServer;
 use berth_tests::{dynamo_store, git, seed_repo};

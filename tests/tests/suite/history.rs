@@ -3,6 +3,7 @@
 //! pull-request mode: the bytes a revert restores are compared with what `git show` read
 //! before, and a commit made with the `git` CLI stands for a person's own change.
 
+use berth_store::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -699,7 +700,7 @@ async fn revert_and_promotion_in_pull_request_mode_land_once_merged() {
 /// the key's claim unanswered and held by request `revert_id`, its lease run out, and that
 /// request's record `accepted`.
 async fn interrupted_revert(f: &Fixture, original: &str, key: &str, revert_id: &str) {
-    use berth_store::{IdempotencyRecord, RequestRecord, RequestState, Store};
+    use berth_store::{IdempotencyRecord, RequestRecord, RequestState};
     let now = berth_usecases::time::epoch_seconds_now();
     f.store.release_idempotency("api", key).await.unwrap();
     let claim = IdempotencyRecord {
@@ -830,7 +831,7 @@ async fn a_quiet_tenants_page_is_filled_by_several_bounded_walks() {
 /// it needs `force`, and the refusal names them.
 #[tokio::test]
 async fn reverting_one_request_of_a_shared_commit_names_the_others_and_needs_force() {
-    use berth_store::{RequestRecord, RequestState, Store};
+    use berth_store::{RequestRecord, RequestState};
     let f = Fixture::new(Backend::Git2).await;
     create_acme(&f).await;
     let before = f.tenant_files("acme");

@@ -1,5 +1,6 @@
 //! One suite, run against both store backends: the local file and DynamoDB on moto's server.
 
+use berth_store::prelude::*;
 use berth_store::{
     Claim, ErrorBody, IdempotencyRecord, LocalStore, RequestRecord, RequestState, StatusRecord,
     Store, StoredResponse, TenantEntry,

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_store::Store;
+use berth_store::prelude::*;
 use berth_tests::api_server::{
     ARGOCD_TOKEN, ApiServer, BILLING_SECRET, SIGNUP_SECRET, signup_headers,
 };

@@ -219,7 +219,7 @@ pub async fn resume(
 #[cfg(test)]
 mod tests {
     use berth_gitops::{Git2Committer, Git2Config, RemoteUrl};
-    use berth_store::{LocalStore, RequestRecord, Store};
+    use berth_store::{LocalStore, RequestRecord, RequestStore};
 
     use super::*;
 

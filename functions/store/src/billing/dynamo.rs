@@ -1,0 +1,49 @@
+//! [`super::BillingStore`] on the DynamoDB table.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::BillingStore;
+use crate::StoreError;
+use crate::dynamo::{DynamoStore, SCHEDULED_KIND, attr_s, unavailable};
+use crate::records::BillingLink;
+
+#[async_trait]
+impl BillingStore for DynamoStore {
+    async fn get_billing(&self, customer: &str) -> Result<Option<BillingLink>, StoreError> {
+        self.get(format!("CUSTOMER#{customer}"), "META").await
+    }
+
+    async fn put_billing_unless_newer(&self, link: &BillingLink) -> Result<bool, StoreError> {
+        let mut item = Self::item(format!("CUSTOMER#{}", link.customer), "META", link)?;
+        if link.scheduled.is_some() {
+            item.insert("kind".into(), attr_s(SCHEDULED_KIND));
+        }
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK) OR last_event_at <= :at")
+            .expression_attribute_values(":at", AttributeValue::N(link.last_event_at.to_string()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn list_scheduled_billing(&self) -> Result<Vec<BillingLink>, StoreError> {
+        self.query_kind(SCHEDULED_KIND).await
+    }
+}
