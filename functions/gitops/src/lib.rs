@@ -6,7 +6,7 @@
 //! applied to the state it lands on: never lost, never applied twice.
 
 mod attempts;
-mod git2_backend;
+mod git2;
 pub mod github;
 mod remote;
 mod seed;
@@ -18,8 +18,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_core::{Change, PlanError, RepoFiles};
 
+pub use self::git2::{Git2Committer, Git2Config};
 pub use berth_core::file_diff::{FileChange, FileChangeKind, file_changes};
-pub use git2_backend::{Git2Committer, Git2Config};
 pub use github::pulls::{
     AutoMerge, GithubPulls, OpenedPullRequest, PullRequestDraft, PullRequestState, UnreviewedPull,
 };
