@@ -7,6 +7,7 @@
 pub mod answer;
 mod answer_cache;
 pub mod client;
+mod commit;
 pub mod pulls;
 pub mod wire;
 
@@ -15,20 +16,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use berth_core::{Change, RepoFiles};
+use berth_core::RepoFiles;
 use http::Method;
-use serde_json::json;
 
-use self::answer::{ErrorMeaning, Found, commit_answer, error_meaning, read_answer};
+use self::answer::{ErrorMeaning, Found, error_meaning, read_answer};
 use self::answer_cache::AnswerCache;
 pub use self::client::GithubCredential;
 use self::client::{CallError, GithubClient, refusal};
-use self::wire::{COMMIT_MUTATION, Pin, RepoName, commit_input, read_query};
+use self::commit::Attempt;
+use self::wire::{Pin, RepoName, read_query};
 use crate::attempts::Attempts;
 use crate::trailer_search::{LandedSearch, RequestsSearch};
 use crate::{
     CommitError, CommitOutcome, CommitRequest, Committer, GitError, LandedCommit, PlanFn,
-    RefSnapshot, Snapshot, Target,
+    RefSnapshot, Snapshot,
 };
 
 /// Settings of a [`GithubCommitter`].
@@ -86,15 +87,6 @@ pub struct GithubCommitter {
     cache: AnswerCache,
     /// Mutations from one process go one at a time, as GitHub asks of integrations.
     mutations: tokio::sync::Mutex<()>,
-}
-
-/// How one attempt at a commit ended.
-enum Attempt {
-    Done(CommitOutcome),
-    /// The branch moved since it was read: read and plan again.
-    LostRace,
-    /// GitHub could not be reached, and nothing of this request is on the branch.
-    Unreached(GitError),
 }
 
 impl GithubCommitter {
@@ -205,133 +197,6 @@ impl GithubCommitter {
         answer
             .data
             .ok_or_else(|| GitError::Backend("GitHub's answer has no data".into()))
-    }
-
-    /// One read, plan and mutation of `request` onto `branch`.
-    async fn attempt(
-        &self,
-        request: &CommitRequest,
-        plan: &PlanFn,
-    ) -> Result<Attempt, CommitError> {
-        let snapshot = match self
-            .read_at(Pin::Branch(&self.config.branch), &request.reads)
-            .await
-        {
-            Ok(Some(snapshot)) => snapshot,
-            Ok(None) => {
-                return Err(GitError::MissingBranch {
-                    branch: self.config.branch.clone(),
-                }
-                .into());
-            }
-            Err(error @ GitError::Transport(_)) => return Ok(Attempt::Unreached(error)),
-            Err(e) => return Err(e.into()),
-        };
-        let change: Change = plan(&snapshot.files)?;
-        let target = match &request.target {
-            Target::Branch => self.config.branch.clone(),
-            Target::NewBranch(name) => name.clone(),
-        };
-        let Some(input) = commit_input(
-            self.repo(),
-            &target,
-            &snapshot.tip,
-            &change,
-            &snapshot.files,
-        ) else {
-            return Ok(Attempt::Done(CommitOutcome::NoChange { tip: snapshot.tip }));
-        };
-        if let Target::NewBranch(name) = &request.target
-            && let Some(sha) = self.start_branch(request, name, &snapshot.tip).await?
-        {
-            return Ok(Attempt::Done(CommitOutcome::Committed {
-                sha,
-                branch: name.clone(),
-            }));
-        }
-        let _one_at_a_time = self.mutations.lock().await;
-        let sent = self
-            .client
-            .graphql(COMMIT_MUTATION, json!({ "input": input }))
-            .await;
-        match sent {
-            Ok(answer) if answer.errors.is_empty() => {
-                let data = answer.data.unwrap_or_default();
-                let sha = commit_answer(&data).map_err(answer_error)?;
-                Ok(Attempt::Done(CommitOutcome::Committed {
-                    sha,
-                    branch: target,
-                }))
-            }
-            Ok(answer) => match error_meaning(&answer.errors) {
-                ErrorMeaning::StaleHead => Ok(Attempt::LostRace),
-                ErrorMeaning::RateLimited => Err(GitError::RateLimited {
-                    retry_after: Duration::from_secs(60),
-                }
-                .into()),
-                ErrorMeaning::Failed(reason) => Err(GitError::PushRejected { reason }.into()),
-            },
-            Err(CallError::NoAnswer(reason)) => {
-                // The commit may have landed: the branch's history says, not a second send.
-                tracing::warn!(request_id = %request.request_id, %reason, "no answer to the commit; looking for it on the branch");
-                // A group commit carries several trailers, and the first is one of its own.
-                let marker = berth_core::request::requests_carried(&change.message)
-                    .next()
-                    .map_or_else(|| request.request_id.clone(), str::to_owned);
-                match self.find_request(marker, Some(target.clone())).await {
-                    Ok(Some(sha)) => Ok(Attempt::Done(CommitOutcome::Committed {
-                        sha,
-                        branch: target,
-                    })),
-                    Ok(None) => Ok(Attempt::Unreached(GitError::Transport(reason))),
-                    Err(e) => Ok(Attempt::Unreached(e)),
-                }
-            }
-            Err(other) => Err(git_error(other).into()),
-        }
-    }
-
-    /// Makes the pull-request branch `name` start at `head`. Returns the commit already on it
-    /// when an earlier attempt of this request landed there; a branch left by an attempt that
-    /// landed nothing is moved to `head` (only this request ever writes to it).
-    async fn start_branch(
-        &self,
-        request: &CommitRequest,
-        name: &str,
-        head: &str,
-    ) -> Result<Option<String>, GitError> {
-        let refs = self.repo_route("/git/refs");
-        let body = json!({"ref": format!("refs/heads/{name}"), "sha": head});
-        let created = self
-            .client
-            .rest(Method::POST, &refs, Some(body))
-            .await
-            .map_err(git_error)?;
-        match created.status {
-            201 => return Ok(None),
-            422 if client::message(&created.body).contains("Reference already exists") => {}
-            _ => return Err(git_error(refusal(&created))),
-        }
-        if let Some(sha) = self
-            .find_request(request.request_id.clone(), Some(name.to_owned()))
-            .await?
-        {
-            return Ok(Some(sha));
-        }
-        let route = self.repo_route(&format!("/git/refs/heads/{name}"));
-        let moved = self
-            .client
-            .rest(
-                Method::PATCH,
-                &route,
-                Some(json!({"sha": head, "force": true})),
-            )
-            .await
-            .map_err(git_error)?;
-        if moved.status != 200 {
-            return Err(git_error(refusal(&moved)));
-        }
-        Ok(None)
     }
 
     /// Whether `descendant` contains `ancestor`, by GitHub's compare API; `None` when GitHub
