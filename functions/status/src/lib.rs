@@ -9,6 +9,8 @@
 pub mod lifecycle;
 pub mod observations;
 pub mod refresh;
+pub mod report;
+mod requests;
 pub mod sweep;
 
 pub use refresh::{AdvanceFromStore, WakeSweeper};

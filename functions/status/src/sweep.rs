@@ -3,30 +3,24 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use berth_cluster::observe::wanted_slots;
 use berth_cluster::{
     ApplicationState, ClusterConnector, ClusterError, ClusterObjects, ClusterReader, Health,
     SlotKey, SlotStatus, observe, unknown_everywhere,
 };
-use berth_core::{DesiredState, TenantName, desired_state};
+use berth_core::{TenantName, desired_state};
 use berth_gitops::{GitError, Snapshot};
-use berth_store::{
-    ClusterHealth, Observation, ObservationKey, RequestRecord, RequestState, StatusRecord,
-    StoreError,
-};
+use berth_store::{ClusterHealth, Observation, ObservationKey, StatusRecord, StoreError};
 use berth_usecases::App;
 use berth_usecases::git_index::{GitIndex, IndexPass};
 use berth_usecases::intake::github::{GithubApi, review_missed};
-use berth_usecases::pull_request::follow;
 use berth_usecases::time::{epoch_seconds_now, now_rfc3339};
-use berth_usecases::write::settle::{Interrupted, mark_interrupted, settle_interrupted};
 use berth_usecases::write::timing::DEFAULT_CLAIM_LEASE;
-use serde::Serialize;
 
-use crate::lifecycle::{Evidence, advance};
 use crate::observations::observations;
+pub use crate::report::{IndexReport, PhaseMillis, SweepReport};
 
 /// Objects per list page: large pages, few calls, bounded memory per page.
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
@@ -55,48 +49,6 @@ pub fn sync_timeout_from_env(
     }
 }
 
-/// What one sweep did: printed by the binary and by `scripts/bench status`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SweepReport {
-    /// The commit the desired state was read at.
-    pub revision: String,
-    pub tenants: usize,
-    pub slots: usize,
-    /// `ok`, or why the cluster could not be read.
-    pub cluster: String,
-    pub kube_calls: u32,
-    /// Items written and removed in the store (status, tenant health, cluster health).
-    pub writes: usize,
-    pub removes: usize,
-    /// Requests moved on, including those left `accepted` by a crash and settled now.
-    pub requests_advanced: usize,
-    /// Requests that waited for a group commit (their callers gave up waiting) and that this
-    /// sweep committed or otherwise settled as the commit lease's holder.
-    pub pending_settled: usize,
-    pub scheduled_carried_out: usize,
-    /// People's pull requests whose review was missed (their delivery failed), reviewed now.
-    pub pulls_reviewed: usize,
-    /// The digests diffed against were this process's own, confirmed current by the
-    /// observation generation alone (a warm sweeper), rather than read from the store.
-    pub digests_cached: bool,
-    /// Tenant folders Git holds that could not be read.
-    pub problems: Vec<String>,
-    /// What reconciling the tenant index with Git did.
-    pub index: IndexReport,
-    /// Milliseconds spent reading Git, reconciling the tenant index, reading the cluster,
-    /// diffing and writing the store, and moving requests (with due schedules).
-    pub millis: PhaseMillis,
-}
-
-/// A pass of the tenant index over Git, or why it failed.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct IndexReport {
-    #[serde(flatten)]
-    pub pass: IndexPass,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
 /// What [`Sweeper::record_observations`] did.
 struct DigestsDiffed {
     writes: usize,
@@ -106,26 +58,14 @@ struct DigestsDiffed {
     cached: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PhaseMillis {
-    pub git: u128,
-    /// Bringing the tenant index in line with Git (reads and writes of the index included).
-    pub index: u128,
-    pub cluster: u128,
-    /// Learning the stored digests (included in `store`).
-    pub digests: u128,
-    pub store: u128,
-    pub requests: u128,
-}
-
 /// Sweeps with clients built once and reused by every sweep of a warm process.
 pub struct Sweeper {
-    app: App,
+    pub(crate) app: App,
     /// How long an `accepted` request may be in flight before the sweep settles it.
-    claim_lease: Duration,
+    pub(crate) claim_lease: Duration,
     cluster: Option<Arc<ClusterConnector>>,
     page_size: u32,
-    sync_timeout: Duration,
+    pub(crate) sync_timeout: Duration,
     /// The digests this process last read or wrote, with their generation: a warm sweeper
     /// reads them again only when another writer changed the generation since.
     digests: tokio::sync::Mutex<Option<KnownDigests>>,
@@ -466,185 +406,6 @@ impl Sweeper {
         self.app.store.put_cluster_health(&health).await?;
         Ok(true)
     }
-
-    /// Moves every open request as far as this sweep's evidence allows; returns how many moved.
-    async fn advance_requests(
-        &self,
-        desired: &DesiredState,
-        slots: &[SlotStatus],
-        cluster: Option<&ClusterObjects>,
-        tip: &str,
-        only_tenant: Option<&str>,
-    ) -> Result<usize, SweepError> {
-        let mut open = self.app.store.list_open_requests().await?;
-        if let Some(tenant) = only_tenant {
-            open.retain(|r| r.tenant == tenant);
-        }
-        let (unfinished, mut open): (Vec<_>, Vec<_>) = open
-            .into_iter()
-            .partition(|r| r.state == RequestState::Accepted);
-        let followed = self.follow_pull_requests(&mut open).await?;
-        // Left to the scheduled sweep: the webhook's refresh of one tenant stays quick, and
-        // settling may rewrite the tenant index, which that function has no right to.
-        let settled = match only_tenant {
-            None => self.settle_unfinished(unfinished).await?,
-            Some(_) => 0,
-        };
-        if open.is_empty() {
-            return Ok(settled + followed);
-        }
-        let mut by_tenant: HashMap<&str, Vec<&SlotStatus>> = HashMap::new();
-        let mut running: BTreeSet<&str> = BTreeSet::new();
-        for slot in slots {
-            if desired.wants(&slot.key.tenant, &slot.key.env, slot.key.module.as_deref()) {
-                by_tenant
-                    .entry(slot.key.tenant.as_str())
-                    .or_default()
-                    .push(slot);
-            }
-            if slot.application.is_some() || slot.desired > 0 || slot.ready > 0 {
-                running.insert(slot.key.tenant.as_str());
-            }
-        }
-        let answers = self.ancestry(&open, &by_tenant, tip).await?;
-        let mut moved = 0;
-        for mut record in open {
-            let Some(commit) = record.commit.clone() else {
-                continue;
-            };
-            let contains = |revision: &str| {
-                answers
-                    .get(&(commit.clone(), revision.to_owned()))
-                    .copied()
-                    .unwrap_or(false)
-            };
-            let evidence = Evidence {
-                slots: by_tenant
-                    .get(record.tenant.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
-                // Without a cluster read, nobody can say the tenant is gone.
-                cluster_runs_tenant: cluster.is_none() || running.contains(record.tenant.as_str()),
-                merged: contains(tip),
-                contains: &contains,
-                waited: waited_since_update(&record),
-                sync_timeout: self.sync_timeout,
-            };
-            if let Some((state, error)) = advance(&record, &evidence) {
-                tracing::info!(request_id = %record.id, from = ?record.state, to = ?state, "request moved");
-                record.state = state;
-                record.error = error;
-                record.updated_at = now_rfc3339();
-                self.app.store.put_request(&record).await?;
-                moved += 1;
-            }
-        }
-        Ok(settled + followed + moved)
-    }
-
-    /// Moves the requests whose pull request was merged or closed, read from GitHub in one
-    /// query: its webhooks are not redelivered, so a missed one would leave them waiting.
-    /// Merged requests stay in `open` for this sweep to judge their sync; failed ones leave it.
-    async fn follow_pull_requests(
-        &self,
-        open: &mut Vec<RequestRecord>,
-    ) -> Result<usize, SweepError> {
-        let Some(pulls) = &self.app.pulls else {
-            return Ok(0);
-        };
-        let waiting: Vec<usize> = (0..open.len())
-            .filter(|&i| open[i].state == RequestState::PrOpened && open[i].pr_number.is_some())
-            .collect();
-        if waiting.is_empty() {
-            return Ok(0);
-        }
-        let numbers: Vec<u64> = waiting.iter().filter_map(|&i| open[i].pr_number).collect();
-        // GitHub being unreachable must not stop the sweep: the next one asks again.
-        let states = match pulls.states(&numbers).await {
-            Ok(states) => states,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the state of Berth's pull requests");
-                return Ok(0);
-            }
-        };
-        let mut moved = 0;
-        for (&i, pull) in waiting.iter().zip(&states) {
-            let record = &mut open[i];
-            if follow(record, pull) {
-                tracing::info!(request_id = %record.id, to = ?record.state, "pull request closed; its webhook was missed");
-                self.app.store.put_request(record).await?;
-                moved += 1;
-            }
-        }
-        open.retain(|r| r.state != RequestState::Failed);
-        Ok(moved)
-    }
-
-    /// Settles the requests left `accepted` for longer than a claim's lease: whatever ran them
-    /// crashed or was killed before recording an outcome, and no retry came to settle them.
-    /// Their trailer on the branch (or on their pull-request branch) says they committed;
-    /// without one they failed as `interrupted`, and a retry runs them again.
-    async fn settle_unfinished(&self, records: Vec<RequestRecord>) -> Result<usize, SweepError> {
-        let mut settled = 0;
-        for record in records {
-            if waited_since_update(&record) < self.claim_lease {
-                continue; // still within its lease: its holder may be running it
-            }
-            let id = record.id.clone();
-            match settle_interrupted(&self.app, record, None).await? {
-                Interrupted::Landed(landed) => {
-                    landed.record(&self.app).await.map_err(|u| u.error)?;
-                }
-                // Recorded `failed` already; a retry of the request opens it.
-                Interrupted::PullRequestFailed(u) => {
-                    tracing::warn!(request_id = %id, error = %u.error.message, "could not open the pull request");
-                }
-                Interrupted::NotLanded(mut record) => {
-                    mark_interrupted(&mut record);
-                    self.app.store.put_request(&record).await?;
-                }
-            }
-            tracing::info!(request_id = %id, "unfinished request settled");
-            settled += 1;
-        }
-        Ok(settled)
-    }
-
-    /// One batched ancestry check for every (commit, revision) pair the open requests need.
-    async fn ancestry(
-        &self,
-        open: &[RequestRecord],
-        by_tenant: &HashMap<&str, Vec<&SlotStatus>>,
-        tip: &str,
-    ) -> Result<BTreeMap<(String, String), bool>, GitError> {
-        let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
-        for record in open {
-            let Some(commit) = &record.commit else {
-                continue;
-            };
-            pairs.insert((commit.clone(), tip.to_owned()));
-            for slot in by_tenant.get(record.tenant.as_str()).into_iter().flatten() {
-                let app = slot.application.iter();
-                for revision in app
-                    .flat_map(|a| [&a.revision, &a.operation_revision])
-                    .flatten()
-                {
-                    pairs.insert((commit.clone(), revision.clone()));
-                }
-            }
-        }
-        let pairs: Vec<_> = pairs.into_iter().collect();
-        let answers = self.app.committer.contains(pairs.clone()).await?;
-        Ok(pairs.into_iter().zip(answers).collect())
-    }
-}
-
-/// How long ago `record` last changed.
-fn waited_since_update(record: &RequestRecord) -> Duration {
-    humantime::parse_rfc3339(&record.updated_at)
-        .ok()
-        .and_then(|at| SystemTime::now().duration_since(at).ok())
-        .unwrap_or_default()
 }
 
 fn slot_key(record: &StatusRecord) -> SlotKey {
