@@ -1,5 +1,6 @@
-//! The repository layout of DESIGN.md §3. Paths are only ever built from validated names, each
-//! of which is a single DNS-1123 label, so no input can name a path outside `tenants/<tenant>/`.
+//! The layout of the repository Berth writes (the README's "The GitOps repository Berth
+//! writes"). Paths are only ever built from validated names, each of which is a single DNS-1123
+//! label, so no input can name a path outside `tenants/<tenant>/`.
 
 use crate::names::{EnvName, ModuleName, TenantName};
 

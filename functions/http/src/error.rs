@@ -1,6 +1,6 @@
 //! The API's error shape, `{"error": {"code", "message", "field"}}`, and the mapping from the
 //! use-cases' refusals (and through them the libraries' typed errors) onto HTTP statuses
-//! (DESIGN.md §5).
+//! (the README's "Errors").
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

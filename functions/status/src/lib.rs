@@ -1,4 +1,4 @@
-//! The status function (DESIGN.md §6, §7): one sweep reads the desired state from Git at the
+//! The status function (the README's "Status"): one sweep reads the desired state from Git at the
 //! branch tip, what the cluster runs (one paged list per kind), and the requests in flight; it
 //! records a status per tenant / env / module, writing only the items whose digest changed, and
 //! moves requests through their lifecycle. Due billing schedules are carried out as ordinary

@@ -1,4 +1,4 @@
-//! How a request moves after its commit (DESIGN.md §4), decided from one sweep's evidence. Pure.
+//! How a request moves after its commit (the README's "A request's lifecycle"), decided from one sweep's evidence. Pure.
 //!
 //! ```text
 //! branch_pushed / pr_opened → merged     when the main branch contains the commit

@@ -1,4 +1,4 @@
-//! The status store of DESIGN.md §6: request records, the tenant index, idempotency claims and
+//! The status store (the README's "What the store holds"): request records, the tenant index, idempotency claims and
 //! statuses, behind one [`Store`] trait with two backends: DynamoDB ([`DynamoStore`]) and an
 //! embedded file for local mode ([`LocalStore`]).
 

@@ -1,4 +1,4 @@
-//! The records of DESIGN.md §6, as both backends store them.
+//! The records of the store (the README's "What the store holds"), as both backends keep them.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! Why a use-case did not go through, in the product's terms: a kind, a stable code, a message
 //! and the field at fault. The edges map the kind onto their own answers (HTTP statuses in
-//! `berth-http`); the libraries' typed errors map onto it here (DESIGN.md §5).
+//! `berth-http`); the libraries' typed errors map onto it here (the README's "Errors").
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The signature schemes of DESIGN.md §5. Each takes the raw body and the relevant headers'
+//! The signature schemes of the webhooks (the README's "Webhooks"). Each takes the raw body and the relevant headers'
 //! values, and either passes or says why not, without echoing what it was given.
 
 use base64::Engine;

@@ -1,6 +1,6 @@
 //! The API end to end over HTTP on 127.0.0.1: the real router, the real Git2 committer on a
-//! bare repository, and the DynamoDB store on moto's server. Every error status of DESIGN.md §5
-//! is reached by a real bad input.
+//! bare repository, and the DynamoDB store on moto's server. Every error status of the README's
+//! "Errors" is reached by a real bad input.
 
 use berth_store::prelude::*;
 use std::path::PathBuf;

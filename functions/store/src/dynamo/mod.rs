@@ -1,4 +1,4 @@
-//! The DynamoDB backend: one table, `PK`/`SK` strings, TTL on `expires_at` (DESIGN.md §6), a
+//! The DynamoDB backend: one table, `PK`/`SK` strings, TTL on `expires_at` (the README's "What the store holds"), a
 //! sparse index `by_kind` (`kind`, `PK`) that lists tenants without scanning their statuses, and
 //! a sparse index `by_digest` (`digest_shard`, `PK`, projecting `digest`) that holds status and
 //! health items only, so a sweep reads their digests without reading the table's history.

@@ -1,5 +1,5 @@
-//! The embedded store of local mode: the records of DESIGN.md §6 in one JSON file under the
-//! state folder, rewritten atomically (temporary file, fsync, rename) for every group of
+//! The embedded store of local mode: the store's records in one JSON file under the state
+//! folder, rewritten atomically (temporary file, fsync, rename) for every group of
 //! writes ([`shared_file`]), so it survives a restart and a crash never leaves half a file.
 
 mod shared_file;
