@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use berth_events::SecretSet;
 use berth_http::auth::{Role, TokenGrant};
 use berth_http::{ApiConfig, AppState, WebhookSecrets, api_router, webhook_router};
 use berth_store::Store;
 use berth_usecases::StatusRefresh;
-use berth_webhooks::SecretSet;
 use tokio::task::JoinHandle;
 
 pub const ADMIN: &str = "admin-token-0123456789";
@@ -34,7 +34,7 @@ pub fn webhook_secrets(github_api_url: &str) -> WebhookSecrets {
         signup: secrets(SIGNUP_SECRET),
         github: secrets(GITHUB_SECRET),
         argocd: secrets(ARGOCD_TOKEN),
-        tolerance_seconds: berth_webhooks::DEFAULT_TOLERANCE_SECONDS,
+        tolerance_seconds: berth_events::DEFAULT_TOLERANCE_SECONDS,
         github_api_url: github_api_url.to_owned(),
         github_credential: Some(berth_gitops::GithubCredential::Token(
             "github-test-token".to_owned().into(),

@@ -53,7 +53,7 @@ pub struct CarriedRequest {
 
 /// Every request commit `message` carries, in order: each `Berth-Request` trailer with the
 /// `Berth-Tenant` and `Berth-Action` trailers that follow it.
-pub fn carried_requests(message: &str) -> Vec<CarriedRequest> {
+pub fn trailer_requests(message: &str) -> Vec<CarriedRequest> {
     let mut carried: Vec<CarriedRequest> = Vec::new();
     for (key, value) in message.lines().filter_map(trailer) {
         match (key, carried.last_mut()) {
@@ -74,12 +74,12 @@ pub fn carried_requests(message: &str) -> Vec<CarriedRequest> {
 
 /// Whether commit `message` carries request `request_id`'s trailer.
 pub fn carries_request(message: &str, request_id: &str) -> bool {
-    requests_carried(message).any(|id| id == request_id)
+    trailer_request_ids(message).any(|id| id == request_id)
 }
 
 /// The request ids of every `Berth-Request` trailer in commit `message`, in order: one for a
 /// request's own commit, one per request for a group commit.
-pub fn requests_carried(message: &str) -> impl Iterator<Item = &str> {
+pub fn trailer_request_ids(message: &str) -> impl Iterator<Item = &str> {
     message
         .lines()
         .filter_map(trailer)
@@ -231,7 +231,7 @@ mod tests {
             request_trailer("01B")
         );
         assert_eq!(
-            requests_carried(&message).collect::<Vec<_>>(),
+            trailer_request_ids(&message).collect::<Vec<_>>(),
             ["01A", "01B"]
         );
         assert!(carries_request(&message, "01B"));
@@ -250,7 +250,7 @@ mod tests {
             request_trailer("01OLD"),
             request_trailers(&request("01B", "beta", Action::DeleteTenant)),
         );
-        let carried = carried_requests(&message);
+        let carried = trailer_requests(&message);
         let summary: Vec<_> = carried
             .iter()
             .map(|c| (c.id.as_str(), c.tenant.as_deref(), c.action.as_deref()))
@@ -263,7 +263,7 @@ mod tests {
                 ("01B", Some("beta"), Some("delete_tenant")),
             ]
         );
-        assert_eq!(requests_carried(&message).count(), 3);
+        assert_eq!(trailer_request_ids(&message).count(), 3);
     }
 
     #[test]

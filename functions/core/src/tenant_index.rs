@@ -14,7 +14,7 @@ use crate::files::TenantSpec;
 use crate::model::RepoFiles;
 use crate::names::TenantName;
 use crate::paths::{self, TENANTS_DIR};
-use crate::request::carried_requests;
+use crate::request::trailer_requests;
 use crate::review::{Problem, Reviewer};
 
 /// The state an index entry shows for a tenant whose files fail the review.
@@ -138,7 +138,7 @@ fn loosely_read(tenant: &TenantName, bytes: &[u8]) -> IndexedTenant {
 /// The request of `tenant` that commit `message` carries, if Berth made the commit for one: a
 /// group commit carries several, each with its tenant trailer.
 pub fn request_for_tenant(message: &str, tenant: &str) -> Option<String> {
-    let carried = carried_requests(message);
+    let carried = trailer_requests(message);
     carried
         .iter()
         .find(|r| r.tenant.as_deref() == Some(tenant))

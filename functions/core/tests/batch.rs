@@ -3,7 +3,7 @@
 
 use berth_core::batch::{BatchLimits, BatchOutcome, plan_batch};
 use berth_core::body::{parse_create_tenant, parse_module_change};
-use berth_core::request::requests_carried;
+use berth_core::request::trailer_request_ids;
 use berth_core::{Action, PlanError, RepoFiles, Request, TenantName, plan};
 use serde_json::{Value, json};
 
@@ -86,7 +86,7 @@ fn a_batch_lands_as_its_requests_would_one_after_another() {
         "{message}"
     );
     assert_eq!(
-        requests_carried(message).collect::<Vec<_>>(),
+        trailer_request_ids(message).collect::<Vec<_>>(),
         ["01A", "01B", "01C"]
     );
 }
@@ -119,7 +119,7 @@ fn a_refused_request_is_left_out_with_its_field_and_the_others_commit() {
         [("01B", "name".to_owned()), ("01D", "tenant".to_owned())]
     );
     assert_eq!(
-        requests_carried(&batch.change.message).collect::<Vec<_>>(),
+        trailer_request_ids(&batch.change.message).collect::<Vec<_>>(),
         ["01A", "01C"]
     );
 }

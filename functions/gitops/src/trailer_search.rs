@@ -21,7 +21,7 @@ impl RequestsSearch {
 
     /// Looks at one commit; `false` once every wanted request is found.
     pub(crate) fn visit(&mut self, sha: &str, message: &str) -> bool {
-        for id in berth_core::request::requests_carried(message) {
+        for id in berth_core::request::trailer_request_ids(message) {
             if self.wanted.contains(id) {
                 self.found.insert(id.to_owned(), sha.to_owned());
             }

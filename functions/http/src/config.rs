@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
+use berth_events::SecretSet;
 use berth_usecases::settings::git::{github_api_url, github_credential_from_env};
 use berth_usecases::settings::invalid;
 pub use berth_usecases::settings::{ConfigError, ServiceSettings, StoreSettings};
-use berth_webhooks::SecretSet;
 
 use crate::AppState;
 use crate::auth::{ApiAuth, JwtClaimNames, MIN_TOKEN_LEN, Role, TokenGrant};
@@ -159,7 +159,7 @@ pub fn webhook_secrets_from_env(
     };
     let tolerance_seconds =
         match var("BERTH_WEBHOOK_TOLERANCE_SECONDS").filter(|v| !v.trim().is_empty()) {
-            None => berth_webhooks::DEFAULT_TOLERANCE_SECONDS,
+            None => berth_events::DEFAULT_TOLERANCE_SECONDS,
             Some(raw) => raw
                 .parse()
                 .ok()

@@ -13,6 +13,8 @@ use axum::http::header::{CONTENT_LENGTH, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use berth_events::billing::parse_billing_event;
+use berth_events::{verify_bearer, verify_github, verify_standard_webhooks, verify_stripe};
 use berth_usecases::UseCaseError;
 use berth_usecases::fingerprint::fingerprint;
 use berth_usecases::intake::github::GithubApi;
@@ -23,8 +25,6 @@ use berth_usecases::intake::{
 use berth_usecases::time::epoch_seconds_now;
 use berth_usecases::write::claim::ClaimAsk;
 use berth_usecases::write::run::{Answer, Started, WriteAnswer, run};
-use berth_webhooks::billing::parse_billing_event;
-use berth_webhooks::{verify_bearer, verify_github, verify_standard_webhooks, verify_stripe};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -82,7 +82,7 @@ async fn raw_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> 
     Ok(read_limited(body, declared).await?.to_vec())
 }
 
-fn unauthenticated(e: berth_webhooks::SignatureError) -> ApiError {
+fn unauthenticated(e: berth_events::SignatureError) -> ApiError {
     // Says which check failed, never what was sent.
     ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
 }

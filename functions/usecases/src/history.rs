@@ -4,7 +4,7 @@
 
 use berth_core::TenantName;
 use berth_core::file_diff::FileChange;
-use berth_core::request::{CarriedRequest, carried_requests};
+use berth_core::request::{CarriedRequest, trailer_requests};
 use berth_gitops::FolderHistory;
 use berth_store::RequestRecord;
 use futures::StreamExt;
@@ -114,7 +114,7 @@ pub async fn tenant_history(
         .commits
         .iter()
         .map(|commit| {
-            carried_requests(&commit.message)
+            trailer_requests(&commit.message)
                 .into_iter()
                 .filter(|c| c.tenant.as_deref().is_none_or(|t| t == tenant.as_str()))
                 .collect()

@@ -2,7 +2,7 @@
 //! settled record expires after the request retention (`BERTH_REQUEST_RETENTION`), but the
 //! commit that carried the request keeps its trailers for good.
 
-use berth_core::request::carried_requests;
+use berth_core::request::trailer_requests;
 use berth_store::RequestRecord;
 
 use crate::time::{epoch_seconds_at, epoch_seconds_now};
@@ -58,7 +58,7 @@ pub async fn look_up_request(app: &App, id: ulid::Ulid) -> Result<RequestLookup,
     let Some(landed) = app.committer.find_landed(text.clone(), since).await? else {
         return Ok(RequestLookup::Expired);
     };
-    let carried = carried_requests(&landed.message);
+    let carried = trailer_requests(&landed.message);
     let own = carried.iter().find(|c| c.id == text);
     Ok(RequestLookup::Landed(LandedRequest {
         id: text,

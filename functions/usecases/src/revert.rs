@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use berth_core::paths::{tenant_dir, tenant_spec};
-use berth_core::request::carried_requests;
+use berth_core::request::trailer_requests;
 use berth_core::{Action, RepoFiles, Restore, TenantName};
 use berth_gitops::CommitFiles;
 use berth_store::{RequestRecord, RequestState};
@@ -105,7 +105,7 @@ fn check_allowed(
     files: &CommitFiles,
 ) -> Result<(), UseCaseError> {
     let id = ask.id.to_string();
-    let siblings: Vec<String> = carried_requests(&files.message)
+    let siblings: Vec<String> = trailer_requests(&files.message)
         .into_iter()
         .filter(|c| c.id != id && c.tenant.as_deref().is_none_or(|t| t == tenant.as_str()))
         .map(|c| c.id)
@@ -204,7 +204,7 @@ async fn later_changes(
             break;
         };
         for entry in &page.commits {
-            let carried = carried_requests(&entry.message);
+            let carried = trailer_requests(&entry.message);
             // The reverted request's own commit (or, on GitHub, its merged pull-request commit):
             // everything older is not later.
             if entry.sha == commit || carried.iter().any(|c| c.id == reverted) {

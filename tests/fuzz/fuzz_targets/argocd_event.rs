@@ -2,7 +2,7 @@
 //! an env and a health.
 #![no_main]
 
-use berth_webhooks::events::parse_argocd_event;
+use berth_events::events::parse_argocd_event;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Any body: the billing event parser never panics, and what it accepts has an id and a customer.
 #![no_main]
 
-use berth_webhooks::billing::{BillingEventKind, parse_billing_event};
+use berth_events::billing::{BillingEventKind, parse_billing_event};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! without the secret.
 #![no_main]
 
-use berth_webhooks::{SecretSet, verify_github};
+use berth_events::{SecretSet, verify_github};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! through are safe to put into a GitHub API path.
 #![no_main]
 
-use berth_webhooks::events::parse_pull_request_event;
+use berth_events::events::parse_pull_request_event;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

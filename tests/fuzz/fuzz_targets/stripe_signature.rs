@@ -2,7 +2,7 @@
 //! the secret.
 #![no_main]
 
-use berth_webhooks::{SecretSet, verify_stripe};
+use berth_events::{SecretSet, verify_stripe};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

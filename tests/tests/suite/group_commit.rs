@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use berth_core::request::requests_carried;
+use berth_core::request::trailer_request_ids;
 use berth_core::{Action, Request};
 use berth_http::{AppState, webhook_router};
 use berth_store::{RequestRecord, RequestState, Store};
@@ -58,7 +58,7 @@ fn check_burst(burst: &Burst, answers: &[(String, Answer)]) -> usize {
     );
     let mut carried: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (sha, message) in &messages {
-        for id in requests_carried(message) {
+        for id in trailer_request_ids(message) {
             carried.entry(id.to_owned()).or_default().push(sha.clone());
         }
     }
@@ -74,7 +74,7 @@ fn check_burst(burst: &Burst, answers: &[(String, Answer)]) -> usize {
         let shared = messages
             .iter()
             .find(|(sha, _)| sha == commit)
-            .map(|(_, m)| requests_carried(m).count())
+            .map(|(_, m)| trailer_request_ids(m).count())
             .unwrap_or_default();
         assert_eq!(
             answer.body["batch_size"].as_u64(),
@@ -318,7 +318,7 @@ async fn a_holder_that_died_before_committing_is_taken_over_and_the_batch_commit
             assert_eq!(record.state, RequestState::Committed, "{backend:?}");
             let carried: usize = messages
                 .iter()
-                .map(|(_, m)| requests_carried(m).filter(|c| c == id).count())
+                .map(|(_, m)| trailer_request_ids(m).filter(|c| c == id).count())
                 .sum();
             assert_eq!(carried, 1, "{backend:?}: committed once");
         }
@@ -381,7 +381,7 @@ async fn duplicate_keys_and_event_ids_in_a_burst_have_one_effect_each() {
         .unwrap();
     let mut carried: BTreeMap<String, usize> = BTreeMap::new();
     for (_, message) in burst.messages() {
-        for id in requests_carried(&message) {
+        for id in trailer_request_ids(&message) {
             *carried.entry(id.to_owned()).or_default() += 1;
         }
     }

@@ -93,7 +93,10 @@ pub(super) const DEEPENINGS_PER_WALK: usize = 2;
 /// message follows it (Berth's pull-request commits carry the trailers).
 pub(super) fn mainline_message(repo: &Repository, commit: &git2::Commit<'_>) -> String {
     let own = String::from_utf8_lossy(commit.message_bytes()).into_owned();
-    if berth_core::request::requests_carried(&own).next().is_some() {
+    if berth_core::request::trailer_request_ids(&own)
+        .next()
+        .is_some()
+    {
         return own;
     }
     // A shallow cache may lack the merged side; then the merge speaks for itself.

@@ -242,7 +242,11 @@ fn folder_history_node(node: &Value) -> Result<FolderHistoryNode, AnswerError> {
     let merged = parents.get(1);
     // A merge whose own message names no request: the merged commit's trailers speak for it.
     let message = match merged.and_then(|m| m["message"].as_str()) {
-        Some(theirs) if berth_core::request::requests_carried(&own).next().is_none() => {
+        Some(theirs)
+            if berth_core::request::trailer_request_ids(&own)
+                .next()
+                .is_none() =>
+        {
             format!("{own}\n{theirs}")
         }
         _ => own,

@@ -93,7 +93,7 @@ impl GithubCommitter {
                 // The commit may have landed: the branch's history says, not a second send.
                 tracing::warn!(request_id = %request.request_id, %reason, "no answer to the commit; looking for it on the branch");
                 // A group commit carries several trailers, and the first is one of its own.
-                let marker = berth_core::request::requests_carried(&change.message)
+                let marker = berth_core::request::trailer_request_ids(&change.message)
                     .next()
                     .map_or_else(|| request.request_id.clone(), str::to_owned);
                 match self.find_request(marker, Some(target.clone())).await {

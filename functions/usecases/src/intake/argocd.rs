@@ -1,8 +1,8 @@
 //! Argo CD's notifications: an Application's health, sync status and revision, recorded for its
 //! tenant, env and module right away.
 
+use berth_events::events::{ArgocdEvent, parse_argocd_event};
 use berth_store::StatusRecord;
-use berth_webhooks::events::{ArgocdEvent, parse_argocd_event};
 
 use super::Effect;
 use crate::app::App;

@@ -6,8 +6,8 @@
 use berth_core::catalog::{CATALOG_PATH, Catalog};
 use berth_core::plan::load_catalog;
 use berth_core::{Action, Request, TenantName, TenantPatch};
+use berth_events::billing::{BillingEvent, BillingEventKind};
 use berth_store::{BillingLink, Registration, RequestState, ScheduledChange};
-use berth_webhooks::billing::{BillingEvent, BillingEventKind};
 
 use super::{Effect, event_record};
 use crate::app::App;

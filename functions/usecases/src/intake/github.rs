@@ -9,12 +9,12 @@ use berth_core::catalog::CATALOG_PATH;
 use berth_core::review::{Problem, Reviewer};
 use berth_core::schema::CHART_READS;
 use berth_core::tenant_index::tenant_of_path;
-use berth_gitops::PullRequestState;
-use berth_store::RequestState;
-use berth_webhooks::billing::EventError;
-use berth_webhooks::events::{
+use berth_events::billing::EventError;
+use berth_events::events::{
     PullRequestEvent, PushEvent, parse_pull_request_event, parse_push_event,
 };
+use berth_gitops::PullRequestState;
+use berth_store::RequestState;
 use octocrab::models::StatusState;
 
 pub use super::github_api::GithubApi;

@@ -1,6 +1,6 @@
 //! The published test vectors of each scheme, and the ways a signature must fail.
 
-use berth_webhooks::{
+use berth_events::{
     SecretSet, SignatureError, verify_bearer, verify_github, verify_standard_webhooks,
     verify_stripe,
 };
