@@ -1,7 +1,7 @@
 //! The api Lambda: the `/v1` router under `lambda_http` when `AWS_LAMBDA_RUNTIME_API` is set,
 //! otherwise served on `BERTH_LISTEN` (127.0.0.1:8080 by default).
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use berth_http::auth::ApiAuth;
 use berth_http::{Function, Settings, api_router};
 use berth_usecases::telemetry;
@@ -18,18 +18,6 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let router = api_router(settings.into_state().context("configuration")?);
-    if on_lambda {
-        return berth_http::lambda::serve_on_lambda(router)
-            .await
-            .map_err(|e| anyhow!("lambda runtime: {e}"));
-    }
-    let listen = std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("BERTH_LISTEN: cannot listen on {listen}"))?;
-    tracing::info!(%listen, "serving the api");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) })
-        .await?;
+    berth_http::lambda::serve(router, on_lambda, "127.0.0.1:8080").await?;
     Ok(())
 }

@@ -20,6 +20,47 @@ pub async fn serve_on_lambda(router: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(router).await
 }
 
+/// Why a function stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("lambda runtime: {0}")]
+    Lambda(#[source] lambda_http::Error),
+    #[error("BERTH_LISTEN: cannot listen on {listen}")]
+    Listen {
+        listen: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serving on {listen}")]
+    Serve {
+        listen: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Serves `router` the way a function's binary does: under Lambda's runtime when `on_lambda`,
+/// else on `BERTH_LISTEN` (`default_listen` when unset) until Ctrl-C, for local runs.
+pub async fn serve(
+    router: Router,
+    on_lambda: bool,
+    default_listen: &str,
+) -> Result<(), ServeError> {
+    if on_lambda {
+        return serve_on_lambda(router).await.map_err(ServeError::Lambda);
+    }
+    let listen = std::env::var("BERTH_LISTEN").unwrap_or_else(|_| default_listen.to_owned());
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(listener) => listener,
+        Err(source) => return Err(ServeError::Listen { listen, source }),
+    };
+    tracing::info!(%listen, "serving");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) })
+        .await
+        .map_err(|source| ServeError::Serve { listen, source })
+}
+
 /// Copies the invocation's deadline into [`LambdaDeadline`], less the margin kept to answer.
 fn with_deadline(mut request: Request) -> Request {
     let deadline = request

@@ -29,18 +29,6 @@ async fn main() -> anyhow::Result<()> {
     }
     let state = state.with_status_refresh(Arc::new(AdvanceFromStore(follow_up)));
     let router = webhook_router(state, secrets);
-    if on_lambda {
-        return berth_http::lambda::serve_on_lambda(router)
-            .await
-            .map_err(|e| anyhow!("lambda runtime: {e}"));
-    }
-    let listen = std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8081".into());
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("BERTH_LISTEN: cannot listen on {listen}"))?;
-    tracing::info!(%listen, "serving the webhooks");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) })
-        .await?;
+    berth_http::lambda::serve(router, on_lambda, "127.0.0.1:8081").await?;
     Ok(())
 }

@@ -1,12 +1,11 @@
 //! [`super::BillingStore`] on the DynamoDB table.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::BillingStore;
 use crate::StoreError;
-use crate::dynamo::{DynamoStore, SCHEDULED_KIND, attr_s, unavailable};
+use crate::dynamo::{DynamoStore, SCHEDULED_KIND, attr_s, written};
 use crate::records::BillingLink;
 
 #[async_trait]
@@ -29,18 +28,7 @@ impl BillingStore for DynamoStore {
             .expression_attribute_values(":at", AttributeValue::N(link.last_event_at.to_string()))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        written(put)
     }
 
     async fn list_scheduled_billing(&self) -> Result<Vec<BillingLink>, StoreError> {

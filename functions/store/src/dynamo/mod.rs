@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, timeout::TimeoutConfig};
-use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
@@ -399,11 +398,7 @@ impl DynamoStore {
             .expression_attribute_values(":opened", attr_s(opened))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        written(put)
     }
 
     /// One shard's digests, page after page.
@@ -504,14 +499,29 @@ impl Pending<'_> {
     }
 }
 
-/// Whether a conditional put failed its condition (rather than the call failing).
-pub(crate) fn is_condition_failure<R>(
-    e: &aws_sdk_dynamodb::error::SdkError<PutItemError, R>,
+/// Whether `e` is a conditional write's condition failing (a state someone else wrote first),
+/// whichever write it was.
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata, R>(
+    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
 ) -> bool {
-    matches!(
-        e.as_service_error(),
-        Some(PutItemError::ConditionalCheckFailedException(_))
-    )
+    e.as_service_error().and_then(ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
+}
+
+/// A conditional write's outcome: `true` when written, `false` when its condition failed, an
+/// error for anything else.
+pub(crate) fn written<T, E, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 pub(crate) fn idempotency_pk(source: &str, key: &str) -> String {

@@ -1,7 +1,6 @@
 //! [`super::GroupCommitStore`] on the DynamoDB table.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
 };
@@ -9,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 use super::GroupCommitStore;
 use crate::dynamo::{
     COMMIT_LEASE_PK, DynamoStore, Item, KIND_INDEX, PENDING_KIND, attr_s, build_error,
-    is_condition_failure, unavailable,
+    is_condition_failure, unavailable, written,
 };
 use crate::records::{CommitLease, LeaseTaken, RequestRecord, TenantEntry};
 use crate::{StoreError, now_epoch};
@@ -66,11 +65,7 @@ impl GroupCommitStore for DynamoStore {
             .expression_attribute_values(":scheduled", attr_s("scheduled"))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        written(put)
     }
 
     async fn list_pending(&self, limit: usize) -> Result<Vec<RequestRecord>, StoreError> {
@@ -144,19 +139,8 @@ impl GroupCommitStore for DynamoStore {
             .expression_attribute_values(":released", AttributeValue::Bool(released))
             .send()
             .await;
-        match update {
-            // Taken over already: the lease is someone else's to release.
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        // Taken over already: the lease is someone else\'s to release.
+        written(update).map(drop)
     }
 
     async fn commit_lease(&self) -> Result<Option<CommitLease>, StoreError> {

@@ -1,13 +1,12 @@
 //! [`super::RequestStore`] on the DynamoDB table.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::RequestStore;
 use crate::dynamo::{
     DynamoStore, Item, OPEN_REQUEST_KIND, attr_s, build_error, idempotency_pk,
-    is_condition_failure, unavailable,
+    is_condition_failure, unavailable, written,
 };
 use crate::records::{Claim, IdempotencyRecord, RequestRecord, StoredResponse};
 use crate::{StoreError, now_epoch};
@@ -117,18 +116,7 @@ impl RequestStore for DynamoStore {
             .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
             .send()
             .await;
-        match update {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        written(update)
     }
 
     async fn release_idempotency(&self, source: &str, key: &str) -> Result<(), StoreError> {
