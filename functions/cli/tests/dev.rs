@@ -42,13 +42,7 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
             .map(|t| t["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["globex", "initech", "umbrella"]);
-        let response = client
-            .post(format!("{}/v1/tenants", dev.url))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
-            .send()
-            .await
-            .unwrap();
+        let response = create_acme(&client, &dev.url, &token).await;
         assert_eq!(response.status(), 202);
         token
     };
@@ -154,13 +148,7 @@ async fn berth_dev_commits_through_githubs_api_when_told() {
     assert!(!dev.banner.contains("ghp_dev_test"), "{}", dev.banner);
     assert!(!state.join("repo.git").exists(), "nothing seeded");
     let token = admin_token(&state);
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/tenants", dev.url))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
-        .send()
-        .await
-        .unwrap();
+    let response = create_acme(&reqwest::Client::new(), &dev.url, &token).await;
     assert_eq!(response.status(), 202);
     let log = berth_tests::git(&repo, &["log", "-1", "--format=%an %s", "main"]);
     assert!(
@@ -195,13 +183,8 @@ async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
     let token = admin_token(state.path());
     let token = token.as_str();
     let client = reqwest::Client::new();
-    let record: serde_json::Value = client
-        .post(format!("{}/v1/tenants", dev.url))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
-        .send()
+    let record: serde_json::Value = create_acme(&client, &dev.url, token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -401,4 +384,15 @@ async fn a_keyed_burst_killed_mid_flight_settles_on_retry() {
             .unwrap();
         assert_ne!(stored["state"], "accepted", "key {i}: {stored}");
     }
+}
+
+/// `POST /v1/tenants` for tenant acme (standard, dev, postgres) on `berth dev` at `url`.
+async fn create_acme(client: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
+    client
+        .post(format!("{url}/v1/tenants"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]}))
+        .send()
+        .await
+        .unwrap()
 }

@@ -196,24 +196,30 @@ pub enum PromoteAnswer {
 mod tests {
     use super::RequestState;
 
+    /// Every state, one after another: a new variant does not compile until it is placed here.
+    fn after(state: RequestState) -> Option<RequestState> {
+        use RequestState::*;
+        match state {
+            Accepted => Some(Committed),
+            Committed => Some(BranchPushed),
+            BranchPushed => Some(PrOpened),
+            PrOpened => Some(Merged),
+            Merged => Some(Synced),
+            Synced => Some(Ready),
+            Ready => Some(NoChange),
+            NoChange => Some(Rejected),
+            Rejected => Some(Failed),
+            Failed => Some(Degraded),
+            Degraded => Some(Scheduled),
+            Scheduled => Some(Expired),
+            Expired => None,
+        }
+    }
+
     #[test]
     fn a_states_name_is_its_json() {
-        use RequestState::*;
-        for state in [
-            Accepted,
-            Committed,
-            BranchPushed,
-            PrOpened,
-            Merged,
-            Synced,
-            Ready,
-            NoChange,
-            Rejected,
-            Failed,
-            Degraded,
-            Scheduled,
-            Expired,
-        ] {
+        let states = std::iter::successors(Some(RequestState::Accepted), |s| after(*s));
+        for state in states {
             assert_eq!(
                 serde_json::to_value(state).unwrap(),
                 serde_json::Value::from(state.as_str())

@@ -226,6 +226,7 @@ fn provision(
     link: BillingLink,
     registration: &Registration,
 ) -> Result<Effect, UseCaseError> {
+    // The same body the API takes, so a registration is checked exactly as a create is.
     let body = serde_json::to_value(berth_contract::CreateTenantBody {
         name: link.tenant.clone(),
         tier: registration.tier.clone(),
@@ -234,7 +235,7 @@ fn provision(
         display_name: None,
         owner: None,
     })
-    .unwrap_or_default();
+    .map_err(|e| UseCaseError::invalid("data.object.metadata", e.to_string()))?;
     let (tenant, mut new) = berth_core::body::parse_create_tenant(&body).map_err(|e| {
         UseCaseError::from(berth_core::FieldError {
             field: format!(
@@ -245,16 +246,13 @@ fn provision(
         })
     })?;
     new.customer_id = Some(customer.to_owned());
-    let request = Request {
-        id: request_id,
-        tenant,
-        action: Action::CreateTenant(new),
-    };
-    Ok(Effect::Submit {
-        request,
-        prefix: "data.object.metadata",
-        link: Some(link),
-    })
+    let prefix = "data.object.metadata";
+    Ok(Effect::create_tenant(
+        request_id,
+        (tenant, new),
+        prefix,
+        Some(link),
+    ))
 }
 
 /// Resumes the tenant (with whatever else `request`'s patch sets) and drops any scheduled change.

@@ -10,7 +10,8 @@ pub mod github_api;
 pub mod plan_comment;
 pub mod signup;
 
-use berth_core::Request;
+use berth_core::request::NewTenant;
+use berth_core::{Action, Request, TenantName};
 use berth_store::{BillingLink, RequestRecord, RequestState, StatusRecord};
 
 use crate::app::{App, Mode};
@@ -50,6 +51,27 @@ pub enum Effect {
         record: RequestRecord,
         review: github::Review,
     },
+}
+
+impl Effect {
+    /// A tenant created from an event, its fields named from the event's `prefix`.
+    pub fn create_tenant(
+        request_id: String,
+        (tenant, new): (TenantName, NewTenant),
+        prefix: &'static str,
+        link: Option<BillingLink>,
+    ) -> Self {
+        let action = Action::CreateTenant(new);
+        Effect::Submit {
+            request: Request {
+                id: request_id,
+                tenant,
+                action,
+            },
+            prefix,
+            link,
+        }
+    }
 }
 
 /// How a delivery settled, for the sender: it should not send it again.

@@ -1,7 +1,6 @@
 //! A signup system's events: `tenant.signup` creates a tenant through the API's write path.
 
 use berth_core::body::parse_create_tenant;
-use berth_core::{Action, Request};
 use serde_json::Value;
 
 use super::Effect;
@@ -11,18 +10,8 @@ use crate::error::UseCaseError;
 pub fn signup_effect(request_id: String, event: &Value) -> Result<Effect, UseCaseError> {
     match event["type"].as_str() {
         Some("tenant.signup") => {
-            let (tenant, new) =
-                parse_create_tenant(&event["data"]).map_err(|e| field_in("data", e))?;
-            let request = Request {
-                id: request_id,
-                tenant,
-                action: Action::CreateTenant(new),
-            };
-            Ok(Effect::Submit {
-                request,
-                prefix: "data",
-                link: None,
-            })
+            let tenant = parse_create_tenant(&event["data"]).map_err(|e| field_in("data", e))?;
+            Ok(Effect::create_tenant(request_id, tenant, "data", None))
         }
         other => Ok(Effect::Ignore(format!(
             "event type {} is not one Berth acts on",
