@@ -6,7 +6,23 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use berth_contract::{ErrorDetail, TenantDetail};
 
-use crate::client::ClientError;
+use crate::client::{ApiClient, ClientError};
+
+/// Whether to go ahead: at once with `yes`, else when the person asked (`ask`, shown tenant
+/// `name` as it is now) confirms; otherwise says `declined` on stderr.
+pub async fn unless_yes(
+    client: &ApiClient,
+    yes: bool,
+    name: &str,
+    ask: impl FnOnce(&TenantDetail) -> Result<bool, ClientError>,
+    declined: &str,
+) -> Result<bool, ClientError> {
+    if yes || ask(&client.tenant(name).await?)? {
+        return Ok(true);
+    }
+    eprintln!("{declined}");
+    Ok(false)
+}
 
 /// Asks whether to delete `tenant`, showing every environment and module that goes with it.
 pub fn delete_tenant(tenant: &TenantDetail) -> Result<bool, ClientError> {

@@ -89,12 +89,9 @@ pub async fn run(command: Modules) -> Result<u8, ClientError> {
             api,
         } => {
             let client = api.client()?;
-            if !yes {
-                let detail = client.tenant(&tenant).await?;
-                if !confirm::disable_module(&detail, &env, &module)? {
-                    eprintln!("nothing disabled");
-                    return Ok(exit::FAILED);
-                }
+            let ask = |detail: &_| confirm::disable_module(detail, &env, &module);
+            if !confirm::unless_yes(&client, yes, &tenant, ask, "nothing disabled").await? {
+                return Ok(exit::FAILED);
             }
             let written = client.disable_module(&tenant, &env, &module).await?;
             writes::finish(&api, &client, written, &wait).await

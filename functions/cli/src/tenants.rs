@@ -147,12 +147,9 @@ pub async fn run(command: Tenants) -> Result<u8, ClientError> {
             api,
         } => {
             let client = api.client()?;
-            if !yes {
-                let tenant = client.tenant(&name).await?;
-                if !confirm::delete_tenant(&tenant)? {
-                    eprintln!("nothing deleted");
-                    return Ok(exit::FAILED);
-                }
+            let ask = confirm::delete_tenant;
+            if !confirm::unless_yes(&client, yes, &name, ask, "nothing deleted").await? {
+                return Ok(exit::FAILED);
             }
             let written = client.delete_tenant(&name).await?;
             writes::finish(&api, &client, written, &wait).await

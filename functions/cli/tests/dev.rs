@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Dev, admin_token, kubeconfig, poll_json};
+use support::{Dev, admin_token, get_json, kubeconfig, poll_json};
 
 #[tokio::test]
 async fn berth_dev_seeds_serves_and_survives_a_restart() {
@@ -106,15 +106,8 @@ async fn berth_dev_seeds_serves_and_survives_a_restart() {
     assert_eq!(refused.status(), 401);
     let again = std::fs::read_to_string(state.path().join("admin-token")).unwrap();
     assert_eq!(again.trim(), token, "the token is kept");
-    let tenants: serde_json::Value = client
-        .get(format!("{}/v1/tenants", dev.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tenants: serde_json::Value =
+        get_json(&client, &format!("{}/v1/tenants", dev.url), &token).await;
     assert_eq!(
         tenants["tenants"][0]["name"], "acme",
         "the store survived the restart"
@@ -369,19 +362,8 @@ async fn a_keyed_burst_killed_mid_flight_settles_on_retry() {
             )),
             "key {i} answers with the commit its request landed in: {message}"
         );
-        let stored: serde_json::Value = client
-            .get(format!(
-                "{}/v1/requests/{}",
-                dev.url,
-                record["id"].as_str().unwrap()
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("{}/v1/requests/{}", dev.url, record["id"].as_str().unwrap());
+        let stored = get_json(&client, &url, &token).await;
         assert_ne!(stored["state"], "accepted", "key {i}: {stored}");
     }
 }

@@ -6,10 +6,21 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 
-use crate::GitError;
+use std::future::Future;
+
+use crate::{CommitError, CommitOutcome, GitError};
 
 /// Consecutive failures to reach the remote tolerated before a request fails.
 const MAX_UNREACHED: u32 = 4;
+
+/// How one attempt at landing a request ended.
+pub(crate) enum Tried {
+    Done(CommitOutcome),
+    /// Another writer moved the branch first (`reason` says how): plan again on the new tip.
+    LostRace(String),
+    /// The remote could not be reached.
+    Unreached(GitError),
+}
 
 pub(crate) struct Attempts {
     delays: ExponentialBackoff,
@@ -19,6 +30,32 @@ pub(crate) struct Attempts {
 }
 
 impl Attempts {
+    /// Runs `attempt` until `request_id` lands, giving up when the remote stays unreached past
+    /// the bound or no attempt is left, waiting between two.
+    pub async fn land<Fut>(
+        mut self,
+        request_id: &str,
+        mut attempt: impl FnMut() -> Fut,
+    ) -> Result<CommitOutcome, CommitError>
+    where
+        Fut: Future<Output = Result<Tried, CommitError>>,
+    {
+        loop {
+            match attempt().await? {
+                Tried::Done(outcome) => return Ok(outcome),
+                Tried::LostRace(reason) => {
+                    tracing::info!(request_id, attempts = self.made, %reason, "the branch moved; planning again on the new tip");
+                    self.lost_race();
+                }
+                Tried::Unreached(error) => {
+                    tracing::warn!(request_id, attempts = self.made, %error, "the remote could not be reached");
+                    self.unreached(error)?;
+                }
+            }
+            self.wait().await?;
+        }
+    }
+
     /// At most `max_attempts`, waiting from `min` up to `max` between two.
     pub fn new(max_attempts: u32, min: Duration, max: Duration) -> Self {
         let delays = ExponentialBuilder::default()

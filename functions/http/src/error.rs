@@ -100,7 +100,7 @@ impl From<UseCaseError> for ApiError {
         };
         Self {
             status,
-            code: e.code,
+            code: e.code.as_str(),
             message: e.message,
             field: e.field,
             retry_after: e.retry_after.map(|d| d.as_secs().max(1)),

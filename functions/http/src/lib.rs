@@ -6,7 +6,6 @@
 pub mod answers;
 pub mod auth;
 pub mod body;
-pub mod changes;
 pub mod config;
 pub mod deadline;
 pub mod error;

@@ -1,5 +1,5 @@
 //! The reads of `/v1`: the service and the cluster's health, the catalog, the tenants, a
-//! tenant and its status, a request. What each reads is `berth_usecases::read`'s; this maps it
+//! tenant, its status and its history, a request. What each reads is `berth_usecases::read`'s; this maps it
 //! onto the contract.
 
 use axum::Json;
@@ -7,9 +7,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_contract::{
-    CatalogResponse, ClusterHealthResponse, EnvDetail, ErrorDetail, ErrorResponse, ModuleDetail,
-    RequestView, ServiceHealth, TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
+    CatalogResponse, ClusterHealthResponse, EnvDetail, ErrorDetail, ErrorResponse, HistoryPage,
+    ModuleDetail, RequestView, ServiceHealth, TenantDetail, TenantList, TenantStatusResponse,
+    TenantSummary,
 };
+use berth_usecases::history::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 use berth_usecases::lookup::{RequestLookup, look_up_request};
 use berth_usecases::read;
 use berth_usecases::records::ClusterHealth;
@@ -17,7 +19,7 @@ use berth_usecases::records::ClusterHealth;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::extract::{RequestIdPath, TenantPath};
+use crate::extract::{QueryParams, RequestIdPath, TenantPath, query_params};
 use crate::views;
 
 #[utoipa::path(get, path = "/healthz", tag = "service",
@@ -335,4 +337,61 @@ async fn diff_summary(
     let commit = view.commit.clone().filter(|_| on_branch)?;
     let diffs = read::commit_diff(&state.app, &view.tenant, commit).await?;
     Some(diffs.iter().map(views::file_summary).collect())
+}
+
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/history", tag = "tenants",
+    description = "The commits that changed the tenant's folder, newest first: the requests each carried (who asked, its state while its record exists) and the files it changed. Commits people made without Berth are listed with `by_berth: false`.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("limit" = Option<u32>, Query, description = "Entries per page, 1 to 100; default 20", minimum = 1, maximum = 100),
+        ("before" = Option<String>, Query, description = "The `next_before` of the previous page: entries older than that commit", pattern = "^[0-9a-f]{40}$"),
+    ),
+    responses(
+        (status = 200, description = "A page of the tenant's history", body = HistoryPage),
+        (status = 400, description = "The path or query is malformed", body = ErrorResponse),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not see this tenant", body = ErrorResponse),
+        (status = 422, description = "A query parameter is invalid: `field` names it", body = ErrorResponse),
+        (status = 503, description = "Git or the store could not be read", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn tenant_history(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: TenantPath,
+    query: QueryParams,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let tenant = path.0;
+    principal.require_tenant(tenant.as_str())?;
+    let params = query_params(query, &["limit", "before"])?;
+    let limit = match params.get("limit") {
+        None => DEFAULT_HISTORY_LIMIT,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_HISTORY_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    format!("must be a number from 1 to {MAX_HISTORY_LIMIT}"),
+                )
+            })?,
+    };
+    let before = match params.get("before") {
+        None => None,
+        Some(sha) if is_commit_id(sha) => Some(sha.clone()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "before",
+                "must be a commit id (40 lowercase hex digits), as `next_before` gives it",
+            ));
+        }
+    };
+    let history =
+        berth_usecases::history::tenant_history(&state.app, &tenant, limit, before).await?;
+    Ok(Json(views::history_page(tenant.as_str(), &history)))
+}
+
+fn is_commit_id(text: &str) -> bool {
+    text.len() == 40 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

@@ -6,13 +6,16 @@ use axum::routing::{get, post, put};
 use tower_http::cors::CorsLayer;
 
 use crate::AppState;
-use crate::changes::{promote, revert_request, tenant_history};
 use crate::error::ApiError;
 use crate::extract::IDEMPOTENCY_KEY;
 use crate::reads::{
     cluster_health, get_catalog, get_request, get_tenant, get_tenant_status, healthz, list_tenants,
+    tenant_history,
 };
-use crate::writes::{create_tenant, delete_tenant, disable_module, enable_module, patch_tenant};
+use crate::writes::{
+    create_tenant, delete_tenant, disable_module, enable_module, patch_tenant, promote,
+    revert_request,
+};
 
 /// The API router with its state; serve it with axum locally or under `lambda_http::run`.
 pub fn api_router(state: AppState) -> Router {

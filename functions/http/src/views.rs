@@ -1,10 +1,13 @@
 //! The records the server holds, as the API contract (`berth-contract`) shows them. Field by
 //! field, so a change on either side is a compile error here, not a silent change of shape.
 
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use berth_contract as contract;
 use berth_usecases::records::{
     ErrorBody, IndexProblem, LastChange, RequestRecord, RequestState, StatusRecord,
 };
+use berth_usecases::write::run::Answer;
 
 use berth_usecases::history::{HistoryEntry, TenantHistory};
 use berth_usecases::intake::Settlement;
@@ -22,6 +25,23 @@ pub fn to_json(answer: &impl serde::Serialize) -> String {
         tracing::error!(error = %e, "an answer could not be written as JSON");
         r#"{"error":{"code":"internal","message":"the answer could not be written"}}"#.to_owned()
     })
+}
+
+/// A JSON answer with `status`.
+pub fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A write's answer on the wire: its status and JSON body, and `Retry-After` when a retry
+/// should come.
+pub fn answer_response(answer: Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, answer.body);
+    if let Some(wait) = answer.retry_after {
+        let seconds = HeaderValue::from(wait.as_secs());
+        response.headers_mut().insert(header::RETRY_AFTER, seconds);
+    }
+    response
 }
 
 pub fn error_detail(body: &ErrorBody) -> contract::ErrorDetail {
@@ -212,7 +232,7 @@ pub fn webhook_answer(event_id: &str, settled: Settlement) -> contract::WebhookA
     let mut answer = contract::WebhookAnswer::new(event_id, outcome);
     answer.request = settled.request.as_ref().map(request_view);
     answer.error = settled.error.map(|e| contract::ErrorDetail {
-        code: e.code.to_owned(),
+        code: e.code.as_str().to_owned(),
         message: e.message,
         field: e.field,
     });

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CONTENT_LENGTH, RETRY_AFTER};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -342,17 +342,7 @@ async fn deliver<F: Future<Output = Result<Effect, UseCaseError>>>(
                     .into_response()
             }
             WriteAnswer::ClaimRefused(error) => ApiError::from(error).into_response(),
-            WriteAnswer::Ran { answer, .. } => {
-                let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-                let mut response =
-                    (status, [("content-type", "application/json")], answer.body).into_response();
-                if let Some(wait) = answer.retry_after {
-                    response
-                        .headers_mut()
-                        .insert(RETRY_AFTER, axum::http::HeaderValue::from(wait.as_secs()));
-                }
-                response
-            }
+            WriteAnswer::Ran { answer, .. } => views::answer_response(answer),
         }
     }
     .instrument(span)

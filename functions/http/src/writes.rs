@@ -1,16 +1,23 @@
-//! The writes of `/v1/tenants`: create, change and delete a tenant, enable and disable its
-//! modules. Each handler checks its path, query and body into a [`WriteIntent`]; [`run_write`]
+//! The writes of `/v1`: create, change and delete a tenant, enable and disable its modules,
+//! revert a request, promote an environment's modules (reverts and promotions are writes like
+//! any other: idempotency, modes, group commit). Each handler checks its path, query and body into a [`WriteIntent`]; [`run_write`]
 //! hands it to the use-cases' one write path and maps the answer onto HTTP.
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_contract::{CreateTenantBody, ModuleChangeBody, PatchTenantBody};
+use berth_contract::{
+    CreateTenantBody, ModuleChangeBody, PatchTenantBody, PlannedChangeView, PromoteBody,
+};
+use berth_core::body::parse_promotion;
 use berth_core::body::{parse_create_tenant, parse_module_change, parse_tenant_patch};
 use berth_core::{Action, EnvName, ModuleName, Request, TenantName};
+use berth_usecases::preview::preview;
 use berth_usecases::records::StoredResponse;
+use berth_usecases::revert::{RevertAsk, prepare_revert};
 use berth_usecases::write::claim::ClaimAsk;
 use berth_usecases::write::group_commit::WhenUndecided;
 use berth_usecases::write::run::{Answer, Started, WriteAnswer, run};
@@ -18,13 +25,14 @@ use berth_usecases::write::{Submission, Submitted, Unsettled, submit_until};
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::answers::WriteAnswers;
-use crate::auth::Writer;
+use crate::answers::{PromoteAnswers, WriteAnswers};
+use crate::auth::{Principal, Writer};
 use crate::body::JsonBody;
 use crate::config::Mode;
 use crate::error::{ApiError, RETRY_AFTER_SECONDS};
 use crate::extract::{
-    ModulePath, QueryParams, TenantPath, WriteContext, idempotency_key, write_query,
+    EnvPath, ModulePath, QueryParams, RequestIdPath, TenantPath, WriteContext, flag,
+    idempotency_key, write_query,
 };
 use crate::views;
 
@@ -152,16 +160,12 @@ fn write_answer(outcome: &Result<Submitted, Unsettled>) -> Answer {
 /// The HTTP answer of a write that ran: its status and body, `Location` when it went through,
 /// `Retry-After` when a retry should come, and the request's id.
 fn respond(request_id: &str, done: Option<&Submitted>, answer: Answer) -> Response {
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = json_response(status, answer.body);
+    let mut response = views::answer_response(answer);
     let headers = response.headers_mut();
     if let Some(location) =
         done.and_then(|d| HeaderValue::from_str(&format!("/v1/requests/{}", d.record.id)).ok())
     {
         headers.insert(header::LOCATION, location);
-    }
-    if let Some(wait) = answer.retry_after {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
     }
     if let Ok(id) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID_HEADER, id);
@@ -169,13 +173,9 @@ fn respond(request_id: &str, done: Option<&Submitted>, answer: Answer) -> Respon
     response
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
 fn replay(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = json_response(status, stored.body);
+    let mut response = views::json_response(status, stored.body);
     response
         .headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -348,4 +348,99 @@ impl WriteIntent {
             raw_body: Vec::new(),
         }
     }
+}
+
+#[utoipa::path(post, path = "/v1/requests/{id}/revert", tag = "requests",
+    description = "Restores the files the request changed in its tenant's folder to what they were before it, as a new request (`reverts` names the original; the original shows `reverted_by`). A later change to those files is a 409 naming it and the file, unless `force=true`.",
+    params(
+        ("id" = String, Path, description = "The request to revert (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$"),
+        ("force" = Option<bool>, Query, description = "Restore over later changes to the same files (the commit message says so)"),
+        ("confirm" = Option<String>, Query, description = "The tenant's name: required to revert its creation, which deletes it", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
+    ),
+    responses(WriteAnswers),
+    security(("bearer" = [])))]
+pub(crate) async fn revert_request(
+    State(state): State<AppState>,
+    context: WriteContext,
+    RequestIdPath(id): RequestIdPath,
+    query: QueryParams,
+) -> Response {
+    let intent = revert_intent(&state, &context.writer.0, id, query).await;
+    run_write(state, context, intent).await
+}
+
+async fn revert_intent(
+    state: &AppState,
+    principal: &Principal,
+    id: ulid::Ulid,
+    query: QueryParams,
+) -> Result<WriteIntent, ApiError> {
+    let q = write_query(state, query, &["force", "confirm"])?;
+    let ask = RevertAsk {
+        id,
+        force: flag(&q.params, "force")?,
+        confirm: q.params.get("confirm").cloned(),
+    };
+    let visibility = principal.visibility();
+    let (tenant, action) = prepare_revert(&state.app, &ask, |t| visibility.sees(t)).await?;
+    Ok(WriteIntent::without_body(tenant, action, q.mode))
+}
+
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/envs/{env}/promote", tag = "modules",
+    description = "Copies the module versions and value overrides of environment `from` onto `env`, as one commit checked like any enable (the tier's rules, the charts' schemas). `dry_run=true` answers the planned diff and commits nothing.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("env" = String, Path, description = "The environment promoted to", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("dry_run" = Option<bool>, Query, description = "Answer the planned diff; commit nothing"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
+    ),
+    request_body = PromoteBody,
+    responses(PromoteAnswers),
+    security(("bearer" = [])))]
+pub(crate) async fn promote(
+    State(state): State<AppState>,
+    context: WriteContext,
+    path: EnvPath,
+    query: QueryParams,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
+    let mut dry_run = false;
+    let intent = async {
+        let q = write_query(&state, query, &["dry_run"])?;
+        dry_run = flag(&q.params, "dry_run")?;
+        let body = body?;
+        let promotion = parse_promotion(&path.env, &body.value)?;
+        Ok(WriteIntent::new(
+            path.tenant,
+            Action::Promote(promotion),
+            q.mode,
+            body,
+        ))
+    };
+    match intent.await {
+        Ok(intent) if dry_run => dry_run_answer(&state, &context.writer.0, intent)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+        intent => run_write(state, context, intent).await,
+    }
+}
+
+/// The planned change of `intent`, committed nowhere and recorded nowhere.
+async fn dry_run_answer(
+    state: &AppState,
+    principal: &Principal,
+    intent: WriteIntent,
+) -> Result<Response, ApiError> {
+    principal.require_tenant(intent.tenant.as_str())?;
+    let request = Request {
+        id: ulid::Ulid::new().to_string(),
+        tenant: intent.tenant,
+        action: intent.action,
+    };
+    let planned = preview(&state.app, &request).await?;
+    let view: PlannedChangeView = views::planned_change(request.tenant.as_str(), &planned);
+    Ok((StatusCode::OK, Json(view)).into_response())
 }

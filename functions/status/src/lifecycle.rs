@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use berth_cluster::{Health, SlotStatus};
 use berth_store::{ErrorBody, RequestRecord, RequestState};
+use berth_usecases::error::ErrorCode;
 
 /// What one sweep knows about a request's tenant.
 pub struct Evidence<'a> {
@@ -85,7 +86,10 @@ fn sync_step(
                 slot_name(slot),
                 app.operation_message.as_deref().unwrap_or("no message")
             );
-            return Some((RequestState::Failed, Some(error("sync_failed", message))));
+            return Some((
+                RequestState::Failed,
+                Some(error(ErrorCode::SyncFailed, message)),
+            ));
         }
     }
     let synced = evidence.slots.iter().all(|slot| {
@@ -103,7 +107,10 @@ fn sync_step(
             record.commit.as_deref().unwrap_or("the commit"),
             humantime::format_duration(evidence.sync_timeout)
         );
-        (RequestState::Failed, Some(error("sync_timeout", message)))
+        (
+            RequestState::Failed,
+            Some(error(ErrorCode::SyncTimeout, message)),
+        )
     })
 }
 
@@ -130,7 +137,10 @@ fn health_step(evidence: &Evidence<'_>) -> Option<(RequestState, Option<ErrorBod
                 slot.health.as_str(),
                 slot.reason
             );
-            Some((RequestState::Degraded, Some(error("degraded", message))))
+            Some((
+                RequestState::Degraded,
+                Some(error(ErrorCode::Degraded, message)),
+            ))
         }
     }
 }
@@ -143,9 +153,9 @@ fn slot_name(slot: &SlotStatus) -> String {
     }
 }
 
-fn error(code: &str, message: String) -> ErrorBody {
+fn error(code: ErrorCode, message: String) -> ErrorBody {
     ErrorBody {
-        code: code.into(),
+        code: code.as_str().into(),
         message,
         field: None,
     }

@@ -24,11 +24,127 @@ pub enum ErrorKind {
     Unavailable,
 }
 
+/// Every code a use-case's refusal or failure carries, spelled on the wire and in request
+/// records as [`ErrorCode::as_str`] says. A code read back from a record is parsed into one of
+/// these, so a new code is a new variant, never a string to keep in step by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Invalid,
+    NotFound,
+    Conflict,
+    Forbidden,
+    RepositoryInvalid,
+    PushRejected,
+    IdempotencyKeyReused,
+    RequestInProgress,
+    GitUnavailable,
+    StoreUnavailable,
+    GithubUnavailable,
+    GithubRateLimited,
+    CatalogInvalid,
+    Timeout,
+    Pending,
+    Interrupted,
+    PrClosed,
+    SyncFailed,
+    SyncTimeout,
+    Degraded,
+}
+
+impl ErrorCode {
+    const ALL: [ErrorCode; 20] = [
+        ErrorCode::Invalid,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::Forbidden,
+        ErrorCode::RepositoryInvalid,
+        ErrorCode::PushRejected,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::RequestInProgress,
+        ErrorCode::GitUnavailable,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::GithubUnavailable,
+        ErrorCode::GithubRateLimited,
+        ErrorCode::CatalogInvalid,
+        ErrorCode::Timeout,
+        ErrorCode::Pending,
+        ErrorCode::Interrupted,
+        ErrorCode::PrClosed,
+        ErrorCode::SyncFailed,
+        ErrorCode::SyncTimeout,
+        ErrorCode::Degraded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RepositoryInvalid => "repository_invalid",
+            ErrorCode::PushRejected => "push_rejected",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::RequestInProgress => "request_in_progress",
+            ErrorCode::GitUnavailable => "git_unavailable",
+            ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::GithubUnavailable => "github_unavailable",
+            ErrorCode::GithubRateLimited => "github_rate_limited",
+            ErrorCode::CatalogInvalid => "catalog_invalid",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Pending => "pending",
+            ErrorCode::Interrupted => "interrupted",
+            ErrorCode::PrClosed => "pr_closed",
+            ErrorCode::SyncFailed => "sync_failed",
+            ErrorCode::SyncTimeout => "sync_timeout",
+            ErrorCode::Degraded => "degraded",
+        }
+    }
+
+    /// The code spelled `text`; `None` for one Berth never wrote.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.as_str() == text)
+    }
+
+    /// The kind a refusal with this code, read back from a record, is answered as again. The
+    /// codes the sweep writes (`pr_closed`, `sync_failed`, ...) are outcomes, not answers:
+    /// they read back as refusals.
+    fn kind(self) -> ErrorKind {
+        match self {
+            ErrorCode::Invalid => ErrorKind::Invalid,
+            ErrorCode::NotFound => ErrorKind::NotFound,
+            ErrorCode::Conflict => ErrorKind::Conflict,
+            ErrorCode::Forbidden => ErrorKind::Forbidden,
+            ErrorCode::RepositoryInvalid => ErrorKind::Invalid,
+            ErrorCode::PushRejected => ErrorKind::Conflict,
+            ErrorCode::IdempotencyKeyReused => ErrorKind::Invalid,
+            ErrorCode::RequestInProgress => ErrorKind::Conflict,
+            ErrorCode::GitUnavailable => ErrorKind::Unavailable,
+            ErrorCode::StoreUnavailable => ErrorKind::Unavailable,
+            ErrorCode::GithubUnavailable => ErrorKind::Unavailable,
+            ErrorCode::GithubRateLimited => ErrorKind::Unavailable,
+            ErrorCode::CatalogInvalid => ErrorKind::Unavailable,
+            ErrorCode::Timeout => ErrorKind::Unavailable,
+            ErrorCode::Pending => ErrorKind::Unavailable,
+            ErrorCode::Interrupted => ErrorKind::Unavailable,
+            ErrorCode::PrClosed => ErrorKind::Invalid,
+            ErrorCode::SyncFailed => ErrorKind::Invalid,
+            ErrorCode::SyncTimeout => ErrorKind::Invalid,
+            ErrorCode::Degraded => ErrorKind::Invalid,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct UseCaseError {
     pub kind: ErrorKind,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
     /// When a retry can succeed, if known (GitHub's rate limit says).
@@ -36,7 +152,7 @@ pub struct UseCaseError {
 }
 
 impl UseCaseError {
-    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             kind,
             code,
@@ -47,12 +163,12 @@ impl UseCaseError {
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let mut error = Self::new(ErrorKind::Invalid, "invalid", message);
+        let mut error = Self::new(ErrorKind::Invalid, ErrorCode::Invalid, message);
         error.field = Some(field.into());
         error
     }
 
-    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unavailable(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unavailable, code, message)
     }
 
@@ -60,7 +176,7 @@ impl UseCaseError {
     /// retry, which settles it under the same request id.
     pub fn deadline_exceeded() -> Self {
         Self::unavailable(
-            "timeout",
+            ErrorCode::Timeout,
             "the request ran out of time before its commit landed; retry with the same Idempotency-Key to settle it",
         )
     }
@@ -69,7 +185,7 @@ impl UseCaseError {
     /// stays recorded and will be committed once; a retry with the same key learns its outcome.
     pub fn still_pending() -> Self {
         Self::unavailable(
-            "pending",
+            ErrorCode::Pending,
             "the request is recorded and waits for its group commit; retry with the same Idempotency-Key for its outcome",
         )
     }
@@ -77,7 +193,7 @@ impl UseCaseError {
     /// The refusal a record keeps: the kind follows from the code (see [`Self::from_body`]).
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             message: self.message.clone(),
             field: self.field.clone(),
         }
@@ -85,20 +201,9 @@ impl UseCaseError {
 
     /// A refusal read back from a rejected request's record, answered again as it was first.
     pub fn from_body(body: ErrorBody) -> Self {
-        let (kind, code) = match body.code.as_str() {
-            "not_found" => (ErrorKind::NotFound, "not_found"),
-            "conflict" => (ErrorKind::Conflict, "conflict"),
-            "repository_invalid" => (ErrorKind::Invalid, "repository_invalid"),
-            "push_rejected" => (ErrorKind::Conflict, "push_rejected"),
-            // What a failed request keeps: a retry may succeed.
-            "git_unavailable" => (ErrorKind::Unavailable, "git_unavailable"),
-            "store_unavailable" => (ErrorKind::Unavailable, "store_unavailable"),
-            "github_rate_limited" => (ErrorKind::Unavailable, "github_rate_limited"),
-            "catalog_invalid" => (ErrorKind::Unavailable, "catalog_invalid"),
-            "timeout" => (ErrorKind::Unavailable, "timeout"),
-            "interrupted" => (ErrorKind::Unavailable, "interrupted"),
-            _ => (ErrorKind::Invalid, "invalid"),
-        };
+        // A code Berth never wrote reads back as a plain refusal.
+        let code = ErrorCode::parse(&body.code).unwrap_or(ErrorCode::Invalid);
+        let kind = code.kind();
         let mut error = Self::new(kind, code, body.message);
         error.field = body.field;
         error
@@ -119,9 +224,9 @@ impl UseCaseError {
 impl From<FieldError> for UseCaseError {
     fn from(e: FieldError) -> Self {
         let (kind, code) = match e.kind {
-            berth_core::ErrorKind::Invalid => (ErrorKind::Invalid, "invalid"),
-            berth_core::ErrorKind::NotFound => (ErrorKind::NotFound, "not_found"),
-            berth_core::ErrorKind::Conflict => (ErrorKind::Conflict, "conflict"),
+            berth_core::ErrorKind::Invalid => (ErrorKind::Invalid, ErrorCode::Invalid),
+            berth_core::ErrorKind::NotFound => (ErrorKind::NotFound, ErrorCode::NotFound),
+            berth_core::ErrorKind::Conflict => (ErrorKind::Conflict, ErrorCode::Conflict),
         };
         let mut error = Self::new(kind, code, format!("{}: {}", e.field, e.reason));
         error.field = Some(e.field);
@@ -134,14 +239,14 @@ impl From<PlanError> for UseCaseError {
         match e {
             PlanError::Field(f) => f.into(),
             PlanError::Catalog(c) => Self::unavailable(
-                "catalog_invalid",
+                ErrorCode::CatalogInvalid,
                 format!("the repository's tenants/catalog.yaml is not usable: {c}"),
             ),
             // 422 naming the file: the same request is refused until a person fixes it.
             PlanError::Repository { path, reason } => {
                 let mut error = Self::new(
                     ErrorKind::Invalid,
-                    "repository_invalid",
+                    ErrorCode::RepositoryInvalid,
                     format!(
                         "{path} in the repository is not valid ({reason}); fix it with a pull request"
                     ),
@@ -158,19 +263,19 @@ impl From<GitError> for UseCaseError {
         match e {
             GitError::PushRejected { reason } => Self::new(
                 ErrorKind::Conflict,
-                "push_rejected",
+                ErrorCode::PushRejected,
                 format!("the Git remote rejected the commit: {reason}"),
             ),
             GitError::RateLimited { retry_after } => {
                 let retry_after = retry_after.max(Duration::from_secs(1));
                 let mut error = Self::unavailable(
-                    "github_rate_limited",
+                    ErrorCode::GithubRateLimited,
                     format!("GitHub's rate limit: retry in {} s", retry_after.as_secs()),
                 );
                 error.retry_after = Some(retry_after);
                 error
             }
-            other => Self::unavailable("git_unavailable", other.to_string()),
+            other => Self::unavailable(ErrorCode::GitUnavailable, other.to_string()),
         }
     }
 }
@@ -186,6 +291,6 @@ impl From<CommitError> for UseCaseError {
 
 impl From<StoreError> for UseCaseError {
     fn from(e: StoreError) -> Self {
-        Self::unavailable("store_unavailable", e.to_string())
+        Self::unavailable(ErrorCode::StoreUnavailable, e.to_string())
     }
 }

@@ -7,7 +7,7 @@ use berth_gitops::{PullRequestDraft, PullRequestState};
 use berth_store::{ErrorBody, RequestRecord, RequestState};
 
 use crate::app::App;
-use crate::error::UseCaseError;
+use crate::error::{ErrorCode, UseCaseError};
 use crate::time::now_rfc3339;
 use crate::write::outcome::Unsettled;
 
@@ -120,7 +120,7 @@ pub fn follow(record: &mut RequestRecord, pull: &PullRequestState) -> bool {
         PullRequestState::Closed => {
             record.state = RequestState::Failed;
             record.error = Some(ErrorBody {
-                code: "pr_closed".into(),
+                code: ErrorCode::PrClosed.as_str().into(),
                 message: "the pull request was closed without merging".into(),
                 field: None,
             });

@@ -15,7 +15,7 @@ use berth_core::{TenantName, paths};
 use berth_store::{ClusterHealth, StatusRecord, TenantEntry};
 
 use crate::app::App;
-use crate::error::{ErrorKind, UseCaseError};
+use crate::error::{ErrorCode, ErrorKind, UseCaseError};
 use crate::visibility::Visibility;
 
 /// What the status function recorded of the cluster on its last sweep; `None` before its first.
@@ -217,7 +217,7 @@ fn overall_health(statuses: &[StatusRecord]) -> Health {
 fn no_such_tenant(tenant: &TenantName) -> UseCaseError {
     let mut error = UseCaseError::new(
         ErrorKind::NotFound,
-        "not_found",
+        ErrorCode::NotFound,
         format!("tenant {tenant} does not exist"),
     );
     error.field = Some("tenant".into());

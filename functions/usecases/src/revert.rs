@@ -12,6 +12,7 @@ use berth_core::{Action, RepoFiles, Restore, TenantName};
 use berth_gitops::CommitFiles;
 use berth_store::{RequestRecord, RequestState};
 
+use crate::error::ErrorCode;
 use crate::lookup::{RequestLookup, look_up_request};
 use crate::{App, ErrorKind, UseCaseError};
 
@@ -273,19 +274,23 @@ pub async fn mark_reverted(app: &App, revert: &RequestRecord) {
 }
 
 fn not_found(id: &str) -> UseCaseError {
-    let mut error = UseCaseError::new(ErrorKind::NotFound, "not_found", format!("no request {id}"));
+    let mut error = UseCaseError::new(
+        ErrorKind::NotFound,
+        ErrorCode::NotFound,
+        format!("no request {id}"),
+    );
     error.field = Some("id".into());
     error
 }
 
 fn conflict(message: String) -> UseCaseError {
-    let mut error = UseCaseError::new(ErrorKind::Conflict, "conflict", message);
+    let mut error = UseCaseError::new(ErrorKind::Conflict, ErrorCode::Conflict, message);
     error.field = Some("id".into());
     error
 }
 
 fn forced_only(message: String) -> UseCaseError {
-    let mut error = UseCaseError::new(ErrorKind::Conflict, "conflict", message);
+    let mut error = UseCaseError::new(ErrorKind::Conflict, ErrorCode::Conflict, message);
     error.field = Some("force".into());
     error
 }

@@ -1,7 +1,7 @@
 //! Which tenants a caller may see, as plain data: the edge derives it from the caller's
 //! credential (a token or a JWT scoped to one tenant, or to none), the use-cases apply it.
 
-use crate::error::{ErrorKind, UseCaseError};
+use crate::error::{ErrorCode, ErrorKind, UseCaseError};
 
 /// Every tenant, or the one a scoped credential names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl Visibility {
         match &self.tenant {
             Some(scope) if scope != tenant => Err(UseCaseError::new(
                 ErrorKind::Forbidden,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("this token is limited to tenant {scope}"),
             )),
             _ => Ok(()),

@@ -85,6 +85,12 @@ impl Drop for Dev {
     }
 }
 
+/// The JSON answer of `GET url` with `token`; `null` when the answer is not JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    let response = client.get(url).bearer_auth(token).send().await.unwrap();
+    response.json().await.unwrap_or_default()
+}
+
 /// GETs `url` every 200 ms until `done` holds for the body (at most 30 s); returns that body.
 pub async fn poll_json(
     client: &reqwest::Client,
@@ -94,15 +100,7 @@ pub async fn poll_json(
 ) -> serde_json::Value {
     let mut last = serde_json::Value::Null;
     for _ in 0..150 {
-        last = client
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or_default();
+        last = get_json(client, url, token).await;
         if done(&last) {
             return last;
         }

@@ -30,7 +30,7 @@ use self::history::{changed_paths, contains, folder_history, walk_commits};
 use self::mainline::{holds_with_parent, recorded_first_parent};
 use self::transport::set_network_timeouts;
 use self::tree::read_files;
-use crate::attempts::Attempts;
+use crate::attempts::{Attempts, Tried};
 use crate::remote::RemoteUrl;
 use crate::trailer_search::{LandedSearch, RequestsSearch};
 use crate::{
@@ -168,32 +168,35 @@ impl Committer for Git2Committer {
         request: CommitRequest,
         plan: Arc<PlanFn>,
     ) -> Result<CommitOutcome, CommitError> {
-        let mut attempts = Attempts::new(
+        let attempts = Attempts::new(
             self.inner.config.max_attempts,
             Duration::from_millis(20),
             Duration::from_millis(1500),
         );
-        let mut pending = None;
-        loop {
-            let (req, plan) = (request.clone(), Arc::clone(&plan));
-            match self
-                .with_cache(move |inner, repo| inner.attempt(repo, &req, &*plan, pending))
-                .await?
-            {
-                Attempt::Done(outcome) => return Ok(outcome),
-                Attempt::LostRace(reason) => {
-                    tracing::info!(request_id = %request.request_id, attempts = attempts.made, %reason, "push lost a race; planning again on the new tip");
-                    attempts.lost_race();
-                    pending = None;
+        // The commit of an attempt whose push failed mid-way: the next attempt looks for it.
+        let pending = std::sync::Mutex::new(None);
+        let pending = &pending;
+        attempts
+            .land(&request.request_id, || {
+                let (req, plan) = (request.clone(), Arc::clone(&plan));
+                async move {
+                    let before = pending.lock().map_or(None, |p| *p);
+                    let attempt =
+                        move |inner: &Inner, repo: &_| inner.attempt(repo, &req, &*plan, before);
+                    let (tried, after) = match self.with_cache(attempt).await? {
+                        Attempt::Done(outcome) => (Tried::Done(outcome), before),
+                        Attempt::LostRace(reason) => (Tried::LostRace(reason), None),
+                        Attempt::Transport { error, pushed } => {
+                            (Tried::Unreached(error), pushed.or(before))
+                        }
+                    };
+                    if let Ok(mut p) = pending.lock() {
+                        *p = after;
+                    }
+                    Ok(tried)
                 }
-                Attempt::Transport { error, pushed } => {
-                    tracing::warn!(request_id = %request.request_id, attempts = attempts.made, %error, "Git transport failed");
-                    attempts.unreached(error)?;
-                    pending = pushed.or(pending);
-                }
-            }
-            attempts.wait().await?;
-        }
+            })
+            .await
     }
 
     async fn read_ref(

@@ -11,18 +11,10 @@ use serde_json::json;
 use super::answer::{ErrorMeaning, commit_answer, error_meaning};
 use super::client::{CallError, refusal};
 use super::wire::{COMMIT_MUTATION, Pin, commit_input};
+use crate::attempts::Tried;
 use crate::{CommitError, CommitOutcome, CommitRequest, Committer, GitError, PlanFn, Target};
 
 use super::{GithubCommitter, answer_error, git_error};
-
-/// How one attempt at a commit ended.
-pub(super) enum Attempt {
-    Done(CommitOutcome),
-    /// The branch moved since it was read: read and plan again.
-    LostRace,
-    /// GitHub could not be reached, and nothing of this request is on the branch.
-    Unreached(GitError),
-}
 
 impl GithubCommitter {
     /// One read, plan and mutation of `request` onto `branch`.
@@ -30,7 +22,7 @@ impl GithubCommitter {
         &self,
         request: &CommitRequest,
         plan: &PlanFn,
-    ) -> Result<Attempt, CommitError> {
+    ) -> Result<Tried, CommitError> {
         let snapshot = match self
             .read_at(Pin::Branch(&self.config.branch), &request.reads)
             .await
@@ -42,7 +34,7 @@ impl GithubCommitter {
                 }
                 .into());
             }
-            Err(error @ GitError::Transport(_)) => return Ok(Attempt::Unreached(error)),
+            Err(error @ GitError::Transport(_)) => return Ok(Tried::Unreached(error)),
             Err(e) => return Err(e.into()),
         };
         let change: Change = plan(&snapshot.files)?;
@@ -57,12 +49,12 @@ impl GithubCommitter {
             &change,
             &snapshot.files,
         ) else {
-            return Ok(Attempt::Done(CommitOutcome::NoChange { tip: snapshot.tip }));
+            return Ok(Tried::Done(CommitOutcome::NoChange { tip: snapshot.tip }));
         };
         if let Target::NewBranch(name) = &request.target
             && let Some(sha) = self.start_branch(request, name, &snapshot.tip).await?
         {
-            return Ok(Attempt::Done(CommitOutcome::Committed {
+            return Ok(Tried::Done(CommitOutcome::Committed {
                 sha,
                 branch: name.clone(),
             }));
@@ -76,13 +68,15 @@ impl GithubCommitter {
             Ok(answer) if answer.errors.is_empty() => {
                 let data = answer.data.unwrap_or_default();
                 let sha = commit_answer(&data).map_err(answer_error)?;
-                Ok(Attempt::Done(CommitOutcome::Committed {
+                Ok(Tried::Done(CommitOutcome::Committed {
                     sha,
                     branch: target,
                 }))
             }
             Ok(answer) => match error_meaning(&answer.errors) {
-                ErrorMeaning::StaleHead => Ok(Attempt::LostRace),
+                ErrorMeaning::StaleHead => {
+                    Ok(Tried::LostRace("the branch moved since it was read".into()))
+                }
                 ErrorMeaning::RateLimited => Err(GitError::RateLimited {
                     retry_after: Duration::from_secs(60),
                 }
@@ -97,12 +91,12 @@ impl GithubCommitter {
                     .next()
                     .map_or_else(|| request.request_id.clone(), str::to_owned);
                 match self.find_request(marker, Some(target.clone())).await {
-                    Ok(Some(sha)) => Ok(Attempt::Done(CommitOutcome::Committed {
+                    Ok(Some(sha)) => Ok(Tried::Done(CommitOutcome::Committed {
                         sha,
                         branch: target,
                     })),
-                    Ok(None) => Ok(Attempt::Unreached(GitError::Transport(reason))),
-                    Err(e) => Ok(Attempt::Unreached(e)),
+                    Ok(None) => Ok(Tried::Unreached(GitError::Transport(reason))),
+                    Err(e) => Ok(Tried::Unreached(e)),
                 }
             }
             Err(other) => Err(git_error(other).into()),

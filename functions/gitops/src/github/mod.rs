@@ -23,7 +23,6 @@ use self::answer::{ErrorMeaning, Found, error_meaning, read_answer};
 use self::answer_cache::AnswerCache;
 pub use self::client::GithubCredential;
 use self::client::{CallError, GithubClient, refusal};
-use self::commit::Attempt;
 use self::wire::{Pin, RepoName, read_query};
 use crate::attempts::Attempts;
 use crate::trailer_search::{LandedSearch, RequestsSearch};
@@ -280,25 +279,14 @@ impl Committer for GithubCommitter {
         request: CommitRequest,
         plan: Arc<PlanFn>,
     ) -> Result<CommitOutcome, CommitError> {
-        let mut attempts = Attempts::new(
+        let attempts = Attempts::new(
             self.config.max_attempts,
             Duration::from_millis(50),
             Duration::from_millis(1000),
         );
-        loop {
-            match self.attempt(&request, &*plan).await? {
-                Attempt::Done(outcome) => return Ok(outcome),
-                Attempt::LostRace => {
-                    tracing::info!(request_id = %request.request_id, attempts = attempts.made, "the branch moved; planning again on the new head");
-                    attempts.lost_race();
-                }
-                Attempt::Unreached(error) => {
-                    tracing::warn!(request_id = %request.request_id, attempts = attempts.made, %error, "GitHub unreachable");
-                    attempts.unreached(error)?;
-                }
-            }
-            attempts.wait().await?;
-        }
+        attempts
+            .land(&request.request_id, || self.attempt(&request, &*plan))
+            .await
     }
 
     async fn read_ref(

@@ -21,7 +21,7 @@ pub use super::github_api::GithubApi;
 use super::plan_comment::{PullRef, upsert_plan_comment};
 use super::{Effect, event_record};
 use crate::app::App;
-use crate::error::UseCaseError;
+use crate::error::{ErrorCode, UseCaseError};
 use crate::git_index::{ChangeCommit, refresh_pushed};
 use crate::pull_request::follow;
 use berth_core::pr_plan::{COMMENT_LIMIT, plan_tenant, render_comment};
@@ -206,7 +206,7 @@ async fn review_pull_request(
         .await
         .map_err(|e| {
             UseCaseError::unavailable(
-                "github_unavailable",
+                ErrorCode::GithubUnavailable,
                 format!("setting the commit status failed: {e}"),
             )
         })?;

@@ -5,7 +5,7 @@ use berth_core::pr_plan::PLAN_MARKER;
 use serde::{Deserialize, Serialize};
 
 use super::github_api::GithubApi;
-use crate::error::UseCaseError;
+use crate::error::{ErrorCode, UseCaseError};
 
 /// Pages of comments looked through for Berth's own, at 100 a page: a pull request with more
 /// comments than that before Berth's gets a second plan comment rather than an endless read.
@@ -86,5 +86,5 @@ pub async fn upsert_plan_comment(
 }
 
 fn unavailable(what: &str, e: octocrab::Error) -> UseCaseError {
-    UseCaseError::unavailable("github_unavailable", format!("{what} failed: {e}"))
+    UseCaseError::unavailable(ErrorCode::GithubUnavailable, format!("{what} failed: {e}"))
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use berth_store::{Claim, IdempotencyRecord, StoredResponse};
 
 use crate::app::App;
-use crate::error::{ErrorKind, UseCaseError};
+use crate::error::{ErrorCode, ErrorKind, UseCaseError};
 use crate::time::{epoch_seconds_after, epoch_seconds_now};
 use crate::write::timing::RECORD_BUDGET;
 
@@ -80,7 +80,7 @@ pub async fn begin(app: &App, ask: ClaimAsk) -> Result<ClaimStart, UseCaseError>
     if first.fingerprint != ask.fingerprint {
         let mut error = UseCaseError::new(
             ErrorKind::Invalid,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was used for a different request",
         );
         error.field = Some("Idempotency-Key".into());
@@ -117,7 +117,7 @@ pub async fn begin(app: &App, ask: ClaimAsk) -> Result<ClaimStart, UseCaseError>
 fn in_progress(request_id: &str, retry_after: u64) -> UseCaseError {
     let mut error = UseCaseError::new(
         ErrorKind::Conflict,
-        "request_in_progress",
+        ErrorCode::RequestInProgress,
         format!("request {request_id} with this key is still running; retry in {retry_after} s"),
     );
     error.retry_after = Some(Duration::from_secs(retry_after));

@@ -7,7 +7,7 @@ use berth_core::TenantName;
 use berth_store::{ErrorBody, RequestRecord, RequestState};
 
 use crate::app::{App, Mode};
-use crate::error::UseCaseError;
+use crate::error::{ErrorCode, UseCaseError};
 use crate::pull_request::{open_pull_request, pr_branch};
 use crate::time::now_rfc3339;
 use crate::write::outcome::{Landed, Submitted, Unsettled, record_landing};
@@ -95,7 +95,7 @@ async fn find_landing(
 pub fn mark_interrupted(record: &mut RequestRecord) {
     record.state = RequestState::Failed;
     record.error = Some(ErrorBody {
-        code: "interrupted".into(),
+        code: ErrorCode::Interrupted.as_str().into(),
         message: "the request was interrupted (a crash or a timeout) before it committed; \
                   retrying it runs it again"
             .into(),

@@ -270,7 +270,7 @@ mod tests {
         let Unsettled { error, record } =
             past_deadline(&app, &Progress::default()).await.unwrap_err();
         assert_eq!(error.kind, crate::ErrorKind::Unavailable);
-        assert_eq!(error.code, "timeout");
+        assert_eq!(error.code.as_str(), "timeout");
         assert!(error.is_transient(), "its claim is handed to the retry");
         assert!(record.is_none());
     }

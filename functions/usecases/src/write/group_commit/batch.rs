@@ -9,7 +9,7 @@ use berth_gitops::CommitOutcome;
 use berth_store::{RequestRecord, RequestState};
 
 use crate::app::App;
-use crate::error::UseCaseError;
+use crate::error::{ErrorCode, UseCaseError};
 use crate::time::now_rfc3339;
 use crate::write::tenant_index::{IndexUpdate, index_after, index_at_tip, index_entry};
 
@@ -194,7 +194,7 @@ impl Batch {
         }
         if self.failed {
             return Err(UseCaseError::unavailable(
-                "git_unavailable",
+                ErrorCode::GitUnavailable,
                 "the batch's commit failed; its requests are recorded failed",
             ));
         }
@@ -208,7 +208,7 @@ pub(super) fn decode(record: &RequestRecord) -> Result<Request, UseCaseError> {
     serde_json::from_str(payload).map_err(|e| {
         UseCaseError::new(
             crate::ErrorKind::Invalid,
-            "invalid",
+            ErrorCode::Invalid,
             format!("the stored request could not be read back: {e}"),
         )
     })

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::config::{FIRST_POLL, GroupCommit, LEASE_LOOK_EVERY, LONGEST_POLL, WhenUndecided};
 use super::lease::drain;
 use crate::app::App;
-use crate::error::UseCaseError;
+use crate::error::{ErrorCode, UseCaseError};
 use crate::write::outcome::{Submitted, Unsettled, settled};
 use crate::write::timing::WEBHOOK_BATCH_WAIT;
 
@@ -23,7 +23,7 @@ pub async fn join(
     until: Option<Instant>,
 ) -> Result<Submitted, Unsettled> {
     let payload = serde_json::to_string(request).map_err(|e| {
-        let error = UseCaseError::unavailable("store_unavailable", e.to_string());
+        let error = UseCaseError::unavailable(ErrorCode::StoreUnavailable, e.to_string());
         Unsettled::new(error, None)
     })?;
     record.payload = Some(payload);
