@@ -10,9 +10,8 @@
 
 use std::time::Duration;
 
-use berth_store::{Claim, IdempotencyRecord, StoredResponse};
+use berth_store::{Claim, IdempotencyRecord, RequestStore, StoredResponse};
 
-use crate::app::App;
 use crate::error::{ErrorCode, ErrorKind, UseCaseError};
 use crate::time::{epoch_seconds_after, epoch_seconds_now};
 use crate::write::timing::RECORD_BUDGET;
@@ -60,7 +59,7 @@ pub enum Finish<'a> {
 }
 
 /// Claims `ask.key` for `ask.request_id`, or tells how the first request with it went.
-pub async fn begin(app: &App, ask: ClaimAsk) -> Result<ClaimStart, UseCaseError> {
+pub async fn begin(store: &dyn RequestStore, ask: ClaimAsk) -> Result<ClaimStart, UseCaseError> {
     let Some(key) = ask.key else {
         return Ok(ClaimStart::Fresh(None));
     };
@@ -73,7 +72,7 @@ pub async fn begin(app: &App, ask: ClaimAsk) -> Result<ClaimStart, UseCaseError>
         lease_expires_at: epoch_seconds_after(ask.lease),
         expires_at: epoch_seconds_after(RETENTION),
     };
-    let first = match app.store.claim_idempotency(&record).await? {
+    let first = match store.claim_idempotency(&record).await? {
         Claim::Claimed => return Ok(ClaimStart::Fresh(Some(HeldClaim { claim: record }))),
         Claim::Existing(first) => first,
     };
@@ -94,8 +93,7 @@ pub async fn begin(app: &App, ask: ClaimAsk) -> Result<ClaimStart, UseCaseError>
         return Err(in_progress(&first.request_id, left.unsigned_abs()));
     }
     // The lease ran out unanswered: whoever held it is gone. One retry takes it over.
-    if app
-        .store
+    if store
         .take_over_idempotency(&first, record.lease_expires_at)
         .await?
     {
@@ -127,7 +125,7 @@ fn in_progress(request_id: &str, retry_after: u64) -> UseCaseError {
 /// Keeps the answer for replays, or ends the lease of a request that has none. Bounded by
 /// [`RECORD_BUDGET`]: past a request's deadline only the margin is left, and an answer that is
 /// not recorded is settled by the retry anyway.
-pub async fn finish(app: &App, held: Option<HeldClaim>, how: Finish<'_>) {
+pub async fn finish(store: &dyn RequestStore, held: Option<HeldClaim>, how: Finish<'_>) {
     let Some(HeldClaim { claim }) = held else {
         return;
     };
@@ -138,14 +136,13 @@ pub async fn finish(app: &App, held: Option<HeldClaim>, how: Finish<'_>) {
                     status,
                     body: body.to_owned(),
                 };
-                app.store
+                store
                     .complete_idempotency(&claim.source, &claim.key, &response)
                     .await
             }
             // Conditional on the lease still being ours: a claim some retry already took over
             // is left to it.
-            Finish::Unanswered => app
-                .store
+            Finish::Unanswered => store
                 .take_over_idempotency(&claim, epoch_seconds_now())
                 .await
                 .map(|_| ()),

@@ -108,7 +108,7 @@ impl Landed {
     pub async fn record(self, app: &App) -> Result<Submitted, Unsettled> {
         let Landed { submitted, index } = self;
         if let Some(update) = index
-            && let Err(e) = update_index(app, &submitted.record, update).await
+            && let Err(e) = update_index(&*app.store, &submitted.record, update).await
         {
             return Err(Unsettled::new(e, Some(submitted.record)));
         }

@@ -55,7 +55,7 @@ where
     Fut: Future<Output = T>,
 {
     let fresh_id = ask.request_id.clone();
-    let (held, started) = match claim::begin(app, ask).await {
+    let (held, started) = match claim::begin(&*app.store, ask).await {
         Ok(ClaimStart::Fresh(held)) => (
             held,
             Started {
@@ -84,7 +84,7 @@ where
             body: &answer.body,
         }
     };
-    claim::finish(app, held, finish).await;
+    claim::finish(&*app.store, held, finish).await;
     WriteAnswer::Ran {
         request_id,
         outcome,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use berth_core::{Change, RepoFiles, TenantName, TenantSpec};
-use berth_store::{LastChange, RequestRecord, TenantEntry};
+use berth_store::{LastChange, RequestRecord, TenantEntry, TenantIndexStore};
 
 use crate::app::App;
 use crate::error::UseCaseError;
@@ -23,7 +23,7 @@ pub(crate) enum IndexUpdate {
 pub async fn refresh_tenant_index(app: &App, record: &RequestRecord) -> Result<(), UseCaseError> {
     let tenant = TenantName::parse("tenant", &record.tenant)?;
     match tenant_index_at_tip(app, &tenant).await? {
-        Some(update) => update_index(app, record, update).await,
+        Some(update) => update_index(&*app.store, record, update).await,
         None => Ok(()),
     }
 }
@@ -136,16 +136,14 @@ pub(crate) fn index_entry(
 }
 
 pub(crate) async fn update_index(
-    app: &App,
+    index: &dyn TenantIndexStore,
     record: &RequestRecord,
     update: IndexUpdate,
 ) -> Result<(), UseCaseError> {
     match update {
-        IndexUpdate::Remove => app.store.delete_tenant(&record.tenant).await?,
+        IndexUpdate::Remove => index.delete_tenant(&record.tenant).await?,
         IndexUpdate::Put(spec, digest) => {
-            app.store
-                .put_tenant(&index_entry(spec, digest, record))
-                .await?
+            index.put_tenant(&index_entry(spec, digest, record)).await?
         }
     }
     Ok(())
