@@ -30,6 +30,14 @@ pub enum StoreError {
     /// The backend could not be reached or refused the call; a retry may succeed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// DynamoDB could not be reached or refused the call; a retry may succeed. The SDK's error
+    /// is kept as the source (it carries no credential: requests are signed, never echoed).
+    #[error("store unavailable: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// A stored item could not be read back.
     #[error("store item {key} is malformed: {reason}")]
     Malformed { key: String, reason: String },

@@ -176,8 +176,11 @@ pub(crate) fn build_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("building a DynamoDB call: {e}"))
 }
 
-pub(crate) fn unavailable<E: std::error::Error>(e: E) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+pub(crate) fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Backend {
+        message: DisplayErrorContext(&e).to_string(),
+        source: std::sync::Arc::new(e),
+    }
 }
 
 pub(crate) fn attr_s(value: impl Into<String>) -> AttributeValue {
@@ -514,8 +517,8 @@ pub(crate) fn written<T, E, R>(
     result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
 ) -> Result<bool, StoreError>
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(true),
