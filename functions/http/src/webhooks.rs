@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -73,23 +72,47 @@ fn github_api(secrets: &WebhookSecrets) -> Option<GithubApi> {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+/// A delivery as it arrived: its headers, its raw body (read within the body limit before
+/// anything is verified or parsed) and its deadline.
+pub(crate) struct Received {
+    headers: HeaderMap,
+    body: Vec<u8>,
+    deadline: Deadline,
 }
 
-async fn raw_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
-    let declared = header(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok());
-    Ok(read_limited(body, declared).await?.to_vec())
+impl FromRequest<WebhookState> for Received {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &WebhookState) -> Result<Self, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let Ok(deadline) = Deadline::from_request_parts(&mut parts, state).await;
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let body = read_limited(body, declared).await?.to_vec();
+        Ok(Self {
+            headers: parts.headers,
+            body,
+            deadline,
+        })
+    }
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn json(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))
+    }
 }
 
 fn unauthenticated(e: berth_events::SignatureError) -> ApiError {
     // Says which check failed, never what was sent.
     ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
-}
-
-fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))
 }
 
 /// `POST /webhooks/signup`: Standard Webhooks; `tenant.signup` creates a tenant.
@@ -102,44 +125,33 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
     responses(crate::answers::WebhookAnswers),
 )]
-pub(crate) async fn signup(
-    State(state): State<WebhookState>,
-    deadline: Deadline,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let result = async {
-        let body = raw_body(&headers, body).await?;
-        verify_standard_webhooks(
-            header(&headers, "webhook-id"),
-            header(&headers, "webhook-timestamp"),
-            header(&headers, "webhook-signature"),
-            &body,
-            &state.secrets.signup,
-            epoch_seconds_now(),
-            state.secrets.tolerance_seconds,
-        )
-        .map_err(unauthenticated)?;
-        let event_id = header(&headers, "webhook-id")
-            .unwrap_or_default()
-            .to_owned();
-        let event = parse_json(&body)?;
-        Ok::<_, ApiError>((event_id, body, event))
+pub(crate) async fn signup(State(state): State<WebhookState>, received: Received) -> Response {
+    match signup_event(&state.secrets, &received) {
+        Ok((event_id, event)) => {
+            let effect = |id| async move { signup_effect(id, &event) };
+            deliver(&state, "signup", event_id, &received, effect).await
+        }
+        Err(e) => e.into_response(),
     }
-    .await;
-    let (event_id, body, event) = match result {
-        Ok(parts) => parts,
-        Err(e) => return e.into_response(),
-    };
-    deliver(
-        &state,
-        "signup",
-        event_id,
-        &body,
-        deadline,
-        |id| async move { signup_effect(id, &event) },
+}
+
+/// A signup event, verified: its id and its body.
+fn signup_event(
+    secrets: &WebhookSecrets,
+    received: &Received,
+) -> Result<(String, Value), ApiError> {
+    let id = received.header("webhook-id");
+    verify_standard_webhooks(
+        id,
+        received.header("webhook-timestamp"),
+        received.header("webhook-signature"),
+        &received.body,
+        &secrets.signup,
+        epoch_seconds_now(),
+        secrets.tolerance_seconds,
     )
-    .await
+    .map_err(unauthenticated)?;
+    Ok((id.unwrap_or_default().to_owned(), received.json()?))
 }
 
 /// `POST /webhooks/github`: `X-Hub-Signature-256`; the delivery id is the event id.
@@ -152,32 +164,9 @@ pub(crate) async fn signup(
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
     responses(crate::answers::WebhookAnswers),
 )]
-pub(crate) async fn github(
-    State(state): State<WebhookState>,
-    deadline: Deadline,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let result = async {
-        let body = raw_body(&headers, body).await?;
-        verify_github(
-            header(&headers, "x-hub-signature-256"),
-            &body,
-            &state.secrets.github,
-        )
-        .map_err(unauthenticated)?;
-        let delivery = header(&headers, "x-github-delivery")
-            .filter(|d| !d.is_empty())
-            .ok_or_else(|| ApiError::malformed("X-GitHub-Delivery is missing"))?;
-        let event = header(&headers, "x-github-event")
-            .unwrap_or_default()
-            .to_owned();
-        parse_json(&body)?;
-        Ok::<_, ApiError>((delivery.to_owned(), event, body))
-    }
-    .await;
-    let (delivery, event, body) = match result {
-        Ok(parts) => parts,
+pub(crate) async fn github(State(state): State<WebhookState>, received: Received) -> Response {
+    let (delivery, event) = match github_event(&state.secrets, &received) {
+        Ok(verified) => verified,
         Err(e) => return e.into_response(),
     };
     let Some(api) = state.github.clone() else {
@@ -187,16 +176,25 @@ pub(crate) async fn github(
         )
         .into_response();
     };
-    let (app, payload) = (state.app.clone(), body.clone());
-    deliver(
-        &state,
-        "github",
-        delivery,
-        &body,
-        deadline,
-        |id| async move { github_effect(&app.app, &api, id, &event, &payload).await },
-    )
-    .await
+    let (app, payload) = (state.app.clone(), received.body.clone());
+    let effect = |id| async move { github_effect(&app.app, &api, id, &event, &payload).await };
+    deliver(&state, "github", delivery, &received, effect).await
+}
+
+/// A GitHub event, verified: its delivery id and its kind (`X-GitHub-Event`).
+fn github_event(
+    secrets: &WebhookSecrets,
+    received: &Received,
+) -> Result<(String, String), ApiError> {
+    let signature = received.header("x-hub-signature-256");
+    verify_github(signature, &received.body, &secrets.github).map_err(unauthenticated)?;
+    let delivery = received
+        .header("x-github-delivery")
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| ApiError::malformed("X-GitHub-Delivery is missing"))?;
+    let event = received.header("x-github-event").unwrap_or_default();
+    received.json()?;
+    Ok((delivery.to_owned(), event.to_owned()))
 }
 
 /// `POST /webhooks/billing`: Stripe-style signatures; subscriptions and invoices drive the
@@ -207,41 +205,32 @@ pub(crate) async fn github(
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
     responses(crate::answers::WebhookAnswers),
 )]
-pub(crate) async fn billing(
-    State(state): State<WebhookState>,
-    deadline: Deadline,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let result = async {
-        let body = raw_body(&headers, body).await?;
-        verify_stripe(
-            header(&headers, "stripe-signature"),
-            &body,
-            &state.secrets.billing,
-            epoch_seconds_now(),
-            state.secrets.tolerance_seconds,
-        )
-        .map_err(unauthenticated)?;
-        let event = parse_billing_event(&body)
-            .map_err(|e| ApiError::malformed(e.to_string()).with_field(e.field))?;
-        Ok::<_, ApiError>((body, event))
-    }
-    .await;
-    let (body, event) = match result {
-        Ok(parts) => parts,
+pub(crate) async fn billing(State(state): State<WebhookState>, received: Received) -> Response {
+    let event = match billing_event(&state.secrets, &received) {
+        Ok(event) => event,
         Err(e) => return e.into_response(),
     };
     let app = state.app.clone();
-    deliver(
-        &state,
-        "billing",
-        event.id.clone(),
-        &body,
-        deadline,
-        |id| async move { billing_effect(&app.app, id, event).await },
+    let event_id = event.id.clone();
+    let effect = |id| async move { billing_effect(&app.app, id, event).await };
+    deliver(&state, "billing", event_id, &received, effect).await
+}
+
+/// A billing event, verified and read.
+fn billing_event(
+    secrets: &WebhookSecrets,
+    received: &Received,
+) -> Result<berth_events::billing::BillingEvent, ApiError> {
+    verify_stripe(
+        received.header("stripe-signature"),
+        &received.body,
+        &secrets.billing,
+        epoch_seconds_now(),
+        secrets.tolerance_seconds,
     )
-    .await
+    .map_err(unauthenticated)?;
+    parse_billing_event(&received.body)
+        .map_err(|e| ApiError::malformed(e.to_string()).with_field(e.field))
 }
 
 /// `POST /webhooks/argocd`: an Application's health, sync status and revision, recorded for its
@@ -251,37 +240,18 @@ pub(crate) async fn billing(
     request_body(content = Object, description = "The sender's event, verified on its raw bytes before it is read"),
     responses(crate::answers::WebhookAnswers),
 )]
-pub(crate) async fn argocd(
-    State(state): State<WebhookState>,
-    deadline: Deadline,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let result = async {
-        let body = raw_body(&headers, body).await?;
-        verify_bearer(header(&headers, "authorization"), &state.secrets.argocd)
-            .map_err(unauthenticated)?;
-        parse_json(&body)?;
-        Ok::<_, ApiError>(body)
+pub(crate) async fn argocd(State(state): State<WebhookState>, received: Received) -> Response {
+    let verified = verify_bearer(received.header("authorization"), &state.secrets.argocd)
+        .map_err(unauthenticated)
+        .and_then(|()| received.json());
+    if let Err(e) = verified {
+        return e.into_response();
     }
-    .await;
-    let body = match result {
-        Ok(body) => body,
-        Err(e) => return e.into_response(),
-    };
     // Notifications carry no id: the same application in the same state is the same event.
-    let event_id = fingerprint("argocd", "", &body);
-    let payload = body.clone();
-    let app = state.app.clone();
-    deliver(
-        &state,
-        "argocd",
-        event_id,
-        &body,
-        deadline,
-        |_| async move { argocd_effect(&app.app, &payload).await },
-    )
-    .await
+    let event_id = fingerprint("argocd", "", &received.body);
+    let (app, payload) = (state.app.clone(), received.body.clone());
+    let effect = |_| async move { argocd_effect(&app.app, &payload).await };
+    deliver(&state, "argocd", event_id, &received, effect).await
 }
 
 /// Claims the event id, runs the effect once by `deadline`, and answers; a duplicate gets the
@@ -292,10 +262,10 @@ async fn deliver<F: Future<Output = Result<Effect, UseCaseError>>>(
     state: &WebhookState,
     sender: &'static str,
     event_id: String,
-    body: &[u8],
-    Deadline(deadline): Deadline,
+    received: &Received,
     effect: impl FnOnce(String) -> F,
 ) -> Response {
+    let (body, Deadline(deadline)) = (&received.body, received.deadline);
     let source = format!("webhook:{sender}");
     let request_id = ulid::Ulid::new().to_string();
     let span =
