@@ -197,21 +197,12 @@ async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
     );
     let url = format!("{}/v1/requests/{}", dev.url, record["id"].as_str().unwrap());
     poll_json(&client, &url, token, |b| b["state"] == "ready").await;
-    let health = poll_json(
-        &client,
-        &format!("{}/v1/cluster/health", dev.url),
-        token,
-        |b| b["status"] == "ok",
-    )
-    .await;
+    let at = |path: &str| format!("{}{path}", dev.url);
+    let cluster_read = |b: &serde_json::Value| b["status"] == "ok";
+    let health = poll_json(&client, &at("/v1/cluster/health"), token, cluster_read).await;
     assert_eq!(health["version"], "v1.33.0");
-    let status = poll_json(
-        &client,
-        &format!("{}/v1/tenants/acme/status", dev.url),
-        token,
-        |b| b["health"] == "healthy",
-    )
-    .await;
+    let healthy = |b: &serde_json::Value| b["health"] == "healthy";
+    let status = poll_json(&client, &at("/v1/tenants/acme/status"), token, healthy).await;
     assert_eq!(status["statuses"][1]["ready"], 1, "{status}");
 }
 

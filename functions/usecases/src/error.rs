@@ -162,10 +162,14 @@ impl UseCaseError {
         }
     }
 
+    /// The same error, naming the field at fault.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let mut error = Self::new(ErrorKind::Invalid, ErrorCode::Invalid, message);
-        error.field = Some(field.into());
-        error
+        Self::new(ErrorKind::Invalid, ErrorCode::Invalid, message).with_field(field)
     }
 
     pub fn unavailable(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -228,9 +232,7 @@ impl From<FieldError> for UseCaseError {
             berth_core::ErrorKind::NotFound => (ErrorKind::NotFound, ErrorCode::NotFound),
             berth_core::ErrorKind::Conflict => (ErrorKind::Conflict, ErrorCode::Conflict),
         };
-        let mut error = Self::new(kind, code, format!("{}: {}", e.field, e.reason));
-        error.field = Some(e.field);
-        error
+        Self::new(kind, code, format!("{}: {}", e.field, e.reason)).with_field(e.field)
     }
 }
 

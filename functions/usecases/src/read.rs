@@ -215,11 +215,10 @@ fn overall_health(statuses: &[StatusRecord]) -> Health {
 }
 
 fn no_such_tenant(tenant: &TenantName) -> UseCaseError {
-    let mut error = UseCaseError::new(
+    UseCaseError::new(
         ErrorKind::NotFound,
         ErrorCode::NotFound,
         format!("tenant {tenant} does not exist"),
-    );
-    error.field = Some("tenant".into());
-    error
+    )
+    .with_field("tenant")
 }

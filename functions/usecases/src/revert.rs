@@ -274,23 +274,18 @@ pub async fn mark_reverted(app: &App, revert: &RequestRecord) {
 }
 
 fn not_found(id: &str) -> UseCaseError {
-    let mut error = UseCaseError::new(
+    UseCaseError::new(
         ErrorKind::NotFound,
         ErrorCode::NotFound,
         format!("no request {id}"),
-    );
-    error.field = Some("id".into());
-    error
+    )
+    .with_field("id")
 }
 
 fn conflict(message: String) -> UseCaseError {
-    let mut error = UseCaseError::new(ErrorKind::Conflict, ErrorCode::Conflict, message);
-    error.field = Some("id".into());
-    error
+    UseCaseError::new(ErrorKind::Conflict, ErrorCode::Conflict, message).with_field("id")
 }
 
 fn forced_only(message: String) -> UseCaseError {
-    let mut error = UseCaseError::new(ErrorKind::Conflict, ErrorCode::Conflict, message);
-    error.field = Some("force".into());
-    error
+    UseCaseError::new(ErrorKind::Conflict, ErrorCode::Conflict, message).with_field("force")
 }

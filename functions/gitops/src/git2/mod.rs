@@ -168,14 +168,14 @@ impl Committer for Git2Committer {
         request: CommitRequest,
         plan: Arc<PlanFn>,
     ) -> Result<CommitOutcome, CommitError> {
+        // The commit of an attempt whose push failed mid-way: the next attempt looks for it.
+        let pending = std::sync::Mutex::new(None);
+        let pending = &pending;
         let attempts = Attempts::new(
             self.inner.config.max_attempts,
             Duration::from_millis(20),
             Duration::from_millis(1500),
         );
-        // The commit of an attempt whose push failed mid-way: the next attempt looks for it.
-        let pending = std::sync::Mutex::new(None);
-        let pending = &pending;
         attempts
             .land(&request.request_id, || {
                 let (req, plan) = (request.clone(), Arc::clone(&plan));

@@ -289,6 +289,25 @@ impl Committer for GithubCommitter {
             .await
     }
 
+    async fn contains(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, GitError> {
+        let mut answers = Vec::with_capacity(pairs.len());
+        for (ancestor, descendant) in pairs {
+            let known = self.cache.ancestry(&ancestor, &descendant);
+            let answer = match known {
+                Some(answer) => answer,
+                None => match self.compare(&ancestor, &descendant).await? {
+                    Some(answer) => {
+                        self.cache.put_ancestry(&ancestor, &descendant, answer);
+                        answer
+                    }
+                    None => false,
+                },
+            };
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
     async fn read_ref(
         &self,
         reference: String,
@@ -317,25 +336,6 @@ impl Committer for GithubCommitter {
             files,
             changed,
         })
-    }
-
-    async fn contains(&self, pairs: Vec<(String, String)>) -> Result<Vec<bool>, GitError> {
-        let mut answers = Vec::with_capacity(pairs.len());
-        for (ancestor, descendant) in pairs {
-            let known = self.cache.ancestry(&ancestor, &descendant);
-            let answer = match known {
-                Some(answer) => answer,
-                None => match self.compare(&ancestor, &descendant).await? {
-                    Some(answer) => {
-                        self.cache.put_ancestry(&ancestor, &descendant, answer);
-                        answer
-                    }
-                    None => false,
-                },
-            };
-            answers.push(answer);
-        }
-        Ok(answers)
     }
 
     async fn find_requests(

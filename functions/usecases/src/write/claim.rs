@@ -77,13 +77,12 @@ pub async fn begin(store: &dyn RequestStore, ask: ClaimAsk) -> Result<ClaimStart
         Claim::Existing(first) => first,
     };
     if first.fingerprint != ask.fingerprint {
-        let mut error = UseCaseError::new(
+        return Err(UseCaseError::new(
             ErrorKind::Invalid,
             ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was used for a different request",
-        );
-        error.field = Some("Idempotency-Key".into());
-        return Err(error);
+        )
+        .with_field("Idempotency-Key"));
     }
     if let Some(response) = first.response {
         return Ok(ClaimStart::Replay(response));
