@@ -121,9 +121,7 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
         #[command(flatten)]
-        wait: follow::WaitArgs,
-        #[command(flatten)]
-        api: Api,
+        write: writes::WriteArgs,
     },
 }
 
@@ -228,8 +226,7 @@ async fn run(command: Command) -> Result<u8, ClientError> {
             to,
             modules,
             dry_run,
-            wait,
-            api,
+            write: writes::WriteArgs { wait, api },
         } => {
             let asked = changes::Promotion {
                 tenant,

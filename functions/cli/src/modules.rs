@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use crate::Api;
 use crate::client::{ClientError, exit};
-use crate::follow::WaitArgs;
+use crate::writes::WriteArgs;
 use crate::{confirm, output, values, writes};
 
 #[derive(Subcommand)]
@@ -30,9 +30,7 @@ pub enum Modules {
         #[arg(long)]
         with_dependencies: bool,
         #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        api: Api,
+        write: WriteArgs,
     },
     /// Disable a module in an environment: its workloads and data go. Asks first.
     Disable {
@@ -43,9 +41,7 @@ pub enum Modules {
         #[arg(long)]
         yes: bool,
         #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        api: Api,
+        write: WriteArgs,
     },
     /// Each module's health and ready/desired replicas, as the cluster runs them.
     Status {
@@ -68,8 +64,7 @@ pub async fn run(command: Modules) -> Result<u8, ClientError> {
             sets,
             values_file,
             with_dependencies,
-            wait,
-            api,
+            write: WriteArgs { wait, api },
         } => {
             let body = ModuleChangeBody {
                 version,
@@ -85,8 +80,7 @@ pub async fn run(command: Modules) -> Result<u8, ClientError> {
             env,
             module,
             yes,
-            wait,
-            api,
+            write: WriteArgs { wait, api },
         } => {
             let client = api.client()?;
             let ask = |detail: &_| confirm::disable_module(detail, &env, &module);

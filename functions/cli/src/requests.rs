@@ -6,8 +6,9 @@ use clap::Subcommand;
 
 use crate::Api;
 use crate::client::{ClientError, exit};
-use crate::follow::{Goal, WaitArgs, follow};
+use crate::follow::{Goal, follow};
 use crate::output;
+use crate::writes::WriteArgs;
 
 #[derive(Subcommand)]
 pub enum Requests {
@@ -40,9 +41,7 @@ pub enum Requests {
         #[arg(long, value_name = "TENANT")]
         confirm: Option<String>,
         #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        api: Api,
+        write: WriteArgs,
     },
 }
 
@@ -72,8 +71,7 @@ pub async fn run(command: Requests) -> Result<u8, ClientError> {
             id,
             force,
             confirm,
-            wait,
-            api,
+            write: WriteArgs { wait, api },
         } => crate::changes::revert(&api, &id, force, confirm.as_deref(), &wait).await,
     }
 }

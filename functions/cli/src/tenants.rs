@@ -6,6 +6,7 @@ use clap::Subcommand;
 use crate::Api;
 use crate::client::{ClientError, exit};
 use crate::follow::WaitArgs;
+use crate::writes::WriteArgs;
 use crate::{confirm, output, writes};
 
 #[derive(Subcommand)]
@@ -35,9 +36,7 @@ pub enum Tenants {
         #[arg(long)]
         owner: Option<String>,
         #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        api: Api,
+        write: WriteArgs,
     },
     /// Change a tenant's tier, display name or owner.
     Update {
@@ -49,25 +48,19 @@ pub enum Tenants {
         #[arg(long)]
         owner: Option<String>,
         #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        api: Api,
+        write: WriteArgs,
     },
     /// Suspend a tenant: its workloads scale to zero, its data is kept.
     Suspend {
         name: String,
         #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        api: Api,
+        write: WriteArgs,
     },
     /// Resume a suspended tenant.
     Resume {
         name: String,
         #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        api: Api,
+        write: WriteArgs,
     },
     /// Delete a tenant and everything it runs, data included. Asks first.
     Delete {
@@ -76,9 +69,7 @@ pub enum Tenants {
         #[arg(long)]
         yes: bool,
         #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        api: Api,
+        write: WriteArgs,
     },
 }
 
@@ -101,8 +92,7 @@ pub async fn run(command: Tenants) -> Result<u8, ClientError> {
             modules,
             display_name,
             owner,
-            wait,
-            api,
+            write: WriteArgs { wait, api },
         } => {
             let body = CreateTenantBody {
                 name,
@@ -121,8 +111,7 @@ pub async fn run(command: Tenants) -> Result<u8, ClientError> {
             tier,
             display_name,
             owner,
-            wait,
-            api,
+            write: WriteArgs { wait, api },
         } => {
             let body = PatchTenantBody {
                 tier,
@@ -138,13 +127,18 @@ pub async fn run(command: Tenants) -> Result<u8, ClientError> {
             }
             patch(&api, &name, &body, &wait).await
         }
-        Tenants::Suspend { name, wait, api } => patch(&api, &name, &suspended(true), &wait).await,
-        Tenants::Resume { name, wait, api } => patch(&api, &name, &suspended(false), &wait).await,
+        Tenants::Suspend {
+            name,
+            write: WriteArgs { wait, api },
+        } => patch(&api, &name, &suspended(true), &wait).await,
+        Tenants::Resume {
+            name,
+            write: WriteArgs { wait, api },
+        } => patch(&api, &name, &suspended(false), &wait).await,
         Tenants::Delete {
             name,
             yes,
-            wait,
-            api,
+            write: WriteArgs { wait, api },
         } => {
             let client = api.client()?;
             let ask = confirm::delete_tenant;

@@ -6,6 +6,15 @@ use crate::client::{ApiClient, ClientError, Written, exit};
 use crate::follow::{Goal, WaitArgs, follow};
 use crate::output::{self, Format};
 
+/// What every write takes: whether to follow its request, and where the API is.
+#[derive(clap::Args, Clone)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    #[command(flatten)]
+    pub api: Api,
+}
+
 /// Prints `written`'s request, follows it when told, and says how the command exits.
 pub async fn finish(
     api: &Api,

@@ -12,7 +12,9 @@ use berth_cluster::{
 };
 use berth_core::{TenantName, desired_state};
 use berth_gitops::{GitError, Snapshot};
-use berth_store::{ClusterHealth, Observation, ObservationKey, StatusRecord, StoreError};
+use berth_store::{
+    ClusterHealth, Observation, ObservationKey, ObservationWrite, StatusRecord, StoreError,
+};
 use berth_usecases::App;
 use berth_usecases::git_index::{GitIndex, IndexPass};
 use berth_usecases::intake::github::{GithubApi, review_missed};
@@ -353,7 +355,11 @@ impl Sweeper {
         let written = self
             .app
             .store
-            .write_observations(&puts, &removes, generation.as_deref())
+            .write_observations(ObservationWrite {
+                puts: &puts,
+                removes: &removes,
+                seen: generation.as_deref(),
+            })
             .await?;
         // Another writer's items may be missing from ours: then the next sweep reads afresh.
         if written.sole_writer {

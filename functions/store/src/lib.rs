@@ -17,10 +17,10 @@ pub use group_commit::GroupCommitStore;
 pub use local::LocalStore;
 pub use observations::ObservationStore;
 pub use records::{
-    BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM, IdempotencyRecord,
-    IndexProblem, IndexTip, LastChange, LeaseTaken, Observation, ObservationKey,
-    ObservationsWritten, Registration, RequestRecord, RequestState, ScheduledChange, StatusRecord,
-    StoredResponse, TenantEntry, TenantHealth,
+    BatchRecords, BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM,
+    IdempotencyRecord, IndexProblem, IndexTip, LastChange, LeaseTaken, Observation, ObservationKey,
+    ObservationWrite, ObservationsWritten, Registration, RequestRecord, RequestState,
+    ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
 };
 pub use requests::RequestStore;
 pub use tenant_index::TenantIndexStore;

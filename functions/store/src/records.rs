@@ -342,3 +342,21 @@ pub struct BillingLink {
 pub struct IndexTip {
     pub tip: String,
 }
+
+/// What a group commit (or the tenant index's reconciliation with Git) writes at once: request
+/// records, the tenant index entries written, and the tenants removed from it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchRecords<'a> {
+    pub requests: &'a [RequestRecord],
+    pub tenants: &'a [TenantEntry],
+    pub removed_tenants: &'a [String],
+}
+
+/// One write of what a sweep observed: the items to put and to remove, and the generation the
+/// writer read its digests at (`None` when it read none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObservationWrite<'a> {
+    pub puts: &'a [Observation],
+    pub removes: &'a [ObservationKey],
+    pub seen: Option<&'a str>,
+}

@@ -14,7 +14,7 @@ use berth_core::review::Reviewer;
 use berth_core::schema::CHART_READS;
 use berth_core::tenant_index::{IndexedTenant, folder_digests, index_tenant, request_for_tenant};
 use berth_core::{RepoFiles, TenantName};
-use berth_store::{IndexProblem, IndexTip, LastChange, TenantEntry};
+use berth_store::{BatchRecords, IndexProblem, IndexTip, LastChange, TenantEntry};
 use serde::Serialize;
 
 use crate::app::App;
@@ -179,7 +179,12 @@ impl GitIndex {
             }
         }
         if !puts.is_empty() || !removes.is_empty() {
-            app.store.record_batch(&[], &puts, &removes).await?;
+            let batch = BatchRecords {
+                tenants: &puts,
+                removed_tenants: &removes,
+                ..BatchRecords::default()
+            };
+            app.store.record_batch(batch).await?;
         }
         pass.written = puts.len();
         pass.removed = removes.len();
@@ -344,7 +349,12 @@ pub async fn refresh_pushed(
         let indexed = index_tenant(&reviewer, tenant, &snapshot.files);
         puts.push(entry_from_git(indexed, digest.clone(), last, old.as_ref()));
     }
-    app.store.record_batch(&[], &puts, &removes).await?;
+    let batch = BatchRecords {
+        tenants: &puts,
+        removed_tenants: &removes,
+        ..BatchRecords::default()
+    };
+    app.store.record_batch(batch).await?;
     Ok(puts.len() + removes.len())
 }
 

@@ -22,7 +22,7 @@ use anyhow::{Context, bail};
 use berth_cluster::{ClusterConnector, ClusterSource};
 use berth_gitops::{Git2Committer, Git2Config, RemoteUrl, seed_bare_repository};
 use berth_status::{SweepReport, Sweeper};
-use berth_store::{DynamoStore, RequestRecord, RequestState, Store};
+use berth_store::{BatchRecords, DynamoStore, RequestRecord, RequestState, Store};
 use berth_usecases::App;
 
 use berth_bench::cpu::{CpuSampler, process_cpu};
@@ -236,7 +236,11 @@ async fn write_history(store: &dyn Store, count: usize) -> anyhow::Result<Durati
                 record
             })
             .collect();
-        store.record_batch(&chunk, &[], &[]).await?;
+        let batch = BatchRecords {
+            requests: &chunk,
+            ..BatchRecords::default()
+        };
+        store.record_batch(batch).await?;
         written += chunk.len();
     }
     Ok(started.elapsed())

@@ -2,8 +2,8 @@
 
 use berth_store::prelude::*;
 use berth_store::{
-    Claim, ErrorBody, IdempotencyRecord, LocalStore, RequestRecord, RequestState, StatusRecord,
-    Store, StoredResponse, TenantEntry,
+    BatchRecords, Claim, ErrorBody, IdempotencyRecord, LocalStore, ObservationWrite, RequestRecord,
+    RequestState, StatusRecord, Store, StoredResponse, TenantEntry,
 };
 use berth_tests::dynamo_store;
 
@@ -172,7 +172,7 @@ async fn idempotency_claims(store: &dyn Store) {
         body: "{\"id\":\"01A\"}".into(),
     };
     store
-        .complete_idempotency("api", "k1", &response)
+        .complete_idempotency(&claim("k1", "01A", later()), &response)
         .await
         .unwrap();
     match store
@@ -283,7 +283,7 @@ async fn expired_leases_are_taken_over_by_one_retry(store: &dyn Store) {
         body: "{}".into(),
     };
     store
-        .complete_idempotency("api", "lease", &response)
+        .complete_idempotency(&claim("lease", "01Y", later()), &response)
         .await
         .unwrap();
     assert!(!store.take_over_idempotency(&now, later()).await.unwrap());
@@ -376,7 +376,11 @@ async fn sweep_records(store: &dyn Store) {
         .collect();
     puts.push(Observation::Health(health("sw", "healthy")));
     puts.push(Observation::Health(health("sx", "degraded")));
-    store.write_observations(&puts, &[], None).await.unwrap();
+    let write = ObservationWrite {
+        puts: &puts,
+        ..ObservationWrite::default()
+    };
+    store.write_observations(write).await.unwrap();
     let digests = store.observation_digests().await.unwrap();
     assert_eq!(digests.len(), 32, "{digests:?}");
     for put in &puts {
@@ -390,7 +394,11 @@ async fn sweep_records(store: &dyn Store) {
         .chain(&puts[31..])
         .map(Observation::key)
         .collect();
-    store.write_observations(&[], &removes, None).await.unwrap();
+    let write = ObservationWrite {
+        removes: &removes,
+        ..ObservationWrite::default()
+    };
+    store.write_observations(write).await.unwrap();
     assert_eq!(store.observation_digests().await.unwrap().len(), 26);
     assert_eq!(store.list_statuses("sw").await.unwrap().len(), 25);
     assert_eq!(
@@ -457,7 +465,12 @@ async fn each_write_of_observations_is_a_new_generation(store: &dyn Store) {
     let first = vec![berth_store::Observation::Status(status(
         "gen", "dev", None, "healthy",
     ))];
-    let written = store.write_observations(&first, &[], None).await.unwrap();
+    let write = |puts, seen| ObservationWrite {
+        puts,
+        seen,
+        ..ObservationWrite::default()
+    };
+    let written = store.write_observations(write(&first, None)).await.unwrap();
     assert!(written.sole_writer, "nobody wrote before the first write");
     assert_eq!(
         store.observation_generation().await.unwrap().as_deref(),
@@ -468,14 +481,14 @@ async fn each_write_of_observations_is_a_new_generation(store: &dyn Store) {
         "gen", "dev", None, "degraded",
     ))];
     let next = store
-        .write_observations(&second, &[], Some(&written.generation))
+        .write_observations(write(&second, Some(&written.generation)))
         .await
         .unwrap();
     assert!(next.sole_writer);
     assert_ne!(next.generation, written.generation);
     // One that read an older generation learns someone else wrote in between.
     let late = store
-        .write_observations(&first, &[], Some(&written.generation))
+        .write_observations(write(&first, Some(&written.generation)))
         .await
         .unwrap();
     assert!(!late.sole_writer, "a write it did not see came between");
@@ -516,11 +529,11 @@ async fn pending_requests_wait_in_order_until_they_have_an_outcome(store: &dyn S
     });
     store.put_tenant(&tenant("gone")).await.unwrap();
     store
-        .record_batch(
-            &[committed.clone(), rejected.clone()],
-            &[tenant("acme")],
-            &["gone".to_owned()],
-        )
+        .record_batch(BatchRecords {
+            requests: &[committed.clone(), rejected.clone()],
+            tenants: &[tenant("acme")],
+            removed_tenants: &["gone".to_owned()],
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -555,7 +568,11 @@ async fn pending_requests_wait_in_order_until_they_have_an_outcome(store: &dyn S
     let many: Vec<RequestRecord> = (0..60)
         .map(|i| request(&format!("01M{i:03}"), RequestState::NoChange))
         .collect();
-    store.record_batch(&many, &[], &[]).await.unwrap();
+    let batch = BatchRecords {
+        requests: &many,
+        ..BatchRecords::default()
+    };
+    store.record_batch(batch).await.unwrap();
     assert_eq!(
         store.get_request("01M059").await.unwrap().map(|r| r.state),
         Some(RequestState::NoChange),
@@ -883,14 +900,14 @@ async fn a_local_write_whose_caller_is_cut_off_is_written_whole() {
     // The caller stops waiting as soon as its write has started, as at a request's deadline.
     let cut_off = tokio::time::timeout(
         std::time::Duration::ZERO,
-        store.record_batch(
-            &[
+        store.record_batch(BatchRecords {
+            requests: &[
                 request("01CUT1", RequestState::Committed),
                 request("01CUT2", RequestState::Committed),
             ],
-            &[tenant("acme")],
-            &[],
-        ),
+            tenants: &[tenant("acme")],
+            removed_tenants: &[],
+        }),
     )
     .await;
     assert!(cut_off.is_err(), "the write finished before its deadline");

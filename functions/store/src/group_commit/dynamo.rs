@@ -10,17 +10,12 @@ use crate::dynamo::{
     COMMIT_LEASE_PK, DynamoStore, Item, KIND_INDEX, PENDING_KIND, attr_s, build_error,
     is_condition_failure, unavailable, written,
 };
-use crate::records::{CommitLease, LeaseTaken, RequestRecord, TenantEntry};
+use crate::records::{BatchRecords, CommitLease, LeaseTaken, RequestRecord};
 use crate::{StoreError, now_epoch};
 
 #[async_trait]
 impl GroupCommitStore for DynamoStore {
-    async fn record_batch(
-        &self,
-        records: &[RequestRecord],
-        tenants: &[TenantEntry],
-        removed_tenants: &[String],
-    ) -> Result<(), StoreError> {
+    async fn record_batch(&self, batch: BatchRecords<'_>) -> Result<(), StoreError> {
         let put = |item: Item| -> Result<WriteRequest, StoreError> {
             let put = PutRequest::builder()
                 .set_item(Some(item))
@@ -28,11 +23,11 @@ impl GroupCommitStore for DynamoStore {
                 .map_err(build_error)?;
             Ok(WriteRequest::builder().put_request(put).build())
         };
-        let mut index = Vec::with_capacity(tenants.len() + removed_tenants.len());
-        for entry in tenants {
+        let mut index = Vec::with_capacity(batch.tenants.len() + batch.removed_tenants.len());
+        for entry in batch.tenants {
             index.push(put(Self::tenant_item(entry)?)?);
         }
-        for name in removed_tenants {
+        for name in batch.removed_tenants {
             let delete = DeleteRequest::builder()
                 .key("PK", attr_s(format!("TENANT#{name}")))
                 .key("SK", attr_s("META"))
@@ -40,7 +35,8 @@ impl GroupCommitStore for DynamoStore {
                 .map_err(build_error)?;
             index.push(WriteRequest::builder().delete_request(delete).build());
         }
-        let records = records
+        let records = batch
+            .requests
             .iter()
             .map(|record| put(self.request_item(record)?))
             .collect::<Result<Vec<_>, _>>()?;

@@ -4,20 +4,15 @@ use async_trait::async_trait;
 
 use super::GroupCommitStore;
 use crate::local::LocalStore;
-use crate::records::{CommitLease, LeaseTaken, RequestRecord, RequestState, TenantEntry};
+use crate::records::{BatchRecords, CommitLease, LeaseTaken, RequestRecord, RequestState};
 use crate::{StoreError, now_epoch};
 
 #[async_trait]
 impl GroupCommitStore for LocalStore {
-    async fn record_batch(
-        &self,
-        records: &[RequestRecord],
-        tenants: &[TenantEntry],
-        removed_tenants: &[String],
-    ) -> Result<(), StoreError> {
+    async fn record_batch(&self, batch: BatchRecords<'_>) -> Result<(), StoreError> {
         let retention = self.request_retention;
-        let (records, tenants) = (records.to_vec(), tenants.to_vec());
-        let removed_tenants = removed_tenants.to_vec();
+        let (records, tenants) = (batch.requests.to_vec(), batch.tenants.to_vec());
+        let removed_tenants = batch.removed_tenants.to_vec();
         self.write(move |d| {
             for entry in tenants {
                 d.tenants.insert(entry.name.clone(), entry);

@@ -6,19 +6,13 @@ mod local;
 use async_trait::async_trait;
 
 use crate::StoreError;
-use crate::records::{CommitLease, LeaseTaken, RequestRecord, TenantEntry};
+use crate::records::{BatchRecords, CommitLease, LeaseTaken, RequestRecord};
 
 #[async_trait]
 pub trait GroupCommitStore: Send + Sync {
     /// Writes a group commit's outcomes at once (in batches the backend allows): its request
-    /// records, and the tenant index entries it changed (`tenants` written, `removed_tenants`
-    /// deleted).
-    async fn record_batch(
-        &self,
-        records: &[RequestRecord],
-        tenants: &[TenantEntry],
-        removed_tenants: &[String],
-    ) -> Result<(), StoreError>;
+    /// records, and the tenant index entries it changed.
+    async fn record_batch(&self, batch: BatchRecords<'_>) -> Result<(), StoreError>;
 
     /// Records `record` ([`RequestRecord::is_pending`]) as waiting for a group commit, unless
     /// its stored record already has an outcome (a retry racing the commit that settled it):

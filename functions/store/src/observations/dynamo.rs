@@ -12,8 +12,8 @@ use crate::dynamo::{
     HEALTH_KIND, Item, Pending, attr_s,
 };
 use crate::records::{
-    ClusterHealth, HEALTH_ITEM, Observation, ObservationKey, ObservationsWritten, StatusRecord,
-    TenantHealth,
+    ClusterHealth, HEALTH_ITEM, ObservationKey, ObservationWrite, ObservationsWritten,
+    StatusRecord, TenantHealth,
 };
 
 #[async_trait]
@@ -32,21 +32,20 @@ impl ObservationStore for DynamoStore {
 
     async fn write_observations(
         &self,
-        puts: &[Observation],
-        removes: &[ObservationKey],
-        seen: Option<&str>,
+        write: ObservationWrite<'_>,
     ) -> Result<ObservationsWritten, StoreError> {
         // Marked before the first item changes, so a warm sweeper stops trusting its digests
         // even if this write dies half way; marked again after the last, so one that read the
         // digests while they were changing reads them again.
         let during = ulid::Ulid::new().to_string();
-        let followed_seen = self.open_generation(&during, seen).await?;
+        let followed_seen = self.open_generation(&during, write.seen).await?;
         // Items are built chunk by chunk as the chunks go out, so a sweep of thousands of
         // changes never holds them all at once.
-        let pending: Vec<Pending<'_>> = removes
+        let pending: Vec<Pending<'_>> = write
+            .removes
             .iter()
             .map(Pending::Remove)
-            .chain(puts.iter().map(Pending::Put))
+            .chain(write.puts.iter().map(Pending::Put))
             .collect();
         // By index, not by slice: a closure over borrowed slices trips async-trait's lifetimes.
         let sends = (0..pending.len()).step_by(BATCH_LIMIT).map(|start| {

@@ -8,8 +8,8 @@ use super::ObservationStore;
 use crate::StoreError;
 use crate::local::{LocalStore, status_key};
 use crate::records::{
-    ClusterHealth, HEALTH_ITEM, Observation, ObservationKey, ObservationsWritten, StatusRecord,
-    TenantHealth,
+    ClusterHealth, HEALTH_ITEM, Observation, ObservationKey, ObservationWrite, ObservationsWritten,
+    StatusRecord, TenantHealth,
 };
 
 #[async_trait]
@@ -29,12 +29,10 @@ impl ObservationStore for LocalStore {
 
     async fn write_observations(
         &self,
-        puts: &[Observation],
-        removes: &[ObservationKey],
-        seen: Option<&str>,
+        write: ObservationWrite<'_>,
     ) -> Result<ObservationsWritten, StoreError> {
-        let (puts, removes) = (puts.to_vec(), removes.to_vec());
-        let seen = seen.map(str::to_owned);
+        let (puts, removes) = (write.puts.to_vec(), write.removes.to_vec());
+        let seen = write.seen.map(str::to_owned);
         self.write(move |d| {
             // One write under the lock: nobody writes between the two marks DynamoDB needs.
             let generation = ulid::Ulid::new().to_string();

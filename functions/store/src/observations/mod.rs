@@ -7,7 +7,8 @@ use async_trait::async_trait;
 
 use crate::StoreError;
 use crate::records::{
-    ClusterHealth, Observation, ObservationKey, ObservationsWritten, StatusRecord, TenantHealth,
+    ClusterHealth, Observation, ObservationKey, ObservationWrite, ObservationsWritten,
+    StatusRecord, TenantHealth,
 };
 
 #[async_trait]
@@ -15,7 +16,11 @@ pub trait ObservationStore: Send + Sync {
     /// Writes statuses (in batches the backend allows).
     async fn put_statuses(&self, records: &[StatusRecord]) -> Result<(), StoreError> {
         let puts: Vec<Observation> = records.iter().cloned().map(Observation::Status).collect();
-        self.write_observations(&puts, &[], None).await.map(drop)
+        let write = ObservationWrite {
+            puts: &puts,
+            ..ObservationWrite::default()
+        };
+        self.write_observations(write).await.map(drop)
     }
 
     /// A tenant's statuses, ordered by env and module.
@@ -24,12 +29,10 @@ pub trait ObservationStore: Send + Sync {
     /// Writes and removes what a sweep observed, in batches of at most 25, retrying the items
     /// the backend left unprocessed. The observation generation is replaced before the first
     /// item is written and again after the last, so a reader that read it before or during
-    /// this write sees it change. `seen` is the generation the caller read its digests at.
+    /// this write sees it change. `write.seen` is the generation the caller read its digests at.
     async fn write_observations(
         &self,
-        puts: &[Observation],
-        removes: &[ObservationKey],
-        seen: Option<&str>,
+        write: ObservationWrite<'_>,
     ) -> Result<ObservationsWritten, StoreError>;
 
     /// The generation of the stored observations: it changes with every write of them, so a

@@ -63,15 +63,14 @@ impl RequestStore for DynamoStore {
 
     async fn complete_idempotency(
         &self,
-        source: &str,
-        key: &str,
+        claim: &IdempotencyRecord,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
         let value = serde_dynamo::to_attribute_value(response).map_err(build_error)?;
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("PK", attr_s(idempotency_pk(source, key)))
+            .key("PK", attr_s(idempotency_pk(&claim.source, &claim.key)))
             .key("SK", attr_s("META"))
             .update_expression("SET #response = :response")
             .expression_attribute_names("#response", "response")

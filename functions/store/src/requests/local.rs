@@ -59,11 +59,10 @@ impl RequestStore for LocalStore {
 
     async fn complete_idempotency(
         &self,
-        source: &str,
-        key: &str,
+        claim: &IdempotencyRecord,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        let (key, response) = (idempotency_key(source, key), response.clone());
+        let (key, response) = (idempotency_key(&claim.source, &claim.key), response.clone());
         self.write(move |d| {
             if let Some(record) = d.idempotency.get_mut(&key) {
                 record.response = Some(response);

@@ -23,11 +23,10 @@ pub trait RequestStore: Send + Sync {
     /// [`Claim::Claimed`], every later one the existing record, until it expires.
     async fn claim_idempotency(&self, record: &IdempotencyRecord) -> Result<Claim, StoreError>;
 
-    /// Records the answer given for a claimed key, so replays return it.
+    /// Records the answer given for `claim`'s key, so replays return it.
     async fn complete_idempotency(
         &self,
-        source: &str,
-        key: &str,
+        claim: &IdempotencyRecord,
         response: &StoredResponse,
     ) -> Result<(), StoreError>;
 

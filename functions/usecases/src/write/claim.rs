@@ -135,9 +135,7 @@ pub async fn finish(store: &dyn RequestStore, held: Option<HeldClaim>, how: Fini
                     status,
                     body: body.to_owned(),
                 };
-                store
-                    .complete_idempotency(&claim.source, &claim.key, &response)
-                    .await
+                store.complete_idempotency(&claim, &response).await
             }
             // Conditional on the lease still being ours: a claim some retry already took over
             // is left to it.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use berth_core::batch::{BatchOutcome, BatchPlan};
 use berth_core::{RepoFiles, Request, TenantName};
 use berth_gitops::CommitOutcome;
-use berth_store::{RequestRecord, RequestState};
+use berth_store::{BatchRecords, RequestRecord, RequestState};
 
 use crate::app::App;
 use crate::error::{ErrorCode, UseCaseError};
@@ -187,7 +187,11 @@ impl Batch {
             }
         }
         app.store
-            .record_batch(&self.settled, &tenants, &removed)
+            .record_batch(BatchRecords {
+                requests: &self.settled,
+                tenants: &tenants,
+                removed_tenants: &removed,
+            })
             .await?;
         for record in &self.settled {
             crate::revert::mark_reverted(app, record).await;
