@@ -18,6 +18,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let router = api_router(settings.into_state().context("configuration")?);
-    berth_http::lambda::serve(router, on_lambda, "127.0.0.1:8080").await?;
+    let listen = std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    berth_http::lambda::serve(router, on_lambda, listen).await?;
     Ok(())
 }

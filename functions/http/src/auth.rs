@@ -138,14 +138,9 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Refuses a token scoped to another tenant.
+    /// Refuses a token scoped to another tenant (the use-cases' rule, [`Visibility::require`]).
     pub fn require_tenant(&self, tenant: &str) -> Result<(), ApiError> {
-        match &self.tenant {
-            Some(scope) if scope != tenant => Err(ApiError::forbidden(format!(
-                "this token is limited to tenant {scope}"
-            ))),
-            _ => Ok(()),
-        }
+        Ok(self.visibility().require(tenant)?)
     }
 
     pub fn require_write(&self) -> Result<(), ApiError> {
@@ -156,15 +151,6 @@ impl Principal {
                 "this token may only read; writes need an admin or operator token",
             ))
         }
-    }
-
-    pub fn sees(&self, tenant: &str) -> bool {
-        self.tenant.as_deref().is_none_or(|scope| scope == tenant)
-    }
-
-    /// Whether the caller is scoped to no single tenant.
-    pub fn sees_every_tenant(&self) -> bool {
-        self.tenant.is_none()
     }
 
     /// The tenants the caller may see, as the use-cases take it.

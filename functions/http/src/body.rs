@@ -3,8 +3,8 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
 use axum::http::header::CONTENT_LENGTH;
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -25,8 +25,12 @@ fn too_large() -> ApiError {
     )
 }
 
-/// Reads a body of at most [`BODY_LIMIT`] bytes.
-pub async fn read_limited(body: Body, declared: Option<u64>) -> Result<Bytes, ApiError> {
+/// Reads a body of at most [`BODY_LIMIT`] bytes, refusing at once one whose declared
+/// `Content-Length` is over it.
+pub async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
         return Err(too_large());
     }
@@ -39,12 +43,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let declared = request
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        let raw = read_limited(request.into_body(), declared).await?;
+        let (parts, body) = request.into_parts();
+        let raw = read_limited(&parts.headers, body).await?;
         // An empty body reads as `{}`: `PUT .../modules/{m}` with no body enables with defaults.
         if raw.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self {
@@ -52,8 +52,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 raw,
             });
         }
-        let value = serde_json::from_slice(&raw)
-            .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
+        let value = parse_json(&raw)?;
         Ok(Self { value, raw })
     }
+}
+
+/// `raw` as JSON, or 400 saying where it broke.
+pub fn parse_json(raw: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(raw)
+        .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))
 }

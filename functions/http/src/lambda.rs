@@ -40,16 +40,11 @@ pub enum ServeError {
 }
 
 /// Serves `router` the way a function's binary does: under Lambda's runtime when `on_lambda`,
-/// else on `BERTH_LISTEN` (`default_listen` when unset) until Ctrl-C, for local runs.
-pub async fn serve(
-    router: Router,
-    on_lambda: bool,
-    default_listen: &str,
-) -> Result<(), ServeError> {
+/// else on `listen` (the binary's `BERTH_LISTEN`) until Ctrl-C, for local runs.
+pub async fn serve(router: Router, on_lambda: bool, listen: String) -> Result<(), ServeError> {
     if on_lambda {
         return serve_on_lambda(router).await.map_err(ServeError::Lambda);
     }
-    let listen = std::env::var("BERTH_LISTEN").unwrap_or_else(|_| default_listen.to_owned());
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(listener) => listener,
         Err(source) => return Err(ServeError::Listen { listen, source }),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -28,7 +28,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::body::read_limited;
+use crate::body::{parse_json, read_limited};
 use crate::config::WebhookSecrets;
 use crate::deadline::Deadline;
 use crate::error::{ApiError, RETRY_AFTER_SECONDS};
@@ -76,7 +76,7 @@ fn github_api(secrets: &WebhookSecrets) -> Option<GithubApi> {
 /// anything is verified or parsed) and its deadline.
 pub(crate) struct Received {
     headers: HeaderMap,
-    body: Vec<u8>,
+    body: Bytes,
     deadline: Deadline,
 }
 
@@ -86,11 +86,7 @@ impl FromRequest<WebhookState> for Received {
     async fn from_request(request: Request, state: &WebhookState) -> Result<Self, ApiError> {
         let (mut parts, body) = request.into_parts();
         let Ok(deadline) = Deadline::from_request_parts(&mut parts, state).await;
-        let declared = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse().ok());
-        let body = read_limited(body, declared).await?.to_vec();
+        let body = read_limited(&parts.headers, body).await?;
         Ok(Self {
             headers: parts.headers,
             body,
@@ -105,8 +101,7 @@ impl Received {
     }
 
     fn json(&self) -> Result<Value, ApiError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))
+        parse_json(&self.body)
     }
 }
 
@@ -304,12 +299,7 @@ async fn deliver<F: Future<Output = Result<Effect, UseCaseError>>>(
         {
             WriteAnswer::Replay(stored) => {
                 tracing::info!("duplicate delivery: answering as the first time");
-                (
-                    StatusCode::OK,
-                    [("content-type", "application/json")],
-                    stored.body,
-                )
-                    .into_response()
+                views::json_response(StatusCode::OK, stored.body)
             }
             WriteAnswer::ClaimRefused(error) => ApiError::from(error).into_response(),
             WriteAnswer::Ran { answer, .. } => views::answer_response(answer),

@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let state = state.with_status_refresh(Arc::new(AdvanceFromStore(follow_up)));
     let router = webhook_router(state, secrets);
-    berth_http::lambda::serve(router, on_lambda, "127.0.0.1:8081").await?;
+    let listen = std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8081".into());
+    berth_http::lambda::serve(router, on_lambda, listen).await?;
     Ok(())
 }

@@ -18,16 +18,6 @@ pub(crate) enum IndexUpdate {
     Remove,
 }
 
-/// Brings `record.tenant`'s index entry in line with its spec at the branch tip: for a request
-/// found landed after an interruption, whose own index update may never have run.
-pub async fn refresh_tenant_index(app: &App, record: &RequestRecord) -> Result<(), UseCaseError> {
-    let tenant = TenantName::parse("tenant", &record.tenant)?;
-    match tenant_index_at_tip(app, &tenant).await? {
-        Some(update) => update_index(&*app.store, record, update).await,
-        None => Ok(()),
-    }
-}
-
 /// What the tenant index should say given `tenant`'s spec at the branch tip; `None` when the
 /// spec cannot be read as one.
 pub(crate) async fn tenant_index_at_tip(
