@@ -425,6 +425,32 @@ fn paused_config(f: &Fixture, budget: Duration) -> GithubConfig {
     config
 }
 
+/// A read GitHub gave no answer to (here a 502; a reset connection or a timeout alike) is sent
+/// again after a short wait; one that stays unanswered is a transport error, after a bounded
+/// wait. The lost commit answer above shows a mutation is never sent again this way.
+#[tokio::test(start_paused = true)]
+async fn a_read_github_did_not_answer_is_sent_again_a_bounded_number_of_times() {
+    let f = Fixture::new().await;
+    let c = GithubCommitter::new(paused_config(&f, Duration::ZERO)).unwrap();
+    let catalog = || vec!["catalog.yaml".to_owned()];
+
+    f.github.fail_next("POST", "/graphql");
+    let started = tokio::time::Instant::now();
+    let snapshot = c.read(catalog()).await.unwrap();
+    assert_eq!(snapshot.tip, f.head());
+    assert_eq!(started.elapsed(), Duration::from_millis(250));
+    assert_eq!(f.github.calls(), 2, "the read, and the read again");
+
+    for _ in 0..3 {
+        f.github.fail_next("POST", "/graphql");
+    }
+    let started = tokio::time::Instant::now();
+    let error = c.read(catalog()).await.unwrap_err();
+    assert!(matches!(error, GitError::Transport(_)), "{error:?}");
+    assert_eq!(started.elapsed(), Duration::from_millis(1_250));
+    assert_eq!(f.github.calls(), 2 + 3, "sent three times, no more");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_secondary_limit_with_retry_after_waits_that_long() {
     let f = Fixture::new().await;

@@ -1,6 +1,7 @@
 //! One GitHub call at a time, as the committer needs them: a GraphQL document or a REST route,
 //! with the credential's token, GitHub's rate limits waited out within a bound, and every
-//! failure sorted into what a retry may and may not assume. No automatic retries: a mutation
+//! failure sorted into what a retry may and may not assume. Only reads are sent again when no
+//! answer came (a reset connection, a timeout, GitHub's 502/504 on a slow query): a mutation
 //! that may have landed is settled by the committer, never sent again blindly.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,6 +17,10 @@ use super::answer::{ErrorMeaning, GraphqlAnswer, GraphqlError, error_meaning, ra
 
 /// The bound on connecting, within a call's bound.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The waits before a read that got no answer is sent again, one per retry. Short: a read sits
+/// on a request path, and a GitHub that stays silent past them is down for this request.
+const READ_RETRY_WAITS: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
 
 /// How Berth proves itself to GitHub. Never printed.
 #[derive(Clone)]
@@ -161,9 +166,10 @@ impl GithubClient {
     /// Sends a GraphQL document. Errors GitHub answers with HTTP 200 come back in the answer,
     /// except its primary rate limit, which is waited out like a REST one.
     pub async fn graphql(&self, query: &str, variables: Value) -> Result<GraphqlAnswer, CallError> {
+        let read = !is_mutation(query);
         let body = serde_json::json!({"query": query, "variables": variables});
         let answer = self
-            .call(Method::POST, self.graphql_url.clone(), Some(body))
+            .call(Method::POST, self.graphql_url.clone(), Some(body), read)
             .await?;
         if answer.status != 200 {
             return Err(refusal(&answer));
@@ -179,23 +185,45 @@ impl GithubClient {
         route: &str,
         body: Option<Value>,
     ) -> Result<Answer, CallError> {
-        self.call(method, format!("{}{route}", self.rest_url), body)
+        let read = method == Method::GET;
+        self.call(method, format!("{}{route}", self.rest_url), body, read)
             .await
     }
 
-    /// One call, sent again after each rate-limit wait while the waits fit the budget.
+    /// One call; a `read` that got no answer is sent again after each of [`READ_RETRY_WAITS`].
     async fn call(
         &self,
         method: Method,
         url: String,
         body: Option<Value>,
+        read: bool,
+    ) -> Result<Answer, CallError> {
+        let mut waits = READ_RETRY_WAITS.iter().filter(|_| read);
+        loop {
+            match self.call_within_limits(&method, &url, body.as_ref()).await {
+                Err(CallError::NoAnswer(reason)) => {
+                    let Some(wait) = waits.next() else {
+                        return Err(CallError::NoAnswer(reason));
+                    };
+                    tracing::warn!(%reason, wait_ms = wait.as_millis() as u64, "GitHub read unanswered; sending it again");
+                    tokio::time::sleep(*wait).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One call, sent again after each rate-limit wait while the waits fit the budget.
+    async fn call_within_limits(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&Value>,
     ) -> Result<Answer, CallError> {
         let mut waited = Duration::ZERO;
         let mut fresh_token = false;
         loop {
-            let (answer, headers) = self
-                .send(method.clone(), &url, body.as_ref(), fresh_token)
-                .await?;
+            let (answer, headers) = self.send(method.clone(), url, body, fresh_token).await?;
             // An App's token GitHub no longer honours (revoked, or its hour is up early by our
             // clock): mint a new one and send again, once.
             if answer.status == 401
@@ -284,6 +312,11 @@ impl GithubClient {
                 }),
         }
     }
+}
+
+/// Whether a GraphQL document changes anything: only a `mutation` operation does.
+fn is_mutation(document: &str) -> bool {
+    document.trim_start().starts_with("mutation")
 }
 
 /// How long GitHub asks to wait before this call is sent again, if it is a rate limit: REST's
