@@ -1,13 +1,13 @@
 //! Request bodies, parsed from JSON with errors that name the field: unknown fields are
 //! refused, every name is validated, and lists may not repeat an entry.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
 use crate::error::FieldError;
 use crate::files::RESERVED_VALUE_KEYS;
-use crate::names::{EnvName, ModuleName, TenantName, TierName};
+use crate::names::{ClusterName, EnvName, ModuleName, TenantName, TierName, check_dns_label};
 use crate::request::{ModuleChange, NewTenant, Promotion, TenantPatch};
 
 const DISPLAY_NAME_MAX: usize = 200;
@@ -58,6 +58,30 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An object whose keys and values are each checked by `key` and `value`, naming
+    /// `field.<key>` in an error.
+    fn label_map<K: Ord, V>(
+        &self,
+        field: &str,
+        key: impl Fn(&str, &str) -> Result<K, FieldError>,
+        value: impl Fn(&str, &str) -> Result<V, FieldError>,
+    ) -> Result<BTreeMap<K, V>, FieldError> {
+        let entries = match self.get(field) {
+            None => return Ok(BTreeMap::new()),
+            Some(Value::Object(entries)) => entries,
+            Some(_) => return Err(FieldError::invalid(field, "must be an object of names")),
+        };
+        let mut map = BTreeMap::new();
+        for (raw_key, raw_value) in entries {
+            let entry_field = format!("{field}.{raw_key}");
+            let Value::String(raw_value) = raw_value else {
+                return Err(FieldError::invalid(entry_field, "must be a string"));
+            };
+            map.insert(key(&entry_field, raw_key)?, value(&entry_field, raw_value)?);
+        }
+        Ok(map)
+    }
+
     /// A list of distinct names, each checked by `parse`.
     fn names<T: Ord>(
         &self,
@@ -92,7 +116,16 @@ impl<'a> Fields<'a> {
 pub fn parse_create_tenant(body: &Value) -> Result<(TenantName, NewTenant), FieldError> {
     let f = Fields::new(
         body,
-        &["name", "tier", "envs", "modules", "display_name", "owner"],
+        &[
+            "name",
+            "tier",
+            "envs",
+            "modules",
+            "display_name",
+            "owner",
+            "constraints",
+            "clusters",
+        ],
     )?;
     let name = TenantName::parse("name", f.required_str("name")?)?;
     let tier = TierName::parse("tier", f.required_str("tier")?)?;
@@ -112,6 +145,9 @@ pub fn parse_create_tenant(body: &Value) -> Result<(TenantName, NewTenant), Fiel
         .str("owner")?
         .map(|s| check_owner("owner", s))
         .transpose()?;
+    let label = |field: &str, raw: &str| check_dns_label(field, raw).map(|()| raw.to_owned());
+    let constraints = f.label_map("constraints", label, label)?;
+    let clusters = f.label_map("clusters", EnvName::parse, ClusterName::parse)?;
     Ok((
         name,
         NewTenant {
@@ -121,6 +157,8 @@ pub fn parse_create_tenant(body: &Value) -> Result<(TenantName, NewTenant), Fiel
             display_name,
             owner,
             customer_id: None,
+            constraints,
+            clusters,
         },
     ))
 }
@@ -299,6 +337,23 @@ mod tests {
         assert_eq!(with("modules", json!(["ok", 3])), "modules[1]");
         assert_eq!(with("owner", json!("not an email")), "owner");
         assert_eq!(with("display_name", json!("   ")), "display_name");
+        assert_eq!(
+            with("constraints", json!({"region": "Europe"})),
+            "constraints.region"
+        );
+        assert_eq!(
+            with("constraints", json!({"region": 1})),
+            "constraints.region"
+        );
+        assert_eq!(with("constraints", json!(["eu"])), "constraints");
+        assert_eq!(
+            with("clusters", json!({"prod": "Prod_EU"})),
+            "clusters.prod"
+        );
+        assert_eq!(
+            with("clusters", json!({"../x": "prod-eu"})),
+            "clusters.../x"
+        );
         assert_eq!(
             field_of(parse_create_tenant(&json!({"tier": "bronze", "envs": ["dev"]})).unwrap_err()),
             "name"

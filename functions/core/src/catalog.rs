@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::clusters::{Cluster, ClusterAccess, EksAccess, ServerAccess};
 use crate::error::FieldError;
 use crate::names::{DNS_LABEL_MAX, EnvName, ModuleName, TenantName, TierName};
 
@@ -22,6 +23,9 @@ pub struct Catalog {
     pub modules: Vec<Module>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing: Option<Billing>,
+    /// Where tenant-envs run; none means the one cluster Argo CD runs in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<Cluster>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +80,10 @@ pub struct Module {
     /// The lowest tier that may enable this module; every tier when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_tier: Option<TierName>,
+    /// Keeps data a move between clusters does not carry (a database, a secret store): moving
+    /// a tenant-env that has it takes the tenant's confirmation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stateful: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +151,7 @@ impl Catalog {
             }
         }
         self.check_acyclic()?;
+        self.check_clusters()?;
         if let Some(billing) = &self.billing {
             for (price, tier) in &billing.prices {
                 if self.tier(tier).is_none() {
@@ -209,13 +218,16 @@ impl Catalog {
         self.tiers.iter().position(|t| &t.name == name)
     }
 
-    /// The longest tenant name for which `<tenant>-<env>-<module>` still fits a DNS label:
-    /// Argo CD puts the Application name into a label, and the namespace is `<tenant>-<env>`.
+    /// The longest tenant name for which `<tenant>-<env>[-<cluster>]-<module>` still fits a DNS
+    /// label: Argo CD puts the Application name into a label, and the namespace is
+    /// `<tenant>-<env>`.
     pub fn max_tenant_name_len(&self) -> usize {
         let longest = |it: &mut dyn Iterator<Item = usize>| it.max().unwrap_or(0);
         let env = longest(&mut self.environments.iter().map(|e| e.name.as_str().len()));
         let module = longest(&mut self.modules.iter().map(|m| m.name.as_str().len()));
-        let suffix = 1 + env + if module > 0 { 1 + module } else { 0 };
+        let cluster = longest(&mut self.clusters.iter().map(|c| c.name.as_str().len()));
+        let part = |len: usize| if len > 0 { 1 + len } else { 0 };
+        let suffix = 1 + env + part(cluster) + part(module);
         DNS_LABEL_MAX.saturating_sub(suffix)
     }
 
@@ -225,7 +237,7 @@ impl Catalog {
             return Err(FieldError::invalid(
                 field,
                 format!(
-                    "must be at most {max} characters so that <tenant>-<env>-<module> fits 63, got {}",
+                    "must be at most {max} characters so that <tenant>-<env>[-<cluster>]-<module> fits 63, got {}",
                     name.as_str().len()
                 ),
             ));

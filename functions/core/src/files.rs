@@ -2,12 +2,14 @@
 //! fields in declaration order, maps sorted by key, no timestamps. The same desired state
 //! always gives the same bytes, so a repeated request leaves the tree unchanged.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
 use crate::catalog::{PodSecurity, Quotas};
 use crate::error::PlanError;
-use crate::names::{EnvName, ModuleName, TenantName, TierName};
+use crate::names::{ClusterName, EnvName, ModuleName, TenantName, TierName};
 
 /// The first line of every file Berth writes.
 pub const HEADER: &str =
@@ -46,6 +48,33 @@ pub struct TenantSpec {
     /// The billing system's customer id, when a subscription created the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+    /// Labels a cluster must carry to take this tenant's envs (`region: eu`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constraints: BTreeMap<String, String>,
+}
+
+/// Where a tenant-env runs, decided once when it is created and kept in Git: the ApplicationSets
+/// target `cluster`, and also `moving_to` while a move is under way (make before break).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    pub cluster: ClusterName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moving_to: Option<ClusterName>,
+}
+
+impl Placement {
+    pub fn on(cluster: ClusterName) -> Self {
+        Self {
+            cluster,
+            moving_to: None,
+        }
+    }
+
+    /// The clusters the tenant-env runs on: one, or two during a move.
+    pub fn clusters(&self) -> impl Iterator<Item = &ClusterName> {
+        std::iter::once(&self.cluster).chain(self.moving_to.as_ref())
+    }
 }
 
 /// The `tenant:` block every values file carries, read by the charts for names and labels.
@@ -65,6 +94,9 @@ pub struct BaseValues {
     pub suspended: bool,
     pub quota: Quotas,
     pub pod_security: PodSecurity,
+    /// Absent when the catalog has no clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,12 +114,16 @@ pub struct ModuleValues {
     pub tenant: TenantRef,
     pub module: ModuleRef,
     pub suspended: bool,
+    /// The env's placement, copied from its `base.yaml`: the modules' ApplicationSet reads it
+    /// from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
     #[serde(flatten)]
     pub overrides: Map<String, Value>,
 }
 
 /// Keys of a module values file that belong to Berth, so an override may not set them.
-pub const RESERVED_VALUE_KEYS: &[&str] = &["tenant", "module", "suspended"];
+pub const RESERVED_VALUE_KEYS: &[&str] = &["tenant", "module", "suspended", "placement"];
 
 /// Renders a file: the header, then the YAML.
 pub fn render<T: Serialize>(path: &str, value: &T) -> Result<Vec<u8>, PlanError> {
@@ -125,6 +161,7 @@ mod tests {
                 version: Some("1.4.2".into()),
             },
             suspended: false,
+            placement: None,
             overrides,
         }
     }

@@ -114,6 +114,11 @@ impl TenantModel {
         }
     }
 
+    /// Where env `env` runs, as its `base.yaml` says.
+    pub(crate) fn placement(&self, env: &EnvName) -> Option<crate::files::Placement> {
+        self.envs.get(env).and_then(|b| b.placement.clone())
+    }
+
     pub(crate) fn enabled(&self, env: &EnvName, module: &ModuleName) -> bool {
         self.modules.contains_key(&(env.clone(), module.clone()))
     }
@@ -126,6 +131,7 @@ impl TenantModel {
                 version: None,
             },
             suspended: self.suspended(),
+            placement: self.placement(env),
             overrides: Default::default(),
         }
     }

@@ -106,6 +106,10 @@ label_type!(
     /// A tier of the catalog such as `standard`.
     TierName
 );
+label_type!(
+    /// A cluster of the catalog such as `prod-eu`: the name Argo CD knows it by.
+    ClusterName
+);
 
 /// A tenant's name. Beyond being a DNS-1123 label it is not reserved; the catalog further
 /// bounds its length so that `<tenant>-<env>-<module>` fits a label (see

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use crate::catalog::{CATALOG_PATH, Catalog, PodSecurity, Tier};
 use crate::charts::check_against_charts;
 use crate::error::{FieldError, PlanError};
-use crate::files::{BaseValues, TenantRef, TenantSpec, TenantState};
+use crate::files::{BaseValues, Placement, TenantRef, TenantSpec, TenantState};
 pub use crate::model::{Change, RepoFiles, TenantModel, load_catalog};
 use crate::model::{diff, require_env};
-use crate::names::{EnvName, ModuleName, TenantName};
+use crate::names::{ClusterName, EnvName, ModuleName, TenantName, TierName};
+use crate::placement::{self, ClusterLoad, PlacementAsk};
 use crate::request::{Action, ModuleChange, NewTenant, Request, TenantPatch, request_trailers};
 use crate::{paths, schema};
 
@@ -18,6 +19,17 @@ use crate::{paths, schema};
 pub fn read_set(tenant: &TenantName) -> Vec<String> {
     let mut reads = vec![CATALOG_PATH.to_owned(), paths::tenant_dir(tenant)];
     reads.extend(schema::CHART_READS.iter().map(|p| p.to_string()));
+    reads
+}
+
+/// The paths a plan for `request` reads. A request that creates envs reads every tenant's
+/// files: placing an env on a cluster counts what each cluster holds, from Git, at the tip the
+/// commit lands on (a lost race reads and counts again, so no cluster is overfilled).
+pub fn request_reads(request: &Request) -> Vec<String> {
+    let mut reads = read_set(&request.tenant);
+    if matches!(request.action, Action::CreateTenant(_)) {
+        reads.push(format!("{}/", paths::TENANTS_DIR));
+    }
     reads
 }
 
@@ -43,7 +55,7 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
             return crate::restore::plan_restore(request, restore, files);
         }
         (Action::CreateTenant(new), None) => (
-            Some(create(&catalog, tenant, new, &request.id)?),
+            Some(create(&catalog, tenant, new, &request.id, files)?),
             create_summary(tenant, new),
         ),
         (Action::CreateTenant(_), Some(_)) => {
@@ -134,6 +146,7 @@ fn create(
     tenant: &TenantName,
     new: &NewTenant,
     request_id: &str,
+    files: &RepoFiles,
 ) -> Result<TenantModel, PlanError> {
     let tier = catalog.require_tier("tier", &new.tier)?;
     for (i, env) in new.envs.iter().enumerate() {
@@ -159,16 +172,20 @@ fn create(
         state: TenantState::Active,
         created_by: request_id.to_owned(),
         customer_id: new.customer_id.clone(),
+        constraints: new.constraints.clone(),
     };
     let mut model = TenantModel {
         spec,
         envs: BTreeMap::new(),
         modules: BTreeMap::new(),
     };
-    for env in &new.envs {
-        model
-            .envs
-            .insert(env.clone(), base_values(&model, env, tier)?);
+    let mut placer = Placer::new(catalog, new, files)?;
+    for (i, env) in new.envs.iter().enumerate() {
+        let mut base = base_values(&model, env, tier, None)?;
+        if let Some(placer) = &mut placer {
+            placement::record(&mut base, placer.place(i, env, &tier.name)?);
+        }
+        model.envs.insert(env.clone(), base);
         for module in &new.modules {
             model
                 .modules
@@ -178,7 +195,76 @@ fn create(
     Ok(model)
 }
 
-fn base_values(model: &TenantModel, env: &EnvName, tier: &Tier) -> Result<BaseValues, PlanError> {
+/// Places a new tenant's envs, each seeing the ones placed before it.
+struct Placer<'a> {
+    catalog: &'a Catalog,
+    new: &'a NewTenant,
+    load: ClusterLoad,
+}
+
+impl<'a> Placer<'a> {
+    /// `None` when the catalog has no clusters, and then a request may name none either.
+    fn new(
+        catalog: &'a Catalog,
+        new: &'a NewTenant,
+        files: &RepoFiles,
+    ) -> Result<Option<Self>, FieldError> {
+        if !catalog.places() {
+            let asked = [
+                ("clusters", new.clusters.is_empty()),
+                ("constraints", new.constraints.is_empty()),
+            ];
+            if let Some((field, _)) = asked.iter().find(|(_, empty)| !empty) {
+                return Err(FieldError::invalid(
+                    *field,
+                    "the catalog has no clusters to place tenants on",
+                ));
+            }
+            return Ok(None);
+        }
+        if let Some(env) = new.clusters.keys().find(|e| !new.envs.contains(e)) {
+            return Err(FieldError::invalid(
+                format!("clusters.{env}"),
+                format!("names a cluster for environment {env}, which envs does not list"),
+            ));
+        }
+        Ok(Some(Self {
+            catalog,
+            new,
+            load: ClusterLoad::count(files),
+        }))
+    }
+
+    fn place(
+        &mut self,
+        i: usize,
+        env: &EnvName,
+        tier: &TierName,
+    ) -> Result<ClusterName, FieldError> {
+        let named = self.new.clusters.get(env);
+        let field = match named {
+            Some(_) => format!("clusters.{env}"),
+            None => format!("envs[{i}]"),
+        };
+        let ask = PlacementAsk {
+            field: &field,
+            env,
+            tier,
+            constraints: &self.new.constraints,
+            named,
+        };
+        let cluster = placement::place(self.catalog, &self.load, &ask)?;
+        self.load.add(&cluster);
+        Ok(cluster)
+    }
+}
+
+fn base_values(
+    model: &TenantModel,
+    env: &EnvName,
+    tier: &Tier,
+    placement: Option<Placement>,
+) -> Result<BaseValues, PlanError> {
     let quota = tier.quotas.clone().ok_or_else(|| {
         crate::CatalogError::Rule(format!("tier {}: quotas are required", tier.name))
     })?;
@@ -187,6 +273,7 @@ fn base_values(model: &TenantModel, env: &EnvName, tier: &Tier) -> Result<BaseVa
         suspended: model.suspended(),
         quota,
         pod_security: tier.pod_security.unwrap_or(PodSecurity::Restricted),
+        placement,
     })
 }
 
@@ -245,7 +332,7 @@ fn update(
         model.spec.tier = tier_name.clone();
         let envs: Vec<EnvName> = model.envs.keys().cloned().collect();
         for env in envs {
-            let base = base_values(model, &env, tier)?;
+            let base = base_values(model, &env, tier, model.placement(&env))?;
             model.envs.insert(env, base);
         }
         for ((env, _), values) in model.modules.iter_mut() {

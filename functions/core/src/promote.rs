@@ -43,6 +43,7 @@ pub fn promote(
                 version: source.module.version.clone(),
             },
             suspended: model.suspended(),
+            placement: model.placement(to),
             overrides: source.overrides.clone(),
         };
         model.modules.insert((to.clone(), module.clone()), values);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::names::{EnvName, ModuleName, TenantName, TierName};
+use crate::names::{ClusterName, EnvName, ModuleName, TenantName, TierName};
 
 /// The commit trailer naming the request a commit carries out: how a retry, or the status
 /// sweep, finds whether an interrupted request landed.
@@ -162,6 +162,13 @@ pub struct NewTenant {
     pub owner: Option<String>,
     /// The billing system's customer id, for tenants created by a subscription.
     pub customer_id: Option<String>,
+    /// Labels a cluster must carry to take the tenant's envs (`region: eu`); kept in
+    /// `tenant.yaml`.
+    #[serde(default)]
+    pub constraints: BTreeMap<String, String>,
+    /// Clusters an admin chose, by env, over the placement policy.
+    #[serde(default)]
+    pub clusters: BTreeMap<EnvName, ClusterName>,
 }
 
 /// A partial update; at least one field is set (the body parser makes sure).
