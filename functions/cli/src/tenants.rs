@@ -35,6 +35,13 @@ pub enum Tenants {
         display_name: Option<String>,
         #[arg(long)]
         owner: Option<String>,
+        /// A label its clusters must carry, as KEY=VALUE (`region=eu`); repeat for more.
+        #[arg(long = "constraint", value_parser = key_value)]
+        constraints: Vec<(String, String)>,
+        /// The cluster of an environment, as ENV=CLUSTER, over the placement policy (admins
+        /// only); repeat for more.
+        #[arg(long = "cluster", value_parser = key_value)]
+        clusters: Vec<(String, String)>,
         #[command(flatten)]
         write: WriteArgs,
     },
@@ -73,6 +80,16 @@ pub enum Tenants {
     },
 }
 
+/// `KEY=VALUE`, split at the first `=`.
+fn key_value(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((key, value)) if !key.is_empty() && !value.is_empty() => {
+            Ok((key.to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("{raw:?} is not KEY=VALUE")),
+    }
+}
+
 pub async fn run(command: Tenants) -> Result<u8, ClientError> {
     match command {
         Tenants::List(api) => {
@@ -92,6 +109,8 @@ pub async fn run(command: Tenants) -> Result<u8, ClientError> {
             modules,
             display_name,
             owner,
+            constraints,
+            clusters,
             write: WriteArgs { wait, api },
         } => {
             let body = CreateTenantBody {
@@ -101,6 +120,8 @@ pub async fn run(command: Tenants) -> Result<u8, ClientError> {
                 modules,
                 display_name,
                 owner,
+                constraints: constraints.into_iter().collect(),
+                clusters: clusters.into_iter().collect(),
             };
             let client = api.client()?;
             let written = client.create_tenant(&body).await?;

@@ -31,6 +31,15 @@ pub struct CreateTenantBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1)]
     pub owner: Option<String>,
+    /// Labels a cluster must carry to take the tenant's envs, kept in `tenant.yaml`; only with
+    /// a catalog that has clusters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(example = json!({"region": "eu"}))]
+    pub constraints: BTreeMap<String, String>,
+    /// A cluster per env, over the placement policy: admins only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(example = json!({"prod": "prod-eu"}))]
+    pub clusters: BTreeMap<String, String>,
 }
 
 /// `PATCH /v1/tenants/{tenant}`: any of these.

@@ -29,7 +29,7 @@ fn strict(schema: &mut Value) {
     }
 }
 
-fn argocd_schema(name: &str) -> jsonschema::Validator {
+pub(crate) fn argocd_schema(name: &str) -> jsonschema::Validator {
     let path = project_root()
         .join("../shared/schemas/argocd")
         .join(format!("{name}.schema.json"));
@@ -46,7 +46,7 @@ fn infra_yaml(path: &str) -> Value {
         .unwrap()
 }
 
-fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
+pub(crate) fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
     let errors: Vec<String> = validator
         .iter_errors(doc)
         .map(|e| format!("{}: {e}", e.instance_path()))

@@ -3,6 +3,7 @@
 //! `cargo nextest run -p berth-tests -E 'test(/^status::/)'`.
 
 mod api;
+mod applicationsets;
 mod charts;
 mod cluster;
 mod contract;

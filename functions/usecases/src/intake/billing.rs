@@ -234,6 +234,8 @@ fn provision(
         modules: registration.modules.clone(),
         display_name: None,
         owner: None,
+        constraints: Default::default(),
+        clusters: Default::default(),
     })
     .map_err(|e| UseCaseError::invalid("data.object.metadata", e.to_string()))?;
     let (tenant, mut new) = berth_core::body::parse_create_tenant(&body).map_err(|e| {

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use berth_core::plan::read_set;
+use berth_core::plan::request_reads;
 use berth_core::{RepoFiles, Request};
 use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::RequestState;
@@ -130,7 +130,7 @@ pub async fn submit(
     };
     let commit_request = CommitRequest {
         request_id: request.id.clone(),
-        reads: read_set(&request.tenant),
+        reads: request_reads(&request),
         target,
     };
     let outcome = app.committer.commit(commit_request, Arc::new(plan)).await;

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use berth_core::batch::{BatchPlan, plan_batch};
-use berth_core::plan::read_set;
+use berth_core::plan::request_reads;
 use berth_core::{RepoFiles, Request};
 use berth_gitops::{CommitRequest, Target};
 use berth_store::{RequestRecord, RequestState};
@@ -119,7 +119,7 @@ impl<'a> Leader<'a> {
 
     /// One commit of `requests`, planned against the tip, and planned again on a lost race.
     async fn commit(&self, requests: &[Request]) -> Planned {
-        let reads: BTreeSet<String> = requests.iter().flat_map(|r| read_set(&r.tenant)).collect();
+        let reads: BTreeSet<String> = requests.iter().flat_map(request_reads).collect();
         let slot = Arc::new(Mutex::new(
             None::<(BatchPlan, BTreeMap<String, IndexUpdate>)>,
         ));
