@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::clusters::{Cluster, ClusterAccess, EksAccess, ServerAccess};
+pub use crate::clusters::{Cluster, ClusterAccess, EksAccess};
 use crate::error::FieldError;
 use crate::names::{DNS_LABEL_MAX, EnvName, ModuleName, TenantName, TierName};
 

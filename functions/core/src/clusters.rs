@@ -29,32 +29,32 @@ pub struct Cluster {
     pub access: ClusterAccess,
 }
 
-/// How the status function reaches a cluster's API server: exactly one of `eks` and `server`.
+/// How the status function reaches a cluster's API server, as an Argo CD cluster Secret says
+/// it: the server, its CA, and exactly one of `eks` and `token_env` for the bearer token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterAccess {
+    /// The API server's URL.
+    pub server: String,
+    /// The base64 of the PEM CA certificates the server's certificate chains to (an EKS
+    /// cluster's `certificateAuthority.data`); the system's roots when absent. Public data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_data: Option<String>,
+    /// An EKS cluster: tokens are minted from the function's own IAM role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eks: Option<EksAccess>,
+    /// The environment variable holding a bearer token (never the token: the catalog is in
+    /// Git).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<ServerAccess>,
+    pub token_env: Option<String>,
 }
 
-/// An EKS cluster: its endpoint is looked up, and its token minted from the function's own IAM
-/// role.
+/// An EKS cluster's name and region, which its tokens are signed for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EksAccess {
     pub name: String,
     pub region: String,
-}
-
-/// A server URL and a bearer token read from the environment variable `token_env` (never from
-/// the catalog: the catalog is in Git).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerAccess {
-    pub url: String,
-    pub token_env: String,
 }
 
 impl Cluster {
@@ -123,40 +123,38 @@ fn check_label_value(value: &str) -> Result<(), crate::FieldError> {
 
 fn check_access(name: &ClusterName, access: &ClusterAccess) -> Result<(), CatalogError> {
     let rule = |m: String| Err(CatalogError::Rule(format!("cluster {name}: access: {m}")));
-    match (&access.eks, &access.server) {
+    let url = &access.server;
+    let loopback = url.starts_with("http://127.0.0.1:") || url == "http://127.0.0.1";
+    if !url.starts_with("https://") && !loopback {
+        return rule(format!(
+            "server {url:?} must be https:// (http only on 127.0.0.1, for tests)"
+        ));
+    }
+    match (&access.eks, &access.token_env) {
         (Some(EksAccess { name: eks, region }), None) => {
             if eks.is_empty() || eks.len() > 100 || !eks.chars().all(eks_name_char) {
                 return rule(format!("eks.name {eks:?} is not an EKS cluster name"));
             }
-            if region.is_empty()
-                || !region
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
+            let region_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+            if region.is_empty() || !region.chars().all(region_char) {
                 return rule(format!("eks.region {region:?} is not an AWS region"));
             }
         }
-        (None, Some(ServerAccess { url, token_env })) => {
-            if !url.starts_with("https://") && !url.starts_with("http://127.0.0.1") {
-                return rule(format!(
-                    "server.url {url:?} must be https:// (http only on 127.0.0.1, for tests)"
-                ));
-            }
+        (None, Some(token_env)) => {
             let first_ok = token_env
                 .chars()
                 .next()
                 .is_some_and(|c| c.is_ascii_uppercase() || c == '_');
-            if !first_ok
-                || !token_env
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-            {
+            let rest_ok = token_env
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if !first_ok || !rest_ok {
                 return rule(format!(
-                    "server.token_env {token_env:?} must be an environment variable name (A-Z, 0-9, _)"
+                    "token_env {token_env:?} must be an environment variable name (A-Z, 0-9, _)"
                 ));
             }
         }
-        _ => return rule("needs exactly one of eks and server".into()),
+        _ => return rule("needs exactly one of eks and token_env".into()),
     }
     Ok(())
 }
@@ -175,12 +173,12 @@ mod tests {
     environments: [prod]
     labels: {region: eu}
     capacity: 2
-    access: {eks: {name: prod-eu, region: eu-west-1}}
+    access: {server: https://eu.eks.example.com, eks: {name: prod-eu, region: eu-west-1}}
   - name: prod-us
     environments: [prod]
     labels: {region: us}
     capacity: 2
-    access: {server: {url: \"https://prod-us.example.com\", token_env: BERTH_CLUSTER_PROD_US_TOKEN}}
+    access: {server: https://prod-us.example.com, token_env: BERTH_CLUSTER_PROD_US_TOKEN}
 ";
 
     fn err(extra: &str) -> String {
@@ -219,14 +217,11 @@ mod tests {
         assert!(err(&token).contains("token_env"));
         let label = CLUSTERS.replace("region: eu}", "region: Europe}");
         assert!(err(&label).contains("label region"), "{}", err(&label));
-        let both = CLUSTERS.replace(
-            "access: {eks: {name: prod-eu, region: eu-west-1}}",
-            "access: {}",
-        );
+        let neither = CLUSTERS.replace(", eks: {name: prod-eu, region: eu-west-1}", "");
         assert!(
-            err(&both).contains("exactly one of eks and server"),
+            err(&neither).contains("exactly one of eks and token_env"),
             "{}",
-            err(&both)
+            err(&neither)
         );
         let name = CLUSTERS.replace("name: prod-eu\n", "name: Prod_EU\n");
         assert!(err(&name).contains("a-z"), "{}", err(&name));

@@ -195,22 +195,22 @@ mod tests {
     environments: [prod]
     labels: {region: eu}
     capacity: 2
-    access: {eks: {name: prod-eu-1, region: eu-west-1}}
+    access: {server: https://prod-eu-1.example.com, eks: {name: prod-eu-1, region: eu-west-1}}
   - name: prod-eu-2
     environments: [prod]
     labels: {region: eu}
     capacity: 4
-    access: {eks: {name: prod-eu-2, region: eu-west-1}}
+    access: {server: https://prod-eu-2.example.com, eks: {name: prod-eu-2, region: eu-west-1}}
   - name: prod-us
     environments: [prod]
     labels: {region: us}
     capacity: 2
-    access: {eks: {name: prod-us, region: us-east-1}}
+    access: {server: https://prod-us.example.com, eks: {name: prod-us, region: us-east-1}}
   - name: prod-premium
     environments: [prod]
     labels: {region: eu, dedicated: premium}
     capacity: 1
-    access: {eks: {name: prod-premium, region: eu-west-1}}
+    access: {server: https://prod-premium.example.com, eks: {name: prod-premium, region: eu-west-1}}
 ";
 
     fn catalog() -> Catalog {

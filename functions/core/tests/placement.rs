@@ -15,17 +15,17 @@ const CLUSTERS: &str = "clusters:
     environments: [dev]
     labels: {region: eu}
     capacity: 100
-    access: {eks: {name: dev-1, region: eu-west-1}}
+    access: {server: https://dev-1.example.com, eks: {name: dev-1, region: eu-west-1}}
   - name: prod-eu
     environments: [prod]
     labels: {region: eu}
     capacity: 2
-    access: {eks: {name: prod-eu, region: eu-west-1}}
+    access: {server: https://prod-eu.example.com, eks: {name: prod-eu, region: eu-west-1}}
   - name: prod-us
     environments: [prod]
     labels: {region: us}
     capacity: 2
-    access: {server: {url: \"https://prod-us.example.com\", token_env: PROD_US_TOKEN}}
+    access: {server: https://prod-us.example.com, token_env: PROD_US_TOKEN}
 ";
 
 fn clustered_repo() -> RepoFiles {
