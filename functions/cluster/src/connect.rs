@@ -122,6 +122,45 @@ impl ClusterSource {
     }
 }
 
+impl ClusterSource {
+    /// The source of a catalog cluster: its server and CA, with a token minted for its EKS
+    /// cluster or read from the environment variable the catalog names (`var` looks it up).
+    pub fn for_catalog_cluster(
+        access: &berth_core::catalog::ClusterAccess,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ClusterError> {
+        let invalid = |reason: String| ClusterError::Auth(reason);
+        let server: http::Uri = access
+            .server
+            .parse()
+            .map_err(|e| invalid(format!("server is not a URL: {e}")))?;
+        let auth = match (&access.eks, &access.token_env) {
+            (Some(eks), _) => ExplicitAuth::Eks {
+                cluster: eks.name.clone(),
+                region: eks.region.clone(),
+            },
+            (None, Some(name)) => {
+                let token = var(name)
+                    .filter(|t| !t.trim().is_empty())
+                    .ok_or_else(|| invalid(format!("{name}, which holds its token, is not set")))?;
+                ExplicitAuth::Token(token.trim().to_owned())
+            }
+            (None, None) => return Err(invalid("the catalog names no credential".into())),
+        };
+        let roots = access
+            .ca_data
+            .as_deref()
+            .map(pem_certificates)
+            .transpose()
+            .map_err(|e| invalid(format!("ca_data: {e}")))?;
+        Ok(ClusterSource::Explicit {
+            server,
+            auth,
+            roots,
+        })
+    }
+}
+
 fn is_loopback(uri: &http::Uri) -> bool {
     matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"))
 }

@@ -7,3 +7,5 @@ pub const TENANT_LABEL: &str = "berth.dev/tenant";
 pub const ENV_LABEL: &str = "berth.dev/env";
 /// The module of the catalog.
 pub const MODULE_LABEL: &str = "berth.dev/module";
+/// The cluster an Argo CD Application targets, as Berth's ApplicationSets label it.
+pub const CLUSTER_LABEL: &str = "berth.dev/cluster";

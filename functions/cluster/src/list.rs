@@ -41,10 +41,27 @@ impl ClusterReader {
     /// at most four pages are in memory at once), each page reduced to what the sweep uses as
     /// it arrives, so memory follows the number of objects, not their size.
     pub async fn read_all(&self) -> Result<ClusterObjects, ClusterError> {
+        let mut application_calls = 0;
+        let (mut objects, applications) = tokio::try_join!(
+            self.read_workloads(),
+            self.list(
+                Api::<Application>::all(self.client.clone()),
+                "applications",
+                &mut application_calls,
+                ClusterObjects::application_part,
+            ),
+        )?;
+        objects.applications = applications;
+        objects.calls += application_calls;
+        Ok(objects)
+    }
+
+    /// Lists the workloads and ingresses only: what a cluster Argo CD does not run on holds
+    /// for Berth (its Applications live on the hub).
+    pub async fn read_workloads(&self) -> Result<ClusterObjects, ClusterError> {
         let client = || self.client.clone();
-        let (mut deployment_calls, mut statefulset_calls) = (0, 0);
-        let (mut ingress_calls, mut application_calls) = (0, 0);
-        let (deployments, statefulsets, ingresses, applications) = tokio::try_join!(
+        let (mut deployment_calls, mut statefulset_calls, mut ingress_calls) = (0, 0, 0);
+        let (deployments, statefulsets, ingresses) = tokio::try_join!(
             self.list(
                 Api::<Deployment>::all(client()),
                 "deployments",
@@ -63,17 +80,10 @@ impl ClusterReader {
                 &mut ingress_calls,
                 |i| ClusterObjects::ingress_part(&i),
             ),
-            self.list(
-                Api::<Application>::all(client()),
-                "applications",
-                &mut application_calls,
-                ClusterObjects::application_part,
-            ),
         )?;
         let mut objects = ClusterObjects {
             ingresses,
-            applications,
-            calls: deployment_calls + statefulset_calls + ingress_calls + application_calls,
+            calls: deployment_calls + statefulset_calls + ingress_calls,
             ..ClusterObjects::default()
         };
         objects.workloads.extend(deployments);

@@ -13,7 +13,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::core::ObjectMeta;
 
 use crate::application::Application;
-pub use crate::labels::{ENV_LABEL, MODULE_LABEL, TENANT_LABEL};
+pub use crate::labels::{CLUSTER_LABEL, ENV_LABEL, MODULE_LABEL, TENANT_LABEL};
 use crate::readiness::{Health, Readiness, deployment_readiness, statefulset_readiness, worst};
 
 /// A tenant-env's base Application (`module: None`) or one of its modules.
@@ -38,11 +38,21 @@ pub struct ApplicationState {
     pub operation_message: Option<String>,
     /// `status.operationState.syncResult.revision`: the commit that operation synced.
     pub operation_revision: Option<String>,
+    /// The cluster it targets, by its `berth.dev/cluster` label; `None` for Applications of
+    /// tenant-envs that are not placed.
+    pub cluster: Option<String>,
 }
 
 impl ApplicationState {
     /// Takes the fields Berth needs from an Application; empty ones count as absent.
     pub fn from_application(app: Application) -> Self {
+        let cluster = app
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(CLUSTER_LABEL))
+            .filter(|c| !c.is_empty() && c.as_str() != "in-cluster")
+            .cloned();
         let status = app.status.unwrap_or_default();
         let sync = status.sync.unwrap_or_default();
         let operation = status.operation_state.unwrap_or_default();
@@ -54,6 +64,7 @@ impl ApplicationState {
             operation_phase: text(operation.phase),
             operation_message: text(operation.message),
             operation_revision: text(operation.sync_result.unwrap_or_default().revision),
+            cluster,
         }
     }
 

@@ -22,7 +22,8 @@ pub use requests::{
     PlannedChangeView, PromoteAnswer, RequestState, RequestView,
 };
 pub use tenants::{
-    ClusterHealthResponse, EnvDetail, LastChangeView, ModuleDetail, ModuleStatus, ServiceHealth,
-    TenantDetail, TenantList, TenantProblem, TenantStatusResponse, TenantSummary,
+    ClusterHealthResponse, ClusterList, ClusterView, EnvDetail, LastChangeView, ModuleDetail,
+    ModuleStatus, ServiceHealth, TenantDetail, TenantList, TenantProblem, TenantStatusResponse,
+    TenantSummary,
 };
 pub use webhooks::{ReviewProblem, ReviewVerdict, WebhookAnswer};

@@ -146,8 +146,42 @@ pub struct ClusterHealthResponse {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<String>,
+    /// The catalog's clusters the last sweep could not read (`status` is then `degraded`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<crate::ErrorDetail>,
+}
+
+/// `GET /v1/clusters`: each cluster of the catalog as the last sweep read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClusterList {
+    pub clusters: Vec<ClusterView>,
+    /// When the status function last recorded the clusters.
+    pub observed_at: String,
+}
+
+/// One cluster: the catalog's facts, what Git places on it, and whether it answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClusterView {
+    #[schema(example = "prod-eu")]
+    pub name: String,
+    /// It answered the last sweep.
+    pub reachable: bool,
+    /// The API server's version, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why it did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub environments: Vec<String>,
+    #[serde(default)]
+    #[schema(example = json!({"region": "eu"}))]
+    pub labels: BTreeMap<String, String>,
+    /// The most tenant-envs it takes.
+    pub capacity: u32,
+    /// The tenant-envs Git places on it (a move counts on both of its clusters).
+    pub placed: u32,
 }
 
 /// `GET /healthz`: the function answers, with its version.

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::files::{TenantSpec, TenantState};
+use crate::files::{Placement, TenantSpec, TenantState};
 use crate::model::RepoFiles;
 use crate::names::{EnvName, ModuleName, TenantName};
 use crate::paths::{self, TENANTS_DIR, TenantFile};
@@ -17,6 +17,8 @@ pub struct DesiredTenant {
     pub suspended: bool,
     /// Each environment with a `base.yaml`, and the modules enabled in it.
     pub envs: BTreeMap<EnvName, BTreeSet<ModuleName>>,
+    /// Where each placed environment runs (absent: where Argo CD runs).
+    pub placements: BTreeMap<EnvName, Placement>,
 }
 
 /// A tenant folder the sweep could not read; reported, never fatal for the others.
@@ -34,6 +36,19 @@ pub struct DesiredState {
 
 impl DesiredState {
     /// True when Git wants `module` (or the base Application, for `None`) of `tenant` in `env`.
+    /// The clusters `tenant`'s `env` runs on, as its `base.yaml` places it; empty when it is
+    /// not placed (it runs where Argo CD does).
+    pub fn clusters_of(&self, tenant: &str, env: &str) -> Vec<&str> {
+        let placement = TenantName::parse("tenant", tenant)
+            .ok()
+            .and_then(|t| self.tenants.get(&t))
+            .zip(EnvName::parse("env", env).ok())
+            .and_then(|(t, env)| t.placements.get(&env));
+        placement
+            .map(|p| p.clusters().map(|c| c.as_str()).collect())
+            .unwrap_or_default()
+    }
+
     pub fn wants(&self, tenant: &str, env: &str, module: Option<&str>) -> bool {
         let Some(desired) = TenantName::parse("tenant", tenant)
             .ok()
@@ -81,6 +96,9 @@ pub fn desired_state(files: &RepoFiles) -> DesiredState {
                 specs.insert(tenant, bytes);
             }
             Some(TenantFile::Base(env)) => {
+                if let Some(placement) = crate::placement::read_placement(path, bytes) {
+                    entry.placements.insert(env.clone(), placement);
+                }
                 entry.envs.entry(env).or_default();
             }
             Some(TenantFile::Module(env, module)) => {
@@ -134,7 +152,10 @@ mod tests {
             ("tenants/acme/tenant.yaml", spec("acme", "active")),
             ("tenants/acme/dev/base.yaml", b"{}".to_vec()),
             ("tenants/acme/dev/modules/postgres.yaml", b"{}".to_vec()),
-            ("tenants/acme/prod/base.yaml", b"{}".to_vec()),
+            (
+                "tenants/acme/prod/base.yaml",
+                b"placement: {cluster: prod-eu, moving_to: prod-us}\n".to_vec(),
+            ),
             ("tenants/acme/README.md", b"notes".to_vec()),
             ("tenants/zeta/tenant.yaml", spec("zeta", "suspended")),
         ]));
@@ -146,6 +167,8 @@ mod tests {
         assert!(!state.wants("acme", "prod", Some("postgres")));
         assert!(!state.wants("acme", "stage", None));
         assert!(!state.wants("nobody", "dev", None));
+        assert_eq!(state.clusters_of("acme", "prod"), ["prod-eu", "prod-us"]);
+        assert!(state.clusters_of("acme", "dev").is_empty());
         let zeta = &state.tenants[&TenantName::parse("t", "zeta").unwrap()];
         assert!(zeta.suspended && zeta.envs.is_empty());
     }

@@ -6,6 +6,7 @@
 pub mod answers;
 pub mod auth;
 pub mod body;
+mod clusters;
 pub mod config;
 pub mod deadline;
 pub mod error;

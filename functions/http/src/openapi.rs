@@ -15,7 +15,8 @@ use utoipa::{Modify, OpenApi};
     paths(
         crate::reads::healthz,
         crate::reads::get_catalog,
-        crate::reads::cluster_health,
+        crate::clusters::cluster_health,
+        crate::clusters::list_clusters,
         crate::reads::list_tenants,
         crate::writes::create_tenant,
         crate::reads::get_tenant,

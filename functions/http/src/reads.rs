@@ -1,4 +1,4 @@
-//! The reads of `/v1`: the service and the cluster's health, the catalog, the tenants, a
+//! The reads of `/v1`: the service's health, the catalog, the tenants, a
 //! tenant, its status and its history, a request. What each reads is `berth_usecases::read`'s; this maps it
 //! onto the contract.
 
@@ -7,14 +7,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_contract::{
-    CatalogResponse, ClusterHealthResponse, EnvDetail, ErrorDetail, ErrorResponse, HistoryPage,
-    ModuleDetail, RequestView, ServiceHealth, TenantDetail, TenantList, TenantStatusResponse,
-    TenantSummary,
+    CatalogResponse, EnvDetail, ErrorResponse, HistoryPage, ModuleDetail, RequestView,
+    ServiceHealth, TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
 };
 use berth_usecases::history::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 use berth_usecases::lookup::{RequestLookup, look_up_request};
 use berth_usecases::read;
-use berth_usecases::records::ClusterHealth;
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -29,79 +27,6 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Json<ServiceHealth
         status: "ok".into(),
         version: state.config.version.to_string(),
     })
-}
-
-/// `GET /v1/cluster/health`: what the status function saw on its last sweep (from the store,
-/// never from the cluster): 200 `{"status": "ok", "version"}`; 200 `{"status":
-/// "not_configured"}` with the reason when the deployment has no cluster to read (a fact, not an
-/// outage a retry would cure); or 503 `{"status": "error"}` with the reason.
-#[utoipa::path(get, path = "/v1/cluster/health", tag = "cluster",
-    responses(
-        (status = 200, description = "The cluster was read on the last sweep, or none is configured (`not_configured`, with the reason)", body = ClusterHealthResponse),
-        (status = 401, description = "No valid credentials", body = ErrorResponse),
-        (status = 503, description = "The cluster could not be read, or has not been yet", body = ClusterHealthResponse),
-    ),
-    security(("bearer" = [])))]
-pub(crate) async fn cluster_health(
-    State(state): State<AppState>,
-    _: Principal,
-) -> Result<Response, ApiError> {
-    let (status, body) = cluster_health_answer(read::cluster_health(&state.app).await?);
-    Ok((status, Json(body)).into_response())
-}
-
-fn cluster_health_answer(health: Option<ClusterHealth>) -> (StatusCode, ClusterHealthResponse) {
-    let unreadable = |code: &str, message: String, observed_at| ClusterHealthResponse {
-        status: "error".into(),
-        version: None,
-        message: Some(message.clone()),
-        observed_at,
-        error: Some(ErrorDetail {
-            code: code.into(),
-            message,
-            field: None,
-        }),
-    };
-    match health {
-        Some(h) if h.status == "ok" => (
-            StatusCode::OK,
-            ClusterHealthResponse {
-                status: "ok".into(),
-                version: h.version,
-                message: None,
-                observed_at: Some(h.observed_at),
-                error: None,
-            },
-        ),
-        Some(h) if h.status == "not_configured" => (
-            StatusCode::OK,
-            ClusterHealthResponse {
-                status: h.status,
-                version: None,
-                message: h.message,
-                observed_at: Some(h.observed_at),
-                error: None,
-            },
-        ),
-        Some(h) => {
-            let message = format!(
-                "the cluster could not be read: {}",
-                h.message.as_deref().unwrap_or("no reason given")
-            );
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                unreadable("cluster_unreachable", message, Some(h.observed_at)),
-            )
-        }
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            unreadable(
-                "cluster_not_observed",
-                "the status function has not read the cluster yet".into(),
-                None,
-            ),
-        ),
-    }
 }
 
 #[utoipa::path(get, path = "/v1/catalog", tag = "catalog",

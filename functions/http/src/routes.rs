@@ -6,11 +6,11 @@ use axum::routing::{get, post, put};
 use tower_http::cors::CorsLayer;
 
 use crate::AppState;
+use crate::clusters::{cluster_health, list_clusters};
 use crate::error::ApiError;
 use crate::extract::IDEMPOTENCY_KEY;
 use crate::reads::{
-    cluster_health, get_catalog, get_request, get_tenant, get_tenant_status, healthz, list_tenants,
-    tenant_history,
+    get_catalog, get_request, get_tenant, get_tenant_status, healthz, list_tenants, tenant_history,
 };
 use crate::writes::{
     create_tenant, delete_tenant, disable_module, enable_module, patch_tenant, promote,
@@ -22,6 +22,7 @@ pub fn api_router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/catalog", get(get_catalog))
         .route("/cluster/health", get(cluster_health))
+        .route("/clusters", get(list_clusters))
         .route("/tenants", get(list_tenants).post(create_tenant))
         .route(
             "/tenants/{tenant}",

@@ -6,6 +6,8 @@
 //!
 //! The Lambda binary (`status`) runs one sweep per invocation; `berth dev` runs it on a timer.
 
+pub mod fleet;
+mod health;
 pub mod lifecycle;
 pub mod observations;
 pub mod refresh;

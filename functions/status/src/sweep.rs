@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use berth_cluster::observe::wanted_slots;
 use berth_cluster::{
-    ApplicationState, ClusterConnector, ClusterError, ClusterObjects, ClusterReader, Health,
-    SlotKey, SlotStatus, observe, unknown_everywhere,
+    ApplicationState, ClusterConnector, Health, SlotKey, SlotStatus, observe, unknown_everywhere,
 };
+use berth_core::plan::load_catalog;
 use berth_core::{TenantName, desired_state};
 use berth_gitops::{GitError, Snapshot};
 use berth_store::{
@@ -21,6 +21,8 @@ use berth_usecases::intake::github::{GithubApi, review_missed};
 use berth_usecases::time::{epoch_seconds_now, now_rfc3339};
 use berth_usecases::write::timing::DEFAULT_CLAIM_LEASE;
 
+use crate::fleet::{Environment, Fleet};
+use crate::health::{fleet_health, mark_unreachable, same_health};
 use crate::observations::observations;
 pub use crate::report::{IndexReport, PhaseMillis, SweepReport};
 
@@ -65,7 +67,7 @@ pub struct Sweeper {
     pub(crate) app: App,
     /// How long an `accepted` request may be in flight before the sweep settles it.
     pub(crate) claim_lease: Duration,
-    cluster: Option<Arc<ClusterConnector>>,
+    fleet: Fleet,
     page_size: u32,
     pub(crate) sync_timeout: Duration,
     /// The digests this process last read or wrote, with their generation: a warm sweeper
@@ -84,19 +86,16 @@ struct KnownDigests {
     digests: BTreeMap<ObservationKey, String>,
 }
 
-/// What the cluster said, or why it said nothing.
-struct ClusterRead {
-    objects: Result<ClusterObjects, String>,
-    version: Option<String>,
-}
-
 impl Sweeper {
-    /// `cluster` is `None` when no cluster is configured: statuses then read `unknown`.
+    /// `cluster` is the hub, where Argo CD runs; `None` when no cluster is configured:
+    /// statuses then read `unknown`. The catalog's clusters are read beside it, their tokens
+    /// from the process environment.
     pub fn new(app: App, cluster: Option<Arc<ClusterConnector>>) -> Self {
+        let environment: Environment = Arc::new(|name| std::env::var(name).ok());
         Self {
             app,
             claim_lease: DEFAULT_CLAIM_LEASE,
-            cluster,
+            fleet: Fleet::new(cluster, environment),
             page_size: DEFAULT_PAGE_SIZE,
             sync_timeout: DEFAULT_SYNC_TIMEOUT,
             digests: tokio::sync::Mutex::new(None),
@@ -122,6 +121,13 @@ impl Sweeper {
         self
     }
 
+    /// Reads the catalog clusters' tokens through `environment` instead of the process's.
+    pub fn with_environment(mut self, environment: Environment) -> Self {
+        let hub = self.fleet.hub().cloned();
+        self.fleet = Fleet::new(hub, environment);
+        self
+    }
+
     pub fn with_page_size(mut self, page_size: u32) -> Self {
         self.page_size = page_size.max(1);
         self
@@ -136,6 +142,10 @@ impl Sweeper {
         let read_at = now_rfc3339();
         let snapshot = self.app.committer.read(vec!["tenants/".into()]).await?;
         let desired = desired_state(&snapshot.files);
+        // A catalog that cannot be read places nothing: its tenants' problems are reported.
+        let clusters = load_catalog(&snapshot.files)
+            .map(|c| c.clusters)
+            .unwrap_or_default();
         millis.git = clock.elapsed().as_millis();
         let revision = snapshot.tip.clone();
         let index = self.reconcile_index(snapshot, &read_at).await;
@@ -143,11 +153,16 @@ impl Sweeper {
         for problem in &desired.problems {
             tracing::warn!(path = %problem.path, reason = %problem.reason, "tenant folder skipped");
         }
-        let read = self.read_cluster().await;
+        let read = self.fleet.read(&clusters, self.page_size).await;
         millis.cluster = clock.elapsed().as_millis() - millis.git - millis.index;
         let now = now_rfc3339();
-        let (slots, kube_calls, cluster) = match &read.objects {
-            Ok(objects) => (observe(&desired, objects), objects.calls, "ok".to_owned()),
+        let merged = read.merged();
+        let (slots, kube_calls, cluster) = match &merged {
+            Ok(objects) => {
+                let mut slots = observe(&desired, objects);
+                mark_unreachable(&mut slots, &desired, &read.unreachable());
+                (slots, objects.calls, "ok".to_owned())
+            }
             Err(reason) => (unknown_everywhere(&desired, reason), 0, reason.clone()),
         };
         let mut report = SweepReport {
@@ -167,17 +182,18 @@ impl Sweeper {
         };
         // Leftovers are only known to be gone when the cluster was read.
         let diffed = self
-            .record_observations(&slots, &now, read.objects.is_ok())
+            .record_observations(&slots, &now, merged.is_ok())
             .await?;
         millis.digests = diffed.millis;
         report.writes = diffed.writes;
         report.removes = diffed.removes;
         report.digests_cached = diffed.cached;
-        if self.record_cluster_health(&read, &now).await? {
+        let health = fleet_health(&read, self.fleet.has_hub(), &clusters, &desired, &now);
+        if self.record_cluster_health(health).await? {
             report.writes += 1;
         }
         millis.store = clock.elapsed().as_millis() - millis.git - millis.index - millis.cluster;
-        let cluster_read = read.objects.as_ref().ok();
+        let cluster_read = merged.as_ref().ok();
         report.requests_advanced = self
             .advance_requests(&desired, &slots, cluster_read, &report.revision, None)
             .await?;
@@ -272,40 +288,6 @@ impl Sweeper {
         }
     }
 
-    async fn read_cluster(&self) -> ClusterRead {
-        let Some(connector) = &self.cluster else {
-            return ClusterRead {
-                objects: Err("no cluster is configured (no BERTH_KUBE_SERVER, KUBECONFIG or in-cluster service account)".into()),
-                version: None,
-            };
-        };
-        let result: Result<(ClusterObjects, String), ClusterError> = async {
-            let client = connector.client().await?;
-            let version = client
-                .apiserver_version()
-                .await
-                .map_err(|e| ClusterError::Unreachable(e.to_string()))?;
-            let objects = ClusterReader::new(client, self.page_size)
-                .read_all()
-                .await?;
-            Ok((objects, version.git_version))
-        }
-        .await;
-        match result {
-            Ok((objects, version)) => ClusterRead {
-                objects: Ok(objects),
-                version: Some(version),
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "the cluster could not be read; statuses are unknown");
-                ClusterRead {
-                    objects: Err(e.to_string()),
-                    version: None,
-                }
-            }
-        }
-    }
-
     /// Writes the observations whose digest changed; removes stored ones nothing reports any
     /// more (when `complete`).
     async fn record_observations(
@@ -378,35 +360,11 @@ impl Sweeper {
     }
 
     /// Records whether the cluster answered, when that changed; returns whether it wrote.
-    async fn record_cluster_health(
-        &self,
-        read: &ClusterRead,
-        now: &str,
-    ) -> Result<bool, StoreError> {
-        let status = match (&read.objects, &self.cluster) {
-            (Ok(_), _) => "ok",
-            // A fact about the deployment, not an outage: the API answers it with 200.
-            (Err(_), None) => "not_configured",
-            (Err(_), Some(_)) => "error",
-        };
-        let health = ClusterHealth {
-            status: status.into(),
-            version: read.version.clone(),
-            message: read.objects.as_ref().err().cloned(),
-            observed_at: now.to_owned(),
-        };
-        let same = |old: &ClusterHealth| {
-            (&old.status, &old.version, &old.message)
-                == (&health.status, &health.version, &health.message)
-        };
-        if self
-            .app
-            .store
-            .get_cluster_health()
-            .await?
-            .as_ref()
-            .is_some_and(same)
-        {
+    /// Writes the fleet's health when it changed, or when the stored one is older than
+    /// [`HEALTH_REFRESH`]: its time then says when a sweep last ran, at one write per interval.
+    async fn record_cluster_health(&self, health: ClusterHealth) -> Result<bool, StoreError> {
+        let stored = self.app.store.get_cluster_health().await?;
+        if stored.is_some_and(|old| same_health(&old, &health)) {
             return Ok(false);
         }
         self.app.store.put_cluster_health(&health).await?;

@@ -18,9 +18,9 @@ pub use local::LocalStore;
 pub use observations::ObservationStore;
 pub use records::{
     BatchRecords, BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM,
-    IdempotencyRecord, IndexProblem, IndexTip, LastChange, LeaseTaken, Observation, ObservationKey,
-    ObservationWrite, ObservationsWritten, Registration, RequestRecord, RequestState,
-    ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
+    IdempotencyRecord, IndexProblem, IndexTip, LastChange, LeaseTaken, MemberHealth, Observation,
+    ObservationKey, ObservationWrite, ObservationsWritten, Registration, RequestRecord,
+    RequestState, ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
 };
 pub use requests::RequestStore;
 pub use tenant_index::TenantIndexStore;

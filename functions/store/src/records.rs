@@ -1,5 +1,7 @@
 //! The records of the store (the README's "What the store holds"), as both backends keep them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use berth_core::request_state::RequestState;
@@ -267,6 +269,27 @@ pub struct ClusterHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub observed_at: String,
+    /// Each cluster of the catalog, as the same sweep read it; empty without clusters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<MemberHealth>,
+}
+
+/// One cluster of the catalog as a sweep saw it, with what the catalog and Git say of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberHealth {
+    pub name: String,
+    /// `ok` or `error`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub environments: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    pub capacity: u32,
+    /// Tenant-envs placed on it in Git, a move's counted on both clusters.
+    pub placed: u32,
 }
 
 /// An answer given once and replayed for the same idempotency key.

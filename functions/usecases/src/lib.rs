@@ -29,8 +29,8 @@ pub use visibility::Visibility;
 /// The records the use-cases answer with, for the edges to map onto their own shapes.
 pub mod records {
     pub use berth_store::{
-        ClusterHealth, ErrorBody, IndexProblem, LastChange, RequestRecord, RequestState,
-        StatusRecord, StoredResponse, TenantEntry,
+        ClusterHealth, ErrorBody, IndexProblem, LastChange, MemberHealth, RequestRecord,
+        RequestState, StatusRecord, StoredResponse, TenantEntry,
     };
 }
 

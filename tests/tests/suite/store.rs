@@ -453,6 +453,16 @@ async fn sweep_records(store: &dyn Store) {
         version: Some("v1.33.0".into()),
         message: None,
         observed_at: "2026-11-22T01:00:00Z".into(),
+        clusters: vec![berth_store::MemberHealth {
+            name: "prod-eu".into(),
+            status: "error".into(),
+            version: None,
+            message: Some("connection refused".into()),
+            environments: vec!["prod".into()],
+            labels: [("region".to_owned(), "eu".to_owned())].into(),
+            capacity: 200,
+            placed: 3,
+        }],
     };
     store.put_cluster_health(&cluster).await.unwrap();
     assert_eq!(store.get_cluster_health().await.unwrap(), Some(cluster));
