@@ -51,6 +51,7 @@ pub struct KubeServer {
     pub url: String,
     cluster: Arc<Mutex<Cluster>>,
     task: JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl KubeServer {
@@ -60,8 +61,31 @@ impl KubeServer {
             .route("/apis/{group}/{version}/{plural}", get(list))
             .route("/version", get(version))
             .with_state(Arc::clone(&cluster));
-        let (url, task) = crate::serve::serve_loopback(router).await;
-        Self { url, cluster, task }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.changed().await;
+            };
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await;
+        });
+        Self {
+            url,
+            cluster,
+            task,
+            stop,
+        }
+    }
+
+    /// Stops serving, as a cluster that went away: the port is closed and the connections
+    /// clients keep open are closed too.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
     }
 
     /// Adds an object under `apis/<group>/<version>/<plural>`.

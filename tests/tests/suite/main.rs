@@ -6,6 +6,7 @@ mod api;
 mod applicationsets;
 mod charts;
 mod cluster;
+mod clusters;
 mod contract;
 mod examples;
 mod github;
