@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::clusters::{Cluster, ClusterAccess, EksAccess};
 use crate::error::FieldError;
-use crate::names::{DNS_LABEL_MAX, EnvName, ModuleName, TenantName, TierName};
+use crate::names::{ClusterName, DNS_LABEL_MAX, EnvName, ModuleName, TenantName, TierName};
 
 /// Where the catalog lives in a GitOps repository.
 pub const CATALOG_PATH: &str = "tenants/catalog.yaml";
@@ -151,7 +151,7 @@ impl Catalog {
             }
         }
         self.check_acyclic()?;
-        self.check_clusters()?;
+        crate::clusters::check_clusters(&self.clusters, |e| self.environment(e).is_some())?;
         if let Some(billing) = &self.billing {
             for (price, tier) in &billing.prices {
                 if self.tier(tier).is_none() {
@@ -200,6 +200,15 @@ impl Catalog {
             visit(self, &module.name, &mut Vec::new(), &mut done)?;
         }
         Ok(())
+    }
+
+    pub fn cluster(&self, name: &ClusterName) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| &c.name == name)
+    }
+
+    /// Whether tenant-envs are placed on named clusters (else they run where Argo CD runs).
+    pub fn places(&self) -> bool {
+        !self.clusters.is_empty()
     }
 
     pub fn environment(&self, name: &EnvName) -> Option<&Environment> {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, CatalogError};
+use crate::error::CatalogError;
 use crate::names::{ClusterName, EnvName, check_dns_label};
 
 /// The label a cluster reserved for one tier carries: `dedicated: premium`.
@@ -71,49 +71,37 @@ impl Cluster {
     }
 }
 
-impl Catalog {
-    pub fn cluster(&self, name: &ClusterName) -> Option<&Cluster> {
-        self.clusters.iter().find(|c| &c.name == name)
-    }
-
-    /// Whether tenant-envs are placed on named clusters (else they run where Argo CD runs).
-    pub fn places(&self) -> bool {
-        !self.clusters.is_empty()
-    }
-
-    /// The clusters' rules: unique names, known environments, a capacity, labels and access
-    /// that Kubernetes and a process environment accept.
-    pub(crate) fn check_clusters(&self) -> Result<(), CatalogError> {
-        let rule = |m: String| Err(CatalogError::Rule(m));
-        let mut seen = BTreeSet::new();
-        for cluster in &self.clusters {
-            let name = &cluster.name;
-            // Argo CD refuses to sync to a name two cluster Secrets share.
-            if !seen.insert(name) {
-                return rule(format!("clusters: duplicate name {name}"));
-            }
-            if cluster.environments.is_empty() {
-                return rule(format!("cluster {name}: needs at least one environment"));
-            }
-            if let Some(env) = cluster
-                .environments
-                .iter()
-                .find(|e| self.environment(e).is_none())
-            {
-                return rule(format!("cluster {name}: unknown environment {env}"));
-            }
-            if cluster.capacity == 0 {
-                return rule(format!("cluster {name}: capacity must be at least 1"));
-            }
-            for (key, value) in &cluster.labels {
-                if let Err(e) = check_dns_label("label", key).and(check_label_value(value)) {
-                    return rule(format!("cluster {name}: label {key}: {}", e.reason));
-                }
-            }
-            check_access(name, &cluster.access)?;
+/// The clusters' rules: unique names, known environments (`known_env`), a capacity, labels
+/// and access that Kubernetes and a process environment accept.
+pub(crate) fn check_clusters(
+    clusters: &[Cluster],
+    known_env: impl Fn(&EnvName) -> bool,
+) -> Result<(), CatalogError> {
+    let rule = |m: String| Err(CatalogError::Rule(m));
+    let mut seen = BTreeSet::new();
+    for cluster in clusters {
+        let name = &cluster.name;
+        // Argo CD refuses to sync to a name two cluster Secrets share.
+        if !seen.insert(name) {
+            return rule(format!("clusters: duplicate name {name}"));
         }
-        Ok(())
+        if cluster.environments.is_empty() {
+            return rule(format!("cluster {name}: needs at least one environment"));
+        }
+        if let Some(env) = cluster.environments.iter().find(|e| !known_env(e)) {
+            return rule(format!("cluster {name}: unknown environment {env}"));
+        }
+        if cluster.capacity == 0 {
+            return rule(format!("cluster {name}: capacity must be at least 1"));
+        }
+        for (key, value) in &cluster.labels {
+            if let Err(e) = check_dns_label("label", key).and(check_label_value(value)) {
+                return rule(format!("cluster {name}: label {key}: {}", e.reason));
+            }
+        }
+        check_access(name, &cluster.access)?;
     }
+    Ok(())
 }
 
 /// A label value: a DNS label, so it reads the same in YAML, a URL and a Kubernetes label.
