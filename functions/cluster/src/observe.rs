@@ -187,7 +187,13 @@ fn ingress_urls(ingress: &Ingress) -> Vec<String> {
 fn gather(objects: &ClusterObjects) -> BTreeMap<SlotKey, Found> {
     let mut found: BTreeMap<SlotKey, Found> = BTreeMap::new();
     for app in &objects.applications {
-        found.entry(app.slot.clone()).or_default().application = Some(app.value.clone());
+        let slot = found.entry(app.slot.clone()).or_default();
+        // A tenant-env being moved has an Application on each cluster: the slot is as far along
+        // as the one further behind.
+        slot.application = Some(match slot.application.take() {
+            Some(kept) => further_behind(kept, app.value.clone()),
+            None => app.value.clone(),
+        });
     }
     for w in &objects.workloads {
         let workload = (w.name.clone(), w.value.clone());
@@ -202,6 +208,19 @@ fn gather(objects: &ClusterObjects) -> BTreeMap<SlotKey, Found> {
         found.entry(i.slot.clone()).or_default().urls.extend(urls);
     }
     found
+}
+
+/// Of two Applications of one slot, the one not synced, else the less healthy.
+fn further_behind(a: ApplicationState, b: ApplicationState) -> ApplicationState {
+    let synced = |x: &ApplicationState| x.sync.as_deref() == Some("Synced");
+    let health = |x: &ApplicationState| Health::parse(x.health.as_deref().unwrap_or("unknown"));
+    match (synced(&a), synced(&b)) {
+        (false, true) => a,
+        (true, false) => b,
+        // Health orders from best to worst.
+        _ if health(&b) > health(&a) => b,
+        _ => a,
+    }
 }
 
 /// Judges one slot from what was found for it.

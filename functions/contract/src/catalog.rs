@@ -20,6 +20,23 @@ pub struct Catalog {
     pub modules: Vec<Module>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing: Option<Billing>,
+    /// Where tenant-envs run; empty when they run where Argo CD does. How the status function
+    /// reaches each is not shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<CatalogCluster>,
+}
+
+/// A cluster of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CatalogCluster {
+    #[schema(example = "prod-eu")]
+    pub name: String,
+    pub environments: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(example = json!({"region": "eu"}))]
+    pub labels: BTreeMap<String, String>,
+    /// The most tenant-envs it takes.
+    pub capacity: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -68,6 +85,9 @@ pub struct Module {
     /// The lowest tier that may enable it; every tier when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_tier: Option<String>,
+    /// It keeps data a move between clusters does not carry: moving it takes `confirm`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stateful: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -12,9 +12,12 @@ mod requests;
 mod tenants;
 mod webhooks;
 
-pub use bodies::{CreateTenantBody, ModuleChangeBody, PatchTenantBody, PromoteBody, WriteMode};
+pub use bodies::{
+    CreateTenantBody, ModuleChangeBody, MoveBody, PatchTenantBody, PromoteBody, WriteMode,
+};
 pub use catalog::{
-    Billing, Catalog, CatalogResponse, Environment, Module, PodSecurity, Quotas, Tier,
+    Billing, Catalog, CatalogCluster, CatalogResponse, Environment, Module, PodSecurity, Quotas,
+    Tier,
 };
 pub use error::{ErrorDetail, ErrorResponse};
 pub use requests::{

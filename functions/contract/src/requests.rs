@@ -90,6 +90,10 @@ pub struct RequestView {
     /// write's answer leaves it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Vec<FileChangeView>>,
+    /// What the caller must know of the change beyond its state (a write's answer only): a move
+    /// says which modules' data Berth does not copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// How a commit changed a file.

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::error::FieldError;
 use crate::files::RESERVED_VALUE_KEYS;
 use crate::names::{ClusterName, EnvName, ModuleName, TenantName, TierName, check_dns_label};
-use crate::request::{ModuleChange, NewTenant, Promotion, TenantPatch};
+use crate::request::{ModuleChange, Move, NewTenant, Promotion, TenantPatch};
 
 const DISPLAY_NAME_MAX: usize = 200;
 const OWNER_MAX: usize = 254;
@@ -244,6 +244,14 @@ pub fn parse_promotion(target: &str, body: &Value) -> Result<Promotion, FieldErr
     }
     let modules = f.names("modules", ModuleName::parse)?;
     Ok(Promotion { from, to, modules })
+}
+
+/// `POST /v1/tenants/{tenant}/envs/{env}/move`; `confirmed` when `?confirm=` named the tenant.
+pub fn parse_move(env: &str, body: &Value, confirmed: bool) -> Result<Move, FieldError> {
+    let env = EnvName::parse("env", env)?;
+    let f = Fields::new(body, &["to"])?;
+    let to = ClusterName::parse("to", f.required_str("to")?)?;
+    Ok(Move { env, to, confirmed })
 }
 
 fn check_display_name(field: &str, value: &str) -> Result<String, FieldError> {

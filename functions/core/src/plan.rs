@@ -13,7 +13,7 @@ use crate::model::{diff, require_env};
 use crate::names::{ClusterName, EnvName, ModuleName, TenantName, TierName};
 use crate::placement::{self, ClusterLoad, PlacementAsk};
 use crate::request::{Action, ModuleChange, NewTenant, Request, TenantPatch, request_trailers};
-use crate::{paths, schema};
+use crate::{moves, paths, schema};
 
 /// The paths a plan for `tenant` reads: hand these to the committer.
 pub fn read_set(tenant: &TenantName) -> Vec<String> {
@@ -22,12 +22,12 @@ pub fn read_set(tenant: &TenantName) -> Vec<String> {
     reads
 }
 
-/// The paths a plan for `request` reads. A request that creates envs reads every tenant's
-/// files: placing an env on a cluster counts what each cluster holds, from Git, at the tip the
+/// The paths a plan for `request` reads. A request that creates or moves envs reads every
+/// tenant's files: placing an env on a cluster counts what each cluster holds, from Git, at the tip the
 /// commit lands on (a lost race reads and counts again, so no cluster is overfilled).
 pub fn request_reads(request: &Request) -> Vec<String> {
     let mut reads = read_set(&request.tenant);
-    if matches!(request.action, Action::CreateTenant(_)) {
+    if matches!(request.action, Action::CreateTenant(_) | Action::MoveEnv(_)) {
         reads.push(format!("{}/", paths::TENANTS_DIR));
     }
     reads
@@ -87,6 +87,21 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
         (Action::Promote(promotion), Some(model)) => {
             let mut m = model.clone();
             let summary = crate::promote::promote(&catalog, &mut m, promotion)?;
+            (Some(m), summary)
+        }
+        (Action::MoveEnv(mv), Some(model)) => {
+            let mut m = model.clone();
+            let summary = moves::start(&catalog, &mut m, mv, files)?;
+            (Some(m), summary)
+        }
+        (Action::FinishMove { env, to }, Some(model)) => {
+            let mut m = model.clone();
+            let summary = moves::finish(&catalog, &mut m, env, to)?;
+            (Some(m), summary)
+        }
+        (Action::AbortMove { env }, Some(model)) => {
+            let mut m = model.clone();
+            let summary = moves::abort(&catalog, &mut m, env)?;
             (Some(m), summary)
         }
     };

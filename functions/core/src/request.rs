@@ -118,6 +118,27 @@ pub enum Action {
     Revert(Restore),
     /// Copies module versions and value overrides from one environment onto another.
     Promote(Promotion),
+    /// Phase 1 of a move: runs the env on its cluster and on another.
+    MoveEnv(Move),
+    /// Phase 3 of a move: runs the env on the cluster it moved to alone.
+    FinishMove {
+        env: EnvName,
+        to: ClusterName,
+    },
+    /// Drops the cluster a move was going to, before the move ends.
+    AbortMove {
+        env: EnvName,
+    },
+}
+
+/// A move of one tenant-env to another cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Move {
+    pub env: EnvName,
+    pub to: ClusterName,
+    /// The caller confirmed that the data of stateful modules is not moved.
+    #[serde(default)]
+    pub confirmed: bool,
 }
 
 /// What a revert restores, gathered from Git when the revert is asked for: the request is then
@@ -204,6 +225,9 @@ impl Action {
             Action::DisableModule { .. } => "disable_module",
             Action::Revert(_) => "revert",
             Action::Promote(_) => "promote",
+            Action::MoveEnv(_) => "move_env",
+            Action::FinishMove { .. } => "finish_move",
+            Action::AbortMove { .. } => "abort_move",
         }
     }
 }

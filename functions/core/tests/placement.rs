@@ -143,3 +143,166 @@ fn a_named_cluster_is_kept_and_clusters_need_a_catalog_that_has_them() {
         "unchanged without clusters: {base}"
     );
 }
+
+fn act(id: &str, tenant: &str, action: Action) -> Request {
+    Request {
+        id: id.into(),
+        tenant: berth_core::TenantName::parse("tenant", tenant).unwrap(),
+        action,
+    }
+}
+
+fn move_to(env: &str, to: &str, confirmed: bool) -> Action {
+    Action::MoveEnv(berth_core::Move {
+        env: berth_core::EnvName::parse("env", env).unwrap(),
+        to: berth_core::ClusterName::parse("to", to).unwrap(),
+        confirmed,
+    })
+}
+
+fn placement_of(files: &RepoFiles, path: &str) -> String {
+    let text = String::from_utf8(files[path].clone()).unwrap();
+    text[text.find("placement:").expect("a placement")..].to_owned()
+}
+
+#[test]
+fn a_move_runs_on_both_clusters_then_on_the_new_one_and_each_phase_is_idempotent() {
+    let mut files = clustered_repo();
+    let catalog = files.get_mut(CATALOG_PATH).unwrap();
+    *catalog = String::from_utf8(catalog.clone())
+        .unwrap()
+        .replace(
+            "  - name: postgres\n",
+            "  - name: postgres\n    stateful: true\n",
+        )
+        .into_bytes();
+    let request = create(
+        "01C",
+        json!({"name": "acme", "tier": "standard", "envs": ["prod"], "modules": ["postgres"],
+               "constraints": {"region": "eu"}}),
+    );
+    plan(&request, &files).unwrap().apply_to(&mut files);
+    assert_eq!(cluster_of(&files, "acme", "prod"), "prod-eu");
+
+    // postgres keeps data: the move needs the tenant's confirmation.
+    let Err(PlanError::Field(refused)) = plan(
+        &act("01M", "acme", move_to("prod", "prod-us", false)),
+        &files,
+    ) else {
+        panic!("a stateful module needs confirm");
+    };
+    assert_eq!(refused.field, "confirm");
+    assert!(
+        refused.reason.contains("postgres") && refused.reason.contains("confirm=acme"),
+        "{refused}"
+    );
+
+    let start = act("01M", "acme", move_to("prod", "prod-us", true));
+    let change = plan(&start, &files).unwrap();
+    assert!(
+        change.message.contains("Action: move_env"),
+        "{}",
+        change.message
+    );
+    change.apply_to(&mut files);
+    for path in [
+        "tenants/acme/prod/base.yaml",
+        "tenants/acme/prod/modules/postgres.yaml",
+    ] {
+        assert_eq!(
+            placement_of(&files, path),
+            "placement:\n  cluster: prod-eu\n  moving_to: prod-us\n",
+            "{path}"
+        );
+    }
+    assert!(
+        plan(&start, &files).unwrap().is_empty(),
+        "phase 1 again changes nothing"
+    );
+    let elsewhere = act("01N", "acme", move_to("prod", "prod-eu", true));
+    assert_eq!(
+        field_error(plan(&elsewhere, &files)).kind,
+        ErrorKind::Conflict
+    );
+
+    let finish = act(
+        "01F",
+        "acme",
+        Action::FinishMove {
+            env: berth_core::EnvName::parse("env", "prod").unwrap(),
+            to: berth_core::ClusterName::parse("to", "prod-us").unwrap(),
+        },
+    );
+    plan(&finish, &files).unwrap().apply_to(&mut files);
+    assert_eq!(
+        placement_of(&files, "tenants/acme/prod/base.yaml"),
+        "placement:\n  cluster: prod-us\n"
+    );
+    assert_eq!(
+        placement_of(&files, "tenants/acme/prod/modules/postgres.yaml"),
+        "placement:\n  cluster: prod-us\n"
+    );
+    assert!(
+        plan(&finish, &files).unwrap().is_empty(),
+        "phase 3 again changes nothing"
+    );
+
+    let abort = act(
+        "01A",
+        "acme",
+        Action::AbortMove {
+            env: berth_core::EnvName::parse("env", "prod").unwrap(),
+        },
+    );
+    let refused = field_error(plan(&abort, &files));
+    assert_eq!(
+        (refused.kind, refused.field.as_str()),
+        (ErrorKind::Conflict, "env")
+    );
+}
+
+#[test]
+fn an_abort_keeps_the_old_cluster_and_a_full_target_refuses_the_move() {
+    let mut files = clustered_repo();
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        let region = if i < 2 { "us" } else { "eu" };
+        let request = create(
+            &format!("01{i}"),
+            json!({"name": name, "tier": "standard", "envs": ["prod"], "constraints": {"region": region}}),
+        );
+        plan(&request, &files).unwrap().apply_to(&mut files);
+    }
+    // prod-us holds a and b: full.
+    let refused = field_error(plan(
+        &act("01M", "c", move_to("prod", "prod-us", false)),
+        &files,
+    ));
+    assert_eq!(
+        (refused.kind, refused.field.as_str()),
+        (ErrorKind::Conflict, "to")
+    );
+    assert!(refused.reason.contains("prod-us (2/2)"), "{refused}");
+
+    plan(&act("01M", "a", move_to("prod", "prod-eu", false)), &files)
+        .unwrap()
+        .apply_to(&mut files);
+    let abort = act(
+        "01A",
+        "a",
+        Action::AbortMove {
+            env: berth_core::EnvName::parse("env", "prod").unwrap(),
+        },
+    );
+    plan(&abort, &files).unwrap().apply_to(&mut files);
+    assert_eq!(
+        placement_of(&files, "tenants/a/prod/base.yaml"),
+        "placement:\n  cluster: prod-us\n"
+    );
+}
+
+fn field_error(result: Result<berth_core::Change, PlanError>) -> berth_core::FieldError {
+    match result {
+        Err(PlanError::Field(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

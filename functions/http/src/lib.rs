@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod error;
 pub mod extract;
 pub mod lambda;
+mod moves;
 pub mod openapi;
 pub mod reads;
 pub mod routes;

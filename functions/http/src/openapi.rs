@@ -29,6 +29,8 @@ use utoipa::{Modify, OpenApi};
         crate::writes::revert_request,
         crate::reads::tenant_history,
         crate::writes::promote,
+        crate::moves::start_move,
+        crate::moves::abort_move,
         crate::webhooks::signup,
         crate::webhooks::billing,
         crate::webhooks::github,

@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::clusters::{cluster_health, list_clusters};
 use crate::error::ApiError;
 use crate::extract::IDEMPOTENCY_KEY;
+use crate::moves::{abort_move, start_move};
 use crate::reads::{
     get_catalog, get_request, get_tenant, get_tenant_status, healthz, list_tenants, tenant_history,
 };
@@ -37,6 +38,10 @@ pub fn api_router(state: AppState) -> Router {
         .route("/requests/{id}/revert", post(revert_request))
         .route("/tenants/{tenant}/history", get(tenant_history))
         .route("/tenants/{tenant}/envs/{env}/promote", post(promote))
+        .route(
+            "/tenants/{tenant}/envs/{env}/move",
+            post(start_move).delete(abort_move),
+        )
         .route("/openapi.json", get(crate::openapi::serve_openapi));
     let mut router = Router::new()
         .route("/healthz", get(healthz))

@@ -71,6 +71,7 @@ pub fn request_view(record: &RequestRecord) -> contract::RequestView {
         reverts: record.reverts.clone(),
         reverted_by: record.reverted_by.clone(),
         changes: None,
+        notice: None,
     }
 }
 
@@ -94,6 +95,7 @@ pub fn landed_view(landed: &LandedRequest) -> contract::RequestView {
         reverts: None,
         reverted_by: None,
         changes: None,
+        notice: None,
     }
 }
 

@@ -43,6 +43,8 @@ pub(crate) struct WriteIntent {
     pub(crate) mode: Mode,
     /// The body as sent, for the request's fingerprint.
     pub(crate) raw_body: Vec<u8>,
+    /// Said in the answer of a write that went through.
+    pub(crate) notice: Option<String>,
 }
 
 /// Names the request a write created, on every answer after its id was given, errors included.
@@ -92,6 +94,7 @@ pub(crate) async fn run_write(
             tenant,
             action,
             mode,
+            notice,
             ..
         } = intent;
         let submit = |started: Started| {
@@ -108,7 +111,8 @@ pub(crate) async fn run_write(
             };
             submit_until(&state.app, submission, started.resumed, deadline.0)
         };
-        match run(&state.app, ask, submit, write_answer).await {
+        let answer_of = |outcome: &_| write_answer(outcome, notice);
+        match run(&state.app, ask, submit, answer_of).await {
             WriteAnswer::Replay(stored) => replay(stored),
             WriteAnswer::ClaimRefused(error) => ApiError::from(error).into_response(),
             WriteAnswer::Ran {
@@ -124,7 +128,7 @@ pub(crate) async fn run_write(
 
 /// The answer of a submitted write: 202 when a change is on its way, 200 when the desired state
 /// already held; a refusal as its error, to retry when it is transient.
-fn write_answer(outcome: &Result<Submitted, Unsettled>) -> Answer {
+fn write_answer(outcome: &Result<Submitted, Unsettled>, notice: Option<String>) -> Answer {
     match outcome {
         Ok(done) => {
             tracing::info!(action = %done.record.action, tenant = %done.record.tenant, state = ?done.record.state, "request done");
@@ -133,9 +137,13 @@ fn write_answer(outcome: &Result<Submitted, Unsettled>) -> Answer {
             } else {
                 StatusCode::ACCEPTED
             };
+            let view = berth_contract::RequestView {
+                notice,
+                ..views::request_view(&done.record)
+            };
             Answer {
                 status: status.as_u16(),
-                body: views::to_json(&views::request_view(&done.record)),
+                body: views::to_json(&view),
                 retry_after: None,
             }
         }
@@ -344,6 +352,7 @@ impl WriteIntent {
             action,
             mode,
             raw_body: body.raw.to_vec(),
+            notice: None,
         }
     }
 
@@ -353,7 +362,14 @@ impl WriteIntent {
             action,
             mode,
             raw_body: Vec::new(),
+            notice: None,
         }
+    }
+
+    /// Says `notice` in the answer, when the write goes through.
+    pub(crate) fn with_notice(mut self, notice: Option<String>) -> Self {
+        self.notice = notice;
+        self
     }
 }
 

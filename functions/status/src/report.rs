@@ -22,6 +22,8 @@ pub struct SweepReport {
     /// sweep committed or otherwise settled as the commit lease's holder.
     pub pending_settled: usize,
     pub scheduled_carried_out: usize,
+    /// Moves between clusters whose last phase this sweep committed.
+    pub moves_finished: usize,
     /// People's pull requests whose review was missed (their delivery failed), reviewed now.
     pub pulls_reviewed: usize,
     /// The digests diffed against were this process's own, confirmed current by the

@@ -197,6 +197,7 @@ impl Sweeper {
         report.requests_advanced = self
             .advance_requests(&desired, &slots, cluster_read, &report.revision, None)
             .await?;
+        report.moves_finished = self.finish_moves(&desired, cluster_read).await;
         report.scheduled_carried_out =
             berth_usecases::schedules::carry_out_due(&self.app, epoch_seconds_now()).await?;
         report.pulls_reviewed = self.review_missed_pulls().await;

@@ -11,6 +11,7 @@ pub mod git_index;
 pub mod history;
 pub mod intake;
 pub mod lookup;
+pub mod moves;
 pub mod preview;
 pub mod pull_request;
 pub mod read;
