@@ -9,6 +9,7 @@ use berth_core::{Action, EnvName};
 use berth_usecases::moves::{data_notice, stateful_modules};
 
 use crate::AppState;
+use crate::auth::Role;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::extract::{EnvPath, QueryParams, WriteContext, write_query};
@@ -19,7 +20,7 @@ use crate::writes::{WriteIntent, run_write};
     params(
         ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("env" = String, Path, description = "The environment moved", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
-        ("confirm" = Option<String>, Query, description = "The tenant's name: required when the environment has stateful modules, whose data is not copied", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("confirm" = Option<String>, Query, description = "The tenant's name: required when the environment has stateful modules, whose data is not copied. Admins only", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits onto the branch, `pr` opens a pull request; default `BERTH_DEFAULT_MODE`"),
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the same request once: a retry gets the first answer", pattern = "^[!-~]{1,255}$"),
     ),
@@ -34,6 +35,13 @@ pub(crate) async fn start_move(
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let intent = async {
+        // Choosing a cluster overrides the placement policy: as for a create, admins only.
+        if context.writer.0.role != Role::Admin {
+            return Err(ApiError::forbidden(
+                "to: only an admin may move a tenant between clusters",
+            )
+            .with_field("to"));
+        }
         let q = write_query(&state, query, &["confirm"])?;
         let confirmed = match q.params.get("confirm") {
             None => false,

@@ -28,12 +28,15 @@ struct Fixture {
     hub: KubeServer,
     eu: KubeServer,
     us: KubeServer,
+    /// `prod-eu-2`, kept for premium tenants: what moves go to.
+    eu2: KubeServer,
     client: Client,
     dir: tempfile::TempDir,
 }
 
 impl Fixture {
-    /// Two prod clusters taking two tenant-envs each, and one dev cluster.
+    /// Two prod clusters taking two tenant-envs each, a third kept for premium tenants, and
+    /// one dev cluster (the hub).
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (hub, eu, us) = (
@@ -41,6 +44,8 @@ impl Fixture {
             KubeServer::start().await,
             KubeServer::start().await,
         );
+        let eu2 = KubeServer::start().await;
+        eu2.require_token(EU_TOKEN);
         hub.require_token(HUB_TOKEN);
         eu.require_token(EU_TOKEN);
         us.require_token(US_TOKEN);
@@ -61,10 +66,16 @@ impl Fixture {
     labels: {{region: us}}
     capacity: 2
     access: {{server: {us}, token_env: PROD_US_TOKEN}}
+  - name: prod-eu-2
+    environments: [prod]
+    labels: {{region: eu, dedicated: premium}}
+    capacity: 2
+    access: {{server: {eu2}, token_env: PROD_EU_TOKEN}}
 ",
             hub = hub.url,
             eu = eu.url,
-            us = us.url
+            us = us.url,
+            eu2 = eu2.url
         );
         let mut files = berth_tests::git::project_charts_and_catalog();
         files
@@ -87,6 +98,7 @@ impl Fixture {
             hub,
             eu,
             us,
+            eu2,
             client: Client::new(),
             dir,
         }
@@ -170,6 +182,50 @@ impl Fixture {
             self.hub.replace(APPLICATIONS, app);
         }
         cluster.replace(DEPLOYMENTS, deployment(tenant, env, "monitoring", 2, ready));
+    }
+
+    /// The Applications of `tenant`'s `env` with `modules` on `cluster`, on the hub, at
+    /// `revision` with `health`.
+    fn applications(
+        &self,
+        tenant: &str,
+        env: &str,
+        modules: &[&str],
+        cluster: &str,
+        health: &str,
+        revision: &str,
+    ) {
+        let parts = std::iter::once(None).chain(modules.iter().map(|m| Some(*m)));
+        for module in parts {
+            let mut app = berth_tests::fleet::application(tenant, env, module, revision, health);
+            let suffix = module.map(|m| format!("-{m}")).unwrap_or_default();
+            app["metadata"]["name"] = json!(format!("{tenant}-{env}-{cluster}{suffix}"));
+            app["metadata"]["labels"]["berth.dev/cluster"] = json!(cluster);
+            app["spec"]["destination"]["name"] = json!(cluster);
+            self.hub.replace(APPLICATIONS, app);
+        }
+    }
+
+    /// The commits on main whose message carries `Berth-Action: <action>`.
+    fn commits_of(&self, action: &str) -> usize {
+        git(
+            &self.repo,
+            &[
+                "log",
+                "--format=%H",
+                &format!("--grep=Berth-Action: {action}"),
+                "main",
+            ],
+        )
+        .lines()
+        .count()
+    }
+
+    fn placement(&self, tenant: &str, env: &str) -> Value {
+        let base: Value =
+            serde_yaml_ng::from_str(&self.show(&format!("tenants/{tenant}/{env}/base.yaml")))
+                .unwrap();
+        base["placement"].clone()
     }
 
     /// The status of `tenant`'s monitoring in `env`: its health and why.
@@ -313,4 +369,162 @@ async fn status_is_read_from_every_cluster_and_a_stopped_one_costs_only_its_own_
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["unreachable"], json!(["prod-us"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_runs_on_both_clusters_until_the_new_one_is_ready_then_leaves_the_old() {
+    let f = Fixture::new().await;
+    let modules = ["monitoring", "postgres"];
+    let (status, answer) = f
+        .create(json!({"name": "acme", "tier": "standard", "envs": ["prod"], "modules": modules, "constraints": {"region": "eu"}}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(f.cluster_of("acme", "prod"), "prod-eu");
+    let created = f.tip();
+    f.applications("acme", "prod", &modules, "prod-eu", "Healthy", &created);
+
+    // postgres keeps data: without confirm nothing is committed; an operator may not move.
+    let path = "/v1/tenants/acme/envs/prod/move";
+    let body = json!({"to": "prod-eu-2"});
+    let (status, answer) = f.call(Method::POST, path, ADMIN, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["field"], "confirm");
+    let (status, answer) = f
+        .call(
+            Method::POST,
+            &format!("{path}?confirm=acme"),
+            OPERATOR,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(f.tip(), created);
+
+    // Phase 1: both clusters. Its answer says postgres's data is not copied; a retry of the
+    // same call is answered the same, and commits nothing more.
+    let send = || {
+        f.client
+            .post(format!("{}{path}?confirm=acme", f.api.url))
+            .bearer_auth(ADMIN)
+            .header("idempotency-key", "move-acme-prod")
+            .json(&body)
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["action"], "move_env");
+    let notice = first["notice"].as_str().unwrap_or_default();
+    assert!(
+        notice.contains("postgres")
+            && notice.contains("prod-eu-2")
+            && !notice.contains("monitoring"),
+        "{notice}"
+    );
+    let phase1 = f.tip();
+    assert_eq!(
+        f.placement("acme", "prod"),
+        json!({"cluster": "prod-eu", "moving_to": "prod-eu-2"})
+    );
+    assert!(
+        f.show("tenants/acme/prod/modules/postgres.yaml")
+            .contains("moving_to: prod-eu-2")
+    );
+    let again: Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(f.tip(), phase1, "committed once");
+
+    // Phase 2: the new cluster's Applications are still progressing; the old ones are fine.
+    f.applications("acme", "prod", &modules, "prod-eu", "Healthy", &phase1);
+    f.applications(
+        "acme",
+        "prod",
+        &modules,
+        "prod-eu-2",
+        "Progressing",
+        &phase1,
+    );
+    let report = f.sweeper().await.sweep().await.unwrap();
+    assert_eq!(report.moves_finished, 0);
+    assert_eq!(
+        f.tip(),
+        phase1,
+        "no last phase before the new cluster is ready"
+    );
+
+    // Ready at the phase-1 commit: a new sweeper (the one before may have died anywhere) ends
+    // the move, once.
+    f.applications("acme", "prod", &modules, "prod-eu-2", "Healthy", &phase1);
+    let report = f.sweeper().await.sweep().await.unwrap();
+    assert_eq!(report.moves_finished, 1);
+    assert_eq!(f.placement("acme", "prod"), json!({"cluster": "prod-eu-2"}));
+    assert!(
+        !f.show("tenants/acme/prod/modules/postgres.yaml")
+            .contains("prod-eu\n")
+    );
+    for _ in 0..2 {
+        let report = f.sweeper().await.sweep().await.unwrap();
+        assert_eq!(report.moves_finished, 0);
+    }
+    assert_eq!(
+        (f.commits_of("move_env"), f.commits_of("finish_move")),
+        (1, 1),
+        "no phase committed twice"
+    );
+    let (status, listed) = f.call(Method::GET, "/v1/clusters", OPERATOR, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let placed = |name: &str| {
+        listed["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["placed"]
+            .clone()
+    };
+    assert_eq!(
+        (placed("prod-eu"), placed("prod-eu-2")),
+        (json!(0), json!(1))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_is_aborted_before_its_last_phase_and_the_old_cluster_alone_remains() {
+    let f = Fixture::new().await;
+    let (status, answer) = f
+        .create(json!({"name": "bravo", "tier": "standard", "envs": ["prod"], "constraints": {"region": "us"}}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let path = "/v1/tenants/bravo/envs/prod/move";
+    let (status, answer) = f
+        .call(Method::POST, path, ADMIN, Some(json!({"to": "prod-eu-2"})))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "no stateful module, no confirm: {answer}"
+    );
+    assert!(answer.get("notice").is_none(), "{answer}");
+    assert_eq!(
+        f.placement("bravo", "prod"),
+        json!({"cluster": "prod-us", "moving_to": "prod-eu-2"})
+    );
+    let (status, answer) = f
+        .call(Method::POST, path, ADMIN, Some(json!({"to": "prod-eu"})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "one move at a time: {answer}");
+
+    let (status, answer) = f.call(Method::DELETE, path, OPERATOR, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["action"], "abort_move");
+    assert_eq!(f.placement("bravo", "prod"), json!({"cluster": "prod-us"}));
+    let (status, answer) = f.call(Method::DELETE, path, OPERATOR, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"]["field"], "env");
+
+    // An aborted move is not finished by a sweep, however ready its new cluster looked.
+    let tip = f.tip();
+    f.applications("bravo", "prod", &[], "prod-eu-2", "Healthy", &tip);
+    assert_eq!(f.sweeper().await.sweep().await.unwrap().moves_finished, 0);
+    assert_eq!(f.tip(), tip);
 }
