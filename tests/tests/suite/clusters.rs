@@ -457,7 +457,10 @@ async fn a_move_runs_on_both_clusters_until_the_new_one_is_ready_then_leaves_the
     f.applications("acme", "prod", &modules, "prod-eu-2", "Healthy", &phase1);
     let report = f.sweeper().await.sweep().await.unwrap();
     assert_eq!(report.moves_finished, 1);
-    assert!(f.eu2.calls(DEPLOYMENTS) > 0, "the new cluster's workloads are read");
+    assert!(
+        f.eu2.calls(DEPLOYMENTS) > 0,
+        "the new cluster's workloads are read"
+    );
     assert_eq!(f.placement("acme", "prod"), json!({"cluster": "prod-eu-2"}));
     assert!(
         !f.show("tenants/acme/prod/modules/postgres.yaml")

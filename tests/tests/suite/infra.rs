@@ -104,20 +104,33 @@ fn the_project_allows_exactly_the_kinds_the_charts_render() {
 
 #[test]
 fn kubernetes_objects_validate() {
-    for file in ["k8s/status-rbac.yaml", "argocd/notifications.yaml"] {
+    for file in [
+        "k8s/status-rbac.yaml",
+        "k8s/status-rbac-member.yaml",
+        "argocd/notifications.yaml",
+    ] {
         kubernetes_validate(
             &std::fs::read_to_string(project_root().join("infra").join(file)).unwrap(),
         );
     }
-    let rbac = std::fs::read_to_string(project_root().join("infra/k8s/status-rbac.yaml")).unwrap();
-    let role: Value = serde_yaml_ng::from_str(rbac.split("\n---").next().unwrap()).unwrap();
-    for rule in role["rules"].as_array().unwrap() {
+    let rules = |file: &str| -> Vec<Value> {
+        let rbac = std::fs::read_to_string(project_root().join("infra/k8s").join(file)).unwrap();
+        let role: Value = serde_yaml_ng::from_str(rbac.split("\n---").next().unwrap()).unwrap();
+        role["rules"].as_array().unwrap().clone()
+    };
+    for rule in rules("status-rbac.yaml")
+        .iter()
+        .chain(&rules("status-rbac-member.yaml"))
+    {
         assert_eq!(
             rule["verbs"],
             serde_json::json!(["list"]),
             "list only, as the sweep reads: {rule}"
         );
     }
+    // A member cluster runs no Argo CD for Berth: its role does not name Applications.
+    let member = serde_json::to_string(&rules("status-rbac-member.yaml")).unwrap();
+    assert!(!member.contains("applications"), "{member}");
 }
 
 #[test]
@@ -386,4 +399,33 @@ fn claim_leases_outlast_the_functions_that_hold_them() {
             "{function} keeps the default lease this test checks"
         );
     }
+}
+
+/// The status function's role reaches the catalog's clusters through EKS access entries, one
+/// per ARN the stack is given, each mapped to the member group whose ClusterRole only lists
+/// workloads and Ingresses; it holds no EKS permission in IAM.
+#[test]
+fn the_status_role_reaches_exactly_the_clusters_it_is_given() {
+    let template = template();
+    let each = &template["Resources"]["Fn::ForEach::MemberAccessEntries"];
+    let seq = each.as_sequence().expect("a ForEach over the member ARNs");
+    assert_eq!(seq[0].as_str(), Some("MemberArn"));
+    let entry = &seq[2]["StatusAccessEntry&{MemberArn}"];
+    assert_eq!(entry["Type"].as_str(), Some("AWS::EKS::AccessEntry"));
+    assert_eq!(entry["Condition"].as_str(), Some("HasMemberClusters"));
+    let groups: Vec<&str> = entry["Properties"]["KubernetesGroups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g.as_str())
+        .collect();
+    assert_eq!(groups, ["berth:status-member"]);
+    let policies = serde_json::to_string(
+        &serde_yaml_ng::to_value(
+            &template["Resources"]["StatusFunction"]["Properties"]["Policies"],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(!policies.contains("eks:"), "{policies}");
 }
