@@ -2,9 +2,9 @@
 //! what a script should do about it (the exit codes of [`ClientError::exit_code`]).
 
 use berth_contract::{
-    CatalogResponse, CreateTenantBody, ErrorDetail, ErrorResponse, HistoryPage, ModuleChangeBody,
-    PatchTenantBody, PlannedChangeView, PromoteBody, RequestView, ServiceHealth, TenantDetail,
-    TenantList, TenantStatusResponse,
+    CatalogResponse, ClusterList, CreateTenantBody, ErrorDetail, ErrorResponse, HistoryPage,
+    ModuleChangeBody, MoveBody, PatchTenantBody, PlannedChangeView, PromoteBody, RequestView,
+    ServiceHealth, TenantDetail, TenantList, TenantStatusResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -142,6 +142,33 @@ impl ApiClient {
         self.get("/v1/catalog").await
     }
 
+    pub async fn clusters(&self) -> Result<ClusterList, ClientError> {
+        self.get("/v1/clusters").await
+    }
+
+    /// Moves `tenant`'s `env` to cluster `to`; `confirm` accepts that stateful modules' data is
+    /// not copied.
+    pub async fn move_env(
+        &self,
+        tenant: &str,
+        env: &str,
+        to: &str,
+        confirm: bool,
+    ) -> Result<Written, ClientError> {
+        let mut path = move_path(tenant, env)?;
+        if confirm {
+            path.push_str(&format!("?confirm={}", path_segment(tenant)?));
+        }
+        let body = MoveBody { to: to.to_owned() };
+        self.write(Method::POST, &path, Some(&body)).await
+    }
+
+    /// Aborts the move of `tenant`'s `env` before its last phase.
+    pub async fn abort_move(&self, tenant: &str, env: &str) -> Result<Written, ClientError> {
+        self.write::<()>(Method::DELETE, &move_path(tenant, env)?, None)
+            .await
+    }
+
     pub async fn tenants(&self) -> Result<TenantList, ClientError> {
         self.get("/v1/tenants").await
     }
@@ -270,6 +297,14 @@ impl ApiClient {
         let path = format!("/v1/tenants/{name}?confirm={name}");
         self.write::<()>(Method::DELETE, &path, None).await
     }
+}
+
+fn move_path(tenant: &str, env: &str) -> Result<String, ClientError> {
+    Ok(format!(
+        "/v1/tenants/{}/envs/{}/move",
+        path_segment(tenant)?,
+        path_segment(env)?
+    ))
 }
 
 fn promote_path(tenant: &str, to: &str) -> Result<String, ClientError> {

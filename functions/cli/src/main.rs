@@ -4,6 +4,7 @@
 
 mod changes;
 mod client;
+mod clusters;
 mod confirm;
 mod dev;
 mod follow;
@@ -77,7 +78,12 @@ enum Command {
         #[command(flatten)]
         api: Api,
     },
-    /// List, show, create, change, suspend, resume and delete tenants.
+    /// The catalog's clusters: reachable or not, and what Git places on each.
+    Clusters {
+        #[command(subcommand)]
+        command: clusters::Clusters,
+    },
+    /// List, show, create, change, suspend, resume, move and delete tenants.
     Tenants {
         #[command(subcommand)]
         command: tenants::Tenants,
@@ -211,6 +217,7 @@ async fn run(command: Command) -> Result<u8, ClientError> {
             output::print(api.output, &status, output::tenant_status);
             Ok(modules::health_exit(&[status.health.as_str()]))
         }
+        Command::Clusters { command } => clusters::run(command).await,
         Command::Tenants { command } => tenants::run(command).await,
         Command::Modules { command } => modules::run(command).await,
         Command::Requests { command } => requests::run(command).await,

@@ -33,7 +33,7 @@ pub fn print<T: Serialize>(format: Format, value: &T, table: impl FnOnce(&T, boo
 }
 
 /// A borderless table; styled cells keep their colour only when `colour` holds.
-fn styled_table(header: &[&str], rows: Vec<Vec<Cell>>, colour: bool) -> String {
+pub(crate) fn styled_table(header: &[&str], rows: Vec<Vec<Cell>>, colour: bool) -> String {
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
     if colour {

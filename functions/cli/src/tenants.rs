@@ -69,6 +69,25 @@ pub enum Tenants {
         #[command(flatten)]
         write: WriteArgs,
     },
+    /// Move an environment to another cluster, make before break: it runs on both until the new
+    /// one is ready, then on the new one alone. Admins only.
+    Move {
+        name: String,
+        /// The environment moved.
+        #[arg(long)]
+        env: String,
+        /// The cluster it moves to.
+        #[arg(long, required_unless_present = "abort", conflicts_with = "abort")]
+        to: Option<String>,
+        /// Move although stateful modules' data is not copied (the answer names them).
+        #[arg(long)]
+        confirm: bool,
+        /// Abort the move under way instead: the environment stays on its old cluster.
+        #[arg(long)]
+        abort: bool,
+        #[command(flatten)]
+        write: WriteArgs,
+    },
     /// Delete a tenant and everything it runs, data included. Asks first.
     Delete {
         name: String,
@@ -156,6 +175,24 @@ pub async fn run(command: Tenants) -> Result<u8, ClientError> {
             name,
             write: WriteArgs { wait, api },
         } => patch(&api, &name, &suspended(false), &wait).await,
+        Tenants::Move {
+            name,
+            env,
+            to,
+            confirm,
+            abort,
+            write: WriteArgs { wait, api },
+        } => {
+            let client = api.client()?;
+            let written = match to {
+                Some(to) if !abort => client.move_env(&name, &env, &to, confirm).await?,
+                _ => client.abort_move(&name, &env).await?,
+            };
+            if let Some(notice) = &written.request.notice {
+                eprintln!("{notice}");
+            }
+            writes::finish(&api, &client, written, &wait).await
+        }
         Tenants::Delete {
             name,
             yes,

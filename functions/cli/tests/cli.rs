@@ -62,6 +62,26 @@ async fn the_cli_creates_waits_lists_and_refuses_with_exit_codes_scripts_rely_on
     assert_eq!(code, 2, "a refused input: {err}");
     assert!(err.contains("field: tier"), "{err}");
 
+    // berth dev's catalog has no clusters: a move is refused naming `to`, and the clusters'
+    // list says why it is empty once the first sweep recorded it.
+    let (code, _, err) = berth(
+        &dev,
+        token,
+        &["tenants", "move", "acme", "--env", "dev", "--to", "prod-eu"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("field: to") && err.contains("no clusters"), "{err}");
+    let mut listed = (0, String::new(), String::new());
+    for _ in 0..40 {
+        listed = berth(&dev, token, &["clusters", "list"]);
+        if listed.0 == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(listed.0, 0, "{}", listed.2);
+    assert!(listed.1.contains("The catalog has no clusters"), "{}", listed.1);
+
     let (code, _, err) = berth(&dev, "wrong-token-0123456789", &["tenants", "list"]);
     assert_eq!(code, 4, "{err}");
     assert!(!err.contains("wrong-token-0123456789"), "{err}");
