@@ -70,7 +70,10 @@ async fn the_cli_creates_waits_lists_and_refuses_with_exit_codes_scripts_rely_on
         &["tenants", "move", "acme", "--env", "dev", "--to", "prod-eu"],
     );
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("field: to") && err.contains("no clusters"), "{err}");
+    assert!(
+        err.contains("field: to") && err.contains("no clusters"),
+        "{err}"
+    );
     let mut listed = (0, String::new(), String::new());
     for _ in 0..40 {
         listed = berth(&dev, token, &["clusters", "list"]);
@@ -80,7 +83,11 @@ async fn the_cli_creates_waits_lists_and_refuses_with_exit_codes_scripts_rely_on
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
     assert_eq!(listed.0, 0, "{}", listed.2);
-    assert!(listed.1.contains("The catalog has no clusters"), "{}", listed.1);
+    assert!(
+        listed.1.contains("The catalog has no clusters"),
+        "{}",
+        listed.1
+    );
 
     let (code, _, err) = berth(&dev, "wrong-token-0123456789", &["tenants", "list"]);
     assert_eq!(code, 4, "{err}");

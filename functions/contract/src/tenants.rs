@@ -95,6 +95,12 @@ pub struct EnvDetail {
     /// `<tenant>-<env>`.
     pub namespace: String,
     pub modules: BTreeMap<String, ModuleDetail>,
+    /// The cluster it runs on, when the catalog has clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// The cluster a move under way is taking it to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moving_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

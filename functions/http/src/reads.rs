@@ -121,6 +121,8 @@ pub(crate) async fn get_tenant(
                 EnvDetail {
                     namespace: e.namespace,
                     modules,
+                    cluster: e.placement.as_ref().map(|p| p.cluster.to_string()),
+                    moving_to: e.placement.and_then(|p| p.moving_to).map(|c| c.to_string()),
                 },
             )
         })

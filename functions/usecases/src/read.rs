@@ -95,6 +95,8 @@ pub struct TenantRead {
 pub struct EnvRead {
     pub namespace: String,
     pub modules: BTreeMap<String, ModuleRead>,
+    /// Where it runs, when the catalog places tenant-envs on clusters.
+    pub placement: Option<berth_core::files::Placement>,
 }
 
 /// A module as the tenant's values file pins it: the chart version and the caller's overrides.
@@ -152,6 +154,7 @@ fn envs_of(model: &TenantModel) -> BTreeMap<String, EnvRead> {
         EnvRead {
             namespace: paths::namespace(&model.spec.name, env),
             modules,
+            placement: model.envs.get(env).and_then(|b| b.placement.clone()),
         }
     };
     model

@@ -430,6 +430,17 @@ async fn a_move_runs_on_both_clusters_until_the_new_one_is_ready_then_leaves_the
         f.show("tenants/acme/prod/modules/postgres.yaml")
             .contains("moving_to: prod-eu-2")
     );
+    let (_, shown) = f
+        .call(Method::GET, "/v1/tenants/acme", OPERATOR, None)
+        .await;
+    assert_eq!(
+        (
+            &shown["envs"]["prod"]["cluster"],
+            &shown["envs"]["prod"]["moving_to"]
+        ),
+        (&json!("prod-eu"), &json!("prod-eu-2")),
+        "{shown}"
+    );
     let again: Value = send().await.unwrap().json().await.unwrap();
     assert_eq!(again["id"], first["id"]);
     assert_eq!(f.tip(), phase1, "committed once");
