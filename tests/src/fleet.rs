@@ -102,9 +102,23 @@ impl Fleet {
     /// Every tenant's files, rendered by the planner (premium tier, so every module is allowed),
     /// on top of `base` (the charts and the catalog).
     pub fn files(&self, base: &RepoFiles) -> RepoFiles {
+        self.placed_files(base, &[])
+    }
+
+    /// [`Fleet::files`] with tenant `i` placed on `clusters[i % clusters.len()]` (by name, as an
+    /// admin would), when `clusters` is not empty; `base`'s catalog must list them.
+    pub fn placed_files(&self, base: &RepoFiles, clusters: &[String]) -> RepoFiles {
         let mut files = base.clone();
         for i in 0..self.tenants {
-            let body = json!({"name": tenant_name(i), "tier": "premium", "envs": self.envs, "modules": self.modules});
+            let mut body = json!({"name": tenant_name(i), "tier": "premium", "envs": self.envs, "modules": self.modules});
+            if let Some(cluster) = cluster_of(i, clusters) {
+                let placed: serde_json::Map<String, Value> = self
+                    .envs
+                    .iter()
+                    .map(|e| (e.to_string(), json!(cluster)))
+                    .collect();
+                body["clusters"] = Value::Object(placed);
+            }
             let (tenant, new) = parse_create_tenant(&body).expect("a valid tenant");
             let request = Request {
                 id: format!("01FLEET{i:05}"),
@@ -117,13 +131,54 @@ impl Fleet {
         files
     }
 
+    /// The fleet's objects when it is spread over `clusters` as [`Fleet::placed_files`] places
+    /// it: every Application on the hub (named and labelled with its cluster, as the
+    /// ApplicationSets make them), and each cluster's workloads and Ingresses on it.
+    pub fn placed_objects(
+        &self,
+        revision: &str,
+        clusters: &[String],
+    ) -> (Vec<Value>, Vec<Vec<(&'static str, Vec<Value>)>>) {
+        let mut applications = Vec::new();
+        let mut members: Vec<Vec<(&'static str, Vec<Value>)>> = Vec::new();
+        for (c, cluster) in clusters.iter().enumerate() {
+            let part = Fleet {
+                tenants: 0,
+                ..self.clone()
+            };
+            let mine: Vec<usize> = (0..self.tenants)
+                .filter(|i| i % clusters.len() == c)
+                .collect();
+            let mut objects = part.objects_of(&mine, revision);
+            let apps = objects.remove(0).1;
+            applications.extend(apps.into_iter().map(|mut app| {
+                let name = app["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let (tenant_env, module) = split_application_name(&name, &self.modules);
+                app["metadata"]["name"] = json!(format!("{tenant_env}-{cluster}{module}"));
+                app["metadata"]["labels"]["berth.dev/cluster"] = json!(cluster);
+                app["spec"]["destination"]["name"] = json!(cluster);
+                app
+            }));
+            members.push(objects);
+        }
+        (applications, members)
+    }
+
     /// What the cluster runs for the fleet, everything healthy at `revision`, by list path:
     /// an Application per tenant-env and per module, a StatefulSet for postgres, a Deployment
     /// for every other module, an Ingress for monitoring.
     pub fn objects(&self, revision: &str) -> Vec<(&'static str, Vec<Value>)> {
+        self.objects_of(&(0..self.tenants).collect::<Vec<_>>(), revision)
+    }
+
+    /// [`Fleet::objects`] of the tenants numbered `tenants` only.
+    fn objects_of(&self, tenants: &[usize], revision: &str) -> Vec<(&'static str, Vec<Value>)> {
         let (mut apps, mut deployments, mut statefulsets, mut ingresses) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for i in 0..self.tenants {
+        for &i in tenants {
             let t = tenant_name(i);
             for env in &self.envs {
                 apps.push(application(&t, env, None, revision, "Healthy"));
@@ -146,6 +201,39 @@ impl Fleet {
             (INGRESSES, ingresses),
         ]
     }
+}
+
+/// The cluster tenant `i` is placed on, when there are clusters.
+fn cluster_of(i: usize, clusters: &[String]) -> Option<&str> {
+    (!clusters.is_empty()).then(|| clusters[i % clusters.len()].as_str())
+}
+
+/// `<tenant>-<env>` and `-<module>` (or nothing) of an Application `<tenant>-<env>[-<module>]`.
+fn split_application_name(name: &str, modules: &[&str]) -> (String, String) {
+    for module in modules {
+        if let Some(base) = name.strip_suffix(&format!("-{module}")) {
+            return (base.to_owned(), format!("-{module}"));
+        }
+    }
+    (name.to_owned(), String::new())
+}
+
+/// The `clusters:` of a catalog with each of `clusters` (name, server URL) serving `envs`,
+/// taking `capacity` tenant-envs, its token in the environment variable `token_env`.
+pub fn clusters_catalog(
+    clusters: &[(String, String)],
+    envs: &[&str],
+    capacity: usize,
+    token_env: &str,
+) -> String {
+    let mut yaml = String::from("clusters:\n");
+    for (name, url) in clusters {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    environments: [{}]\n    capacity: {capacity}\n    access: {{server: {url}, token_env: {token_env}}}\n",
+            envs.join(", ")
+        ));
+    }
+    yaml
 }
 
 /// A fleet running: its desired state in a bare repository, its objects in a Kubernetes API

@@ -33,6 +33,10 @@ const KUBE_TOKEN: &str = "bench-kube-token-0123456789";
 const KUBE_THREADS: &str = "kube-server";
 /// Settled requests written per `record_batch` while filling the table's history.
 const HISTORY_CHUNK: usize = 1_000;
+/// The variable the fleet catalog's clusters name for their token.
+const MEMBER_TOKEN_ENV: &str = "BENCH_MEMBER_TOKEN";
+/// The clusters of the many-cluster run.
+const MEMBERS: usize = 4;
 
 /// One DynamoDB implementation to measure against.
 struct Emulator {
@@ -99,7 +103,8 @@ struct Measured {
 
 /// The world every sweep of one store shares.
 struct Bench<'a> {
-    kube: &'a kube_server::KubeServer,
+    /// The hub (where the Applications are), then any catalog clusters.
+    kubes: Vec<&'a kube_server::KubeServer>,
     remote: &'a str,
     work: std::path::PathBuf,
     store: Arc<dyn Store>,
@@ -116,17 +121,24 @@ impl Bench<'_> {
         ));
         let services = App::new(Arc::new(committer), Arc::clone(&self.store));
         let vars = [
-            ("BERTH_KUBE_SERVER", self.kube.url.clone()),
+            ("BERTH_KUBE_SERVER", self.kubes[0].url.clone()),
             ("BERTH_KUBE_TOKEN", KUBE_TOKEN.to_owned()),
         ];
         let source = ClusterSource::from_env(|k| {
             vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
         })?
         .context("cluster source")?;
-        Ok(Sweeper::new(
-            services,
-            Some(Arc::new(ClusterConnector::new(source))),
-        ))
+        // The catalog's clusters, when it has any, take the same token.
+        let token: berth_status::fleet::Environment =
+            Arc::new(|name| (name == MEMBER_TOKEN_ENV).then(|| KUBE_TOKEN.to_owned()));
+        Ok(
+            Sweeper::new(services, Some(Arc::new(ClusterConnector::new(source))))
+                .with_environment(token),
+        )
+    }
+
+    fn total_calls(&self) -> usize {
+        self.kubes.iter().map(|k| k.total_calls()).sum()
     }
 
     /// Runs one sweep and prints its figures; the peak is the sweep's own (reset before it).
@@ -134,7 +146,7 @@ impl Bench<'_> {
         // Writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS.
         std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS")?;
         let baseline = memory("VmRSS:");
-        let calls_before = self.kube.total_calls();
+        let calls_before = self.total_calls();
         let emulator_before = self.emulator.cpu();
         let sampler = CpuSampler::start(KUBE_THREADS);
         let started = Instant::now();
@@ -153,7 +165,7 @@ impl Bench<'_> {
             ms(own_cpu),
             ms(self.emulator.cpu().saturating_sub(emulator_before)),
             self.emulator.name,
-            self.kube.total_calls() - calls_before,
+            self.total_calls() - calls_before,
             report.writes,
             peak - baseline,
             if report.digests_cached {
@@ -263,7 +275,7 @@ async fn run_on(
         berth_store::create_table_without_ttl(&client, &table).await?;
     }
     let bench = Bench {
-        kube,
+        kubes: vec![kube],
         remote,
         work: dir.join(emulator.name),
         store: Arc::new(DynamoStore::new(client, table)),
@@ -396,12 +408,19 @@ fn main() -> anyhow::Result<()> {
         .thread_name(KUBE_THREADS)
         .enable_all()
         .build()?;
-    let kube = kube_runtime.block_on(kube_server::KubeServer::start());
-    kube.require_token(KUBE_TOKEN);
+    let start = || {
+        let server = kube_runtime.block_on(kube_server::KubeServer::start());
+        server.require_token(KUBE_TOKEN);
+        server
+    };
+    let kube = start();
+    // The many-cluster run: a hub of its own, and the clusters beside it.
+    let hub = start();
+    let members: Vec<kube_server::KubeServer> = (0..MEMBERS).map(|_| start()).collect();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run(tenants, history, &emulators, &kube))
+        .block_on(run(tenants, history, &emulators, &kube, (&hub, &members)))
 }
 
 async fn run(
@@ -409,6 +428,7 @@ async fn run(
     history: usize,
     emulators: &[Emulator],
     kube: &kube_server::KubeServer,
+    many: (&kube_server::KubeServer, &[kube_server::KubeServer]),
 ) -> anyhow::Result<()> {
     let fleet = fleet::Fleet {
         tenants,
@@ -438,9 +458,96 @@ async fn run(
         let figures = run_on(emulator, kube, &remote, dir.path(), tenants, history).await?;
         results.push((emulator.name, figures));
     }
+    // Judged where the one-cluster sweep is: dynalite when it runs.
+    let judged = emulators
+        .iter()
+        .position(|e| e.name == "dynalite")
+        .unwrap_or(0);
+    let spread = run_on_clusters(&emulators[judged], many, &fleet, &daemon, dir.path()).await?;
     println!();
     for (name, figures) in &results {
         print_targets(name, figures);
     }
+    let (name, one) = &results[judged];
+    let ratio = spread.wall.as_secs_f64() / one.warm.wall.as_secs_f64().max(1e-9);
+    println!(
+        "{name}, unchanged warm sweep over {MEMBERS} clusters of {} workloads each: {:.0} ms wall, Berth's CPU {:.0} ms; one cluster of all {}: {:.0} ms, {ratio:.2}x (target ≤ 1.50x: {})",
+        one.workloads.div_ceil(MEMBERS),
+        ms(spread.wall),
+        ms(spread.own_cpu),
+        one.workloads,
+        ms(one.warm.wall),
+        verdict(ratio <= 1.5),
+    );
     Ok(())
+}
+
+/// The same fleet spread over [`MEMBERS`] clusters (by name, tenant `i` on cluster
+/// `i % MEMBERS`), each its own Kubernetes test server, with Argo CD's Applications on a hub:
+/// the warm sweeper's unchanged sweep, which reads all of them side by side.
+async fn run_on_clusters(
+    emulator: &Emulator,
+    (hub, members): (&kube_server::KubeServer, &[kube_server::KubeServer]),
+    fleet: &fleet::Fleet,
+    daemon: &git::GitDaemon,
+    dir: &std::path::Path,
+) -> anyhow::Result<Measured> {
+    let names: Vec<String> = (1..=members.len()).map(|i| format!("prod-{i}")).collect();
+    let clusters: Vec<(String, String)> = names
+        .iter()
+        .cloned()
+        .zip(members.iter().map(|m| m.url.clone()))
+        .collect();
+    let mut base = git::project_charts_and_catalog();
+    let catalog = base
+        .get_mut("tenants/catalog.yaml")
+        .context("the project's catalog")?;
+    catalog.extend_from_slice(
+        fleet::clusters_catalog(
+            &clusters,
+            &fleet.envs,
+            fleet.tenants.max(1),
+            MEMBER_TOKEN_ENV,
+        )
+        .as_bytes(),
+    );
+    let files = fleet.placed_files(&base, &names);
+    let revision = seed_bare_repository(&dir.join("fleet-clusters.git"), "main", &files, "Fleet")?;
+    let (applications, objects) = fleet.placed_objects(&revision, &names);
+    hub.add_all(fleet::APPLICATIONS, applications);
+    for (member, lists) in members.iter().zip(objects) {
+        for (path, list) in lists {
+            member.add_all(path, list);
+        }
+    }
+    let client = berth_store::dynamodb_client(Some(&emulator.endpoint));
+    let table = format!(
+        "berth-bench-clusters-{}-{}",
+        emulator.name,
+        std::process::id()
+    );
+    berth_store::create_table_without_ttl(&client, &table).await?;
+    let remote = daemon.url("fleet-clusters");
+    let mut kubes = vec![hub];
+    kubes.extend(members.iter());
+    let bench = Bench {
+        kubes,
+        remote: &remote,
+        work: dir.join("clusters"),
+        store: Arc::new(DynamoStore::new(client, table)),
+        emulator,
+    };
+    println!();
+    println!(
+        "store: {}, the fleet over {} clusters",
+        emulator.name,
+        members.len()
+    );
+    let warm = bench.sweeper("clusters-warm")?;
+    bench.measured("first sweep (empty store)", &warm).await?;
+    let unchanged = bench.measured("unchanged, warm sweeper", &warm).await?;
+    if unchanged.report.writes != 0 {
+        bail!("the many-cluster sweep wrote what did not change");
+    }
+    Ok(unchanged)
 }
