@@ -12,6 +12,9 @@ pub const DEPLOYMENTS: &str = "apps/v1/deployments";
 pub const STATEFULSETS: &str = "apps/v1/statefulsets";
 pub const INGRESSES: &str = "networking.k8s.io/v1/ingresses";
 
+/// Objects by the list path they are served under.
+pub type ObjectsByPath = Vec<(&'static str, Vec<Value>)>;
+
 /// Tenants `t00000`.., each with the same environments and modules.
 #[derive(Debug, Clone)]
 pub struct Fleet {
@@ -138,9 +141,9 @@ impl Fleet {
         &self,
         revision: &str,
         clusters: &[String],
-    ) -> (Vec<Value>, Vec<Vec<(&'static str, Vec<Value>)>>) {
+    ) -> (Vec<Value>, Vec<ObjectsByPath>) {
         let mut applications = Vec::new();
-        let mut members: Vec<Vec<(&'static str, Vec<Value>)>> = Vec::new();
+        let mut members = Vec::new();
         for (c, cluster) in clusters.iter().enumerate() {
             let part = Fleet {
                 tenants: 0,
@@ -170,12 +173,12 @@ impl Fleet {
     /// What the cluster runs for the fleet, everything healthy at `revision`, by list path:
     /// an Application per tenant-env and per module, a StatefulSet for postgres, a Deployment
     /// for every other module, an Ingress for monitoring.
-    pub fn objects(&self, revision: &str) -> Vec<(&'static str, Vec<Value>)> {
+    pub fn objects(&self, revision: &str) -> ObjectsByPath {
         self.objects_of(&(0..self.tenants).collect::<Vec<_>>(), revision)
     }
 
     /// [`Fleet::objects`] of the tenants numbered `tenants` only.
-    fn objects_of(&self, tenants: &[usize], revision: &str) -> Vec<(&'static str, Vec<Value>)> {
+    fn objects_of(&self, tenants: &[usize], revision: &str) -> ObjectsByPath {
         let (mut apps, mut deployments, mut statefulsets, mut ingresses) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &i in tenants {
