@@ -77,6 +77,7 @@ impl Reviewer {
         match TenantModel::read(tenant, files) {
             Ok(Some(model)) => {
                 check_against_catalog(catalog, &model, &mut problems);
+                check_placements(catalog, &model, &mut problems);
                 check_references(&model, &mut problems);
             }
             Ok(None) => return Vec::new(),
@@ -188,6 +189,51 @@ fn check_against_catalog(catalog: &Catalog, model: &TenantModel, problems: &mut 
                     format!("needs {dep} enabled in {env}"),
                 ));
             }
+        }
+    }
+}
+
+/// Each placement names clusters of the catalog that serve its env, and a module file is placed
+/// where its env is: the ApplicationSets would otherwise send it to a cluster Argo CD does not
+/// know, or split an env's Applications over two clusters.
+fn check_placements(catalog: &Catalog, model: &TenantModel, problems: &mut Vec<Problem>) {
+    let tenant = &model.spec.name;
+    for (env, base) in &model.envs {
+        let path = paths::base_values(tenant, env);
+        // An env without a placement runs where Argo CD does, as before the catalog had clusters.
+        match &base.placement {
+            None => {}
+            Some(placement) => {
+                for (field, cluster) in [
+                    ("placement.cluster", Some(&placement.cluster)),
+                    ("placement.moving_to", placement.moving_to.as_ref()),
+                ] {
+                    let Some(cluster) = cluster else { continue };
+                    match catalog.cluster(cluster) {
+                        None => problems.push(problem(
+                            &path,
+                            field,
+                            format!("unknown cluster {cluster}"),
+                        )),
+                        Some(c) if !c.environments.contains(env) => problems.push(problem(
+                            &path,
+                            field,
+                            format!("cluster {cluster} does not serve environment {env}"),
+                        )),
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    for ((env, module), values) in &model.modules {
+        let placed = model.envs.get(env).and_then(|b| b.placement.as_ref());
+        if model.envs.contains_key(env) && values.placement.as_ref() != placed {
+            problems.push(problem(
+                &paths::module_values(tenant, env, module),
+                "placement",
+                format!("differs from the placement of {env}'s base.yaml"),
+            ));
         }
     }
 }

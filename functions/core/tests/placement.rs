@@ -306,3 +306,59 @@ fn field_error(result: Result<berth_core::Change, PlanError>) -> berth_core::Fie
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A placement edited by hand (or by a pull request) is reviewed: a cluster the catalog does not
+/// have, or one that does not serve the env, and a module file placed apart from its env.
+#[test]
+fn the_review_names_a_placement_argo_cd_could_not_follow() {
+    let mut files = clustered_repo();
+    let request = create(
+        "01R",
+        json!({"name": "acme", "tier": "standard", "envs": ["prod"], "modules": ["postgres"]}),
+    );
+    plan(&request, &files).unwrap().apply_to(&mut files);
+    let tenant = berth_core::TenantName::parse("t", "acme").unwrap();
+    assert!(berth_core::review::review_tenant(&tenant, &files).is_empty());
+
+    let base = "tenants/acme/prod/base.yaml";
+    let text = String::from_utf8(files[base].clone()).unwrap();
+    let placed = text[text.find("placement:").unwrap()..].to_owned();
+    for (edit, field, reason) in [
+        (
+            "placement:\n  cluster: prod-mars\n",
+            "placement.cluster",
+            "unknown cluster prod-mars",
+        ),
+        (
+            "placement:\n  cluster: dev-1\n",
+            "placement.cluster",
+            "does not serve environment prod",
+        ),
+        (
+            "placement:\n  cluster: prod-eu\n  moving_to: nowhere\n",
+            "placement.moving_to",
+            "unknown cluster nowhere",
+        ),
+    ] {
+        let mut edited = files.clone();
+        edited.insert(base.to_owned(), text.replace(&placed, edit).into_bytes());
+        let problems = berth_core::review::review_tenant(&tenant, &edited);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path == base && p.field == field && p.message.contains(reason)),
+            "{edit}: {problems:?}"
+        );
+    }
+    let module = "tenants/acme/prod/modules/postgres.yaml";
+    let text = String::from_utf8(files[module].clone()).unwrap();
+    let mut edited = files.clone();
+    edited.insert(module.to_owned(), text.replace(&placed, "").into_bytes());
+    let problems = berth_core::review::review_tenant(&tenant, &edited);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path == module && p.field == "placement"),
+        "{problems:?}"
+    );
+}
