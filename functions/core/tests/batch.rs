@@ -2,7 +2,7 @@
 //! would, a refused request is left out with its field, and the commit names every request.
 
 use berth_core::batch::{BatchLimits, BatchOutcome, plan_batch};
-use berth_core::body::{parse_create_tenant, parse_module_change};
+use berth_core::body::parse_module_change;
 use berth_core::request::trailer_request_ids;
 use berth_core::{Action, PlanError, RepoFiles, Request, TenantName, plan};
 use serde_json::{Value, json};
@@ -11,14 +11,7 @@ mod common;
 
 use common::repo;
 
-fn create(id: &str, body: Value) -> Request {
-    let (tenant, new) = parse_create_tenant(&body).unwrap();
-    Request {
-        id: id.into(),
-        tenant,
-        action: Action::CreateTenant(new),
-    }
-}
+use common::create;
 
 fn enable(id: &str, tenant: &str, env: &str, module: &str, body: Value) -> Request {
     Request {

@@ -2,11 +2,10 @@
 //! `base.yaml` and copied into its module files, counted from Git, and a full cluster refuses
 //! the request with nothing planned.
 
-use berth_core::body::parse_create_tenant;
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::files::{BaseValues, ModuleValues, TenantSpec};
 use berth_core::{Action, ErrorKind, PlanError, RepoFiles, Request, plan};
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod common;
 
@@ -35,14 +34,7 @@ fn clustered_repo() -> RepoFiles {
     files
 }
 
-fn create(id: &str, body: Value) -> Request {
-    let (tenant, new) = parse_create_tenant(&body).unwrap();
-    Request {
-        id: id.into(),
-        tenant,
-        action: Action::CreateTenant(new),
-    }
-}
+use common::create;
 
 fn read<T: serde::de::DeserializeOwned>(files: &RepoFiles, path: &str) -> T {
     berth_core::files::parse(path, &files[path]).unwrap()

@@ -1,7 +1,9 @@
 //! What the core's test suites share: the test catalog, with a chart for every module.
 
-use berth_core::RepoFiles;
+use berth_core::body::parse_create_tenant;
 use berth_core::catalog::CATALOG_PATH;
+use berth_core::{Action, RepoFiles, Request};
+use serde_json::Value;
 
 const CATALOG: &str = include_str!("../fixtures/catalog.yaml");
 
@@ -21,4 +23,15 @@ pub fn repo() -> RepoFiles {
         );
     }
     files
+}
+
+/// A create request `id` for `body`, as the API parses it.
+#[allow(dead_code)] // Not every suite creates tenants.
+pub fn create(id: &str, body: Value) -> Request {
+    let (tenant, new) = parse_create_tenant(&body).unwrap();
+    Request {
+        id: id.into(),
+        tenant,
+        action: Action::CreateTenant(new),
+    }
 }
