@@ -153,10 +153,12 @@ impl Sweeper {
         for problem in &desired.problems {
             tracing::warn!(path = %problem.path, reason = %problem.reason, "tenant folder skipped");
         }
-        let read = self.fleet.read(&clusters, self.page_size).await;
+        let mut read = self.fleet.read(&clusters, self.page_size).await;
         millis.cluster = clock.elapsed().as_millis() - millis.git - millis.index;
         let now = now_rfc3339();
-        let merged = read.merged();
+        // What the fleet's health says is taken before the objects are merged out of the read.
+        let health = fleet_health(&read, self.fleet.has_hub(), &clusters, &desired, &now);
+        let merged = read.merge();
         let (slots, kube_calls, cluster) = match &merged {
             Ok(objects) => {
                 let mut slots = observe(&desired, objects);
@@ -188,7 +190,6 @@ impl Sweeper {
         report.writes = diffed.writes;
         report.removes = diffed.removes;
         report.digests_cached = diffed.cached;
-        let health = fleet_health(&read, self.fleet.has_hub(), &clusters, &desired, &now);
         if self.record_cluster_health(health).await? {
             report.writes += 1;
         }
