@@ -3,14 +3,16 @@
 //! workloads placed there). A sweep's wall time follows the slowest cluster, not the sum, and a
 //! cluster that does not answer costs only its own tenant-envs their statuses.
 //!
-//! Clients are built once per process and kept while the catalog's access to a cluster stays
-//! the same: a changed server or credential builds a new one on the next sweep.
+//! Clients are built once per process and kept while the catalog's access to a cluster and the
+//! token it names stay the same: a changed server, credential or rotated token builds a new one
+//! on the next sweep.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use berth_cluster::{ClusterConnector, ClusterError, ClusterObjects, ClusterReader, ClusterSource};
 use berth_core::catalog::{Cluster, ClusterAccess};
+use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 /// Looks an environment variable up: where a catalog cluster's token is read from.
@@ -68,6 +70,9 @@ pub struct Fleet {
 
 struct Member {
     access: ClusterAccess,
+    /// The digest of the token `access.token_env` held when the connector was built (never the
+    /// token): a rotated token builds a new connector on the next sweep.
+    token: Option<[u8; 32]>,
     connector: Result<Arc<ClusterConnector>, String>,
 }
 
@@ -135,7 +140,13 @@ impl Fleet {
         FleetRead { hub, members }
     }
 
-    /// A connector per catalog cluster: the kept one while its access is unchanged.
+    /// The digest of the token `access` reads from the environment now, if it reads one.
+    fn token_digest(&self, access: &ClusterAccess) -> Option<[u8; 32]> {
+        let token = (self.environment)(access.token_env.as_deref()?)?;
+        Some(Sha256::digest(token.trim().as_bytes()).into())
+    }
+
+    /// A connector per catalog cluster: the kept one while its access and token are unchanged.
     async fn connectors(
         &self,
         clusters: &[Cluster],
@@ -146,9 +157,10 @@ impl Fleet {
             .iter()
             .map(|cluster| {
                 let name = cluster.name.to_string();
+                let token = self.token_digest(&cluster.access);
                 let kept = members
                     .get(&name)
-                    .filter(|m| m.access == cluster.access)
+                    .filter(|m| m.access == cluster.access && m.token == token)
                     .map(|m| m.connector.clone());
                 let connector = kept.unwrap_or_else(|| {
                     let environment = Arc::clone(&self.environment);
@@ -160,6 +172,7 @@ impl Fleet {
                         name.clone(),
                         Member {
                             access: cluster.access.clone(),
+                            token,
                             connector: built.clone(),
                         },
                     );

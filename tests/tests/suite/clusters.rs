@@ -30,6 +30,8 @@ struct Fixture {
     us: KubeServer,
     /// `prod-eu-2`, kept for premium tenants: what moves go to.
     eu2: KubeServer,
+    /// The token `PROD_US_TOKEN` holds in the status function's environment: rotated by a test.
+    us_token: Arc<std::sync::Mutex<String>>,
     client: Client,
     dir: tempfile::TempDir,
 }
@@ -99,6 +101,7 @@ impl Fixture {
             eu,
             us,
             eu2,
+            us_token: Arc::new(std::sync::Mutex::new(US_TOKEN.to_owned())),
             client: Client::new(),
             dir,
         }
@@ -148,14 +151,12 @@ impl Fixture {
             &self.dir.path().join("sweep"),
         )
         .await;
-        let environment: Environment = Arc::new(|name| {
-            let token = match name {
-                "HUB_TOKEN" => HUB_TOKEN,
-                "PROD_EU_TOKEN" => EU_TOKEN,
-                "PROD_US_TOKEN" => US_TOKEN,
-                _ => return None,
-            };
-            Some(token.to_owned())
+        let us_token = Arc::clone(&self.us_token);
+        let environment: Environment = Arc::new(move |name| match name {
+            "HUB_TOKEN" => Some(HUB_TOKEN.to_owned()),
+            "PROD_EU_TOKEN" => Some(EU_TOKEN.to_owned()),
+            "PROD_US_TOKEN" => us_token.lock().ok().map(|t| t.clone()),
+            _ => None,
         });
         Sweeper::new(
             App::new(committer, Arc::clone(&self.store)),
@@ -336,6 +337,18 @@ async fn status_is_read_from_every_cluster_and_a_stopped_one_costs_only_its_own_
     assert_eq!(view("prod-eu")["capacity"], 2);
     assert_eq!(view("prod-us")["labels"]["region"], "us");
     assert!(view("prod-us")["version"].is_string());
+
+    // prod-us's token is rotated: the server takes only the new one, the function's environment
+    // holds it, and the next sweep of the same process reads prod-us with it.
+    let rotated = "prod-us-rotated-token-0123456789";
+    f.us.require_token(rotated);
+    *f.us_token.lock().unwrap() = rotated.to_owned();
+    sweeper.sweep().await.unwrap();
+    assert_eq!(
+        f.status("bravo", "prod").await.0,
+        "healthy",
+        "read with the rotated token"
+    );
 
     // prod-us stops; prod-eu's workload loses a replica. The next sweep reads what it can.
     f.us.stop();
