@@ -304,6 +304,32 @@ impl Catalog {
         Ok(())
     }
 
+    /// A cluster named in a request or a placement: it must exist and serve `env`.
+    pub fn require_cluster_serving(
+        &self,
+        field: &str,
+        name: &ClusterName,
+        env: &EnvName,
+    ) -> Result<&Cluster, FieldError> {
+        let Some(cluster) = self.cluster(name) else {
+            let known: Vec<&str> = self.clusters.iter().map(|c| c.name.as_str()).collect();
+            return Err(FieldError::invalid(
+                field,
+                format!(
+                    "unknown cluster {name}; the catalog has {}",
+                    known.join(", ")
+                ),
+            ));
+        };
+        if !cluster.environments.contains(env) {
+            return Err(FieldError::invalid(
+                field,
+                format!("cluster {name} does not serve environment {env}"),
+            ));
+        }
+        Ok(cluster)
+    }
+
     /// A module's tier floor: refused when `tier` ranks below the module's `min_tier`.
     pub fn require_module_allowed(
         &self,

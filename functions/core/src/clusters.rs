@@ -95,18 +95,15 @@ pub(crate) fn check_clusters(
             return rule(format!("cluster {name}: capacity must be at least 1"));
         }
         for (key, value) in &cluster.labels {
-            if let Err(e) = check_dns_label("label", key).and(check_label_value(value)) {
+            // Keys and values both DNS labels: they read the same in YAML, a URL and a
+            // Kubernetes label.
+            if let Err(e) = check_dns_label("label", key).and(check_dns_label("label", value)) {
                 return rule(format!("cluster {name}: label {key}: {}", e.reason));
             }
         }
         check_access(name, &cluster.access)?;
     }
     Ok(())
-}
-
-/// A label value: a DNS label, so it reads the same in YAML, a URL and a Kubernetes label.
-fn check_label_value(value: &str) -> Result<(), crate::FieldError> {
-    check_dns_label("label", value)
 }
 
 fn check_access(name: &ClusterName, access: &ClusterAccess) -> Result<(), CatalogError> {

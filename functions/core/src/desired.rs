@@ -10,6 +10,7 @@ use crate::files::{Placement, TenantSpec, TenantState};
 use crate::model::RepoFiles;
 use crate::names::{EnvName, ModuleName, TenantName};
 use crate::paths::{self, TENANTS_DIR, TenantFile};
+use crate::placement::ClusterLoad;
 
 /// One tenant as Git wants it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,6 +48,15 @@ impl DesiredState {
         placement
             .map(|p| p.clusters().map(|c| c.as_str()).collect())
             .unwrap_or_default()
+    }
+
+    /// Tenant-envs per cluster, as Git places them (a move counts on both of its clusters).
+    pub fn cluster_load(&self) -> ClusterLoad {
+        let mut load = ClusterLoad::default();
+        for placement in self.tenants.values().flat_map(|t| t.placements.values()) {
+            load.hold(placement);
+        }
+        load
     }
 
     pub fn wants(&self, tenant: &str, env: &str, module: Option<&str>) -> bool {

@@ -9,7 +9,7 @@ use crate::catalog::Catalog;
 use crate::error::{FieldError, PlanError};
 use crate::files::Placement;
 use crate::model::{RepoFiles, TenantModel, require_env};
-use crate::names::{ClusterName, EnvName};
+use crate::names::{ClusterName, EnvName, ModuleName};
 use crate::placement::{self, ClusterLoad, PlacementAsk};
 use crate::request::Move;
 
@@ -43,13 +43,9 @@ pub(crate) fn start(
         }
         None => {}
     }
-    let stateful: Vec<&str> = model
-        .modules
-        .keys()
-        .filter(|(env, module)| {
-            *env == mv.env && catalog.module(module).is_some_and(|m| m.stateful)
-        })
-        .map(|(_, module)| module.as_str())
+    let stateful: Vec<&str> = stateful_modules(catalog, model, &mv.env)
+        .into_iter()
+        .map(|m| m.as_str())
         .collect();
     if !stateful.is_empty() && !mv.confirmed {
         return Err(FieldError::invalid(
@@ -76,6 +72,20 @@ pub(crate) fn start(
     };
     set_placement(model, &mv.env, moving);
     Ok(start_summary(model, mv, &current.cluster))
+}
+
+/// The modules enabled in `env` that the catalog marks stateful: their data stays behind.
+pub fn stateful_modules<'m>(
+    catalog: &Catalog,
+    model: &'m TenantModel,
+    env: &EnvName,
+) -> Vec<&'m ModuleName> {
+    model
+        .modules
+        .keys()
+        .filter(|(e, m)| e == env && catalog.module(m).is_some_and(|m| m.stateful))
+        .map(|(_, m)| m)
+        .collect()
 }
 
 fn start_summary(model: &TenantModel, mv: &Move, from: &ClusterName) -> String {

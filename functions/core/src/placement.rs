@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::catalog::Catalog;
 use crate::clusters::Cluster;
 use crate::error::FieldError;
-use crate::files::{self, BaseValues, Placement};
+use crate::files::{self, Placement};
 use crate::model::RepoFiles;
 use crate::names::{ClusterName, EnvName, TierName};
 use crate::paths::{self, TenantFile};
@@ -22,17 +22,22 @@ impl ClusterLoad {
     /// Counts `files` (the whole `tenants/` tree). A `base.yaml` that cannot be read counts on
     /// no cluster: the review reports it.
     pub fn count(files: &RepoFiles) -> Self {
-        let mut load = BTreeMap::new();
+        let mut load = Self::default();
         for placement in files
             .iter()
             .filter(|(path, _)| is_base_values(path))
             .filter_map(|(path, bytes)| read_placement(path, bytes))
         {
-            for cluster in placement.clusters() {
-                *load.entry(cluster.clone()).or_default() += 1;
-            }
+            load.hold(&placement);
         }
-        Self(load)
+        load
+    }
+
+    /// Records a tenant-env placed as `placement`: on each of its clusters.
+    pub fn hold(&mut self, placement: &Placement) {
+        for cluster in placement.clusters() {
+            self.add(cluster);
+        }
     }
 
     pub fn of(&self, cluster: &ClusterName) -> u32 {
@@ -136,22 +141,7 @@ fn place_named(
     ask: &PlacementAsk<'_>,
     named: &ClusterName,
 ) -> Result<ClusterName, FieldError> {
-    let Some(cluster) = catalog.cluster(named) else {
-        let known: Vec<&str> = catalog.clusters.iter().map(|c| c.name.as_str()).collect();
-        return Err(FieldError::invalid(
-            ask.field,
-            format!(
-                "unknown cluster {named}; the catalog has {}",
-                known.join(", ")
-            ),
-        ));
-    };
-    if !cluster.environments.contains(ask.env) {
-        return Err(FieldError::invalid(
-            ask.field,
-            format!("cluster {named} does not serve environment {}", ask.env),
-        ));
-    }
+    let cluster = catalog.require_cluster_serving(ask.field, named, ask.env)?;
     if load.of(named) >= cluster.capacity {
         return Err(no_room(ask, load, &[cluster]));
     }
@@ -188,11 +178,6 @@ fn no_room(ask: &PlacementAsk<'_>, load: &ClusterLoad, considered: &[&Cluster]) 
             ask.env, ask.tier
         ),
     )
-}
-
-/// The placement a new env's `base.yaml` records.
-pub(crate) fn record(base: &mut BaseValues, cluster: ClusterName) {
-    base.placement = Some(Placement::on(cluster));
 }
 
 #[cfg(test)]

@@ -196,10 +196,11 @@ fn create(
     };
     let mut placer = Placer::new(catalog, new, files)?;
     for (i, env) in new.envs.iter().enumerate() {
-        let mut base = base_values(&model, env, tier, None)?;
-        if let Some(placer) = &mut placer {
-            placement::record(&mut base, placer.place(i, env, &tier.name)?);
-        }
+        let placement = match &mut placer {
+            Some(placer) => Some(Placement::on(placer.place(i, env, &tier.name)?)),
+            None => None,
+        };
+        let base = base_values(&model, env, tier, placement)?;
         model.envs.insert(env.clone(), base);
         for module in &new.modules {
             model

@@ -201,28 +201,17 @@ fn check_placements(catalog: &Catalog, model: &TenantModel, problems: &mut Vec<P
     for (env, base) in &model.envs {
         let path = paths::base_values(tenant, env);
         // An env without a placement runs where Argo CD does, as before the catalog had clusters.
-        match &base.placement {
-            None => {}
-            Some(placement) => {
-                for (field, cluster) in [
-                    ("placement.cluster", Some(&placement.cluster)),
-                    ("placement.moving_to", placement.moving_to.as_ref()),
-                ] {
-                    let Some(cluster) = cluster else { continue };
-                    match catalog.cluster(cluster) {
-                        None => problems.push(problem(
-                            &path,
-                            field,
-                            format!("unknown cluster {cluster}"),
-                        )),
-                        Some(c) if !c.environments.contains(env) => problems.push(problem(
-                            &path,
-                            field,
-                            format!("cluster {cluster} does not serve environment {env}"),
-                        )),
-                        Some(_) => {}
-                    }
-                }
+        let Some(placement) = &base.placement else {
+            continue;
+        };
+        let named = [
+            ("placement.cluster", Some(&placement.cluster)),
+            ("placement.moving_to", placement.moving_to.as_ref()),
+        ];
+        for (field, cluster) in named {
+            let Some(cluster) = cluster else { continue };
+            if let Err(e) = catalog.require_cluster_serving(field, cluster, env) {
+                problems.push(problem(&path, field, e.reason));
             }
         }
     }

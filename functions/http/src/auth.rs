@@ -153,6 +153,16 @@ impl Principal {
         }
     }
 
+    /// Refuses anyone but an admin, naming `field` and what only an admin may do: choosing a
+    /// cluster overrides the placement policy, and with it capacity planning.
+    pub fn require_admin(&self, field: &str, what: &str) -> Result<(), ApiError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("{field}: only an admin may {what}")).with_field(field))
+        }
+    }
+
     /// The tenants the caller may see, as the use-cases take it.
     pub fn visibility(&self) -> Visibility {
         match &self.tenant {

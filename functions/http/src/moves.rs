@@ -9,7 +9,6 @@ use berth_core::{Action, EnvName};
 use berth_usecases::moves::{data_notice, stateful_modules};
 
 use crate::AppState;
-use crate::auth::Role;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::extract::{EnvPath, QueryParams, WriteContext, write_query};
@@ -35,13 +34,10 @@ pub(crate) async fn start_move(
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let intent = async {
-        // Choosing a cluster overrides the placement policy: as for a create, admins only.
-        if context.writer.0.role != Role::Admin {
-            return Err(ApiError::forbidden(
-                "to: only an admin may move a tenant between clusters",
-            )
-            .with_field("to"));
-        }
+        context
+            .writer
+            .0
+            .require_admin("to", "move a tenant between clusters")?;
         let q = write_query(&state, query, &["confirm"])?;
         let confirmed = match q.params.get("confirm") {
             None => false,
@@ -85,7 +81,7 @@ pub(crate) async fn abort_move(
     path: EnvPath,
     query: QueryParams,
 ) -> Response {
-    let intent = (|| {
+    let intent = async {
         let q = write_query(&state, query, &[])?;
         let env = EnvName::parse("env", &path.env)?;
         Ok(WriteIntent::without_body(
@@ -93,6 +89,7 @@ pub(crate) async fn abort_move(
             Action::AbortMove { env },
             q.mode,
         ))
-    })();
+    };
+    let intent = intent.await;
     run_write(state, context, intent).await
 }

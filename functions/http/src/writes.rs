@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::answers::{PromoteAnswers, WriteAnswers};
-use crate::auth::{Principal, Role, Writer};
+use crate::auth::{Principal, Writer};
 use crate::body::JsonBody;
 use crate::config::Mode;
 use crate::error::{ApiError, RETRY_AFTER_SECONDS};
@@ -208,12 +208,11 @@ pub(crate) async fn create_tenant(
         let mode = write_query(&state, query, &[])?.mode;
         let body = body?;
         let (tenant, new) = parse_create_tenant(&body.value)?;
-        // Choosing a cluster overrides the placement policy, and with it capacity planning.
-        if !new.clusters.is_empty() && context.writer.0.role != Role::Admin {
-            return Err(ApiError::forbidden(
-                "clusters: only an admin may choose a tenant's clusters",
-            )
-            .with_field("clusters"));
+        if !new.clusters.is_empty() {
+            context
+                .writer
+                .0
+                .require_admin("clusters", "choose a tenant's clusters")?;
         }
         Ok(WriteIntent::new(
             tenant,

@@ -29,7 +29,7 @@ pub fn fleet_health(
         (Err(_), false) => "not_configured",
         (Err(_), true) => "error",
     };
-    let placed = placed_counts(desired);
+    let placed = desired.cluster_load();
     let members = clusters
         .iter()
         .map(|cluster| {
@@ -48,7 +48,7 @@ pub fn fleet_health(
                 environments: cluster.environments.iter().map(|e| e.to_string()).collect(),
                 labels: cluster.labels.clone(),
                 capacity: cluster.capacity,
-                placed: placed.get(name.as_str()).copied().unwrap_or(0),
+                placed: placed.of(&cluster.name),
                 name,
             }
         })
@@ -60,19 +60,6 @@ pub fn fleet_health(
         observed_at: now.to_owned(),
         clusters: members,
     }
-}
-
-/// Tenant-envs per cluster, as Git places them.
-fn placed_counts(desired: &DesiredState) -> BTreeMap<&str, u32> {
-    let mut counts = BTreeMap::new();
-    for tenant in desired.tenants.values() {
-        for placement in tenant.placements.values() {
-            for cluster in placement.clusters() {
-                *counts.entry(cluster.as_str()).or_default() += 1;
-            }
-        }
-    }
-    counts
 }
 
 /// Whether `new` says what `old` says, and `old` is recent enough to stand for this sweep.

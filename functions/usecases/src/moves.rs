@@ -26,11 +26,9 @@ pub async fn stateful_modules(
     else {
         return Ok(Vec::new());
     };
-    Ok(model
-        .modules
-        .keys()
-        .filter(|(e, m)| e == env && catalog.module(m).is_some_and(|m| m.stateful))
-        .map(|(_, m)| m.to_string())
+    Ok(berth_core::moves::stateful_modules(&catalog, &model, env)
+        .into_iter()
+        .map(|m| m.to_string())
         .collect())
 }
 
