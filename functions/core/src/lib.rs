@@ -29,6 +29,7 @@ pub mod restore;
 pub mod review;
 pub mod schema;
 pub mod tenant_index;
+pub mod versions;
 
 pub use catalog::{Catalog, CatalogError};
 pub use desired::{DesiredState, DesiredTenant, desired_state};
