@@ -7,7 +7,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use crate::error::PlanError;
 use crate::model::{Change, RepoFiles};
-use crate::plan::plan;
+use crate::plan::plan_with_charts;
+use crate::upstream::{ChartShelf, ChartWant};
 use crate::request::{Request, request_trailers};
 
 /// How much one group commit may carry.
@@ -40,6 +41,9 @@ pub enum BatchOutcome {
     Refused(PlanError),
     /// Left for the next batch: this one reached its limits first.
     Deferred,
+    /// Left for the next batch: its plan needs these chart reads first (the holder fetches
+    /// them before that batch).
+    NeedsCharts(Vec<ChartWant>),
 }
 
 /// A batch planned against one tip.
@@ -63,7 +67,12 @@ impl BatchPlan {
 }
 
 /// Plans `requests`, oldest first, into one commit against `files` (the tip).
-pub fn plan_batch(requests: &[Request], files: &RepoFiles, limits: BatchLimits) -> BatchPlan {
+pub fn plan_batch(
+    requests: &[Request],
+    files: &RepoFiles,
+    limits: BatchLimits,
+    charts: &ChartShelf,
+) -> BatchPlan {
     let mut overlay = files.clone();
     let mut touched = BTreeSet::new();
     let mut included: Vec<(&Request, String)> = Vec::new();
@@ -78,12 +87,18 @@ pub fn plan_batch(requests: &[Request], files: &RepoFiles, limits: BatchLimits) 
             outcomes.push((request.id.clone(), BatchOutcome::Deferred));
             continue;
         }
-        let change = match plan(request, &overlay) {
+        let change = match plan_with_charts(request, &overlay, charts) {
             Ok(change) if change.is_empty() => {
                 outcomes.push((request.id.clone(), BatchOutcome::NoChange));
                 continue;
             }
             Ok(change) => change,
+            // Like a deferral, it holds back every later request, so none overtakes it.
+            Err(PlanError::ChartsNeeded(wants)) => {
+                full = true;
+                outcomes.push((request.id.clone(), BatchOutcome::NeedsCharts(wants)));
+                continue;
+            }
             Err(e) => {
                 outcomes.push((request.id.clone(), BatchOutcome::Refused(e)));
                 continue;

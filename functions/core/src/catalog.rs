@@ -13,6 +13,7 @@ use crate::names::{ClusterName, DNS_LABEL_MAX, EnvName, ModuleName, TenantName, 
 pub const CATALOG_PATH: &str = "tenants/catalog.yaml";
 
 pub use crate::error::CatalogError;
+pub use crate::upstream::UpstreamChart;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +85,10 @@ pub struct Module {
     /// a tenant-env that has it takes the tenant's confirmation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stateful: bool,
+    /// An upstream chart (a Helm repository or an OCI registry); absent, the module is the
+    /// chart in `charts/modules/<module>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<UpstreamChart>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +153,9 @@ impl Catalog {
                 && self.tier(min).is_none()
             {
                 return rule(format!("module {}: unknown min_tier {min}", module.name));
+            }
+            if let Some(chart) = &module.chart {
+                chart.check(&module.name).map_err(CatalogError::Rule)?;
             }
         }
         self.check_acyclic()?;

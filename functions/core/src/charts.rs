@@ -1,11 +1,14 @@
 //! Every values file a change writes, validated against its chart's schema as Helm will, with
 //! the blame put where it belongs: on the caller's own values, or on the repository.
 
+use crate::catalog::Catalog;
 use crate::error::{FieldError, PlanError};
+use crate::files::ModuleValues;
 use crate::model::{Change, RepoFiles};
 use crate::paths::{self, TenantFile};
 use crate::request::{Action, Request};
-use crate::schema;
+use crate::schema::{self, ChartSchema, SchemaViolation};
+use crate::upstream::ChartShelf;
 
 /// Validates every values file the change writes against its chart, as Helm will. A violation
 /// inside the caller's own value overrides (or version) is the caller's error, named by its
@@ -14,6 +17,8 @@ pub(crate) fn check_against_charts(
     request: &Request,
     change: &Change,
     files: &RepoFiles,
+    catalog: &Catalog,
+    charts: &ChartShelf,
 ) -> Result<(), PlanError> {
     let dir = paths::tenant_dir(&request.tenant);
     for (path, bytes) in &change.writes {
@@ -36,10 +41,18 @@ pub(crate) fn check_against_charts(
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let Some(violation) = schema::check_values(files, &chart, &tier, &values)?
-            .into_iter()
-            .next()
-        else {
+        let upstream = target
+            .as_ref()
+            .and_then(|(_, module)| catalog.module(module))
+            .and_then(|m| m.chart.as_ref());
+        let violations = match upstream {
+            Some(upstream) => {
+                let module = target.as_ref().map(|(_, m)| m.as_str()).unwrap_or_default();
+                upstream_violations(path, bytes, files, module, &tier, upstream, charts)?
+            }
+            None => schema::check_values(files, &chart, &tier, &values)?,
+        };
+        let Some(violation) = violations.into_iter().next() else {
             continue;
         };
         if let (Action::EnableModule(asked), Some((env, module))) = (&request.action, &target)
@@ -81,8 +94,14 @@ pub(crate) fn check_against_charts(
             }
             _ => {}
         }
+        // An upstream chart's defaults are the publisher's: the tier values are the
+        // repository's part to fix.
+        let blamed = match (upstream, &target) {
+            (Some(_), Some((_, module))) => format!("{}/values-{tier}.yaml", schema::module_chart(module.as_str())),
+            _ => format!("{chart}/values.schema.json"),
+        };
         return Err(PlanError::Repository {
-            path: format!("{chart}/values.schema.json"),
+            path: blamed,
             reason: format!(
                 "{path} as Berth renders it breaks the schema at {}: {}",
                 violation.path, violation.message
@@ -90,4 +109,31 @@ pub(crate) fn check_against_charts(
         });
     }
     Ok(())
+}
+
+/// `values` (a module file of `module`) against the upstream chart it pins, fetched onto
+/// `charts` by the caller; a missing archive is asked for.
+fn upstream_violations(
+    path: &str,
+    bytes: &[u8],
+    files: &RepoFiles,
+    module: &str,
+    tier: &str,
+    upstream: &crate::upstream::UpstreamChart,
+    charts: &ChartShelf,
+) -> Result<Vec<SchemaViolation>, PlanError> {
+    let parsed: ModuleValues = crate::files::parse(path, bytes)?;
+    let pin = parsed.module.pin().ok_or_else(|| PlanError::Repository {
+        path: path.to_owned(),
+        reason: "an upstream module's file must pin chart_repo, chart, chart_version and chart_digest".into(),
+    })?;
+    let content = charts.require_archive(&pin)?;
+    let schema =
+        ChartSchema::for_upstream(content, files, module, tier, upstream.schema.as_deref())?;
+    let values: serde_json::Value =
+        serde_yaml_ng::from_slice(bytes).map_err(|e| PlanError::Repository {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(schema.violations(&values))
 }

@@ -70,4 +70,8 @@ pub enum PlanError {
     /// A file Berth has to read back is not what Berth writes (a bad hand edit).
     #[error("{path}: {reason}")]
     Repository { path: String, reason: String },
+    /// The plan needs chart indexes or archives its caller has not fetched yet: the caller
+    /// fetches them and plans again. Never an answer on its own.
+    #[error("needs {} chart read(s) first", .0.len())]
+    ChartsNeeded(Vec<crate::upstream::ChartWant>),
 }

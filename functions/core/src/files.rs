@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::catalog::{PodSecurity, Quotas};
 use crate::error::PlanError;
 use crate::names::{ClusterName, EnvName, ModuleName, TenantName, TierName};
+use crate::upstream::{ChartPin, ChartRef};
 
 /// The first line of every file Berth writes.
 pub const HEADER: &str =
@@ -103,8 +104,62 @@ pub struct BaseValues {
 #[serde(deny_unknown_fields)]
 pub struct ModuleRef {
     pub name: ModuleName,
+    /// An in-repository module's version value, as its chart reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// An upstream module's chart: its repository, name, exact version and the digest of the
+    /// archive Berth validated against. The modules' ApplicationSet renders this chart at
+    /// this version; absent, it renders `charts/modules/<module>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart_repo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart_digest: Option<String>,
+}
+
+impl ModuleRef {
+    /// A module file's reference with no version and no chart pin.
+    pub fn named(name: ModuleName) -> Self {
+        Self {
+            name,
+            version: None,
+            chart_repo: None,
+            chart: None,
+            chart_version: None,
+            chart_digest: None,
+        }
+    }
+
+    /// The upstream chart this file pins, when it pins all of it.
+    pub fn pin(&self) -> Option<ChartPin> {
+        Some(ChartPin {
+            chart: ChartRef {
+                repo: self.chart_repo.clone()?,
+                name: self.chart.clone()?,
+            },
+            version: self.chart_version.clone()?,
+            digest: self.chart_digest.clone()?,
+        })
+    }
+
+    pub fn set_pin(&mut self, pin: Option<ChartPin>) {
+        let (repo, chart, version, digest) = match pin {
+            Some(p) => (Some(p.chart.repo), Some(p.chart.name), Some(p.version), Some(p.digest)),
+            None => (None, None, None, None),
+        };
+        self.chart_repo = repo;
+        self.chart = chart;
+        self.chart_version = version;
+        self.chart_digest = digest;
+    }
+
+    /// The version a summary names: the chart's for an upstream module.
+    pub fn shown_version(&self) -> Option<&str> {
+        self.chart_version.as_deref().or(self.version.as_deref())
+    }
 }
 
 /// `tenants/<tenant>/<env>/modules/<module>.yaml`: values for `charts/modules/<module>`. The
@@ -157,8 +212,8 @@ mod tests {
                 env: EnvName::parse("e", "dev").unwrap(),
             },
             module: ModuleRef {
-                name: ModuleName::parse("m", "postgres").unwrap(),
                 version: Some("1.4.2".into()),
+                ..ModuleRef::named(ModuleName::parse("m", "postgres").unwrap())
             },
             suspended: false,
             placement: None,

@@ -29,6 +29,7 @@ pub mod restore;
 pub mod review;
 pub mod schema;
 pub mod tenant_index;
+pub mod upstream;
 pub mod versions;
 
 pub use catalog::{Catalog, CatalogError};

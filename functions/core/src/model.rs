@@ -126,10 +126,7 @@ impl TenantModel {
     pub(crate) fn new_module(&self, env: &EnvName, module: &ModuleName) -> ModuleValues {
         ModuleValues {
             tenant: self.tenant_ref(env),
-            module: ModuleRef {
-                name: module.clone(),
-                version: None,
-            },
+            module: ModuleRef::named(module.clone()),
             suspended: self.suspended(),
             placement: self.placement(env),
             overrides: Default::default(),

@@ -13,6 +13,7 @@ use crate::model::{diff, require_env};
 use crate::names::{ClusterName, EnvName, ModuleName, TenantName, TierName};
 use crate::placement::{self, ClusterLoad, PlacementAsk};
 use crate::request::{Action, ModuleChange, NewTenant, Request, TenantPatch, request_trailers};
+use crate::upstream::{self, ChartShelf};
 use crate::{moves, paths, schema};
 
 /// The paths a plan for `tenant` reads: hand these to the committer.
@@ -33,8 +34,20 @@ pub fn request_reads(request: &Request) -> Vec<String> {
     reads
 }
 
-/// Plans `request` against the repository's current files.
+/// Plans `request` against the repository's current files, for a catalog whose modules are
+/// all in the repository (an upstream module's chart is asked for, as
+/// [`PlanError::ChartsNeeded`]).
 pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
+    plan_with_charts(request, files, &ChartShelf::default())
+}
+
+/// Plans `request` with the upstream charts fetched so far. A plan that needs a chart index or
+/// archive the shelf lacks answers [`PlanError::ChartsNeeded`]: fetch them, and plan again.
+pub fn plan_with_charts(
+    request: &Request,
+    files: &RepoFiles,
+    charts: &ChartShelf,
+) -> Result<Change, PlanError> {
     let catalog = load_catalog(files)?;
     let tenant = &request.tenant;
     let name_field = if matches!(request.action, Action::CreateTenant(_)) {
@@ -46,13 +59,13 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
     // A revert restores bytes rather than editing the model: it is how a tenant broken by hand
     // is brought back, so it never reads the model first.
     if let Action::Revert(restore) = &request.action {
-        return crate::restore::plan_restore(request, restore, files);
+        return crate::restore::plan_restore(request, restore, files, &catalog, charts);
     }
     let before = TenantModel::read(tenant, files)?;
 
     let (after, summary) = match (&request.action, &before) {
         (Action::Revert(restore), _) => {
-            return crate::restore::plan_restore(request, restore, files);
+            return crate::restore::plan_restore(request, restore, files, &catalog, charts);
         }
         (Action::CreateTenant(new), None) => (
             Some(create(&catalog, tenant, new, &request.id, files)?),
@@ -106,10 +119,14 @@ pub fn plan(request: &Request, files: &RepoFiles) -> Result<Change, PlanError> {
         }
     };
 
+    let mut after = after;
+    if let Some(model) = &mut after {
+        pin_upstream_charts(&catalog, request, before.as_ref(), model, charts)?;
+    }
     let mut change = diff(tenant, before.as_ref(), after.as_ref(), files)?;
-    check_against_charts(request, &change, files)?;
+    check_against_charts(request, &change, files, &catalog, charts)?;
     if before.is_some() {
-        refuse_carried_breakage(tenant, files, &change)?;
+        refuse_carried_breakage(tenant, files, &change, charts)?;
     }
     change.message = format!("{summary}\n\n{}\n", request_trailers(request));
     Ok(change)
@@ -124,9 +141,10 @@ fn refuse_carried_breakage(
     tenant: &TenantName,
     files: &RepoFiles,
     change: &Change,
+    charts: &ChartShelf,
 ) -> Result<(), PlanError> {
     // A change writes only inside the tenant's folder: one catalog and set of charts serve both.
-    let reviewer = crate::review::Reviewer::new(files);
+    let reviewer = crate::review::Reviewer::with_charts(files, charts.clone());
     let before = reviewer.review(tenant, files);
     if before.is_empty() {
         return Ok(());
@@ -432,7 +450,10 @@ fn enable_module(
         model.modules.insert((env.clone(), dep.clone()), values);
     }
     let mut values = model.new_module(env, module);
-    values.module.version = change.version.clone();
+    // An upstream module's version is its chart's, pinned by `pin_upstream_charts`.
+    if m.chart.is_none() {
+        values.module.version = change.version.clone();
+    }
     values.overrides = change.values.clone();
     model.modules.insert((env.clone(), module.clone()), values);
 
@@ -485,4 +506,49 @@ fn disable_module(
     }
     model.modules.remove(&(env.clone(), module.clone()));
     Ok(format!("Disable {module} for {} in {env}", model.spec.name))
+}
+
+/// Pins each upstream module file of `model` to one exact chart version and archive: the
+/// version a module enable asks for (or the catalog's default), a new file (a dependency
+/// enabled with it) at the default, and any other file as it already was. Every pin is
+/// resolved against the chart's published versions within the catalog's range.
+fn pin_upstream_charts(
+    catalog: &Catalog,
+    request: &Request,
+    before: Option<&TenantModel>,
+    model: &mut TenantModel,
+    charts: &ChartShelf,
+) -> Result<(), PlanError> {
+    let asked = match &request.action {
+        Action::EnableModule(change) => Some(change),
+        _ => None,
+    };
+    for ((env, module), values) in model.modules.iter_mut() {
+        let Some(upstream) = catalog.module(module).and_then(|m| m.chart.as_ref()) else {
+            continue;
+        };
+        let is_target = asked.is_some_and(|c| &c.env == env && &c.module == module);
+        let kept = values
+            .module
+            .pin()
+            .filter(|pin| pin.chart == upstream.chart_ref());
+        let kept_before = before
+            .and_then(|b| b.modules.get(&(env.clone(), module.clone())))
+            .and_then(|v| v.module.pin())
+            .filter(|pin| pin.chart == upstream.chart_ref());
+        let pin = match (is_target, asked.and_then(|c| c.version.as_deref())) {
+            (true, Some(version)) => upstream::resolve(upstream, Some(version), charts)?,
+            (true, None) => match kept_before {
+                Some(pin) => pin,
+                None => upstream::resolve(upstream, None, charts)?,
+            },
+            (false, _) => match kept {
+                Some(pin) => pin,
+                None => upstream::resolve(upstream, None, charts)?,
+            },
+        };
+        values.module.version = None;
+        values.module.set_pin(Some(pin));
+    }
+    Ok(())
 }

@@ -38,9 +38,10 @@ pub fn promote(
         let source = &model.modules[&(from.clone(), module.clone())];
         let values = ModuleValues {
             tenant: model.tenant_ref(to),
+            // An upstream module's chart pin moves with it, like the version.
             module: ModuleRef {
                 name: module.clone(),
-                version: source.module.version.clone(),
+                ..source.module.clone()
             },
             suspended: model.suspended(),
             placement: model.placement(to),
@@ -64,8 +65,7 @@ pub fn promote(
         .map(|(_, m)| {
             let version = model.modules[&(to.clone(), m.clone())]
                 .module
-                .version
-                .as_deref();
+                .shown_version();
             version.map_or_else(|| m.to_string(), |v| format!("{m} {v}"))
         })
         .collect();

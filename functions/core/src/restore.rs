@@ -1,7 +1,9 @@
 //! Planning a revert: put back, byte for byte, the files an earlier request changed, unless a
 //! later change touched them since (a conflict the caller may override with `force`).
 
+use crate::catalog::Catalog;
 use crate::charts::check_against_charts;
+use crate::upstream::ChartShelf;
 use crate::error::{FieldError, PlanError};
 use crate::model::{Change, RepoFiles, TenantModel};
 use crate::paths;
@@ -12,6 +14,8 @@ pub fn plan_restore(
     request: &Request,
     restore: &Restore,
     files: &RepoFiles,
+    catalog: &Catalog,
+    charts: &ChartShelf,
 ) -> Result<Change, PlanError> {
     let dir = paths::tenant_dir(&request.tenant);
     let mut change = Change::default();
@@ -50,7 +54,7 @@ pub fn plan_restore(
     let mut after = files.clone();
     change.apply_to(&mut after);
     TenantModel::read(&request.tenant, &after)?;
-    check_against_charts(request, &change, files)?;
+    check_against_charts(request, &change, files, catalog, charts)?;
     change.message = message(request, restore, &overridden);
     Ok(change)
 }

@@ -2,10 +2,13 @@
 //! values files by hand), with the rules Berth applies to its own commits: the files parse, agree
 //! with each other and the catalog, and pass their charts' schemas.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, UpstreamChart};
 use crate::error::PlanError;
+use crate::files::ModuleValues;
 use crate::model::{RepoFiles, TenantModel, load_catalog};
-use crate::names::TenantName;
+use crate::names::{ModuleName, TenantName};
+use crate::upstream::ChartShelf;
+use crate::versions::parse_version;
 use crate::paths::{self, TenantFile};
 use crate::schema::{self, ChartSchema};
 use std::cell::RefCell;
@@ -50,6 +53,9 @@ pub fn review_tenant(tenant: &TenantName, files: &RepoFiles) -> Vec<Problem> {
 pub struct Reviewer {
     catalog: Result<Catalog, String>,
     schemas: RefCell<HashMap<SchemaKey, CompiledSchema>>,
+    /// Upstream charts fetched by the caller: a module file pinning one not here is checked
+    /// against the catalog only (its pin), not against the chart's schema.
+    charts: ChartShelf,
 }
 
 /// A chart's folder and a tier.
@@ -60,9 +66,15 @@ type CompiledSchema = Result<Option<ChartSchema>, PlanError>;
 impl Reviewer {
     /// A reviewer for the catalog and charts in `files`.
     pub fn new(files: &RepoFiles) -> Self {
+        Self::with_charts(files, ChartShelf::default())
+    }
+
+    /// A reviewer that also checks upstream modules' files against the charts on `charts`.
+    pub fn with_charts(files: &RepoFiles, charts: ChartShelf) -> Self {
         Self {
             catalog: load_catalog(files).map_err(|e| e.to_string()),
             schemas: RefCell::new(HashMap::new()),
+            charts,
         }
     }
 
@@ -106,6 +118,13 @@ impl Reviewer {
             .take_while(|(p, _)| p.starts_with(&dir))
         {
             let chart = match paths::classify(&path[dir.len()..]) {
+                Some(TenantFile::Module(_, module))
+                    if let Some(upstream) =
+                        catalog.module(&module).and_then(|m| m.chart.as_ref()) =>
+                {
+                    self.check_upstream_file(files, path, bytes, &module, upstream, problems);
+                    continue;
+                }
                 Some(TenantFile::Base(_)) => schema::tenant_chart(),
                 // A module the catalog does not know is already reported; it has no chart.
                 Some(TenantFile::Module(_, module)) if catalog.module(&module).is_some() => {
@@ -138,6 +157,67 @@ impl Reviewer {
                 Ok(None) => {}
                 Err(e) => problems.push(problem(path, "", e.to_string())),
             }
+        }
+    }
+}
+
+impl Reviewer {
+    /// An upstream module's file: its pin names the catalog's chart at a version within the
+    /// catalog's range; its values pass that chart's checks when the chart was fetched.
+    fn check_upstream_file(
+        &self,
+        files: &RepoFiles,
+        path: &str,
+        bytes: &[u8],
+        module: &ModuleName,
+        upstream: &UpstreamChart,
+        problems: &mut Vec<Problem>,
+    ) {
+        let values: ModuleValues = match crate::files::parse(path, bytes) {
+            Ok(v) => v,
+            Err(e) => return problems.push(problem(path, "", e.to_string())),
+        };
+        let Some(pin) = values.module.pin() else {
+            return problems.push(problem(
+                path,
+                "module.chart_version",
+                "an upstream module's file pins chart_repo, chart, chart_version and chart_digest; enable the module through Berth to pin them",
+            ));
+        };
+        if pin.chart != upstream.chart_ref() {
+            return problems.push(problem(
+                path,
+                "module.chart",
+                format!("pins {} but the catalog's {module} is {}", pin.chart, upstream.chart_ref()),
+            ));
+        }
+        let in_range = match (upstream.range(), parse_version(&pin.version)) {
+            (Ok(range), Ok(version)) => range.matches(&version),
+            _ => false,
+        };
+        if !in_range {
+            problems.push(problem(
+                path,
+                "module.chart_version",
+                format!("{} is outside the catalog's versions {:?}", pin.version, upstream.versions),
+            ));
+        }
+        let Some(content) = self.charts.archive(&pin.digest) else {
+            return;
+        };
+        let tier = values.tenant.tier.as_str();
+        let json: serde_json::Value = match serde_yaml_ng::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => return problems.push(problem(path, "", e.to_string())),
+        };
+        match ChartSchema::for_upstream(content, files, module.as_str(), tier, upstream.schema.as_deref()) {
+            Ok(schema) => problems.extend(
+                schema
+                    .violations(&json)
+                    .into_iter()
+                    .map(|v| problem(path, &v.path, v.message)),
+            ),
+            Err(e) => problems.push(problem(path, "", e.to_string())),
         }
     }
 }

@@ -3,10 +3,14 @@
 //! chart's `values.schema.json`. A commit that passes cannot break the chart's rendering on
 //! its values.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use crate::error::PlanError;
+use crate::files::RESERVED_VALUE_KEYS;
 use crate::model::RepoFiles;
+use crate::upstream::{ChartContent, ValuesCheck};
 
 /// Where a chart lives in the repository.
 pub fn tenant_chart() -> String {
@@ -64,8 +68,20 @@ pub fn check_values(
 /// A chart's schema compiled for one tier, with the defaults a values file is merged onto:
 /// compiled once, it checks any number of values files (a review of a whole fleet).
 pub struct ChartSchema {
-    validator: jsonschema::Validator,
+    /// `None` when the chart ships no schema: then `known_keys` holds what is allowed.
+    validator: Option<jsonschema::Validator>,
     defaults: Value,
+    /// An upstream chart without a schema: the top-level keys of its `values.yaml`, its
+    /// subcharts' keys and Berth's own; any other top-level key is refused.
+    known_keys: Option<BTreeSet<String>>,
+    /// Each packaged subchart, checked under its key as Helm checks it.
+    subcharts: Vec<SubchartSchema>,
+}
+
+struct SubchartSchema {
+    key: String,
+    conditions: Vec<String>,
+    schema: ChartSchema,
 }
 
 impl ChartSchema {
@@ -86,27 +102,168 @@ impl ChartSchema {
             path: schema_path.clone(),
             reason: format!("not valid JSON: {e}"),
         })?;
-        let validator = jsonschema::validator_for(&schema).map_err(|e| PlanError::Repository {
-            path: schema_path.clone(),
-            reason: format!("not a valid JSON Schema: {}", e.masked()),
-        })?;
+        let validator = compile_schema(&schema, &schema_path)?;
         let mut defaults = yaml_file(files, &format!("{chart}/values.yaml"))?
             .unwrap_or(Value::Object(Default::default()));
         if let Some(tier_values) = yaml_file(files, &format!("{chart}/values-{tier}.yaml"))? {
             merge(&mut defaults, tier_values);
         }
         Ok(Some(Self {
-            validator,
+            validator: Some(validator),
             defaults,
+            known_keys: None,
+            subcharts: Vec::new(),
         }))
+    }
+
+    /// An upstream chart's checks at `tier`: the archive's `values.yaml`, then the tier values
+    /// kept in the repository under `charts/modules/<module>/`; the archive's schema, or the
+    /// repository's (`repo_schema`), or the top-level keys of `values.yaml`; and each
+    /// packaged subchart's schema under its key.
+    pub fn for_upstream(
+        content: &ChartContent,
+        files: &RepoFiles,
+        module: &str,
+        tier: &str,
+        repo_schema: Option<&str>,
+    ) -> Result<Self, PlanError> {
+        let mut schema = Self::of_archive(content, repo_schema.map(|p| (p, files)))?;
+        let tier_path = format!("{}/values-{tier}.yaml", module_chart(module));
+        if let Some(tier_values) = yaml_file(files, &tier_path)? {
+            merge(&mut schema.defaults, tier_values);
+        }
+        Ok(schema)
+    }
+
+    /// Which check [`Self::for_upstream`] makes of `content`.
+    pub fn upstream_check(content: &ChartContent, repo_schema: Option<&str>) -> ValuesCheck {
+        match (repo_schema, &content.schema) {
+            (Some(_), _) => ValuesCheck::RepositorySchema,
+            (None, Some(_)) => ValuesCheck::ChartSchema,
+            (None, None) => ValuesCheck::TopLevelKeys,
+        }
+    }
+
+    fn of_archive(
+        content: &ChartContent,
+        repo_schema: Option<(&str, &RepoFiles)>,
+    ) -> Result<Self, PlanError> {
+        let archive_path = |file: &str| format!("{} {} {file}", content.name, content.version);
+        let validator = match (repo_schema, &content.schema) {
+            (Some((path, files)), _) => {
+                let bytes = files.get(path).ok_or_else(|| PlanError::Repository {
+                    path: path.to_owned(),
+                    reason: "the schema the catalog names is missing".into(),
+                })?;
+                let schema: Value =
+                    serde_json::from_slice(bytes).map_err(|e| PlanError::Repository {
+                        path: path.to_owned(),
+                        reason: format!("not valid JSON: {e}"),
+                    })?;
+                Some(compile_schema(&schema, path)?)
+            }
+            (None, Some(schema)) => Some(compile_schema(
+                schema,
+                &archive_path("values.schema.json"),
+            )?),
+            (None, None) => None,
+        };
+        let subcharts = content
+            .subcharts
+            .iter()
+            .map(|sub| {
+                Ok(SubchartSchema {
+                    key: sub.key.clone(),
+                    conditions: sub.conditions.clone(),
+                    schema: Self::of_archive(&sub.content, None)?,
+                })
+            })
+            .collect::<Result<Vec<_>, PlanError>>()?;
+        let known_keys = validator.is_none().then(|| {
+            let mut keys: BTreeSet<String> = content
+                .values
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            keys.extend(RESERVED_VALUE_KEYS.iter().map(|k| k.to_string()));
+            keys.extend(subcharts.iter().map(|s| s.key.clone()));
+            keys.insert("global".into());
+            keys
+        });
+        Ok(Self {
+            validator,
+            defaults: if content.values.is_object() {
+                content.values.clone()
+            } else {
+                Value::Object(Default::default())
+            },
+            known_keys,
+            subcharts,
+        })
     }
 
     /// How `values`, merged onto the chart's defaults, breaks the schema.
     pub fn violations(&self, values: &Value) -> Vec<SchemaViolation> {
         let mut merged = self.defaults.clone();
         merge(&mut merged, values.clone());
-        self.validator
-            .iter_errors(&merged)
+        self.violations_of_merged(&merged)
+    }
+
+    /// The violations of values already merged onto this chart's defaults: its own schema
+    /// (or keys), then each enabled subchart's on `values.<key>`, as Helm validates.
+    fn violations_of_merged(&self, merged: &Value) -> Vec<SchemaViolation> {
+        let mut found = self.schema_violations(merged);
+        if let (Some(known), Some(map)) = (&self.known_keys, merged.as_object()) {
+            found.extend(
+                map.keys()
+                    .filter(|k| !known.contains(*k))
+                    .map(|k| SchemaViolation {
+                        path: k.clone(),
+                        message: "is not a value this chart knows (it ships no schema: only the top-level keys of its values.yaml are allowed)".into(),
+                    }),
+            );
+        }
+        for sub in &self.subcharts {
+            if !subchart_enabled(merged, &sub.conditions) {
+                continue;
+            }
+            let mut sub_values = sub.schema.defaults.clone();
+            if let Some(own) = merged.get(&sub.key) {
+                merge(&mut sub_values, own.clone());
+            }
+            // Helm hands the parent's globals down to every subchart.
+            if let (Some(global), Some(map)) = (merged.get("global"), sub_values.as_object_mut())
+            {
+                let mut merged_global = map.remove("global").unwrap_or(Value::Null);
+                if merged_global.is_null() {
+                    merged_global = Value::Object(Default::default());
+                }
+                merge(&mut merged_global, global.clone());
+                map.insert("global".into(), merged_global);
+            }
+            found.extend(
+                sub.schema
+                    .violations_of_merged(&sub_values)
+                    .into_iter()
+                    .map(|v| SchemaViolation {
+                        path: if v.path.is_empty() {
+                            sub.key.clone()
+                        } else {
+                            format!("{}.{}", sub.key, v.path)
+                        },
+                        message: v.message,
+                    }),
+            );
+        }
+        found
+    }
+
+    fn schema_violations(&self, merged: &Value) -> Vec<SchemaViolation> {
+        let Some(validator) = &self.validator else {
+            return Vec::new();
+        };
+        validator
+            .iter_errors(merged)
             .map(|error| {
                 let mut path = dotted(&error.instance_path().to_string());
                 if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
@@ -130,6 +287,37 @@ impl ChartSchema {
             })
             .collect()
     }
+}
+
+/// Compiles a schema without ever fetching a remote `$ref` (Helm would, for 15 s; Berth fails
+/// closed instead: the crate is built without its resolvers).
+fn compile_schema(schema: &Value, path: &str) -> Result<jsonschema::Validator, PlanError> {
+    jsonschema::validator_for(schema).map_err(|e| PlanError::Repository {
+        path: path.to_owned(),
+        reason: format!("not a valid JSON Schema Berth can use offline: {}", e.masked()),
+    })
+}
+
+/// Whether a dependency is enabled: the first of its `condition` paths set to a boolean in
+/// the parent's values decides; none set, it is (Helm's rule).
+fn subchart_enabled(parent: &Value, conditions: &[String]) -> bool {
+    for condition in conditions {
+        let mut at = parent;
+        let mut found = true;
+        for part in condition.split('.') {
+            match at.get(part) {
+                Some(next) => at = next,
+                None => {
+                    found = false;
+                    break;
+                }
+            }
+        }
+        if found && let Some(enabled) = at.as_bool() {
+            return enabled;
+        }
+    }
+    true
 }
 
 fn yaml_file(files: &RepoFiles, path: &str) -> Result<Option<Value>, PlanError> {

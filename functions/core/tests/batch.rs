@@ -30,7 +30,7 @@ fn delete(id: &str, tenant: &str) -> Request {
 }
 
 fn outcomes(requests: &[Request], files: &RepoFiles, limits: BatchLimits) -> Vec<BatchOutcome> {
-    plan_batch(requests, files, limits)
+    plan_batch(requests, files, limits, &Default::default())
         .outcomes
         .into_iter()
         .map(|(_, o)| o)
@@ -57,7 +57,7 @@ fn a_batch_lands_as_its_requests_would_one_after_another() {
         ),
     ];
     let tip = repo();
-    let batch = plan_batch(&requests, &tip, BatchLimits::default());
+    let batch = plan_batch(&requests, &tip, BatchLimits::default(), &Default::default());
     assert_eq!(batch.included(), 3);
 
     let mut one_by_one = tip.clone();
@@ -98,7 +98,7 @@ fn a_refused_request_is_left_out_with_its_field_and_the_others_commit() {
         enable("01C", "acme", "dev", "postgres", json!({})),
         enable("01D", "nobody", "dev", "postgres", json!({})),
     ];
-    let batch = plan_batch(&requests, &repo(), BatchLimits::default());
+    let batch = plan_batch(&requests, &repo(), BatchLimits::default(), &Default::default());
     let refused: Vec<(&str, String)> = batch
         .outcomes
         .iter()
@@ -130,7 +130,7 @@ fn a_request_the_batch_already_satisfied_changes_nothing() {
     );
     let change = plan(&created, &tip).unwrap();
     change.apply_to(&mut tip);
-    let batch = plan_batch(&twice, &tip, BatchLimits::default());
+    let batch = plan_batch(&twice, &tip, BatchLimits::default(), &Default::default());
     assert_eq!(
         batch.outcomes,
         [
@@ -154,7 +154,7 @@ fn requests_that_undo_each_other_commit_nothing() {
         ),
         delete("01B", "acme"),
     ];
-    let batch = plan_batch(&requests, &repo(), BatchLimits::default());
+    let batch = plan_batch(&requests, &repo(), BatchLimits::default(), &Default::default());
     assert!(batch.change.is_empty());
     assert!(
         batch

@@ -42,6 +42,8 @@ pub enum ErrorCode {
     GithubUnavailable,
     GithubRateLimited,
     CatalogInvalid,
+    ChartRepositoryUnavailable,
+    ChartInvalid,
     Timeout,
     Pending,
     Interrupted,
@@ -52,7 +54,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 20] = [
+    const ALL: [ErrorCode; 22] = [
         ErrorCode::Invalid,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
@@ -66,6 +68,8 @@ impl ErrorCode {
         ErrorCode::GithubUnavailable,
         ErrorCode::GithubRateLimited,
         ErrorCode::CatalogInvalid,
+        ErrorCode::ChartRepositoryUnavailable,
+        ErrorCode::ChartInvalid,
         ErrorCode::Timeout,
         ErrorCode::Pending,
         ErrorCode::Interrupted,
@@ -90,6 +94,8 @@ impl ErrorCode {
             ErrorCode::GithubUnavailable => "github_unavailable",
             ErrorCode::GithubRateLimited => "github_rate_limited",
             ErrorCode::CatalogInvalid => "catalog_invalid",
+            ErrorCode::ChartRepositoryUnavailable => "chart_repository_unavailable",
+            ErrorCode::ChartInvalid => "chart_invalid",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Pending => "pending",
             ErrorCode::Interrupted => "interrupted",
@@ -123,6 +129,8 @@ impl ErrorCode {
             ErrorCode::GithubUnavailable => ErrorKind::Unavailable,
             ErrorCode::GithubRateLimited => ErrorKind::Unavailable,
             ErrorCode::CatalogInvalid => ErrorKind::Unavailable,
+            ErrorCode::ChartRepositoryUnavailable => ErrorKind::Unavailable,
+            ErrorCode::ChartInvalid => ErrorKind::Invalid,
             ErrorCode::Timeout => ErrorKind::Unavailable,
             ErrorCode::Pending => ErrorKind::Unavailable,
             ErrorCode::Interrupted => ErrorKind::Unavailable,
@@ -256,6 +264,12 @@ impl From<PlanError> for UseCaseError {
                 error.field = Some(path);
                 error
             }
+            // The write path fetches what a plan asks for and plans again; reaching a caller
+            // means the repository could not give it in time.
+            PlanError::ChartsNeeded(_) => Self::unavailable(
+                ErrorCode::ChartRepositoryUnavailable,
+                "the chart repository this change needs could not be read; retry".to_owned(),
+            ),
         }
     }
 }
