@@ -193,8 +193,9 @@ pub struct ChartIndex {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedVersion {
     pub version: String,
-    /// `sha256:<hex>` of the chart archive, as the index or the manifest says.
-    pub digest: String,
+    /// `sha256:<hex>` of the chart archive, as a Helm repository's index says; `None` from an
+    /// OCI registry's tag list (the version's manifest says).
+    pub digest: Option<String>,
 }
 
 impl ChartIndex {
@@ -241,11 +242,12 @@ pub struct ChartPin {
 pub enum ChartWant {
     /// The chart's versions, to resolve a range or a default.
     Index(ChartRef),
-    /// One archive, to validate values against.
+    /// One archive, to validate values against; without a digest, the one the version's
+    /// OCI manifest names.
     Archive {
         chart: ChartRef,
         version: String,
-        digest: String,
+        digest: Option<String>,
     },
 }
 
@@ -256,6 +258,8 @@ pub struct ChartShelf {
     indexes: BTreeMap<ChartRef, Arc<ChartIndex>>,
     /// By digest: an archive is the same whatever repository served it.
     archives: BTreeMap<String, Arc<ChartContent>>,
+    /// The archive digest of versions whose index gives none (OCI tags), from their manifest.
+    digests: BTreeMap<(ChartRef, String), String>,
 }
 
 impl ChartShelf {
@@ -265,6 +269,10 @@ impl ChartShelf {
 
     pub fn put_archive(&mut self, digest: String, content: Arc<ChartContent>) {
         self.archives.insert(digest, content);
+    }
+
+    pub fn put_digest(&mut self, chart: ChartRef, version: String, digest: String) {
+        self.digests.insert((chart, version), digest);
     }
 
     pub fn index(&self, chart: &ChartRef) -> Option<&ChartIndex> {
@@ -281,7 +289,7 @@ impl ChartShelf {
             PlanError::ChartsNeeded(vec![ChartWant::Archive {
                 chart: pin.chart.clone(),
                 version: pin.version.clone(),
-                digest: pin.digest.clone(),
+                digest: Some(pin.digest.clone()),
             }])
         })
     }
@@ -330,10 +338,19 @@ pub fn resolve(
         let field = if asked.is_some() { "version" } else { "module" };
         return Err(FieldError::invalid(field, format!("{why}; {}", available())).into());
     };
-    let digest = index
-        .get(&version)
-        .map(|v| v.digest.clone())
-        .unwrap_or_default();
+    let known = index.get(&version).and_then(|v| v.digest.clone());
+    let Some(digest) = known.or_else(|| {
+        shelf
+            .digests
+            .get(&(chart_ref.clone(), version.clone()))
+            .cloned()
+    }) else {
+        return Err(PlanError::ChartsNeeded(vec![ChartWant::Archive {
+            chart: chart_ref,
+            version,
+            digest: None,
+        }]));
+    };
     Ok(ChartPin {
         chart: chart_ref,
         version,
@@ -362,7 +379,7 @@ mod tests {
                 .iter()
                 .map(|v| IndexedVersion {
                     version: v.to_string(),
-                    digest: format!("sha256:{v}"),
+                    digest: Some(format!("sha256:{v}")),
                 })
                 .collect(),
         };

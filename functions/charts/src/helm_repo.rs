@@ -1,0 +1,150 @@
+//! A classic Helm repository: `<repo>/index.yaml` for a chart's versions and digests, then the
+//! archive at the version's first URL (relative URLs resolve against the repository URL,
+//! as Helm resolves them).
+
+use std::collections::BTreeMap;
+
+use berth_core::upstream::{ChartIndex, ChartRef, IndexedVersion};
+use berth_core::versions::{parse_version, sort_highest_first};
+use serde::Deserialize;
+
+use crate::credentials::Credential;
+use crate::error::{ChartError, refused};
+use crate::http::{self, MAX_ARCHIVE_BYTES, MAX_INDEX_BYTES};
+
+/// A chart's versions from an index, with the URL of each archive.
+#[derive(Debug, Clone, Default)]
+pub struct HelmIndex {
+    pub index: ChartIndex,
+    pub urls: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct IndexFile {
+    #[serde(default)]
+    entries: BTreeMap<String, Option<Vec<Option<IndexEntry>>>>,
+}
+
+#[derive(Deserialize)]
+struct IndexEntry {
+    version: String,
+    #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
+    urls: Vec<String>,
+}
+
+/// Reads `chart`'s versions from its repository's index.
+pub async fn read_index(
+    client: &reqwest::Client,
+    chart: &ChartRef,
+    credential: Option<&Credential>,
+) -> Result<HelmIndex, ChartError> {
+    let url = format!("{}/index.yaml", chart.repo.trim_end_matches('/'));
+    let sent = with_credential(client.get(&url), credential).send().await;
+    let bytes = http::body(sent, &chart.repo, "index.yaml", MAX_INDEX_BYTES).await?;
+    parse_index(chart, &bytes)
+}
+
+/// The entries of `chart` in an index (YAML or JSON, as Helm accepts).
+pub fn parse_index(chart: &ChartRef, bytes: &[u8]) -> Result<HelmIndex, ChartError> {
+    let file: IndexFile = serde_yaml_ng::from_slice(bytes)
+        .map_err(|e| refused(chart, format!("index.yaml is not a Helm index: {e}")))?;
+    let Some(entries) = file.entries.get(&chart.name) else {
+        return Err(refused(chart, "the repository's index has no such chart"));
+    };
+    let mut urls = BTreeMap::new();
+    let mut digests = BTreeMap::new();
+    for entry in entries.iter().flatten().flatten() {
+        if parse_version(&entry.version).is_err() {
+            continue;
+        }
+        let Some(first) = entry.urls.first() else {
+            continue;
+        };
+        urls.insert(entry.version.clone(), resolve_url(&chart.repo, first));
+        digests.insert(
+            entry.version.clone(),
+            entry
+                .digest
+                .as_ref()
+                .map(|d| format!("sha256:{}", d.trim_start_matches("sha256:"))),
+        );
+    }
+    let mut versions: Vec<String> = digests.keys().cloned().collect();
+    sort_highest_first(&mut versions);
+    let index = ChartIndex {
+        versions: versions
+            .into_iter()
+            .map(|version| IndexedVersion {
+                digest: digests.get(&version).cloned().flatten(),
+                version,
+            })
+            .collect(),
+    };
+    Ok(HelmIndex { index, urls })
+}
+
+/// `urls[0]` against the repository URL, with the trailing slash Helm forces.
+fn resolve_url(repo: &str, url: &str) -> String {
+    let base = format!("{}/", repo.trim_end_matches('/'));
+    match reqwest::Url::parse(&base).and_then(|b| b.join(url)) {
+        Ok(joined) => joined.to_string(),
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// Downloads one archive. Credentials go only to the repository's own host (Helm's default,
+/// without `--pass-credentials`).
+pub async fn read_archive(
+    client: &reqwest::Client,
+    chart: &ChartRef,
+    url: &str,
+    credential: Option<&Credential>,
+) -> Result<Vec<u8>, ChartError> {
+    let same_host = host_of(url) == host_of(&chart.repo);
+    let request = client.get(url);
+    let request = if same_host {
+        with_credential(request, credential)
+    } else {
+        request
+    };
+    http::body(request.send().await, &chart.repo, "the chart archive", MAX_ARCHIVE_BYTES).await
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or_default()
+}
+
+fn with_credential(
+    request: reqwest::RequestBuilder,
+    credential: Option<&Credential>,
+) -> reqwest::RequestBuilder {
+    match credential {
+        Some(c) => request.basic_auth(&c.username, Some(&c.password)),
+        None => request,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_one_charts_versions_highest_first_with_resolved_urls() {
+        let chart = ChartRef {
+            repo: "https://charts.example.com/stable".into(),
+            name: "cluster".into(),
+        };
+        let index = b"apiVersion: v1\nentries:\n  cluster:\n  - version: 0.8.0\n    digest: aa\n    urls: [cluster-0.8.0.tgz]\n  - version: 0.10.0\n    digest: bb\n    urls: [https://cdn.example.com/cluster-0.10.0.tgz]\n  - version: not-semver\n    urls: [x.tgz]\n  other:\n  - version: 1.0.0\n    urls: [o.tgz]\n";
+        let read = parse_index(&chart, index).unwrap();
+        let versions: Vec<&str> = read.index.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(versions, ["0.10.0", "0.8.0"]);
+        assert_eq!(read.index.versions[1].digest.as_deref(), Some("sha256:aa"));
+        assert_eq!(read.urls["0.8.0"], "https://charts.example.com/stable/cluster-0.8.0.tgz");
+        assert_eq!(read.urls["0.10.0"], "https://cdn.example.com/cluster-0.10.0.tgz");
+        let missing = ChartRef { name: "nope".into(), ..chart };
+        assert!(parse_index(&missing, index).is_err());
+    }
+}

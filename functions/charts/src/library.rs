@@ -1,0 +1,295 @@
+//! The charts a process has read, shared by its requests: indexes (and OCI tag-to-digest
+//! answers) kept for `index_ttl`, archives kept by digest in memory and on disk. A plan looks
+//! them up on a [`ChartShelf`] snapshot; what it lacks it asks for, and [`ChartLibrary::fetch`]
+//! reads exactly that.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use berth_core::upstream::{
+    ChartContent, ChartIndex, ChartRef, ChartShelf, ChartWant, RepoKind,
+};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::archive::read_chart;
+use crate::credentials::Credentials;
+use crate::disk::DiskCache;
+use crate::error::{ChartError, refused};
+use crate::helm_repo::{self, HelmIndex};
+use crate::oci::Registry;
+
+/// How long an index is trusted before it is read again (`BERTH_CHART_INDEX_TTL`).
+pub const DEFAULT_INDEX_TTL: Duration = Duration::from_secs(600);
+/// Bytes of archives kept on disk.
+pub const DEFAULT_DISK_BYTES: u64 = 256 * 1024 * 1024;
+
+/// What a library is configured with.
+#[derive(Debug, Clone)]
+pub struct ChartSettings {
+    pub index_ttl: Duration,
+    /// Where archives are kept across invocations (`/tmp` on Lambda); `None` keeps them in
+    /// memory only.
+    pub disk_dir: Option<PathBuf>,
+    pub disk_bytes: u64,
+    pub credentials: Credentials,
+}
+
+impl Default for ChartSettings {
+    fn default() -> Self {
+        Self {
+            index_ttl: DEFAULT_INDEX_TTL,
+            disk_dir: None,
+            disk_bytes: DEFAULT_DISK_BYTES,
+            credentials: Credentials::default(),
+        }
+    }
+}
+
+/// One read of a chart repository, as counted by [`ChartLibrary::reads`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadKind {
+    Index,
+    Manifest,
+    Archive,
+}
+
+#[derive(Default)]
+struct Kept {
+    indexes: HashMap<ChartRef, (Instant, Arc<ChartIndex>, Arc<HashIndexUrls>)>,
+    digests: HashMap<(ChartRef, String), (Instant, String)>,
+    archives: HashMap<String, Arc<ChartContent>>,
+    reads: HashMap<ReadKind, u64>,
+}
+
+type HashIndexUrls = std::collections::BTreeMap<String, String>;
+
+/// The process's charts. Cheap to share (`Arc`); built once and reused by warm invocations.
+pub struct ChartLibrary {
+    client: reqwest::Client,
+    settings: ChartSettings,
+    registry: Registry,
+    disk: Option<DiskCache>,
+    kept: Mutex<Kept>,
+}
+
+impl Default for ChartLibrary {
+    fn default() -> Self {
+        Self::new(ChartSettings::default())
+    }
+}
+
+impl ChartLibrary {
+    pub fn new(settings: ChartSettings) -> Self {
+        let disk = settings
+            .disk_dir
+            .clone()
+            .map(|dir| DiskCache::new(dir, settings.disk_bytes));
+        Self {
+            client: crate::http::client(),
+            settings,
+            registry: Registry::default(),
+            disk,
+            kept: Mutex::new(Kept::default()),
+        }
+    }
+
+    /// What a plan may use now: indexes younger than the TTL, and every archive held.
+    pub fn shelf(&self) -> ChartShelf {
+        let mut shelf = ChartShelf::default();
+        let Ok(kept) = self.kept.lock() else {
+            return shelf;
+        };
+        let now = Instant::now();
+        for (chart, (at, index, _)) in &kept.indexes {
+            if now.duration_since(*at) < self.settings.index_ttl {
+                shelf.put_index(chart.clone(), Arc::clone(index));
+            }
+        }
+        for ((chart, version), (at, digest)) in &kept.digests {
+            if now.duration_since(*at) < self.settings.index_ttl {
+                shelf.put_digest(chart.clone(), version.clone(), digest.clone());
+            }
+        }
+        for (digest, content) in &kept.archives {
+            shelf.put_archive(digest.clone(), Arc::clone(content));
+        }
+        shelf
+    }
+
+    /// Reads from the repositories made so far, by kind: what tests and the bench count.
+    pub fn reads(&self, kind: ReadKind) -> u64 {
+        self.kept
+            .lock()
+            .map(|k| k.reads.get(&kind).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Reads what a plan asked for. Nothing is kept from a read that fails.
+    pub async fn fetch(&self, wants: &[ChartWant]) -> Result<(), ChartError> {
+        for want in wants {
+            match want {
+                ChartWant::Index(chart) => {
+                    self.read_index(chart).await?;
+                }
+                ChartWant::Archive {
+                    chart,
+                    version,
+                    digest,
+                } => {
+                    let digest = match digest {
+                        Some(d) => d.clone(),
+                        None => self.read_digest(chart, version).await?,
+                    };
+                    self.read_archive(chart, version, &digest).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The chart's index, read again when older than the TTL.
+    async fn read_index(&self, chart: &ChartRef) -> Result<Arc<HashIndexUrls>, ChartError> {
+        if let Some(urls) = self.fresh_index(chart) {
+            return Ok(urls);
+        }
+        let credential = self.settings.credentials.for_url(&chart.repo);
+        self.count(ReadKind::Index);
+        let read = match chart.kind() {
+            RepoKind::Helm => helm_repo::read_index(&self.client, chart, credential).await?,
+            RepoKind::Oci => HelmIndex {
+                index: self
+                    .registry
+                    .read_tags(&self.client, chart, credential)
+                    .await?,
+                urls: Default::default(),
+            },
+        };
+        let urls = Arc::new(read.urls);
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.indexes.insert(
+                chart.clone(),
+                (Instant::now(), Arc::new(read.index), Arc::clone(&urls)),
+            );
+        }
+        Ok(urls)
+    }
+
+    fn fresh_index(&self, chart: &ChartRef) -> Option<Arc<HashIndexUrls>> {
+        let kept = self.kept.lock().ok()?;
+        let (at, _, urls) = kept.indexes.get(chart)?;
+        (at.elapsed() < self.settings.index_ttl).then(|| Arc::clone(urls))
+    }
+
+    /// An OCI version's chart-layer digest, from its manifest (kept for the TTL: a tag can be
+    /// pushed again).
+    async fn read_digest(&self, chart: &ChartRef, version: &str) -> Result<String, ChartError> {
+        let key = (chart.clone(), version.to_owned());
+        if let Ok(kept) = self.kept.lock()
+            && let Some((at, digest)) = kept.digests.get(&key)
+            && at.elapsed() < self.settings.index_ttl
+        {
+            return Ok(digest.clone());
+        }
+        let credential = self.settings.credentials.for_url(&chart.repo);
+        self.count(ReadKind::Manifest);
+        let digest = self
+            .registry
+            .read_layer_digest(&self.client, chart, version, credential)
+            .await?;
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.digests.insert(key, (Instant::now(), digest.clone()));
+        }
+        Ok(digest)
+    }
+
+    /// The archive `digest`: from memory, from disk, else from the repository; its bytes must
+    /// hash to `digest` wherever they came from.
+    async fn read_archive(
+        &self,
+        chart: &ChartRef,
+        version: &str,
+        digest: &str,
+    ) -> Result<(), ChartError> {
+        if self.kept.lock().is_ok_and(|k| k.archives.contains_key(digest)) {
+            return Ok(());
+        }
+        let what = format!("{} {version}", chart.name);
+        let from_disk = match &self.disk {
+            Some(disk) => disk.read(digest).await,
+            None => None,
+        };
+        let bytes = match from_disk.filter(|bytes| sha256_of(bytes) == digest) {
+            Some(bytes) => bytes,
+            None => {
+                let bytes = self.download(chart, version, digest).await?;
+                let actual = sha256_of(&bytes);
+                if actual != digest {
+                    return Err(refused(
+                        &what,
+                        format!("the archive's digest {actual} does not match {digest}, the one its repository's index gives; refused"),
+                    ));
+                }
+                if let Some(disk) = &self.disk {
+                    disk.write(digest, &bytes).await;
+                }
+                bytes
+            }
+        };
+        let content = read_chart(&bytes).map_err(|e| refused(&what, e.to_string()))?;
+        if content.name != chart.name || content.version != version {
+            return Err(refused(
+                &what,
+                format!(
+                    "the archive holds {} {}, not the chart asked for",
+                    content.name, content.version
+                ),
+            ));
+        }
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.archives.insert(digest.to_owned(), Arc::new(content));
+        }
+        Ok(())
+    }
+
+    async fn download(
+        &self,
+        chart: &ChartRef,
+        version: &str,
+        digest: &str,
+    ) -> Result<Vec<u8>, ChartError> {
+        let credential = self.settings.credentials.for_url(&chart.repo);
+        match chart.kind() {
+            RepoKind::Oci => {
+                self.count(ReadKind::Archive);
+                self.registry
+                    .read_blob(&self.client, chart, digest, credential)
+                    .await
+            }
+            RepoKind::Helm => {
+                let urls = self.read_index(chart).await?;
+                let url = urls.get(version).ok_or_else(|| {
+                    refused(
+                        chart,
+                        format!("the index no longer lists {version}; it cannot be downloaded"),
+                    )
+                })?;
+                self.count(ReadKind::Archive);
+                helm_repo::read_archive(&self.client, chart, url, credential).await
+            }
+        }
+    }
+
+    fn count(&self, kind: ReadKind) {
+        if let Ok(mut kept) = self.kept.lock() {
+            *kept.reads.entry(kind).or_default() += 1;
+        }
+    }
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
