@@ -89,7 +89,9 @@ fn unpack(archive: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, ArchiveError> {
         }
         let Some((first, rest)) = path.split_once('/') else {
             if path == "Chart.yaml" {
-                return Err(refuse("Chart.yaml sits at the archive's root, not in a folder"));
+                return Err(refuse(
+                    "Chart.yaml sits at the archive's root, not in a folder",
+                ));
             }
             continue;
         };
@@ -253,11 +255,20 @@ mod tests {
             ("pg/values.schema.json", br#"{"type":"object"}"#),
             ("pg/templates/x.yaml", b"{{ .Values.replicas }}"),
             ("pg/charts/dash-0.0.5.tgz", &sub),
-            ("pg/charts/inline/Chart.yaml", b"name: inline\nversion: 1.0.0\n"),
-            ("pg/charts/_ignored/Chart.yaml", b"name: ignored\nversion: 1.0.0\n"),
+            (
+                "pg/charts/inline/Chart.yaml",
+                b"name: inline\nversion: 1.0.0\n",
+            ),
+            (
+                "pg/charts/_ignored/Chart.yaml",
+                b"name: ignored\nversion: 1.0.0\n",
+            ),
         ]))
         .unwrap();
-        assert_eq!((chart.name.as_str(), chart.version.as_str()), ("pg", "1.0.0"));
+        assert_eq!(
+            (chart.name.as_str(), chart.version.as_str()),
+            ("pg", "1.0.0")
+        );
         assert_eq!(chart.values["replicas"], 1);
         assert!(chart.schema.is_some());
         let keys: Vec<(&str, &[String])> = chart

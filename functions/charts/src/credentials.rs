@@ -95,9 +95,19 @@ mod tests {
             "registry.example.com=ci:one, registry.example.com/team=team:p:w:d\n",
         )
         .unwrap();
-        let team = all.for_url("oci://registry.example.com/team/charts").unwrap();
-        assert_eq!((team.username.as_str(), team.password.as_str()), ("team", "p:w:d"));
-        assert_eq!(all.for_url("oci://registry.example.com/other").unwrap().username, "ci");
+        let team = all
+            .for_url("oci://registry.example.com/team/charts")
+            .unwrap();
+        assert_eq!(
+            (team.username.as_str(), team.password.as_str()),
+            ("team", "p:w:d")
+        );
+        assert_eq!(
+            all.for_url("oci://registry.example.com/other")
+                .unwrap()
+                .username,
+            "ci"
+        );
         assert!(all.for_url("https://registry.example.community").is_none());
         assert!(!format!("{all:?}").contains("one"));
         let err = Credentials::parse("host-only").unwrap_err();

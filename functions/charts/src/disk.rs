@@ -87,7 +87,10 @@ mod tests {
         cache.write(&a, b"123456").await;
         assert_eq!(cache.read(&a).await.unwrap(), b"123456");
         cache.write(&b, b"7890123").await;
-        assert!(cache.read(&a).await.is_none(), "the oldest goes to make room");
+        assert!(
+            cache.read(&a).await.is_none(),
+            "the oldest goes to make room"
+        );
         assert!(cache.read(&b).await.is_some());
         assert!(cache.read("sha256:../../etc/passwd").await.is_none());
     }

@@ -109,7 +109,13 @@ pub async fn read_archive(
     } else {
         request
     };
-    http::body(request.send().await, &chart.repo, "the chart archive", MAX_ARCHIVE_BYTES).await
+    http::body(
+        request.send().await,
+        &chart.repo,
+        "the chart archive",
+        MAX_ARCHIVE_BYTES,
+    )
+    .await
 }
 
 fn host_of(url: &str) -> &str {
@@ -139,12 +145,26 @@ mod tests {
         };
         let index = b"apiVersion: v1\nentries:\n  cluster:\n  - version: 0.8.0\n    digest: aa\n    urls: [cluster-0.8.0.tgz]\n  - version: 0.10.0\n    digest: bb\n    urls: [https://cdn.example.com/cluster-0.10.0.tgz]\n  - version: not-semver\n    urls: [x.tgz]\n  other:\n  - version: 1.0.0\n    urls: [o.tgz]\n";
         let read = parse_index(&chart, index).unwrap();
-        let versions: Vec<&str> = read.index.versions.iter().map(|v| v.version.as_str()).collect();
+        let versions: Vec<&str> = read
+            .index
+            .versions
+            .iter()
+            .map(|v| v.version.as_str())
+            .collect();
         assert_eq!(versions, ["0.10.0", "0.8.0"]);
         assert_eq!(read.index.versions[1].digest.as_deref(), Some("sha256:aa"));
-        assert_eq!(read.urls["0.8.0"], "https://charts.example.com/stable/cluster-0.8.0.tgz");
-        assert_eq!(read.urls["0.10.0"], "https://cdn.example.com/cluster-0.10.0.tgz");
-        let missing = ChartRef { name: "nope".into(), ..chart };
+        assert_eq!(
+            read.urls["0.8.0"],
+            "https://charts.example.com/stable/cluster-0.8.0.tgz"
+        );
+        assert_eq!(
+            read.urls["0.10.0"],
+            "https://cdn.example.com/cluster-0.10.0.tgz"
+        );
+        let missing = ChartRef {
+            name: "nope".into(),
+            ..chart
+        };
         assert!(parse_index(&missing, index).is_err());
     }
 }

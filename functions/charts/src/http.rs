@@ -35,7 +35,10 @@ pub async fn body(
         .content_length()
         .is_some_and(|len| len > limit as u64)
     {
-        return Err(refused(repo, format!("{what} is larger than {} MiB", limit >> 20)));
+        return Err(refused(
+            repo,
+            format!("{what} is larger than {} MiB", limit >> 20),
+        ));
     }
     let mut response = response;
     let mut bytes = Vec::new();
@@ -45,7 +48,10 @@ pub async fn body(
         .map_err(|e| unavailable(repo, format!("reading {what}: {}", plain(&e))))?
     {
         if bytes.len() + chunk.len() > limit {
-            return Err(refused(repo, format!("{what} is larger than {} MiB", limit >> 20)));
+            return Err(refused(
+                repo,
+                format!("{what} is larger than {} MiB", limit >> 20),
+            ));
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -8,9 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berth_core::upstream::{
-    ChartContent, ChartIndex, ChartRef, ChartShelf, ChartWant, RepoKind,
-};
+use berth_core::upstream::{ChartContent, ChartIndex, ChartRef, ChartShelf, ChartWant, RepoKind};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
@@ -98,18 +96,26 @@ impl ChartLibrary {
 
     /// What a plan may use now: indexes younger than the TTL, and every archive held.
     pub fn shelf(&self) -> ChartShelf {
+        self.shelf_since(Instant::now())
+    }
+
+    /// [`Self::shelf`], with the indexes read since `since` too, however short the TTL: a
+    /// request that fetched what its plan asked for plans with it, so its rounds end.
+    pub fn shelf_since(&self, since: Instant) -> ChartShelf {
         let mut shelf = ChartShelf::default();
         let Ok(kept) = self.kept.lock() else {
             return shelf;
         };
         let now = Instant::now();
+        let fresh =
+            |at: &Instant| *at >= since || now.duration_since(*at) < self.settings.index_ttl;
         for (chart, (at, index, _)) in &kept.indexes {
-            if now.duration_since(*at) < self.settings.index_ttl {
+            if fresh(at) {
                 shelf.put_index(chart.clone(), Arc::clone(index));
             }
         }
         for ((chart, version), (at, digest)) in &kept.digests {
-            if now.duration_since(*at) < self.settings.index_ttl {
+            if fresh(at) {
                 shelf.put_digest(chart.clone(), version.clone(), digest.clone());
             }
         }
@@ -213,7 +219,11 @@ impl ChartLibrary {
         version: &str,
         digest: &str,
     ) -> Result<(), ChartError> {
-        if self.kept.lock().is_ok_and(|k| k.archives.contains_key(digest)) {
+        if self
+            .kept
+            .lock()
+            .is_ok_and(|k| k.archives.contains_key(digest))
+        {
             return Ok(());
         }
         let what = format!("{} {version}", chart.name);
@@ -229,7 +239,9 @@ impl ChartLibrary {
                 if actual != digest {
                     return Err(refused(
                         &what,
-                        format!("the archive's digest {actual} does not match {digest}, the one its repository's index gives; refused"),
+                        format!(
+                            "the archive's digest {actual} does not match {digest}, the one its repository's index gives; refused"
+                        ),
                     ));
                 }
                 if let Some(disk) = &self.disk {

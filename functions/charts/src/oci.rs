@@ -38,7 +38,10 @@ struct OciRepo {
 
 impl OciRepo {
     fn of(chart: &ChartRef) -> Self {
-        let rest = chart.repo.trim_start_matches("oci://").trim_end_matches('/');
+        let rest = chart
+            .repo
+            .trim_start_matches("oci://")
+            .trim_end_matches('/');
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let scheme = if host.starts_with("127.0.0.1") || host.starts_with("localhost") {
             "http"
@@ -108,13 +111,16 @@ impl Registry {
         let mut url = repo.url("tags/list?n=1000");
         let mut tags = Vec::new();
         for _ in 0..MAX_TAG_PAGES {
-            let response = self.get(client, chart, &repo, &url, None, credential).await?;
+            let response = self
+                .get(client, chart, &repo, &url, None, credential)
+                .await?;
             let next = response
                 .headers()
                 .get(LINK)
                 .and_then(|l| l.to_str().ok())
                 .and_then(next_link);
-            let bytes = http::body(Ok(response), &chart.repo, "the tag list", MAX_INDEX_BYTES).await?;
+            let bytes =
+                http::body(Ok(response), &chart.repo, "the tag list", MAX_INDEX_BYTES).await?;
             let list: TagList = serde_json::from_slice(&bytes)
                 .map_err(|e| refused(chart, format!("the tag list is not valid: {e}")))?;
             tags.extend(list.tags.unwrap_or_default());
@@ -155,14 +161,23 @@ impl Registry {
             .get(client, chart, &repo, &url, Some(MANIFEST_TYPE), credential)
             .await?;
         let bytes = http::body(Ok(response), &chart.repo, "the manifest", MAX_INDEX_BYTES).await?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| refused(chart, format!("the manifest of {version} is not valid: {e}")))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            refused(
+                chart,
+                format!("the manifest of {version} is not valid: {e}"),
+            )
+        })?;
         manifest
             .layers
             .into_iter()
             .find(|l| CHART_LAYER_TYPES.contains(&l.media_type.as_str()))
             .map(|l| l.digest)
-            .ok_or_else(|| refused(chart, format!("the manifest of {version} has no chart layer")))
+            .ok_or_else(|| {
+                refused(
+                    chart,
+                    format!("the manifest of {version} has no chart layer"),
+                )
+            })
     }
 
     /// The blob `digest` (a chart layer); the caller checks it against the digest.
@@ -175,8 +190,16 @@ impl Registry {
     ) -> Result<Vec<u8>, ChartError> {
         let repo = OciRepo::of(chart);
         let url = repo.url(&format!("blobs/{digest}"));
-        let response = self.get(client, chart, &repo, &url, None, credential).await?;
-        http::body(Ok(response), &chart.repo, "the chart layer", MAX_ARCHIVE_BYTES).await
+        let response = self
+            .get(client, chart, &repo, &url, None, credential)
+            .await?;
+        http::body(
+            Ok(response),
+            &chart.repo,
+            "the chart layer",
+            MAX_ARCHIVE_BYTES,
+        )
+        .await
     }
 
     /// A GET with the token this repository last got; on a 401, the challenge's flow once.
@@ -232,7 +255,11 @@ impl Registry {
                 "the registry asks for credentials; configure them in BERTH_CHART_CREDENTIALS",
             ));
         };
-        http::answered(build(Some(authorization)).send().await, &chart.repo, "the registry")
+        http::answered(
+            build(Some(authorization)).send().await,
+            &chart.repo,
+            "the registry",
+        )
     }
 
     async fn fetch_token(
@@ -263,25 +290,36 @@ impl Registry {
         if let Some(c) = credential {
             request = request.basic_auth(&c.username, Some(&c.password));
         }
-        let bytes = http::body(request.send().await, &chart.repo, "the token service", 1 << 20)
-            .await
-            .map_err(|e| match e {
-                ChartError::Refused { .. } => refused(
-                    chart,
-                    "the registry's token service refused; check BERTH_CHART_CREDENTIALS",
-                ),
-                other => other,
-            })?;
+        let bytes = http::body(
+            request.send().await,
+            &chart.repo,
+            "the token service",
+            1 << 20,
+        )
+        .await
+        .map_err(|e| match e {
+            ChartError::Refused { .. } => refused(
+                chart,
+                "the registry's token service refused; check BERTH_CHART_CREDENTIALS",
+            ),
+            other => other,
+        })?;
         let answer: TokenAnswer = serde_json::from_slice(&bytes)
             .map_err(|_| unavailable(&chart.repo, "the token service's answer is not valid"))?;
-        let token = answer.token.or(answer.access_token).filter(|t| !t.is_empty());
+        let token = answer
+            .token
+            .or(answer.access_token)
+            .filter(|t| !t.is_empty());
         let token = token.ok_or_else(|| refused(chart, "the token service gave no token"))?;
         // The registry's own expiry, 60 s when it names none, less a margin.
         let lifetime = answer.expires_in.unwrap_or(60).saturating_sub(10);
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.insert(
                 format!("{}/{}", repo.base, repo.repository),
-                (token.clone(), Instant::now() + Duration::from_secs(lifetime)),
+                (
+                    token.clone(),
+                    Instant::now() + Duration::from_secs(lifetime),
+                ),
             );
         }
         Ok(token)
@@ -304,7 +342,11 @@ fn challenge_params(params: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
     let mut rest = params.trim();
     while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
             match quoted.split_once('"') {
@@ -325,7 +367,13 @@ fn next_link(header: &str) -> Option<String> {
     let (target, params) = header.split_once(';')?;
     params
         .contains("rel=\"next\"")
-        .then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+        .then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
         .filter(|path| path.starts_with('/'))
 }
 
@@ -353,11 +401,17 @@ mod tests {
             repo: "oci://ghcr.io/cloudnative-pg/charts".into(),
             name: "cluster".into(),
         });
-        assert_eq!(repo.url("tags/list"), "https://ghcr.io/v2/cloudnative-pg/charts/cluster/tags/list");
+        assert_eq!(
+            repo.url("tags/list"),
+            "https://ghcr.io/v2/cloudnative-pg/charts/cluster/tags/list"
+        );
         let local = OciRepo::of(&ChartRef {
             repo: "oci://127.0.0.1:5000".into(),
             name: "cluster".into(),
         });
-        assert_eq!(local.url("manifests/0.8.1"), "http://127.0.0.1:5000/v2/cluster/manifests/0.8.1");
+        assert_eq!(
+            local.url("manifests/0.8.1"),
+            "http://127.0.0.1:5000/v2/cluster/manifests/0.8.1"
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashSet};
 use crate::error::PlanError;
 use crate::model::{Change, RepoFiles};
 use crate::plan::plan_with_charts;
-use crate::upstream::{ChartShelf, ChartWant};
 use crate::request::{Request, request_trailers};
+use crate::upstream::{ChartShelf, ChartWant};
 
 /// How much one group commit may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -97,7 +97,10 @@ pub(crate) fn check_against_charts(
         // An upstream chart's defaults are the publisher's: the tier values are the
         // repository's part to fix.
         let blamed = match (upstream, &target) {
-            (Some(_), Some((_, module))) => format!("{}/values-{tier}.yaml", schema::module_chart(module.as_str())),
+            (Some(_), Some((_, module))) => format!(
+                "{}/values-{tier}.yaml",
+                schema::module_chart(module.as_str())
+            ),
             _ => format!("{chart}/values.schema.json"),
         };
         return Err(PlanError::Repository {
@@ -125,7 +128,9 @@ fn upstream_violations(
     let parsed: ModuleValues = crate::files::parse(path, bytes)?;
     let pin = parsed.module.pin().ok_or_else(|| PlanError::Repository {
         path: path.to_owned(),
-        reason: "an upstream module's file must pin chart_repo, chart, chart_version and chart_digest".into(),
+        reason:
+            "an upstream module's file must pin chart_repo, chart, chart_version and chart_digest"
+                .into(),
     })?;
     let content = charts.require_archive(&pin)?;
     let schema =

@@ -147,7 +147,12 @@ impl ModuleRef {
 
     pub fn set_pin(&mut self, pin: Option<ChartPin>) {
         let (repo, chart, version, digest) = match pin {
-            Some(p) => (Some(p.chart.repo), Some(p.chart.name), Some(p.version), Some(p.digest)),
+            Some(p) => (
+                Some(p.chart.repo),
+                Some(p.chart.name),
+                Some(p.version),
+                Some(p.digest),
+            ),
             None => (None, None, None, None),
         };
         self.chart_repo = repo;

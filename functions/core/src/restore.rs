@@ -3,11 +3,11 @@
 
 use crate::catalog::Catalog;
 use crate::charts::check_against_charts;
-use crate::upstream::ChartShelf;
 use crate::error::{FieldError, PlanError};
 use crate::model::{Change, RepoFiles, TenantModel};
 use crate::paths;
 use crate::request::{Request, Restore, request_trailers};
+use crate::upstream::ChartShelf;
 
 /// Plans `request`, a revert described by `restore`, against the files at the tip.
 pub fn plan_restore(

@@ -7,10 +7,10 @@ use crate::error::PlanError;
 use crate::files::ModuleValues;
 use crate::model::{RepoFiles, TenantModel, load_catalog};
 use crate::names::{ModuleName, TenantName};
-use crate::upstream::ChartShelf;
-use crate::versions::parse_version;
 use crate::paths::{self, TenantFile};
 use crate::schema::{self, ChartSchema};
+use crate::upstream::ChartShelf;
+use crate::versions::parse_version;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -188,7 +188,11 @@ impl Reviewer {
             return problems.push(problem(
                 path,
                 "module.chart",
-                format!("pins {} but the catalog's {module} is {}", pin.chart, upstream.chart_ref()),
+                format!(
+                    "pins {} but the catalog's {module} is {}",
+                    pin.chart,
+                    upstream.chart_ref()
+                ),
             ));
         }
         let in_range = match (upstream.range(), parse_version(&pin.version)) {
@@ -199,7 +203,10 @@ impl Reviewer {
             problems.push(problem(
                 path,
                 "module.chart_version",
-                format!("{} is outside the catalog's versions {:?}", pin.version, upstream.versions),
+                format!(
+                    "{} is outside the catalog's versions {:?}",
+                    pin.version, upstream.versions
+                ),
             ));
         }
         let Some(content) = self.charts.archive(&pin.digest) else {
@@ -210,7 +217,13 @@ impl Reviewer {
             Ok(v) => v,
             Err(e) => return problems.push(problem(path, "", e.to_string())),
         };
-        match ChartSchema::for_upstream(content, files, module.as_str(), tier, upstream.schema.as_deref()) {
+        match ChartSchema::for_upstream(
+            content,
+            files,
+            module.as_str(),
+            tier,
+            upstream.schema.as_deref(),
+        ) {
             Ok(schema) => problems.extend(
                 schema
                     .violations(&json)

@@ -162,10 +162,9 @@ impl ChartSchema {
                     })?;
                 Some(compile_schema(&schema, path)?)
             }
-            (None, Some(schema)) => Some(compile_schema(
-                schema,
-                &archive_path("values.schema.json"),
-            )?),
+            (None, Some(schema)) => {
+                Some(compile_schema(schema, &archive_path("values.schema.json"))?)
+            }
             (None, None) => None,
         };
         let subcharts = content
@@ -232,8 +231,7 @@ impl ChartSchema {
                 merge(&mut sub_values, own.clone());
             }
             // Helm hands the parent's globals down to every subchart.
-            if let (Some(global), Some(map)) = (merged.get("global"), sub_values.as_object_mut())
-            {
+            if let (Some(global), Some(map)) = (merged.get("global"), sub_values.as_object_mut()) {
                 let mut merged_global = map.remove("global").unwrap_or(Value::Null);
                 if merged_global.is_null() {
                     merged_global = Value::Object(Default::default());
@@ -294,7 +292,10 @@ impl ChartSchema {
 fn compile_schema(schema: &Value, path: &str) -> Result<jsonschema::Validator, PlanError> {
     jsonschema::validator_for(schema).map_err(|e| PlanError::Repository {
         path: path.to_owned(),
-        reason: format!("not a valid JSON Schema Berth can use offline: {}", e.masked()),
+        reason: format!(
+            "not a valid JSON Schema Berth can use offline: {}",
+            e.masked()
+        ),
     })
 }
 

@@ -318,10 +318,7 @@ pub fn resolve(
     let wanted = asked.unwrap_or(&chart.default);
     let available = || {
         if in_range.is_empty() {
-            format!(
-                "{chart_ref} publishes no version in {:?}",
-                chart.versions
-            )
+            format!("{chart_ref} publishes no version in {:?}", chart.versions)
         } else {
             format!("available in {:?}: {}", chart.versions, in_range.join(", "))
         }
@@ -331,7 +328,10 @@ pub fn resolve(
     let picked = asked_range.pick(&in_range).cloned();
     let Some(version) = picked else {
         let why = if asked_range.pick(&index.names()).is_some() {
-            format!("{wanted} is outside the catalog's versions {:?}", chart.versions)
+            format!(
+                "{wanted} is outside the catalog's versions {:?}",
+                chart.versions
+            )
         } else {
             format!("{chart_ref} has no version {wanted}")
         };
@@ -399,8 +399,14 @@ mod tests {
         let shelf = shelf(&["0.9.0", "0.8.1", "0.8.0", "0.7.3"]);
         assert_eq!(resolve(&chart(), None, &shelf).unwrap().version, "0.8.0");
         let pin = resolve(&chart(), Some("0.8.1"), &shelf).unwrap();
-        assert_eq!((pin.version.as_str(), pin.digest.as_str()), ("0.8.1", "sha256:0.8.1"));
-        assert_eq!(resolve(&chart(), Some("0.x"), &shelf).unwrap().version, "0.8.1");
+        assert_eq!(
+            (pin.version.as_str(), pin.digest.as_str()),
+            ("0.8.1", "sha256:0.8.1")
+        );
+        assert_eq!(
+            resolve(&chart(), Some("0.x"), &shelf).unwrap().version,
+            "0.8.1"
+        );
     }
 
     #[test]
@@ -418,7 +424,9 @@ mod tests {
     #[test]
     fn without_an_index_the_plan_asks_for_one() {
         let err = resolve(&chart(), None, &ChartShelf::default()).unwrap_err();
-        assert!(matches!(err, PlanError::ChartsNeeded(w) if w == vec![ChartWant::Index(chart().chart_ref())]));
+        assert!(
+            matches!(err, PlanError::ChartsNeeded(w) if w == vec![ChartWant::Index(chart().chart_ref())])
+        );
     }
 
     #[test]

@@ -235,7 +235,12 @@ fn parse_comparator(op: &str, text: &str) -> Option<Comparator> {
     } else if patch.is_none_or(wild) {
         (true, false, true, [number(major)?, number(minor?)?, 0])
     } else {
-        (false, false, false, [number(major)?, number(minor?)?, number(patch?)?])
+        (
+            false,
+            false,
+            false,
+            [number(major)?, number(minor?)?, number(patch?)?],
+        )
     };
     let mut version = Version::new(ma, mi, pa);
     if let Some(pre) = pre {
@@ -245,7 +250,9 @@ fn parse_comparator(op: &str, text: &str) -> Option<Comparator> {
         }
     }
     if let Some(build) = build {
-        semver::BuildMetadata::new(build).ok().filter(|b| !b.is_empty())?;
+        semver::BuildMetadata::new(build)
+            .ok()
+            .filter(|b| !b.is_empty())?;
     }
     Some(Comparator {
         op,

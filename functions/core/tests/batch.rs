@@ -98,7 +98,12 @@ fn a_refused_request_is_left_out_with_its_field_and_the_others_commit() {
         enable("01C", "acme", "dev", "postgres", json!({})),
         enable("01D", "nobody", "dev", "postgres", json!({})),
     ];
-    let batch = plan_batch(&requests, &repo(), BatchLimits::default(), &Default::default());
+    let batch = plan_batch(
+        &requests,
+        &repo(),
+        BatchLimits::default(),
+        &Default::default(),
+    );
     let refused: Vec<(&str, String)> = batch
         .outcomes
         .iter()
@@ -154,7 +159,12 @@ fn requests_that_undo_each_other_commit_nothing() {
         ),
         delete("01B", "acme"),
     ];
-    let batch = plan_batch(&requests, &repo(), BatchLimits::default(), &Default::default());
+    let batch = plan_batch(
+        &requests,
+        &repo(),
+        BatchLimits::default(),
+        &Default::default(),
+    );
     assert!(batch.change.is_empty());
     assert!(
         batch

@@ -31,7 +31,12 @@ fn every_masterminds_case_matches_as_helm_would() {
         checked += 1;
     }
     assert!(checked > 200, "only {checked} cases read");
-    assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_charts::ChartLibrary;
 use berth_gitops::{Committer, GithubPulls};
 use berth_store::Store;
 
@@ -25,6 +26,9 @@ pub struct App {
     /// How long the store keeps a settled request's record (the store is told the same):
     /// lookups of older ids go to Git.
     pub request_retention: Duration,
+    /// Upstream charts read so far, for modules whose chart is in a Helm repository or an
+    /// OCI registry.
+    pub charts: Arc<ChartLibrary>,
 }
 
 impl App {
@@ -36,6 +40,7 @@ impl App {
             pulls: None,
             group_commit: Some(GroupCommit::default()),
             request_retention: berth_store::DEFAULT_REQUEST_RETENTION,
+            charts: Arc::new(ChartLibrary::default()),
         }
     }
 }

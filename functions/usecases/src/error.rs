@@ -274,6 +274,26 @@ impl From<PlanError> for UseCaseError {
     }
 }
 
+impl From<berth_charts::ChartError> for UseCaseError {
+    fn from(e: berth_charts::ChartError) -> Self {
+        match e {
+            // 503 with Retry-After: nothing was written, the same request may be sent again.
+            berth_charts::ChartError::Unavailable { retry_after, .. } => {
+                let mut error =
+                    Self::unavailable(ErrorCode::ChartRepositoryUnavailable, e.to_string());
+                error.retry_after = Some(retry_after);
+                error
+            }
+            berth_charts::ChartError::Refused { .. } => Self::new(
+                ErrorKind::Invalid,
+                ErrorCode::ChartInvalid,
+                format!("version: {e}"),
+            )
+            .with_field("version"),
+        }
+    }
+}
+
 impl From<GitError> for UseCaseError {
     fn from(e: GitError) -> Self {
         match e {

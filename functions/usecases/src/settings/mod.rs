@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_charts::{ChartLibrary, ChartSettings, Credentials, DEFAULT_INDEX_TTL};
 use berth_store::{DEFAULT_REQUEST_RETENTION, DynamoStore, LocalStore, Store, dynamodb_client};
 
 pub mod error;
@@ -79,6 +80,9 @@ pub struct ServiceSettings {
     pub group_commit: Option<GroupCommit>,
     /// `BERTH_REQUEST_RETENTION`: how long a settled request's record is kept.
     pub request_retention: Duration,
+    /// `BERTH_CHART_INDEX_TTL`, `BERTH_CHART_CACHE_DIR`, `BERTH_CHART_CACHE_MAX_MB`,
+    /// `BERTH_CHART_CREDENTIALS`: reading upstream charts.
+    pub charts: ChartSettings,
 }
 
 impl ServiceSettings {
@@ -93,6 +97,7 @@ impl ServiceSettings {
             claim_lease,
             group_commit: group_commit_from_env(get, claim_lease)?,
             request_retention: request_retention_from_env(get)?,
+            charts: chart_settings_from_env(get)?,
         })
     }
 
@@ -104,8 +109,60 @@ impl ServiceSettings {
         app.pulls = git.pulls;
         app.group_commit = self.group_commit;
         app.request_retention = self.request_retention;
+        app.charts = Arc::new(ChartLibrary::new(self.charts));
         Ok(app)
     }
+}
+
+/// Reads how upstream charts are read: the index TTL (default 10 minutes), where archives are
+/// kept on disk (default `/tmp/berth-charts`, which a warm Lambda keeps) and how much, and the
+/// credentials of private repositories (a secret: never echoed).
+pub fn chart_settings_from_env(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<ChartSettings, ConfigError> {
+    let index_ttl = duration_from_env(
+        &get,
+        "BERTH_CHART_INDEX_TTL",
+        0..=86_400,
+        "must be a duration up to 24h, such as 10m or 0s",
+    )?
+    .unwrap_or(DEFAULT_INDEX_TTL);
+    let disk_bytes = match get("BERTH_CHART_CACHE_MAX_MB") {
+        Some(raw) => {
+            raw.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|mb| (1..=10_240).contains(mb))
+                .ok_or_else(|| {
+                    invalid(
+                        "BERTH_CHART_CACHE_MAX_MB",
+                        "must be a whole number of MB from 1 to 10240",
+                    )
+                })?
+                * 1024
+                * 1024
+        }
+        None => berth_charts::library::DEFAULT_DISK_BYTES,
+    };
+    let credentials = match get("BERTH_CHART_CREDENTIALS") {
+        Some(raw) => Credentials::parse(&raw).map_err(|e| {
+            invalid(
+                "BERTH_CHART_CREDENTIALS",
+                format!("entry {}: {}", e.entry, e.reason),
+            )
+        })?,
+        None => Credentials::default(),
+    };
+    Ok(ChartSettings {
+        index_ttl,
+        disk_dir: Some(
+            get("BERTH_CHART_CACHE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| std::env::temp_dir().join("berth-charts")),
+        ),
+        disk_bytes,
+        credentials,
+    })
 }
 
 /// Reads `BERTH_CLAIM_LEASE`: how long a claimed request may run before a retry takes it over

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use berth_core::plan::request_reads;
-use berth_core::{RepoFiles, Request};
-use berth_gitops::{CommitOutcome, CommitRequest, Target};
+use berth_core::{PlanError, RepoFiles, Request};
+use berth_gitops::{CommitError, CommitOutcome, CommitRequest, Target};
 use berth_store::RequestState;
 
 use crate::app::{App, Mode};
@@ -20,6 +20,10 @@ use crate::write::outcome::{
 use crate::write::settle::{Interrupted, settle_interrupted};
 use crate::write::tenant_index::{IndexUpdate, index_after};
 use crate::write::timing::RECORD_BUDGET;
+
+/// Times one request fetches upstream charts its plan asked for and plans again: an index,
+/// then an archive (an OCI version's manifest first), then a dependency's.
+pub const CHART_ROUNDS: usize = 4;
 
 pub struct Submission {
     pub request: Request,
@@ -115,25 +119,45 @@ pub async fn submit(
     };
     let index = Arc::new(Mutex::new(None::<IndexUpdate>));
     let planned = Arc::new(Mutex::new(None::<PlannedChange>));
-    let plan = {
-        let (request, index, planned) = (request.clone(), Arc::clone(&index), Arc::clone(&planned));
-        move |files: &RepoFiles| {
-            let change = berth_core::plan(&request, files)?;
-            if let Ok(mut slot) = index.lock() {
-                *slot = index_after(&request.tenant, files, &change);
-            }
-            if let Ok(mut slot) = planned.lock() {
-                *slot = Some(PlannedChange::of(&change));
-            }
-            Ok(change)
-        }
-    };
     let commit_request = CommitRequest {
         request_id: request.id.clone(),
         reads: request_reads(&request),
         target,
     };
-    let outcome = app.committer.commit(commit_request, Arc::new(plan)).await;
+    // A plan that needs upstream charts asks for them: they are read (nothing is written
+    // meanwhile) and the request is planned again, at most `CHART_ROUNDS` times.
+    let started = tokio::time::Instant::now();
+    let mut rounds = 0;
+    let outcome = loop {
+        let charts = app.charts.shelf_since(started);
+        let plan = {
+            let (request, index, planned) =
+                (request.clone(), Arc::clone(&index), Arc::clone(&planned));
+            move |files: &RepoFiles| {
+                let change = berth_core::plan::plan_with_charts(&request, files, &charts)?;
+                if let Ok(mut slot) = index.lock() {
+                    *slot = index_after(&request.tenant, files, &change);
+                }
+                if let Ok(mut slot) = planned.lock() {
+                    *slot = Some(PlannedChange::of(&change));
+                }
+                Ok(change)
+            }
+        };
+        match app
+            .committer
+            .commit(commit_request.clone(), Arc::new(plan))
+            .await
+        {
+            Err(CommitError::Plan(PlanError::ChartsNeeded(wants))) if rounds < CHART_ROUNDS => {
+                rounds += 1;
+                if let Err(e) = app.charts.fetch(&wants).await {
+                    break Err(UseCaseError::from(e));
+                }
+            }
+            other => break other.map_err(UseCaseError::from),
+        }
+    };
 
     record.updated_at = now_rfc3339();
     match outcome {
@@ -141,8 +165,7 @@ pub async fn submit(
             record_landing(&mut record, sha, (mode == Mode::Pr).then_some(branch));
         }
         Ok(CommitOutcome::NoChange { .. }) => record.state = RequestState::NoChange,
-        Err(e) => {
-            let error = UseCaseError::from(e);
+        Err(error) => {
             record.state = if error.is_transient() {
                 RequestState::Failed
             } else {

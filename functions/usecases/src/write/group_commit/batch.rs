@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use berth_core::batch::{BatchOutcome, BatchPlan};
+use berth_core::upstream::ChartWant;
 use berth_core::{RepoFiles, Request, TenantName};
 use berth_gitops::CommitOutcome;
 use berth_store::{BatchRecords, RequestRecord, RequestState};
@@ -33,6 +34,8 @@ pub struct Batch {
     /// Git failed the commit: it may still have landed, so the holder stops and leaves the
     /// lease unreleased for the next one to check.
     failed: bool,
+    /// Requests left pending until the chart reads their plan asked for are done.
+    pub(super) chart_waits: Vec<(String, Vec<ChartWant>)>,
 }
 
 impl Batch {
@@ -47,6 +50,25 @@ impl Batch {
         record.payload = None;
         record.updated_at = now_rfc3339();
         self.settled.push(record);
+    }
+
+    /// Reads the charts the waiting requests asked for; a request whose read fails is settled
+    /// with that failure (503 to retry, or refused), the others plan in the next batch.
+    pub(super) async fn fetch_charts(&mut self, app: &App) {
+        for (id, wants) in std::mem::take(&mut self.chart_waits) {
+            let Err(e) = app.charts.fetch(&wants).await else {
+                continue;
+            };
+            let error = UseCaseError::from(e);
+            if let Some(record) = self.take(&id) {
+                let state = if error.is_transient() {
+                    RequestState::Failed
+                } else {
+                    RequestState::Rejected
+                };
+                self.settle(record, state, Some(error));
+            }
+        }
     }
 
     pub(super) fn take(&mut self, id: &str) -> Option<RequestRecord> {
@@ -118,6 +140,15 @@ impl Batch {
         };
         let size = plan.included() as u32;
         for (id, outcome) in plan.outcomes {
+            if matches!(
+                outcome,
+                BatchOutcome::Deferred | BatchOutcome::NeedsCharts(_)
+            ) {
+                if let BatchOutcome::NeedsCharts(wants) = outcome {
+                    self.chart_waits.push((id, wants));
+                }
+                continue;
+            }
             let Some(mut record) = self.take(&id) else {
                 continue;
             };
@@ -142,8 +173,7 @@ impl Batch {
                     };
                     self.settle(record, state, Some(error));
                 }
-                // Stays pending for the next batch.
-                BatchOutcome::Deferred => {}
+                BatchOutcome::Deferred | BatchOutcome::NeedsCharts(_) => {}
             }
         }
         if sha.is_some() {

@@ -25,6 +25,8 @@ pub struct Leader<'a> {
     check_branch: bool,
     /// Requests given an outcome so far.
     pub(super) settled: usize,
+    /// When it took the lease: chart indexes read since are used whatever their TTL.
+    started: Instant,
 }
 
 impl<'a> Leader<'a> {
@@ -34,6 +36,7 @@ impl<'a> Leader<'a> {
             group,
             check_branch,
             settled: 0,
+            started: Instant::now(),
         }
     }
 
@@ -104,6 +107,7 @@ impl<'a> Leader<'a> {
         }
         let planned = self.commit(&requests).await;
         batch.planned(planned, &requests);
+        batch.fetch_charts(self.app).await;
         if after_unreleased {
             // The last holder's commit may have landed after the look above (its call was
             // still in flight): then its requests plan as done or refused here. Their
@@ -123,12 +127,13 @@ impl<'a> Leader<'a> {
         let slot = Arc::new(Mutex::new(
             None::<(BatchPlan, BTreeMap<String, IndexUpdate>)>,
         ));
+        let charts = self.app.charts.shelf_since(self.started);
         let plan = {
             let (requests, slot, limits) =
                 (requests.to_vec(), Arc::clone(&slot), self.group.limits);
             move |files: &RepoFiles| {
                 let started = std::time::Instant::now();
-                let batch = plan_batch(&requests, files, limits);
+                let batch = plan_batch(&requests, files, limits, &charts);
                 let index = batch_index(&requests, &batch, files);
                 tracing::debug!(
                     requests = requests.len(),
