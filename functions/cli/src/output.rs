@@ -351,11 +351,46 @@ pub fn catalog(c: &CatalogResponse, _colour: bool) -> String {
             ]
         })
         .collect();
-    format!(
+    let charts: Vec<Vec<String>> = c
+        .catalog
+        .modules
+        .iter()
+        .filter_map(|m| {
+            let chart = m.chart.as_ref()?;
+            Some(vec![
+                m.name.clone(),
+                format!("{} from {}", chart.name, chart.repo),
+                chart.versions.clone(),
+                chart.default.clone(),
+                chart
+                    .newest_in_range
+                    .clone()
+                    .or_else(|| chart.unavailable.as_ref().map(|_| "unavailable".into()))
+                    .unwrap_or_else(|| "-".into()),
+                or_dash(&chart.values_check),
+            ])
+        })
+        .collect();
+    let mut out = format!(
         "{}\n\n{}",
         table(&["TIER", "ENVIRONMENTS"], tiers),
         table(&["MODULE", "FROM TIER", "NEEDS", "DESCRIPTION"], modules)
-    )
+    );
+    if !charts.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(&table(
+            &[
+                "MODULE",
+                "CHART",
+                "VERSIONS",
+                "DEFAULT",
+                "NEWEST IN RANGE",
+                "VALUES CHECK",
+            ],
+            charts,
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -364,6 +399,63 @@ mod tests {
     use berth_contract::TenantSummary;
 
     use super::*;
+
+    #[test]
+    fn the_catalog_shows_each_upstream_charts_range_default_and_newest() {
+        let module =
+            |name: &str, chart: Option<berth_contract::ModuleChart>| berth_contract::Module {
+                name: name.into(),
+                description: None,
+                depends_on: vec![],
+                min_tier: None,
+                stateful: false,
+                chart,
+            };
+        let response = CatalogResponse {
+            revision: "abc".into(),
+            catalog: berth_contract::Catalog {
+                environments: vec![],
+                tiers: vec![],
+                modules: vec![
+                    module("postgres", None),
+                    module(
+                        "pg-cluster",
+                        Some(berth_contract::ModuleChart {
+                            repo: "oci://ghcr.io/cloudnative-pg/charts".into(),
+                            name: "cluster".into(),
+                            versions: "~0.8".into(),
+                            default: "0.8.0".into(),
+                            schema: None,
+                            newest_in_range: Some("0.8.1".into()),
+                            values_check: Some("chart_schema".into()),
+                            unavailable: None,
+                        }),
+                    ),
+                ],
+                billing: None,
+                clusters: vec![],
+            },
+        };
+        let text = catalog(&response, false);
+        let line = text
+            .lines()
+            .find(|l| l.contains("pg-cluster") && l.contains("ghcr"))
+            .unwrap();
+        for part in [
+            "cluster from oci://ghcr.io/cloudnative-pg/charts",
+            "~0.8",
+            "0.8.0",
+            "0.8.1",
+            "chart_schema",
+        ] {
+            assert!(line.contains(part), "{part} missing from {line}");
+        }
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.contains("postgres") && l.contains(" from "))
+        );
+    }
 
     fn status(env: &str, module: Option<&str>, health: &str, ready: u32) -> ModuleStatus {
         ModuleStatus {

@@ -88,6 +88,36 @@ pub struct Module {
     /// It keeps data a move between clusters does not carry: moving it takes `confirm`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stateful: bool,
+    /// An upstream chart (a Helm repository or an OCI registry); absent for a chart kept in
+    /// the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<ModuleChart>,
+}
+
+/// A module's upstream chart, and what its repository says now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ModuleChart {
+    /// `https://…` (a Helm repository) or `oci://…` (a registry path).
+    pub repo: String,
+    pub name: String,
+    /// The versions tenants may run, in Helm's range syntax.
+    pub versions: String,
+    /// The version a request that names none gets.
+    pub default: String,
+    /// A schema kept in the repository, for a chart that ships none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The newest published version within `versions`; absent when the repository could
+    /// not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_in_range: Option<String>,
+    /// How tenants' values are checked: `chart_schema`, `repository_schema`, or
+    /// `top_level_keys` (the chart ships no schema: only its values.yaml's top-level keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_check: Option<String>,
+    /// Why the repository could not be read just now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

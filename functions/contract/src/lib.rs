@@ -16,8 +16,8 @@ pub use bodies::{
     CreateTenantBody, ModuleChangeBody, MoveBody, PatchTenantBody, PromoteBody, WriteMode,
 };
 pub use catalog::{
-    Billing, Catalog, CatalogCluster, CatalogResponse, Environment, Module, PodSecurity, Quotas,
-    Tier,
+    Billing, Catalog, CatalogCluster, CatalogResponse, Environment, Module, ModuleChart,
+    PodSecurity, Quotas, Tier,
 };
 pub use error::{ErrorDetail, ErrorResponse};
 pub use requests::{

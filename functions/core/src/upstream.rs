@@ -283,6 +283,20 @@ impl ChartShelf {
         self.archives.get(digest).map(|c| c.as_ref())
     }
 
+    /// The archive of `chart` at `version`, when its digest is known and the archive held.
+    pub fn archive_of(&self, chart: &ChartRef, version: &str) -> Option<&ChartContent> {
+        let from_index = self
+            .index(chart)
+            .and_then(|i| i.get(version))
+            .and_then(|v| v.digest.clone());
+        let digest = from_index.or_else(|| {
+            self.digests
+                .get(&(chart.clone(), version.to_owned()))
+                .cloned()
+        })?;
+        self.archive(&digest)
+    }
+
     /// The archive a pin names, or the want that fetches it.
     pub fn require_archive(&self, pin: &ChartPin) -> Result<&ChartContent, PlanError> {
         self.archive(&pin.digest).ok_or_else(|| {
@@ -293,6 +307,12 @@ impl ChartShelf {
             }])
         })
     }
+}
+
+/// The newest published version within the catalog's range: what `berth catalog` shows.
+pub fn newest_in_range(chart: &UpstreamChart, index: &ChartIndex) -> Option<String> {
+    let range = chart.range().ok()?;
+    range.pick(&index.names()).cloned()
 }
 
 /// Resolves what a request asks for (`asked`: an exact version or a range, as `helm install

@@ -44,7 +44,7 @@ pub(crate) async fn get_catalog(
     let at_tip = read::catalog(&state.app).await?;
     Ok(Json(CatalogResponse {
         revision: at_tip.revision,
-        catalog: views::catalog(&at_tip.catalog)?,
+        catalog: views::catalog_with_charts(&at_tip.catalog, &at_tip.charts)?,
     }))
 }
 

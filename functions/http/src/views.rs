@@ -224,6 +224,34 @@ pub fn catalog(catalog: &berth_core::catalog::Catalog) -> Result<contract::Catal
         })
 }
 
+/// [`catalog`], with what each upstream module's repository says now.
+pub fn catalog_with_charts(
+    catalog: &berth_core::catalog::Catalog,
+    charts: &std::collections::BTreeMap<
+        berth_core::ModuleName,
+        berth_usecases::chart_facts::ChartFacts,
+    >,
+) -> Result<contract::Catalog, ApiError> {
+    let mut view = self::catalog(catalog)?;
+    for module in &mut view.modules {
+        let facts = charts
+            .iter()
+            .find(|(name, _)| name.as_str() == module.name)
+            .map(|(_, f)| f);
+        if let (Some(chart), Some(facts)) = (&mut module.chart, facts) {
+            chart.newest_in_range = facts.newest_in_range.clone();
+            chart.values_check = facts.values_check.map(|c| {
+                serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            });
+            chart.unavailable = facts.unavailable.clone();
+        }
+    }
+    Ok(view)
+}
+
 /// How a webhook delivery settled, as its sender reads it.
 pub fn webhook_answer(event_id: &str, settled: Settlement) -> contract::WebhookAnswer {
     let outcome = match (settled.outcome, &settled.request) {

@@ -5,6 +5,7 @@
 //! the edges turn into their own shapes. It knows nothing of HTTP.
 
 pub mod app;
+pub mod chart_facts;
 pub mod error;
 pub mod fingerprint;
 pub mod git_index;

@@ -15,6 +15,7 @@ use berth_core::{TenantName, paths};
 use berth_store::{ClusterHealth, StatusRecord, TenantEntry};
 
 use crate::app::App;
+use crate::chart_facts::{ChartFacts, chart_facts};
 use crate::error::{ErrorCode, ErrorKind, UseCaseError};
 use crate::visibility::Visibility;
 
@@ -28,14 +29,23 @@ pub async fn cluster_health(app: &App) -> Result<Option<ClusterHealth>, UseCaseE
 pub struct CatalogAtTip {
     pub revision: String,
     pub catalog: Catalog,
+    /// What each upstream module's chart repository says now.
+    pub charts: BTreeMap<berth_core::ModuleName, ChartFacts>,
 }
 
 pub async fn catalog(app: &App) -> Result<CatalogAtTip, UseCaseError> {
     let snapshot = app.committer.read(vec![CATALOG_PATH.to_owned()]).await?;
     let catalog = load_catalog(&snapshot.files)?;
+    let mut charts = BTreeMap::new();
+    for module in &catalog.modules {
+        if let Some(upstream) = &module.chart {
+            charts.insert(module.name.clone(), chart_facts(app, upstream).await);
+        }
+    }
     Ok(CatalogAtTip {
         revision: snapshot.tip,
         catalog,
+        charts,
     })
 }
 

@@ -254,7 +254,7 @@ fn the_chain_is_the_application_sets_chain() {
     assert_eq!(
         modules["valueFiles"],
         json!([
-            "values-{{ .tenant.tier }}.yaml",
+            "$values/charts/modules/{{ .module.name }}/values-{{ .tenant.tier }}.yaml",
             "$values/{{ .path.path }}/{{ .path.filename }}"
         ])
     );
