@@ -89,6 +89,20 @@ impl ApiServer {
         Self::serve_app(app, None).await
     }
 
+    /// Like [`ApiServer::start`], reading upstream charts through `charts` (a test reads its
+    /// counts and sets its TTL).
+    pub async fn start_with_charts(
+        remote: &str,
+        work: &Path,
+        store: Arc<dyn Store>,
+        charts: Arc<berth_charts::ChartLibrary>,
+    ) -> Self {
+        let committer = crate::backend::committer(remote, work).await;
+        let mut app = AppState::new(committer, store, api_config());
+        app.app.charts = charts;
+        Self::serve_app(app, None).await
+    }
+
     /// Like [`ApiServer::start`], with GitHub's API at `github_api_url` (the test server).
     pub async fn start_with_github(
         remote: &str,

@@ -5,6 +5,7 @@
 pub mod api_server;
 pub mod backend;
 pub mod burst;
+pub mod chart_repos;
 pub mod commits;
 pub mod dynamo_recorder;
 pub mod fleet;

@@ -19,4 +19,5 @@ mod infra;
 mod pull_requests;
 mod status;
 mod store;
+mod upstream_charts;
 mod webhooks;

@@ -1,0 +1,429 @@
+//! Modules from upstream charts, end to end over the API, on both kinds of repository:
+//! a Helm repository served on loopback (archives from the real `helm package`, index from the
+//! real `helm repo index`) and an OCI registry (Debian's `docker-registry` with htpasswd auth,
+//! charts uploaded by the real `helm push`, read through our bearer-token front that redirects
+//! blob reads). The charts are CloudNativePG's, from `../shared/fixtures/charts/`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_charts::{ChartLibrary, ChartSettings, Credentials, ReadKind};
+use berth_store::prelude::*;
+use berth_tests::api_server::{ADMIN, ApiServer, OPERATOR};
+use berth_tests::chart_repos::{
+    HelmRepo, REGISTRY_PASSWORD, REGISTRY_USER, Registry, TokenProxy, packaged_charts,
+};
+use berth_tests::{dynamo_store, git};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Which repository serves the charts, and its handles.
+enum Served {
+    Helm(HelmRepo),
+    /// The registry is held to keep it running; reads go through the proxy.
+    Oci(#[allow(dead_code)] Registry, TokenProxy),
+}
+
+struct Fixture {
+    api: ApiServer,
+    repo: PathBuf,
+    served: Served,
+    charts: Arc<ChartLibrary>,
+    client: Client,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Helm,
+    Oci,
+}
+
+impl Fixture {
+    async fn new(kind: Kind, index_ttl: Duration) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let archives = packaged_charts(&dir.path().join("packaged"));
+        let (served, repo_url, credentials) = match kind {
+            Kind::Helm => {
+                let helm = HelmRepo::start(&dir.path().join("served"), &archives).await;
+                let url = helm.url.clone();
+                (Served::Helm(helm), url, Credentials::default())
+            }
+            Kind::Oci => {
+                let registry = Registry::start().await;
+                for archive in &archives {
+                    registry.push(archive);
+                }
+                let proxy = TokenProxy::start(&registry).await;
+                let url = format!("oci://{}/charts", proxy.host);
+                let credentials = Credentials::parse(&format!(
+                    "{}={REGISTRY_USER}:{REGISTRY_PASSWORD}",
+                    proxy.host
+                ))
+                .unwrap();
+                (Served::Oci(registry, proxy), url, credentials)
+            }
+        };
+        let modules = format!(
+            "  - name: pg-cluster
+    description: A CloudNativePG Postgres cluster, from its upstream chart
+    chart: {{repo: \"{repo_url}\", name: cluster, versions: \"~0.8\", default: \"0.8.0\"}}
+  - name: cnpg
+    description: The CloudNativePG operator, with its dashboards subchart
+    chart: {{repo: \"{repo_url}\", name: cloudnative-pg, versions: \"0.29.x\", default: \"0.29.0\"}}
+"
+        );
+        let mut files = berth_tests::git::project_charts_and_catalog();
+        let catalog = String::from_utf8(files["tenants/catalog.yaml"].clone()).unwrap();
+        let catalog = catalog.replacen("modules:\n", &format!("modules:\n{modules}"), 1);
+        files.insert("tenants/catalog.yaml".into(), catalog.into_bytes());
+        // Tier values for the upstream chart, kept in the repository like every other's.
+        files.insert(
+            "charts/modules/pg-cluster/values-standard.yaml".into(),
+            b"cluster:\n  instances: 2\n".to_vec(),
+        );
+        let repo = dir.path().join("origin.git");
+        berth_gitops::seed_bare_repository(&repo, "main", &files, "Seed").unwrap();
+        let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+        let charts = Arc::new(ChartLibrary::new(ChartSettings {
+            index_ttl,
+            disk_dir: Some(dir.path().join("chart-cache")),
+            credentials,
+            ..ChartSettings::default()
+        }));
+        let api = ApiServer::start_with_charts(
+            repo.to_str().unwrap(),
+            &dir.path().join("api"),
+            Arc::clone(&store),
+            Arc::clone(&charts),
+        )
+        .await;
+        let f = Self {
+            api,
+            repo,
+            served,
+            charts,
+            client: Client::new(),
+            _dir: dir,
+        };
+        let (status, body) = f
+            .call(
+                Method::POST,
+                "/v1/tenants",
+                ADMIN,
+                Some(json!({"name": "acme", "tier": "standard", "envs": ["dev"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        f
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        berth_tests::api_server::call_api(
+            &self.client,
+            &self.api.url,
+            Some(token),
+            method,
+            path,
+            body,
+        )
+        .await
+    }
+
+    async fn enable(&self, module: &str, body: Value) -> (StatusCode, Value) {
+        self.call(
+            Method::PUT,
+            &format!("/v1/tenants/acme/envs/dev/modules/{module}"),
+            OPERATOR,
+            Some(body),
+        )
+        .await
+    }
+
+    fn module_file(&self, module: &str) -> Option<Value> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.repo)
+            .args([
+                "show",
+                &format!("main:tenants/acme/dev/modules/{module}.yaml"),
+            ])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| serde_yaml_ng::from_slice(&out.stdout).unwrap())
+    }
+
+    fn tip(&self) -> String {
+        git(&self.repo, &["rev-parse", "main"]).trim().to_owned()
+    }
+
+    /// Archive reads the repository served: `.tgz` downloads, or redirected blob reads.
+    fn archive_reads(&self) -> u64 {
+        match &self.served {
+            Served::Helm(helm) => helm.reads("archive"),
+            Served::Oci(_, proxy) => proxy.reads("blob"),
+        }
+    }
+
+    /// Index reads: `index.yaml`, or tag lists and manifests.
+    fn index_reads(&self) -> u64 {
+        match &self.served {
+            Served::Helm(helm) => helm.reads("index"),
+            Served::Oci(_, proxy) => proxy.reads("tags") + proxy.reads("manifest"),
+        }
+    }
+
+    fn tamper(&self) {
+        match &self.served {
+            Served::Helm(helm) => helm.tamper(),
+            Served::Oci(_, proxy) => proxy.tamper(),
+        }
+    }
+
+    fn stop(&self) {
+        match &self.served {
+            Served::Helm(helm) => helm.stop(),
+            Served::Oci(_, proxy) => proxy.stop(),
+        }
+    }
+}
+
+const BOTH: [Kind; 2] = [Kind::Helm, Kind::Oci];
+
+#[tokio::test]
+async fn enabling_pins_the_default_or_the_asked_version_with_its_archive_digest() {
+    for kind in BOTH {
+        let f = Fixture::new(kind, Duration::from_secs(600)).await;
+        let (status, body) = f.enable("pg-cluster", json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{kind:?}: {body}");
+        let file = f.module_file("pg-cluster").unwrap();
+        assert_eq!(file["module"]["chart"], "cluster", "{kind:?}");
+        assert_eq!(
+            file["module"]["chart_version"], "0.8.0",
+            "{kind:?}: the default"
+        );
+        let pinned = file["module"]["chart_digest"].as_str().unwrap().to_owned();
+        let packaged = std::fs::read(f._dir.path().join("packaged/cluster-0.8.0.tgz")).unwrap();
+        assert_eq!(
+            pinned,
+            berth_charts::sha256_of(&packaged),
+            "{kind:?}: the archive validated"
+        );
+
+        let (status, body) = f
+            .enable(
+                "pg-cluster",
+                json!({"version": "0.8.1", "values": {"cluster": {"instances": 3}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{kind:?}: {body}");
+        let file = f.module_file("pg-cluster").unwrap();
+        assert_eq!(file["module"]["chart_version"], "0.8.1", "{kind:?}");
+        assert_eq!(file["cluster"]["instances"], 3, "{kind:?}");
+        let shipped =
+            std::fs::read(berth_tests::chart_repos::fixture("cluster-0.8.1.tgz")).unwrap();
+        assert_eq!(
+            file["module"]["chart_digest"],
+            berth_charts::sha256_of(&shipped),
+            "{kind:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_version_outside_the_range_or_unpublished_is_refused_naming_those_available() {
+    for kind in BOTH {
+        let f = Fixture::new(kind, Duration::from_secs(600)).await;
+        let before = f.tip();
+        for (version, says) in [("0.9.0", "outside"), ("0.8.7", "no version 0.8.7")] {
+            let (status, body) = f.enable("pg-cluster", json!({"version": version})).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{kind:?} {version}: {body}"
+            );
+            assert_eq!(body["error"]["field"], "version", "{body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{kind:?}: {message}");
+            assert!(
+                message.contains("0.8.1, 0.8.0"),
+                "{kind:?} names what is available: {message}"
+            );
+        }
+        assert_eq!(f.tip(), before, "{kind:?}: nothing committed");
+    }
+}
+
+#[tokio::test]
+async fn values_the_charts_schema_refuses_are_named_by_path_subcharts_under_their_alias() {
+    for kind in BOTH {
+        let f = Fixture::new(kind, Duration::from_secs(600)).await;
+        let (status, body) = f
+            .enable(
+                "pg-cluster",
+                json!({"values": {"cluster": {"instances": "three"}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{kind:?}: {body}");
+        assert_eq!(
+            body["error"]["field"], "values.cluster.instances",
+            "{kind:?}: {body}"
+        );
+        // The dashboards subchart, aliased `monitoring`, is checked against its own schema
+        // once its condition enables it.
+        let (status, body) = f
+            .enable(
+                "cnpg",
+                json!({"values": {"monitoring": {"grafanaDashboard": {"create": true, "sidecarLabel": 7}}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{kind:?}: {body}");
+        assert_eq!(
+            body["error"]["field"], "values.monitoring.grafanaDashboard.sidecarLabel",
+            "{kind:?}: {body}"
+        );
+        assert!(f.module_file("pg-cluster").is_none() && f.module_file("cnpg").is_none());
+        let (status, body) = f.enable("cnpg", json!({})).await;
+        assert_eq!(
+            status,
+            StatusCode::ACCEPTED,
+            "{kind:?}: its defaults pass: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_archive_whose_digest_does_not_match_is_refused_and_nothing_is_written() {
+    for kind in BOTH {
+        let f = Fixture::new(kind, Duration::from_secs(600)).await;
+        f.tamper();
+        let before = f.tip();
+        let (status, body) = f.enable("pg-cluster", json!({})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{kind:?}: {body}");
+        assert_eq!(body["error"]["code"], "chart_invalid", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not match"),
+            "{body}"
+        );
+        assert_eq!(f.tip(), before, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_repository_that_does_not_answer_is_503_with_retry_after_and_nothing_is_written() {
+    for kind in BOTH {
+        let f = Fixture::new(kind, Duration::from_secs(600)).await;
+        f.stop();
+        let before = f.tip();
+        let response = f
+            .client
+            .put(format!(
+                "{}/v1/tenants/acme/envs/dev/modules/pg-cluster",
+                f.api.url
+            ))
+            .bearer_auth(OPERATOR)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{kind:?}"
+        );
+        assert!(response.headers().contains_key("retry-after"), "{kind:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"]["code"], "chart_repository_unavailable",
+            "{body}"
+        );
+        assert_eq!(f.tip(), before, "{kind:?}");
+        assert!(f.module_file("pg-cluster").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_warm_function_reads_only_the_index_or_manifest_and_within_the_ttl_nothing() {
+    for kind in BOTH {
+        // A TTL of zero: every request reads the index again, never the archive.
+        let f = Fixture::new(kind, Duration::ZERO).await;
+        let (status, body) = f.enable("pg-cluster", json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{kind:?}: {body}");
+        let (index, archives) = (f.index_reads(), f.archive_reads());
+        assert_eq!(archives, 1, "{kind:?}");
+        // A version named again is resolved again: against an index read again.
+        let (status, body) = f
+            .enable(
+                "pg-cluster",
+                json!({"version": "0.8.0", "values": {"cluster": {"instances": 4}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{kind:?}: {body}");
+        assert!(
+            f.index_reads() > index,
+            "{kind:?}: the index is read again after its TTL"
+        );
+        assert_eq!(f.archive_reads(), archives, "{kind:?}: the archive is not");
+
+        // Within the TTL, nothing at all.
+        let f = Fixture::new(kind, Duration::from_secs(600)).await;
+        f.enable("pg-cluster", json!({})).await;
+        let (index, archives) = (f.index_reads(), f.archive_reads());
+        let (status, body) = f
+            .enable(
+                "pg-cluster",
+                json!({"version": "0.8.0", "values": {"cluster": {"instances": 5}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{kind:?}: {body}");
+        assert_eq!(
+            (f.index_reads(), f.archive_reads()),
+            (index, archives),
+            "{kind:?}"
+        );
+        assert_eq!(f.charts.reads(ReadKind::Archive), 1, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_catalog_shows_each_charts_range_default_newest_and_check_beside_in_repo_modules() {
+    for kind in BOTH {
+        let f = Fixture::new(kind, Duration::from_secs(600)).await;
+        let (status, body) = f.call(Method::GET, "/v1/catalog", OPERATOR, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let modules = body["catalog"]["modules"].as_array().unwrap();
+        let pg = modules.iter().find(|m| m["name"] == "pg-cluster").unwrap();
+        assert_eq!(pg["chart"]["versions"], "~0.8");
+        assert_eq!(pg["chart"]["default"], "0.8.0");
+        assert_eq!(pg["chart"]["newest_in_range"], "0.8.1", "{kind:?}: {pg}");
+        assert_eq!(
+            pg["chart"]["values_check"], "chart_schema",
+            "{kind:?}: {pg}"
+        );
+        let postgres = modules.iter().find(|m| m["name"] == "postgres").unwrap();
+        assert!(
+            postgres.get("chart").is_none(),
+            "an in-repo module: {postgres}"
+        );
+        // The in-repo module and the upstream one side by side in one tenant.
+        let (status, body) = f.enable("postgres", json!({"version": "16.2"})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let (status, body) = f.enable("pg-cluster", json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let postgres = f.module_file("postgres").unwrap();
+        assert!(postgres["module"].get("chart").is_none(), "{postgres}");
+        assert_eq!(postgres["module"]["version"], "16.2");
+    }
+}
