@@ -138,6 +138,20 @@ PY
     touch "$marker"
 }
 
+# Debian's docker-registry (the CNCF distribution registry, 2.8) and htpasswd (its basic-auth
+# file), for the upstream-chart tests' OCI registry on loopback.
+ensure_registry() {
+    if command -v docker-registry >/dev/null 2>&1 && command -v htpasswd >/dev/null 2>&1; then
+        return
+    fi
+    echo "installing docker-registry and apache2-utils from Debian" >&2
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+    $sudo apt-get install -y --no-install-recommends docker-registry apache2-utils >/dev/null 2>&1 \
+        || { $sudo apt-get update >/dev/null 2>&1 \
+            && $sudo apt-get install -y --no-install-recommends docker-registry apache2-utils >/dev/null; }
+}
+
 # Python tools for chart and template checks, pinned, in .venv.
 CFN_LINT_VERSION=1.58.0
 KUBERNETES_VALIDATE_VERSION=1.37.0

@@ -199,3 +199,55 @@ fn an_unplaced_tenant_env_keeps_its_name_and_runs_where_argo_cd_does() {
         [("acme-prod-postgres".to_owned(), "in-cluster".to_owned())]
     );
 }
+
+/// An upstream module's file pins its chart: the Application renders that chart at that
+/// version (an OCI registry in Argo CD's Helm-type form, without `oci://`), with the tier
+/// values and the tenant's file from this repository; an in-repo module renders its path.
+#[test]
+fn an_upstream_module_renders_its_pinned_chart_and_an_in_repo_module_its_path() {
+    for (repo, argo_repo) in [
+        (
+            "https://cloudnative-pg.github.io/charts",
+            "https://cloudnative-pg.github.io/charts",
+        ),
+        (
+            "oci://ghcr.io/cloudnative-pg/charts",
+            "ghcr.io/cloudnative-pg/charts",
+        ),
+    ] {
+        let pinned = format!(
+            "tenant: {{name: acme, tier: standard, env: prod}}\nmodule: {{name: pg-cluster, chart_repo: \"{repo}\", chart: cluster, chart_version: 0.8.1, chart_digest: \"sha256:ab\"}}\nsuspended: false\n"
+        );
+        let apps = applications(
+            "applicationset-modules.yaml",
+            "tenants/acme/prod/modules/pg-cluster.yaml",
+            &pinned,
+        );
+        let source = &apps[0]["spec"]["sources"][0];
+        assert_eq!(source["repoURL"], argo_repo);
+        assert_eq!(source["chart"], "cluster");
+        assert_eq!(source["targetRevision"], "0.8.1");
+        assert_eq!(source["path"], "");
+        assert_eq!(
+            source["helm"]["valueFiles"],
+            json!([
+                "$values/charts/modules/pg-cluster/values-standard.yaml",
+                "$values/tenants/acme/prod/modules/pg-cluster.yaml"
+            ])
+        );
+        names_and_destinations(&apps);
+    }
+    let apps = applications(
+        "applicationset-modules.yaml",
+        "tenants/acme/prod/modules/postgres.yaml",
+        MODULE,
+    );
+    let source = &apps[0]["spec"]["sources"][0];
+    assert_eq!(source["path"], "charts/modules/postgres");
+    assert_eq!(source["chart"], "");
+    assert_eq!(source["targetRevision"], "main");
+    assert_eq!(
+        source["repoURL"],
+        "https://git.example.com/platform/tenants.git"
+    );
+}

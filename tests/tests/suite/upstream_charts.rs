@@ -279,16 +279,17 @@ async fn values_the_charts_schema_refuses_are_named_by_path_subcharts_under_thei
             "{kind:?}: {body}"
         );
         // The dashboards subchart, aliased `monitoring`, is checked against its own schema
-        // once its condition enables it.
+        // once its condition enables it (the parent's schema does not know `nameOverride`
+        // there: only the subchart's refuses it).
         let (status, body) = f
             .enable(
                 "cnpg",
-                json!({"values": {"monitoring": {"grafanaDashboard": {"create": true, "sidecarLabel": 7}}}}),
+                json!({"values": {"monitoring": {"grafanaDashboard": {"create": true}, "nameOverride": 7}}}),
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{kind:?}: {body}");
         assert_eq!(
-            body["error"]["field"], "values.monitoring.grafanaDashboard.sidecarLabel",
+            body["error"]["field"], "values.monitoring.nameOverride",
             "{kind:?}: {body}"
         );
         assert!(f.module_file("pg-cluster").is_none() && f.module_file("cnpg").is_none());
@@ -426,4 +427,112 @@ async fn the_catalog_shows_each_charts_range_default_newest_and_check_beside_in_
         assert!(postgres["module"].get("chart").is_none(), "{postgres}");
         assert_eq!(postgres["module"]["version"], "16.2");
     }
+}
+
+/// The real upstream archives, read as Berth reads them: their schemas accept their own
+/// defaults, refuse a wrong type, and check the aliased subchart only when it is enabled.
+#[test]
+fn real_upstream_schemas_accept_their_defaults_and_refuse_a_wrong_type() {
+    use berth_core::schema::ChartSchema;
+    let read = |name: &str| {
+        let bytes = std::fs::read(berth_tests::chart_repos::fixture(name)).unwrap();
+        berth_charts::archive::read_chart(&bytes).unwrap()
+    };
+    let none = berth_core::RepoFiles::new();
+    let paths = |content: &berth_core::upstream::ChartContent, values: Value| -> Vec<String> {
+        ChartSchema::for_upstream(content, &none, "m", "standard", None)
+            .unwrap()
+            .violations(&values)
+            .into_iter()
+            .map(|v| v.path)
+            .collect()
+    };
+    let cluster = read("cluster-0.8.1.tgz");
+    assert!(paths(&cluster, json!({})).is_empty());
+    assert_eq!(
+        paths(&cluster, json!({"cluster": {"instances": "three"}})),
+        ["cluster.instances"]
+    );
+    let operator = read("cloudnative-pg-0.29.0.tgz");
+    assert_eq!(operator.subcharts[0].key, "monitoring");
+    assert!(paths(&operator, json!({})).is_empty());
+    assert_eq!(
+        paths(&operator, json!({"replicaCount": "two"})),
+        ["replicaCount"]
+    );
+    let dashboards = |create: bool| json!({"monitoring": {"grafanaDashboard": {"create": create}, "nameOverride": 7}});
+    assert!(
+        paths(&operator, dashboards(false)).is_empty(),
+        "disabled: not checked"
+    );
+    assert_eq!(
+        paths(&operator, dashboards(true)),
+        ["monitoring.nameOverride"]
+    );
+}
+
+/// What Berth writes for a tenant on the upstream chart renders with `helm template` on the
+/// value files the ApplicationSet passes, and the built-in kinds pass `kubernetes-validate`
+/// (CloudNativePG's own kinds are not in its schemas).
+#[tokio::test]
+async fn a_tenant_on_the_upstream_chart_renders_and_validates() {
+    use berth_tests::tools::{helm_template, kubernetes_validate};
+    let f = Fixture::new(Kind::Helm, Duration::from_secs(600)).await;
+    let (status, body) = f
+        .enable(
+            "pg-cluster",
+            json!({"version": "0.8.1", "values": {"cluster": {"instances": 3}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let work = f._dir.path().join("render");
+    std::fs::create_dir_all(&work).unwrap();
+    let tier = work.join("values-standard.yaml");
+    std::fs::write(
+        &tier,
+        git(
+            &f.repo,
+            &[
+                "show",
+                "main:charts/modules/pg-cluster/values-standard.yaml",
+            ],
+        ),
+    )
+    .unwrap();
+    let tenant = work.join("pg-cluster.yaml");
+    std::fs::write(
+        &tenant,
+        git(
+            &f.repo,
+            &["show", "main:tenants/acme/dev/modules/pg-cluster.yaml"],
+        ),
+    )
+    .unwrap();
+    let chart = berth_tests::chart_repos::fixture("cluster-0.8.1.tgz");
+    let manifests = helm_template(&chart, &[tier, tenant], "acme-dev-pg-cluster", "acme-dev");
+    let documents: Vec<Value> = manifests
+        .split("\n---")
+        .filter_map(|d| serde_yaml_ng::from_str::<Value>(d).ok())
+        .filter(|d| d.is_object())
+        .collect();
+    let cluster = documents
+        .iter()
+        .find(|d| d["kind"] == "Cluster")
+        .expect("the chart renders a CloudNativePG Cluster");
+    assert_eq!(
+        cluster["spec"]["instances"], 3,
+        "the tenant's value wins over the tier's"
+    );
+    let built_in: Vec<String> = documents
+        .iter()
+        .filter(|d| {
+            !d["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(".cnpg.io")
+        })
+        .map(|d| serde_yaml_ng::to_string(d).unwrap())
+        .collect();
+    assert!(!built_in.is_empty());
+    kubernetes_validate(&built_in.join("---\n"));
 }
