@@ -73,5 +73,5 @@ pub enum PlanError {
     /// The plan needs chart indexes or archives its caller has not fetched yet: the caller
     /// fetches them and plans again. Never an answer on its own.
     #[error("needs {} chart read(s) first", .0.len())]
-    ChartsNeeded(Vec<crate::upstream::ChartWant>),
+    ChartsNeeded(Vec<crate::chart_wants::ChartWant>),
 }

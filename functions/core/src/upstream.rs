@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::chart_wants::{ChartRef, ChartWant};
 use crate::error::{FieldError, PlanError};
 use crate::names::ModuleName;
 use crate::versions::{ChartRange, parse_version};
@@ -35,19 +36,6 @@ pub struct UpstreamChart {
     /// ships none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
-}
-
-/// Where a chart is published: the identity its index and archives are cached under.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ChartRef {
-    pub repo: String,
-    pub name: String,
-}
-
-impl std::fmt::Display for ChartRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} from {}", self.name, self.repo)
-    }
 }
 
 /// The two kinds of chart repository.
@@ -235,20 +223,6 @@ pub struct ChartPin {
     pub chart: ChartRef,
     pub version: String,
     pub digest: String,
-}
-
-/// Something a plan needs from a chart repository that the shelf it was given lacks.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ChartWant {
-    /// The chart's versions, to resolve a range or a default.
-    Index(ChartRef),
-    /// One archive, to validate values against; without a digest, the one the version's
-    /// OCI manifest names.
-    Archive {
-        chart: ChartRef,
-        version: String,
-        digest: Option<String>,
-    },
 }
 
 /// The indexes and archives a plan may use: what the caller already fetched. Read-only and
