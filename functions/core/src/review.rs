@@ -9,7 +9,7 @@ use crate::model::{RepoFiles, TenantModel, load_catalog};
 use crate::names::{ModuleName, TenantName};
 use crate::paths::{self, TenantFile};
 use crate::schema::{self, ChartSchema};
-use crate::upstream::ChartShelf;
+use crate::upstream::{ChartShelf, ChartWant};
 use crate::versions::parse_version;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -45,6 +45,48 @@ fn problem(path: &str, field: &str, message: impl Into<String>) -> Problem {
 /// folder is gone (deleted in the pull request) has nothing to review.
 pub fn review_tenant(tenant: &TenantName, files: &RepoFiles) -> Vec<Problem> {
     Reviewer::new(files).review(tenant, files)
+}
+
+/// The upstream chart archives the module files of `tenants` pin, each with the first file that
+/// pins it: what a reviewer needs fetched to check those files' values against their charts.
+pub fn archives_wanted(files: &RepoFiles, tenants: &[TenantName]) -> Vec<(String, ChartWant)> {
+    let Ok(catalog) = load_catalog(files) else {
+        return Vec::new();
+    };
+    let mut wanted: Vec<(String, ChartWant)> = Vec::new();
+    for tenant in tenants {
+        let dir = paths::tenant_dir(tenant);
+        for (path, bytes) in files
+            .range(dir.clone()..)
+            .take_while(|(p, _)| p.starts_with(&dir))
+        {
+            let Some(TenantFile::Module(_, module)) = paths::classify(&path[dir.len()..]) else {
+                continue;
+            };
+            if catalog
+                .module(&module)
+                .and_then(|m| m.chart.as_ref())
+                .is_none()
+            {
+                continue;
+            }
+            let Some(pin) = crate::files::parse::<ModuleValues>(path, bytes)
+                .ok()
+                .and_then(|v| v.module.pin())
+            else {
+                continue;
+            };
+            let want = ChartWant::Archive {
+                chart: pin.chart,
+                version: pin.version,
+                digest: Some(pin.digest),
+            };
+            if !wanted.iter().any(|(_, w)| *w == want) {
+                wanted.push((path.clone(), want));
+            }
+        }
+    }
+    wanted
 }
 
 /// Reviews tenant after tenant against one catalog and one set of charts, parsing the catalog

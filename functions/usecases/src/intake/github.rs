@@ -166,8 +166,20 @@ async fn review_pull_request(
             "pull request #{number} moved on from {sha}"
         )));
     }
+    // Upstream charts the touched files pin, read so their values are checked as Berth's own
+    // commits are; one that cannot be read fails the review rather than passing unchecked.
+    let tenant_list: Vec<_> = tenants.iter().cloned().collect();
+    for (path, want) in berth_core::review::archives_wanted(&snapshot.files, &tenant_list) {
+        if let Err(e) = app.charts.fetch(std::slice::from_ref(&want)).await {
+            problems.push(Problem {
+                path,
+                field: "module.chart_version".into(),
+                message: format!("its chart could not be read to check the values: {e}"),
+            });
+        }
+    }
     // One catalog parse and one schema per chart and tier for every tenant the pull request touches.
-    let reviewer = Reviewer::new(&snapshot.files);
+    let reviewer = Reviewer::with_charts(&snapshot.files, app.charts.shelf());
     for tenant in &tenants {
         problems.extend(reviewer.review(tenant, &snapshot.files));
     }
