@@ -64,6 +64,7 @@ struct Served {
     dir: PathBuf,
     reads: Arc<Mutex<HashMap<String, u64>>>,
     tampered: Arc<AtomicBool>,
+    failing: Arc<AtomicBool>,
 }
 
 /// A static Helm repository: `index.yaml` and the archives, from one folder.
@@ -116,6 +117,11 @@ impl HelmRepo {
     pub fn stop(&self) {
         self.task.abort();
     }
+
+    /// While `failing`, every read answers 503, as a repository under maintenance does.
+    pub fn fail(&self, failing: bool) {
+        self.served.failing.store(failing, Ordering::SeqCst);
+    }
 }
 
 impl Drop for HelmRepo {
@@ -134,6 +140,9 @@ async fn serve_file(State(served): State<Served>, request: Request) -> Response 
         || name.starts_with('.')
     {
         return StatusCode::NOT_FOUND.into_response();
+    }
+    if served.failing.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let kind = if name == "index.yaml" {
         "index"

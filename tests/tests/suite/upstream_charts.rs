@@ -536,3 +536,123 @@ async fn a_tenant_on_the_upstream_chart_renders_and_validates() {
     assert!(!built_in.is_empty());
     kubernetes_validate(&built_in.join("---\n"));
 }
+
+/// The repository fails the first try (503, nothing written); the caller's retry under the same
+/// `Idempotency-Key` lands once the repository is back, in one commit.
+#[tokio::test]
+async fn a_retry_after_the_repository_failed_lands_once() {
+    let f = Fixture::new(Kind::Helm, Duration::from_secs(600)).await;
+    let Served::Helm(helm) = &f.served else {
+        unreachable!()
+    };
+    let before = f.tip();
+    let send = || {
+        f.client
+            .put(format!(
+                "{}/v1/tenants/acme/envs/dev/modules/pg-cluster",
+                f.api.url
+            ))
+            .bearer_auth(OPERATOR)
+            .header("Idempotency-Key", "enable-pg-once")
+            .json(&json!({"version": "0.8.1"}))
+            .send()
+    };
+    helm.fail(true);
+    let first = send().await.unwrap();
+    let status = first.status();
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        first.text().await
+    );
+    assert_eq!(f.tip(), before, "nothing written");
+    helm.fail(false);
+    let again = send().await.unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::ACCEPTED,
+        "{:?}",
+        again.text().await
+    );
+    let third = send().await.unwrap();
+    assert_eq!(third.status(), StatusCode::ACCEPTED);
+    assert_eq!(third.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        git(
+            &f.repo,
+            &["rev-list", "--count", &format!("{before}..main")]
+        )
+        .trim(),
+        "1"
+    );
+    assert_eq!(
+        f.module_file("pg-cluster").unwrap()["module"]["chart_version"],
+        "0.8.1"
+    );
+}
+
+/// A cold process (a new Lambda sandbox reusing `/tmp`) finds the archive on disk by its
+/// digest: it reads the index, never the archive.
+#[tokio::test]
+async fn a_cold_process_reads_a_seen_archive_from_disk() {
+    let f = Fixture::new(Kind::Helm, Duration::from_secs(600)).await;
+    let (status, body) = f.enable("pg-cluster", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let archives = f.archive_reads();
+    let cold = Arc::new(ChartLibrary::new(ChartSettings {
+        disk_dir: Some(f._dir.path().join("chart-cache")),
+        ..ChartSettings::default()
+    }));
+    let api = ApiServer::start_with_charts(
+        f.repo.to_str().unwrap(),
+        &f._dir.path().join("api-cold"),
+        Arc::new(dynamo_store().await),
+        Arc::clone(&cold),
+    )
+    .await;
+    let (status, body) = berth_tests::api_server::call_api(
+        &f.client,
+        &api.url,
+        Some(OPERATOR),
+        Method::PUT,
+        "/v1/tenants/acme/envs/dev/modules/pg-cluster",
+        Some(json!({"version": "0.8.0", "values": {"cluster": {"instances": 4}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        f.archive_reads(),
+        archives,
+        "read from disk, not downloaded"
+    );
+    assert_eq!(cold.reads(ReadKind::Index), 1);
+}
+
+/// Pull-request mode (planned on its own, not in a group commit) pins the chart on its branch.
+#[tokio::test]
+async fn pull_request_mode_pins_the_chart_on_its_branch() {
+    for kind in BOTH {
+        let f = Fixture::new(kind, Duration::from_secs(600)).await;
+        let before = f.tip();
+        let (status, body) = f
+            .call(
+                Method::PUT,
+                "/v1/tenants/acme/envs/dev/modules/pg-cluster?mode=pr",
+                OPERATOR,
+                Some(json!({"version": "0.8.1"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{kind:?}: {body}");
+        assert_eq!(f.tip(), before, "{kind:?}: main is left alone");
+        let branch = body["branch"].as_str().unwrap_or_else(|| panic!("{body}"));
+        let file = git(
+            &f.repo,
+            &[
+                "show",
+                &format!("{branch}:tenants/acme/dev/modules/pg-cluster.yaml"),
+            ],
+        );
+        assert!(file.contains("chart_version: 0.8.1"), "{kind:?}: {file}");
+    }
+}
