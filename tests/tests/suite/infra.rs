@@ -188,6 +188,8 @@ fn valid_value(name: &str) -> String {
         "BERTH_KUBE_SERVER" => "https://eks.example.com".into(),
         "BERTH_SYNC_TIMEOUT" => "1h".into(),
         "BERTH_REQUEST_RETENTION" => "30days".into(),
+        "BERTH_CHART_INDEX_TTL" => "10m".into(),
+        "BERTH_CHART_CREDENTIALS" => "registry.example.com=ci:secret-0123456789".into(),
         "BERTH_CORS_ORIGINS" => "https://app.example.com".into(),
         // base64 of a PEM block (the reader checks the framing, not the certificate).
         "BERTH_KUBE_CA_DATA" => {
