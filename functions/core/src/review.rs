@@ -226,6 +226,13 @@ impl Reviewer {
                 "an upstream module's file pins chart_repo, chart, chart_version and chart_digest; enable the module through Berth to pin them",
             ));
         };
+        if !crate::upstream::is_sha256_digest(&pin.digest) {
+            return problems.push(problem(
+                path,
+                "module.chart_digest",
+                "must be sha256: and 64 lowercase hex digits, the archive's digest",
+            ));
+        }
         if pin.chart != upstream.chart_ref() {
             return problems.push(problem(
                 path,

@@ -172,6 +172,14 @@ fn check_repo_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `digest` is `sha256:` and 64 lowercase hex digits: the only form Berth pins, reads
+/// a blob by, or names a cached file after.
+pub fn is_sha256_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
 /// A chart's published versions, highest first, with each archive's digest.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChartIndex {

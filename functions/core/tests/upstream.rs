@@ -18,6 +18,11 @@ mod common;
 
 const REPO: &str = "https://charts.example.com";
 
+/// A well-formed digest standing for `version`'s archive.
+fn digest(version: &str) -> String {
+    format!("sha256:{:0>64}", version.replace('.', ""))
+}
+
 fn chart_ref() -> ChartRef {
     ChartRef {
         repo: REPO.into(),
@@ -90,14 +95,14 @@ fn shelf(archives: bool) -> ChartShelf {
                 .iter()
                 .map(|v| IndexedVersion {
                     version: v.to_string(),
-                    digest: Some(format!("sha256:{v}")),
+                    digest: Some(digest(v)),
                 })
                 .collect(),
         }),
     );
     if archives {
         for v in versions {
-            shelf.put_archive(format!("sha256:{v}"), Arc::new(content(v)));
+            shelf.put_archive(digest(v), Arc::new(content(v)));
         }
     }
     shelf
@@ -130,7 +135,7 @@ fn a_plan_asks_for_the_index_then_the_archive_then_pins_both() {
         PlanError::ChartsNeeded(vec![ChartWant::Archive {
             chart: chart_ref(),
             version: "0.8.0".into(),
-            digest: Some("sha256:0.8.0".into()),
+            digest: Some(digest("0.8.0")),
         }])
     );
     let mut files = files;
@@ -140,7 +145,7 @@ fn a_plan_asks_for_the_index_then_the_archive_then_pins_both() {
     let file = module_file(&files, "dev", "pg");
     assert_eq!(file["module"]["chart_repo"], REPO);
     assert_eq!(file["module"]["chart_version"], "0.8.0");
-    assert_eq!(file["module"]["chart_digest"], "sha256:0.8.0");
+    assert_eq!(file["module"]["chart_digest"], digest("0.8.0"));
     assert!(file["module"].get("version").is_none());
 }
 
@@ -156,7 +161,7 @@ fn a_pin_stays_until_a_version_is_named_and_a_dependency_gets_the_default() {
     .apply_to(&mut files);
     // Changing values only keeps the pin, with no index needed at all.
     let mut archives_only = ChartShelf::default();
-    archives_only.put_archive("sha256:0.8.1".into(), Arc::new(content("0.8.1")));
+    archives_only.put_archive(digest("0.8.1"), Arc::new(content("0.8.1")));
     let values = enable(
         "pg",
         "dev",
@@ -225,7 +230,7 @@ fn promotion_moves_the_pin_and_the_review_names_a_pin_outside_the_range() {
         .apply_to(&mut files);
     let prod = module_file(&files, "prod", "pg");
     assert_eq!(prod["module"]["chart_version"], "0.8.1");
-    assert_eq!(prod["module"]["chart_digest"], "sha256:0.8.1");
+    assert_eq!(prod["module"]["chart_digest"], digest("0.8.1"));
 
     // A hand edit to 0.9.0 is outside the catalog's range; a wrong type fails the schema once
     // the reviewer has the archive.
@@ -233,7 +238,7 @@ fn promotion_moves_the_pin_and_the_review_names_a_pin_outside_the_range() {
     let edited = String::from_utf8(files[path].clone())
         .unwrap()
         .replace("chart_version: 0.8.1", "chart_version: 0.9.0")
-        .replace("sha256:0.8.1", "sha256:0.9.0")
+        .replace(&digest("0.8.1"), &digest("0.9.0"))
         + "cluster:\n  instances: many\n";
     files.insert(path.into(), edited.into_bytes());
     let acme = TenantName::parse("t", "acme").unwrap();

@@ -656,3 +656,26 @@ async fn pull_request_mode_pins_the_chart_on_its_branch() {
         assert!(file.contains("chart_version: 0.8.1"), "{kind:?}: {file}");
     }
 }
+
+/// A tenant created with the upstream module gets it at the catalog's default, pinned.
+#[tokio::test]
+async fn a_tenant_created_with_the_module_gets_its_default_pinned() {
+    for kind in BOTH {
+        let f = Fixture::new(kind, Duration::from_secs(600)).await;
+        let (status, body) = f
+            .call(
+                Method::POST,
+                "/v1/tenants",
+                ADMIN,
+                Some(json!({"name": "globex", "tier": "standard", "envs": ["dev"], "modules": ["pg-cluster"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{kind:?}: {body}");
+        let file = git(
+            &f.repo,
+            &["show", "main:tenants/globex/dev/modules/pg-cluster.yaml"],
+        );
+        assert!(file.contains("chart_version: 0.8.0"), "{kind:?}: {file}");
+        assert!(file.contains("chart_digest: sha256:"), "{kind:?}: {file}");
+    }
+}
