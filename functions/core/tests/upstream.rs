@@ -277,3 +277,73 @@ fn promotion_moves_the_pin_and_the_review_names_a_pin_outside_the_range() {
         "{unchecked:?}"
     );
 }
+
+/// A chart without a schema: the one the catalog names in the repository, or else only the
+/// top-level keys of its `values.yaml` (and Berth's own), any type.
+#[test]
+fn a_chart_without_a_schema_uses_the_repositorys_or_its_top_level_keys() {
+    let plain = |version: &str| ChartContent {
+        schema: None,
+        subcharts: vec![],
+        ..content(version)
+    };
+    let mut plain_shelf = shelf(false);
+    for v in ["0.9.0", "0.8.1", "0.8.0"] {
+        plain_shelf.put_archive(digest(v), Arc::new(plain(v)));
+    }
+    let files = repo();
+    let field = |files: &RepoFiles, body: Value| match plan_with_charts(
+        &enable("pg", "dev", body),
+        files,
+        &plain_shelf,
+    ) {
+        Err(PlanError::Field(f)) => Some(f.field),
+        Ok(_) => None,
+        Err(other) => panic!("{other:?}"),
+    };
+    assert_eq!(
+        field(&files, json!({"values": {"clutser": {"instances": 3}}})),
+        Some("values.clutser".into())
+    );
+    assert_eq!(
+        field(
+            &files,
+            json!({"values": {"cluster": {"instances": "any type"}}})
+        ),
+        None
+    );
+
+    // The catalog names a schema kept in the repository: that one decides.
+    let mut with_schema = files.clone();
+    let catalog = String::from_utf8(with_schema[CATALOG_PATH].clone())
+        .unwrap()
+        .replace(
+            "default: \"0.8.0\"}",
+            "default: \"0.8.0\", schema: charts/modules/pg/values.schema.json}",
+        );
+    with_schema.insert(CATALOG_PATH.into(), catalog.into_bytes());
+    with_schema.insert(
+        "charts/modules/pg/values.schema.json".into(),
+        br#"{"type": "object", "properties": {"cluster": {"type": "object", "properties": {"instances": {"type": "integer", "maximum": 5}}}}}"#.to_vec(),
+    );
+    assert_eq!(
+        field(
+            &with_schema,
+            json!({"values": {"cluster": {"instances": 9}}})
+        ),
+        Some("values.cluster.instances".into())
+    );
+    assert_eq!(
+        field(&with_schema, json!({"values": {"clutser": 1}})),
+        None,
+        "the schema allows other keys"
+    );
+    assert_eq!(
+        berth_core::schema::ChartSchema::upstream_check(&plain("0.8.0"), Some("x.json")),
+        berth_core::upstream::ValuesCheck::RepositorySchema
+    );
+    assert_eq!(
+        berth_core::schema::ChartSchema::upstream_check(&plain("0.8.0"), None),
+        berth_core::upstream::ValuesCheck::TopLevelKeys
+    );
+}

@@ -115,9 +115,7 @@ fn regroup(index: &str) -> String {
 fn repo(chart_repo: &str) -> anyhow::Result<RepoFiles> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut files = RepoFiles::new();
-    for path in ["tenants/catalog.yaml"] {
-        files.insert(path.into(), std::fs::read(root.join(path))?);
-    }
+    files.insert(CATALOG_PATH.into(), std::fs::read(root.join(CATALOG_PATH))?);
     for chart in [
         "tenant",
         "modules/postgres",
@@ -207,8 +205,8 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..runs.min(20) {
         let library = ChartLibrary::new(ChartSettings::default());
         let started = Instant::now();
-        library.fetch(&[want_index.clone()]).await?;
-        library.fetch(&[want_archive.clone()]).await?;
+        library.fetch(std::slice::from_ref(&want_index)).await?;
+        library.fetch(std::slice::from_ref(&want_archive)).await?;
         cold.push(started.elapsed());
     }
     let library = ChartLibrary::new(ChartSettings::default());

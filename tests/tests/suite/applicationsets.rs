@@ -251,3 +251,123 @@ fn an_upstream_module_renders_its_pinned_chart_and_an_in_repo_module_its_path() 
         "https://git.example.com/platform/tenants.git"
     );
 }
+
+/// The whole chain on a real upstream chart: Berth plans a tenant enabling CloudNativePG's
+/// `cluster` from a Helm repository on loopback (reading it as the API does); the
+/// ApplicationSet renders that file's Application; `helm template` renders the Application's
+/// own source (`--repo`, `chart`, `--version`) with its value files resolved in the
+/// repository; the built-in kinds pass `kubernetes-validate`. (Two workers: helm runs while
+/// the repository answers it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_tenant_renders_through_its_application() {
+    use berth_charts::ChartLibrary;
+    use berth_core::plan::plan_with_charts;
+    use berth_core::{Action, PlanError, Request};
+    use berth_tests::chart_repos::{HelmRepo, packaged_charts};
+    use berth_tests::tools::{kubernetes_validate, run, tool};
+
+    let dir = tempfile::tempdir().unwrap();
+    let archives = packaged_charts(&dir.path().join("packaged"));
+    let helm_repo = HelmRepo::start(&dir.path().join("served"), &archives).await;
+    let mut files = berth_tests::project_charts_and_catalog();
+    let catalog = String::from_utf8(files["tenants/catalog.yaml"].clone()).unwrap();
+    let catalog = catalog.replacen(
+        "modules:\n",
+        &format!(
+            "modules:\n  - name: pg-cluster\n    chart: {{repo: \"{}\", name: cluster, versions: \"~0.8\", default: \"0.8.1\"}}\n",
+            helm_repo.url
+        ),
+        1,
+    );
+    files.insert("tenants/catalog.yaml".into(), catalog.into_bytes());
+    files.insert(
+        "charts/modules/pg-cluster/values-standard.yaml".into(),
+        b"cluster:\n  instances: 2\n".to_vec(),
+    );
+    let library = ChartLibrary::default();
+    let bodies = [
+        json!({"name": "acme", "tier": "standard", "envs": ["prod"]}),
+        json!({"values": {"cluster": {"instances": 3}}}),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let request = if i == 0 {
+            let (tenant, new) = berth_core::body::parse_create_tenant(body).unwrap();
+            Request {
+                id: "01CREATE".into(),
+                tenant,
+                action: Action::CreateTenant(new),
+            }
+        } else {
+            let change = berth_core::body::parse_module_change("prod", "pg-cluster", body).unwrap();
+            Request {
+                id: "01ENABLE".into(),
+                tenant: berth_core::TenantName::parse("t", "acme").unwrap(),
+                action: Action::EnableModule(change),
+            }
+        };
+        // As the write path does: read what the plan asks for, and plan again.
+        let change = loop {
+            match plan_with_charts(&request, &files, &library.shelf()) {
+                Err(PlanError::ChartsNeeded(wants)) => library.fetch(&wants).await.unwrap(),
+                other => break other.unwrap(),
+            }
+        };
+        change.apply_to(&mut files);
+    }
+    let path = "tenants/acme/prod/modules/pg-cluster.yaml";
+    let contents = String::from_utf8(files[path].clone()).unwrap();
+    let apps = applications("applicationset-modules.yaml", path, &contents);
+    names_and_destinations(&apps);
+    let source = &apps[0]["spec"]["sources"][0];
+    assert_eq!(source["repoURL"], helm_repo.url.as_str());
+    assert_eq!(source["targetRevision"], "0.8.1");
+
+    // `$values/…` resolves to the repository's root, here written out.
+    let root = dir.path().join("repo");
+    for (file, bytes) in &files {
+        let to = root.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(to, bytes).unwrap();
+    }
+    let mut command = std::process::Command::new(tool("BERTH_HELM"));
+    command
+        .args(["template", source["helm"]["releaseName"].as_str().unwrap()])
+        .arg(source["chart"].as_str().unwrap())
+        .args(["--repo", source["repoURL"].as_str().unwrap()])
+        .args(["--version", source["targetRevision"].as_str().unwrap()])
+        .args([
+            "--namespace",
+            apps[0]["spec"]["destination"]["namespace"]
+                .as_str()
+                .unwrap(),
+        ])
+        .env("HELM_CACHE_HOME", dir.path().join("helm-cache"))
+        .env("HELM_CONFIG_HOME", dir.path().join("helm-config"));
+    for file in source["helm"]["valueFiles"].as_array().unwrap() {
+        let relative = file.as_str().unwrap().strip_prefix("$values/").unwrap();
+        // ignoreMissingValueFiles: true.
+        if root.join(relative).exists() {
+            command.arg("-f").arg(root.join(relative));
+        }
+    }
+    let manifests = run(&mut command);
+    let documents: Vec<Value> = manifests
+        .split("\n---")
+        .filter_map(|d| serde_yaml_ng::from_str::<Value>(d).ok())
+        .filter(|d| d.is_object())
+        .collect();
+    let cluster = documents.iter().find(|d| d["kind"] == "Cluster").unwrap();
+    assert_eq!(cluster["spec"]["instances"], 3);
+    let built_in: Vec<String> = documents
+        .iter()
+        .filter(|d| {
+            !d["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(".cnpg.io")
+        })
+        .map(|d| serde_yaml_ng::to_string(d).unwrap())
+        .collect();
+    kubernetes_validate(&built_in.join("---\n"));
+    assert_eq!(helm_repo.reads("archive"), 2, "Berth's read, then helm's");
+}

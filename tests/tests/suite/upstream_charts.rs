@@ -23,6 +23,8 @@ enum Served {
     Helm(HelmRepo),
     /// The registry is held to keep it running; reads go through the proxy.
     Oci(#[allow(dead_code)] Registry, TokenProxy),
+    /// The registry itself, with its own basic-auth challenge.
+    Registry(#[allow(dead_code)] Registry),
 }
 
 struct Fixture {
@@ -38,6 +40,8 @@ struct Fixture {
 enum Kind {
     Helm,
     Oci,
+    /// Straight to docker-registry, with (`true`) or without the htpasswd credentials.
+    Registry(bool),
 }
 
 impl Fixture {
@@ -63,6 +67,23 @@ impl Fixture {
                 ))
                 .unwrap();
                 (Served::Oci(registry, proxy), url, credentials)
+            }
+            Kind::Registry(with_credentials) => {
+                let registry = Registry::start().await;
+                for archive in &archives {
+                    registry.push(archive);
+                }
+                let url = format!("oci://{}/charts", registry.host);
+                let credentials = if with_credentials {
+                    Credentials::parse(&format!(
+                        "{}={REGISTRY_USER}:{REGISTRY_PASSWORD}",
+                        registry.host
+                    ))
+                    .unwrap()
+                } else {
+                    Credentials::default()
+                };
+                (Served::Registry(registry), url, credentials)
             }
         };
         let modules = format!(
@@ -171,6 +192,7 @@ impl Fixture {
         match &self.served {
             Served::Helm(helm) => helm.reads("archive"),
             Served::Oci(_, proxy) => proxy.reads("blob"),
+            Served::Registry(_) => unimplemented!("docker-registry counts nothing"),
         }
     }
 
@@ -179,6 +201,7 @@ impl Fixture {
         match &self.served {
             Served::Helm(helm) => helm.reads("index"),
             Served::Oci(_, proxy) => proxy.reads("tags") + proxy.reads("manifest"),
+            Served::Registry(_) => unimplemented!("docker-registry counts nothing"),
         }
     }
 
@@ -186,6 +209,7 @@ impl Fixture {
         match &self.served {
             Served::Helm(helm) => helm.tamper(),
             Served::Oci(_, proxy) => proxy.tamper(),
+            Served::Registry(_) => unimplemented!("docker-registry serves what it holds"),
         }
     }
 
@@ -193,6 +217,7 @@ impl Fixture {
         match &self.served {
             Served::Helm(helm) => helm.stop(),
             Served::Oci(_, proxy) => proxy.stop(),
+            Served::Registry(_) => unimplemented!("stop the proxy instead"),
         }
     }
 }
@@ -471,72 +496,6 @@ fn real_upstream_schemas_accept_their_defaults_and_refuse_a_wrong_type() {
     );
 }
 
-/// What Berth writes for a tenant on the upstream chart renders with `helm template` on the
-/// value files the ApplicationSet passes, and the built-in kinds pass `kubernetes-validate`
-/// (CloudNativePG's own kinds are not in its schemas).
-#[tokio::test]
-async fn a_tenant_on_the_upstream_chart_renders_and_validates() {
-    use berth_tests::tools::{helm_template, kubernetes_validate};
-    let f = Fixture::new(Kind::Helm, Duration::from_secs(600)).await;
-    let (status, body) = f
-        .enable(
-            "pg-cluster",
-            json!({"version": "0.8.1", "values": {"cluster": {"instances": 3}}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let work = f._dir.path().join("render");
-    std::fs::create_dir_all(&work).unwrap();
-    let tier = work.join("values-standard.yaml");
-    std::fs::write(
-        &tier,
-        git(
-            &f.repo,
-            &[
-                "show",
-                "main:charts/modules/pg-cluster/values-standard.yaml",
-            ],
-        ),
-    )
-    .unwrap();
-    let tenant = work.join("pg-cluster.yaml");
-    std::fs::write(
-        &tenant,
-        git(
-            &f.repo,
-            &["show", "main:tenants/acme/dev/modules/pg-cluster.yaml"],
-        ),
-    )
-    .unwrap();
-    let chart = berth_tests::chart_repos::fixture("cluster-0.8.1.tgz");
-    let manifests = helm_template(&chart, &[tier, tenant], "acme-dev-pg-cluster", "acme-dev");
-    let documents: Vec<Value> = manifests
-        .split("\n---")
-        .filter_map(|d| serde_yaml_ng::from_str::<Value>(d).ok())
-        .filter(|d| d.is_object())
-        .collect();
-    let cluster = documents
-        .iter()
-        .find(|d| d["kind"] == "Cluster")
-        .expect("the chart renders a CloudNativePG Cluster");
-    assert_eq!(
-        cluster["spec"]["instances"], 3,
-        "the tenant's value wins over the tier's"
-    );
-    let built_in: Vec<String> = documents
-        .iter()
-        .filter(|d| {
-            !d["apiVersion"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(".cnpg.io")
-        })
-        .map(|d| serde_yaml_ng::to_string(d).unwrap())
-        .collect();
-    assert!(!built_in.is_empty());
-    kubernetes_validate(&built_in.join("---\n"));
-}
-
 /// The repository fails the first try (503, nothing written); the caller's retry under the same
 /// `Idempotency-Key` lands once the repository is back, in one commit.
 #[tokio::test]
@@ -678,4 +637,24 @@ async fn a_tenant_created_with_the_module_gets_its_default_pinned() {
         assert!(file.contains("chart_version: 0.8.0"), "{kind:?}: {file}");
         assert!(file.contains("chart_digest: sha256:"), "{kind:?}: {file}");
     }
+}
+
+/// Straight to docker-registry: its own `Basic` challenge is answered with the configured
+/// credential; without one the request is refused, naming where credentials go, and nothing
+/// in the answer repeats a password.
+#[tokio::test]
+async fn the_registrys_basic_auth_takes_the_configured_credential() {
+    let f = Fixture::new(Kind::Registry(true), Duration::from_secs(600)).await;
+    let (status, body) = f.enable("pg-cluster", json!({"version": "0.8.1"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(f.module_file("pg-cluster").unwrap()["module"]["chart_digest"].is_string());
+
+    let f = Fixture::new(Kind::Registry(false), Duration::from_secs(600)).await;
+    let before = f.tip();
+    let (status, body) = f.enable("pg-cluster", json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("BERTH_CHART_CREDENTIALS"), "{message}");
+    assert!(!body.to_string().contains(REGISTRY_PASSWORD));
+    assert_eq!(f.tip(), before);
 }
