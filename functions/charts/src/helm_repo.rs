@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use berth_core::upstream::{ChartIndex, ChartRef, IndexedVersion};
 use berth_core::versions::{parse_version, sort_highest_first};
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::credentials::Credential;
 use crate::error::{ChartError, refused};
@@ -19,10 +20,73 @@ pub struct HelmIndex {
     pub urls: BTreeMap<String, String>,
 }
 
-#[derive(Deserialize)]
-struct IndexFile {
-    #[serde(default)]
-    entries: BTreeMap<String, Option<Vec<Option<IndexEntry>>>>,
+/// The entries of one chart in an index. An index holds every chart of its repository
+/// (Bitnami's reached 14 MB); only the asked chart's entries are kept, the rest skipped.
+struct OneChart<'a>(&'a str);
+
+type Entries = Option<Vec<Option<IndexEntry>>>;
+
+impl<'de> DeserializeSeed<'de> for OneChart<'_> {
+    type Value = Option<Entries>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OneChart<'_> {
+    type Value = Option<Entries>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Helm repository index")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "entries" {
+                found = map.next_value_seed(Entry(self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The `entries:` map, keeping the one chart.
+struct Entry<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for Entry<'_> {
+    type Value = Option<Entries>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entry<'_> {
+    type Value = Option<Entries>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("the index's entries by chart name")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(name) = map.next_key::<String>()? {
+            if name == self.0 {
+                found = Some(map.next_value::<Entries>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
 }
 
 #[derive(Deserialize)]
@@ -48,9 +112,10 @@ pub async fn read_index(
 
 /// The entries of `chart` in an index (YAML or JSON, as Helm accepts).
 pub fn parse_index(chart: &ChartRef, bytes: &[u8]) -> Result<HelmIndex, ChartError> {
-    let file: IndexFile = serde_yaml_ng::from_slice(bytes)
+    let found = OneChart(&chart.name)
+        .deserialize(serde_yaml_ng::Deserializer::from_slice(bytes))
         .map_err(|e| refused(chart, format!("index.yaml is not a Helm index: {e}")))?;
-    let Some(entries) = file.entries.get(&chart.name) else {
+    let Some(entries) = found else {
         return Err(refused(chart, "the repository's index has no such chart"));
     };
     let mut urls = BTreeMap::new();
