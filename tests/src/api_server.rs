@@ -90,17 +90,18 @@ impl ApiServer {
     }
 
     /// Like [`ApiServer::start`], reading upstream charts through `charts` (a test reads its
-    /// counts and sets its TTL).
+    /// counts and sets its TTL), with GitHub's API at `github_api_url` when given.
     pub async fn start_with_charts(
         remote: &str,
         work: &Path,
         store: Arc<dyn Store>,
         charts: Arc<berth_charts::ChartLibrary>,
+        github_api_url: Option<&str>,
     ) -> Self {
         let committer = crate::backend::committer(remote, work).await;
         let mut app = AppState::new(committer, store, api_config());
         app.app.charts = charts;
-        Self::serve_app(app, None).await
+        Self::serve_app(app, github_api_url).await
     }
 
     /// Like [`ApiServer::start`], with GitHub's API at `github_api_url` (the test server).

@@ -14,6 +14,7 @@ use berth_tests::api_server::{ADMIN, ApiServer, OPERATOR};
 use berth_tests::chart_repos::{
     HelmRepo, REGISTRY_PASSWORD, REGISTRY_USER, Registry, TokenProxy, packaged_charts,
 };
+use berth_tests::github::GithubServer;
 use berth_tests::{dynamo_store, git};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
@@ -29,6 +30,8 @@ enum Served {
 
 struct Fixture {
     api: ApiServer,
+    /// GitHub's API, for pull-request reviews (`Fixture::with_github`).
+    github: Option<GithubServer>,
     repo: PathBuf,
     served: Served,
     charts: Arc<ChartLibrary>,
@@ -46,6 +49,15 @@ enum Kind {
 
 impl Fixture {
     async fn new(kind: Kind, index_ttl: Duration) -> Self {
+        Self::build(kind, index_ttl, false).await
+    }
+
+    /// With the GitHub test server over the same repository, for pull-request reviews.
+    async fn with_github(kind: Kind) -> Self {
+        Self::build(kind, Duration::from_secs(600), true).await
+    }
+
+    async fn build(kind: Kind, index_ttl: Duration, with_github: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let archives = packaged_charts(&dir.path().join("packaged"));
         let (served, repo_url, credentials) = match kind {
@@ -107,6 +119,11 @@ impl Fixture {
         let repo = dir.path().join("origin.git");
         berth_gitops::seed_bare_repository(&repo, "main", &files, "Seed").unwrap();
         let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+        let github = if with_github {
+            Some(GithubServer::start(repo.clone(), "github-test-token").await)
+        } else {
+            None
+        };
         let charts = Arc::new(ChartLibrary::new(ChartSettings {
             index_ttl,
             disk_dir: Some(dir.path().join("chart-cache")),
@@ -118,10 +135,12 @@ impl Fixture {
             &dir.path().join("api"),
             Arc::clone(&store),
             Arc::clone(&charts),
+            github.as_ref().map(|g| g.url.as_str()),
         )
         .await;
         let f = Self {
             api,
+            github,
             repo,
             served,
             charts,
@@ -568,6 +587,7 @@ async fn a_cold_process_reads_a_seen_archive_from_disk() {
         &f._dir.path().join("api-cold"),
         Arc::new(dynamo_store().await),
         Arc::clone(&cold),
+        None,
     )
     .await;
     let (status, body) = berth_tests::api_server::call_api(
@@ -657,4 +677,112 @@ async fn the_registrys_basic_auth_takes_the_configured_credential() {
     assert!(message.contains("BERTH_CHART_CREDENTIALS"), "{message}");
     assert!(!body.to_string().contains(REGISTRY_PASSWORD));
     assert_eq!(f.tip(), before);
+}
+
+/// A person's pull request editing an upstream module's file is reviewed against the chart
+/// the file pins (read from the repository for the review): a wrong type fails naming the
+/// field, a pin outside the catalog's range fails naming `module.chart_version`.
+#[tokio::test]
+async fn a_pull_request_is_reviewed_against_the_chart_its_files_pin() {
+    let f = Fixture::with_github(Kind::Helm).await;
+    let (status, body) = f.enable("pg-cluster", json!({"version": "0.8.1"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let path = "tenants/acme/dev/modules/pg-cluster.yaml";
+    let shipped = git(&f.repo, &["show", &format!("main:{path}")]);
+    let work = f._dir.path().join("person");
+    let cloned = std::process::Command::new("git")
+        .args([
+            "clone",
+            "--quiet",
+            f.repo.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(cloned.success());
+    let push = |number: u32, contents: String| {
+        std::fs::write(work.join(path), contents).unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .current_dir(&work)
+                .args([
+                    "-c",
+                    "user.name=Person",
+                    "-c",
+                    "user.email=person@example.test",
+                ])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["commit", "--quiet", "-am", "hand edit"]);
+        run(&[
+            "push",
+            "--quiet",
+            "origin",
+            &format!("+HEAD:refs/pull/{number}/head"),
+        ]);
+        git(&f.repo, &["rev-parse", &format!("refs/pull/{number}/head")])
+            .trim()
+            .to_owned()
+    };
+    let (client, api) = (&f.client, f.api.url.as_str());
+    let review = |number: u32, sha: String| async move {
+        let payload = json!({"action": "opened", "number": number,
+            "pull_request": {"number": number, "head": {"sha": sha, "ref": "person/edit"}, "html_url": format!("https://github.test/o/r/pull/{number}")},
+            "repository": {"full_name": "platform/tenants"}});
+        let (_, answer) = berth_tests::api_server::deliver_github_event(
+            client,
+            api,
+            "pull_request",
+            &format!("d-{number}"),
+            &payload,
+        )
+        .await;
+        answer["review"].clone()
+    };
+    let fields = |review: &Value| -> Vec<String> {
+        review["problems"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| {
+                        format!(
+                            "{} {}",
+                            p["path"].as_str().unwrap(),
+                            p["field"].as_str().unwrap()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let verdict = review(
+        7,
+        push(7, format!("{shipped}cluster:\n  instances: many\n")),
+    )
+    .await;
+    assert_eq!(verdict["state"], "failure", "{verdict}");
+    assert!(
+        fields(&verdict).contains(&format!("{path} cluster.instances")),
+        "{verdict}"
+    );
+
+    let outside = shipped.replace("chart_version: 0.8.1", "chart_version: 0.9.0");
+    let verdict = review(8, push(8, outside)).await;
+    assert!(
+        fields(&verdict).contains(&format!("{path} module.chart_version")),
+        "{verdict}"
+    );
+
+    let fine = format!("{shipped}cluster:\n  instances: 5\n");
+    let verdict = review(9, push(9, fine)).await;
+    assert_eq!(verdict["state"], "success", "{verdict}");
+    assert_eq!(f.github.as_ref().unwrap().statuses().len(), 3);
 }
