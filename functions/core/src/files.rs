@@ -52,6 +52,60 @@ pub struct TenantSpec {
     /// Labels a cluster must carry to take this tenant's envs (`region: eu`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub constraints: BTreeMap<String, String>,
+    /// Fleet rollouts take this tenant first, in the canary wave.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub canary: bool,
+    /// Fleet rollouts skip this tenant (and list it as held) until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_until: Option<UtcInstant>,
+}
+
+/// An instant in UTC as a person writes it in a file: `2026-12-24` (midnight UTC) or
+/// `2026-12-24T08:00:00Z`. Compared through [`UtcInstant::normalized`], which orders as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UtcInstant(String);
+
+impl UtcInstant {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let shape = |t: &str, pattern: &str| {
+            t.len() == pattern.len()
+                && t.bytes().zip(pattern.bytes()).all(|(c, p)| match p {
+                    b'9' => c.is_ascii_digit(),
+                    _ => c == p,
+                })
+        };
+        if shape(text, "9999-99-99") || shape(text, "9999-99-99T99:99:99Z") {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(format!(
+                "{text:?} is not a UTC instant like 2026-12-24 or 2026-12-24T08:00:00Z"
+            ))
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ`: what RFC 3339 timestamps in UTC compare against as text.
+    pub fn normalized(&self) -> String {
+        if self.0.len() == 10 {
+            format!("{}T00:00:00Z", self.0)
+        } else {
+            self.0.clone()
+        }
+    }
+}
+
+impl TryFrom<String> for UtcInstant {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
+    }
+}
+
+impl From<UtcInstant> for String {
+    fn from(instant: UtcInstant) -> String {
+        instant.0
+    }
 }
 
 /// Where a tenant-env runs, decided once when it is created and kept in Git: the ApplicationSets

@@ -28,6 +28,7 @@ pub mod request;
 pub mod request_state;
 pub mod restore;
 pub mod review;
+pub mod rollout;
 pub mod schema;
 pub mod tenant_index;
 pub mod upstream;

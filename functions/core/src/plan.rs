@@ -206,6 +206,8 @@ fn create(
         created_by: request_id.to_owned(),
         customer_id: new.customer_id.clone(),
         constraints: new.constraints.clone(),
+        canary: false,
+        hold_until: None,
     };
     let mut model = TenantModel {
         spec,
