@@ -7,6 +7,7 @@
 //! Committing waves and gating them on health are the use-cases' and the status function's.
 
 pub mod plan;
+pub mod progress;
 pub mod waves;
 
 use std::time::Duration;
