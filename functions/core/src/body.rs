@@ -14,47 +14,68 @@ const DISPLAY_NAME_MAX: usize = 200;
 const OWNER_MAX: usize = 254;
 const VERSION_MAX: usize = 64;
 
-/// A JSON object whose keys have been checked against the fields a body allows.
-struct Fields<'a> {
+/// A JSON object whose keys have been checked against the fields a body allows. Nested objects
+/// (`Fields::nested`) name their fields with their path (`gates.soak`).
+pub(crate) struct Fields<'a> {
     map: &'a Map<String, Value>,
+    prefix: String,
 }
 
 impl<'a> Fields<'a> {
-    fn new(body: &'a Value, allowed: &[&str]) -> Result<Self, FieldError> {
+    pub(crate) fn new(body: &'a Value, allowed: &[&str]) -> Result<Self, FieldError> {
+        Self::at("", body, allowed)
+    }
+
+    /// The object at `path` (`""` for the body itself), its fields named under that path.
+    pub(crate) fn at(path: &str, body: &'a Value, allowed: &[&str]) -> Result<Self, FieldError> {
         let Value::Object(map) = body else {
-            return Err(FieldError::invalid("body", "must be a JSON object"));
+            let field = if path.is_empty() { "body" } else { path };
+            return Err(FieldError::invalid(field, "must be a JSON object"));
+        };
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}.")
         };
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(FieldError::invalid(
-                unknown.as_str(),
+                format!("{prefix}{unknown}"),
                 format!("unknown field; allowed: {}", allowed.join(", ")),
             ));
         }
-        Ok(Self { map })
+        Ok(Self { map, prefix })
     }
 
-    fn get(&self, field: &str) -> Option<&'a Value> {
+    /// The name a caller sees for `field`.
+    pub(crate) fn name(&self, field: &str) -> String {
+        format!("{}{field}", self.prefix)
+    }
+
+    pub(crate) fn get(&self, field: &str) -> Option<&'a Value> {
         self.map.get(field).filter(|v| !v.is_null())
     }
 
-    fn str(&self, field: &str) -> Result<Option<&'a str>, FieldError> {
+    pub(crate) fn str(&self, field: &str) -> Result<Option<&'a str>, FieldError> {
         match self.get(field) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(FieldError::invalid(field, "must be a string")),
+            Some(_) => Err(FieldError::invalid(self.name(field), "must be a string")),
         }
     }
 
-    fn required_str(&self, field: &str) -> Result<&'a str, FieldError> {
+    pub(crate) fn required_str(&self, field: &str) -> Result<&'a str, FieldError> {
         self.str(field)?
-            .ok_or_else(|| FieldError::invalid(field, "is required"))
+            .ok_or_else(|| FieldError::invalid(self.name(field), "is required"))
     }
 
-    fn bool(&self, field: &str) -> Result<Option<bool>, FieldError> {
+    pub(crate) fn bool(&self, field: &str) -> Result<Option<bool>, FieldError> {
         match self.get(field) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(FieldError::invalid(field, "must be true or false")),
+            Some(_) => Err(FieldError::invalid(
+                self.name(field),
+                "must be true or false",
+            )),
         }
     }
 
@@ -83,7 +104,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A list of distinct names, each checked by `parse`.
-    fn names<T: Ord>(
+    pub(crate) fn names<T: Ord>(
         &self,
         field: &str,
         parse: impl Fn(&str, &str) -> Result<T, FieldError>,
@@ -91,8 +112,14 @@ impl<'a> Fields<'a> {
         let items = match self.get(field) {
             None => return Ok(Vec::new()),
             Some(Value::Array(items)) => items,
-            Some(_) => return Err(FieldError::invalid(field, "must be a list of names")),
+            Some(_) => {
+                return Err(FieldError::invalid(
+                    self.name(field),
+                    "must be a list of names",
+                ));
+            }
         };
+        let field = &self.name(field);
         let mut seen = BTreeSet::new();
         let mut names = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
@@ -199,16 +226,30 @@ pub fn parse_module_change(
     let env = EnvName::parse("env", env)?;
     let module = ModuleName::parse("module", module)?;
     let f = Fields::new(body, &["version", "values", "enable_dependencies"])?;
+    let (version, values) = version_and_values(&f)?;
+    Ok(ModuleChange {
+        env,
+        module,
+        version,
+        values,
+        enable_dependencies: f.bool("enable_dependencies")?.unwrap_or(false),
+    })
+}
+
+/// A module change's `version` and `values` (overrides, none of Berth's own keys).
+pub(crate) fn version_and_values(
+    f: &Fields,
+) -> Result<(Option<String>, Map<String, Value>), FieldError> {
     let version = f
         .str("version")?
-        .map(|v| check_version("version", v))
+        .map(|v| check_version(&f.name("version"), v))
         .transpose()?;
     let values = match f.get("values") {
         None => Map::new(),
         Some(Value::Object(map)) => map.clone(),
         Some(_) => {
             return Err(FieldError::invalid(
-                "values",
+                f.name("values"),
                 "must be an object of value overrides",
             ));
         }
@@ -218,17 +259,11 @@ pub fn parse_module_change(
         .find(|k| RESERVED_VALUE_KEYS.contains(&k.as_str()))
     {
         return Err(FieldError::invalid(
-            format!("values.{reserved}"),
+            f.name(&format!("values.{reserved}")),
             "is set by Berth and may not be overridden",
         ));
     }
-    Ok(ModuleChange {
-        env,
-        module,
-        version,
-        values,
-        enable_dependencies: f.bool("enable_dependencies")?.unwrap_or(false),
-    })
+    Ok((version, values))
 }
 
 /// `POST /v1/tenants/{tenant}/envs/{target}/promote`; `target` comes from the path.

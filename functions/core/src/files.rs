@@ -16,7 +16,7 @@ use crate::upstream::{ChartPin, ChartRef};
 pub const HEADER: &str =
     "# Written by Berth. Change it through Berth's API or a pull request that Berth validates.\n";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantState {
     Active,

@@ -6,6 +6,7 @@
 //! planner a single request uses, in waves, with no-ops, holds and invalid tenants listed.
 //! Committing waves and gating them on health are the use-cases' and the status function's.
 
+pub mod body;
 pub mod plan;
 pub mod progress;
 pub mod waves;
