@@ -252,3 +252,67 @@ fn a_tenant_changed_after_the_plan_is_seen_as_changed() {
     assert!(!unchanged_since_plan(first, &files));
     assert!(unchanged_since_plan(&plan.waves[0][1], &files));
 }
+
+/// A wave's commit at its turn: planned changes for untouched tenants, a re-plan for one
+/// edited by hand, a skip (reported) for one whose module was removed since, and one commit
+/// with the rollout's trailers.
+#[test]
+fn a_wave_commits_the_plan_re_plans_edited_tenants_and_skips_conflicts() {
+    use berth_core::rollout::wave::plan_wave;
+    let mut files = fleet(3, 0);
+    let spec = RolloutSpec {
+        canaries: vec![],
+        waves: WavePolicy::Steps(vec![Step::Percent(100)]),
+        ..upgrade_premium()
+    };
+    let plan = plan(&spec, &files);
+    assert_eq!(plan.waves.len(), 1);
+    // p001's dev values changed by hand; p002's prod postgres disabled by hand.
+    let path = "tenants/p001/dev/modules/postgres.yaml";
+    let text = String::from_utf8(files[path].clone())
+        .unwrap()
+        .replace("replicas: 2", "replicas: 5");
+    files.insert(path.into(), text.into_bytes());
+    files.remove("tenants/p002/prod/modules/postgres.yaml");
+
+    let wave = plan_wave(
+        "01ROLLOUT",
+        1,
+        &spec,
+        &plan.waves[0],
+        &files,
+        &ChartShelf::default(),
+        NOW,
+    )
+    .unwrap();
+    let names: Vec<String> = wave.tenants.iter().map(|t| t.to_string()).collect();
+    assert_eq!(names, ["p000", "p001"]);
+    assert_eq!(wave.skipped.len(), 1);
+    assert_eq!(wave.skipped[0].0, name("p002"));
+    assert!(
+        wave.skipped[0].1.contains("no longer enabled in prod"),
+        "{}",
+        wave.skipped[0].1
+    );
+    let replanned = String::from_utf8(wave.change.writes[path].clone()).unwrap();
+    assert!(
+        replanned.contains("replicas: 5"),
+        "the hand edit stays: {replanned}"
+    );
+    assert!(replanned.contains("16.6"), "{replanned}");
+    assert_eq!(wave.change.writes.len(), 4, "two envs of two tenants");
+    for trailer in [
+        "Berth-Request: 01ROLLOUT",
+        "Berth-Action: rollout",
+        "Berth-Rollout-Wave: 1",
+        "Berth-Tenant: p000",
+        "Berth-Tenant: p001",
+    ] {
+        assert!(
+            wave.change.message.contains(trailer),
+            "{}",
+            wave.change.message
+        );
+    }
+    assert!(!wave.change.message.contains("Berth-Tenant: p002"));
+}

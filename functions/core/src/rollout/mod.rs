@@ -9,6 +9,7 @@
 pub mod body;
 pub mod plan;
 pub mod progress;
+pub mod wave;
 pub mod waves;
 
 use std::time::Duration;

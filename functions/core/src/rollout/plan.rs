@@ -97,7 +97,7 @@ pub fn plan_rollout(
             ));
             continue;
         }
-        match plan_tenant(tenant, &envs, &spec.change, &model, files, charts)? {
+        match plan_tenant_at(tenant, &envs, &spec.change, &model, files, charts)? {
             Ok(change) if change.is_empty() => left_out.push((tenant.clone(), LeftOut::NoChange)),
             Ok(change) => changing.push((
                 model,
@@ -166,8 +166,9 @@ fn selected_envs(selector: &Selector, change: &FleetChange, model: &TenantModel)
 }
 
 /// The tenant's change: one request per env, planned one after another as a group commit
-/// plans them. A refusal is the tenant's, named by its field.
-fn plan_tenant(
+/// plans them. A refusal is the tenant's, named by its field; so is a module a
+/// reconfiguration or a disable finds gone from an env (a hand edit since the plan).
+pub(crate) fn plan_tenant_at(
     tenant: &TenantName,
     envs: &[EnvName],
     change: &FleetChange,
@@ -175,6 +176,14 @@ fn plan_tenant(
     files: &RepoFiles,
     charts: &ChartShelf,
 ) -> Result<Result<Change, FieldError>, PlanError> {
+    if let FleetChange::Reconfigure { module, .. } | FleetChange::Disable { module } = change
+        && let Some(env) = envs.iter().find(|env| !model.enabled(env, module))
+    {
+        return Ok(Err(FieldError::conflict(
+            "module",
+            format!("{module} is no longer enabled in {env}"),
+        )));
+    }
     let requests: Vec<Request> = envs
         .iter()
         .map(|env| Request {

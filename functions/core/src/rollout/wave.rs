@@ -1,0 +1,116 @@
+//! One wave's commit, planned against the branch tip when the wave's turn comes: the frozen
+//! plan's change for each tenant whose folder is as it was at the plan's commit; a tenant
+//! changed since is planned again (a re-plan the change no longer applies to is skipped and
+//! reported); a tenant held since the plan is skipped as held. One commit, with the rollout's
+//! id, the wave's number and one `Berth-Tenant` trailer per tenant it changes.
+
+use std::collections::BTreeSet;
+
+use super::RolloutSpec;
+use super::plan::{TenantPlan, plan_tenant_at, unchanged_since_plan};
+use crate::error::PlanError;
+use crate::model::{Change, RepoFiles, TenantModel};
+use crate::names::TenantName;
+use crate::request::{ACTION_TRAILER, TENANT_TRAILER, request_trailer};
+use crate::upstream::ChartShelf;
+
+/// The trailer that numbers a rollout's wave commits (1-based).
+pub const WAVE_TRAILER: &str = "Berth-Rollout-Wave";
+
+/// A wave, planned for its commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaveCommit {
+    pub change: Change,
+    /// The tenants the commit changes.
+    pub tenants: Vec<TenantName>,
+    /// Tenants of the wave left out, and why.
+    pub skipped: Vec<(TenantName, String)>,
+}
+
+/// Plans wave `number` (1-based) of rollout `id` against `files` at the tip, at `now`.
+pub fn plan_wave(
+    id: &str,
+    number: usize,
+    spec: &RolloutSpec,
+    wave: &[TenantPlan],
+    files: &RepoFiles,
+    charts: &ChartShelf,
+    now: &str,
+) -> Result<WaveCommit, PlanError> {
+    let mut change = Change::default();
+    let mut tenants = Vec::new();
+    let mut skipped = Vec::new();
+    for planned in wave {
+        let tenant = &planned.tenant;
+        let Some(model) = TenantModel::read(tenant, files)? else {
+            skipped.push((
+                tenant.clone(),
+                "the tenant was deleted since the plan".into(),
+            ));
+            continue;
+        };
+        if let Some(until) = &model.spec.hold_until
+            && until.normalized().as_str() > now
+        {
+            skipped.push((tenant.clone(), format!("held until {}", until.normalized())));
+            continue;
+        }
+        let tenant_change = if unchanged_since_plan(planned, files) {
+            planned.change.clone()
+        } else {
+            match plan_tenant_at(tenant, &planned.envs, &spec.change, &model, files, charts)? {
+                Ok(replanned) => replanned,
+                Err(e) => {
+                    skipped.push((
+                        tenant.clone(),
+                        format!(
+                            "changed since the plan, and the change no longer applies: {}: {}",
+                            e.field, e.reason
+                        ),
+                    ));
+                    continue;
+                }
+            }
+        };
+        if tenant_change.is_empty() {
+            skipped.push((
+                tenant.clone(),
+                "changed since the plan to what the rollout sets".into(),
+            ));
+            continue;
+        }
+        change.writes.extend(tenant_change.writes);
+        change.deletes.extend(tenant_change.deletes);
+        tenants.push(tenant.clone());
+    }
+    change.message = wave_message(id, number, &tenants, &skipped);
+    Ok(WaveCommit {
+        change,
+        tenants,
+        skipped,
+    })
+}
+
+fn wave_message(
+    id: &str,
+    number: usize,
+    tenants: &[TenantName],
+    skipped: &[(TenantName, String)],
+) -> String {
+    let mut message = format!("Rollout {id}, wave {number}: {} tenant(s)\n", tenants.len());
+    if !skipped.is_empty() {
+        let names: BTreeSet<String> = skipped.iter().map(|(t, _)| t.to_string()).collect();
+        message.push_str(&format!(
+            "\nSkipped: {}\n",
+            names.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    message.push_str(&format!(
+        "\n{}\n{ACTION_TRAILER}: rollout\n{WAVE_TRAILER}: {number}\n",
+        request_trailer(id)
+    ));
+    for tenant in tenants {
+        message.push_str(&format!("{TENANT_TRAILER}: {tenant}\n"));
+    }
+    message
+}
