@@ -9,6 +9,7 @@ mod bodies;
 mod catalog;
 mod error;
 mod requests;
+mod rollouts;
 mod tenants;
 mod webhooks;
 
@@ -23,6 +24,10 @@ pub use error::{ErrorDetail, ErrorResponse};
 pub use requests::{
     FileChangeKind, FileChangeView, FileDiffView, HistoryEntry, HistoryPage, HistoryRequest,
     PlannedChangeView, PromoteAnswer, RequestState, RequestView,
+};
+pub use rollouts::{
+    FailureBudget, FleetChangeBody, LeftOutView, ModuleRolloutChange, RolloutBody, RolloutGates,
+    RolloutPlanView, RolloutSelector, TenantPlanView, WavePlanView,
 };
 pub use tenants::{
     ClusterHealthResponse, ClusterList, ClusterView, EnvDetail, LastChangeView, ModuleDetail,

@@ -2,7 +2,7 @@
 //! Documentation only: the handlers build these same bodies through the use-cases' one write
 //! path (`berth_usecases::write::run`).
 
-use berth_contract::{ErrorResponse, RequestView, WebhookAnswer};
+use berth_contract::{ErrorResponse, RequestView, RolloutPlanView, WebhookAnswer};
 
 /// The answers every write documents. Documentation only: the writes answer through
 /// `writes::run_write`, which builds these same bodies.
@@ -96,5 +96,35 @@ pub(crate) enum PromoteAnswers {
     #[response(status = 422)]
     Invalid(ErrorResponse),
     #[response(status = 503)]
+    Unavailable(ErrorResponse),
+}
+
+/// What a rollout's plan answers. Documentation only: `rollouts::plan_rollout` builds them.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub(crate) enum RolloutPlanAnswers {
+    /// The plan against the branch tip; nothing recorded or committed.
+    #[response(status = 200)]
+    Planned(RolloutPlanView),
+    /// The body is not JSON.
+    #[response(status = 400)]
+    Malformed(ErrorResponse),
+    /// No valid credentials.
+    #[response(status = 401)]
+    Unauthorized(ErrorResponse),
+    /// A read-only token, or a tenant-scoped one selecting other tenants.
+    #[response(status = 403)]
+    Forbidden(ErrorResponse),
+    /// The body is over 1 MiB.
+    #[response(status = 413)]
+    TooLarge(ErrorResponse),
+    /// A field of the body, or a tenant's result (`tenants.<tenant>.<field>`), is invalid.
+    #[response(status = 422)]
+    Invalid(ErrorResponse),
+    /// Committing waves is not available yet: only `dry_run=true`.
+    #[response(status = 501)]
+    NotImplemented(ErrorResponse),
+    /// Git or a chart repository could not be read; retry after `Retry-After`.
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
     Unavailable(ErrorResponse),
 }

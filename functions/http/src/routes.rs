@@ -34,6 +34,7 @@ pub fn api_router(state: AppState) -> Router {
             "/tenants/{tenant}/envs/{env}/modules/{module}",
             put(enable_module).delete(disable_module),
         )
+        .route("/rollouts", post(crate::rollouts::plan_rollout))
         .route("/requests/{id}", get(get_request))
         .route("/requests/{id}/revert", post(revert_request))
         .route("/tenants/{tenant}/history", get(tenant_history))

@@ -133,17 +133,18 @@ pub fn planned_change(tenant: &str, preview: &Preview) -> contract::PlannedChang
         tenant: tenant.to_owned(),
         revision: preview.revision.clone(),
         message: preview.message.clone(),
-        files: preview
-            .files
-            .iter()
-            .map(|d| contract::FileDiffView {
-                path: d.path.clone(),
-                change: file_change_kind(d.kind),
-                lines_added: d.lines_added as u64,
-                lines_removed: d.lines_removed as u64,
-                diff: d.unified.clone(),
-            })
-            .collect(),
+        files: preview.files.iter().map(file_diff_view).collect(),
+    }
+}
+
+/// One file of a planned change, with its diff.
+pub fn file_diff_view(d: &berth_core::file_diff::FileDiff) -> contract::FileDiffView {
+    contract::FileDiffView {
+        path: d.path.clone(),
+        change: file_change_kind(d.kind),
+        lines_added: d.lines_added as u64,
+        lines_removed: d.lines_removed as u64,
+        diff: d.unified.clone(),
     }
 }
 

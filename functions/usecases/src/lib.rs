@@ -17,6 +17,7 @@ pub mod preview;
 pub mod pull_request;
 pub mod read;
 pub mod revert;
+pub mod rollouts;
 pub mod schedules;
 pub mod settings;
 pub mod telemetry;

@@ -17,6 +17,7 @@ mod history;
 mod index;
 mod infra;
 mod pull_requests;
+mod rollouts;
 mod status;
 mod store;
 mod upstream_charts;

@@ -14,7 +14,7 @@ use crate::error::UseCaseError;
 #[derive(Debug, Clone)]
 pub(crate) enum IndexUpdate {
     /// The spec, and the digest of the tenant's folder when the whole folder was known.
-    Put(TenantSpec, Option<String>),
+    Put(Box<TenantSpec>, Option<String>),
     Remove,
 }
 
@@ -43,7 +43,7 @@ pub(crate) async fn index_at_tip(
             None => Some(IndexUpdate::Remove),
             Some(bytes) => berth_core::files::parse::<TenantSpec>(&path, bytes)
                 .ok()
-                .map(|spec| IndexUpdate::Put(spec, None)),
+                .map(|spec| IndexUpdate::Put(Box::new(spec), None)),
         };
         if let Some(update) = update {
             index.insert(tenant.clone(), update);
@@ -67,7 +67,7 @@ pub(crate) fn index_after(
     };
     let spec = berth_core::files::parse::<TenantSpec>(&path, bytes).ok()?;
     Some(IndexUpdate::Put(
-        spec,
+        Box::new(spec),
         folder_digest_after(tenant, files, change),
     ))
 }
@@ -133,7 +133,9 @@ pub(crate) async fn update_index(
     match update {
         IndexUpdate::Remove => index.delete_tenant(&record.tenant).await?,
         IndexUpdate::Put(spec, digest) => {
-            index.put_tenant(&index_entry(spec, digest, record)).await?
+            index
+                .put_tenant(&index_entry(*spec, digest, record))
+                .await?
         }
     }
     Ok(())

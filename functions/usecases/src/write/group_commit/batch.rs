@@ -212,7 +212,7 @@ impl Batch {
         let (mut tenants, mut removed) = (Vec::new(), Vec::new());
         for (tenant, (update, record)) in index {
             match update {
-                IndexUpdate::Put(spec, digest) => tenants.push(index_entry(spec, digest, record)),
+                IndexUpdate::Put(spec, digest) => tenants.push(index_entry(*spec, digest, record)),
                 IndexUpdate::Remove => removed.push(tenant),
             }
         }
