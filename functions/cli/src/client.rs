@@ -4,7 +4,7 @@
 use berth_contract::{
     CatalogResponse, ClusterList, CreateTenantBody, ErrorDetail, ErrorResponse, HistoryPage,
     ModuleChangeBody, MoveBody, PatchTenantBody, PlannedChangeView, PromoteBody, RequestView,
-    ServiceHealth, TenantDetail, TenantList, TenantStatusResponse,
+    RolloutBody, RolloutPlanView, ServiceHealth, TenantDetail, TenantList, TenantStatusResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -144,6 +144,14 @@ impl ApiClient {
 
     pub async fn clusters(&self) -> Result<ClusterList, ClientError> {
         self.get("/v1/clusters").await
+    }
+
+    /// The plan of a rollout, nothing committed.
+    pub async fn plan_rollout(&self, body: &RolloutBody) -> Result<RolloutPlanView, ClientError> {
+        Ok(self
+            .call(Method::POST, "/v1/rollouts?dry_run=true", Some(body))
+            .await?
+            .1)
     }
 
     /// Moves `tenant`'s `env` to cluster `to`; `confirm` accepts that stateful modules' data is

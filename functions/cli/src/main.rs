@@ -12,6 +12,7 @@ mod modules;
 mod output;
 mod profile;
 mod requests;
+mod rollouts;
 mod tenants;
 mod values;
 mod writes;
@@ -92,6 +93,11 @@ enum Command {
     Modules {
         #[command(subcommand)]
         command: modules::Modules,
+    },
+    /// One change to many tenants, in waves: so far, the plan.
+    Rollouts {
+        #[command(subcommand)]
+        command: rollouts::Rollouts,
     },
     /// Show a request, wait for it to reach a state, or revert it.
     Requests {
@@ -218,6 +224,7 @@ async fn run(command: Command) -> Result<u8, ClientError> {
             Ok(modules::health_exit(&[status.health.as_str()]))
         }
         Command::Clusters { command } => clusters::run(command).await,
+        Command::Rollouts { command } => rollouts::run(command).await,
         Command::Tenants { command } => tenants::run(command).await,
         Command::Modules { command } => modules::run(command).await,
         Command::Requests { command } => requests::run(command).await,

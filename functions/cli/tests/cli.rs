@@ -426,3 +426,57 @@ async fn the_cli_promotes_reverts_and_shows_history() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(reverted["id"].as_str().unwrap()), "{err}");
 }
+
+/// A rollout's plan from the command line: the waves as a table, the same plan as JSON, nothing
+/// committed, and a body that is not one refused before anything is sent (exit 2).
+#[tokio::test]
+async fn the_cli_plans_a_rollout_and_commits_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let token = admin_token(state.path());
+    let token = token.as_str();
+    for tenant in ["hooli", "wayne"] {
+        let (code, _, err) = berth(
+            &dev,
+            token,
+            &[
+                "tenants", "create", tenant, "--tier", "standard", "--env", "dev", "--module",
+                "postgres",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let body = state.path().join("rollout.json");
+    std::fs::write(
+        &body,
+        r#"{"selector": {"tenants": ["hooli", "wayne"]}, "change": {"reconfigure": {"module": "postgres", "version": "16.6"}}, "canaries": ["wayne"]}"#,
+    )
+    .unwrap();
+    let file = body.to_str().unwrap();
+    let (code, out, err) = berth(&dev, token, &["rollouts", "plan", "--file", file]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("2 tenant(s) in 2 wave(s)"), "{out}");
+    let (code, out, _) = berth(
+        &dev,
+        token,
+        &["rollouts", "plan", "--file", file, "-o", "json"],
+    );
+    assert_eq!(code, 0);
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        plan["waves"][0]["tenants"][0]["tenant"], "wayne",
+        "the canary first"
+    );
+    let (_, history, _) = berth(&dev, token, &["history", "hooli", "-o", "json"]);
+    let entries: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(
+        entries["entries"].as_array().unwrap().len(),
+        1,
+        "only its creation: {history}"
+    );
+
+    std::fs::write(&body, r#"{"change": "everything"}"#).unwrap();
+    let (code, _, err) = berth(&dev, token, &["rollouts", "plan", "--file", file]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("file"), "{err}");
+}
