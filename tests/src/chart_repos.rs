@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::tools::{run, tool};
+use sha2::Digest;
 
 /// `../shared/fixtures/charts/<name>`: real upstream charts (read-only).
 pub fn fixture(name: &str) -> PathBuf {
@@ -96,7 +97,8 @@ impl HelmRepo {
         Self { url, served, task }
     }
 
-    /// Reads of `index.yaml` (`"index"`) or of archives (`"archive"`) so far.
+    /// Reads of `index.yaml` (`"index"`) or of archives (`"archive"`) so far; `"index
+    /// unchanged"` counts those of them answered 304.
     pub fn reads(&self, kind: &str) -> u64 {
         self.served
             .reads
@@ -156,7 +158,19 @@ async fn serve_file(State(served): State<Served>, request: Request) -> Response 
                 let last = bytes.len() - 1;
                 bytes[last] ^= 0xff;
             }
-            bytes.into_response()
+            // An ETag, and 304 to a request that already has it, as static hosts answer.
+            let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(&bytes)[..8]));
+            let asked = request.headers().get(header::IF_NONE_MATCH);
+            if asked.and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+                *served
+                    .reads
+                    .lock()
+                    .unwrap()
+                    .entry(format!("{kind} unchanged"))
+                    .or_default() += 1;
+                return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+            }
+            ([(header::ETAG, etag)], bytes).into_response()
         }
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }

@@ -18,6 +18,16 @@ use crate::http::{self, MAX_ARCHIVE_BYTES, MAX_INDEX_BYTES};
 pub struct HelmIndex {
     pub index: ChartIndex,
     pub urls: BTreeMap<String, String>,
+    /// The index's `ETag`, to ask next time whether it changed.
+    pub etag: Option<String>,
+}
+
+/// What reading an index again gave.
+#[derive(Debug, Clone)]
+pub enum IndexRead {
+    /// `304 Not Modified` to the `ETag` sent: what was read before still holds.
+    Unchanged,
+    Read(HelmIndex),
 }
 
 /// The entries of one chart in an index. An index holds every chart of its repository
@@ -98,16 +108,37 @@ struct IndexEntry {
     urls: Vec<String>,
 }
 
-/// Reads `chart`'s versions from its repository's index.
+/// Reads `chart`'s versions from its repository's index; with the `etag` of an earlier read,
+/// a repository that supports it answers `304` and nothing is downloaded or parsed again (a
+/// large index, such as Bitnami's, costs most of its read in parsing).
 pub async fn read_index(
     client: &reqwest::Client,
     chart: &ChartRef,
     credential: Option<&Credential>,
-) -> Result<HelmIndex, ChartError> {
+    etag: Option<&str>,
+) -> Result<IndexRead, ChartError> {
     let url = format!("{}/index.yaml", chart.repo.trim_end_matches('/'));
-    let sent = with_credential(client.get(&url), credential).send().await;
+    let mut request = with_credential(client.get(&url), credential);
+    if let Some(etag) = etag {
+        request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+    }
+    let sent = request.send().await;
+    if let Ok(answer) = &sent
+        && answer.status() == reqwest::StatusCode::NOT_MODIFIED
+        && etag.is_some()
+    {
+        return Ok(IndexRead::Unchanged);
+    }
+    let etag = sent
+        .as_ref()
+        .ok()
+        .and_then(|a| a.headers().get(reqwest::header::ETAG))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let bytes = http::body(sent, &chart.repo, "index.yaml", MAX_INDEX_BYTES).await?;
-    parse_index(chart, &bytes)
+    let mut read = parse_index(chart, &bytes)?;
+    read.etag = etag;
+    Ok(IndexRead::Read(read))
 }
 
 /// The entries of `chart` in an index (YAML or JSON, as Helm accepts).
@@ -147,7 +178,11 @@ pub fn parse_index(chart: &ChartRef, bytes: &[u8]) -> Result<HelmIndex, ChartErr
             })
             .collect(),
     };
-    Ok(HelmIndex { index, urls })
+    Ok(HelmIndex {
+        index,
+        urls,
+        etag: None,
+    })
 }
 
 /// `urls[0]` against the repository URL, with the trailing slash Helm forces.

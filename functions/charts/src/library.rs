@@ -16,7 +16,7 @@ use crate::archive::read_chart;
 use crate::credentials::Credentials;
 use crate::disk::DiskCache;
 use crate::error::{ChartError, refused};
-use crate::helm_repo::{self, HelmIndex};
+use crate::helm_repo::{self, HelmIndex, IndexRead};
 use crate::oci::Registry;
 
 /// How long an index is trusted before it is read again (`BERTH_CHART_INDEX_TTL`).
@@ -56,13 +56,21 @@ pub enum ReadKind {
 
 #[derive(Default)]
 struct Kept {
-    indexes: HashMap<ChartRef, (Instant, Arc<ChartIndex>, Arc<HashIndexUrls>)>,
+    indexes: HashMap<ChartRef, KeptIndex>,
     digests: HashMap<(ChartRef, String), (Instant, String)>,
     archives: HashMap<String, Arc<ChartContent>>,
     reads: HashMap<ReadKind, u64>,
 }
 
 type HashIndexUrls = std::collections::BTreeMap<String, String>;
+
+/// An index as read, when, and the `ETag` to ask whether it changed.
+struct KeptIndex {
+    at: Instant,
+    index: Arc<ChartIndex>,
+    urls: Arc<HashIndexUrls>,
+    etag: Option<String>,
+}
 
 /// The process's charts. Cheap to share (`Arc`); built once and reused by warm invocations.
 pub struct ChartLibrary {
@@ -109,9 +117,9 @@ impl ChartLibrary {
         let now = Instant::now();
         let fresh =
             |at: &Instant| *at >= since || now.duration_since(*at) < self.settings.index_ttl;
-        for (chart, (at, index, _)) in &kept.indexes {
-            if fresh(at) {
-                shelf.put_index(chart.clone(), Arc::clone(index));
+        for (chart, kept_index) in &kept.indexes {
+            if fresh(&kept_index.at) {
+                shelf.put_index(chart.clone(), Arc::clone(&kept_index.index));
             }
         }
         for ((chart, version), (at, digest)) in &kept.digests {
@@ -163,30 +171,59 @@ impl ChartLibrary {
         }
         let credential = self.settings.credentials.for_url(&chart.repo);
         self.count(ReadKind::Index);
+        let etag = self
+            .kept
+            .lock()
+            .ok()
+            .and_then(|k| k.indexes.get(chart).and_then(|i| i.etag.clone()));
         let read = match chart.kind() {
-            RepoKind::Helm => helm_repo::read_index(&self.client, chart, credential).await?,
-            RepoKind::Oci => HelmIndex {
+            RepoKind::Helm => {
+                helm_repo::read_index(&self.client, chart, credential, etag.as_deref()).await?
+            }
+            RepoKind::Oci => IndexRead::Read(HelmIndex {
                 index: self
                     .registry
                     .read_tags(&self.client, chart, credential)
                     .await?,
-                urls: Default::default(),
-            },
+                ..HelmIndex::default()
+            }),
         };
-        let urls = Arc::new(read.urls);
-        if let Ok(mut kept) = self.kept.lock() {
-            kept.indexes.insert(
-                chart.clone(),
-                (Instant::now(), Arc::new(read.index), Arc::clone(&urls)),
-            );
+        let mut kept = self
+            .kept
+            .lock()
+            .map_err(|_| refused(chart, "the chart library's lock was poisoned"))?;
+        match read {
+            IndexRead::Unchanged => match kept.indexes.get_mut(chart) {
+                // Unchanged: trusted for another TTL, nothing parsed.
+                Some(index) => {
+                    index.at = Instant::now();
+                    Ok(Arc::clone(&index.urls))
+                }
+                None => Err(refused(
+                    chart,
+                    "the repository answered 304 to a first read",
+                )),
+            },
+            IndexRead::Read(read) => {
+                let urls = Arc::new(read.urls);
+                kept.indexes.insert(
+                    chart.clone(),
+                    KeptIndex {
+                        at: Instant::now(),
+                        index: Arc::new(read.index),
+                        urls: Arc::clone(&urls),
+                        etag: read.etag,
+                    },
+                );
+                Ok(urls)
+            }
         }
-        Ok(urls)
     }
 
     fn fresh_index(&self, chart: &ChartRef) -> Option<Arc<HashIndexUrls>> {
         let kept = self.kept.lock().ok()?;
-        let (at, _, urls) = kept.indexes.get(chart)?;
-        (at.elapsed() < self.settings.index_ttl).then(|| Arc::clone(urls))
+        let index = kept.indexes.get(chart)?;
+        (index.at.elapsed() < self.settings.index_ttl).then(|| Arc::clone(&index.urls))
     }
 
     /// An OCI version's chart-layer digest, from its manifest (kept for the TTL: a tag can be
