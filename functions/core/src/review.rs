@@ -103,7 +103,7 @@ pub struct Reviewer {
 /// A chart's folder and a tier.
 type SchemaKey = (String, String);
 /// A chart's schema at a tier, `None` without one, or why it could not be compiled.
-type CompiledSchema = Result<Option<ChartSchema>, PlanError>;
+type CompiledSchema = Result<Option<std::sync::Arc<ChartSchema>>, PlanError>;
 
 impl Reviewer {
     /// A reviewer for the catalog and charts in `files`.
@@ -188,7 +188,7 @@ impl Reviewer {
             let mut schemas = self.schemas.borrow_mut();
             let compiled = schemas
                 .entry((chart.clone(), tier.clone()))
-                .or_insert_with(|| ChartSchema::compile(files, &chart, &tier));
+                .or_insert_with(|| ChartSchema::compiled(files, &chart, &tier));
             match compiled {
                 Ok(Some(schema)) => problems.extend(
                     schema

@@ -59,11 +59,22 @@ pub fn check_values(
     tier: &str,
     values: &Value,
 ) -> Result<Vec<SchemaViolation>, PlanError> {
-    Ok(match ChartSchema::compile(files, chart, tier)? {
+    Ok(match ChartSchema::compiled(files, chart, tier)? {
         Some(schema) => schema.violations(values),
         None => Vec::new(),
     })
 }
+
+/// Compiled schemas by what they were compiled from, shared by every plan of the process: a
+/// fleet's rollout, or a group commit's batch, checks thousands of values files against the
+/// same few charts. Memoization only: an entry is a pure function of its key.
+static COMPILED: std::sync::Mutex<Option<std::collections::HashMap<[u8; 32], CompiledEntry>>> =
+    std::sync::Mutex::new(None);
+
+type CompiledEntry = Option<std::sync::Arc<ChartSchema>>;
+
+/// Entries kept at most; past it the memo starts over (charts and tiers are few).
+const COMPILED_MAX: usize = 512;
 
 /// A chart's schema compiled for one tier, with the defaults a values file is merged onto:
 /// compiled once, it checks any number of values files (a review of a whole fleet).
@@ -85,6 +96,50 @@ struct SubchartSchema {
 }
 
 impl ChartSchema {
+    /// [`Self::compile`], memoized by the bytes it reads (the chart's `Chart.yaml`,
+    /// `values.yaml`, `values-<tier>.yaml` and `values.schema.json`).
+    pub fn compiled(
+        files: &RepoFiles,
+        chart: &str,
+        tier: &str,
+    ) -> Result<Option<std::sync::Arc<Self>>, PlanError> {
+        use sha2::{Digest, Sha256};
+        let mut key = Sha256::new();
+        key.update(chart.as_bytes());
+        key.update([0]);
+        key.update(tier.as_bytes());
+        for file in [
+            "Chart.yaml".to_owned(),
+            "values.yaml".to_owned(),
+            format!("values-{tier}.yaml"),
+            "values.schema.json".to_owned(),
+        ] {
+            match files.get(&format!("{chart}/{file}")) {
+                Some(bytes) => {
+                    key.update((bytes.len() as u64 + 1).to_le_bytes());
+                    key.update(bytes);
+                }
+                None => key.update(0u64.to_le_bytes()),
+            }
+        }
+        let key: [u8; 32] = key.finalize().into();
+        if let Ok(memo) = COMPILED.lock()
+            && let Some(hit) = memo.as_ref().and_then(|m| m.get(&key))
+        {
+            return Ok(hit.clone());
+        }
+        // Errors are not memoized: they name the file, and are rare.
+        let compiled = Self::compile(files, chart, tier)?.map(std::sync::Arc::new);
+        if let Ok(mut memo) = COMPILED.lock() {
+            let memo = memo.get_or_insert_with(Default::default);
+            if memo.len() >= COMPILED_MAX {
+                memo.clear();
+            }
+            memo.insert(key, compiled.clone());
+        }
+        Ok(compiled)
+    }
+
     /// `chart`'s schema at `tier`; `None` when the chart has no `values.schema.json`.
     pub fn compile(files: &RepoFiles, chart: &str, tier: &str) -> Result<Option<Self>, PlanError> {
         let chart_file = format!("{chart}/Chart.yaml");

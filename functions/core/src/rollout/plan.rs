@@ -76,6 +76,7 @@ pub fn plan_rollout(
     let catalog = load_catalog(files)?;
     catalog.require_module("change.module", spec.change.module())?;
     let digests = folder_digests(files);
+    let shared = shared_files(files);
     let mut changing = Vec::new();
     let mut left_out = Vec::new();
     for tenant in digests.keys() {
@@ -97,7 +98,8 @@ pub fn plan_rollout(
             ));
             continue;
         }
-        match plan_tenant_at(tenant, &envs, &spec.change, &model, files, charts)? {
+        let view = tenant_view(&shared, files, tenant);
+        match plan_tenant_at(tenant, &envs, &spec.change, &model, &view, charts)? {
             Ok(change) if change.is_empty() => left_out.push((tenant.clone(), LeftOut::NoChange)),
             Ok(change) => changing.push((
                 model,
@@ -133,6 +135,33 @@ pub fn plan_rollout(
         left_out,
         hash,
     })
+}
+
+/// What every tenant's plan reads besides its own folder: the catalog and the charts.
+pub(crate) fn shared_files(files: &RepoFiles) -> RepoFiles {
+    let mut shared: RepoFiles = files
+        .range("charts/".to_owned()..)
+        .take_while(|(p, _)| p.starts_with("charts/"))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect();
+    if let Some(catalog) = files.get(crate::catalog::CATALOG_PATH) {
+        shared.insert(crate::catalog::CATALOG_PATH.to_owned(), catalog.clone());
+    }
+    shared
+}
+
+/// The files one tenant's plan reads: `shared` and the tenant's folder. A module change reads
+/// no other tenant, and planning against the whole fleet's files would copy them per tenant.
+pub(crate) fn tenant_view(shared: &RepoFiles, files: &RepoFiles, tenant: &TenantName) -> RepoFiles {
+    let dir = crate::paths::tenant_dir(tenant);
+    let mut view = shared.clone();
+    view.extend(
+        files
+            .range(dir.clone()..)
+            .take_while(|(p, _)| p.starts_with(&dir))
+            .map(|(p, b)| (p.clone(), b.clone())),
+    );
+    view
 }
 
 /// The selected envs of `model` the change applies to.

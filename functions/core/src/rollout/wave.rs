@@ -7,11 +7,12 @@
 use std::collections::BTreeSet;
 
 use super::RolloutSpec;
-use super::plan::{TenantPlan, plan_tenant_at, unchanged_since_plan};
+use super::plan::{TenantPlan, plan_tenant_at, shared_files, tenant_view};
 use crate::error::PlanError;
 use crate::model::{Change, RepoFiles, TenantModel};
 use crate::names::TenantName;
 use crate::request::{ACTION_TRAILER, TENANT_TRAILER, request_trailer};
+use crate::tenant_index::folder_digests;
 use crate::upstream::ChartShelf;
 
 /// The trailer that numbers a rollout's wave commits (1-based).
@@ -40,6 +41,8 @@ pub fn plan_wave(
     let mut change = Change::default();
     let mut tenants = Vec::new();
     let mut skipped = Vec::new();
+    let digests = folder_digests(files);
+    let shared = shared_files(files);
     for planned in wave {
         let tenant = &planned.tenant;
         let Some(model) = TenantModel::read(tenant, files)? else {
@@ -55,10 +58,11 @@ pub fn plan_wave(
             skipped.push((tenant.clone(), format!("held until {}", until.normalized())));
             continue;
         }
-        let tenant_change = if unchanged_since_plan(planned, files) {
+        let tenant_change = if digests.get(tenant) == Some(&planned.digest) {
             planned.change.clone()
         } else {
-            match plan_tenant_at(tenant, &planned.envs, &spec.change, &model, files, charts)? {
+            let view = tenant_view(&shared, files, tenant);
+            match plan_tenant_at(tenant, &planned.envs, &spec.change, &model, &view, charts)? {
                 Ok(replanned) => replanned,
                 Err(e) => {
                     skipped.push((
