@@ -9,6 +9,7 @@ mod local;
 mod observations;
 mod records;
 mod requests;
+mod rollouts;
 mod tenant_index;
 
 pub use billing::BillingStore;
@@ -23,6 +24,10 @@ pub use records::{
     RequestState, ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
 };
 pub use requests::RequestStore;
+pub use rollouts::{
+    CommittedWave, PlannedTenant, RolloutRecord, RolloutState, RolloutStore, WAVE_PAGE, WavePage,
+    wave_pages,
+};
 pub use tenant_index::TenantIndexStore;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -47,12 +52,17 @@ pub enum StoreError {
 /// Every record family in one handle, for the composition roots; a use-case that needs one
 /// family names its trait.
 pub trait Store:
-    RequestStore + GroupCommitStore + TenantIndexStore + ObservationStore + BillingStore
+    RequestStore + GroupCommitStore + TenantIndexStore + ObservationStore + BillingStore + RolloutStore
 {
 }
 
 impl<T> Store for T where
-    T: RequestStore + GroupCommitStore + TenantIndexStore + ObservationStore + BillingStore
+    T: RequestStore
+        + GroupCommitStore
+        + TenantIndexStore
+        + ObservationStore
+        + BillingStore
+        + RolloutStore
 {
 }
 
@@ -60,7 +70,8 @@ impl<T> Store for T where
 /// tools): `use berth_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        BillingStore, GroupCommitStore, ObservationStore, RequestStore, Store, TenantIndexStore,
+        BillingStore, GroupCommitStore, ObservationStore, RequestStore, RolloutStore, Store,
+        TenantIndexStore,
     };
 }
 

@@ -2,8 +2,9 @@
 
 use berth_store::prelude::*;
 use berth_store::{
-    BatchRecords, Claim, ErrorBody, IdempotencyRecord, LocalStore, ObservationWrite, RequestRecord,
-    RequestState, StatusRecord, Store, StoredResponse, TenantEntry,
+    BatchRecords, Claim, CommittedWave, ErrorBody, IdempotencyRecord, LocalStore, ObservationWrite,
+    PlannedTenant, RequestRecord, RequestState, RolloutRecord, RolloutState, StatusRecord, Store,
+    StoredResponse, TenantEntry, WAVE_PAGE, wave_pages,
 };
 use berth_tests::dynamo_store;
 
@@ -643,6 +644,79 @@ async fn concurrent_lease_takers_have_one_winner(store: &dyn Store) {
     assert_eq!(won, 1);
 }
 
+/// A rollout and its waves: created once, the waves read back in order across pages, the
+/// state moved only by a writer that read the current version, open ones listed.
+async fn rollouts_keep_their_waves_and_move_by_version(store: &dyn Store) {
+    let planned = |n: usize| PlannedTenant {
+        tenant: format!("t{n:05}"),
+        envs: vec!["dev".into(), "prod".into()],
+        digest: format!("sha256:{n:064x}"),
+    };
+    let waves = vec![
+        vec![planned(0)],
+        (1..=2_500).map(planned).collect::<Vec<_>>(),
+    ];
+    let pages = wave_pages("01ROLLOUT", &waves);
+    assert_eq!(
+        pages.len(),
+        4,
+        "one page, then 2,500 tenants in pages of {WAVE_PAGE}"
+    );
+    let rollout = RolloutRecord {
+        id: "01ROLLOUT".into(),
+        spec: r#"{"change": {"disable": {"module": "monitoring"}}}"#.into(),
+        base: "0123abcd".into(),
+        hash: "sha256:feed".into(),
+        waves: 2,
+        state: RolloutState::Running,
+        pause_reason: None,
+        committed: vec![],
+        version: 0,
+        updated_at: "2026-12-04T12:00:00Z".into(),
+    };
+    assert!(store.create_rollout(&rollout, &pages).await.unwrap());
+    assert!(
+        !store.create_rollout(&rollout, &pages).await.unwrap(),
+        "once"
+    );
+    let stored = store.get_rollout("01ROLLOUT").await.unwrap().unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(store.get_wave("01ROLLOUT", 1).await.unwrap(), waves[0]);
+    assert_eq!(
+        store.get_wave("01ROLLOUT", 2).await.unwrap(),
+        waves[1],
+        "in order across pages"
+    );
+    assert!(store.get_wave("01ROLLOUT", 3).await.unwrap().is_empty());
+    assert_eq!(store.list_open_rollouts().await.unwrap().len(), 1);
+
+    let mut committed = stored.clone();
+    committed.committed.push(CommittedWave {
+        number: 1,
+        commit: "beef".into(),
+        committed_at: 100,
+    });
+    assert!(store.update_rollout(&committed, 1).await.unwrap());
+    let mut stale = stored.clone();
+    stale.state = RolloutState::Paused;
+    assert!(
+        !store.update_rollout(&stale, 1).await.unwrap(),
+        "a writer that read version 1 is late"
+    );
+    let now = store.get_rollout("01ROLLOUT").await.unwrap().unwrap();
+    assert_eq!(
+        (now.version, now.committed.len(), now.state),
+        (2, 1, RolloutState::Running)
+    );
+    let mut done = now.clone();
+    done.state = RolloutState::Done;
+    assert!(store.update_rollout(&done, 2).await.unwrap());
+    assert!(
+        store.list_open_rollouts().await.unwrap().is_empty(),
+        "done is not open"
+    );
+}
+
 macro_rules! suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -706,6 +780,10 @@ macro_rules! suite {
             #[tokio::test]
             async fn statuses_in_batches() {
                 super::statuses_in_batches(&$make).await;
+            }
+            #[tokio::test]
+            async fn rollouts_keep_their_waves_and_move_by_version() {
+                super::rollouts_keep_their_waves_and_move_by_version(&$make).await;
             }
         }
     };

@@ -40,6 +40,11 @@ pub(crate) struct Data {
     /// When each settled request's record expires (epoch seconds), as DynamoDB's TTL would.
     #[serde(default)]
     pub(crate) request_expiry: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub(crate) rollouts: BTreeMap<String, crate::RolloutRecord>,
+    /// Keyed by `<rollout>#<wave:04>#<page:04>`.
+    #[serde(default)]
+    pub(crate) wave_pages: BTreeMap<String, crate::WavePage>,
 }
 
 impl Data {

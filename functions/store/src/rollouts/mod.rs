@@ -1,0 +1,128 @@
+//! Fleet rollouts: a rollout's state (`ROLLOUT#<id> / META`) and its waves' tenants, in pages
+//! of their own (`ROLLOUT#<id> / WAVE#<n>#<page>`): a 5,000-tenant plan does not fit one item.
+//! The state is written with a version, so two status steps racing on one rollout cannot both
+//! move it (the loser reads it again).
+
+mod dynamo;
+mod local;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+
+/// Tenants per wave page: about 100 KB, well inside DynamoDB's 400 KB per item.
+pub const WAVE_PAGE: usize = 1_000;
+
+/// Where a rollout stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutState {
+    Running,
+    Paused,
+    Done,
+    Aborted,
+    Reverting,
+    Reverted,
+}
+
+impl RolloutState {
+    /// Whether the status function still has something to do for it.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Running | Self::Paused | Self::Reverting)
+    }
+}
+
+/// A committed wave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedWave {
+    /// From 1.
+    pub number: u32,
+    pub commit: String,
+    /// Epoch seconds.
+    pub committed_at: i64,
+}
+
+/// `ROLLOUT#<id> / META`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutRecord {
+    pub id: String,
+    /// The body as asked (JSON): `berth_core::rollout::body` reads it again.
+    pub spec: String,
+    /// The commit the plan was made against, and the plan's hash.
+    pub base: String,
+    pub hash: String,
+    pub waves: u32,
+    pub state: RolloutState,
+    #[serde(default)]
+    pub pause_reason: Option<String>,
+    #[serde(default)]
+    pub committed: Vec<CommittedWave>,
+    /// Raised by every update; an update names the version it read.
+    pub version: u64,
+    pub updated_at: String,
+}
+
+/// One planned tenant of a wave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedTenant {
+    pub tenant: String,
+    pub envs: Vec<String>,
+    /// The tenant folder's digest at the base commit: another at the wave's turn means a re-plan.
+    pub digest: String,
+}
+
+/// `ROLLOUT#<id> / WAVE#<n>#<page>`: up to [`WAVE_PAGE`] of a wave's tenants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WavePage {
+    pub rollout: String,
+    pub wave: u32,
+    pub page: u32,
+    pub tenants: Vec<PlannedTenant>,
+}
+
+/// Splits waves (tenants in order, per wave from 1) into their pages.
+pub fn wave_pages(rollout: &str, waves: &[Vec<PlannedTenant>]) -> Vec<WavePage> {
+    waves
+        .iter()
+        .enumerate()
+        .flat_map(|(w, tenants)| {
+            tenants
+                .chunks(WAVE_PAGE)
+                .enumerate()
+                .map(move |(p, chunk)| WavePage {
+                    rollout: rollout.to_owned(),
+                    wave: w as u32 + 1,
+                    page: p as u32,
+                    tenants: chunk.to_vec(),
+                })
+        })
+        .collect()
+}
+
+#[async_trait]
+pub trait RolloutStore: Send + Sync {
+    /// Writes a new rollout (at version 1) and its wave pages; `false`, writing nothing, when
+    /// one with its id exists.
+    async fn create_rollout(
+        &self,
+        rollout: &RolloutRecord,
+        pages: &[WavePage],
+    ) -> Result<bool, StoreError>;
+
+    /// Writes `rollout` when the stored one is at `read_version`, raising the version by one;
+    /// `false` when another write came first (read it again).
+    async fn update_rollout(
+        &self,
+        rollout: &RolloutRecord,
+        read_version: u64,
+    ) -> Result<bool, StoreError>;
+
+    async fn get_rollout(&self, id: &str) -> Result<Option<RolloutRecord>, StoreError>;
+
+    /// Wave `wave`'s tenants (from 1), its pages in order.
+    async fn get_wave(&self, id: &str, wave: u32) -> Result<Vec<PlannedTenant>, StoreError>;
+
+    /// Rollouts the status function still drives (running, paused, reverting).
+    async fn list_open_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError>;
+}
