@@ -1,6 +1,7 @@
 //! The `/v1` API's routes and `/healthz`, with CORS for the browsers of the origins allowed.
 
 use axum::Router;
+use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
 use axum::routing::{get, post, put};
 use tower_http::cors::CorsLayer;
@@ -17,6 +18,13 @@ use crate::writes::{
     create_tenant, delete_tenant, disable_module, enable_module, patch_tenant, promote,
     revert_request,
 };
+
+/// Reads (and drops) a refused request's body, within the body limit: a connection whose
+/// request body was left unread is closed after the answer, and a client that reuses it at
+/// that moment sees it closed without an answer.
+async fn drain(body: Body) {
+    let _ = axum::body::to_bytes(body, crate::body::BODY_LIMIT).await;
+}
 
 /// The API router with its state; serve it with axum locally or under `lambda_http::run`.
 pub fn api_router(state: AppState) -> Router {
@@ -47,8 +55,12 @@ pub fn api_router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .nest("/v1", v1)
-        .fallback(|| async { ApiError::not_found("no such route") })
-        .method_not_allowed_fallback(|| async {
+        .fallback(|body: Body| async {
+            drain(body).await;
+            ApiError::not_found("no such route")
+        })
+        .method_not_allowed_fallback(|body: Body| async {
+            drain(body).await;
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
