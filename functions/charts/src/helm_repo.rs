@@ -3,6 +3,7 @@
 //! as Helm resolves them).
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use berth_core::upstream::{ChartIndex, ChartRef, IndexedVersion};
 use berth_core::versions::{parse_version, sort_highest_first};
@@ -30,65 +31,41 @@ pub enum IndexRead {
     Read(HelmIndex),
 }
 
-/// The entries of one chart in an index. An index holds every chart of its repository
-/// (Bitnami's reached 14 MB); only the asked chart's entries are kept, the rest skipped.
-struct OneChart<'a>(&'a str);
+/// One key of a map, read with `inner`; every other key is skipped unread. An index holds
+/// every chart of its repository (Bitnami's reached 14 MB): only the asked chart's entries are
+/// built. `None` when the key is absent, or the map is `null`.
+struct OneKey<'a, S> {
+    key: &'a str,
+    inner: S,
+}
 
 type Entries = Option<Vec<Option<IndexEntry>>>;
 
-impl<'de> DeserializeSeed<'de> for OneChart<'_> {
-    type Value = Option<Entries>;
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for OneKey<'_, S> {
+    type Value = Option<S::Value>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for OneChart<'_> {
-    type Value = Option<Entries>;
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for OneKey<'_, S> {
+    type Value = Option<S::Value>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a Helm repository index")
+        write!(f, "a map with {:?} (a Helm repository index)", self.key)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut inner = Some(self.inner);
         let mut found = None;
         while let Some(key) = map.next_key::<String>()? {
-            if key == "entries" {
-                found = map.next_value_seed(Entry(self.0))?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// The `entries:` map, keeping the one chart.
-struct Entry<'a>(&'a str);
-
-impl<'de> DeserializeSeed<'de> for Entry<'_> {
-    type Value = Option<Entries>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Entry<'_> {
-    type Value = Option<Entries>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("the index's entries by chart name")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(name) = map.next_key::<String>()? {
-            if name == self.0 {
-                found = Some(map.next_value::<Entries>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match inner.take() {
+                Some(seed) if key == self.key => found = Some(map.next_value_seed(seed)?),
+                unused => {
+                    inner = unused;
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
         Ok(found)
@@ -143,8 +120,16 @@ pub async fn read_index(
 
 /// The entries of `chart` in an index (YAML or JSON, as Helm accepts).
 pub fn parse_index(chart: &ChartRef, bytes: &[u8]) -> Result<HelmIndex, ChartError> {
-    let found = OneChart(&chart.name)
+    let one_chart = OneKey {
+        key: "entries",
+        inner: OneKey {
+            key: &chart.name,
+            inner: PhantomData::<Entries>,
+        },
+    };
+    let found = one_chart
         .deserialize(serde_yaml_ng::Deserializer::from_slice(bytes))
+        .map(Option::flatten)
         .map_err(|e| refused(chart, format!("index.yaml is not a Helm index: {e}")))?;
     let Some(entries) = found else {
         return Err(refused(chart, "the repository's index has no such chart"));

@@ -3,7 +3,7 @@
 
 use crate::catalog::Catalog;
 use crate::error::{FieldError, PlanError};
-use crate::files::ModuleValues;
+use crate::files::ModuleRef;
 use crate::model::{Change, RepoFiles};
 use crate::paths::{self, TenantFile};
 use crate::request::{Action, Request};
@@ -48,7 +48,7 @@ pub(crate) fn check_against_charts(
         let violations = match upstream {
             Some(upstream) => {
                 let module = target.as_ref().map(|(_, m)| m.as_str()).unwrap_or_default();
-                upstream_violations(path, bytes, files, module, &tier, upstream, charts)?
+                upstream_violations(path, &values, files, module, &tier, upstream, charts)?
             }
             None => schema::check_values(files, &chart, &tier, &values)?,
         };
@@ -114,31 +114,26 @@ pub(crate) fn check_against_charts(
     Ok(())
 }
 
-/// `values` (a module file of `module`) against the upstream chart it pins, fetched onto
-/// `charts` by the caller; a missing archive is asked for.
+/// `values` (the module file at `path`, as parsed) against the upstream chart it pins,
+/// fetched onto `charts` by the caller; a missing archive is asked for.
 fn upstream_violations(
     path: &str,
-    bytes: &[u8],
+    values: &serde_json::Value,
     files: &RepoFiles,
     module: &str,
     tier: &str,
     upstream: &crate::upstream::UpstreamChart,
     charts: &ChartShelf,
 ) -> Result<Vec<SchemaViolation>, PlanError> {
-    let parsed: ModuleValues = crate::files::parse(path, bytes)?;
-    let pin = parsed.module.pin().ok_or_else(|| PlanError::Repository {
-        path: path.to_owned(),
-        reason:
-            "an upstream module's file must pin chart_repo, chart, chart_version and chart_digest"
-                .into(),
-    })?;
+    let pin = serde_json::from_value::<ModuleRef>(values["module"].clone())
+        .ok()
+        .and_then(|m| m.pin())
+        .ok_or_else(|| PlanError::Repository {
+            path: path.to_owned(),
+            reason: "an upstream module's file must pin chart_repo, chart, chart_version and chart_digest".into(),
+        })?;
     let content = charts.require_archive(&pin)?;
     let schema =
         ChartSchema::for_upstream(content, files, module, tier, upstream.schema.as_deref())?;
-    let values: serde_json::Value =
-        serde_yaml_ng::from_slice(bytes).map_err(|e| PlanError::Repository {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    Ok(schema.violations(&values))
+    Ok(schema.violations(values))
 }

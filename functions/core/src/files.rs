@@ -60,6 +60,17 @@ pub struct TenantSpec {
     pub hold_until: Option<UtcInstant>,
 }
 
+impl TenantSpec {
+    /// When the tenant's hold ends, while it is still ahead of `now` (UTC,
+    /// `YYYY-MM-DDTHH:MM:SSZ`): fleet rollouts skip the tenant until then.
+    pub fn held_until(&self, now: &str) -> Option<String> {
+        self.hold_until
+            .as_ref()
+            .map(UtcInstant::normalized)
+            .filter(|until| until.as_str() > now)
+    }
+}
+
 /// An instant in UTC as a person writes it in a file: `2026-12-24` (midnight UTC) or
 /// `2026-12-24T08:00:00Z`. Compared through [`UtcInstant::normalized`], which orders as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -215,7 +215,12 @@ impl Reviewer {
         upstream: &UpstreamChart,
         problems: &mut Vec<Problem>,
     ) {
-        let values: ModuleValues = match crate::files::parse(path, bytes) {
+        // Parsed once: the typed file for its pin and tier, the plain one for the schema.
+        let json: serde_json::Value = match serde_yaml_ng::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => return problems.push(problem(path, "", e.to_string())),
+        };
+        let values: ModuleValues = match serde_json::from_value(json.clone()) {
             Ok(v) => v,
             Err(e) => return problems.push(problem(path, "", e.to_string())),
         };
@@ -262,10 +267,6 @@ impl Reviewer {
             return;
         };
         let tier = values.tenant.tier.as_str();
-        let json: serde_json::Value = match serde_yaml_ng::from_slice(bytes) {
-            Ok(v) => v,
-            Err(e) => return problems.push(problem(path, "", e.to_string())),
-        };
         match ChartSchema::for_upstream(
             content,
             files,

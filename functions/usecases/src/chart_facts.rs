@@ -20,25 +20,18 @@ pub struct ChartFacts {
 /// Reads (or finds kept) the chart's index and its default version's archive.
 pub async fn chart_facts(app: &App, upstream: &UpstreamChart) -> ChartFacts {
     let chart = upstream.chart_ref();
-    let default = ChartWant::Archive {
-        chart: chart.clone(),
-        version: upstream.default.clone(),
-        digest: None,
-    };
     let read = async {
         app.charts.fetch(&[ChartWant::Index(chart.clone())]).await?;
         let shelf = app.charts.shelf_since(tokio::time::Instant::now());
+        // A Helm index names the archive's digest; without one (OCI), the manifest will.
         let digest = shelf
             .index(&chart)
             .and_then(|i| i.get(&upstream.default))
             .and_then(|v| v.digest.clone());
-        let want = match (default, digest) {
-            (ChartWant::Archive { chart, version, .. }, Some(d)) => ChartWant::Archive {
-                chart,
-                version,
-                digest: Some(d),
-            },
-            (want, _) => want,
+        let want = ChartWant::Archive {
+            chart: chart.clone(),
+            version: upstream.default.clone(),
+            digest,
         };
         app.charts.fetch(std::slice::from_ref(&want)).await?;
         Ok::<_, berth_charts::ChartError>(app.charts.shelf())

@@ -13,6 +13,7 @@ pub mod history;
 pub mod intake;
 pub mod lookup;
 pub mod moves;
+pub mod plan_charts;
 pub mod preview;
 pub mod pull_request;
 pub mod read;

@@ -1,11 +1,11 @@
 //! A dry run: what a request would change, planned against the branch tip like the real one,
 //! with nothing recorded and nothing committed.
 
+use berth_core::Request;
 use berth_core::file_diff::{FileDiff, diff_change};
 use berth_core::plan::{plan_with_charts, read_set};
-use berth_core::{PlanError, Request};
 
-use crate::write::submit::CHART_ROUNDS;
+use crate::plan_charts::plan_fetching_charts;
 use crate::{App, UseCaseError};
 
 /// A request planned but not carried out.
@@ -23,18 +23,10 @@ pub struct Preview {
 pub async fn preview(app: &App, request: &Request) -> Result<Preview, UseCaseError> {
     let snapshot = app.committer.read(read_set(&request.tenant)).await?;
     // Upstream charts the plan asks for are read, and it plans again, as the real request.
-    let started = tokio::time::Instant::now();
-    let mut rounds = 0;
-    let change = loop {
-        let charts = app.charts.shelf_since(started);
-        match plan_with_charts(request, &snapshot.files, &charts) {
-            Err(PlanError::ChartsNeeded(wants)) if rounds < CHART_ROUNDS => {
-                rounds += 1;
-                app.charts.fetch(&wants).await?;
-            }
-            other => break other?,
-        }
-    };
+    let change = plan_fetching_charts(app, |charts| {
+        plan_with_charts(request, &snapshot.files, charts)
+    })
+    .await?;
     Ok(Preview {
         revision: snapshot.tip,
         files: diff_change(&snapshot.files, &change),

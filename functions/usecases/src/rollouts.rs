@@ -2,15 +2,14 @@
 //! and every selected tenant's change computed, with nothing recorded or committed (the dry
 //! run). Committing waves, gated on health, is still to come (issue 27).
 
-use berth_core::PlanError;
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::paths::TENANTS_DIR;
 use berth_core::rollout::RolloutSpec;
 use berth_core::rollout::plan::{RolloutPlan, plan_rollout};
 use berth_core::schema::CHART_READS;
 
+use crate::plan_charts::plan_fetching_charts;
 use crate::time::now_rfc3339;
-use crate::write::submit::CHART_ROUNDS;
 use crate::{App, UseCaseError};
 
 /// A rollout's plan and the commit it was made against.
@@ -27,18 +26,10 @@ pub async fn plan(app: &App, spec: &RolloutSpec) -> Result<PlannedRollout, UseCa
     reads.extend(CHART_READS.iter().map(|p| p.to_string()));
     let snapshot = app.committer.read(reads).await?;
     let now = now_rfc3339();
-    let started = tokio::time::Instant::now();
-    let mut rounds = 0;
-    let plan = loop {
-        let charts = app.charts.shelf_since(started);
-        match plan_rollout(spec, &snapshot.files, &charts, &now) {
-            Err(PlanError::ChartsNeeded(wants)) if rounds < CHART_ROUNDS => {
-                rounds += 1;
-                app.charts.fetch(&wants).await?;
-            }
-            other => break other?,
-        }
-    };
+    let plan = plan_fetching_charts(app, |charts| {
+        plan_rollout(spec, &snapshot.files, charts, &now)
+    })
+    .await?;
     Ok(PlannedRollout {
         revision: snapshot.tip,
         plan,

@@ -87,15 +87,8 @@ pub fn plan_rollout(
         if envs.is_empty() {
             continue;
         }
-        if let Some(until) = &model.spec.hold_until
-            && until.normalized().as_str() > now
-        {
-            left_out.push((
-                tenant.clone(),
-                LeftOut::Held {
-                    until: until.normalized(),
-                },
-            ));
+        if let Some(until) = model.spec.held_until(now) {
+            left_out.push((tenant.clone(), LeftOut::Held { until }));
             continue;
         }
         let view = tenant_view(&shared, files, tenant);
@@ -349,9 +342,8 @@ fn hex_digest(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-/// Whether `tenant`'s folder in `files` is still the one the plan was made on.
-pub fn unchanged_since_plan(plan: &TenantPlan, files: &RepoFiles) -> bool {
-    folder_digests(files)
-        .get(&plan.tenant)
-        .is_some_and(|digest| *digest == plan.digest)
+/// Whether the tenant's folder is still the one the plan was made on, by the folder
+/// `digests` of the files now ([`folder_digests`], computed once for a whole wave).
+pub fn unchanged_since_plan(plan: &TenantPlan, digests: &BTreeMap<TenantName, String>) -> bool {
+    digests.get(&plan.tenant) == Some(&plan.digest)
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::RolloutSpec;
-use super::plan::{TenantPlan, plan_tenant_at, shared_files, tenant_view};
+use super::plan::{TenantPlan, plan_tenant_at, shared_files, tenant_view, unchanged_since_plan};
 use crate::error::PlanError;
 use crate::model::{Change, RepoFiles, TenantModel};
 use crate::names::TenantName;
@@ -52,13 +52,11 @@ pub fn plan_wave(
             ));
             continue;
         };
-        if let Some(until) = &model.spec.hold_until
-            && until.normalized().as_str() > now
-        {
-            skipped.push((tenant.clone(), format!("held until {}", until.normalized())));
+        if let Some(until) = model.spec.held_until(now) {
+            skipped.push((tenant.clone(), format!("held until {until}")));
             continue;
         }
-        let tenant_change = if digests.get(tenant) == Some(&planned.digest) {
+        let tenant_change = if unchanged_since_plan(planned, &digests) {
             planned.change.clone()
         } else {
             let view = tenant_view(&shared, files, tenant);

@@ -11,6 +11,7 @@ use berth_store::RequestState;
 
 use crate::app::{App, Mode};
 use crate::error::UseCaseError;
+use crate::plan_charts::CHART_ROUNDS;
 use crate::pull_request::{PlannedChange, open_pull_request, pr_branch};
 use crate::time::now_rfc3339;
 use crate::write::group_commit::{self, WhenUndecided};
@@ -20,10 +21,6 @@ use crate::write::outcome::{
 use crate::write::settle::{Interrupted, settle_interrupted};
 use crate::write::tenant_index::{IndexUpdate, index_after};
 use crate::write::timing::RECORD_BUDGET;
-
-/// Times one request fetches upstream charts its plan asked for and plans again: an index,
-/// then an archive (an OCI version's manifest first), then a dependency's.
-pub const CHART_ROUNDS: usize = 4;
 
 pub struct Submission {
     pub request: Request,
