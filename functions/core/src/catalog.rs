@@ -89,6 +89,21 @@ pub struct Module {
     /// chart in `charts/modules/<module>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart: Option<UpstreamChart>,
+    /// An in-repo module's default version: what an enable that names none writes as
+    /// `module.version` (an upstream chart's default is `chart.default`). A rollout with
+    /// `then_set_default` moves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl Module {
+    /// The version a new enable gets when the request names none.
+    pub fn default_version(&self) -> Option<&str> {
+        match &self.chart {
+            Some(chart) => Some(chart.default.as_str()),
+            None => self.version.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +171,19 @@ impl Catalog {
             }
             if let Some(chart) = &module.chart {
                 chart.check(&module.name).map_err(CatalogError::Rule)?;
+                if module.version.is_some() {
+                    return rule(format!(
+                        "module {}: version is for in-repo charts; an upstream chart's default is chart.default",
+                        module.name
+                    ));
+                }
+            }
+            if module
+                .version
+                .as_deref()
+                .is_some_and(|v| v.trim().is_empty())
+            {
+                return rule(format!("module {}: version must not be empty", module.name));
             }
         }
         self.check_acyclic()?;

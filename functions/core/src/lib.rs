@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod body;
 pub mod catalog;
+pub mod catalog_edit;
 pub mod chart_wants;
 pub mod charts;
 pub mod clusters;

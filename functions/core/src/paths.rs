@@ -17,6 +17,16 @@ pub fn namespace(tenant: &TenantName, env: &EnvName) -> String {
     format!("{tenant}-{env}")
 }
 
+/// The tenant whose folder holds `path` (`tenants/<tenant>/…`), when its name is valid.
+pub fn tenant_of(path: &str) -> Option<TenantName> {
+    let rest = path.strip_prefix(TENANTS_DIR)?.strip_prefix('/')?;
+    let (name, inside) = rest.split_once('/')?;
+    if inside.is_empty() {
+        return None;
+    }
+    TenantName::parse("tenant", name).ok()
+}
+
 /// `tenants/<tenant>/tenant.yaml`: the tenant's spec.
 pub fn tenant_spec(tenant: &TenantName) -> String {
     format!("{TENANTS_DIR}/{tenant}/tenant.yaml")

@@ -454,7 +454,7 @@ fn enable_module(
     let mut values = model.new_module(env, module);
     // An upstream module's version is its chart's, pinned by `pin_upstream_charts`.
     if m.chart.is_none() {
-        values.module.version = change.version.clone();
+        values.module.version = change.version.clone().or_else(|| m.version.clone());
     }
     values.overrides = change.values.clone();
     model.modules.insert((env.clone(), module.clone()), values);

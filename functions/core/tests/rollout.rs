@@ -260,7 +260,7 @@ fn a_tenant_changed_after_the_plan_is_seen_as_changed() {
 /// with the rollout's trailers.
 #[test]
 fn a_wave_commits_the_plan_re_plans_edited_tenants_and_skips_conflicts() {
-    use berth_core::rollout::wave::plan_wave;
+    use berth_core::rollout::wave::{WaveTenant, plan_wave};
     let mut files = fleet(3, 0);
     let spec = RolloutSpec {
         canaries: vec![],
@@ -277,11 +277,12 @@ fn a_wave_commits_the_plan_re_plans_edited_tenants_and_skips_conflicts() {
     files.insert(path.into(), text.into_bytes());
     files.remove("tenants/p002/prod/modules/postgres.yaml");
 
+    let frozen: Vec<WaveTenant> = plan.waves[0].iter().map(WaveTenant::from).collect();
     let wave = plan_wave(
         "01ROLLOUT",
         1,
         &spec,
-        &plan.waves[0],
+        &frozen,
         &files,
         &ChartShelf::default(),
         NOW,
@@ -303,6 +304,11 @@ fn a_wave_commits_the_plan_re_plans_edited_tenants_and_skips_conflicts() {
     );
     assert!(replanned.contains("16.6"), "{replanned}");
     assert_eq!(wave.change.writes.len(), 4, "two envs of two tenants");
+    let untouched = "tenants/p000/prod/modules/postgres.yaml";
+    assert_eq!(
+        wave.change.writes[untouched], plan.waves[0][0].change.writes[untouched],
+        "an untouched tenant commits the frozen plan's bytes"
+    );
     for trailer in [
         "Berth-Request: 01ROLLOUT",
         "Berth-Action: rollout",

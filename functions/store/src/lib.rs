@@ -25,8 +25,8 @@ pub use records::{
 };
 pub use requests::RequestStore;
 pub use rollouts::{
-    CommittedWave, PlannedTenant, RolloutRecord, RolloutState, RolloutStore, WAVE_PAGE, WavePage,
-    wave_pages,
+    CommitClaim, CommittedWave, PlannedTenant, RevertedWave, RolloutRecord, RolloutState,
+    RolloutStore, TenantNote, WAVE_PAGE, WavePage, wave_pages,
 };
 pub use tenant_index::TenantIndexStore;
 

@@ -673,6 +673,13 @@ async fn rollouts_keep_their_waves_and_move_by_version(store: &dyn Store) {
         committed: vec![],
         version: 0,
         updated_at: "2026-12-04T12:00:00Z".into(),
+        created_at: "2026-12-04T12:00:00Z".into(),
+        requested_by: Some("token:ops".into()),
+        left_out: vec![],
+        claim: None,
+        reverted: vec![],
+        force_revert: false,
+        default_commit: None,
     };
     assert!(store.create_rollout(&rollout, &pages).await.unwrap());
     assert!(
@@ -693,8 +700,10 @@ async fn rollouts_keep_their_waves_and_move_by_version(store: &dyn Store) {
     let mut committed = stored.clone();
     committed.committed.push(CommittedWave {
         number: 1,
-        commit: "beef".into(),
+        commit: Some("beef".into()),
         committed_at: 100,
+        tenants: 1,
+        ..Default::default()
     });
     assert!(store.update_rollout(&committed, 1).await.unwrap());
     let mut stale = stored.clone();
@@ -714,6 +723,15 @@ async fn rollouts_keep_their_waves_and_move_by_version(store: &dyn Store) {
     assert!(
         store.list_open_rollouts().await.unwrap().is_empty(),
         "done is not open"
+    );
+    let listed = store.list_rollouts().await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| (r.id.as_str(), r.state))
+            .collect::<Vec<_>>(),
+        [("01ROLLOUT", RolloutState::Done)],
+        "closed rollouts are still listed"
     );
 }
 

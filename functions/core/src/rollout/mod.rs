@@ -9,6 +9,7 @@
 pub mod body;
 pub mod plan;
 pub mod progress;
+pub mod revert;
 pub mod wave;
 pub mod waves;
 

@@ -109,6 +109,14 @@ pub fn next_step(
             OnFailure::Revert => Next::Revert { reason },
         };
     }
+    if newest.verdicts.is_empty() {
+        // Every tenant of the wave was skipped at its turn: nothing to wait for.
+        return if committed.len() < waves_total {
+            Next::CommitWave(committed.len())
+        } else {
+            Next::Done
+        };
+    }
     let unknown: Vec<String> = newest
         .verdicts
         .iter()

@@ -1,22 +1,43 @@
-//! One wave's commit, planned against the branch tip when the wave's turn comes: the frozen
-//! plan's change for each tenant whose folder is as it was at the plan's commit; a tenant
-//! changed since is planned again (a re-plan the change no longer applies to is skipped and
-//! reported); a tenant held since the plan is skipped as held. One commit, with the rollout's
+//! One wave's commit, planned against the branch tip when the wave's turn comes. Each tenant's
+//! change is planned again from the rollout's change: for a tenant whose folder is as it was
+//! at the plan's commit, that gives the frozen plan's bytes (the planner is deterministic and
+//! the version is the one the plan named); a tenant changed since is re-planned, and skipped
+//! and reported when the change no longer applies; a tenant held since the plan is skipped as
+//! held. One commit, with the rollout's
 //! id, the wave's number and one `Berth-Tenant` trailer per tenant it changes.
 
 use std::collections::BTreeSet;
 
 use super::RolloutSpec;
-use super::plan::{TenantPlan, plan_tenant_at, shared_files, tenant_view, unchanged_since_plan};
+use super::plan::{plan_tenant_at, shared_files, tenant_view};
 use crate::error::PlanError;
 use crate::model::{Change, RepoFiles, TenantModel};
-use crate::names::TenantName;
+use crate::names::{EnvName, TenantName};
 use crate::request::{ACTION_TRAILER, TENANT_TRAILER, request_trailer};
 use crate::tenant_index::folder_digests;
 use crate::upstream::ChartShelf;
 
 /// The trailer that numbers a rollout's wave commits (1-based).
 pub const WAVE_TRAILER: &str = "Berth-Rollout-Wave";
+
+/// A tenant of a wave as the frozen plan has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaveTenant {
+    pub tenant: TenantName,
+    pub envs: Vec<EnvName>,
+    /// Its folder's digest at the plan's commit.
+    pub digest: String,
+}
+
+impl From<&super::plan::TenantPlan> for WaveTenant {
+    fn from(plan: &super::plan::TenantPlan) -> Self {
+        Self {
+            tenant: plan.tenant.clone(),
+            envs: plan.envs.clone(),
+            digest: plan.digest.clone(),
+        }
+    }
+}
 
 /// A wave, planned for its commit.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +54,7 @@ pub fn plan_wave(
     id: &str,
     number: usize,
     spec: &RolloutSpec,
-    wave: &[TenantPlan],
+    wave: &[WaveTenant],
     files: &RepoFiles,
     charts: &ChartShelf,
     now: &str,
@@ -56,24 +77,27 @@ pub fn plan_wave(
             skipped.push((tenant.clone(), format!("held until {until}")));
             continue;
         }
-        let tenant_change = if unchanged_since_plan(planned, &digests) {
-            planned.change.clone()
-        } else {
-            let view = tenant_view(&shared, files, tenant);
+        let unchanged = digests.get(tenant) == Some(&planned.digest);
+        let view = tenant_view(&shared, files, tenant);
+        let tenant_change =
             match plan_tenant_at(tenant, &planned.envs, &spec.change, &model, &view, charts)? {
-                Ok(replanned) => replanned,
+                Ok(change) => change,
                 Err(e) => {
+                    let since = if unchanged {
+                        "the repository changed since the plan"
+                    } else {
+                        "changed since the plan"
+                    };
                     skipped.push((
                         tenant.clone(),
                         format!(
-                            "changed since the plan, and the change no longer applies: {}: {}",
+                            "{since}, and the change no longer applies: {}: {}",
                             e.field, e.reason
                         ),
                     ));
                     continue;
                 }
-            }
-        };
+            };
         if tenant_change.is_empty() {
             skipped.push((
                 tenant.clone(),

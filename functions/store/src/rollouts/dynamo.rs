@@ -11,6 +11,8 @@ use crate::dynamo::{DynamoStore, attr_s, build_error, unavailable, written};
 
 /// The kind of an open rollout's item in the sparse kind index.
 const OPEN_ROLLOUT_KIND: &str = "open_rollout";
+/// The kind of a finished rollout's item, for the list of every rollout.
+const CLOSED_ROLLOUT_KIND: &str = "closed_rollout";
 /// Items in one transaction: DynamoDB's limit.
 const TRANSACTION_MAX: usize = 100;
 
@@ -27,9 +29,12 @@ impl DynamoStore {
         rollout: &RolloutRecord,
     ) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
         let mut item = Self::item(pk(&rollout.id), "META", rollout)?;
-        if rollout.state.is_open() {
-            item.insert("kind".into(), attr_s(OPEN_ROLLOUT_KIND));
-        }
+        let kind = if rollout.state.is_open() {
+            OPEN_ROLLOUT_KIND
+        } else {
+            CLOSED_ROLLOUT_KIND
+        };
+        item.insert("kind".into(), attr_s(kind));
         Ok(item)
     }
 }
@@ -129,5 +134,15 @@ impl RolloutStore for DynamoStore {
 
     async fn list_open_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError> {
         self.query_kind(OPEN_ROLLOUT_KIND).await
+    }
+
+    async fn list_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError> {
+        let mut all: Vec<RolloutRecord> = self.query_kind(OPEN_ROLLOUT_KIND).await?;
+        all.extend(
+            self.query_kind::<RolloutRecord>(CLOSED_ROLLOUT_KIND)
+                .await?,
+        );
+        super::newest_first(&mut all);
+        Ok(all)
     }
 }

@@ -83,4 +83,11 @@ impl RolloutStore for LocalStore {
             })
             .await)
     }
+
+    async fn list_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError> {
+        let mut all: Vec<RolloutRecord> =
+            self.read(|d| d.rollouts.values().cloned().collect()).await;
+        super::newest_first(&mut all);
+        Ok(all)
+    }
 }

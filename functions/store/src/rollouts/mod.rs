@@ -27,20 +27,88 @@ pub enum RolloutState {
 }
 
 impl RolloutState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Done => "done",
+            Self::Aborted => "aborted",
+            Self::Reverting => "reverting",
+            Self::Reverted => "reverted",
+        }
+    }
+}
+
+impl RolloutState {
     /// Whether the status function still has something to do for it.
     pub fn is_open(self) -> bool {
         matches!(self, Self::Running | Self::Paused | Self::Reverting)
     }
 }
 
-/// A committed wave.
+/// A tenant named with why, in a wave's report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantNote {
+    pub tenant: String,
+    pub reason: String,
+}
+
+/// A committed wave, and what its tenants were last seen doing. Only the tenants that are
+/// not simply on their way (skipped, failed, degraded before) are named: a 2,500-tenant wave
+/// fits the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct CommittedWave {
     /// From 1.
     pub number: u32,
-    pub commit: String,
+    /// The wave's commit; `None` when every tenant of the wave was skipped at its turn.
+    #[serde(default)]
+    pub commit: Option<String>,
     /// Epoch seconds.
     pub committed_at: i64,
+    /// How many tenants the commit changed.
+    #[serde(default)]
+    pub tenants: u32,
+    /// How many of them passed at the last step.
+    #[serde(default)]
+    pub ready: u32,
+    /// When the whole wave was first seen ready (epoch seconds): the soak runs from here.
+    #[serde(default)]
+    pub ready_at: Option<i64>,
+    /// Degraded before the commit: reported, not counted against the change.
+    #[serde(default)]
+    pub degraded_before: Vec<String>,
+    /// Left out at the wave's turn (held since, changed so the change no longer applies).
+    #[serde(default)]
+    pub skipped: Vec<TenantNote>,
+    /// Failed for the wave's commit, as last seen.
+    #[serde(default)]
+    pub failed: Vec<TenantNote>,
+}
+
+/// A wave undone by a revert commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevertedWave {
+    pub number: u32,
+    /// `None` when nothing was left to restore.
+    #[serde(default)]
+    pub commit: Option<String>,
+    pub reverted_at: i64,
+    /// Tenants changed since the wave, left as they are (a revert without `force`).
+    #[serde(default)]
+    pub conflicts: Vec<TenantNote>,
+}
+
+/// A commit one status step is making for the rollout: claimed with a versioned write so a
+/// racing step does not make it too; after `since` + the lease, another step looks for it
+/// in Git and makes it if it is not there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitClaim {
+    /// `wave`, `revert` or `default`.
+    pub kind: String,
+    /// The wave's number (for `default`, 0).
+    pub number: u32,
+    /// Epoch seconds.
+    pub since: i64,
 }
 
 /// `ROLLOUT#<id> / META`.
@@ -61,6 +129,25 @@ pub struct RolloutRecord {
     /// Raised by every update; an update names the version it read.
     pub version: u64,
     pub updated_at: String,
+    #[serde(default)]
+    pub created_at: String,
+    /// Who asked: `token:<name>` or `jwt:<sub>`.
+    #[serde(default)]
+    pub requested_by: Option<String>,
+    /// Selected tenants in no wave, from the plan (no change, held, invalid).
+    #[serde(default)]
+    pub left_out: Vec<TenantNote>,
+    #[serde(default)]
+    pub claim: Option<CommitClaim>,
+    /// Waves undone, newest first.
+    #[serde(default)]
+    pub reverted: Vec<RevertedWave>,
+    /// Restore over later changes when reverting.
+    #[serde(default)]
+    pub force_revert: bool,
+    /// The commit that made the version the catalog's default (`then_set_default`).
+    #[serde(default)]
+    pub default_commit: Option<String>,
 }
 
 /// One planned tenant of a wave.
@@ -100,6 +187,11 @@ pub fn wave_pages(rollout: &str, waves: &[Vec<PlannedTenant>]) -> Vec<WavePage> 
         .collect()
 }
 
+/// Newest first: by creation time, then id (ids sort by time too).
+fn newest_first(rollouts: &mut [RolloutRecord]) {
+    rollouts.sort_by(|a, b| (&b.created_at, &b.id).cmp(&(&a.created_at, &a.id)));
+}
+
 #[async_trait]
 pub trait RolloutStore: Send + Sync {
     /// Writes a new rollout (at version 1) and its wave pages; `false`, writing nothing, when
@@ -125,4 +217,7 @@ pub trait RolloutStore: Send + Sync {
 
     /// Rollouts the status function still drives (running, paused, reverting).
     async fn list_open_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError>;
+
+    /// Every rollout, open or closed, newest first.
+    async fn list_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError>;
 }
