@@ -40,6 +40,9 @@ pub enum Verdict {
 pub struct CommittedWave {
     pub committed_at: u64,
     pub verdicts: Vec<(TenantName, Verdict)>,
+    /// Tenants that passed besides those in `verdicts`: an earlier wave is kept as its
+    /// failures and a count, not a verdict per tenant.
+    pub passed: usize,
 }
 
 /// What to do next.
@@ -93,10 +96,11 @@ pub fn next_step(
             _ => t.to_string(),
         })
         .collect();
+    let passed_elsewhere: usize = committed.iter().map(|w| w.passed).sum();
     let allowed = failure_allowance(
         gates.failure_budget_count,
         gates.failure_budget_percent,
-        counted.len(),
+        counted.len() + passed_elsewhere,
     );
     if failed.len() > allowed {
         let reason = format!(
@@ -109,7 +113,7 @@ pub fn next_step(
             OnFailure::Revert => Next::Revert { reason },
         };
     }
-    if newest.verdicts.is_empty() {
+    if newest.verdicts.is_empty() && newest.passed == 0 {
         // Every tenant of the wave was skipped at its turn: nothing to wait for.
         return if committed.len() < waves_total {
             Next::CommitWave(committed.len())
@@ -198,6 +202,7 @@ mod tests {
         CommittedWave {
             committed_at: at,
             verdicts: verdicts.into_iter().map(|(n, v)| (t(n), v)).collect(),
+            passed: 0,
         }
     }
 

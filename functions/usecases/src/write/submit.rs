@@ -5,13 +5,13 @@
 use std::sync::{Arc, Mutex};
 
 use berth_core::plan::request_reads;
-use berth_core::{PlanError, RepoFiles, Request};
-use berth_gitops::{CommitError, CommitOutcome, CommitRequest, Target};
+use berth_core::{RepoFiles, Request};
+use berth_gitops::{CommitOutcome, CommitRequest, Target};
 use berth_store::RequestState;
 
 use crate::app::{App, Mode};
 use crate::error::UseCaseError;
-use crate::plan_charts::CHART_ROUNDS;
+use crate::plan_charts::commit_fetching_charts;
 use crate::pull_request::{PlannedChange, open_pull_request, pr_branch};
 use crate::time::now_rfc3339;
 use crate::write::group_commit::{self, WhenUndecided};
@@ -122,39 +122,21 @@ pub async fn submit(
         target,
     };
     // A plan that needs upstream charts asks for them: they are read (nothing is written
-    // meanwhile) and the request is planned again, at most `CHART_ROUNDS` times.
-    let started = tokio::time::Instant::now();
-    let mut rounds = 0;
-    let outcome = loop {
-        let charts = app.charts.shelf_since(started);
-        let plan = {
-            let (request, index, planned) =
-                (request.clone(), Arc::clone(&index), Arc::clone(&planned));
-            move |files: &RepoFiles| {
-                let change = berth_core::plan::plan_with_charts(&request, files, &charts)?;
-                if let Ok(mut slot) = index.lock() {
-                    *slot = index_after(&request.tenant, files, &change);
-                }
-                if let Ok(mut slot) = planned.lock() {
-                    *slot = Some(PlannedChange::of(&change));
-                }
-                Ok(change)
+    // meanwhile) and the request is planned again.
+    let outcome = commit_fetching_charts(app, commit_request, |charts| {
+        let (request, index, planned) = (request.clone(), Arc::clone(&index), Arc::clone(&planned));
+        Arc::new(move |files: &RepoFiles| {
+            let change = berth_core::plan::plan_with_charts(&request, files, &charts)?;
+            if let Ok(mut slot) = index.lock() {
+                *slot = index_after(&request.tenant, files, &change);
             }
-        };
-        match app
-            .committer
-            .commit(commit_request.clone(), Arc::new(plan))
-            .await
-        {
-            Err(CommitError::Plan(PlanError::ChartsNeeded(wants))) if rounds < CHART_ROUNDS => {
-                rounds += 1;
-                if let Err(e) = app.charts.fetch(&wants).await {
-                    break Err(UseCaseError::from(e));
-                }
+            if let Ok(mut slot) = planned.lock() {
+                *slot = Some(PlannedChange::of(&change));
             }
-            other => break other.map_err(UseCaseError::from),
-        }
-    };
+            Ok(change)
+        })
+    })
+    .await;
 
     record.updated_at = now_rfc3339();
     match outcome {

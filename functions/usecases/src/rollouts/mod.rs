@@ -1,6 +1,11 @@
-//! Fleet rollouts as use-cases. So far the plan: the selector resolved against the branch tip
-//! and every selected tenant's change computed, with nothing recorded or committed (the dry
-//! run). Committing waves, gated on health, is still to come (issue 27).
+//! Fleet rollouts as use-cases: the plan (the dry run), starting one (the plan recorded with
+//! its waves, nothing committed yet), the status function's step that commits each wave once
+//! the one before passed its gates, pause / resume / abort / revert, and the reverts.
+
+mod commits;
+pub mod control;
+pub mod start;
+pub mod step;
 
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::paths::TENANTS_DIR;
@@ -34,4 +39,12 @@ pub async fn plan(app: &App, spec: &RolloutSpec) -> Result<PlannedRollout, UseCa
         revision: snapshot.tip,
         plan,
     })
+}
+
+/// The rollout's spec as its record keeps it (the body as asked).
+pub fn stored_spec(record: &berth_store::RolloutRecord) -> Result<RolloutSpec, UseCaseError> {
+    let body: serde_json::Value = serde_json::from_str(&record.spec).map_err(|e| {
+        UseCaseError::invalid("spec", format!("rollout {}: stored spec: {e}", record.id))
+    })?;
+    Ok(berth_core::rollout::body::parse_rollout(&body)?)
 }

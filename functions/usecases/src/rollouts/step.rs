@@ -1,0 +1,531 @@
+//! The status function's step for each open rollout: observe the newest wave for its own
+//! commit, decide (`berth_core::rollout::progress::next_step`), and carry the decision out:
+//! commit the next wave, pause, revert, or finish. No process waits between steps.
+//!
+//! Crash safety: a commit is claimed first with a versioned write of the record, so of two
+//! racing steps only one commits; a step that dies after its commit and before recording it
+//! leaves the claim, and the first step after the claim's lease finds the commit by its
+//! trailers and records it instead of committing again.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use berth_core::TenantName;
+use berth_core::rollout::progress::{self, Next, Verdict, next_step};
+use berth_core::rollout::{FleetChange, RolloutSpec};
+use berth_store::{
+    CommitClaim, CommittedWave, PlannedTenant, RevertedWave, RolloutRecord, RolloutState,
+    TenantNote,
+};
+
+use super::commits::{Landed, commit_default, commit_revert, commit_wave, find_claimed};
+use super::stored_spec;
+use crate::time::now_rfc3339;
+use crate::{App, UseCaseError};
+
+/// How long a claimed commit may take before another step looks for it in Git and makes it
+/// if it is not there: well past the status function's timeout.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(5 * 60);
+/// Versioned writes tried before a step gives the record up to the next step.
+const WRITE_ATTEMPTS: usize = 5;
+
+/// How one tenant of a committed wave stands for the wave's commit, as the status function
+/// observed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantHealth {
+    /// Synced to a revision containing the commit, healthy after it, workloads ready.
+    Ready,
+    /// Not synced or not ready yet.
+    Waiting,
+    /// The sync of a revision containing the commit failed, or degraded after it.
+    Failed(String),
+    /// No data: the cluster did not answer.
+    Unknown(String),
+}
+
+/// What the status function saw of the fleet, for the tenants of a wave.
+#[async_trait]
+pub trait FleetHealth: Send + Sync {
+    /// Each tenant's health for `commit`, in the order given (only the wave's envs count).
+    async fn health(
+        &self,
+        tenants: &[PlannedTenant],
+        commit: &str,
+    ) -> Result<Vec<TenantHealth>, UseCaseError>;
+
+    /// Those of `tenants` degraded now: the baseline taken just before a wave's commit.
+    fn degraded(&self, tenants: &[PlannedTenant]) -> Vec<String>;
+}
+
+/// What one step did to a rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stepped {
+    /// Nothing to do yet (or another step holds the commit).
+    Waiting,
+    /// Wave `n` committed (`None`: every tenant of it was skipped).
+    Committed { wave: u32, commit: Option<String> },
+    /// A claimed commit found in Git after its step died, and recorded.
+    Recovered { wave: u32 },
+    Paused { reason: String },
+    Reverted { waves: Vec<u32> },
+    Done,
+    /// Another writer moved the record first; the next step goes on.
+    Raced,
+}
+
+/// Steps every open rollout; one rollout's failure is logged and does not stop the others.
+pub async fn step_rollouts(
+    app: &App,
+    fleet: &dyn FleetHealth,
+    now: i64,
+) -> Result<Vec<(String, Stepped)>, UseCaseError> {
+    let mut stepped = Vec::new();
+    for record in app.store.list_open_rollouts().await? {
+        let id = record.id.clone();
+        match step_rollout(app, fleet, record, now).await {
+            Ok(s) => stepped.push((id, s)),
+            Err(e) => tracing::warn!(rollout = %id, error = %e.message, "rollout step failed"),
+        }
+    }
+    Ok(stepped)
+}
+
+/// One step of one rollout, from its record as listed.
+pub async fn step_rollout(
+    app: &App,
+    fleet: &dyn FleetHealth,
+    record: RolloutRecord,
+    now: i64,
+) -> Result<Stepped, UseCaseError> {
+    let spec = stored_spec(&record)?;
+    let mut record = record;
+    if let Some(claim) = record.claim.clone() {
+        if now < claim.since + CLAIM_LEASE.as_secs() as i64 {
+            return Ok(Stepped::Waiting);
+        }
+        // Its holder died. If its commit landed, record it; otherwise make it again below.
+        if let Some(sha) = find_claimed(app, &record.id, &claim).await? {
+            return recover(app, record, &claim, sha, now).await;
+        }
+        record.claim = None;
+    }
+    match record.state {
+        RolloutState::Running => forward(app, fleet, record, &spec, now).await,
+        RolloutState::Reverting => revert_waves(app, record, now).await,
+        _ => Ok(Stepped::Waiting),
+    }
+}
+
+/// Records the commit a dead step made under `claim`.
+async fn recover(
+    app: &App,
+    record: RolloutRecord,
+    claim: &CommitClaim,
+    sha: String,
+    now: i64,
+) -> Result<Stepped, UseCaseError> {
+    let landed = Landed {
+        commit: Some(sha),
+        tenants: 0,
+        notes: Vec::new(),
+    };
+    let number = claim.number;
+    let kind = claim.kind.clone();
+    let mut tenants = None;
+    if kind == "wave" {
+        tenants = Some(app.store.get_wave(&record.id, number).await?.len() as u32);
+    }
+    save_outcome(app, record, |r| {
+        r.claim = None;
+        match kind.as_str() {
+            "wave" => r.committed.push(CommittedWave {
+                number,
+                commit: landed.commit.clone(),
+                committed_at: now,
+                tenants: tenants.unwrap_or_default(),
+                ..Default::default()
+            }),
+            "revert" => r.reverted.push(RevertedWave {
+                number,
+                commit: landed.commit.clone(),
+                reverted_at: now,
+                conflicts: Vec::new(),
+            }),
+            _ => r.default_commit = landed.commit.clone(),
+        }
+    })
+    .await?;
+    Ok(Stepped::Recovered { wave: number })
+}
+
+async fn forward(
+    app: &App,
+    fleet: &dyn FleetHealth,
+    mut record: RolloutRecord,
+    spec: &RolloutSpec,
+    now: i64,
+) -> Result<Stepped, UseCaseError> {
+    let observed = observe_newest(app, fleet, &mut record, now).await?;
+    let waves = as_progress(&record, &observed);
+    let next = next_step(
+        &waves,
+        record.waves as usize,
+        &spec.gates,
+        spec.on_failure,
+        false,
+        now.max(0) as u64,
+    );
+    match next {
+        Next::Wait { .. } => {
+            if observed.changed {
+                save(app, &record).await?;
+            }
+            Ok(Stepped::Waiting)
+        }
+        Next::Pause { reason } => {
+            record.state = RolloutState::Paused;
+            record.pause_reason = Some(reason.clone());
+            if !save(app, &record).await? {
+                return Ok(Stepped::Raced);
+            }
+            Ok(Stepped::Paused { reason })
+        }
+        Next::Revert { reason } => {
+            record.state = RolloutState::Reverting;
+            record.pause_reason = Some(reason);
+            if !save(app, &record).await? {
+                return Ok(Stepped::Raced);
+            }
+            record.version += 1;
+            revert_waves(app, record, now).await
+        }
+        Next::CommitWave(index) => next_wave(app, fleet, record, spec, index as u32 + 1, now).await,
+        Next::Done => finish(app, record, spec, now).await,
+    }
+}
+
+/// The newest wave's verdicts for its own commit, and whether its record changed.
+struct Observed {
+    verdicts: Vec<(TenantName, Verdict)>,
+    changed: bool,
+}
+
+async fn observe_newest(
+    app: &App,
+    fleet: &dyn FleetHealth,
+    record: &mut RolloutRecord,
+    now: i64,
+) -> Result<Observed, UseCaseError> {
+    let mut observed = Observed {
+        verdicts: Vec::new(),
+        changed: false,
+    };
+    let Some(wave) = record.committed.last_mut() else {
+        return Ok(observed);
+    };
+    let Some(commit) = wave.commit.clone() else {
+        return Ok(observed);
+    };
+    let skipped: std::collections::BTreeSet<&str> =
+        wave.skipped.iter().map(|n| n.tenant.as_str()).collect();
+    let tenants: Vec<PlannedTenant> = app
+        .store
+        .get_wave(&record.id, wave.number)
+        .await?
+        .into_iter()
+        .filter(|t| !skipped.contains(t.tenant.as_str()))
+        .collect();
+    let health = fleet.health(&tenants, &commit).await?;
+    let mut failed = Vec::new();
+    let mut ready = 0;
+    for (tenant, health) in tenants.iter().zip(health) {
+        let Ok(name) = TenantName::parse("tenant", &tenant.tenant) else {
+            continue;
+        };
+        let before = wave.degraded_before.contains(&tenant.tenant);
+        let verdict = match health {
+            TenantHealth::Ready => {
+                ready += 1;
+                Verdict::Pass {
+                    ready_at: wave.ready_at.unwrap_or(now).max(0) as u64,
+                }
+            }
+            TenantHealth::Waiting => Verdict::Waiting,
+            TenantHealth::Failed(_) if before => Verdict::DegradedBefore,
+            TenantHealth::Failed(reason) => {
+                failed.push(TenantNote {
+                    tenant: tenant.tenant.clone(),
+                    reason: reason.clone(),
+                });
+                Verdict::Fail { reason }
+            }
+            TenantHealth::Unknown(reason) => Verdict::Unknown { reason },
+        };
+        observed.verdicts.push((name, verdict));
+    }
+    let all_pass = observed
+        .verdicts
+        .iter()
+        .all(|(_, v)| matches!(v, Verdict::Pass { .. } | Verdict::DegradedBefore));
+    let ready_at = match (all_pass, wave.ready_at) {
+        (true, Some(at)) => Some(at),
+        (true, None) => Some(now),
+        // Not all ready any more: the soak starts again once they are.
+        (false, _) => None,
+    };
+    observed.changed = wave.ready != ready || wave.failed != failed || wave.ready_at != ready_at;
+    wave.ready = ready;
+    wave.failed = failed;
+    wave.ready_at = ready_at;
+    Ok(observed)
+}
+
+/// The committed waves as the decision reads them: the newest with this step's verdicts, the
+/// earlier ones as their recorded failures and a count of the rest.
+fn as_progress(record: &RolloutRecord, observed: &Observed) -> Vec<progress::CommittedWave> {
+    let count = record.committed.len();
+    record
+        .committed
+        .iter()
+        .enumerate()
+        .map(|(i, wave)| {
+            let committed_at = wave.committed_at.max(0) as u64;
+            if i + 1 == count {
+                return progress::CommittedWave {
+                    committed_at,
+                    verdicts: observed.verdicts.clone(),
+                    passed: 0,
+                };
+            }
+            let verdicts: Vec<(TenantName, Verdict)> = wave
+                .failed
+                .iter()
+                .filter_map(|n| {
+                    let name = TenantName::parse("tenant", &n.tenant).ok()?;
+                    Some((
+                        name,
+                        Verdict::Fail {
+                            reason: n.reason.clone(),
+                        },
+                    ))
+                })
+                .collect();
+            let passed = (wave.tenants as usize)
+                .saturating_sub(verdicts.len() + wave.degraded_before.len());
+            progress::CommittedWave {
+                committed_at,
+                verdicts,
+                passed,
+            }
+        })
+        .collect()
+}
+
+/// Claims wave `number`, commits it, records it.
+async fn next_wave(
+    app: &App,
+    fleet: &dyn FleetHealth,
+    mut record: RolloutRecord,
+    spec: &RolloutSpec,
+    number: u32,
+    now: i64,
+) -> Result<Stepped, UseCaseError> {
+    if !claim(app, &mut record, "wave", number, now).await? {
+        return Ok(Stepped::Raced);
+    }
+    let tenants = app.store.get_wave(&record.id, number).await?;
+    // Before the commit: a tenant degraded now was degraded before the wave.
+    let degraded_before = fleet.degraded(&tenants);
+    let landed = match commit_wave(app, &record.id, spec, number, &tenants, now).await {
+        Ok(landed) => landed,
+        Err(e) => {
+            release(app, record).await;
+            return Err(e);
+        }
+    };
+    let commit = landed.commit.clone();
+    save_outcome(app, record, |r| {
+        r.claim = None;
+        r.committed.push(CommittedWave {
+            number,
+            commit: landed.commit.clone(),
+            committed_at: now,
+            tenants: landed.tenants,
+            degraded_before: degraded_before.clone(),
+            skipped: landed.notes.clone(),
+            ..Default::default()
+        });
+    })
+    .await?;
+    Ok(Stepped::Committed {
+        wave: number,
+        commit,
+    })
+}
+
+/// Every wave passed: make the version the catalog's default when asked, then done.
+async fn finish(
+    app: &App,
+    mut record: RolloutRecord,
+    spec: &RolloutSpec,
+    now: i64,
+) -> Result<Stepped, UseCaseError> {
+    let version = match &spec.change {
+        FleetChange::Reconfigure { version, .. } | FleetChange::Enable { version, .. } => {
+            version.clone()
+        }
+        FleetChange::Disable { .. } => None,
+    };
+    if let (true, Some(version), None) =
+        (spec.then_set_default, version, &record.default_commit)
+    {
+        if !claim(app, &mut record, "default", 0, now).await? {
+            return Ok(Stepped::Raced);
+        }
+        match commit_default(app, &record.id, spec.change.module(), &version).await {
+            Ok(commit) => {
+                // No commit: the catalog already says so.
+                record.default_commit = Some(commit.unwrap_or_else(|| "unchanged".into()));
+            }
+            Err(e) => {
+                let reason = format!(
+                    "every wave passed, but the catalog's default could not be set: {}",
+                    e.message
+                );
+                let paused = reason.clone();
+                save_outcome(app, record, move |r| {
+                    r.claim = None;
+                    if r.state == RolloutState::Running {
+                        r.state = RolloutState::Paused;
+                        r.pause_reason = Some(paused.clone());
+                    }
+                })
+                .await?;
+                return Ok(Stepped::Paused { reason });
+            }
+        }
+    }
+    let default_commit = record.default_commit.clone();
+    save_outcome(app, record, |r| {
+        r.claim = None;
+        r.default_commit = default_commit.clone();
+        // A revert or an abort asked meanwhile stands.
+        if r.state == RolloutState::Running {
+            r.state = RolloutState::Done;
+            r.pause_reason = None;
+        }
+    })
+    .await?;
+    Ok(Stepped::Done)
+}
+
+/// Reverts every applied wave not reverted yet, newest first, one commit each; then the
+/// rollout is reverted. The forward gates do not apply.
+async fn revert_waves(
+    app: &App,
+    mut record: RolloutRecord,
+    now: i64,
+) -> Result<Stepped, UseCaseError> {
+    let mut reverted = Vec::new();
+    loop {
+        let done: std::collections::BTreeSet<u32> =
+            record.reverted.iter().map(|r| r.number).collect();
+        let next = record
+            .committed
+            .iter()
+            .rev()
+            .find(|w| w.commit.is_some() && !done.contains(&w.number))
+            .map(|w| (w.number, w.commit.clone().unwrap_or_default()));
+        let Some((number, commit)) = next else {
+            break;
+        };
+        if !claim(app, &mut record, "revert", number, now).await? {
+            return Ok(Stepped::Raced);
+        }
+        let landed = match commit_revert(app, &record.id, number, &commit, record.force_revert)
+            .await
+        {
+            Ok(landed) => landed,
+            Err(e) => {
+                release(app, record).await;
+                return Err(e);
+            }
+        };
+        record = save_outcome(app, record, |r| {
+            r.claim = None;
+            r.reverted.push(RevertedWave {
+                number,
+                commit: landed.commit.clone(),
+                reverted_at: now,
+                conflicts: landed.notes.clone(),
+            });
+        })
+        .await?;
+        reverted.push(number);
+    }
+    save_outcome(app, record, |r| r.state = RolloutState::Reverted).await?;
+    Ok(Stepped::Reverted { waves: reverted })
+}
+
+/// Writes `record` at the version it was read at; `false` when another writer came first.
+async fn save(app: &App, record: &RolloutRecord) -> Result<bool, UseCaseError> {
+    let mut next = record.clone();
+    next.updated_at = now_rfc3339();
+    Ok(app.store.update_rollout(&next, record.version).await?)
+}
+
+/// Claims a commit with a versioned write; on success `record` holds the claim at its new
+/// version. A claim lost to another writer (a pause, a racing step) commits nothing.
+async fn claim(
+    app: &App,
+    record: &mut RolloutRecord,
+    kind: &str,
+    number: u32,
+    now: i64,
+) -> Result<bool, UseCaseError> {
+    record.claim = Some(CommitClaim {
+        kind: kind.to_owned(),
+        number,
+        since: now,
+    });
+    if !save(app, record).await? {
+        return Ok(false);
+    }
+    record.version += 1;
+    Ok(true)
+}
+
+/// Gives a claim up after a failed commit (nothing landed), so the next step tries at once;
+/// if this write fails too, the claim's lease runs out and the trailer search decides.
+async fn release(app: &App, mut record: RolloutRecord) {
+    record.claim = None;
+    if let Err(e) = save(app, &record).await {
+        tracing::warn!(rollout = %record.id, error = %e.message, "could not release the commit claim");
+    }
+}
+
+/// Records what a commit did: applied to the record as held, or, when another writer (a pause,
+/// an abort) moved it meanwhile, to the record as it is now. The commit landed; it must be
+/// recorded whatever else changed. Returns the record as written.
+async fn save_outcome(
+    app: &App,
+    record: RolloutRecord,
+    apply: impl Fn(&mut RolloutRecord),
+) -> Result<RolloutRecord, UseCaseError> {
+    let mut current = record;
+    for _ in 0..WRITE_ATTEMPTS {
+        let mut next = current.clone();
+        apply(&mut next);
+        if save(app, &next).await? {
+            next.version += 1;
+            return Ok(next);
+        }
+        current = app.store.get_rollout(&current.id).await?.ok_or_else(|| {
+            UseCaseError::unavailable(crate::error::ErrorCode::StoreUnavailable, "the rollout vanished")
+        })?;
+    }
+    Err(UseCaseError::unavailable(
+        crate::error::ErrorCode::StoreUnavailable,
+        "the rollout's record kept changing; the claim's lease lets the next step record the commit",
+    ))
+}
