@@ -4,7 +4,8 @@
 use berth_contract::{
     CatalogResponse, ClusterList, CreateTenantBody, ErrorDetail, ErrorResponse, HistoryPage,
     ModuleChangeBody, MoveBody, PatchTenantBody, PlannedChangeView, PromoteBody, RequestView,
-    RolloutBody, RolloutPlanView, ServiceHealth, TenantDetail, TenantList, TenantStatusResponse,
+    RolloutBody, RolloutList, RolloutPlanView, RolloutView, ServiceHealth, TenantDetail,
+    TenantList, TenantStatusResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -94,10 +95,19 @@ impl ApiClient {
         body: Option<&B>,
     ) -> Result<(StatusCode, R), ClientError> {
         let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        let mut request = self.http.request(method, &url);
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.send(request).await
+    }
+
+    /// Sends `request` with the token; a refusal becomes [`ClientError::Api`].
+    async fn send<R: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, R), ClientError> {
+        let request = request.bearer_auth(&self.token);
         // The token is never part of the message: only the URL and the kind of failure.
         let response = request.send().await.map_err(|e| ClientError::Unreachable {
             url: self.base.clone(),
@@ -152,6 +162,45 @@ impl ApiClient {
             .call(Method::POST, "/v1/rollouts?dry_run=true", Some(body))
             .await?
             .1)
+    }
+
+    /// Starts a rollout; `key` makes a retry answer the rollout the first call started.
+    pub async fn start_rollout(
+        &self,
+        body: &RolloutBody,
+        key: Option<&str>,
+    ) -> Result<RolloutView, ClientError> {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/rollouts", self.base))
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        Ok(self.send(request).await?.1)
+    }
+
+    pub async fn rollouts(&self) -> Result<RolloutList, ClientError> {
+        self.get("/v1/rollouts").await
+    }
+
+    pub async fn rollout(&self, id: &str) -> Result<RolloutView, ClientError> {
+        self.get(&format!("/v1/rollouts/{}", path_segment(id)?))
+            .await
+    }
+
+    /// `pause`, `resume`, `abort` or `revert` (with `force`) rollout `id`.
+    pub async fn steer_rollout(
+        &self,
+        id: &str,
+        action: &str,
+        force: bool,
+    ) -> Result<RolloutView, ClientError> {
+        let mut path = format!("/v1/rollouts/{}/{action}", path_segment(id)?);
+        if force {
+            path.push_str("?force=true");
+        }
+        Ok(self.call::<(), _>(Method::POST, &path, None).await?.1)
     }
 
     /// Moves `tenant`'s `env` to cluster `to`; `confirm` accepts that stateful modules' data is

@@ -1,16 +1,21 @@
-//! `berth rollouts`: one change to many tenants, in waves. So far `plan`: the waves a rollout
-//! body would commit, each tenant's files, and the tenants left out, with nothing committed.
+//! `berth rollouts`: one change to many tenants, in waves. `plan` shows the waves a body would
+//! commit; `start` records it for the status function to commit wave by wave; `list`, `show`
+//! (`--wait` follows it live) and `pause`, `resume`, `abort`, `revert` steer it.
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use berth_contract::{RolloutBody, RolloutPlanView};
+use berth_contract::{RolloutBody, RolloutList, RolloutPlanView, RolloutView};
 use clap::Subcommand;
 use comfy_table::Cell;
 
 use crate::Api;
-use crate::client::{ClientError, exit};
+use crate::client::{ApiClient, ClientError, exit};
 use crate::output::{self, styled_table};
+
+/// How often `show --wait` reads the rollout again.
+const POLL: Duration = Duration::from_secs(2);
 
 #[derive(Subcommand)]
 pub enum Rollouts {
@@ -24,6 +29,61 @@ pub enum Rollouts {
         #[command(flatten)]
         api: Api,
     },
+    /// Starts a rollout: its plan is recorded, and the status function commits each wave once
+    /// the one before is ready and soaked.
+    Start {
+        /// The rollout's body (`POST /v1/rollouts`), as JSON; `-` for standard input.
+        #[arg(long)]
+        file: PathBuf,
+        /// A retry with the same key answers the rollout the first call started.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Every rollout, newest first.
+    List {
+        #[command(flatten)]
+        api: Api,
+    },
+    /// One rollout: its waves and every tenant's state.
+    Show {
+        id: String,
+        /// Follow it until it is done, paused, aborted or reverted.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits (`30m`, `2h`).
+        #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// No wave is committed until it is resumed.
+    Pause {
+        id: String,
+        #[command(flatten)]
+        api: Api,
+    },
+    Resume {
+        id: String,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Stops it; the waves applied stay as they are.
+    Abort {
+        id: String,
+        #[command(flatten)]
+        api: Api,
+    },
+    /// Reverts every applied wave, newest first; a tenant changed since is reported and left
+    /// as it is unless --force.
+    Revert {
+        id: String,
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        api: Api,
+    },
 }
 
 pub async fn run(command: Rollouts) -> Result<u8, ClientError> {
@@ -34,7 +94,191 @@ pub async fn run(command: Rollouts) -> Result<u8, ClientError> {
             output::print(api.output, &plan, table);
             Ok(exit::OK)
         }
+        Rollouts::Start {
+            file,
+            idempotency_key,
+            api,
+        } => {
+            let body = read_body(&file)?;
+            let rollout = api
+                .client()?
+                .start_rollout(&body, idempotency_key.as_deref())
+                .await?;
+            output::print(api.output, &rollout, rollout_table);
+            Ok(exit::OK)
+        }
+        Rollouts::List { api } => {
+            let list = api.client()?.rollouts().await?;
+            output::print(api.output, &list, list_table);
+            Ok(exit::OK)
+        }
+        Rollouts::Show {
+            id,
+            wait,
+            timeout,
+            api,
+        } => {
+            let client = api.client()?;
+            let (rollout, code) = if wait {
+                follow(&client, &id, timeout).await?
+            } else {
+                (client.rollout(&id).await?, exit::OK)
+            };
+            output::print(api.output, &rollout, rollout_table);
+            Ok(code)
+        }
+        Rollouts::Pause { id, api } => steer(api, &id, "pause", false).await,
+        Rollouts::Resume { id, api } => steer(api, &id, "resume", false).await,
+        Rollouts::Abort { id, api } => steer(api, &id, "abort", false).await,
+        Rollouts::Revert { id, force, api } => steer(api, &id, "revert", force).await,
     }
+}
+
+async fn steer(api: Api, id: &str, action: &str, force: bool) -> Result<u8, ClientError> {
+    let rollout = api.client()?.steer_rollout(id, action, force).await?;
+    output::print(api.output, &rollout, rollout_table);
+    Ok(exit::OK)
+}
+
+/// Follows rollout `id` until it settles (done, paused, aborted, reverted) or `timeout`
+/// passes: live on a terminal, one line per change otherwise. Exits 0 when done, 1 when it
+/// paused, was aborted or reverted, 3 on the timeout.
+async fn follow(
+    client: &ApiClient,
+    id: &str,
+    timeout: Duration,
+) -> Result<(RolloutView, u8), ClientError> {
+    let live = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = live.then(|| {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last = String::new();
+    let outcome = loop {
+        let rollout = client.rollout(id).await?;
+        let line = progress_line(&rollout);
+        if line != last {
+            match &bar {
+                Some(bar) => bar.set_message(line.clone()),
+                None => eprintln!("{line}"),
+            }
+            last = line;
+        }
+        match rollout.state.as_str() {
+            "done" => break (rollout, exit::OK),
+            "paused" | "aborted" | "reverted" => break (rollout, exit::FAILED),
+            _ => {}
+        }
+        if tokio::time::Instant::now() + POLL > deadline {
+            break (rollout, exit::TIMED_OUT);
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(outcome)
+}
+
+/// `running · wave 2/4 soaking · ready 5, syncing 3, planned 32`.
+fn progress_line(rollout: &RolloutView) -> String {
+    let current = rollout
+        .waves
+        .iter()
+        .rev()
+        .find(|w| w.state != "planned")
+        .map(|w| format!(" · wave {}/{} {}", w.number, rollout.waves.len(), w.state))
+        .unwrap_or_default();
+    let counts: Vec<String> = rollout
+        .counts
+        .iter()
+        .map(|(state, n)| format!("{state} {n}"))
+        .collect();
+    let mut line = format!("{}{current} · {}", rollout.state, counts.join(", "));
+    if let Some(reason) = &rollout.pause_reason {
+        line.push_str(&format!(" · {reason}"));
+    }
+    line
+}
+
+/// The rollout's line, then one row per wave, then the tenants not simply on their way.
+fn rollout_table(rollout: &RolloutView, colour: bool) -> String {
+    let rows = rollout
+        .waves
+        .iter()
+        .map(|w| {
+            let counts: Vec<String> = w.counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            vec![
+                Cell::new(w.number),
+                Cell::new(&w.state),
+                Cell::new(counts.join(", ")),
+                Cell::new(w.commit.as_deref().map_or("", |c| &c[..c.len().min(12)])),
+                Cell::new(w.committed_at.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        "rollout {} · {}\n\n{}",
+        rollout.id,
+        progress_line(rollout),
+        styled_table(
+            &["WAVE", "STATE", "TENANTS", "COMMIT", "COMMITTED"],
+            rows,
+            colour
+        )
+    );
+    let noted: Vec<Vec<Cell>> = rollout
+        .waves
+        .iter()
+        .flat_map(|w| w.tenants.iter().map(move |t| (w.number, t)))
+        .filter(|(_, t)| t.reason.is_some())
+        .map(|(n, t)| {
+            vec![
+                Cell::new(&t.tenant),
+                Cell::new(n),
+                Cell::new(&t.state),
+                Cell::new(t.reason.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    if !noted.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(&styled_table(
+            &["TENANT", "WAVE", "STATE", "WHY"],
+            noted,
+            colour,
+        ));
+    }
+    out
+}
+
+fn list_table(list: &RolloutList, colour: bool) -> String {
+    let rows = list
+        .rollouts
+        .iter()
+        .map(|r| {
+            let counts: Vec<String> = r.counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            vec![
+                Cell::new(&r.id),
+                Cell::new(&r.state),
+                Cell::new(r.waves.len()),
+                Cell::new(counts.join(", ")),
+                Cell::new(&r.created_at),
+            ]
+        })
+        .collect();
+    styled_table(
+        &["ID", "STATE", "WAVES", "TENANTS", "CREATED"],
+        rows,
+        colour,
+    )
 }
 
 /// The body, checked against the contract's shape before anything is sent.

@@ -27,7 +27,8 @@ pub use requests::{
 };
 pub use rollouts::{
     FailureBudget, FleetChangeBody, LeftOutView, ModuleRolloutChange, RolloutBody, RolloutGates,
-    RolloutPlanView, RolloutSelector, TenantPlanView, WavePlanView,
+    RolloutList, RolloutPlanView, RolloutSelector, RolloutTenantView, RolloutView, RolloutWaveView,
+    TenantPlanView, WavePlanView,
 };
 pub use tenants::{
     ClusterHealthResponse, ClusterList, ClusterView, EnvDetail, LastChangeView, ModuleDetail,

@@ -132,3 +132,74 @@ pub struct LeftOutView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
+
+/// A rollout: its waves, each tenant's state in them, and counts by state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutView {
+    /// A ULID.
+    pub id: String,
+    /// `running`, `paused`, `done`, `aborted`, `reverting` or `reverted`.
+    pub state: String,
+    /// Why it is paused (a failure beyond the budget, no data, a person), or why it reverted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<String>,
+    /// The body as asked.
+    pub spec: RolloutBody,
+    /// The commit the plan was made against, and the plan's hash.
+    pub base: String,
+    pub hash: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    /// Tenants by state: `planned`, `committed`, `syncing`, `ready`, `soaking`, `failed`,
+    /// `skipped`, `held` or `reverted`.
+    pub counts: std::collections::BTreeMap<String, u64>,
+    pub waves: Vec<RolloutWaveView>,
+    /// Selected tenants in no wave (no change, held, invalid with `skip_invalid`).
+    pub left_out: Vec<LeftOutView>,
+    /// The commit that made the version the catalog's default (`then_set_default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_commit: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutWaveView {
+    /// From 1.
+    pub number: u64,
+    /// `planned`, `syncing`, `soaking`, `ready`, `failed`, `skipped` (nothing left to
+    /// change at its turn) or `reverted`.
+    pub state: String,
+    /// The wave's commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<String>,
+    /// When every tenant of the wave was first seen ready: the soak runs from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at: Option<String>,
+    /// The commit that reverted the wave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverted_at: Option<String>,
+    pub counts: std::collections::BTreeMap<String, u64>,
+    /// Every tenant of the wave (left out of the list of rollouts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<RolloutTenantView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutTenantView {
+    pub tenant: String,
+    pub state: String,
+    /// Why it failed, was skipped, or is not counted (degraded before its wave).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Rollouts, newest first, without their tenants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutList {
+    pub rollouts: Vec<RolloutView>,
+}

@@ -99,13 +99,17 @@ pub(crate) enum PromoteAnswers {
     Unavailable(ErrorResponse),
 }
 
-/// What a rollout's plan answers. Documentation only: `rollouts::plan_rollout` builds them.
+/// What a rollout's plan or start answers. Documentation only: `rollouts::post_rollout`
+/// builds them.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code, clippy::large_enum_variant)]
 pub(crate) enum RolloutPlanAnswers {
-    /// The plan against the branch tip; nothing recorded or committed.
+    /// `dry_run=true`: the plan against the branch tip; nothing recorded or committed.
     #[response(status = 200)]
     Planned(RolloutPlanView),
+    /// The rollout, recorded with its plan; the status function commits its waves.
+    #[response(status = 202)]
+    Started(berth_contract::RolloutView),
     /// The body is not JSON.
     #[response(status = 400)]
     Malformed(ErrorResponse),
@@ -121,9 +125,9 @@ pub(crate) enum RolloutPlanAnswers {
     /// A field of the body, or a tenant's result (`tenants.<tenant>.<field>`), is invalid.
     #[response(status = 422)]
     Invalid(ErrorResponse),
-    /// Committing waves is not available yet: only `dry_run=true`.
-    #[response(status = 501)]
-    NotImplemented(ErrorResponse),
+    /// The `Idempotency-Key` started another rollout with another body.
+    #[response(status = 409)]
+    Conflict(ErrorResponse),
     /// Git or a chart repository could not be read; retry after `Retry-After`.
     #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
     Unavailable(ErrorResponse),

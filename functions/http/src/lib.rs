@@ -15,6 +15,7 @@ pub mod lambda;
 mod moves;
 pub mod openapi;
 pub mod reads;
+mod rollout_views;
 mod rollouts;
 mod routes;
 pub mod views;

@@ -1,65 +1,195 @@
-//! `POST /v1/rollouts`: one change to many tenants, in waves. So far the plan only
-//! (`dry_run=true`): the waves, each tenant's diff, and the tenants left out, made against the
-//! branch tip, with nothing recorded or committed. Committing waves gated on health is still to
-//! come, and is refused with `501` until then.
+//! `/v1/rollouts`: one change to many tenants, in waves. `POST` plans it against the branch
+//! tip (`dry_run=true` answers the plan and commits nothing) and records it; the status
+//! function then commits each wave once the one before passed its gates. `GET` shows rollouts
+//! and their tenants; `pause`, `resume`, `abort` and `revert` steer one.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use berth_contract::{LeftOutView, RolloutPlanView, TenantPlanView, WavePlanView};
+use berth_contract::{
+    LeftOutView, RolloutList, RolloutPlanView, RolloutView, TenantPlanView, WavePlanView,
+};
+use berth_core::rollout::RolloutSpec;
 use berth_core::rollout::body::parse_rollout;
 use berth_core::rollout::plan::LeftOut;
+use berth_usecases::records::RolloutRecord;
+use berth_usecases::rollouts::control::{Control, control};
+use berth_usecases::rollouts::start::{StartAsk, start};
+use berth_usecases::time::epoch_seconds_now;
 
 use crate::AppState;
-use crate::auth::Writer;
+use crate::auth::{Principal, Writer};
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::extract::{QueryParams, flag, query_params};
+use crate::extract::{QueryParams, flag, idempotency_key, query_params};
+use crate::rollout_views::rollout_view;
 use crate::views::file_diff_view;
 
 #[utoipa::path(post, path = "/v1/rollouts", tag = "rollouts",
-    description = "Plans one change to many tenants in waves: the selector resolved against the branch tip, each tenant's change checked exactly as a single request's (tier rules, dependencies, chart schemas), canaries first, then the growth steps. `dry_run=true` answers the plan and commits nothing; committing waves is not available yet (501). A tenant whose result is invalid refuses the rollout (422 naming `tenants.<tenant>.<field>`) unless `skip_invalid`. A token scoped to a tenant may plan only for that tenant.",
+    description = "One change to many tenants in waves: the selector resolved against the branch tip, each tenant's change checked exactly as a single request's (tier rules, dependencies, chart schemas), canaries first, then the growth steps. `dry_run=true` answers the plan and commits nothing. Otherwise the plan is recorded (202) and the status function commits each wave once the one before is ready and soaked, within the failure budget. A tenant whose result is invalid refuses the rollout (422 naming `tenants.<tenant>.<field>`) unless `skip_invalid`. A token scoped to a tenant may select only that tenant.",
     params(
-        ("dry_run" = Option<bool>, Query, description = "Answer the plan; commit nothing (required for now)"),
+        ("dry_run" = Option<bool>, Query, description = "Answer the plan; record and commit nothing"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the rollout its first call started", pattern = "^[!-~]{1,255}$"),
     ),
     request_body = berth_contract::RolloutBody,
     responses(crate::answers::RolloutPlanAnswers),
     security(("bearer" = [])))]
-pub(crate) async fn plan_rollout(
+pub(crate) async fn post_rollout(
     State(state): State<AppState>,
     Writer(principal): Writer,
+    headers: HeaderMap,
     query: QueryParams,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let answer = async {
         let params = query_params(query, &["dry_run"])?;
-        let spec = parse_rollout(&body?.value)?;
-        if let Some(scope) = &principal.tenant {
-            let only_own = !spec.selector.tenants.is_empty()
-                && spec.selector.tenants.iter().all(|t| t.as_str() == scope);
-            if !only_own {
-                return Err(ApiError::forbidden(format!(
-                    "selector.tenants: this token is scoped to {scope}; select only it"
-                ))
-                .with_field("selector.tenants"));
-            }
+        let key = idempotency_key(&headers)?;
+        let body = body?.value;
+        let spec = parse_rollout(&body)?;
+        require_scope(&principal, &spec)?;
+        if flag(&params, "dry_run")? {
+            let planned = berth_usecases::rollouts::plan(&state.app, &spec).await?;
+            return Ok::<_, ApiError>((StatusCode::OK, Json(plan_view(&planned))).into_response());
         }
-        if !flag(&params, "dry_run")? {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not_implemented",
-                "committing a rollout in waves is not available yet; send dry_run=true for its plan",
-            )
-            .with_field("dry_run"));
-        }
-        let planned = berth_usecases::rollouts::plan(&state.app, &spec).await?;
-        Ok::<_, ApiError>(Json(plan_view(&planned)))
+        let started = start(
+            &state.app,
+            StartAsk {
+                body: &body,
+                spec: &spec,
+                requested_by: Some(principal.identity.clone()),
+                idempotency_key: key,
+            },
+        )
+        .await?;
+        let view = rollout_view(&started.record, None, epoch_seconds_now());
+        Ok((StatusCode::ACCEPTED, Json(view)).into_response())
     };
-    match answer.await {
-        Ok(view) => (StatusCode::OK, view).into_response(),
-        Err(e) => e.into_response(),
+    answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A rollout id is a ULID; anything else is refused before the store is asked.
+fn rollout_id(id: &str) -> Result<&str, ApiError> {
+    ulid::Ulid::from_string(id)
+        .map(|_| id)
+        .map_err(|_| ApiError::invalid("id", "not a rollout id (a ULID)"))
+}
+
+/// A token scoped to a tenant may name only that tenant.
+fn require_scope(principal: &Principal, spec: &RolloutSpec) -> Result<(), ApiError> {
+    let Some(scope) = &principal.tenant else {
+        return Ok(());
+    };
+    let only_own = !spec.selector.tenants.is_empty()
+        && spec.selector.tenants.iter().all(|t| t.as_str() == scope);
+    if only_own {
+        return Ok(());
     }
+    Err(ApiError::forbidden(format!(
+        "selector.tenants: this token is scoped to {scope}; select only it"
+    ))
+    .with_field("selector.tenants"))
+}
+
+/// Whether `principal` may see `record`: every rollout, or for a tenant-scoped token those
+/// that select only its tenant.
+fn sees(principal: &Principal, record: &RolloutRecord) -> bool {
+    let Some(scope) = &principal.tenant else {
+        return true;
+    };
+    berth_usecases::rollouts::stored_spec(record).is_ok_and(|spec| {
+        !spec.selector.tenants.is_empty()
+            && spec.selector.tenants.iter().all(|t| t.as_str() == scope)
+    })
+}
+
+#[utoipa::path(get, path = "/v1/rollouts", tag = "rollouts",
+    description = "Every rollout the caller may see, newest first, with each wave's state and counts (no per-tenant lists).",
+    responses(
+        (status = 200, description = "The rollouts", body = RolloutList),
+        (status = 401, description = "No valid credentials", body = berth_contract::ErrorResponse),
+        (status = 503, description = "The store could not be read", body = berth_contract::ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn list_rollouts(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<RolloutList>, ApiError> {
+    let now = epoch_seconds_now();
+    let rollouts = berth_usecases::rollouts::list(&state.app)
+        .await?
+        .iter()
+        .filter(|r| sees(&principal, r))
+        .map(|r| rollout_view(r, None, now))
+        .collect();
+    Ok(Json(RolloutList { rollouts }))
+}
+
+#[utoipa::path(get, path = "/v1/rollouts/{id}", tag = "rollouts",
+    description = "One rollout: its waves, each tenant's state (`planned`, `committed`, `syncing`, `ready`, `soaking`, `failed`, `skipped`, `held` or `reverted`), counts by state, the pause reason, the commits and when each wave was committed, ready and reverted.",
+    params(("id" = String, Path, description = "The rollout's id")),
+    responses(
+        (status = 200, description = "The rollout", body = RolloutView),
+        (status = 401, description = "No valid credentials", body = berth_contract::ErrorResponse),
+        (status = 404, description = "No such rollout the caller may see", body = berth_contract::ErrorResponse),
+        (status = 422, description = "The id is not a ULID", body = berth_contract::ErrorResponse),
+        (status = 503, description = "The store could not be read", body = berth_contract::ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_rollout(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<RolloutView>, ApiError> {
+    let (record, waves) = berth_usecases::rollouts::show(&state.app, rollout_id(&id)?).await?;
+    if !sees(&principal, &record) {
+        return Err(ApiError::not_found(format!("no rollout {id}")));
+    }
+    Ok(Json(rollout_view(
+        &record,
+        Some(&waves),
+        epoch_seconds_now(),
+    )))
+}
+
+#[utoipa::path(post, path = "/v1/rollouts/{id}/{action}", tag = "rollouts",
+    description = "Steers a rollout: `pause` (no wave is committed while paused), `resume`, `abort` (applied waves stay), or `revert` (the status function commits one inverse change per applied wave, newest first, restoring each tenant's files byte for byte; a tenant changed since is reported and left as it is unless `force=true`). Asking for the state it is in changes nothing.",
+    params(
+        ("id" = String, Path, description = "The rollout's id"),
+        ("action" = String, Path, description = "`pause`, `resume`, `abort` or `revert`"),
+        ("force" = Option<bool>, Query, description = "revert only: restore over later changes"),
+    ),
+    responses(
+        (status = 200, description = "The rollout as it is now", body = RolloutView),
+        (status = 401, description = "No valid credentials", body = berth_contract::ErrorResponse),
+        (status = 403, description = "A read-only token", body = berth_contract::ErrorResponse),
+        (status = 404, description = "No such rollout, or no such action", body = berth_contract::ErrorResponse),
+        (status = 409, description = "The rollout's state does not allow it (`state`)", body = berth_contract::ErrorResponse),
+        (status = 422, description = "The id is not a ULID", body = berth_contract::ErrorResponse),
+        (status = 503, description = "The store could not be written", body = berth_contract::ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn steer_rollout(
+    State(state): State<AppState>,
+    Writer(principal): Writer,
+    Path((id, action)): Path<(String, String)>,
+    query: QueryParams,
+) -> Result<Json<RolloutView>, ApiError> {
+    let params = query_params(query, &["force"])?;
+    let force = flag(&params, "force")?;
+    let asked = match action.as_str() {
+        "pause" => Control::Pause,
+        "resume" => Control::Resume,
+        "abort" => Control::Abort,
+        "revert" => Control::Revert { force },
+        _ => return Err(ApiError::not_found("no such route")),
+    };
+    let record = berth_usecases::rollouts::control::get(&state.app, rollout_id(&id)?).await?;
+    if !sees(&principal, &record) {
+        return Err(ApiError::not_found(format!("no rollout {id}")));
+    }
+    let record = control(&state.app, &id, asked, &principal.identity).await?;
+    Ok(Json(rollout_view(&record, None, epoch_seconds_now())))
 }
 
 fn plan_view(planned: &berth_usecases::rollouts::PlannedRollout) -> RolloutPlanView {

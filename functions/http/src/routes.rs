@@ -42,7 +42,15 @@ pub fn api_router(state: AppState) -> Router {
             "/tenants/{tenant}/envs/{env}/modules/{module}",
             put(enable_module).delete(disable_module),
         )
-        .route("/rollouts", post(crate::rollouts::plan_rollout))
+        .route(
+            "/rollouts",
+            get(crate::rollouts::list_rollouts).post(crate::rollouts::post_rollout),
+        )
+        .route("/rollouts/{id}", get(crate::rollouts::get_rollout))
+        .route(
+            "/rollouts/{id}/{action}",
+            post(crate::rollouts::steer_rollout),
+        )
         .route("/requests/{id}", get(get_request))
         .route("/requests/{id}/revert", post(revert_request))
         .route("/tenants/{tenant}/history", get(tenant_history))

@@ -14,6 +14,7 @@ pub mod observations;
 pub mod refresh;
 pub mod report;
 mod requests;
+mod rollouts;
 pub mod sweep;
 
 pub use refresh::{AdvanceFromStore, WakeSweeper};

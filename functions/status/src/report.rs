@@ -24,6 +24,8 @@ pub struct SweepReport {
     pub scheduled_carried_out: usize,
     /// Moves between clusters whose last phase this sweep committed.
     pub moves_finished: usize,
+    /// What the step did to each open rollout.
+    pub rollouts: Vec<String>,
     /// People's pull requests whose review was missed (their delivery failed), reviewed now.
     pub pulls_reviewed: usize,
     /// The digests diffed against were this process's own, confirmed current by the

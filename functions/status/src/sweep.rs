@@ -18,7 +18,7 @@ use berth_store::{
 use berth_usecases::App;
 use berth_usecases::git_index::{GitIndex, IndexPass};
 use berth_usecases::intake::github::{GithubApi, review_missed};
-use berth_usecases::time::{epoch_seconds_now, now_rfc3339};
+use berth_usecases::time::{Clock, epoch_seconds_now, now_rfc3339};
 use berth_usecases::write::timing::DEFAULT_CLAIM_LEASE;
 
 use crate::fleet::{Environment, Fleet};
@@ -78,6 +78,8 @@ pub struct Sweeper {
     /// GitHub's API for the reviews of pull requests whose delivery failed; `None` without a
     /// GitHub credential.
     github: Option<GithubApi>,
+    /// The time rollouts' soaks and deadlines are measured on.
+    pub(crate) clock: Clock,
 }
 
 /// The stored digests as of one observation generation.
@@ -101,7 +103,14 @@ impl Sweeper {
             digests: tokio::sync::Mutex::new(None),
             index: GitIndex::new(),
             github: None,
+            clock: Clock::System,
         }
+    }
+
+    /// Measures rollouts' soaks and deadlines on `clock` (a test's manual clock).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The API's claim lease: a request younger than it may still be running.
@@ -199,6 +208,12 @@ impl Sweeper {
             .advance_requests(&desired, &slots, cluster_read, &report.revision, None)
             .await?;
         report.moves_finished = self.finish_moves(&desired, cluster_read).await;
+        report.rollouts = self
+            .step_rollouts(&slots, merged.as_ref().err().cloned())
+            .await?
+            .into_iter()
+            .map(|(id, stepped)| format!("{id}: {stepped:?}"))
+            .collect();
         report.scheduled_carried_out =
             berth_usecases::schedules::carry_out_due(&self.app, epoch_seconds_now()).await?;
         report.pulls_reviewed = self.review_missed_pulls().await;

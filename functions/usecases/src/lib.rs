@@ -33,8 +33,9 @@ pub use visibility::Visibility;
 /// The records the use-cases answer with, for the edges to map onto their own shapes.
 pub mod records {
     pub use berth_store::{
-        ClusterHealth, ErrorBody, IndexProblem, LastChange, MemberHealth, RequestRecord,
-        RequestState, StatusRecord, StoredResponse, TenantEntry,
+        ClusterHealth, CommittedWave, ErrorBody, IndexProblem, LastChange, MemberHealth,
+        PlannedTenant, RequestRecord, RequestState, RevertedWave, RolloutRecord, RolloutState,
+        StatusRecord, StoredResponse, TenantEntry, TenantNote,
     };
 }
 

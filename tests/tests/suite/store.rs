@@ -668,6 +668,7 @@ async fn rollouts_keep_their_waves_and_move_by_version(store: &dyn Store) {
         base: "0123abcd".into(),
         hash: "sha256:feed".into(),
         waves: 2,
+        wave_sizes: vec![1, 2_500],
         state: RolloutState::Running,
         pause_reason: None,
         committed: vec![],

@@ -80,9 +80,12 @@ pub struct CommittedWave {
     /// Left out at the wave's turn (held since, changed so the change no longer applies).
     #[serde(default)]
     pub skipped: Vec<TenantNote>,
-    /// Failed for the wave's commit, as last seen.
+    /// Failed for the wave's commit, as last seen, with why.
     #[serde(default)]
     pub failed: Vec<TenantNote>,
+    /// Not synced or not ready yet, as last seen.
+    #[serde(default)]
+    pub waiting: Vec<String>,
 }
 
 /// A wave undone by a revert commit.
@@ -121,6 +124,9 @@ pub struct RolloutRecord {
     pub base: String,
     pub hash: String,
     pub waves: u32,
+    /// Each wave's number of tenants, as planned.
+    #[serde(default)]
+    pub wave_sizes: Vec<u32>,
     pub state: RolloutState,
     #[serde(default)]
     pub pause_reason: Option<String>,

@@ -18,7 +18,9 @@ pub enum Control {
     Resume,
     Abort,
     /// Restore over later changes to a tenant's files when `force`.
-    Revert { force: bool },
+    Revert {
+        force: bool,
+    },
 }
 
 impl Control {

@@ -48,3 +48,27 @@ pub fn stored_spec(record: &berth_store::RolloutRecord) -> Result<RolloutSpec, U
     })?;
     Ok(berth_core::rollout::body::parse_rollout(&body)?)
 }
+
+/// A rollout with every wave's tenants, as planned: what `GET /v1/rollouts/{id}` shows.
+pub async fn show(
+    app: &App,
+    id: &str,
+) -> Result<
+    (
+        berth_store::RolloutRecord,
+        Vec<Vec<berth_store::PlannedTenant>>,
+    ),
+    UseCaseError,
+> {
+    let record = control::get(app, id).await?;
+    let mut waves = Vec::with_capacity(record.waves as usize);
+    for number in 1..=record.waves {
+        waves.push(app.store.get_wave(id, number).await?);
+    }
+    Ok((record, waves))
+}
+
+/// Every rollout, newest first.
+pub async fn list(app: &App) -> Result<Vec<berth_store::RolloutRecord>, UseCaseError> {
+    Ok(app.store.list_rollouts().await?)
+}

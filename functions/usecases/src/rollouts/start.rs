@@ -88,7 +88,13 @@ pub async fn start(app: &App, ask: StartAsk<'_>) -> Result<Started, UseCaseError
 fn check_default(spec: &RolloutSpec) -> Result<(), UseCaseError> {
     let has_version = matches!(
         &spec.change,
-        FleetChange::Reconfigure { version: Some(_), .. } | FleetChange::Enable { version: Some(_), .. }
+        FleetChange::Reconfigure {
+            version: Some(_),
+            ..
+        } | FleetChange::Enable {
+            version: Some(_),
+            ..
+        }
     );
     if spec.then_set_default && !has_version {
         return Err(UseCaseError::invalid(
@@ -150,6 +156,7 @@ fn new_record(
         base: planned.revision.clone(),
         hash: planned.plan.hash.clone(),
         waves: planned.plan.waves.len() as u32,
+        wave_sizes: planned.plan.waves.iter().map(|w| w.len() as u32).collect(),
         state: RolloutState::Running,
         pause_reason: None,
         committed: Vec::new(),

@@ -63,11 +63,20 @@ pub enum Stepped {
     /// Nothing to do yet (or another step holds the commit).
     Waiting,
     /// Wave `n` committed (`None`: every tenant of it was skipped).
-    Committed { wave: u32, commit: Option<String> },
+    Committed {
+        wave: u32,
+        commit: Option<String>,
+    },
     /// A claimed commit found in Git after its step died, and recorded.
-    Recovered { wave: u32 },
-    Paused { reason: String },
-    Reverted { waves: Vec<u32> },
+    Recovered {
+        wave: u32,
+    },
+    Paused {
+        reason: String,
+    },
+    Reverted {
+        waves: Vec<u32>,
+    },
     Done,
     /// Another writer moved the record first; the next step goes on.
     Raced,
@@ -237,6 +246,7 @@ async fn observe_newest(
         .collect();
     let health = fleet.health(&tenants, &commit).await?;
     let mut failed = Vec::new();
+    let mut waiting = Vec::new();
     let mut ready = 0;
     for (tenant, health) in tenants.iter().zip(health) {
         let Ok(name) = TenantName::parse("tenant", &tenant.tenant) else {
@@ -250,7 +260,10 @@ async fn observe_newest(
                     ready_at: wave.ready_at.unwrap_or(now).max(0) as u64,
                 }
             }
-            TenantHealth::Waiting => Verdict::Waiting,
+            TenantHealth::Waiting => {
+                waiting.push(tenant.tenant.clone());
+                Verdict::Waiting
+            }
             TenantHealth::Failed(_) if before => Verdict::DegradedBefore,
             TenantHealth::Failed(reason) => {
                 failed.push(TenantNote {
@@ -259,7 +272,10 @@ async fn observe_newest(
                 });
                 Verdict::Fail { reason }
             }
-            TenantHealth::Unknown(reason) => Verdict::Unknown { reason },
+            TenantHealth::Unknown(reason) => {
+                waiting.push(tenant.tenant.clone());
+                Verdict::Unknown { reason }
+            }
         };
         observed.verdicts.push((name, verdict));
     }
@@ -273,9 +289,13 @@ async fn observe_newest(
         // Not all ready any more: the soak starts again once they are.
         (false, _) => None,
     };
-    observed.changed = wave.ready != ready || wave.failed != failed || wave.ready_at != ready_at;
+    observed.changed = wave.ready != ready
+        || wave.failed != failed
+        || wave.waiting != waiting
+        || wave.ready_at != ready_at;
     wave.ready = ready;
     wave.failed = failed;
+    wave.waiting = waiting;
     wave.ready_at = ready_at;
     Ok(observed)
 }
@@ -310,8 +330,8 @@ fn as_progress(record: &RolloutRecord, observed: &Observed) -> Vec<progress::Com
                     ))
                 })
                 .collect();
-            let passed = (wave.tenants as usize)
-                .saturating_sub(verdicts.len() + wave.degraded_before.len());
+            let passed =
+                (wave.tenants as usize).saturating_sub(verdicts.len() + wave.degraded_before.len());
             progress::CommittedWave {
                 committed_at,
                 verdicts,
@@ -376,9 +396,7 @@ async fn finish(
         }
         FleetChange::Disable { .. } => None,
     };
-    if let (true, Some(version), None) =
-        (spec.then_set_default, version, &record.default_commit)
-    {
+    if let (true, Some(version), None) = (spec.then_set_default, version, &record.default_commit) {
         if !claim(app, &mut record, "default", 0, now).await? {
             return Ok(Stepped::Raced);
         }
@@ -442,15 +460,14 @@ async fn revert_waves(
         if !claim(app, &mut record, "revert", number, now).await? {
             return Ok(Stepped::Raced);
         }
-        let landed = match commit_revert(app, &record.id, number, &commit, record.force_revert)
-            .await
-        {
-            Ok(landed) => landed,
-            Err(e) => {
-                release(app, record).await;
-                return Err(e);
-            }
-        };
+        let landed =
+            match commit_revert(app, &record.id, number, &commit, record.force_revert).await {
+                Ok(landed) => landed,
+                Err(e) => {
+                    release(app, record).await;
+                    return Err(e);
+                }
+            };
         record = save_outcome(app, record, |r| {
             r.claim = None;
             r.reverted.push(RevertedWave {
@@ -521,7 +538,10 @@ async fn save_outcome(
             return Ok(next);
         }
         current = app.store.get_rollout(&current.id).await?.ok_or_else(|| {
-            UseCaseError::unavailable(crate::error::ErrorCode::StoreUnavailable, "the rollout vanished")
+            UseCaseError::unavailable(
+                crate::error::ErrorCode::StoreUnavailable,
+                "the rollout vanished",
+            )
         })?;
     }
     Err(UseCaseError::unavailable(
