@@ -1,22 +1,32 @@
-//! Fleet rollouts over the API, so far their plan (`dry_run=true`): waves against the branch
-//! tip with each tenant's diff, the tenants left out, refusals naming the tenant and field, and
-//! who may ask. Nothing is committed.
+//! Fleet rollouts end to end: the plan (`dry_run=true`), then the real thing on `berth dev`'s
+//! pieces: the API records it, the status sweep (over the Kubernetes API test server, on a
+//! clock the test moves) commits each wave once the one before is ready and soaked, pauses on a
+//! failure or on no data, reverts, and survives a crash between a commit and its record.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use berth_core::body::{parse_create_tenant, parse_module_change};
 use berth_core::{Action, RepoFiles, Request, TenantName, plan};
+use berth_status::Sweeper;
 use berth_store::prelude::*;
 use berth_tests::api_server::{ACME_OPERATOR, ApiServer, OPERATOR, VIEWER, call_api};
+use berth_tests::fleet;
+use berth_tests::kube_server::KubeServer;
 use berth_tests::{dynamo_store, git};
+use berth_usecases::App;
+use berth_usecases::time::Clock;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
+
+const KUBE_TOKEN: &str = "kube-test-token-0123456789";
 
 struct Fixture {
     api: ApiServer,
     repo: std::path::PathBuf,
     client: Client,
-    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    dir: tempfile::TempDir,
 }
 
 fn apply(files: &mut RepoFiles, request: Request) {
@@ -69,12 +79,18 @@ async fn fleet(premium: usize, standard: usize) -> Fixture {
     let repo = dir.path().join("origin.git");
     berth_gitops::seed_bare_repository(&repo, "main", &files, "Seed").unwrap();
     let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
-    let api = ApiServer::start(repo.to_str().unwrap(), &dir.path().join("api"), store).await;
+    let api = ApiServer::start(
+        repo.to_str().unwrap(),
+        &dir.path().join("api"),
+        Arc::clone(&store),
+    )
+    .await;
     Fixture {
         api,
         repo,
         client: Client::new(),
-        _dir: dir,
+        store,
+        dir,
     }
 }
 
@@ -94,6 +110,140 @@ impl Fixture {
     fn tip(&self) -> String {
         git(&self.repo, &["rev-parse", "main"]).trim().to_owned()
     }
+
+    async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        call_api(&self.client, &self.api.url, Some(token), method, path, body).await
+    }
+
+    /// Starts a rollout; answers its id.
+    async fn start(&self, body: Value) -> String {
+        let (status, rollout) = self.call(OPERATOR, Method::POST, "/v1/rollouts", Some(body)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{rollout}");
+        assert_eq!(rollout["state"], "running");
+        rollout["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn rollout(&self, id: &str) -> Value {
+        let (status, rollout) = self
+            .call(VIEWER, Method::GET, &format!("/v1/rollouts/{id}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{rollout}");
+        rollout
+    }
+
+    /// The cluster, the status sweep over it, and the clock its gates are measured on.
+    async fn cluster(&self, name: &str) -> Cluster {
+        let kube = KubeServer::start().await;
+        kube.require_token(KUBE_TOKEN);
+        let clock = Clock::manual(1_800_000_000);
+        let sweeper = self.sweeper(name, &kube, &clock).await;
+        Cluster {
+            kube,
+            clock,
+            sweeper,
+        }
+    }
+
+    async fn sweeper(&self, name: &str, kube: &KubeServer, clock: &Clock) -> Sweeper {
+        let remote = self.repo.to_str().unwrap();
+        let committer = berth_tests::backend::committer(remote, &self.dir.path().join(name)).await;
+        let app = App::new(committer, Arc::clone(&self.store));
+        let connector = berth_tests::kube_server::connector(&kube.url, KUBE_TOKEN);
+        Sweeper::new(app, Some(connector)).with_clock(clock.clone())
+    }
+
+    /// Commits on the branch carrying the rollout's trailer `trailer` (`Berth-Rollout-Wave`,
+    /// `Berth-Rollout-Revert`), newest first, as `(number, sha)`.
+    fn rollout_commits(&self, id: &str, trailer: &str) -> Vec<(u32, String)> {
+        let log = git(&self.repo, &["log", "--format=%H%x00%B%x01", "main"]);
+        log.split('\u{1}')
+            .filter_map(|entry| {
+                let (sha, message) = entry.trim().split_once('\0')?;
+                if !message.contains(&format!("Berth-Request: {id}")) {
+                    return None;
+                }
+                let number = message
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{trailer}: ")))?;
+                Some((number.trim().parse().ok()?, sha.to_owned()))
+            })
+            .collect()
+    }
+
+    fn file_at(&self, rev: &str, path: &str) -> String {
+        git(&self.repo, &["show", &format!("{rev}:{path}")])
+    }
+
+    /// The paths under `tenants/` that differ between `a` and `b`.
+    fn tenant_diff(&self, a: &str, b: &str) -> Vec<String> {
+        git(&self.repo, &["diff", "--name-only", a, b, "--", "tenants/"])
+            .lines()
+            .filter(|l| !l.ends_with("catalog.yaml"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+struct Cluster {
+    kube: KubeServer,
+    clock: Clock,
+    sweeper: Sweeper,
+}
+
+impl Cluster {
+    /// Argo CD has synced `revision` for `tenants` (both envs, the tenant chart and postgres):
+    /// healthy, except the postgres Applications of `degraded`.
+    fn synced(&self, tenants: &[String], revision: &str, degraded: &[&str]) {
+        for tenant in tenants {
+            let health = if degraded.contains(&tenant.as_str()) { "Degraded" } else { "Healthy" };
+            for env in ["dev", "prod"] {
+                self.kube.replace(
+                    fleet::APPLICATIONS,
+                    fleet::application(tenant, env, None, revision, "Healthy"),
+                );
+                self.kube.replace(
+                    fleet::APPLICATIONS,
+                    fleet::application(tenant, env, Some("postgres"), revision, health),
+                );
+                self.kube.replace(
+                    fleet::STATEFULSETS,
+                    fleet::statefulset(tenant, env, "postgres", 1, 1),
+                );
+            }
+        }
+    }
+
+    async fn sweep(&self) -> Vec<String> {
+        self.sweeper.sweep().await.unwrap().rollouts
+    }
+}
+
+/// Every tenant of the fixture: `premium` of them `p00`.., then `standard` (`acme`, `s01`..).
+fn names(premium: usize, standard: usize) -> Vec<String> {
+    (0..premium)
+        .map(|i| format!("p{i:02}"))
+        .chain((0..standard).map(|i| if i == 0 { "acme".to_owned() } else { format!("s{i:02}") }))
+        .collect()
+}
+
+/// The tenants of wave `n` (from 1) as the rollout shows them.
+fn wave_tenants(rollout: &Value, n: usize) -> Vec<String> {
+    rollout["waves"][n - 1]["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tenant"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn tenant_state<'a>(rollout: &'a Value, tenant: &str) -> &'a Value {
+    rollout["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["tenants"].as_array().unwrap())
+        .find(|t| t["tenant"] == tenant)
+        .unwrap_or(&Value::Null)
 }
 
 fn upgrade() -> Value {
@@ -200,7 +350,7 @@ async fn an_invalid_tenant_refuses_the_plan_unless_skipped_and_no_ops_are_listed
 }
 
 #[tokio::test]
-async fn who_may_plan_and_only_dry_runs_so_far() {
+async fn who_may_plan_and_start() {
     let f = fleet(1, 2).await;
     let (status, _) = f.plan(VIEWER, upgrade()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a viewer may not");
@@ -211,15 +361,153 @@ async fn who_may_plan_and_only_dry_runs_so_far() {
     let (status, plan) = f.plan(ACME_OPERATOR, own).await;
     assert_eq!(status, StatusCode::OK, "{plan}");
     assert_eq!(plan["tenants"], 1);
-    let (status, body) = call_api(
-        &f.client,
-        &f.api.url,
-        Some(OPERATOR),
-        Method::POST,
-        "/v1/rollouts",
-        Some(upgrade()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
-    assert_eq!(body["error"]["field"], "dry_run");
+    let (status, _) = f
+        .call(VIEWER, Method::POST, "/v1/rollouts", Some(upgrade()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a viewer may not start one");
+    let (status, body) = f
+        .call(ACME_OPERATOR, Method::POST, "/v1/rollouts", Some(upgrade()))
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::FORBIDDEN, Some("selector.tenants")),
+        "a tenant-scoped operator cannot start one that selects other tenants"
+    );
+}
+
+fn upgrade_with(extra: Value) -> Value {
+    let mut body = upgrade();
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+const SOAK: Duration = Duration::from_secs(600);
+
+/// Syncs every tenant to the tip, sweeps (the wave is seen ready), waits out the soak and
+/// sweeps again: the next wave's commit, if any.
+async fn pass_wave(f: &Fixture, c: &Cluster, tenants: &[String]) {
+    c.synced(tenants, &f.tip(), &[]);
+    c.sweep().await;
+    c.clock.advance(SOAK);
+    c.sweep().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_premium_tenants_move_to_16_6_canaries_first_each_wave_gated_on_the_one_before() {
+    let f = fleet(40, 2).await;
+    let c = f.cluster("status").await;
+    let everyone = names(40, 2);
+    let base = f.tip();
+    c.synced(&everyone, &base, &[]);
+    let id = f.start(upgrade_with(json!({"then_set_default": true}))).await;
+    let rollout = f.rollout(&id).await;
+    let sizes: Vec<usize> = (1..=4).map(|n| wave_tenants(&rollout, n).len()).collect();
+    assert_eq!(sizes, [1, 4, 16, 19], "the canary, 10 %, 50 %, the rest");
+    assert_eq!(rollout["counts"]["planned"], 40);
+    assert!(f.rollout_commits(&id, "Berth-Rollout-Wave").is_empty(), "nothing before a sweep");
+
+    c.sweep().await;
+    let commits = f.rollout_commits(&id, "Berth-Rollout-Wave");
+    assert_eq!(commits.len(), 1, "the canary's wave first");
+    let message = git(&f.repo, &["log", "-1", "--format=%B", "main"]);
+    assert!(message.contains("Berth-Rollout-Wave: 1") && message.contains("Berth-Tenant: p00"), "{message}");
+    assert!(!message.contains("Berth-Tenant: p01"), "{message}");
+
+    // Argo CD has not synced it yet; then it has, but the soak has not passed.
+    c.sweep().await;
+    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 1);
+    c.synced(&everyone, &f.tip(), &[]);
+    c.sweep().await;
+    let shown = f.rollout(&id).await;
+    assert_eq!(shown["waves"][0]["state"], "soaking", "{shown}");
+    assert_eq!(tenant_state(&shown, "p00")["state"], "soaking");
+    c.clock.advance(SOAK - Duration::from_secs(1));
+    c.sweep().await;
+    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 1, "still soaking");
+    c.clock.advance(Duration::from_secs(1));
+    c.sweep().await;
+    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 2, "10 % next");
+
+    for wave in 2..=4 {
+        pass_wave(&f, &c, &everyone).await;
+        let committed = f.rollout_commits(&id, "Berth-Rollout-Wave").len();
+        assert_eq!(committed, 4.min(wave + 1), "wave {wave} passed");
+    }
+    let done = f.rollout(&id).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["counts"]["ready"], 40, "{}", done["counts"]);
+    let numbers: Vec<u32> = f.rollout_commits(&id, "Berth-Rollout-Wave").iter().map(|c| c.0).collect();
+    assert_eq!(numbers, [4, 3, 2, 1], "one commit per wave, in order");
+    for tenant in names(40, 0) {
+        let file = f.file_at("main", &format!("tenants/{tenant}/prod/modules/postgres.yaml"));
+        assert!(file.contains("16.6"), "{tenant}: {file}");
+    }
+    let standard = f.file_at("main", "tenants/acme/prod/modules/postgres.yaml");
+    assert!(standard.contains("16.4"), "not selected: {standard}");
+    let catalog = f.file_at("main", "tenants/catalog.yaml");
+    assert!(catalog.contains("version: \"16.6\""), "then_set_default: {catalog}");
+    assert!(done["default_commit"].is_string(), "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_degraded_by_its_wave_pauses_the_rollout_or_reverts_every_wave() {
+    let f = fleet(40, 0).await;
+    let c = f.cluster("status").await;
+    let everyone = names(40, 0);
+    let base = f.tip();
+    c.synced(&everyone, &base, &[]);
+    let id = f.start(upgrade()).await;
+    let rollout = f.rollout(&id).await;
+    let victim = wave_tenants(&rollout, 2)[1].clone();
+    c.sweep().await;
+    pass_wave(&f, &c, &everyone).await;
+    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 2);
+    // The 10 % wave lands; one of its tenants turns degraded after the sync.
+    c.synced(&everyone, &f.tip(), &[victim.as_str()]);
+    c.sweep().await;
+    let paused = f.rollout(&id).await;
+    assert_eq!(paused["state"], "paused", "{paused}");
+    let reason = paused["pause_reason"].as_str().unwrap();
+    assert!(reason.contains(&victim), "{reason}");
+    assert_eq!(tenant_state(&paused, &victim)["state"], "failed");
+    c.clock.advance(Duration::from_secs(3600));
+    c.sweep().await;
+    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 2, "no later wave");
+
+    // Reverting through the API: every applied wave, newest first, back to its bytes.
+    let (status, reverting) = f
+        .call(OPERATOR, Method::POST, &format!("/v1/rollouts/{id}/revert"), None)
+        .await;
+    assert_eq!((status, reverting["state"].as_str()), (StatusCode::OK, Some("reverting")));
+    c.sweep().await;
+    let reverts: Vec<u32> = f.rollout_commits(&id, "Berth-Rollout-Revert").iter().map(|c| c.0).collect();
+    assert_eq!(reverts, [1, 2], "wave 2 reverted first (the log is newest first)");
+    assert!(f.tenant_diff(&base, "main").is_empty(), "every tenant's files as before the rollout");
+    let reverted = f.rollout(&id).await;
+    assert_eq!(reverted["state"], "reverted", "{reverted}");
+    assert_eq!(tenant_state(&reverted, "p00")["state"], "reverted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_on_failure_revert_the_spent_budget_reverts_by_itself() {
+    let f = fleet(20, 0).await;
+    let c = f.cluster("status").await;
+    let everyone = names(20, 0);
+    let base = f.tip();
+    c.synced(&everyone, &base, &[]);
+    let id = f.start(upgrade_with(json!({"on_failure": "revert"}))).await;
+    let rollout = f.rollout(&id).await;
+    let victim = wave_tenants(&rollout, 2)[0].clone();
+    c.sweep().await;
+    pass_wave(&f, &c, &everyone).await;
+    c.synced(&everyone, &f.tip(), &[victim.as_str()]);
+    c.sweep().await;
+    let reverted = f.rollout(&id).await;
+    assert_eq!(reverted["state"], "reverted", "{reverted}");
+    assert!(reverted["pause_reason"].as_str().unwrap().contains(&victim));
+    let reverts: Vec<u32> = f.rollout_commits(&id, "Berth-Rollout-Revert").iter().map(|c| c.0).collect();
+    assert_eq!(reverts, [1, 2]);
+    assert!(f.tenant_diff(&base, "main").is_empty());
 }
