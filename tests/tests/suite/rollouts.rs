@@ -111,13 +111,21 @@ impl Fixture {
         git(&self.repo, &["rev-parse", "main"]).trim().to_owned()
     }
 
-    async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         call_api(&self.client, &self.api.url, Some(token), method, path, body).await
     }
 
     /// Starts a rollout; answers its id.
     async fn start(&self, body: Value) -> String {
-        let (status, rollout) = self.call(OPERATOR, Method::POST, "/v1/rollouts", Some(body)).await;
+        let (status, rollout) = self
+            .call(OPERATOR, Method::POST, "/v1/rollouts", Some(body))
+            .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{rollout}");
         assert_eq!(rollout["state"], "running");
         rollout["id"].as_str().unwrap().to_owned()
@@ -195,7 +203,11 @@ impl Cluster {
     /// healthy, except the postgres Applications of `degraded`.
     fn synced(&self, tenants: &[String], revision: &str, degraded: &[&str]) {
         for tenant in tenants {
-            let health = if degraded.contains(&tenant.as_str()) { "Degraded" } else { "Healthy" };
+            let health = if degraded.contains(&tenant.as_str()) {
+                "Degraded"
+            } else {
+                "Healthy"
+            };
             for env in ["dev", "prod"] {
                 self.kube.replace(
                     fleet::APPLICATIONS,
@@ -222,7 +234,13 @@ impl Cluster {
 fn names(premium: usize, standard: usize) -> Vec<String> {
     (0..premium)
         .map(|i| format!("p{i:02}"))
-        .chain((0..standard).map(|i| if i == 0 { "acme".to_owned() } else { format!("s{i:02}") }))
+        .chain((0..standard).map(|i| {
+            if i == 0 {
+                "acme".to_owned()
+            } else {
+                format!("s{i:02}")
+            }
+        }))
         .collect()
 }
 
@@ -401,18 +419,26 @@ async fn forty_premium_tenants_move_to_16_6_canaries_first_each_wave_gated_on_th
     let everyone = names(40, 2);
     let base = f.tip();
     c.synced(&everyone, &base, &[]);
-    let id = f.start(upgrade_with(json!({"then_set_default": true}))).await;
+    let id = f
+        .start(upgrade_with(json!({"then_set_default": true})))
+        .await;
     let rollout = f.rollout(&id).await;
     let sizes: Vec<usize> = (1..=4).map(|n| wave_tenants(&rollout, n).len()).collect();
     assert_eq!(sizes, [1, 4, 16, 19], "the canary, 10 %, 50 %, the rest");
     assert_eq!(rollout["counts"]["planned"], 40);
-    assert!(f.rollout_commits(&id, "Berth-Rollout-Wave").is_empty(), "nothing before a sweep");
+    assert!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").is_empty(),
+        "nothing before a sweep"
+    );
 
     c.sweep().await;
     let commits = f.rollout_commits(&id, "Berth-Rollout-Wave");
     assert_eq!(commits.len(), 1, "the canary's wave first");
     let message = git(&f.repo, &["log", "-1", "--format=%B", "main"]);
-    assert!(message.contains("Berth-Rollout-Wave: 1") && message.contains("Berth-Tenant: p00"), "{message}");
+    assert!(
+        message.contains("Berth-Rollout-Wave: 1") && message.contains("Berth-Tenant: p00"),
+        "{message}"
+    );
     assert!(!message.contains("Berth-Tenant: p01"), "{message}");
 
     // Argo CD has not synced it yet; then it has, but the soak has not passed.
@@ -425,10 +451,18 @@ async fn forty_premium_tenants_move_to_16_6_canaries_first_each_wave_gated_on_th
     assert_eq!(tenant_state(&shown, "p00")["state"], "soaking");
     c.clock.advance(SOAK - Duration::from_secs(1));
     c.sweep().await;
-    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 1, "still soaking");
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        1,
+        "still soaking"
+    );
     c.clock.advance(Duration::from_secs(1));
     c.sweep().await;
-    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 2, "10 % next");
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        2,
+        "10 % next"
+    );
 
     for wave in 2..=4 {
         pass_wave(&f, &c, &everyone).await;
@@ -438,16 +472,26 @@ async fn forty_premium_tenants_move_to_16_6_canaries_first_each_wave_gated_on_th
     let done = f.rollout(&id).await;
     assert_eq!(done["state"], "done", "{done}");
     assert_eq!(done["counts"]["ready"], 40, "{}", done["counts"]);
-    let numbers: Vec<u32> = f.rollout_commits(&id, "Berth-Rollout-Wave").iter().map(|c| c.0).collect();
+    let numbers: Vec<u32> = f
+        .rollout_commits(&id, "Berth-Rollout-Wave")
+        .iter()
+        .map(|c| c.0)
+        .collect();
     assert_eq!(numbers, [4, 3, 2, 1], "one commit per wave, in order");
     for tenant in names(40, 0) {
-        let file = f.file_at("main", &format!("tenants/{tenant}/prod/modules/postgres.yaml"));
+        let file = f.file_at(
+            "main",
+            &format!("tenants/{tenant}/prod/modules/postgres.yaml"),
+        );
         assert!(file.contains("16.6"), "{tenant}: {file}");
     }
     let standard = f.file_at("main", "tenants/acme/prod/modules/postgres.yaml");
     assert!(standard.contains("16.4"), "not selected: {standard}");
     let catalog = f.file_at("main", "tenants/catalog.yaml");
-    assert!(catalog.contains("version: \"16.6\""), "then_set_default: {catalog}");
+    assert!(
+        catalog.contains("version: \"16.6\""),
+        "then_set_default: {catalog}"
+    );
     assert!(done["default_commit"].is_string(), "{done}");
 }
 
@@ -474,17 +518,40 @@ async fn a_tenant_degraded_by_its_wave_pauses_the_rollout_or_reverts_every_wave(
     assert_eq!(tenant_state(&paused, &victim)["state"], "failed");
     c.clock.advance(Duration::from_secs(3600));
     c.sweep().await;
-    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 2, "no later wave");
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        2,
+        "no later wave"
+    );
 
     // Reverting through the API: every applied wave, newest first, back to its bytes.
     let (status, reverting) = f
-        .call(OPERATOR, Method::POST, &format!("/v1/rollouts/{id}/revert"), None)
+        .call(
+            OPERATOR,
+            Method::POST,
+            &format!("/v1/rollouts/{id}/revert"),
+            None,
+        )
         .await;
-    assert_eq!((status, reverting["state"].as_str()), (StatusCode::OK, Some("reverting")));
+    assert_eq!(
+        (status, reverting["state"].as_str()),
+        (StatusCode::OK, Some("reverting"))
+    );
     c.sweep().await;
-    let reverts: Vec<u32> = f.rollout_commits(&id, "Berth-Rollout-Revert").iter().map(|c| c.0).collect();
-    assert_eq!(reverts, [1, 2], "wave 2 reverted first (the log is newest first)");
-    assert!(f.tenant_diff(&base, "main").is_empty(), "every tenant's files as before the rollout");
+    let reverts: Vec<u32> = f
+        .rollout_commits(&id, "Berth-Rollout-Revert")
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(
+        reverts,
+        [1, 2],
+        "wave 2 reverted first (the log is newest first)"
+    );
+    assert!(
+        f.tenant_diff(&base, "main").is_empty(),
+        "every tenant's files as before the rollout"
+    );
     let reverted = f.rollout(&id).await;
     assert_eq!(reverted["state"], "reverted", "{reverted}");
     assert_eq!(tenant_state(&reverted, "p00")["state"], "reverted");
@@ -507,7 +574,327 @@ async fn with_on_failure_revert_the_spent_budget_reverts_by_itself() {
     let reverted = f.rollout(&id).await;
     assert_eq!(reverted["state"], "reverted", "{reverted}");
     assert!(reverted["pause_reason"].as_str().unwrap().contains(&victim));
-    let reverts: Vec<u32> = f.rollout_commits(&id, "Berth-Rollout-Revert").iter().map(|c| c.0).collect();
+    let reverts: Vec<u32> = f
+        .rollout_commits(&id, "Berth-Rollout-Revert")
+        .iter()
+        .map(|c| c.0)
+        .collect();
     assert_eq!(reverts, [1, 2]);
     assert!(f.tenant_diff(&base, "main").is_empty());
+}
+
+/// Adds `hold_until` to `tenant`'s tenant.yaml by hand.
+fn hold(f: &Fixture, tenant: &str, until: &str) {
+    berth_tests::git::hand_commit(&f.repo, f.dir.path(), "Hold", |work| {
+        let path = work.join(format!("tenants/{tenant}/tenant.yaml"));
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&format!("hold_until: \"{until}\"\n"));
+        std::fs::write(&path, text).unwrap();
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_degraded_before_do_not_count_holds_are_listed_and_a_silent_cluster_pauses() {
+    let f = fleet(20, 0).await;
+    hold(&f, "p05", "2099-01-01T00:00:00Z");
+    let c = f.cluster("status").await;
+    let everyone = names(20, 0);
+    c.synced(&everyone, &f.tip(), &[]);
+    let id = f.start(upgrade()).await;
+    let rollout = f.rollout(&id).await;
+    assert_eq!(rollout["counts"]["held"], 1, "{}", rollout["counts"]);
+    assert_eq!(rollout["left_out"][0]["tenant"], "p05");
+    assert_eq!(rollout["left_out"][0]["reason"], "held");
+    let sick = wave_tenants(&rollout, 2)[0].clone();
+
+    c.sweep().await;
+    // The sick tenant is degraded before its wave is committed, and stays so.
+    c.synced(&everyone, &f.tip(), &[sick.as_str()]);
+    c.sweep().await;
+    c.clock.advance(SOAK);
+    c.sweep().await;
+    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 2);
+    c.synced(&everyone, &f.tip(), &[sick.as_str()]);
+    c.sweep().await;
+    c.clock.advance(SOAK);
+    c.sweep().await;
+    let shown = f.rollout(&id).await;
+    assert_eq!(shown["state"], "running", "{shown}");
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        3,
+        "not counted against the change"
+    );
+    let reason = tenant_state(&shown, &sick)["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("degraded before"), "{shown}");
+
+    // The cluster stops answering: no data pauses, it never passes.
+    c.kube.stop();
+    c.clock.advance(SOAK);
+    c.sweep().await;
+    let paused = f.rollout(&id).await;
+    assert_eq!(paused["state"], "paused", "{paused}");
+    let reason = paused["pause_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no data") && reason.contains("could not be read"),
+        "{reason}"
+    );
+    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_changed_since_the_plan_is_re_planned_or_skipped_when_the_change_conflicts() {
+    let f = fleet(10, 0).await;
+    let c = f.cluster("status").await;
+    let everyone = names(10, 0);
+    c.synced(&everyone, &f.tip(), &[]);
+    let id = f.start(upgrade_with(json!({"waves": ["100%"]}))).await;
+    c.sweep().await;
+    // Between the plan and wave 2: p03's values change, p04's prod postgres is disabled,
+    // p06 is put on hold.
+    let (status, body) = f
+        .call(
+            OPERATOR,
+            Method::PUT,
+            "/v1/tenants/p03/envs/prod/modules/postgres",
+            Some(json!({"version": "16.4", "values": {"replicas": 3}})),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = f
+        .call(
+            OPERATOR,
+            Method::DELETE,
+            "/v1/tenants/p04/envs/prod/modules/postgres",
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    hold(&f, "p06", "2099-01-01T00:00:00Z");
+    pass_wave(&f, &c, &everyone).await;
+    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 2);
+    let p03 = f.file_at("main", "tenants/p03/prod/modules/postgres.yaml");
+    assert!(
+        p03.contains("16.6") && p03.contains("replicas: 3"),
+        "re-planned: {p03}"
+    );
+    let p04 = git(
+        &f.repo,
+        &[
+            "ls-tree",
+            "--name-only",
+            "main",
+            "tenants/p04/prod/modules/",
+        ],
+    );
+    assert!(!p04.contains("postgres"), "left as it is: {p04}");
+    let message = git(&f.repo, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        !message.contains("Berth-Tenant: p04") && !message.contains("Berth-Tenant: p06"),
+        "{message}"
+    );
+    let shown = f.rollout(&id).await;
+    let p04 = tenant_state(&shown, "p04");
+    assert_eq!(p04["state"], "skipped", "{shown}");
+    assert!(
+        p04["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no longer enabled in prod"),
+        "{p04}"
+    );
+    let p06 = tenant_state(&shown, "p06");
+    assert_eq!(p06["state"], "skipped");
+    assert!(
+        p06["reason"].as_str().unwrap().contains("held until"),
+        "{p06}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dry_run_is_the_plan_started_and_a_key_answers_its_first_rollout() {
+    let f = fleet(6, 0).await;
+    let (_, dry) = f.plan(OPERATOR, upgrade()).await;
+    let key = |k: &str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("Idempotency-Key", k.parse().unwrap());
+        headers
+    };
+    let post = |body: Value, k: &'static str| {
+        f.client
+            .post(format!("{}/v1/rollouts", f.api.url))
+            .bearer_auth(OPERATOR)
+            .headers(key(k))
+            .json(&body)
+            .send()
+    };
+    let first = post(upgrade(), "upgrade-1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(
+        first["hash"], dry["hash"],
+        "the dry run is the plan recorded"
+    );
+    assert_eq!(first["base"], dry["revision"]);
+    let again: Value = post(upgrade(), "upgrade-1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["id"], first["id"],
+        "a retry answers the first rollout"
+    );
+    let other = post(upgrade_with(json!({"on_failure": "revert"})), "upgrade-1")
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::CONFLICT);
+    let other: Value = other.json().await.unwrap();
+    assert_eq!(other["error"]["field"], "Idempotency-Key", "{other}");
+    let (_, list) = f.call(VIEWER, Method::GET, "/v1/rollouts", None).await;
+    assert_eq!(list["rollouts"].as_array().unwrap().len(), 1, "{list}");
+    let (status, body) = f
+        .call(VIEWER, Method::GET, "/v1/rollouts/not-a-ulid", None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("id"))
+    );
+    let (status, _) = f
+        .call(
+            VIEWER,
+            Method::POST,
+            &format!("/v1/rollouts/{}/pause", first["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a viewer cannot steer");
+    // A tenant-scoped token sees only rollouts of its own tenant.
+    let (_, scoped) = f
+        .call(ACME_OPERATOR, Method::GET, "/v1/rollouts", None)
+        .await;
+    assert!(
+        scoped["rollouts"].as_array().unwrap().is_empty(),
+        "{scoped}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_killed_after_its_commit_commits_nothing_new_and_racing_steps_commit_once() {
+    let f = fleet(10, 0).await;
+    let c = f.cluster("status-a").await;
+    let other = f.sweeper("status-b", &c.kube, &c.clock).await;
+    let everyone = names(10, 0);
+    c.synced(&everyone, &f.tip(), &[]);
+    let id = f.start(upgrade()).await;
+
+    let (a, b) = tokio::join!(c.sweeper.sweep(), other.sweep());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        1,
+        "{:?} {:?}",
+        a.rollouts,
+        b.rollouts
+    );
+
+    let before = f.store.get_rollout(&id).await.unwrap().unwrap();
+    pass_wave(&f, &c, &everyone).await;
+    let commits = f.rollout_commits(&id, "Berth-Rollout-Wave");
+    assert_eq!(commits.len(), 2);
+    // As if the step died after wave 2's commit and before recording it: the record as it
+    // was, with the step's claim on wave 2.
+    let after = f.store.get_rollout(&id).await.unwrap().unwrap();
+    let mut killed = after.clone();
+    killed.committed = before.committed.clone();
+    killed.claim = Some(berth_store::CommitClaim {
+        kind: "wave".into(),
+        number: 2,
+        since: c.clock.now(),
+    });
+    assert!(
+        f.store
+            .update_rollout(&killed, after.version)
+            .await
+            .unwrap()
+    );
+    c.sweep().await;
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        2,
+        "the claim holds"
+    );
+    c.clock.advance(Duration::from_secs(5 * 60));
+    let stepped = c.sweep().await;
+    assert!(stepped[0].contains("Recovered"), "{stepped:?}");
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        2,
+        "found, not made again"
+    );
+    let shown = f.rollout(&id).await;
+    assert_eq!(shown["waves"][1]["commit"], commits[0].1.as_str());
+    pass_wave(&f, &c, &everyone).await;
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        3,
+        "and goes on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_and_abort_steer_the_waves() {
+    let f = fleet(10, 0).await;
+    let c = f.cluster("status").await;
+    let everyone = names(10, 0);
+    c.synced(&everyone, &f.tip(), &[]);
+    let id = f.start(upgrade()).await;
+    c.sweep().await;
+    let f = &f;
+    let steer = |action: &str| {
+        let path = format!("/v1/rollouts/{id}/{action}");
+        async move { f.call(OPERATOR, Method::POST, &path, None).await }
+    };
+    let (status, paused) = steer("pause").await;
+    assert_eq!(
+        (status, paused["state"].as_str()),
+        (StatusCode::OK, Some("paused"))
+    );
+    assert!(
+        paused["pause_reason"].as_str().unwrap().contains("token:"),
+        "{paused}"
+    );
+    pass_wave(&f, &c, &everyone).await;
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        1,
+        "no wave while paused"
+    );
+    let (_, resumed) = steer("resume").await;
+    assert_eq!(resumed["state"], "running");
+    c.sweep().await;
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        2,
+        "resumed"
+    );
+    let (_, aborted) = steer("abort").await;
+    assert_eq!(aborted["state"], "aborted");
+    pass_wave(f, &c, &everyone).await;
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        2,
+        "nothing after an abort"
+    );
+    let (status, body) = steer("resume").await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::CONFLICT, Some("state"))
+    );
+    let (status, _) = steer("launch").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

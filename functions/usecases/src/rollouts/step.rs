@@ -121,6 +121,15 @@ pub async fn step_rollout(
     match record.state {
         RolloutState::Running => forward(app, fleet, record, &spec, now).await,
         RolloutState::Reverting => revert_waves(app, record, now).await,
+        // Still watched, so its view stays true and a soak that passed while paused counts
+        // on resume; nothing is committed.
+        RolloutState::Paused => {
+            let mut record = record;
+            if observe_newest(app, fleet, &mut record, now).await?.changed {
+                save(app, &record).await?;
+            }
+            Ok(Stepped::Waiting)
+        }
         _ => Ok(Stepped::Waiting),
     }
 }
