@@ -427,10 +427,11 @@ async fn the_cli_promotes_reverts_and_shows_history() {
     assert!(err.contains(reverted["id"].as_str().unwrap()), "{err}");
 }
 
-/// A rollout's plan from the command line: the waves as a table, the same plan as JSON, nothing
-/// committed, and a body that is not one refused before anything is sent (exit 2).
+/// A rollout from the command line: its plan as a table and as JSON with nothing committed,
+/// then started and steered (pause, resume, abort, list, show), and a body that is not one
+/// refused before anything is sent (exit 2).
 #[tokio::test]
-async fn the_cli_plans_a_rollout_and_commits_nothing() {
+async fn the_cli_plans_starts_and_steers_a_rollout() {
     let state = tempfile::tempdir().unwrap();
     let dev = Dev::start(state.path());
     let token = admin_token(state.path());
@@ -473,6 +474,50 @@ async fn the_cli_plans_a_rollout_and_commits_nothing() {
         entries["entries"].as_array().unwrap().len(),
         1,
         "only its creation: {history}"
+    );
+
+    // Started, then steered: pause, resume, abort; a resume after the abort is refused.
+    let (code, out, err) = berth(
+        &dev,
+        token,
+        &["rollouts", "start", "--file", file, "-o", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let started: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = started["id"].as_str().unwrap();
+    assert_eq!(started["state"], "running");
+    let state_after = |action: &str| {
+        let (code, out, err) = berth(&dev, token, &["rollouts", action, id, "-o", "json"]);
+        assert_eq!(code, 0, "{action}: {err}");
+        let view: serde_json::Value = serde_json::from_str(&out).unwrap();
+        view["state"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(state_after("pause"), "paused");
+    assert_eq!(state_after("resume"), "running");
+    assert_eq!(state_after("abort"), "aborted");
+    let (code, _, err) = berth(&dev, token, &["rollouts", "resume", id]);
+    assert_ne!(code, 0);
+    assert!(err.contains("aborted"), "{err}");
+    let (code, listed, _) = berth(&dev, token, &["rollouts", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(id) && l.contains("aborted")),
+        "{listed}"
+    );
+    let (code, shown, err) = berth(
+        &dev,
+        token,
+        &["rollouts", "show", id, "--wait", "--timeout", "30s"],
+    );
+    assert_eq!(
+        code, 1,
+        "an aborted rollout ends --wait at once, as a failure: {err}"
+    );
+    assert!(
+        shown.starts_with(&format!("rollout {id} · aborted")),
+        "{shown}"
     );
 
     std::fs::write(&body, r#"{"change": "everything"}"#).unwrap();

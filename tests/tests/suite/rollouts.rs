@@ -868,7 +868,7 @@ async fn pause_resume_and_abort_steer_the_waves() {
         paused["pause_reason"].as_str().unwrap().contains("token:"),
         "{paused}"
     );
-    pass_wave(&f, &c, &everyone).await;
+    pass_wave(f, &c, &everyone).await;
     assert_eq!(
         f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
         1,

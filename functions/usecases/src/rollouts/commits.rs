@@ -32,6 +32,10 @@ pub struct Landed {
     pub notes: Vec<TenantNote>,
 }
 
+/// What the plan inside the committer found (tenants changed, tenants noted), for the caller:
+/// the last plan's, the one that landed.
+type PlannedSlot = Arc<Mutex<Option<(usize, Vec<(TenantName, String)>)>>>;
+
 fn reads() -> Vec<String> {
     let mut reads = vec![CATALOG_PATH.to_owned(), format!("{TENANTS_DIR}/")];
     reads.extend(CHART_READS.iter().map(|p| p.to_string()));
@@ -102,7 +106,7 @@ pub async fn commit_wave(
     now: i64,
 ) -> Result<Landed, UseCaseError> {
     let (tenants, mut refused) = wave_tenants(stored);
-    let planned: Arc<Mutex<Option<(usize, Vec<(TenantName, String)>)>>> = Default::default();
+    let planned: PlannedSlot = Default::default();
     let now = rfc3339_at(now);
     let outcome = commit_fetching_charts(app, commit_request(id), |charts| {
         let (id, spec, tenants, now, planned) = (
@@ -156,7 +160,7 @@ pub async fn commit_revert(
             }],
         });
     };
-    let planned: Arc<Mutex<Option<(usize, Vec<(TenantName, String)>)>>> = Default::default();
+    let planned: PlannedSlot = Default::default();
     let wave = Arc::new(wave);
     let outcome = commit_fetching_charts(app, commit_request(id), |charts| {
         let (id, wave, planned) = (id.to_owned(), Arc::clone(&wave), Arc::clone(&planned));
