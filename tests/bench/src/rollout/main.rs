@@ -1,10 +1,16 @@
-//! `scripts/bench rollout [TENANTS]`: a fleet rollout's plan over a fleet of TENANTS tenants
-//! (default 5,000: a third premium, each with postgres in dev and prod) built from the
-//! project's catalog and charts, "postgres 16.6 for every premium tenant" with the default
-//! waves. Prints the time to build the plan (the target: 5,000 tenants within 2 s) and
-//! its size. Committing waves and the status step's cost are not built yet.
+//! `scripts/bench rollout [TENANTS]`: fleet rollouts over TENANTS tenants (default 5,000).
 //!
-//! Usage: bench-rollout [TENANTS]
+//! 1. The plan: a fleet built from the project's catalog and charts (a third premium, each with
+//!    postgres in dev and prod), "postgres 16.6 for every premium tenant" with the default
+//!    waves. Target: 5,000 tenants within 2 s.
+//! 2. The waves: "postgres 16.6 for every tenant" in two waves of half the fleet each, on a
+//!    bare repository served by `git daemon` and on the GitHub test server over it, with the
+//!    store on moto through a counting proxy. For each wave: the commit's wall time and calls
+//!    (target: a 2,500-tenant wave as one commit within 5 s on the GitHub test server); for the
+//!    status step while the rollout runs: the store calls and wall time it adds to a tick
+//!    (target: O(wave), never O(fleet)).
+//!
+//! Usage: bench-rollout [TENANTS]. The store: moto at `BERTH_TEST_DYNAMODB_ENDPOINT`.
 
 use std::path::Path;
 use std::time::Instant;
@@ -16,6 +22,8 @@ use berth_core::rollout::plan::plan_rollout;
 use berth_core::upstream::ChartShelf;
 use berth_core::{Action, RepoFiles, Request, TenantName};
 use serde_json::json;
+
+mod waves;
 
 fn project_files() -> anyhow::Result<RepoFiles> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -39,12 +47,18 @@ fn project_files() -> anyhow::Result<RepoFiles> {
     Ok(files)
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let tenants: usize = std::env::args()
         .nth(1)
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(5_000);
+    measure_plan(tenants)?;
+    waves::measure(tenants).await
+}
+
+fn measure_plan(tenants: usize) -> anyhow::Result<()> {
     let mut files = project_files()?;
     let started = Instant::now();
     let none = ChartShelf::default();
