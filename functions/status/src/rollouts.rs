@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use berth_cluster::{Health, SlotStatus};
 use berth_store::{PlannedTenant, RequestRecord, RequestState};
 use berth_usecases::UseCaseError;
-use berth_usecases::rollouts::step::{FleetHealth, Stepped, TenantHealth, step_rollouts};
+use berth_usecases::rollouts::step::{
+    FleetHealth, StepScope, Stepped, TenantHealth, step_rollout, step_rollouts,
+};
 
 use crate::lifecycle::{Evidence, advance};
 use crate::sweep::{SweepError, Sweeper};
@@ -102,6 +104,45 @@ impl FleetHealth for SweepHealth<'_> {
     }
 }
 
+/// An Argo CD notification's view of a wave: the notified tenant judged afresh from its
+/// recorded statuses, every other tenant as the last sweep left it in the rollout's record.
+struct NotifiedHealth<'a> {
+    fresh: SweepHealth<'a>,
+    tenant: &'a str,
+    waiting: BTreeSet<String>,
+    failed: BTreeMap<String, String>,
+}
+
+#[async_trait]
+impl FleetHealth for NotifiedHealth<'_> {
+    async fn health(
+        &self,
+        tenants: &[PlannedTenant],
+        commit: &str,
+    ) -> Result<Vec<TenantHealth>, UseCaseError> {
+        let mut health = Vec::with_capacity(tenants.len());
+        for t in tenants {
+            let judged = if t.tenant == self.tenant {
+                let fresh = self.fresh.health(std::slice::from_ref(t), commit).await?;
+                fresh.into_iter().next().unwrap_or(TenantHealth::Waiting)
+            } else if let Some(reason) = self.failed.get(&t.tenant) {
+                TenantHealth::Failed(reason.clone())
+            } else if self.waiting.contains(&t.tenant) {
+                TenantHealth::Waiting
+            } else {
+                TenantHealth::Ready
+            };
+            health.push(judged);
+        }
+        Ok(health)
+    }
+
+    /// Never asked: a notification commits no wave.
+    fn degraded(&self, _tenants: &[PlannedTenant]) -> Vec<String> {
+        Vec::new()
+    }
+}
+
 /// One tenant's health for `commit`: a request of the wave's commit, as the lifecycle would
 /// move it from `committed` on this evidence.
 fn tenant_health(
@@ -147,6 +188,54 @@ fn tenant_health(
 }
 
 impl Sweeper {
+    /// After an Argo CD notification for `tenant`: the running rollouts whose newest wave waits
+    /// on it move at once (a failure pauses, the last readiness starts the soak); no wave is
+    /// committed here. Costs the open rollouts' query and, per such rollout, its wave's pages.
+    pub(crate) async fn step_rollouts_for(
+        &self,
+        tenant: &str,
+        slots: &[SlotStatus],
+    ) -> Result<usize, SweepError> {
+        let mut moved = 0;
+        for record in self.app.store.list_open_rollouts().await? {
+            let Some(newest) = record.committed.last() else {
+                continue;
+            };
+            if record.state != berth_store::RolloutState::Running
+                || !newest.waiting.iter().any(|t| t == tenant)
+            {
+                continue;
+            }
+            let health = NotifiedHealth {
+                fresh: SweepHealth::new(self, slots, None),
+                tenant,
+                waiting: newest.waiting.iter().cloned().collect(),
+                failed: newest
+                    .failed
+                    .iter()
+                    .map(|n| (n.tenant.clone(), n.reason.clone()))
+                    .collect(),
+            };
+            let id = record.id.clone();
+            match step_rollout(
+                &self.app,
+                &health,
+                record,
+                self.clock.now(),
+                StepScope::ObserveOnly,
+            )
+            .await
+            {
+                Ok(stepped) => {
+                    tracing::info!(rollout = %id, ?stepped, "rollout moved by a notification");
+                    moved += 1;
+                }
+                Err(e) => tracing::warn!(rollout = %id, error = %e.message, "rollout step failed"),
+            }
+        }
+        Ok(moved)
+    }
+
     /// Steps every open rollout on this sweep's slots; a failure is logged, never fatal.
     pub(crate) async fn step_rollouts(
         &self,

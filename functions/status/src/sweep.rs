@@ -257,9 +257,10 @@ impl Sweeper {
         }
     }
 
-    /// Moves `tenant`'s open requests from the statuses in the store, without reading the
-    /// cluster: what follows an Argo CD notification where the cluster is out of reach (the
-    /// webhook Lambda). Returns how many moved.
+    /// Moves `tenant`'s open requests, and the rollouts whose newest wave waits on it, from
+    /// the statuses in the store, without reading the cluster: what follows an Argo CD
+    /// notification where the cluster is out of reach (the webhook Lambda). Returns how many
+    /// moved.
     pub async fn advance_tenant(&self, tenant: &str) -> Result<usize, SweepError> {
         let Ok(name) = TenantName::parse("tenant", tenant) else {
             return Ok(0);
@@ -285,8 +286,11 @@ impl Sweeper {
                 None => SlotStatus::unobserved(key, Health::Missing, "no status recorded yet"),
             })
             .collect();
-        self.advance_requests(&desired, &slots, None, &snapshot.tip, Some(tenant))
-            .await
+        let requests = self
+            .advance_requests(&desired, &slots, None, &snapshot.tip, Some(tenant))
+            .await?;
+        let rollouts = self.step_rollouts_for(tenant, &slots).await?;
+        Ok(requests + rollouts)
     }
 
     /// Commits the requests that still wait for a group commit (their callers stopped waiting)

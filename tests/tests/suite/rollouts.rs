@@ -898,3 +898,72 @@ async fn pause_resume_and_abort_steer_the_waves() {
     let (status, _) = steer("launch").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The webhook Lambda cannot reach the cluster: an Argo CD notification for a tenant a wave
+/// waits on moves the rollout at once from the recorded statuses (its soak starts; a failure
+/// pauses it), and leaves committing the next wave to the sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argo_cd_notifications_move_a_rollout_at_once() {
+    use berth_tests::api_server::ARGOCD_TOKEN;
+    let f = fleet(10, 0).await;
+    let c = f.cluster("status").await;
+    let everyone = names(10, 0);
+    c.synced(&everyone, &f.tip(), &[]);
+    let follow_up = berth_status::AdvanceFromStore(f.sweeper("follow-up", &c.kube, &c.clock).await);
+    let webhooks = ApiServer::start_with_refresh(
+        f.repo.to_str().unwrap(),
+        &f.dir.path().join("webhooks"),
+        Arc::clone(&f.store),
+        Arc::new(follow_up),
+    )
+    .await;
+    let id = f.start(upgrade()).await;
+    c.sweep().await;
+    c.sweep().await;
+    let notify = |tenant: String, revision: String, postgres: &'static str| {
+        let (client, url) = (f.client.clone(), webhooks.url.clone());
+        async move {
+            for env in ["dev", "prod"] {
+                for (module, health) in [(None, "Healthy"), (Some("postgres"), postgres)] {
+                    let mut event = json!({"tenant": tenant, "env": env, "health": health, "sync": "Synced",
+                                           "revision": revision, "application": format!("{tenant}-{env}")});
+                    if let Some(m) = module {
+                        event["module"] = json!(m);
+                        event["application"] = json!(format!("{tenant}-{env}-{m}"));
+                    }
+                    let answer = client
+                        .post(format!("{url}/webhooks/argocd"))
+                        .bearer_auth(ARGOCD_TOKEN)
+                        .json(&event)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(answer.status(), StatusCode::OK);
+                }
+            }
+        }
+    };
+    assert_eq!(f.rollout(&id).await["waves"][0]["state"], "syncing");
+    notify("p00".into(), f.tip(), "Healthy").await;
+    let shown = f.rollout(&id).await;
+    assert_eq!(shown["waves"][0]["state"], "soaking", "at once: {shown}");
+    assert_eq!(
+        f.rollout_commits(&id, "Berth-Rollout-Wave").len(),
+        1,
+        "the sweep commits"
+    );
+    // The cluster agrees at the next sweep; the soak counts from the notification.
+    c.synced(&everyone, &f.tip(), &[]);
+    c.clock.advance(SOAK);
+    c.sweep().await;
+    assert_eq!(f.rollout_commits(&id, "Berth-Rollout-Wave").len(), 2);
+    c.sweep().await;
+    let victim = wave_tenants(&shown, 2)[0].clone();
+    notify(victim.clone(), f.tip(), "Degraded").await;
+    let paused = f.rollout(&id).await;
+    assert_eq!(paused["state"], "paused", "at once: {paused}");
+    assert!(
+        paused["pause_reason"].as_str().unwrap().contains(&victim),
+        "{paused}"
+    );
+}

@@ -57,6 +57,17 @@ pub trait FleetHealth: Send + Sync {
     fn degraded(&self, tenants: &[PlannedTenant]) -> Vec<String>;
 }
 
+/// What a step may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepScope {
+    /// Everything: the scheduled sweep, which saw the whole fleet.
+    Full,
+    /// Observe, pause and revert, but commit no wave: an Argo CD notification moves a rollout
+    /// at once (the soak starts, a failure pauses it) without the fleet-wide read a wave's
+    /// baseline needs; the next sweep commits.
+    ObserveOnly,
+}
+
 /// What one step did to a rollout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stepped {
@@ -91,7 +102,7 @@ pub async fn step_rollouts(
     let mut stepped = Vec::new();
     for record in app.store.list_open_rollouts().await? {
         let id = record.id.clone();
-        match step_rollout(app, fleet, record, now).await {
+        match step_rollout(app, fleet, record, now, StepScope::Full).await {
             Ok(s) => stepped.push((id, s)),
             Err(e) => tracing::warn!(rollout = %id, error = %e.message, "rollout step failed"),
         }
@@ -105,6 +116,7 @@ pub async fn step_rollout(
     fleet: &dyn FleetHealth,
     record: RolloutRecord,
     now: i64,
+    scope: StepScope,
 ) -> Result<Stepped, UseCaseError> {
     let spec = stored_spec(&record)?;
     let mut record = record;
@@ -119,7 +131,7 @@ pub async fn step_rollout(
         record.claim = None;
     }
     match record.state {
-        RolloutState::Running => forward(app, fleet, record, &spec, now).await,
+        RolloutState::Running => forward(app, fleet, record, &spec, now, scope).await,
         RolloutState::Reverting => revert_waves(app, record, now).await,
         // Still watched, so its view stays true and a soak that passed while paused counts
         // on resume; nothing is committed.
@@ -182,6 +194,7 @@ async fn forward(
     mut record: RolloutRecord,
     spec: &RolloutSpec,
     now: i64,
+    scope: StepScope,
 ) -> Result<Stepped, UseCaseError> {
     let observed = observe_newest(app, fleet, &mut record, now).await?;
     let waves = as_progress(&record, &observed);
@@ -193,7 +206,14 @@ async fn forward(
         false,
         now.max(0) as u64,
     );
+    let commits = matches!(next, Next::CommitWave(_) | Next::Done);
     match next {
+        _ if commits && scope == StepScope::ObserveOnly => {
+            if observed.changed {
+                save(app, &record).await?;
+            }
+            Ok(Stepped::Waiting)
+        }
         Next::Wait { .. } => {
             if observed.changed {
                 save(app, &record).await?;

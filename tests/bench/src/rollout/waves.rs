@@ -13,7 +13,7 @@ use berth_core::rollout::body::parse_rollout;
 use berth_gitops::{Committer, Git2Committer, Git2Config};
 use berth_store::{DynamoStore, PlannedTenant, Store};
 use berth_usecases::rollouts::start::{StartAsk, start};
-use berth_usecases::rollouts::step::{FleetHealth, Stepped, TenantHealth, step_rollout};
+use berth_usecases::rollouts::step::{FleetHealth, StepScope, Stepped, TenantHealth, step_rollout};
 use berth_usecases::{App, UseCaseError};
 use serde_json::json;
 
@@ -118,7 +118,11 @@ async fn run_backend(
     let (calls, detail) = calls_since(recorder, &before);
     println!(
         "    start (plan against the tip, recorded with its {} wave page(s)): {}, {calls} store call(s) ({detail})",
-        rollout.wave_sizes.iter().map(|n| n.div_ceil(1_000)).sum::<u32>(),
+        rollout
+            .wave_sizes
+            .iter()
+            .map(|n| n.div_ceil(1_000))
+            .sum::<u32>(),
         ms(started.elapsed())
     );
     let mut now = 1_800_000_000;
@@ -176,7 +180,7 @@ async fn tick(
         .get_rollout(id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("rollout {id} is gone"))?;
-    let stepped = step_rollout(app, fleet, record, now)
+    let stepped = step_rollout(app, fleet, record, now, StepScope::Full)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let wall = started.elapsed();
@@ -199,14 +203,19 @@ async fn tick_until_commit(
 ) -> anyhow::Result<Tick> {
     let tick = tick(app, fleet, id, now, recorder).await?;
     match &tick.stepped {
-        Stepped::Committed { commit: Some(_), .. } => Ok(tick),
+        Stepped::Committed {
+            commit: Some(_), ..
+        } => Ok(tick),
         other => anyhow::bail!("expected a wave's commit, the step did {other:?}"),
     }
 }
 
 async fn fresh_table(recorder: &DynamoRecorder) -> anyhow::Result<DynamoStore> {
     let client = berth_store::dynamodb_client(Some(&recorder.url));
-    let table = format!("berth-bench-rollout-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let table = format!(
+        "berth-bench-rollout-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
     berth_store::create_table(&client, &table).await?;
     Ok(DynamoStore::new(client, table))
 }
