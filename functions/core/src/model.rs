@@ -39,12 +39,26 @@ impl Change {
     }
 }
 
+/// The catalog this process read last, by its bytes: a fleet rollout plans thousands of
+/// tenants against one catalog, and parsing and checking it for each was a tenth of the time.
+static LAST_CATALOG: std::sync::Mutex<Option<(Vec<u8>, Catalog)>> = std::sync::Mutex::new(None);
+
 /// Loads the catalog from the files read at the tip.
 pub fn load_catalog(files: &RepoFiles) -> Result<Catalog, PlanError> {
     let bytes = files
         .get(CATALOG_PATH)
         .ok_or(crate::CatalogError::Missing)?;
-    Ok(Catalog::from_yaml(bytes)?)
+    if let Ok(last) = LAST_CATALOG.lock()
+        && let Some((read, catalog)) = last.as_ref()
+        && read == bytes
+    {
+        return Ok(catalog.clone());
+    }
+    let catalog = Catalog::from_yaml(bytes)?;
+    if let Ok(mut last) = LAST_CATALOG.lock() {
+        *last = Some((bytes.clone(), catalog.clone()));
+    }
+    Ok(catalog)
 }
 
 /// A tenant as its files describe it.

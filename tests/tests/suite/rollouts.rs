@@ -330,6 +330,17 @@ async fn an_invalid_tenant_refuses_the_plan_unless_skipped_and_no_ops_are_listed
             .starts_with("tenants.acme."),
         "{body}"
     );
+    let (status, body) = f
+        .call(OPERATOR, Method::POST, "/v1/rollouts", Some(enable.clone()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("tenants.acme."),
+        "a rollout, not only its dry run: {body}"
+    );
     let mut skipping = enable;
     skipping["skip_invalid"] = json!(true);
     let (status, plan) = f.plan(OPERATOR, skipping).await;
@@ -493,6 +504,20 @@ async fn forty_premium_tenants_move_to_16_6_canaries_first_each_wave_gated_on_th
         "then_set_default: {catalog}"
     );
     assert!(done["default_commit"].is_string(), "{done}");
+    // Each tenant's history names the rollout, whichever of the wave's tenants it is.
+    let last = wave_tenants(&rollout, 4).pop().unwrap();
+    let (_, history) = f
+        .call(
+            VIEWER,
+            Method::GET,
+            &format!("/v1/tenants/{last}/history?limit=1"),
+            None,
+        )
+        .await;
+    let entry = &history["entries"][0];
+    assert_eq!(entry["by_berth"], true, "{history}");
+    assert_eq!(entry["requests"][0]["id"], id.as_str(), "{history}");
+    assert_eq!(entry["requests"][0]["action"], "rollout", "{history}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,11 +11,11 @@ use sha2::{Digest, Sha256};
 
 use super::waves;
 use super::{FleetChange, RolloutSpec, Selector, WavePolicy};
-use crate::batch::{BatchLimits, BatchOutcome, plan_batch};
 use crate::error::{FieldError, PlanError};
 use crate::file_diff::{FileDiff, diff_change};
 use crate::model::{Change, RepoFiles, TenantModel, load_catalog};
 use crate::names::{EnvName, TenantName};
+use crate::plan::plan_with_charts;
 use crate::request::{Action, ModuleChange, Request};
 use crate::schema::merge;
 use crate::tenant_index::folder_digests;
@@ -92,7 +92,7 @@ pub fn plan_rollout(
             continue;
         }
         let view = tenant_view(&shared, files, tenant);
-        match plan_tenant_at(tenant, &envs, &spec.change, &model, &view, charts)? {
+        match plan_tenant_at(tenant, &envs, &spec.change, &model, view, charts)? {
             Ok(change) if change.is_empty() => left_out.push((tenant.clone(), LeftOut::NoChange)),
             Ok(change) => changing.push((
                 model,
@@ -130,11 +130,13 @@ pub fn plan_rollout(
     })
 }
 
-/// What every tenant's plan reads besides its own folder: the catalog and the charts.
+/// What every tenant's plan reads besides its own folder: the catalog and the charts' files
+/// validation reads (never their templates: they are copied into every tenant's view).
 pub(crate) fn shared_files(files: &RepoFiles) -> RepoFiles {
     let mut shared: RepoFiles = files
         .range("charts/".to_owned()..)
         .take_while(|(p, _)| p.starts_with("charts/"))
+        .filter(|(p, _)| crate::schema::is_validation_file(p))
         .map(|(p, b)| (p.clone(), b.clone()))
         .collect();
     if let Some(catalog) = files.get(crate::catalog::CATALOG_PATH) {
@@ -187,15 +189,15 @@ fn selected_envs(selector: &Selector, change: &FleetChange, model: &TenantModel)
         .collect()
 }
 
-/// The tenant's change: one request per env, planned one after another as a group commit
-/// plans them. A refusal is the tenant's, named by its field; so is a module a
+/// The tenant's change: one request per env, planned one after another on `view` (the
+/// tenant's folder and the shared files, [`tenant_view`]). A refusal is the tenant's, named by its field; so is a module a
 /// reconfiguration or a disable finds gone from an env (a hand edit since the plan).
 pub(crate) fn plan_tenant_at(
     tenant: &TenantName,
     envs: &[EnvName],
     change: &FleetChange,
     model: &TenantModel,
-    files: &RepoFiles,
+    mut view: RepoFiles,
     charts: &ChartShelf,
 ) -> Result<Result<Change, FieldError>, PlanError> {
     if let FleetChange::Reconfigure { module, .. } | FleetChange::Disable { module } = change
@@ -206,28 +208,40 @@ pub(crate) fn plan_tenant_at(
             format!("{module} is no longer enabled in {env}"),
         )));
     }
-    let requests: Vec<Request> = envs
-        .iter()
-        .map(|env| Request {
+    // One request per env, planned on the tenant's own view (no copy of it per request, as a
+    // batch would make); the tenant's change is what the view ends up with.
+    let mut originals: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
+    for env in envs {
+        let request = Request {
             id: format!("rollout-{tenant}-{env}"),
             tenant: tenant.clone(),
             action: action(change, env, model),
-        })
-        .collect();
-    let limits = BatchLimits {
-        max_requests: requests.len(),
-        max_bytes: usize::MAX,
-    };
-    let batch = plan_batch(&requests, files, limits, charts);
-    for (_, outcome) in batch.outcomes {
-        match outcome {
-            BatchOutcome::Refused(PlanError::Field(e)) => return Ok(Err(e)),
-            BatchOutcome::Refused(other) => return Err(other),
-            BatchOutcome::NeedsCharts(wants) => return Err(PlanError::ChartsNeeded(wants)),
-            BatchOutcome::Included | BatchOutcome::NoChange | BatchOutcome::Deferred => {}
+        };
+        let planned = match plan_with_charts(&request, &view, charts) {
+            Ok(planned) => planned,
+            Err(PlanError::Field(e)) => return Ok(Err(e)),
+            Err(other) => return Err(other),
+        };
+        for path in planned.writes.keys().chain(planned.deletes.iter()) {
+            originals
+                .entry(path.clone())
+                .or_insert_with(|| view.get(path).cloned());
+        }
+        planned.apply_to(&mut view);
+    }
+    let mut net = Change::default();
+    for (path, before) in originals {
+        match (before, view.remove(&path)) {
+            (before, Some(now)) if before.as_ref() != Some(&now) => {
+                net.writes.insert(path, now);
+            }
+            (Some(_), None) => {
+                net.deletes.insert(path);
+            }
+            _ => {}
         }
     }
-    Ok(Ok(batch.change))
+    Ok(Ok(net))
 }
 
 fn action(change: &FleetChange, env: &EnvName, model: &TenantModel) -> Action {

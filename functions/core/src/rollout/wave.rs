@@ -80,7 +80,7 @@ pub fn plan_wave(
         let unchanged = digests.get(tenant) == Some(&planned.digest);
         let view = tenant_view(&shared, files, tenant);
         let tenant_change =
-            match plan_tenant_at(tenant, &planned.envs, &spec.change, &model, &view, charts)? {
+            match plan_tenant_at(tenant, &planned.envs, &spec.change, &model, view, charts)? {
                 Ok(change) => change,
                 Err(e) => {
                     let since = if unchanged {

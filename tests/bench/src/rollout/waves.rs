@@ -10,6 +10,9 @@ use berth_bench::dynamo_recorder::DynamoRecorder;
 use berth_bench::github::GithubServer;
 use berth_bench::repository::{GITHUB_TOKEN, build_and_serve, github_committer, ms};
 use berth_core::rollout::body::parse_rollout;
+use berth_core::rollout::wave::{WaveTenant, plan_wave};
+use berth_core::upstream::ChartShelf;
+use berth_core::{EnvName, TenantName};
 use berth_gitops::{Committer, Git2Committer, Git2Config};
 use berth_store::{DynamoStore, PlannedTenant, Store};
 use berth_usecases::rollouts::start::{StartAsk, start};
@@ -141,6 +144,7 @@ async fn run_backend(
             );
             now += SOAK_SECONDS;
         }
+        let planning = plan_alone(&app, &spec, &rollout.id, wave).await?;
         let github_before = github.map(GithubServer::calls);
         let commit = tick_until_commit(&app, &fleet, &rollout.id, now, recorder).await?;
         let github_calls = match (github, github_before) {
@@ -148,15 +152,62 @@ async fn run_backend(
             _ => String::new(),
         };
         println!(
-            "    wave {wave} ({} tenants) as one commit: {}{github_calls}, {} store call(s) ({})",
+            "    wave {wave} ({} tenants) as one commit: {} (planning it alone: {}){github_calls}, {} store call(s) ({})",
             rollout.wave_sizes[wave as usize - 1],
             ms(commit.wall),
+            ms(planning),
             commit.calls,
             commit.detail
         );
         now += 1;
     }
     Ok(())
+}
+
+/// How long planning wave `number` takes on its own, against the files at the tip (read
+/// first, not timed): the part of a wave's commit that is Berth's CPU.
+async fn plan_alone(
+    app: &App,
+    spec: &berth_core::rollout::RolloutSpec,
+    id: &str,
+    number: u32,
+) -> anyhow::Result<Duration> {
+    let mut reads = vec!["tenants/".to_owned()];
+    reads.extend(
+        berth_core::schema::CHART_READS
+            .iter()
+            .map(|p| p.to_string()),
+    );
+    let snapshot = app.committer.read(reads).await?;
+    let tenants: Vec<WaveTenant> = app
+        .store
+        .get_wave(id, number)
+        .await?
+        .into_iter()
+        .map(|t| {
+            Ok(WaveTenant {
+                tenant: TenantName::parse("tenant", &t.tenant)?,
+                envs: t
+                    .envs
+                    .iter()
+                    .map(|e| EnvName::parse("env", e))
+                    .collect::<Result<_, _>>()?,
+                digest: t.digest,
+            })
+        })
+        .collect::<Result<_, berth_core::FieldError>>()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let started = Instant::now();
+    plan_wave(
+        id,
+        number as usize,
+        spec,
+        &tenants,
+        &snapshot.files,
+        &ChartShelf::default(),
+        "2026-12-04T12:00:00Z",
+    )?;
+    Ok(started.elapsed())
 }
 
 struct Tick {
