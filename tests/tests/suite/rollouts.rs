@@ -414,6 +414,16 @@ fn upgrade_with(extra: Value) -> Value {
 
 const SOAK: Duration = Duration::from_secs(600);
 
+/// `premium` and `standard` tenants (see [`fleet`]), the cluster running each of them at the
+/// seed commit, and their names.
+async fn running(premium: usize, standard: usize) -> (Fixture, Cluster, Vec<String>) {
+    let f = fleet(premium, standard).await;
+    let c = f.cluster("status").await;
+    let everyone = names(premium, standard);
+    c.synced(&everyone, &f.tip(), &[]);
+    (f, c, everyone)
+}
+
 /// Syncs every tenant to the tip, sweeps (the wave is seen ready), waits out the soak and
 /// sweeps again: the next wave's commit, if any.
 async fn pass_wave(f: &Fixture, c: &Cluster, tenants: &[String]) {
@@ -425,11 +435,7 @@ async fn pass_wave(f: &Fixture, c: &Cluster, tenants: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_premium_tenants_move_to_16_6_canaries_first_each_wave_gated_on_the_one_before() {
-    let f = fleet(40, 2).await;
-    let c = f.cluster("status").await;
-    let everyone = names(40, 2);
-    let base = f.tip();
-    c.synced(&everyone, &base, &[]);
+    let (f, c, everyone) = running(40, 2).await;
     let id = f
         .start(upgrade_with(json!({"then_set_default": true})))
         .await;
@@ -522,11 +528,8 @@ async fn forty_premium_tenants_move_to_16_6_canaries_first_each_wave_gated_on_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_degraded_by_its_wave_pauses_the_rollout_or_reverts_every_wave() {
-    let f = fleet(40, 0).await;
-    let c = f.cluster("status").await;
-    let everyone = names(40, 0);
+    let (f, c, everyone) = running(40, 0).await;
     let base = f.tip();
-    c.synced(&everyone, &base, &[]);
     let id = f.start(upgrade()).await;
     let rollout = f.rollout(&id).await;
     let victim = wave_tenants(&rollout, 2)[1].clone();
@@ -584,11 +587,8 @@ async fn a_tenant_degraded_by_its_wave_pauses_the_rollout_or_reverts_every_wave(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_on_failure_revert_the_spent_budget_reverts_by_itself() {
-    let f = fleet(20, 0).await;
-    let c = f.cluster("status").await;
-    let everyone = names(20, 0);
+    let (f, c, everyone) = running(20, 0).await;
     let base = f.tip();
-    c.synced(&everyone, &base, &[]);
     let id = f.start(upgrade_with(json!({"on_failure": "revert"}))).await;
     let rollout = f.rollout(&id).await;
     let victim = wave_tenants(&rollout, 2)[0].clone();
@@ -620,11 +620,8 @@ fn hold(f: &Fixture, tenant: &str, until: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_degraded_before_do_not_count_holds_are_listed_and_a_silent_cluster_pauses() {
-    let f = fleet(20, 0).await;
+    let (f, c, everyone) = running(20, 0).await;
     hold(&f, "p05", "2099-01-01T00:00:00Z");
-    let c = f.cluster("status").await;
-    let everyone = names(20, 0);
-    c.synced(&everyone, &f.tip(), &[]);
     let id = f.start(upgrade()).await;
     let rollout = f.rollout(&id).await;
     assert_eq!(rollout["counts"]["held"], 1, "{}", rollout["counts"]);
@@ -672,10 +669,7 @@ async fn the_degraded_before_do_not_count_holds_are_listed_and_a_silent_cluster_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_changed_since_the_plan_is_re_planned_or_skipped_when_the_change_conflicts() {
-    let f = fleet(10, 0).await;
-    let c = f.cluster("status").await;
-    let everyone = names(10, 0);
-    c.synced(&everyone, &f.tip(), &[]);
+    let (f, c, everyone) = running(10, 0).await;
     let id = f.start(upgrade_with(json!({"waves": ["100%"]}))).await;
     c.sweep().await;
     // Between the plan and wave 2: p03's values change, p04's prod postgres is disabled,
@@ -873,10 +867,7 @@ async fn a_step_killed_after_its_commit_commits_nothing_new_and_racing_steps_com
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_resume_and_abort_steer_the_waves() {
-    let f = fleet(10, 0).await;
-    let c = f.cluster("status").await;
-    let everyone = names(10, 0);
-    c.synced(&everyone, &f.tip(), &[]);
+    let (f, c, everyone) = running(10, 0).await;
     let id = f.start(upgrade()).await;
     c.sweep().await;
     let f = &f;
@@ -930,10 +921,7 @@ async fn pause_resume_and_abort_steer_the_waves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn argo_cd_notifications_move_a_rollout_at_once() {
     use berth_tests::api_server::ARGOCD_TOKEN;
-    let f = fleet(10, 0).await;
-    let c = f.cluster("status").await;
-    let everyone = names(10, 0);
-    c.synced(&everyone, &f.tip(), &[]);
+    let (f, c, everyone) = running(10, 0).await;
     let follow_up = berth_status::AdvanceFromStore(f.sweeper("follow-up", &c.kube, &c.clock).await);
     let webhooks = ApiServer::start_with_refresh(
         f.repo.to_str().unwrap(),

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::files::TenantState;
 use crate::names::{EnvName, ModuleName, TenantName, TierName};
+use crate::request::{ACTION_TRAILER, TENANT_TRAILER, request_trailer};
 pub use waves::Step;
 
 /// Which tenant-envs a rollout changes. Empty lists select everything.
@@ -136,4 +137,24 @@ pub struct RolloutSpec {
     pub then_set_default: bool,
     /// List tenants whose result fails validation as skipped instead of refusing the rollout.
     pub skip_invalid: bool,
+}
+
+/// The trailers of a rollout's commit: its id, the action, the numbered trailer that says
+/// which wave it is (`Berth-Rollout-Wave: 2`, `Berth-Rollout-Revert: 2`), and one
+/// `Berth-Tenant` per tenant it changes.
+pub(crate) fn rollout_trailers(
+    id: &str,
+    action: &str,
+    numbered: (&str, u32),
+    tenants: &[TenantName],
+) -> String {
+    let (trailer, number) = numbered;
+    let mut trailers = format!(
+        "{}\n{ACTION_TRAILER}: {action}\n{trailer}: {number}\n",
+        request_trailer(id)
+    );
+    for tenant in tenants {
+        trailers.push_str(&format!("{TENANT_TRAILER}: {tenant}\n"));
+    }
+    trailers
 }

@@ -9,7 +9,7 @@ use crate::error::PlanError;
 use crate::model::{Change, RepoFiles, load_catalog};
 use crate::names::TenantName;
 use crate::paths;
-use crate::request::{ACTION_TRAILER, Action, Request, Restore, TENANT_TRAILER, request_trailer};
+use crate::request::{Action, Request, Restore};
 use crate::restore::plan_restore;
 use crate::upstream::ChartShelf;
 
@@ -122,12 +122,12 @@ fn message(
             names.join(", ")
         ));
     }
-    message.push_str(&format!(
-        "\n{}\n{ACTION_TRAILER}: rollout_revert\n{REVERT_TRAILER}: {number}\n",
-        request_trailer(id)
+    message.push('\n');
+    message.push_str(&super::rollout_trailers(
+        id,
+        "rollout_revert",
+        (REVERT_TRAILER, number),
+        tenants,
     ));
-    for tenant in tenants {
-        message.push_str(&format!("{TENANT_TRAILER}: {tenant}\n"));
-    }
     message
 }

@@ -13,7 +13,6 @@ use super::plan::{plan_tenant_at, shared_files, tenant_view};
 use crate::error::PlanError;
 use crate::model::{Change, RepoFiles, TenantModel};
 use crate::names::{EnvName, TenantName};
-use crate::request::{ACTION_TRAILER, TENANT_TRAILER, request_trailer};
 use crate::tenant_index::folder_digests;
 use crate::upstream::ChartShelf;
 
@@ -131,12 +130,12 @@ fn wave_message(
             names.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
-    message.push_str(&format!(
-        "\n{}\n{ACTION_TRAILER}: rollout\n{WAVE_TRAILER}: {number}\n",
-        request_trailer(id)
+    message.push('\n');
+    message.push_str(&super::rollout_trailers(
+        id,
+        "rollout",
+        (WAVE_TRAILER, number as u32),
+        tenants,
     ));
-    for tenant in tenants {
-        message.push_str(&format!("{TENANT_TRAILER}: {tenant}\n"));
-    }
     message
 }
