@@ -169,11 +169,13 @@ impl ApiClient {
         &self,
         body: &RolloutBody,
         key: Option<&str>,
+        mode: Option<&str>,
     ) -> Result<RolloutView, ClientError> {
-        let mut request = self
-            .http
-            .post(format!("{}/v1/rollouts", self.base))
-            .json(body);
+        let mut path = format!("{}/v1/rollouts", self.base);
+        if let Some(mode) = mode {
+            path.push_str(&format!("?mode={}", path_segment(mode)?));
+        }
+        let mut request = self.http.post(path).json(body);
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
         }

@@ -38,6 +38,9 @@ pub enum Rollouts {
         /// A retry with the same key answers the rollout the first call started.
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// `direct` commits each wave; `pr` opens a pull request per wave to approve.
+        #[arg(long, value_parser = ["direct", "pr"])]
+        mode: Option<String>,
         #[command(flatten)]
         api: Api,
     },
@@ -97,12 +100,13 @@ pub async fn run(command: Rollouts) -> Result<u8, ClientError> {
         Rollouts::Start {
             file,
             idempotency_key,
+            mode,
             api,
         } => {
             let body = read_body(&file)?;
             let rollout = api
                 .client()?
-                .start_rollout(&body, idempotency_key.as_deref())
+                .start_rollout(&body, idempotency_key.as_deref(), mode.as_deref())
                 .await?;
             output::print(api.output, &rollout, rollout_table);
             Ok(exit::OK)

@@ -140,6 +140,8 @@ pub struct RolloutView {
     pub id: String,
     /// `running`, `paused`, `done`, `aborted`, `reverting` or `reverted`.
     pub state: String,
+    /// `direct` or `pr` (a pull request per wave).
+    pub mode: String,
     /// Why it is paused (a failure beyond the budget, no data, a person), or why it reverted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_reason: Option<String>,
@@ -167,9 +169,13 @@ pub struct RolloutView {
 pub struct RolloutWaveView {
     /// From 1.
     pub number: u64,
-    /// `planned`, `syncing`, `soaking`, `ready`, `failed`, `skipped` (nothing left to
-    /// change at its turn) or `reverted`.
+    /// `planned`, `awaiting_merge` (`pr` mode: its pull request is open), `syncing`,
+    /// `soaking`, `ready`, `failed`, `skipped` (nothing left to change at its turn) or
+    /// `reverted`.
     pub state: String,
+    /// `pr` mode: the wave's pull request (its address, or its branch without GitHub).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<String>,
     /// The wave's commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,

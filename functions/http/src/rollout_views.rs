@@ -61,6 +61,7 @@ pub(crate) fn rollout_view(
     RolloutView {
         id: record.id.clone(),
         state: record.state.as_str().to_owned(),
+        mode: record.mode.clone(),
         pause_reason: record.pause_reason.clone(),
         spec,
         base: record.base.clone(),
@@ -114,6 +115,9 @@ fn wave_view(
     RolloutWaveView {
         number: number as u64,
         state: state.to_owned(),
+        pull_request: committed
+            .and_then(|w| w.pull.as_ref())
+            .map(|p| p.url.clone().unwrap_or_else(|| p.branch.clone())),
         commit: committed.and_then(|w| w.commit.clone()),
         committed_at: committed.map(|w| rfc3339_at(w.committed_at)),
         ready_at: committed.and_then(|w| w.ready_at).map(rfc3339_at),
@@ -149,6 +153,7 @@ impl Judge<'_> {
         match self.wave {
             None => "planned",
             Some(_) if self.reverted.is_some() => "reverted",
+            Some(w) if w.pull.as_ref().is_some_and(|p| !p.merged) => "awaiting_merge",
             Some(w) if w.commit.is_none() => "skipped",
             Some(w) if !w.failed.is_empty() => "failed",
             Some(w) if w.ready_at.is_none() => "syncing",

@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::auth::{Principal, Writer};
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::extract::{QueryParams, flag, idempotency_key, query_params};
+use crate::extract::{QueryParams, WriteQuery, flag, idempotency_key, query_params, write_query};
 use crate::rollout_views::rollout_view;
 use crate::views::file_diff_view;
 
@@ -30,6 +30,7 @@ use crate::views::file_diff_view;
     description = "One change to many tenants in waves: the selector resolved against the branch tip, each tenant's change checked exactly as a single request's (tier rules, dependencies, chart schemas), canaries first, then the growth steps. `dry_run=true` answers the plan and commits nothing. Otherwise the plan is recorded (202) and the status function commits each wave once the one before is ready and soaked, within the failure budget. A tenant whose result is invalid refuses the rollout (422 naming `tenants.<tenant>.<field>`) unless `skip_invalid`. A token scoped to a tenant may select only that tenant.",
     params(
         ("dry_run" = Option<bool>, Query, description = "Answer the plan; record and commit nothing"),
+        ("mode" = Option<berth_contract::WriteMode>, Query, description = "`direct` commits each wave onto the branch; `pr` opens a pull request per wave, and a wave counts once it is merged (the service's default mode when absent)"),
         ("Idempotency-Key" = Option<String>, Header, description = "The same key answers the rollout its first call started", pattern = "^[!-~]{1,255}$"),
     ),
     request_body = berth_contract::RolloutBody,
@@ -43,7 +44,7 @@ pub(crate) async fn post_rollout(
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let answer = async {
-        let params = query_params(query, &["dry_run"])?;
+        let WriteQuery { mode, params } = write_query(&state, query, &["dry_run"])?;
         let key = idempotency_key(&headers)?;
         let body = body?.value;
         let spec = parse_rollout(&body)?;
@@ -59,6 +60,7 @@ pub(crate) async fn post_rollout(
                 spec: &spec,
                 requested_by: Some(principal.identity.clone()),
                 idempotency_key: key,
+                mode,
             },
         )
         .await?;

@@ -980,3 +980,120 @@ async fn argo_cd_notifications_move_a_rollout_at_once() {
         "{paused}"
     );
 }
+
+/// `?mode=pr`: each wave is committed onto a branch of its own for a person to approve, and
+/// counts from its merge: nothing lands on main, and no deadline runs, until then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_pr_mode_each_wave_waits_for_its_merge() {
+    let (f, c, everyone) = running(10, 0).await;
+    let (status, started) = f
+        .call(
+            OPERATOR,
+            Method::POST,
+            "/v1/rollouts?mode=pr",
+            Some(upgrade()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    assert_eq!(started["mode"], "pr");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let main_before = f.tip();
+    c.sweep().await;
+    assert_eq!(f.tip(), main_before, "nothing on main before a merge");
+    let branch = format!("berth/{id}-wave-1");
+    let head = git(&f.repo, &["rev-parse", &branch]).trim().to_owned();
+    let message = git(&f.repo, &["log", "-1", "--format=%B", &head]);
+    assert!(message.contains("Berth-Rollout-Wave: 1"), "{message}");
+    let shown = f.rollout(&id).await;
+    assert_eq!(shown["waves"][0]["state"], "awaiting_merge", "{shown}");
+    assert_eq!(shown["waves"][0]["pull_request"], branch.as_str());
+    assert_eq!(tenant_state(&shown, "p00")["state"], "committed");
+
+    c.clock.advance(Duration::from_secs(2 * 3600));
+    c.sweep().await;
+    let waiting = f.rollout(&id).await;
+    assert_eq!(
+        waiting["state"], "running",
+        "approval has no deadline: {waiting}"
+    );
+
+    // A person merges it (a fast-forward here); the wave's gates start.
+    git(&f.repo, &["update-ref", "refs/heads/main", &head]);
+    c.sweep().await;
+    c.synced(&everyone, &f.tip(), &[]);
+    c.sweep().await;
+    assert_eq!(f.rollout(&id).await["waves"][0]["state"], "soaking");
+    c.clock.advance(SOAK);
+    c.sweep().await;
+    assert_eq!(f.tip(), head, "the next wave goes to its own branch");
+    let next = git(&f.repo, &["rev-parse", &format!("berth/{id}-wave-2")]);
+    assert!(!next.trim().is_empty());
+    assert_eq!(f.rollout(&id).await["waves"][1]["state"], "awaiting_merge");
+}
+
+/// With GitHub, each wave of a `pr` rollout is a pull request: a squash merge counts by the
+/// commit the base got, and a pull request closed unmerged pauses the rollout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_github_each_wave_is_a_pull_request_and_closing_one_pauses() {
+    use berth_tests::backend::{Backend, committer_on, github_config};
+    use berth_tests::github::{GithubServer, pulls::MergeMethod};
+    let (f, c, everyone) = running(10, 0).await;
+    let github = GithubServer::start(f.repo.clone(), berth_tests::backend::GITHUB_TOKEN).await;
+    let committer = committer_on(
+        Backend::Github,
+        &f.repo,
+        &f.dir.path().join("gh"),
+        &github.url,
+    );
+    let mut app = App::new(committer, Arc::clone(&f.store));
+    app.pulls = Some(Arc::new(
+        berth_gitops::GithubPulls::new(&github_config(&github.url), None).unwrap(),
+    ));
+    let connector = berth_tests::kube_server::connector(&c.kube.url, KUBE_TOKEN);
+    let sweeper = Sweeper::new(app, Some(connector)).with_clock(c.clock.clone());
+    let (_, started) = f
+        .call(
+            OPERATOR,
+            Method::POST,
+            "/v1/rollouts?mode=pr",
+            Some(upgrade()),
+        )
+        .await;
+    let id = started["id"].as_str().unwrap().to_owned();
+
+    sweeper.sweep().await.unwrap();
+    let pulls = github.pull_requests();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].head_ref, format!("berth/{id}-wave-1"));
+    assert!(pulls[0].title.contains("wave 1"), "{}", pulls[0].title);
+    let shown = f.rollout(&id).await;
+    let first = pulls[0].number;
+    let url = shown["waves"][0]["pull_request"].as_str().unwrap();
+    assert!(url.ends_with(&format!("/pull/{first}")), "{shown}");
+    let merged = github.merge_pull_request(first, MergeMethod::Squash);
+    sweeper.sweep().await.unwrap();
+    c.synced(&everyone, &merged, &[]);
+    sweeper.sweep().await.unwrap();
+    let soaking = f.rollout(&id).await;
+    assert_eq!(
+        soaking["waves"][0]["commit"],
+        merged.as_str(),
+        "judged by the squash commit"
+    );
+    assert_eq!(soaking["waves"][0]["state"], "soaking", "{soaking}");
+    c.clock.advance(SOAK);
+    sweeper.sweep().await.unwrap();
+    let pulls = github.pull_requests();
+    assert_eq!(pulls.len(), 2, "the next wave's pull request");
+    github.close_pull_request(pulls[1].number);
+    sweeper.sweep().await.unwrap();
+    let paused = f.rollout(&id).await;
+    assert_eq!(paused["state"], "paused", "{paused}");
+    assert!(
+        paused["pause_reason"]
+            .as_str()
+            .unwrap()
+            .contains("closed without merging"),
+        "{paused}"
+    );
+}

@@ -681,6 +681,7 @@ async fn rollouts_keep_their_waves_and_move_by_version(store: &dyn Store) {
         reverted: vec![],
         force_revert: false,
         default_commit: None,
+        mode: "direct".into(),
     };
     assert!(store.create_rollout(&rollout, &pages).await.unwrap());
     assert!(

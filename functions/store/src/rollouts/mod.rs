@@ -86,6 +86,23 @@ pub struct CommittedWave {
     /// Not synced or not ready yet, as last seen.
     #[serde(default)]
     pub waiting: Vec<String>,
+    /// In `pr` mode, the wave's branch and pull request.
+    #[serde(default)]
+    pub pull: Option<WavePull>,
+}
+
+/// A wave committed onto a branch of its own for approval (`mode: pr`): it counts once the
+/// branch is merged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WavePull {
+    pub branch: String,
+    /// The pull request, when one could be opened (a GitHub credential is configured).
+    #[serde(default)]
+    pub number: Option<u64>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub merged: bool,
 }
 
 /// A wave undone by a revert commit.
@@ -154,6 +171,14 @@ pub struct RolloutRecord {
     /// The commit that made the version the catalog's default (`then_set_default`).
     #[serde(default)]
     pub default_commit: Option<String>,
+    /// `direct` (each wave committed onto the branch) or `pr` (each wave a pull request to
+    /// approve).
+    #[serde(default = "direct")]
+    pub mode: String,
+}
+
+fn direct() -> String {
+    "direct".into()
 }
 
 /// One planned tenant of a wave.

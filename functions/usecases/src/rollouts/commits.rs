@@ -42,12 +42,17 @@ fn reads() -> Vec<String> {
     reads
 }
 
-fn commit_request(id: &str) -> CommitRequest {
+fn commit_request(id: &str, target: Target) -> CommitRequest {
     CommitRequest {
         request_id: id.to_owned(),
         reads: reads(),
-        target: Target::Branch,
+        target,
     }
+}
+
+/// The branch wave `number` of rollout `id` is committed to in `pr` mode.
+pub fn wave_branch(id: &str, number: u32) -> String {
+    format!("berth/{id}-wave-{number}")
 }
 
 fn sha_of(outcome: CommitOutcome) -> Option<String> {
@@ -96,19 +101,20 @@ fn wave_tenants(stored: &[PlannedTenant]) -> (Vec<WaveTenant>, Vec<TenantNote>) 
     (tenants, refused)
 }
 
-/// Commits wave `number` of rollout `id`: one commit for the wave's tenants at the tip.
+/// Commits wave `number` of rollout `id`: one commit for the wave's tenants at the tip, onto
+/// the branch or (`target`) a new branch of its own for a pull request.
 pub async fn commit_wave(
     app: &App,
     id: &str,
     spec: &RolloutSpec,
-    number: u32,
+    (number, target): (u32, Target),
     stored: &[PlannedTenant],
     now: i64,
 ) -> Result<Landed, UseCaseError> {
     let (tenants, mut refused) = wave_tenants(stored);
     let planned: PlannedSlot = Default::default();
     let now = rfc3339_at(now);
-    let outcome = commit_fetching_charts(app, commit_request(id), |charts| {
+    let outcome = commit_fetching_charts(app, commit_request(id, target), |charts| {
         let (id, spec, tenants, now, planned) = (
             id.to_owned(),
             spec.clone(),
@@ -162,7 +168,7 @@ pub async fn commit_revert(
     };
     let planned: PlannedSlot = Default::default();
     let wave = Arc::new(wave);
-    let outcome = commit_fetching_charts(app, commit_request(id), |charts| {
+    let outcome = commit_fetching_charts(app, commit_request(id, Target::Branch), |charts| {
         let (id, wave, planned) = (id.to_owned(), Arc::clone(&wave), Arc::clone(&planned));
         Arc::new(move |files: &RepoFiles| {
             let files_of_wave = WaveFiles {
@@ -224,12 +230,28 @@ pub async fn commit_default(
 
 /// The commit a claim's holder made before it died, if it landed: the newest commit carrying
 /// the rollout's id is the claimed one when its trailers say so (while the claim is held, no
-/// other commit of the rollout is made).
+/// other commit of the rollout is made). In `pr` mode a wave's commit is on its own branch:
+/// the newest commit there carrying the id, unless the main branch has it already (an earlier
+/// wave's, which the branch starts from).
 pub async fn find_claimed(
     app: &App,
     id: &str,
     claim: &CommitClaim,
+    pr: bool,
 ) -> Result<Option<String>, UseCaseError> {
+    if pr && claim.kind == "wave" {
+        let branch = wave_branch(id, claim.number);
+        let Some(sha) = app
+            .committer
+            .find_request(id.to_owned(), Some(branch))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let tip = app.committer.read(vec![CATALOG_PATH.to_owned()]).await?.tip;
+        let on_main = app.committer.contains(vec![(sha.clone(), tip)]).await?;
+        return Ok((!on_main.first().copied().unwrap_or(false)).then_some(sha));
+    }
     let Some(newest) = app.committer.find_landed(id.to_owned(), 0).await? else {
         return Ok(None);
     };
@@ -240,4 +262,44 @@ pub async fn find_claimed(
     };
     let landed = newest.message.lines().any(|l| carries(l.trim()));
     Ok(landed.then_some(newest.sha))
+}
+
+/// Opens the pull request of wave `number`'s pushed branch (or finds the one a step that died
+/// opened). Without a GitHub credential, or when GitHub fails, the branch stays pushed and
+/// the wave counts once the main branch contains it.
+pub async fn open_wave_pull(
+    app: &App,
+    id: &str,
+    number: u32,
+    tenants: u32,
+) -> berth_store::WavePull {
+    let branch = wave_branch(id, number);
+    let mut pull = berth_store::WavePull {
+        branch: branch.clone(),
+        number: None,
+        url: None,
+        merged: false,
+    };
+    let Some(pulls) = &app.pulls else {
+        return pull;
+    };
+    let draft = berth_gitops::PullRequestDraft {
+        branch,
+        title: format!("Rollout {id}, wave {number}: {tenants} tenant(s)"),
+        body: format!(
+            "Opened by Berth for wave {number} of rollout `{id}`.\n\nMerging it applies the \
+             wave; Berth then follows it to ready and, after its soak, opens the next wave. \
+             Every tenant's files were validated against the catalog and their charts' schemas."
+        ),
+    };
+    match pulls.open(&draft).await {
+        Ok(opened) => {
+            pull.number = Some(opened.number);
+            pull.url = Some(opened.url);
+        }
+        Err(e) => {
+            tracing::warn!(rollout = %id, wave = number, error = %e, "could not open the wave's pull request")
+        }
+    }
+    pull
 }

@@ -4,8 +4,10 @@
 
 mod commits;
 pub mod control;
+mod merge;
 pub mod start;
 pub mod step;
+mod versioned;
 
 use berth_core::catalog::CATALOG_PATH;
 use berth_core::paths::TENANTS_DIR;
@@ -71,4 +73,33 @@ pub async fn show(
 /// Every rollout, newest first.
 pub async fn list(app: &App) -> Result<Vec<berth_store::RolloutRecord>, UseCaseError> {
     Ok(app.store.list_rollouts().await?)
+}
+
+/// What one step did to a rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stepped {
+    /// Nothing to do yet (or another step holds the commit).
+    Waiting,
+    /// Wave `n` committed (`None`: every tenant of it was skipped).
+    Committed {
+        wave: u32,
+        commit: Option<String>,
+    },
+    /// A claimed commit found in Git after its step died, and recorded.
+    Recovered {
+        wave: u32,
+    },
+    /// Wave `n`'s pull request was merged: its gates start now.
+    Merged {
+        wave: u32,
+    },
+    Paused {
+        reason: String,
+    },
+    Reverted {
+        waves: Vec<u32>,
+    },
+    Done,
+    /// Another writer moved the record first; the next step goes on.
+    Raced,
 }

@@ -26,6 +26,8 @@ pub struct StartAsk<'a> {
     pub spec: &'a RolloutSpec,
     pub requested_by: Option<String>,
     pub idempotency_key: Option<String>,
+    /// `Pr`: each wave a pull request to approve.
+    pub mode: crate::Mode,
 }
 
 /// The started rollout (or the one the key's first call started) and whether it is new.
@@ -37,7 +39,9 @@ pub struct Started {
 pub async fn start(app: &App, ask: StartAsk<'_>) -> Result<Started, UseCaseError> {
     check_default(ask.spec)?;
     let body = serde_json::to_string(ask.body).unwrap_or_default();
-    let fingerprint = format!("sha256:{:x}", Sha256::digest(body.as_bytes()));
+    // The mode is part of what was asked: a key reused with another mode is another request.
+    let asked = format!("{:?}\n{body}", ask.mode);
+    let fingerprint = format!("sha256:{:x}", Sha256::digest(asked.as_bytes()));
     let mut id = ulid::Ulid::new().to_string();
     if let Some(key) = &ask.idempotency_key {
         match claim_key(app, key, &id, &fingerprint).await? {
@@ -64,7 +68,10 @@ pub async fn start(app: &App, ask: StartAsk<'_>) -> Result<Started, UseCaseError
             ),
         ));
     }
-    let record = new_record(&id, body, &planned, ask.requested_by);
+    let mut record = new_record(&id, body, &planned, ask.requested_by);
+    if ask.mode == crate::Mode::Pr {
+        record.mode = "pr".into();
+    }
     let pages = wave_pages(&id, &planned_tenants(&planned));
     if app.store.create_rollout(&record, &pages).await? {
         let mut record = record;
@@ -177,6 +184,7 @@ fn new_record(
         reverted: Vec::new(),
         force_revert: false,
         default_commit: None,
+        mode: "direct".into(),
     }
 }
 

@@ -18,16 +18,18 @@ use berth_store::{
     TenantNote,
 };
 
-use super::commits::{Landed, commit_default, commit_revert, commit_wave, find_claimed};
+pub use super::Stepped;
+use super::commits::{
+    Landed, commit_default, commit_revert, commit_wave, find_claimed, open_wave_pull, wave_branch,
+};
+use super::merge::await_merge;
 use super::stored_spec;
-use crate::time::now_rfc3339;
+use super::versioned::{claim, release, save, save_outcome};
 use crate::{App, UseCaseError};
 
 /// How long a claimed commit may take before another step looks for it in Git and makes it
 /// if it is not there: well past the status function's timeout.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(5 * 60);
-/// Versioned writes tried before a step gives the record up to the next step.
-const WRITE_ATTEMPTS: usize = 5;
 
 /// How one tenant of a committed wave stands for the wave's commit, as the status function
 /// observed it.
@@ -68,31 +70,6 @@ pub enum StepScope {
     ObserveOnly,
 }
 
-/// What one step did to a rollout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stepped {
-    /// Nothing to do yet (or another step holds the commit).
-    Waiting,
-    /// Wave `n` committed (`None`: every tenant of it was skipped).
-    Committed {
-        wave: u32,
-        commit: Option<String>,
-    },
-    /// A claimed commit found in Git after its step died, and recorded.
-    Recovered {
-        wave: u32,
-    },
-    Paused {
-        reason: String,
-    },
-    Reverted {
-        waves: Vec<u32>,
-    },
-    Done,
-    /// Another writer moved the record first; the next step goes on.
-    Raced,
-}
-
 /// Steps every open rollout; one rollout's failure is logged and does not stop the others.
 pub async fn step_rollouts(
     app: &App,
@@ -125,7 +102,7 @@ pub async fn step_rollout(
             return Ok(Stepped::Waiting);
         }
         // Its holder died. If its commit landed, record it; otherwise make it again below.
-        if let Some(sha) = find_claimed(app, &record.id, &claim).await? {
+        if let Some(sha) = find_claimed(app, &record.id, &claim, record.mode == "pr").await? {
             return recover(app, record, &claim, sha, now).await;
         }
         record.claim = None;
@@ -162,8 +139,13 @@ async fn recover(
     let number = claim.number;
     let kind = claim.kind.clone();
     let mut tenants = None;
+    let mut pull = None;
     if kind == "wave" {
-        tenants = Some(app.store.get_wave(&record.id, number).await?.len() as u32);
+        let count = app.store.get_wave(&record.id, number).await?.len() as u32;
+        tenants = Some(count);
+        if record.mode == "pr" {
+            pull = Some(open_wave_pull(app, &record.id, number, count).await);
+        }
     }
     save_outcome(app, record, |r| {
         r.claim = None;
@@ -173,6 +155,7 @@ async fn recover(
                 commit: landed.commit.clone(),
                 committed_at: now,
                 tenants: tenants.unwrap_or_default(),
+                pull: pull.clone(),
                 ..Default::default()
             }),
             "revert" => r.reverted.push(RevertedWave {
@@ -196,6 +179,9 @@ async fn forward(
     now: i64,
     scope: StepScope,
 ) -> Result<Stepped, UseCaseError> {
+    if let Some(stepped) = await_merge(app, &mut record, now).await? {
+        return Ok(stepped);
+    }
     let observed = observe_newest(app, fleet, &mut record, now).await?;
     let waves = as_progress(&record, &observed);
     let next = next_step(
@@ -385,7 +371,13 @@ async fn next_wave(
     let tenants = app.store.get_wave(&record.id, number).await?;
     // Before the commit: a tenant degraded now was degraded before the wave.
     let degraded_before = fleet.degraded(&tenants);
-    let landed = match commit_wave(app, &record.id, spec, number, &tenants, now).await {
+    let pr = record.mode == "pr";
+    let target = if pr {
+        berth_gitops::Target::NewBranch(wave_branch(&record.id, number))
+    } else {
+        berth_gitops::Target::Branch
+    };
+    let landed = match commit_wave(app, &record.id, spec, (number, target), &tenants, now).await {
         Ok(landed) => landed,
         Err(e) => {
             release(app, record).await;
@@ -393,6 +385,10 @@ async fn next_wave(
         }
     };
     let commit = landed.commit.clone();
+    let pull = match (pr, &commit) {
+        (true, Some(_)) => Some(open_wave_pull(app, &record.id, number, landed.tenants).await),
+        _ => None,
+    };
     save_outcome(app, record, |r| {
         r.claim = None;
         r.committed.push(CommittedWave {
@@ -402,6 +398,7 @@ async fn next_wave(
             tenants: landed.tenants,
             degraded_before: degraded_before.clone(),
             skipped: landed.notes.clone(),
+            pull: pull.clone(),
             ..Default::default()
         });
     })
@@ -511,70 +508,4 @@ async fn revert_waves(
     }
     save_outcome(app, record, |r| r.state = RolloutState::Reverted).await?;
     Ok(Stepped::Reverted { waves: reverted })
-}
-
-/// Writes `record` at the version it was read at; `false` when another writer came first.
-async fn save(app: &App, record: &RolloutRecord) -> Result<bool, UseCaseError> {
-    let mut next = record.clone();
-    next.updated_at = now_rfc3339();
-    Ok(app.store.update_rollout(&next, record.version).await?)
-}
-
-/// Claims a commit with a versioned write; on success `record` holds the claim at its new
-/// version. A claim lost to another writer (a pause, a racing step) commits nothing.
-async fn claim(
-    app: &App,
-    record: &mut RolloutRecord,
-    kind: &str,
-    number: u32,
-    now: i64,
-) -> Result<bool, UseCaseError> {
-    record.claim = Some(CommitClaim {
-        kind: kind.to_owned(),
-        number,
-        since: now,
-    });
-    if !save(app, record).await? {
-        return Ok(false);
-    }
-    record.version += 1;
-    Ok(true)
-}
-
-/// Gives a claim up after a failed commit (nothing landed), so the next step tries at once;
-/// if this write fails too, the claim's lease runs out and the trailer search decides.
-async fn release(app: &App, mut record: RolloutRecord) {
-    record.claim = None;
-    if let Err(e) = save(app, &record).await {
-        tracing::warn!(rollout = %record.id, error = %e.message, "could not release the commit claim");
-    }
-}
-
-/// Records what a commit did: applied to the record as held, or, when another writer (a pause,
-/// an abort) moved it meanwhile, to the record as it is now. The commit landed; it must be
-/// recorded whatever else changed. Returns the record as written.
-async fn save_outcome(
-    app: &App,
-    record: RolloutRecord,
-    apply: impl Fn(&mut RolloutRecord),
-) -> Result<RolloutRecord, UseCaseError> {
-    let mut current = record;
-    for _ in 0..WRITE_ATTEMPTS {
-        let mut next = current.clone();
-        apply(&mut next);
-        if save(app, &next).await? {
-            next.version += 1;
-            return Ok(next);
-        }
-        current = app.store.get_rollout(&current.id).await?.ok_or_else(|| {
-            UseCaseError::unavailable(
-                crate::error::ErrorCode::StoreUnavailable,
-                "the rollout vanished",
-            )
-        })?;
-    }
-    Err(UseCaseError::unavailable(
-        crate::error::ErrorCode::StoreUnavailable,
-        "the rollout's record kept changing; the claim's lease lets the next step record the commit",
-    ))
 }

@@ -113,6 +113,7 @@ async fn run_backend(
             spec: &spec,
             requested_by: None,
             idempotency_key: None,
+            mode: berth_usecases::Mode::Direct,
         },
     )
     .await
