@@ -178,6 +178,13 @@ async fn api_gateway_jwt_claims_decide_who_may_do_what() {
     assert_eq!(status, 202, "{first}");
     let (status, replayed) = http_response(&f.function.invoke(&keyed).await);
     assert_eq!((status, replayed), (202, first));
+    // A fleet rollout is recorded with its wave pages in one transaction.
+    let rollout =
+        json!({"selector": {"tenants": ["acme"]}, "change": {"disable": {"module": "monitoring"}}});
+    let (status, body) = f
+        .call("POST", "/v1/rollouts", Some(rollout), Some(ADMIN))
+        .await;
+    assert_eq!(status, 202, "{body}");
     let (status, body) = f
         .call("DELETE", "/v1/tenants/acme?confirm=acme", None, Some(ADMIN))
         .await;
