@@ -137,10 +137,22 @@ impl TenantModel {
         self.modules.contains_key(&(env.clone(), module.clone()))
     }
 
-    pub(crate) fn new_module(&self, env: &EnvName, module: &ModuleName) -> ModuleValues {
+    /// A module's values file as a new enable writes it: an in-repo module gets the catalog's
+    /// default version when it names one (an upstream one is pinned by the planner).
+    pub(crate) fn new_module(
+        &self,
+        env: &EnvName,
+        module: &ModuleName,
+        catalog: &Catalog,
+    ) -> ModuleValues {
+        let mut named = ModuleRef::named(module.clone());
+        named.version = catalog
+            .module(module)
+            .filter(|m| m.chart.is_none())
+            .and_then(|m| m.version.clone());
         ModuleValues {
             tenant: self.tenant_ref(env),
-            module: ModuleRef::named(module.clone()),
+            module: named,
             suspended: self.suspended(),
             placement: self.placement(env),
             overrides: Default::default(),

@@ -223,9 +223,10 @@ fn create(
         let base = base_values(&model, env, tier, placement)?;
         model.envs.insert(env.clone(), base);
         for module in &new.modules {
-            model
-                .modules
-                .insert((env.clone(), module.clone()), model.new_module(env, module));
+            model.modules.insert(
+                (env.clone(), module.clone()),
+                model.new_module(env, module, catalog),
+            );
         }
     }
     Ok(model)
@@ -448,13 +449,13 @@ fn enable_module(
         .into());
     }
     for dep in &missing {
-        let values = model.new_module(env, dep);
+        let values = model.new_module(env, dep, catalog);
         model.modules.insert((env.clone(), dep.clone()), values);
     }
-    let mut values = model.new_module(env, module);
+    let mut values = model.new_module(env, module, catalog);
     // An upstream module's version is its chart's, pinned by `pin_upstream_charts`.
-    if m.chart.is_none() {
-        values.module.version = change.version.clone().or_else(|| m.version.clone());
+    if m.chart.is_none() && change.version.is_some() {
+        values.module.version = change.version.clone();
     }
     values.overrides = change.values.clone();
     model.modules.insert((env.clone(), module.clone()), values);

@@ -510,6 +510,15 @@ async fn forty_premium_tenants_move_to_16_6_canaries_first_each_wave_gated_on_th
         "then_set_default: {catalog}"
     );
     assert!(done["default_commit"].is_string(), "{done}");
+    // A tenant created later gets the new default.
+    let newco =
+        json!({"name": "newco", "tier": "premium", "envs": ["dev"], "modules": ["postgres"]});
+    let (status, body) = f
+        .call(OPERATOR, Method::POST, "/v1/tenants", Some(newco))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let file = f.file_at("main", "tenants/newco/dev/modules/postgres.yaml");
+    assert!(file.contains("16.6"), "{file}");
     // Each tenant's history names the rollout, whichever of the wave's tenants it is.
     let last = wave_tenants(&rollout, 4).pop().unwrap();
     let (_, history) = f
