@@ -123,12 +123,18 @@ impl Fixture {
 
     /// Starts a rollout; answers its id.
     async fn start(&self, body: Value) -> String {
-        let (status, rollout) = self
-            .call(OPERATOR, Method::POST, "/v1/rollouts", Some(body))
-            .await;
+        self.start_at("/v1/rollouts", body).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Starts a rollout by `path` (a mode in its query); answers the rollout.
+    async fn start_at(&self, path: &str, body: Value) -> Value {
+        let (status, rollout) = self.call(OPERATOR, Method::POST, path, Some(body)).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{rollout}");
         assert_eq!(rollout["state"], "running");
-        rollout["id"].as_str().unwrap().to_owned()
+        rollout
     }
 
     async fn rollout(&self, id: &str) -> Value {
@@ -995,15 +1001,7 @@ async fn argo_cd_notifications_move_a_rollout_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_pr_mode_each_wave_waits_for_its_merge() {
     let (f, c, everyone) = running(10, 0).await;
-    let (status, started) = f
-        .call(
-            OPERATOR,
-            Method::POST,
-            "/v1/rollouts?mode=pr",
-            Some(upgrade()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let started = f.start_at("/v1/rollouts?mode=pr", upgrade()).await;
     assert_eq!(started["mode"], "pr");
     let id = started["id"].as_str().unwrap().to_owned();
     let main_before = f.tip();
@@ -1060,14 +1058,7 @@ async fn on_github_each_wave_is_a_pull_request_and_closing_one_pauses() {
     ));
     let connector = berth_tests::kube_server::connector(&c.kube.url, KUBE_TOKEN);
     let sweeper = Sweeper::new(app, Some(connector)).with_clock(c.clock.clone());
-    let (_, started) = f
-        .call(
-            OPERATOR,
-            Method::POST,
-            "/v1/rollouts?mode=pr",
-            Some(upgrade()),
-        )
-        .await;
+    let started = f.start_at("/v1/rollouts?mode=pr", upgrade()).await;
     let id = started["id"].as_str().unwrap().to_owned();
 
     sweeper.sweep().await.unwrap();
