@@ -82,9 +82,7 @@ fn require_scope(principal: &Principal, spec: &RolloutSpec) -> Result<(), ApiErr
     let Some(scope) = &principal.tenant else {
         return Ok(());
     };
-    let only_own = !spec.selector.tenants.is_empty()
-        && spec.selector.tenants.iter().all(|t| t.as_str() == scope);
-    if only_own {
+    if selects_only(spec, scope) {
         return Ok(());
     }
     Err(ApiError::forbidden(format!(
@@ -93,16 +91,18 @@ fn require_scope(principal: &Principal, spec: &RolloutSpec) -> Result<(), ApiErr
     .with_field("selector.tenants"))
 }
 
+/// Whether `spec` names tenants, and only `tenant`.
+fn selects_only(spec: &RolloutSpec, tenant: &str) -> bool {
+    !spec.selector.tenants.is_empty() && spec.selector.tenants.iter().all(|t| t.as_str() == tenant)
+}
+
 /// Whether `principal` may see `record`: every rollout, or for a tenant-scoped token those
 /// that select only its tenant.
 fn sees(principal: &Principal, record: &RolloutRecord) -> bool {
     let Some(scope) = &principal.tenant else {
         return true;
     };
-    berth_usecases::rollouts::stored_spec(record).is_ok_and(|spec| {
-        !spec.selector.tenants.is_empty()
-            && spec.selector.tenants.iter().all(|t| t.as_str() == scope)
-    })
+    berth_usecases::rollouts::stored_spec(record).is_ok_and(|spec| selects_only(&spec, scope))
 }
 
 #[utoipa::path(get, path = "/v1/rollouts", tag = "rollouts",
@@ -186,7 +186,7 @@ pub(crate) async fn steer_rollout(
         "revert" => Control::Revert { force },
         _ => return Err(ApiError::not_found("no such route")),
     };
-    let record = berth_usecases::rollouts::control::get(&state.app, rollout_id(&id)?).await?;
+    let record = berth_usecases::rollouts::get(&state.app, rollout_id(&id)?).await?;
     if !sees(&principal, &record) {
         return Err(ApiError::not_found(format!("no rollout {id}")));
     }

@@ -36,6 +36,14 @@ pub struct Landed {
 /// the last plan's, the one that landed.
 type PlannedSlot = Arc<Mutex<Option<(usize, Vec<(TenantName, String)>)>>>;
 
+/// What the landed plan left in `slot`.
+fn taken(slot: &PlannedSlot) -> (usize, Vec<(TenantName, String)>) {
+    slot.lock()
+        .ok()
+        .and_then(|mut slot| slot.take())
+        .unwrap_or_default()
+}
+
 fn reads() -> Vec<String> {
     let mut reads = vec![CATALOG_PATH.to_owned(), format!("{TENANTS_DIR}/")];
     reads.extend(CHART_READS.iter().map(|p| p.to_string()));
@@ -131,11 +139,7 @@ pub async fn commit_wave(
         })
     })
     .await?;
-    let (changed, skipped) = planned
-        .lock()
-        .ok()
-        .and_then(|mut slot| slot.take())
-        .unwrap_or_default();
+    let (changed, skipped) = taken(&planned);
     refused.extend(notes(skipped));
     Ok(Landed {
         commit: sha_of(outcome),
@@ -184,11 +188,7 @@ pub async fn commit_revert(
         })
     })
     .await?;
-    let (reverted, conflicts) = planned
-        .lock()
-        .ok()
-        .and_then(|mut slot| slot.take())
-        .unwrap_or_default();
+    let (reverted, conflicts) = taken(&planned);
     Ok(Landed {
         commit: sha_of(outcome),
         tenants: reverted as u32,
@@ -248,9 +248,7 @@ pub async fn find_claimed(
         else {
             return Ok(None);
         };
-        let tip = app.committer.read(vec![CATALOG_PATH.to_owned()]).await?.tip;
-        let on_main = app.committer.contains(vec![(sha.clone(), tip)]).await?;
-        return Ok((!on_main.first().copied().unwrap_or(false)).then_some(sha));
+        return Ok((!on_main(app, &sha).await?).then_some(sha));
     }
     let Some(newest) = app.committer.find_landed(id.to_owned(), 0).await? else {
         return Ok(None);
@@ -262,6 +260,13 @@ pub async fn find_claimed(
     };
     let landed = newest.message.lines().any(|l| carries(l.trim()));
     Ok(landed.then_some(newest.sha))
+}
+
+/// Whether the configured branch's tip contains commit `sha`.
+pub async fn on_main(app: &App, sha: &str) -> Result<bool, UseCaseError> {
+    let tip = app.committer.read(vec![CATALOG_PATH.to_owned()]).await?.tip;
+    let answers = app.committer.contains(vec![(sha.to_owned(), tip)]).await?;
+    Ok(answers.first().copied().unwrap_or(false))
 }
 
 /// Opens the pull request of wave `number`'s pushed branch (or finds the one a step that died

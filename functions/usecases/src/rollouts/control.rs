@@ -5,12 +5,10 @@
 
 use berth_store::{RolloutRecord, RolloutState};
 
+use super::get;
+use super::versioned::update;
 use crate::error::{ErrorCode, ErrorKind};
-use crate::time::now_rfc3339;
 use crate::{App, UseCaseError};
-
-/// Versioned writes tried before the caller is told to retry.
-const WRITE_ATTEMPTS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
@@ -34,18 +32,6 @@ impl Control {
     }
 }
 
-/// The rollout `id`, or 404.
-pub async fn get(app: &App, id: &str) -> Result<RolloutRecord, UseCaseError> {
-    app.store.get_rollout(id).await?.ok_or_else(|| {
-        UseCaseError::new(
-            ErrorKind::NotFound,
-            ErrorCode::NotFound,
-            format!("no rollout {id}"),
-        )
-        .with_field("id")
-    })
-}
-
 /// Applies `control` to rollout `id` as `who`; answers the record as written. Asking for the
 /// state a rollout is already in changes nothing.
 pub async fn control(
@@ -54,52 +40,40 @@ pub async fn control(
     control: Control,
     who: &str,
 ) -> Result<RolloutRecord, UseCaseError> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let record = get(app, id).await?;
-        let Some(mut next) = apply(&record, control, who)? else {
-            return Ok(record);
-        };
-        next.updated_at = now_rfc3339();
-        if app.store.update_rollout(&next, record.version).await? {
-            next.version = record.version + 1;
-            return Ok(next);
-        }
-    }
-    Err(UseCaseError::unavailable(
-        ErrorCode::StoreUnavailable,
+    let record = get(app, id).await?;
+    update(
+        app,
+        record,
+        |r| apply(r, control, who),
         "the rollout kept changing under the request; retry",
-    ))
+    )
+    .await
 }
 
-/// The record after `control`; `None` when it is already so.
-fn apply(
-    record: &RolloutRecord,
-    control: Control,
-    who: &str,
-) -> Result<Option<RolloutRecord>, UseCaseError> {
+/// `record` after `control`; `false` when it is already so.
+fn apply(record: &mut RolloutRecord, control: Control, who: &str) -> Result<bool, UseCaseError> {
     use RolloutState::*;
-    let mut next = record.clone();
     match (control, record.state) {
         (Control::Pause, Paused) | (Control::Resume, Running) | (Control::Abort, Aborted) => {
-            return Ok(None);
+            return Ok(false);
         }
-        (Control::Revert { .. }, Reverting | Reverted) => return Ok(None),
+        (Control::Revert { .. }, Reverting | Reverted) => return Ok(false),
         (Control::Pause, Running) => {
-            next.state = Paused;
-            next.pause_reason = Some(format!("paused by {who}"));
+            record.state = Paused;
+            record.pause_reason = Some(format!("paused by {who}"));
         }
         (Control::Resume, Paused) => {
-            next.state = Running;
-            next.pause_reason = None;
+            record.state = Running;
+            record.pause_reason = None;
         }
         (Control::Abort, Running | Paused) => {
-            next.state = Aborted;
-            next.pause_reason = Some(format!("aborted by {who}; applied waves stay"));
+            record.state = Aborted;
+            record.pause_reason = Some(format!("aborted by {who}; applied waves stay"));
         }
         (Control::Revert { force }, Running | Paused | Done | Aborted) => {
-            next.state = Reverting;
-            next.force_revert = force;
-            next.pause_reason = Some(format!("revert asked by {who}"));
+            record.state = Reverting;
+            record.force_revert = force;
+            record.pause_reason = Some(format!("revert asked by {who}"));
         }
         (control, state) => {
             return Err(UseCaseError::new(
@@ -115,5 +89,5 @@ fn apply(
             .with_field("state"));
         }
     }
-    Ok(Some(next))
+    Ok(true)
 }

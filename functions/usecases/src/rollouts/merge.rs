@@ -3,6 +3,7 @@
 use berth_store::{RolloutRecord, RolloutState};
 
 use super::Stepped;
+use super::commits::on_main;
 use super::versioned::save;
 use crate::{App, UseCaseError};
 
@@ -50,13 +51,7 @@ pub(super) async fn await_merge(
         Some(berth_gitops::PullRequestState::Open) => return Ok(Some(Stepped::Waiting)),
         // No GitHub to ask: the main branch says whether the branch was merged.
         _ => {
-            let tip = app
-                .committer
-                .read(vec![berth_core::catalog::CATALOG_PATH.to_owned()])
-                .await?
-                .tip;
-            let merged = app.committer.contains(vec![(sha, tip)]).await?;
-            if !merged.first().copied().unwrap_or(false) {
+            if !on_main(app, &sha).await? {
                 return Ok(Some(Stepped::Waiting));
             }
         }

@@ -51,6 +51,18 @@ pub fn stored_spec(record: &berth_store::RolloutRecord) -> Result<RolloutSpec, U
     Ok(berth_core::rollout::body::parse_rollout(&body)?)
 }
 
+/// The rollout `id`, or 404.
+pub async fn get(app: &App, id: &str) -> Result<berth_store::RolloutRecord, UseCaseError> {
+    app.store.get_rollout(id).await?.ok_or_else(|| {
+        UseCaseError::new(
+            crate::ErrorKind::NotFound,
+            crate::error::ErrorCode::NotFound,
+            format!("no rollout {id}"),
+        )
+        .with_field("id")
+    })
+}
+
 /// A rollout with every wave's tenants, as planned: what `GET /v1/rollouts/{id}` shows.
 pub async fn show(
     app: &App,
@@ -62,7 +74,7 @@ pub async fn show(
     ),
     UseCaseError,
 > {
-    let record = control::get(app, id).await?;
+    let record = get(app, id).await?;
     let mut waves = Vec::with_capacity(record.waves as usize);
     for number in 1..=record.waves {
         waves.push(app.store.get_wave(id, number).await?);

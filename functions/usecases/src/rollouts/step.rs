@@ -20,7 +20,7 @@ use berth_store::{
 
 pub use super::Stepped;
 use super::commits::{
-    Landed, commit_default, commit_revert, commit_wave, find_claimed, open_wave_pull, wave_branch,
+    commit_default, commit_revert, commit_wave, find_claimed, open_wave_pull, wave_branch,
 };
 use super::merge::await_merge;
 use super::stored_spec;
@@ -131,11 +131,7 @@ async fn recover(
     sha: String,
     now: i64,
 ) -> Result<Stepped, UseCaseError> {
-    let landed = Landed {
-        commit: Some(sha),
-        tenants: 0,
-        notes: Vec::new(),
-    };
+    let commit = Some(sha);
     let number = claim.number;
     let kind = claim.kind.clone();
     let mut tenants = None;
@@ -152,7 +148,7 @@ async fn recover(
         match kind.as_str() {
             "wave" => r.committed.push(CommittedWave {
                 number,
-                commit: landed.commit.clone(),
+                commit: commit.clone(),
                 committed_at: now,
                 tenants: tenants.unwrap_or_default(),
                 pull: pull.clone(),
@@ -160,11 +156,11 @@ async fn recover(
             }),
             "revert" => r.reverted.push(RevertedWave {
                 number,
-                commit: landed.commit.clone(),
+                commit: commit.clone(),
                 reverted_at: now,
                 conflicts: Vec::new(),
             }),
-            _ => r.default_commit = landed.commit.clone(),
+            _ => r.default_commit = commit.clone(),
         }
     })
     .await?;

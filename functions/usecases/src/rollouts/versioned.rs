@@ -47,6 +47,34 @@ pub(super) async fn release(app: &App, mut record: RolloutRecord) {
     }
 }
 
+/// Writes what `apply` makes of `record`; when another writer came first, reads the record
+/// again and applies it to that, up to [`WRITE_ATTEMPTS`] times (then fails, saying
+/// `gave_up`). `apply` answers whether there is anything to write (`false`: the record is
+/// answered as read), or a refusal that stops it. Returns the record as written.
+pub(super) async fn update(
+    app: &App,
+    record: RolloutRecord,
+    apply: impl Fn(&mut RolloutRecord) -> Result<bool, UseCaseError>,
+    gave_up: &str,
+) -> Result<RolloutRecord, UseCaseError> {
+    let mut current = record;
+    for _ in 0..WRITE_ATTEMPTS {
+        let mut next = current.clone();
+        if !apply(&mut next)? {
+            return Ok(current);
+        }
+        if save(app, &next).await? {
+            next.version += 1;
+            return Ok(next);
+        }
+        current = super::get(app, &current.id).await?;
+    }
+    Err(UseCaseError::unavailable(
+        crate::error::ErrorCode::StoreUnavailable,
+        gave_up,
+    ))
+}
+
 /// Records what a commit did: applied to the record as held, or, when another writer (a pause,
 /// an abort) moved it meanwhile, to the record as it is now. The commit landed; it must be
 /// recorded whatever else changed. Returns the record as written.
@@ -55,23 +83,14 @@ pub(super) async fn save_outcome(
     record: RolloutRecord,
     apply: impl Fn(&mut RolloutRecord),
 ) -> Result<RolloutRecord, UseCaseError> {
-    let mut current = record;
-    for _ in 0..WRITE_ATTEMPTS {
-        let mut next = current.clone();
-        apply(&mut next);
-        if save(app, &next).await? {
-            next.version += 1;
-            return Ok(next);
-        }
-        current = app.store.get_rollout(&current.id).await?.ok_or_else(|| {
-            UseCaseError::unavailable(
-                crate::error::ErrorCode::StoreUnavailable,
-                "the rollout vanished",
-            )
-        })?;
-    }
-    Err(UseCaseError::unavailable(
-        crate::error::ErrorCode::StoreUnavailable,
+    update(
+        app,
+        record,
+        |r| {
+            apply(r);
+            Ok(true)
+        },
         "the rollout's record kept changing; the claim's lease lets the next step record the commit",
-    ))
+    )
+    .await
 }
