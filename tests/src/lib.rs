@@ -14,6 +14,7 @@ pub mod github;
 pub mod kube_server;
 pub mod lambda;
 pub mod net;
+pub mod secrets;
 pub mod serve;
 pub mod stall;
 pub mod tools;

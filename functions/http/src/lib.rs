@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod error;
 pub mod extract;
 pub mod lambda;
+pub mod live_router;
 mod moves;
 pub mod openapi;
 pub mod reads;

@@ -18,6 +18,7 @@ use berth_store::{
 use berth_usecases::App;
 use berth_usecases::git_index::{GitIndex, IndexPass};
 use berth_usecases::intake::github::{GithubApi, review_missed};
+use berth_usecases::settings::{ConfigError, invalid};
 use berth_usecases::time::{Clock, epoch_seconds_now, now_rfc3339};
 use berth_usecases::write::timing::DEFAULT_CLAIM_LEASE;
 
@@ -44,12 +45,12 @@ pub enum SweepError {
 /// `BERTH_SYNC_TIMEOUT` (a duration such as `30m` or `2h`), when set.
 pub fn sync_timeout_from_env(
     var: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Duration>, String> {
+) -> Result<Option<Duration>, ConfigError> {
     match var("BERTH_SYNC_TIMEOUT").filter(|v| !v.trim().is_empty()) {
         None => Ok(None),
         Some(raw) => humantime::parse_duration(raw.trim())
             .map(Some)
-            .map_err(|_| "BERTH_SYNC_TIMEOUT: must be a duration such as 30m or 2h".to_owned()),
+            .map_err(|_| invalid("BERTH_SYNC_TIMEOUT", "must be a duration such as 30m or 2h")),
     }
 }
 
@@ -440,6 +441,6 @@ mod tests {
             Ok(Some(Duration::from_secs(1800)))
         );
         let err = sync_timeout_from_env(env("soon")).unwrap_err();
-        assert!(err.starts_with("BERTH_SYNC_TIMEOUT"), "{err}");
+        assert!(err.to_string().starts_with("BERTH_SYNC_TIMEOUT"), "{err}");
     }
 }

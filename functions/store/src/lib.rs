@@ -2,6 +2,7 @@
 //! statuses, behind one [`Store`] trait with two backends: DynamoDB ([`DynamoStore`]) and an
 //! embedded file for local mode ([`LocalStore`]).
 
+pub mod aws_env;
 mod billing;
 mod dynamo;
 mod group_commit;
@@ -12,6 +13,7 @@ mod requests;
 mod rollouts;
 mod tenant_index;
 
+pub use aws_env::AwsEnv;
 pub use billing::BillingStore;
 pub use dynamo::{DynamoStore, create_table, create_table_without_ttl, dynamodb_client};
 pub use group_commit::GroupCommitStore;

@@ -216,12 +216,16 @@ fn readers(function: &str) -> Reader {
         },
         "WebhookFunction" => |var| {
             Settings::from_env(Function::Webhook, var).map_err(|e| e.to_string())?;
-            berth_status::sync_timeout_from_env(var).map(drop)
+            berth_status::sync_timeout_from_env(var)
+                .map(drop)
+                .map_err(|e| e.to_string())
         },
         "StatusFunction" => |var| {
             berth_usecases::settings::ServiceSettings::from_env(var).map_err(|e| e.to_string())?;
             berth_cluster::ClusterSource::from_env(var).map_err(|e| e.to_string())?;
-            berth_status::sync_timeout_from_env(var).map(drop)
+            berth_status::sync_timeout_from_env(var)
+                .map(drop)
+                .map_err(|e| e.to_string())
         },
         other => panic!("no reader for {other}"),
     }

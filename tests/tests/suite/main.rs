@@ -18,6 +18,7 @@ mod index;
 mod infra;
 mod pull_requests;
 mod rollouts;
+mod secrets;
 mod status;
 mod store;
 mod upstream_charts;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{
 use futures::{StreamExt, TryStreamExt};
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::aws_env::AwsEnv;
 use crate::{
     DEFAULT_REQUEST_RETENTION, Observation, ObservationKey, RequestRecord, StoreError, TenantEntry,
     now_epoch,
@@ -54,31 +55,17 @@ pub(crate) const BATCHES_IN_FLIGHT: usize = 4;
 /// credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` (what
 /// Lambda provides), endpoint from `endpoint` or `AWS_ENDPOINT_URL_DYNAMODB`.
 pub fn dynamodb_client(endpoint: Option<&str>) -> Client {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let region = env("AWS_REGION")
-        .or_else(|| env("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|| "us-east-1".into());
+    let aws = AwsEnv::from_env();
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_timeout(Duration::from_secs(10))
-                .build(),
-        );
-    if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        config = config.credentials_provider(Credentials::new(
-            key,
-            secret,
-            env("AWS_SESSION_TOKEN"),
-            None,
-            "environment",
-        ));
+        .region(aws.region)
+        .timeout_config(aws.timeouts);
+    if let Some(credentials) = aws.credentials {
+        config = config.credentials_provider(credentials);
     }
     if let Some(url) = endpoint
         .map(str::to_owned)
-        .or_else(|| env("AWS_ENDPOINT_URL_DYNAMODB"))
+        .or_else(|| crate::aws_env::env("AWS_ENDPOINT_URL_DYNAMODB"))
     {
         config = config.endpoint_url(url);
     }

@@ -12,6 +12,8 @@ use berth_store::{DEFAULT_REQUEST_RETENTION, DynamoStore, LocalStore, Store, dyn
 
 pub mod error;
 pub mod git;
+pub mod live;
+pub mod secrets;
 
 use crate::app::App;
 use crate::write::group_commit::GroupCommit;
@@ -194,7 +196,7 @@ pub fn request_retention_from_env(
 
 /// Reads duration `var` (`20s`, `2m`), whose whole seconds must lie in `seconds`; `None` when
 /// unset or blank, and `refusal` as the reason when malformed or out of range.
-fn duration_from_env(
+pub(crate) fn duration_from_env(
     get: impl Fn(&str) -> Option<String>,
     var: &'static str,
     seconds: std::ops::RangeInclusive<u64>,
