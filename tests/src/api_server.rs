@@ -104,6 +104,19 @@ impl ApiServer {
         Self::serve_app(app, github_api_url).await
     }
 
+    /// Like [`ApiServer::start`], emitting metrics through `metrics`.
+    pub async fn start_with_metrics(
+        remote: &str,
+        work: &Path,
+        store: Arc<dyn Store>,
+        metrics: berth_usecases::metrics::Metrics,
+    ) -> Self {
+        let committer = crate::backend::committer(remote, work).await;
+        let mut app = AppState::new(committer, store, api_config());
+        app.app.metrics = metrics;
+        Self::serve_app(app, None).await
+    }
+
     /// Like [`ApiServer::start`], with GitHub's API at `github_api_url` (the test server).
     pub async fn start_with_github(
         remote: &str,

@@ -27,6 +27,8 @@ pub(crate) struct Attempts {
     /// Attempts made so far, the current one included.
     pub made: u32,
     unreached: u32,
+    /// Where lost races are counted, if anywhere.
+    gauges: Option<std::sync::Arc<crate::gauges::CommitterGauges>>,
 }
 
 impl Attempts {
@@ -68,12 +70,22 @@ impl Attempts {
             delays,
             made: 1,
             unreached: 0,
+            gauges: None,
         }
+    }
+
+    /// Counts each lost race in `gauges`.
+    pub fn counted_in(mut self, gauges: &std::sync::Arc<crate::gauges::CommitterGauges>) -> Self {
+        self.gauges = Some(std::sync::Arc::clone(gauges));
+        self
     }
 
     /// The attempt lost a race: the remote was reached.
     pub fn lost_race(&mut self) {
         self.unreached = 0;
+        if let Some(gauges) = &self.gauges {
+            gauges.lost_race();
+        }
     }
 
     /// The attempt could not reach the remote: fails with `error` past the bound.

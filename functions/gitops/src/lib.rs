@@ -6,6 +6,7 @@
 //! applied to the state it lands on: never lost, never applied twice.
 
 mod attempts;
+pub mod gauges;
 mod git2;
 pub mod github;
 mod remote;
@@ -175,6 +176,11 @@ impl GitError {
 pub trait Committer: Send + Sync {
     /// Reads `paths` (files, and folders ending in `/`) at the branch tip.
     async fn read(&self, paths: Vec<String>) -> Result<Snapshot, GitError>;
+
+    /// What this committer counted for operators: lost races, GitHub's rate limit.
+    fn gauges(&self) -> Option<&gauges::CommitterGauges> {
+        None
+    }
 
     /// Reads `request.reads` at the tip, plans with `plan`, commits and pushes; on a lost race,
     /// does it all again against the new tip, a bounded number of times.

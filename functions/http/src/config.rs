@@ -193,7 +193,11 @@ impl Settings {
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let services = ServiceSettings::from_env(get)?;
+        let mut services = ServiceSettings::from_env(get)?;
+        services.metrics = services.metrics.for_function(match function {
+            Function::Api => "api",
+            Function::Webhook => "webhook",
+        });
 
         let (auth, webhooks) = match function {
             Function::Api => (api_auth_from_env(get)?, None),

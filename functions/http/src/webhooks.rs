@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use berth_events::billing::parse_billing_event;
@@ -21,6 +22,7 @@ use berth_usecases::intake::{
     self, Delivery, Effect, Settlement, argocd::argocd_effect, billing::billing_effect,
     github::github_effect, signup::signup_effect,
 };
+use berth_usecases::metrics::{MetricEvent, Metrics};
 use berth_usecases::time::epoch_seconds_now;
 use berth_usecases::write::claim::ClaimAsk;
 use berth_usecases::write::run::{Answer, Started, WriteAnswer, run};
@@ -50,16 +52,48 @@ impl axum::extract::FromRef<WebhookState> for AppState {
 
 /// The webhook routes, to merge beside the API router.
 pub fn webhook_router(app: AppState, secrets: WebhookSecrets) -> Router {
+    let metrics = app.app.metrics.clone();
     Router::new()
         .route("/webhooks/signup", post(signup))
         .route("/webhooks/argocd", post(argocd))
         .route("/webhooks/billing", post(billing))
         .route("/webhooks/github", post(github))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            count_refused_signatures,
+        ))
         .with_state(WebhookState {
             app,
             github: github_api(&secrets),
             secrets: Arc::new(secrets),
         })
+}
+
+/// The senders, as the `source` dimension names them (a closed set: never the raw path).
+const SENDERS: [&str; 4] = ["signup", "argocd", "billing", "github"];
+
+/// Counts `SignatureFailures` by sender: every 401 of these routes is a refused signature.
+async fn count_refused_signatures(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let sender = request
+        .uri()
+        .path()
+        .strip_prefix("/webhooks/")
+        .and_then(|s| SENDERS.into_iter().find(|sender| *sender == s));
+    let response = next.run(request).await;
+    if let Some(sender) = sender
+        && response.status() == StatusCode::UNAUTHORIZED
+    {
+        metrics.emit(
+            MetricEvent::new()
+                .dimension("source", format!("webhook:{sender}"))
+                .count("SignatureFailures", 1),
+        );
+    }
+    response
 }
 
 fn github_api(secrets: &WebhookSecrets) -> Option<GithubApi> {

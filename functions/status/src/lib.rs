@@ -9,6 +9,7 @@
 pub mod fleet;
 mod health;
 pub mod lifecycle;
+pub mod metrics;
 pub mod moves;
 pub mod observations;
 pub mod refresh;

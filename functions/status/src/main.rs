@@ -49,7 +49,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn sweeper_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Sweeper, ConfigError> {
-    let settings = ServiceSettings::from_env(var)?;
+    let mut settings = ServiceSettings::from_env(var)?;
+    settings.metrics = settings.metrics.for_function("status");
     let claim_lease = settings.claim_lease;
     let source = ClusterSource::from_env(var).map_err(
         |berth_cluster::connect::ClusterConfigError::Invalid { var, reason }| invalid(var, reason),

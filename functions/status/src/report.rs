@@ -35,6 +35,8 @@ pub struct SweepReport {
     pub problems: Vec<String>,
     /// What reconciling the tenant index with Git did.
     pub index: IndexReport,
+    /// The open requests as this sweep found and left them.
+    pub flow: crate::metrics::RequestFlow,
     /// Milliseconds spent reading Git, reconciling the tenant index, reading the cluster,
     /// diffing and writing the store, and moving requests (with due schedules).
     pub millis: PhaseMillis,

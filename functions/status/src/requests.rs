@@ -14,6 +14,7 @@ use berth_usecases::time::now_rfc3339;
 use berth_usecases::write::settle::{Interrupted, mark_interrupted, settle_interrupted};
 
 use crate::lifecycle::{Evidence, advance};
+use crate::metrics::RequestFlow;
 use crate::sweep::{SweepError, Sweeper};
 
 impl Sweeper {
@@ -25,11 +26,13 @@ impl Sweeper {
         cluster: Option<&ClusterObjects>,
         tip: &str,
         only_tenant: Option<&str>,
+        flow: &mut RequestFlow,
     ) -> Result<usize, SweepError> {
         let mut open = self.app.store.list_open_requests().await?;
         if let Some(tenant) = only_tenant {
             open.retain(|r| r.tenant == tenant);
         }
+        flow.found(&open);
         let (unfinished, mut open): (Vec<_>, Vec<_>) = open
             .into_iter()
             .partition(|r| r.state == RequestState::Accepted);
@@ -82,6 +85,7 @@ impl Sweeper {
             };
             if let Some((state, error)) = advance(&record, &evidence) {
                 tracing::info!(request_id = %record.id, from = ?record.state, to = ?state, "request moved");
+                flow.moved(&record, state);
                 record.state = state;
                 record.error = error;
                 record.updated_at = now_rfc3339();

@@ -206,7 +206,14 @@ impl Sweeper {
         millis.store = clock.elapsed().as_millis() - millis.git - millis.index - millis.cluster;
         let cluster_read = merged.as_ref().ok();
         report.requests_advanced = self
-            .advance_requests(&desired, &slots, cluster_read, &report.revision, None)
+            .advance_requests(
+                &desired,
+                &slots,
+                cluster_read,
+                &report.revision,
+                None,
+                &mut report.flow,
+            )
             .await?;
         report.moves_finished = self.finish_moves(&desired, cluster_read).await;
         report.rollouts = self
@@ -221,6 +228,7 @@ impl Sweeper {
         millis.requests =
             clock.elapsed().as_millis() - millis.git - millis.index - millis.cluster - millis.store;
         report.millis = millis;
+        crate::metrics::emit_sweep(&self.app.metrics, &report, clock.elapsed());
         Ok(report)
     }
 
@@ -288,7 +296,14 @@ impl Sweeper {
             })
             .collect();
         let requests = self
-            .advance_requests(&desired, &slots, None, &snapshot.tip, Some(tenant))
+            .advance_requests(
+                &desired,
+                &slots,
+                None,
+                &snapshot.tip,
+                Some(tenant),
+                &mut Default::default(),
+            )
             .await?;
         let rollouts = self.step_rollouts_for(tenant, &slots).await?;
         Ok(requests + rollouts)

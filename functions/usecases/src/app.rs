@@ -29,6 +29,8 @@ pub struct App {
     /// Upstream charts read so far, for modules whose chart is in a Helm repository or an
     /// OCI registry.
     pub charts: Arc<ChartLibrary>,
+    /// Where the function's metrics go (EMF lines on Lambda; none locally unless asked).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl App {
@@ -41,6 +43,7 @@ impl App {
             group_commit: Some(GroupCommit::default()),
             request_retention: berth_store::DEFAULT_REQUEST_RETENTION,
             charts: Arc::new(ChartLibrary::default()),
+            metrics: crate::metrics::Metrics::off(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod git_index;
 pub mod history;
 pub mod intake;
 pub mod lookup;
+pub mod metrics;
 pub mod moves;
 pub mod plan_charts;
 pub mod preview;

@@ -16,6 +16,7 @@ mod group_commit;
 mod history;
 mod index;
 mod infra;
+mod metrics;
 mod pull_requests;
 mod rollouts;
 mod secrets;

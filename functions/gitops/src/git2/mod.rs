@@ -88,6 +88,7 @@ struct Inner {
     /// libgit2 repositories are not shareable between threads; one operation at a time uses
     /// the cache, and the lock also keeps two fetches from racing on the same refs.
     cache: Mutex<Option<Repository>>,
+    gauges: Arc<crate::gauges::CommitterGauges>,
 }
 
 /// How one attempt ended.
@@ -119,6 +120,7 @@ impl Git2Committer {
             inner: Arc::new(Inner {
                 config,
                 cache: Mutex::new(None),
+                gauges: Default::default(),
             }),
         }
     }
@@ -149,6 +151,10 @@ impl Git2Committer {
 
 #[async_trait]
 impl Committer for Git2Committer {
+    fn gauges(&self) -> Option<&crate::gauges::CommitterGauges> {
+        Some(&self.inner.gauges)
+    }
+
     async fn read(&self, paths: Vec<String>) -> Result<Snapshot, GitError> {
         let result = self
             .with_cache(move |inner, repo| {
@@ -175,7 +181,8 @@ impl Committer for Git2Committer {
             self.inner.config.max_attempts,
             Duration::from_millis(20),
             Duration::from_millis(1500),
-        );
+        )
+        .counted_in(&self.inner.gauges);
         attempts
             .land(&request.request_id, || {
                 let (req, plan) = (request.clone(), Arc::clone(&plan));

@@ -90,6 +90,8 @@ pub struct GithubClient {
     /// The longest rate-limit wait a call sits out before giving up with
     /// [`CallError::RateLimited`].
     rate_limit_budget: Duration,
+    /// Where each answer's rate-limit headers are noted.
+    gauges: std::sync::Arc<crate::gauges::CommitterGauges>,
 }
 
 impl GithubClient {
@@ -160,7 +162,13 @@ impl GithubClient {
             rest_url,
             graphql_url: graphql_url.to_owned(),
             rate_limit_budget,
+            gauges: Default::default(),
         })
+    }
+
+    /// The rate limit and races this client's calls saw.
+    pub fn gauges(&self) -> &std::sync::Arc<crate::gauges::CommitterGauges> {
+        &self.gauges
     }
 
     /// Sends a GraphQL document. Errors GitHub answers with HTTP 200 come back in the answer,
@@ -224,6 +232,9 @@ impl GithubClient {
         let mut fresh_token = false;
         loop {
             let (answer, headers) = self.send(method.clone(), url, body, fresh_token).await?;
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            self.gauges
+                .saw_rate_limit(header("x-ratelimit-remaining"), header("x-ratelimit-limit"));
             // An App's token GitHub no longer honours (revoked, or its hour is up early by our
             // clock): mint a new one and send again, once.
             if answer.status == 401

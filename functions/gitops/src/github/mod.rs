@@ -266,6 +266,10 @@ impl GithubCommitter {
 
 #[async_trait]
 impl Committer for GithubCommitter {
+    fn gauges(&self) -> Option<&crate::gauges::CommitterGauges> {
+        Some(self.client.gauges())
+    }
+
     async fn read(&self, paths: Vec<String>) -> Result<Snapshot, GitError> {
         self.read_at(Pin::Branch(&self.config.branch), &paths)
             .await?
@@ -283,7 +287,8 @@ impl Committer for GithubCommitter {
             self.config.max_attempts,
             Duration::from_millis(50),
             Duration::from_millis(1000),
-        );
+        )
+        .counted_in(self.client.gauges());
         attempts
             .land(&request.request_id, || self.attempt(&request, &*plan))
             .await

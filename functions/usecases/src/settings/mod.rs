@@ -85,6 +85,8 @@ pub struct ServiceSettings {
     /// `BERTH_CHART_INDEX_TTL`, `BERTH_CHART_CACHE_DIR`, `BERTH_CHART_CACHE_MAX_MB`,
     /// `BERTH_CHART_CREDENTIALS`: reading upstream charts.
     pub charts: ChartSettings,
+    /// `BERTH_METRICS`: `emf` (the default on Lambda) or `off`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl ServiceSettings {
@@ -100,6 +102,7 @@ impl ServiceSettings {
             group_commit: group_commit_from_env(get, claim_lease)?,
             request_retention: request_retention_from_env(get)?,
             charts: chart_settings_from_env(get)?,
+            metrics: crate::metrics::Metrics::from_env(get)?,
         })
     }
 
@@ -112,6 +115,7 @@ impl ServiceSettings {
         app.group_commit = self.group_commit;
         app.request_retention = self.request_retention;
         app.charts = Arc::new(ChartLibrary::new(self.charts));
+        app.metrics = self.metrics;
         Ok(app)
     }
 }

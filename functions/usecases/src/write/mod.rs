@@ -12,6 +12,7 @@
 
 pub mod claim;
 pub mod group_commit;
+pub mod measure;
 pub mod outcome;
 pub mod run;
 pub mod settle;

@@ -11,6 +11,7 @@ use berth_store::StoredResponse;
 use crate::app::App;
 use crate::error::UseCaseError;
 use crate::write::claim::{self, ClaimAsk, ClaimStart, Finish};
+use crate::write::measure::{Measured, measure_write};
 
 /// Which request a run is: its id, and whether it settles an interrupted first run.
 #[derive(Debug, Clone)]
@@ -52,9 +53,11 @@ pub async fn run<T, Fut>(
     answer_of: impl FnOnce(&T) -> Answer,
 ) -> WriteAnswer<T>
 where
+    T: Measured,
     Fut: Future<Output = T>,
 {
     let fresh_id = ask.request_id.clone();
+    let source = ask.source.clone();
     let (held, started) = match claim::begin(&*app.store, ask).await {
         Ok(ClaimStart::Fresh(held)) => (
             held,
@@ -74,7 +77,10 @@ where
         Err(e) => return WriteAnswer::ClaimRefused(e),
     };
     let request_id = started.request_id.clone();
+    let took_over = started.resumed;
+    let began = std::time::Instant::now();
     let outcome = write(started).await;
+    measure_write(app, &source, &outcome, began.elapsed(), took_over);
     let answer = answer_of(&outcome);
     let finish = if answer.retry_after.is_some() {
         Finish::Unanswered

@@ -106,6 +106,9 @@ impl<'a> Leader<'a> {
             return Ok(batch);
         }
         let planned = self.commit(&requests).await;
+        self.app
+            .metrics
+            .emit(crate::metrics::MetricEvent::new().count("GroupCommitBatchSize", requests.len()));
         batch.planned(planned, &requests);
         batch.fetch_charts(self.app).await;
         if after_unreleased {
