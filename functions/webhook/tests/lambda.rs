@@ -4,6 +4,7 @@
 
 use berth_tests::dynamo_recorder::{DynamoRecorder, assert_grants_match};
 use berth_tests::lambda::{LambdaFunction, http_api_event_base64, http_response, moto_table};
+use berth_tests::secrets::MotoSecrets;
 use berth_tests::{git, seed_repo};
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -30,6 +31,19 @@ async fn signed_base64_deliveries_commit_once() {
     let dir = tempfile::tempdir().unwrap();
     let repo = seed_repo(dir.path(), "origin");
     let dynamodb = DynamoRecorder::start().await;
+    let moto = MotoSecrets::new();
+    let secret = moto
+        .create(
+            "webhooks",
+            &serde_json::json!({
+                "billing": BILLING_SECRET,
+                "signup": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "github": GITHUB_SECRET,
+                "argocd": "argocd-lambda-token-0123456789",
+            })
+            .to_string(),
+        )
+        .await;
     let env = [
         ("BERTH_GIT_REMOTE", repo.display().to_string()),
         (
@@ -38,16 +52,24 @@ async fn signed_base64_deliveries_commit_once() {
         ),
         ("BERTH_TABLE", moto_table().await),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url.clone()),
-        ("BERTH_WEBHOOK_SECRETS_BILLING", BILLING_SECRET.into()),
+        // As the template gives them: names only, the values read from Secrets Manager.
         (
-            "BERTH_WEBHOOK_SECRETS_SIGNUP",
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            "BERTH_WEBHOOK_SECRETS_BILLING_ARN",
+            format!("{secret}#billing"),
         ),
-        ("BERTH_WEBHOOK_SECRETS_GITHUB", GITHUB_SECRET.into()),
         (
-            "BERTH_WEBHOOK_SECRETS_ARGOCD",
-            "argocd-lambda-token-0123456789".into(),
+            "BERTH_WEBHOOK_SECRETS_SIGNUP_ARN",
+            format!("{secret}#signup"),
         ),
+        (
+            "BERTH_WEBHOOK_SECRETS_GITHUB_ARN",
+            format!("{secret}#github"),
+        ),
+        (
+            "BERTH_WEBHOOK_SECRETS_ARGOCD_ARN",
+            format!("{secret}#argocd"),
+        ),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint.clone()),
         ("BERTH_GITHUB_API_URL", "http://127.0.0.1:9".into()),
     ];
     let function = LambdaFunction::start(std::path::Path::new(env!("CARGO_BIN_EXE_webhook")), &env);

@@ -187,6 +187,7 @@ fn valid_value(name: &str) -> String {
         "BERTH_GITHUB_APP_ID" | "BERTH_GITHUB_APP_INSTALLATION_ID" => "12345".into(),
         "BERTH_KUBE_SERVER" => "https://eks.example.com".into(),
         "BERTH_SYNC_TIMEOUT" => "1h".into(),
+        "BERTH_SECRETS_TTL" => "5m".into(),
         "BERTH_REQUEST_RETENTION" => "30days".into(),
         "BERTH_CHART_INDEX_TTL" => "10m".into(),
         "BERTH_CHART_CREDENTIALS" => "registry.example.com=ci:secret-0123456789".into(),
@@ -205,30 +206,56 @@ fn valid_value(name: &str) -> String {
 
 type Reader = fn(&dyn Fn(&str) -> Option<String>) -> Result<(), String>;
 
-/// What each function's binary reads at start, through the same readers its `main` calls.
+/// What each function's binary reads, through the same readers its `main` calls: the secret
+/// references first, then its settings with each referenced secret holding a valid value, as
+/// after the first read from Secrets Manager.
 fn readers(function: &str) -> Reader {
     use berth_http::{Function, Settings};
     match function {
         "ApiFunction" => |var| {
-            Settings::from_env(Function::Api, var)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            with_secrets(var, |var| {
+                Settings::from_env(Function::Api, var)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
         },
         "WebhookFunction" => |var| {
-            Settings::from_env(Function::Webhook, var).map_err(|e| e.to_string())?;
-            berth_status::sync_timeout_from_env(var)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            with_secrets(var, |var| {
+                Settings::from_env(Function::Webhook, var).map_err(|e| e.to_string())?;
+                berth_status::sync_timeout_from_env(var)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
         },
         "StatusFunction" => |var| {
-            berth_usecases::settings::ServiceSettings::from_env(var).map_err(|e| e.to_string())?;
-            berth_cluster::ClusterSource::from_env(var).map_err(|e| e.to_string())?;
-            berth_status::sync_timeout_from_env(var)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            with_secrets(var, |var| {
+                berth_usecases::settings::ServiceSettings::from_env(var)
+                    .map_err(|e| e.to_string())?;
+                berth_cluster::ClusterSource::from_env(var).map_err(|e| e.to_string())?;
+                berth_status::sync_timeout_from_env(var)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
         },
         other => panic!("no reader for {other}"),
     }
+}
+
+/// Reads the secret references in `var`, then runs `read` with each referenced variable set.
+fn with_secrets(
+    var: &dyn Fn(&str) -> Option<String>,
+    read: impl Fn(&dyn Fn(&str) -> Option<String>) -> Result<(), String>,
+) -> Result<(), String> {
+    let refs =
+        berth_usecases::settings::secrets::SecretRefs::from_env(var).map_err(|e| e.to_string())?;
+    let referenced = |name: &str| refs.refs.iter().any(|r| r.var == name);
+    read(&|name| {
+        if referenced(name) {
+            Some(valid_value(name))
+        } else {
+            var(name)
+        }
+    })
 }
 
 /// What Lambda itself sets in every function's environment.
@@ -268,7 +295,7 @@ fn the_template_sets_what_each_function_reads_and_nothing_else() {
         let modes: Vec<BTreeSet<String>> = if function == "ApiFunction" {
             let jwt: BTreeSet<String> = set
                 .iter()
-                .filter(|v| *v != "BERTH_API_TOKENS")
+                .filter(|v| *v != "BERTH_API_TOKENS_ARN")
                 .cloned()
                 .collect();
             let tokens: BTreeSet<String> = set
@@ -288,7 +315,7 @@ fn the_template_sets_what_each_function_reads_and_nothing_else() {
                 let with_token = env.iter().filter(|v| !app(v)).cloned().collect();
                 let with_app = env
                     .iter()
-                    .filter(|v| *v != "BERTH_GITHUB_TOKEN")
+                    .filter(|v| *v != "BERTH_GITHUB_TOKEN_ARN")
                     .cloned()
                     .collect();
                 [with_token, with_app]
@@ -353,7 +380,7 @@ fn the_template_sets_what_each_function_reads_and_nothing_else() {
         ("ApiFunction", ["BERTH_GIT_REMOTE", "BERTH_TABLE"]),
         (
             "WebhookFunction",
-            ["BERTH_GIT_REMOTE", "BERTH_WEBHOOK_SECRETS_ARGOCD"],
+            ["BERTH_GIT_REMOTE", "BERTH_WEBHOOK_SECRETS_ARGOCD_ARN"],
         ),
         ("StatusFunction", ["BERTH_GIT_REMOTE", "BERTH_TABLE"]),
     ] {
@@ -434,4 +461,186 @@ fn the_status_role_reaches_exactly_the_clusters_it_is_given() {
     )
     .unwrap();
     assert!(!policies.contains("eks:"), "{policies}");
+}
+
+/// The parameters a template value names: `!Ref X`, and `${X}` inside `!Sub`.
+fn parameters_named(value: &serde_yaml_ng::Value, into: &mut BTreeSet<String>) {
+    use serde_yaml_ng::Value as Y;
+    match value {
+        Y::String(s) => {
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("${") {
+                let after = &rest[start + 2..];
+                let Some(end) = after.find('}') else { break };
+                into.insert(after[..end].to_owned());
+                rest = &after[end..];
+            }
+        }
+        Y::Tagged(tagged) => {
+            if tagged.tag == "Ref"
+                && let Some(name) = tagged.value.as_str()
+            {
+                into.insert(name.to_owned());
+            }
+            parameters_named(&tagged.value, into);
+        }
+        Y::Sequence(items) => items.iter().for_each(|v| parameters_named(v, into)),
+        Y::Mapping(map) => map.values().for_each(|v| parameters_named(v, into)),
+        _ => {}
+    }
+}
+
+fn secret_parameters(value: &serde_yaml_ng::Value) -> BTreeSet<String> {
+    let mut named = BTreeSet::new();
+    parameters_named(value, &mut named);
+    named
+        .into_iter()
+        .filter(|n| n.ends_with("SecretName") || n.ends_with("SecretsName"))
+        .collect()
+}
+
+/// Secrets reach the functions as names, never values: no dynamic reference is left, each
+/// secret variable is an `_ARN`, and each role may read exactly the secrets its function is
+/// given (by name with Secrets Manager's random suffix), and nothing else from Secrets Manager.
+#[test]
+fn each_function_reads_its_own_secrets_at_run_time_and_no_other() {
+    let text = std::fs::read_to_string(project_root().join("infra/aws/template.yaml")).unwrap();
+    assert!(
+        !text.contains("resolve:secretsmanager"),
+        "a secret copied in at deploy time"
+    );
+    let template = template();
+    for function in ["ApiFunction", "WebhookFunction", "StatusFunction"] {
+        let mut given = secret_parameters(&template["Globals"]["Function"]["Environment"]);
+        given.extend(secret_parameters(
+            &template["Resources"][function]["Properties"]["Environment"],
+        ));
+        for var in template_variables(&template, function) {
+            assert!(
+                !berth_usecases::settings::secrets::SECRET_VARS.contains(&var.as_str()),
+                "{function} is given {var} as a value: give {var}_ARN"
+            );
+        }
+        let mut granted = BTreeSet::new();
+        let mut grants = 0;
+        for statement in template["Resources"][function]["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+        {
+            let actions =
+                serde_json::to_string(&serde_yaml_ng::to_value(&statement["Action"]).unwrap())
+                    .unwrap();
+            if !actions.contains("secretsmanager:") {
+                continue;
+            }
+            assert_eq!(
+                statement["Action"].as_str(),
+                Some("secretsmanager:GetSecretValue")
+            );
+            grants += 1;
+            for resource in statement["Resource"].as_sequence().unwrap() {
+                let arn =
+                    serde_json::to_string(&serde_yaml_ng::to_value(resource).unwrap()).unwrap();
+                assert!(
+                    arn.contains(":secret:${") && arn.contains("}-??????"),
+                    "{arn}"
+                );
+            }
+            granted.extend(secret_parameters(&statement["Resource"]));
+        }
+        assert_eq!(grants, 1, "{function}: one statement reads its secrets");
+        assert_eq!(
+            granted, given,
+            "{function}: the secrets it may read are those it is given"
+        );
+    }
+    let api = secret_parameters(&template["Resources"]["ApiFunction"]["Properties"]);
+    let webhook = secret_parameters(&template["Resources"]["WebhookFunction"]["Properties"]);
+    assert!(api.contains("ApiTokensSecretName") && !webhook.contains("ApiTokensSecretName"));
+    assert!(webhook.contains("WebhookSecretsName") && !api.contains("WebhookSecretsName"));
+}
+
+/// Every resource of the template with its logical id, the ones a `Fn::ForEach` makes included
+/// (their ids still hold the identifier).
+fn resources(template: &serde_yaml_ng::Value) -> Vec<(String, serde_yaml_ng::Value)> {
+    let mut all = Vec::new();
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        let id = id.as_str().unwrap();
+        if id.starts_with("Fn::ForEach::") {
+            for (id, resource) in resource[2].as_mapping().unwrap() {
+                all.push((id.as_str().unwrap().to_owned(), resource.clone()));
+            }
+        } else {
+            all.push((id.to_owned(), resource.clone()));
+        }
+    }
+    all
+}
+
+/// Alarms exist only when `AlarmTopicArn` is given, and each notifies it; the stopped schedule's
+/// alarm breaches on missing data; every function logs to a group with the retention parameter.
+#[test]
+fn alarms_need_a_topic_and_logs_are_kept_for_the_retention() {
+    let template = template();
+    let condition = serde_json::to_value(&template["Conditions"]["HasAlarmTopic"]).unwrap();
+    assert_eq!(
+        condition.to_string(),
+        r#"{"!Not":[{"!Equals":[{"!Ref":"AlarmTopicArn"},""]}]}"#,
+        "HasAlarmTopic holds exactly when AlarmTopicArn is given"
+    );
+    let mut alarms = BTreeSet::new();
+    for (id, resource) in resources(&template) {
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        assert_eq!(
+            resource["Condition"].as_str(),
+            Some("HasAlarmTopic"),
+            "{id}"
+        );
+        for actions in ["AlarmActions", "OKActions"] {
+            let named = serde_json::to_string(
+                &serde_json::to_value(&resource["Properties"][actions]).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(named, r#"[{"!Ref":"AlarmTopicArn"}]"#, "{id} {actions}");
+        }
+        alarms.insert(id);
+    }
+    let expected = [
+        "${Name}ErrorsAlarm",
+        "${Name}ThrottlesAlarm",
+        "GithubRateLimitAlarm",
+        "SignatureFailuresAlarm",
+        "StuckRequestAlarm",
+        "SweepMissingAlarm",
+        "TableThrottlesAlarm",
+    ];
+    assert_eq!(alarms, expected.iter().map(|s| s.to_string()).collect());
+    let missing = &template["Resources"]["SweepMissingAlarm"]["Properties"];
+    assert_eq!(missing["TreatMissingData"].as_str(), Some("breaching"));
+    assert_eq!(missing["MetricName"].as_str(), Some("Sweeps"));
+
+    let groups = &template["Resources"]["Fn::ForEach::LogGroups"];
+    let names: Vec<&str> = groups[1]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(names, ["Api", "Webhook", "Status"]);
+    let group = &groups[2]["${Name}LogGroup"]["Properties"];
+    assert_eq!(
+        serde_json::to_string(&serde_json::to_value(&group["RetentionInDays"]).unwrap()).unwrap(),
+        r#"{"!Ref":"LogRetentionDays"}"#
+    );
+    for name in names {
+        let logging = &template["Resources"][format!("{name}Function").as_str()]["Properties"]["LoggingConfig"];
+        assert_eq!(
+            serde_json::to_string(&serde_json::to_value(&logging["LogGroup"]).unwrap()).unwrap(),
+            format!(r#"{{"!Ref":"{name}LogGroup"}}"#)
+        );
+    }
 }
