@@ -5,6 +5,7 @@
 //! when the push loses a race it fetches the new tip and plans again, so a request is always
 //! applied to the state it lands on: never lost, never applied twice.
 
+pub mod access;
 mod attempts;
 pub mod gauges;
 mod git2;
@@ -176,6 +177,12 @@ impl GitError {
 pub trait Committer: Send + Sync {
     /// Reads `paths` (files, and folders ending in `/`) at the branch tip.
     async fn read(&self, paths: Vec<String>) -> Result<Snapshot, GitError>;
+
+    /// Whether the credential may push, and whether the branch is protected, as far as the
+    /// backend can tell without writing.
+    async fn write_access(&self) -> access::WriteAccess {
+        access::WriteAccess::unknown("this backend cannot tell")
+    }
 
     /// What this committer counted for operators: lost races, GitHub's rate limit.
     fn gauges(&self) -> Option<&gauges::CommitterGauges> {

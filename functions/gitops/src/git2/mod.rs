@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use berth_core::RepoFiles;
 use git2::{Oid, Repository};
 
+mod access;
 mod cache;
 mod commit;
 mod errors;
@@ -151,6 +152,10 @@ impl Git2Committer {
 
 #[async_trait]
 impl Committer for Git2Committer {
+    async fn write_access(&self) -> crate::access::WriteAccess {
+        self.read_access().await
+    }
+
     fn gauges(&self) -> Option<&crate::gauges::CommitterGauges> {
         Some(&self.inner.gauges)
     }

@@ -84,6 +84,9 @@ pub struct GithubClient {
     http: Octocrab,
     /// Mints and caches a GitHub App's installation tokens.
     minter: Option<Octocrab>,
+    /// The App itself (authenticated by its JWT) and its installation: asked for the
+    /// installation's permissions.
+    app: Option<(Octocrab, u64)>,
     credential: GithubCredential,
     rest_url: String,
     graphql_url: String,
@@ -129,8 +132,8 @@ impl GithubClient {
         // chooses: an App's installation client would, on a 401, clear its token and resend the
         // call by itself.
         let http = builder()?.build().map_err(invalid)?;
-        let minter = match &credential {
-            GithubCredential::Token(_) => None,
+        let (minter, app) = match &credential {
+            GithubCredential::Token(_) => (None, None),
             GithubCredential::App {
                 app_id,
                 private_key_pem,
@@ -145,19 +148,20 @@ impl GithubClient {
                         "BERTH_GITHUB_APP_PRIVATE_KEY is not an RSA private key in PEM form ({e})"
                     ))
                 })?;
-                Some(
-                    builder()?
-                        .app(AppId(*app_id), key)
-                        .build()
-                        .map_err(invalid)?
-                        .installation(InstallationId(*installation_id))
-                        .map_err(invalid)?,
-                )
+                let app = builder()?
+                    .app(AppId(*app_id), key)
+                    .build()
+                    .map_err(invalid)?;
+                let minter = app
+                    .installation(InstallationId(*installation_id))
+                    .map_err(invalid)?;
+                (Some(minter), Some((app, *installation_id)))
             }
         };
         Ok(Self {
             http,
             minter,
+            app,
             credential,
             rest_url,
             graphql_url: graphql_url.to_owned(),
@@ -169,6 +173,22 @@ impl GithubClient {
     /// The rate limit and races this client's calls saw.
     pub fn gauges(&self) -> &std::sync::Arc<crate::gauges::CommitterGauges> {
         &self.gauges
+    }
+
+    /// The permissions GitHub grants the App's installation, from the answer that mints an
+    /// installation token (the token itself is dropped); `None` for a token credential.
+    pub async fn installation_permissions(&self) -> Result<Option<Value>, CallError> {
+        let Some((app, installation)) = &self.app else {
+            return Ok(None);
+        };
+        let minted: Value = app
+            .post(
+                format!("/app/installations/{installation}/access_tokens"),
+                None::<&()>,
+            )
+            .await
+            .map_err(|e| CallError::Credential(octocrab_message(&e)))?;
+        Ok(Some(minted["permissions"].clone()))
     }
 
     /// Sends a GraphQL document. Errors GitHub answers with HTTP 200 come back in the answer,

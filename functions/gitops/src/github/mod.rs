@@ -4,6 +4,7 @@
 //! planned again; a commit whose answer was lost is looked for by its trailer before anything
 //! is sent again.
 
+mod access;
 pub mod answer;
 mod answer_cache;
 pub mod client;
@@ -266,6 +267,10 @@ impl GithubCommitter {
 
 #[async_trait]
 impl Committer for GithubCommitter {
+    async fn write_access(&self) -> crate::access::WriteAccess {
+        self.read_access().await
+    }
+
     fn gauges(&self) -> Option<&crate::gauges::CommitterGauges> {
         Some(self.client.gauges())
     }
