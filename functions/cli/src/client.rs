@@ -2,10 +2,10 @@
 //! what a script should do about it (the exit codes of [`ClientError::exit_code`]).
 
 use berth_contract::{
-    CatalogResponse, ClusterList, CreateTenantBody, ErrorDetail, ErrorResponse, HistoryPage,
-    ModuleChangeBody, MoveBody, PatchTenantBody, PlannedChangeView, PromoteBody, RequestView,
-    RolloutBody, RolloutList, RolloutPlanView, RolloutView, ServiceHealth, TenantDetail,
-    TenantList, TenantStatusResponse,
+    CatalogResponse, ClusterList, CreateTenantBody, DoctorReport, ErrorDetail, ErrorResponse,
+    HistoryPage, ModuleChangeBody, MoveBody, PatchTenantBody, PlannedChangeView, PromoteBody,
+    RequestView, RolloutBody, RolloutList, RolloutPlanView, RolloutView, ServiceHealth,
+    TenantDetail, TenantList, TenantStatusResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -146,6 +146,41 @@ impl ApiClient {
 
     pub async fn health(&self) -> Result<ServiceHealth, ClientError> {
         self.get("/healthz").await
+    }
+
+    /// The API's health, and its clock as its `Date` header says (whole seconds).
+    pub async fn health_and_clock(
+        &self,
+    ) -> Result<(ServiceHealth, Option<std::time::SystemTime>), ClientError> {
+        let url = format!("{}/healthz", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: if e.is_timeout() {
+                    "timed out".into()
+                } else {
+                    "connection failed".into()
+                },
+            })?;
+        let date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok());
+        let health = response
+            .json()
+            .await
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        Ok((health, date))
+    }
+
+    /// The server's checks of its deployment (admin only).
+    pub async fn doctor(&self) -> Result<DoctorReport, ClientError> {
+        self.get("/v1/doctor").await
     }
 
     pub async fn catalog(&self) -> Result<CatalogResponse, ClientError> {

@@ -7,6 +7,7 @@ mod client;
 mod clusters;
 mod confirm;
 mod dev;
+mod doctor;
 mod follow;
 mod modules;
 mod output;
@@ -71,6 +72,10 @@ enum Command {
     },
     /// Whether the API answers, and its version.
     Health(Api),
+    /// Checks a deployment as its operator would: the API and the token's role, Git read and
+    /// write, the catalog and every chart's schema, the store, the cluster and Argo CD, the
+    /// clocks. One line per check; exits 1 when one failed.
+    Doctor(Api),
     /// The tiers, environments and modules tenants can have.
     Catalog(Api),
     /// A tenant's live health, module by module. Exits 1 when it is degraded.
@@ -213,6 +218,7 @@ async fn run(command: Command) -> Result<u8, ClientError> {
             });
             Ok(exit::OK)
         }
+        Command::Doctor(api) => doctor::run(&api).await,
         Command::Catalog(api) => {
             let catalog = api.client()?.catalog().await?;
             output::print(api.output, &catalog, output::catalog);

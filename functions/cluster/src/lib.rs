@@ -4,6 +4,7 @@
 //! Git's desired state into one status per slot ([`observe`], pure).
 
 pub mod application;
+pub mod argocd;
 pub mod connect;
 pub mod labels;
 pub mod list;

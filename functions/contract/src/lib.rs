@@ -7,6 +7,7 @@
 
 mod bodies;
 mod catalog;
+mod doctor;
 mod error;
 mod requests;
 mod rollouts;
@@ -20,6 +21,7 @@ pub use catalog::{
     Billing, Catalog, CatalogCluster, CatalogResponse, Environment, Module, ModuleChart,
     PodSecurity, Quotas, Tier,
 };
+pub use doctor::{CheckStatus, DoctorCheck, DoctorReport};
 pub use error::{ErrorDetail, ErrorResponse};
 pub use requests::{
     FileChangeKind, FileChangeView, FileDiffView, HistoryEntry, HistoryPage, HistoryRequest,

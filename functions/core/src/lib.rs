@@ -13,6 +13,7 @@ pub mod chart_wants;
 pub mod charts;
 pub mod clusters;
 pub mod desired;
+pub mod doctor;
 pub mod error;
 pub mod file_diff;
 pub mod files;

@@ -9,6 +9,7 @@ pub mod body;
 mod clusters;
 pub mod config;
 pub mod deadline;
+mod doctor;
 pub mod error;
 pub mod extract;
 pub mod lambda;

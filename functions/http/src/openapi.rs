@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         crate::reads::get_catalog,
         crate::clusters::cluster_health,
         crate::clusters::list_clusters,
+        crate::doctor::doctor,
         crate::reads::list_tenants,
         crate::writes::create_tenant,
         crate::reads::get_tenant,

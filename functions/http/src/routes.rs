@@ -32,6 +32,7 @@ pub fn api_router(state: AppState) -> Router {
         .route("/catalog", get(get_catalog))
         .route("/cluster/health", get(cluster_health))
         .route("/clusters", get(list_clusters))
+        .route("/doctor", get(crate::doctor::doctor))
         .route("/tenants", get(list_tenants).post(create_tenant))
         .route(
             "/tenants/{tenant}",

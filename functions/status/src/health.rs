@@ -59,13 +59,20 @@ pub fn fleet_health(
         message: read.hub.objects.as_ref().err().cloned(),
         observed_at: now.to_owned(),
         clusters: members,
+        argocd: None,
     }
 }
 
 /// Whether `new` says what `old` says, and `old` is recent enough to stand for this sweep.
 pub fn same_health(old: &ClusterHealth, new: &ClusterHealth) -> bool {
+    let names = |h: &ClusterHealth| {
+        h.argocd
+            .as_ref()
+            .map(|a| (a.application_sets.clone(), a.projects.clone()))
+    };
     let unchanged = (&old.status, &old.version, &old.message, &old.clusters)
-        == (&new.status, &new.version, &new.message, &new.clusters);
+        == (&new.status, &new.version, &new.message, &new.clusters)
+        && names(old) == names(new);
     unchanged && age(&old.observed_at, &new.observed_at).is_some_and(|a| a < HEALTH_REFRESH)
 }
 

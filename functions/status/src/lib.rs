@@ -6,6 +6,7 @@
 //!
 //! The Lambda binary (`status`) runs one sweep per invocation; `berth dev` runs it on a timer.
 
+mod argocd;
 pub mod fleet;
 mod health;
 pub mod lifecycle;

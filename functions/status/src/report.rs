@@ -1,5 +1,9 @@
 //! What one sweep did, phase by phase: printed by the binary and by `scripts/bench status`.
 
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use berth_store::{RequestRecord, RequestState};
 use berth_usecases::git_index::IndexPass;
 use serde::Serialize;
 
@@ -36,7 +40,7 @@ pub struct SweepReport {
     /// What reconciling the tenant index with Git did.
     pub index: IndexReport,
     /// The open requests as this sweep found and left them.
-    pub flow: crate::metrics::RequestFlow,
+    pub flow: RequestFlow,
     /// Milliseconds spent reading Git, reconciling the tenant index, reading the cluster,
     /// diffing and writing the store, and moving requests (with due schedules).
     pub millis: PhaseMillis,
@@ -61,4 +65,46 @@ pub struct PhaseMillis {
     pub digests: u128,
     pub store: u128,
     pub requests: u128,
+}
+
+/// The open requests as one sweep found and left them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RequestFlow {
+    /// Open requests by state, as found.
+    pub in_flight: BTreeMap<&'static str, usize>,
+    /// Seconds since the oldest open request was made.
+    pub oldest_in_flight_seconds: Option<u64>,
+    /// For each request this sweep moved to `synced` (`ready`): seconds since it was made.
+    pub synced_after_seconds: Vec<u64>,
+    pub ready_after_seconds: Vec<u64>,
+}
+
+impl RequestFlow {
+    /// Counts `open` and finds the oldest.
+    pub(crate) fn found(&mut self, open: &[RequestRecord]) {
+        for record in open {
+            *self.in_flight.entry(record.state.name()).or_default() += 1;
+            let age = age_seconds(record);
+            self.oldest_in_flight_seconds =
+                Some(self.oldest_in_flight_seconds.unwrap_or(0).max(age));
+        }
+    }
+
+    /// Notes a request this sweep moved to `state`.
+    pub(crate) fn moved(&mut self, record: &RequestRecord, state: RequestState) {
+        match state {
+            RequestState::Synced => self.synced_after_seconds.push(age_seconds(record)),
+            RequestState::Ready => self.ready_after_seconds.push(age_seconds(record)),
+            _ => {}
+        }
+    }
+}
+
+/// Seconds since the request was made (its record's creation; the commit follows within the
+/// commit latency, measured on its own).
+fn age_seconds(record: &RequestRecord) -> u64 {
+    humantime::parse_rfc3339(&record.created_at)
+        .ok()
+        .and_then(|at| SystemTime::now().duration_since(at).ok())
+        .map_or(0, |d| d.as_secs())
 }

@@ -14,7 +14,7 @@ use berth_usecases::time::now_rfc3339;
 use berth_usecases::write::settle::{Interrupted, mark_interrupted, settle_interrupted};
 
 use crate::lifecycle::{Evidence, advance};
-use crate::metrics::RequestFlow;
+use crate::report::RequestFlow;
 use crate::sweep::{SweepError, Sweeper};
 
 impl Sweeper {

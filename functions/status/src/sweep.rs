@@ -68,7 +68,7 @@ pub struct Sweeper {
     pub(crate) app: App,
     /// How long an `accepted` request may be in flight before the sweep settles it.
     pub(crate) claim_lease: Duration,
-    fleet: Fleet,
+    pub(crate) fleet: Fleet,
     page_size: u32,
     pub(crate) sync_timeout: Duration,
     /// The digests this process last read or wrote, with their generation: a warm sweeper
@@ -81,6 +81,8 @@ pub struct Sweeper {
     github: Option<GithubApi>,
     /// The time rollouts' soaks and deadlines are measured on.
     pub(crate) clock: Clock,
+    /// The Argo CD setup as last listed, and when (listed again every few minutes).
+    pub(crate) argocd: tokio::sync::Mutex<Option<(std::time::Instant, berth_store::ArgoSetup)>>,
 }
 
 /// The stored digests as of one observation generation.
@@ -105,6 +107,7 @@ impl Sweeper {
             index: GitIndex::new(),
             github: None,
             clock: Clock::System,
+            argocd: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -167,7 +170,8 @@ impl Sweeper {
         millis.cluster = clock.elapsed().as_millis() - millis.git - millis.index;
         let now = now_rfc3339();
         // What the fleet's health says is taken before the objects are merged out of the read.
-        let health = fleet_health(&read, self.fleet.has_hub(), &clusters, &desired, &now);
+        let mut health = fleet_health(&read, self.fleet.has_hub(), &clusters, &desired, &now);
+        health.argocd = self.argocd_setup(&now).await;
         let merged = read.merge();
         let (slots, kube_calls, cluster) = match &merged {
             Ok(objects) => {

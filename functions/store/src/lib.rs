@@ -6,6 +6,7 @@ pub mod aws_env;
 mod billing;
 mod dynamo;
 mod group_commit;
+mod layout;
 mod local;
 mod observations;
 mod records;
@@ -17,13 +18,15 @@ pub use aws_env::AwsEnv;
 pub use billing::BillingStore;
 pub use dynamo::{DynamoStore, create_table, create_table_without_ttl, dynamodb_client};
 pub use group_commit::GroupCommitStore;
+pub use layout::StoreLayout;
 pub use local::LocalStore;
 pub use observations::ObservationStore;
 pub use records::{
-    BatchRecords, BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody, HEALTH_ITEM,
-    IdempotencyRecord, IndexProblem, IndexTip, LastChange, LeaseTaken, MemberHealth, Observation,
-    ObservationKey, ObservationWrite, ObservationsWritten, Registration, RequestRecord,
-    RequestState, ScheduledChange, StatusRecord, StoredResponse, TenantEntry, TenantHealth,
+    ArgoSetup, BatchRecords, BillingLink, Claim, ClusterHealth, CommitLease, ErrorBody,
+    HEALTH_ITEM, IdempotencyRecord, IndexProblem, IndexTip, LastChange, LeaseTaken, MemberHealth,
+    Observation, ObservationKey, ObservationWrite, ObservationsWritten, Registration,
+    RequestRecord, RequestState, ScheduledChange, StatusRecord, StoredResponse, TenantEntry,
+    TenantHealth,
 };
 pub use requests::RequestStore;
 pub use rollouts::{
@@ -54,7 +57,13 @@ pub enum StoreError {
 /// Every record family in one handle, for the composition roots; a use-case that needs one
 /// family names its trait.
 pub trait Store:
-    RequestStore + GroupCommitStore + TenantIndexStore + ObservationStore + BillingStore + RolloutStore
+    RequestStore
+    + GroupCommitStore
+    + TenantIndexStore
+    + ObservationStore
+    + BillingStore
+    + RolloutStore
+    + StoreLayout
 {
 }
 
@@ -65,6 +74,7 @@ impl<T> Store for T where
         + ObservationStore
         + BillingStore
         + RolloutStore
+        + StoreLayout
 {
 }
 
@@ -73,7 +83,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         BillingStore, GroupCommitStore, ObservationStore, RequestStore, RolloutStore, Store,
-        TenantIndexStore,
+        StoreLayout, TenantIndexStore,
     };
 }
 

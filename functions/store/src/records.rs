@@ -272,6 +272,17 @@ pub struct ClusterHealth {
     /// Each cluster of the catalog, as the same sweep read it; empty without clusters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<MemberHealth>,
+    /// The Argo CD objects of Berth's setup found on the hub, when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoSetup>,
+}
+
+/// The ApplicationSets and AppProjects on the hub, by name, and when they were listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgoSetup {
+    pub application_sets: Vec<String>,
+    pub projects: Vec<String>,
+    pub observed_at: String,
 }
 
 /// One cluster of the catalog as a sweep saw it, with what the catalog and Git say of it.

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod chart_facts;
+pub mod doctor;
 pub mod error;
 pub mod fingerprint;
 pub mod git_index;

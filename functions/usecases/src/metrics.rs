@@ -12,8 +12,6 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::settings::{ConfigError, invalid};
-
 pub const NAMESPACE: &str = "Berth";
 
 /// CloudWatch units Berth uses.
@@ -103,19 +101,16 @@ impl Metrics {
         }
     }
 
-    /// `BERTH_METRICS`: `emf` or `off`; by default on under Lambda (`AWS_LAMBDA_FUNCTION_NAME`
-    /// is set) and off elsewhere, so `berth dev` prints none.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let on = match get("BERTH_METRICS").as_deref().map(str::trim) {
-            None | Some("") => get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
-            Some("emf") => true,
-            Some("off") => false,
-            Some(_) => return Err(invalid("BERTH_METRICS", "must be emf or off")),
-        };
-        Ok(Self {
-            sink: if on { Sink::Stdout } else { Sink::Off },
+    /// EMF lines on standard output, where Lambda's log stream takes them.
+    pub fn stdout() -> Self {
+        Self {
+            sink: Sink::Stdout,
             function: "berth",
-        })
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        !matches!(self.sink, Sink::Off)
     }
 
     /// Metrics kept in memory, with what they emitted.
@@ -254,38 +249,5 @@ mod tests {
         assert_eq!(line["function"], "api");
         assert_eq!(line["outcome"], "committed");
         assert_eq!(line["CommitLatency"], 12.5);
-    }
-
-    #[test]
-    fn off_unless_on_lambda_or_asked() {
-        let env = |pairs: &'static [(&str, &str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert!(matches!(
-            Metrics::from_env(env(&[])).unwrap().sink,
-            Sink::Off
-        ));
-        assert!(matches!(
-            Metrics::from_env(env(&[("AWS_LAMBDA_FUNCTION_NAME", "api")]))
-                .unwrap()
-                .sink,
-            Sink::Stdout
-        ));
-        assert!(matches!(
-            Metrics::from_env(env(&[
-                ("AWS_LAMBDA_FUNCTION_NAME", "api"),
-                ("BERTH_METRICS", "off")
-            ]))
-            .unwrap()
-            .sink,
-            Sink::Off
-        ));
-        let err = Metrics::from_env(env(&[("BERTH_METRICS", "statsd")])).unwrap_err();
-        assert!(err.to_string().starts_with("BERTH_METRICS"), "{err}");
     }
 }

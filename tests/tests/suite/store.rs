@@ -464,6 +464,11 @@ async fn sweep_records(store: &dyn Store) {
             capacity: 200,
             placed: 3,
         }],
+        argocd: Some(berth_store::ArgoSetup {
+            application_sets: vec!["berth-modules".into()],
+            projects: vec!["berth-tenants".into()],
+            observed_at: "2026-11-22T01:00:00Z".into(),
+        }),
     };
     store.put_cluster_health(&cluster).await.unwrap();
     assert_eq!(store.get_cluster_health().await.unwrap(), Some(cluster));

@@ -32,7 +32,11 @@ impl GithubCommitter {
 
     /// A token's access: `permissions.push` on the repository, as GitHub answers it.
     async fn token_access(&self) -> WriteAccess {
-        let answer = match self.client.rest(Method::GET, &self.repo_route(""), None).await {
+        let answer = match self
+            .client
+            .rest(Method::GET, &self.repo_route(""), None)
+            .await
+        {
             Ok(answer) if answer.status == 200 => answer,
             Ok(answer) => return WriteAccess::unknown(refusal(&answer).to_string()),
             Err(e) => return WriteAccess::unknown(e.to_string()),
@@ -40,7 +44,10 @@ impl GithubCommitter {
         match answer.body["permissions"]["push"].as_bool() {
             Some(push) => WriteAccess {
                 can_push: Some(push),
-                detail: format!("GitHub says the token may {}push", if push { "" } else { "not " }),
+                detail: format!(
+                    "GitHub says the token may {}push",
+                    if push { "" } else { "not " }
+                ),
                 ..WriteAccess::default()
             },
             None => WriteAccess::unknown("GitHub does not say what the token may do"),

@@ -16,6 +16,7 @@ pub mod live;
 pub mod secrets;
 
 use crate::app::App;
+use crate::metrics::Metrics;
 use crate::write::group_commit::GroupCommit;
 use crate::write::timing::DEFAULT_CLAIM_LEASE;
 pub use error::{ConfigError, invalid};
@@ -102,7 +103,7 @@ impl ServiceSettings {
             group_commit: group_commit_from_env(get, claim_lease)?,
             request_retention: request_retention_from_env(get)?,
             charts: chart_settings_from_env(get)?,
-            metrics: crate::metrics::Metrics::from_env(get)?,
+            metrics: metrics_from_env(get)?,
         })
     }
 
@@ -118,6 +119,22 @@ impl ServiceSettings {
         app.metrics = self.metrics;
         Ok(app)
     }
+}
+
+/// `BERTH_METRICS`: `emf` or `off`; by default on under Lambda (`AWS_LAMBDA_FUNCTION_NAME` is
+/// set) and off elsewhere, so `berth dev` prints none.
+pub fn metrics_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Metrics, ConfigError> {
+    let on = match get("BERTH_METRICS").as_deref().map(str::trim) {
+        None | Some("") => get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+        Some("emf") => true,
+        Some("off") => false,
+        Some(_) => return Err(invalid("BERTH_METRICS", "must be emf or off")),
+    };
+    Ok(if on {
+        Metrics::stdout()
+    } else {
+        Metrics::off()
+    })
 }
 
 /// Reads how upstream charts are read: the index TTL (default 10 minutes), where archives are
@@ -290,5 +307,30 @@ mod tests {
             };
             assert_eq!(named, var);
         }
+    }
+
+    #[test]
+    fn metrics_are_off_unless_on_lambda_or_asked() {
+        let env = |pairs: &'static [(&str, &str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert!(!metrics_from_env(env(&[])).unwrap().is_on());
+        assert!(
+            metrics_from_env(env(&[("AWS_LAMBDA_FUNCTION_NAME", "api")]))
+                .unwrap()
+                .is_on()
+        );
+        let off = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "api"),
+            ("BERTH_METRICS", "off"),
+        ];
+        assert!(!metrics_from_env(env(&off)).unwrap().is_on());
+        let err = metrics_from_env(env(&[("BERTH_METRICS", "statsd")])).unwrap_err();
+        assert!(err.to_string().starts_with("BERTH_METRICS"), "{err}");
     }
 }
