@@ -104,6 +104,14 @@ impl ApiServer {
         Self::serve_app(app, github_api_url).await
     }
 
+    /// The API over `committer` (a backend a test set up itself) and `store`.
+    pub async fn start_with_committer(
+        committer: Arc<dyn berth_gitops::Committer>,
+        store: Arc<dyn Store>,
+    ) -> Self {
+        Self::serve_app(AppState::new(committer, store, api_config()), None).await
+    }
+
     /// Like [`ApiServer::start`], emitting metrics through `metrics`.
     pub async fn start_with_metrics(
         remote: &str,

@@ -189,6 +189,16 @@ async fn api_gateway_jwt_claims_decide_who_may_do_what() {
         .call("DELETE", "/v1/tenants/acme?confirm=acme", None, Some(ADMIN))
         .await;
     assert_eq!(status, 202, "{body}");
+    // The doctor describes the table: its indexes are in place.
+    let (status, body) = f.call("GET", "/v1/doctor", None, Some(ADMIN)).await;
+    assert_eq!(status, 200, "{body}");
+    let store = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "store")
+        .unwrap();
+    assert_eq!(store["status"], "ok", "{body}");
 
     // The IAM policy grants exactly the DynamoDB operations the function called, and
     // DeleteItem: a retry that finds an interrupted tenant deletion landed removes the index

@@ -525,3 +525,83 @@ async fn the_cli_plans_starts_and_steers_a_rollout() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("file"), "{err}");
 }
+
+/// `berth doctor` as a new operator runs it against `berth dev` and the Kubernetes test
+/// server holding Berth's Argo CD setup: every check passes, one line each, exit 0; `-o json`
+/// parses; a refused token is a failed `auth` line and exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_every_check_on_berth_dev() {
+    use serde_json::json;
+    let kube = berth_tests::kube_server::KubeServer::start().await;
+    let kube_token = "cli-kube-token-0123456789";
+    kube.require_token(kube_token);
+    for (plural, kind, name) in [
+        ("applicationsets", "ApplicationSet", "berth-tenant-envs"),
+        ("applicationsets", "ApplicationSet", "berth-modules"),
+        ("appprojects", "AppProject", "berth-tenants"),
+    ] {
+        kube.add(
+            &format!("argoproj.io/v1alpha1/{plural}"),
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": kind,
+                   "metadata": {"name": name, "namespace": "argocd"}}),
+        );
+    }
+    let state = tempfile::tempdir().unwrap();
+    let kubeconfig = support::kubeconfig(state.path(), &kube.url, kube_token);
+    let dev = Dev::start_with(
+        state.path(),
+        &["--sweep-every", "1"],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    );
+    let token = admin_token(state.path());
+    // The first sweep records the cluster; until then the cluster check fails.
+    let mut last = (0, String::new(), String::new());
+    for _ in 0..60 {
+        last = berth(&dev, &token, &["doctor"]);
+        if last.0 == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let (code, out, err) = last;
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 10, "{out}");
+    for line in &lines {
+        assert!(line.trim_start().starts_with("ok"), "{line}");
+    }
+    for name in [
+        "api",
+        "clock",
+        "auth",
+        "git.write",
+        "module.vault",
+        "store",
+        "cluster",
+        "argocd",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.split_whitespace().nth(1) == Some(name)),
+            "{name}: {out}"
+        );
+    }
+    let (code, out, _) = berth(&dev, &token, &["doctor", "-o", "json"]);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "ok"),
+        "{report}"
+    );
+
+    let (code, out, _) = berth(&dev, "wrong-token-0123456789", &["doctor"]);
+    assert_eq!(code, 1, "{out}");
+    let auth = out.lines().find(|l| l.contains("auth")).unwrap_or_default();
+    assert!(auth.trim_start().starts_with("failed"), "{out}");
+    assert!(auth.contains("refuses the token"), "{out}");
+}

@@ -156,9 +156,10 @@ async fn check_catalog(app: &App, files: &RepoFiles, checks: &mut Vec<DoctorChec
 
 async fn check_store(app: &App, checks: &mut Vec<DoctorCheck>) {
     checks.push(match app.store.layout_problems().await {
-        Ok(problems) if problems.is_empty() => {
-            DoctorCheck::ok("store", "the table and its indexes are in place")
-        }
+        Ok(problems) if problems.is_empty() => DoctorCheck::ok(
+            "store",
+            "ready (on DynamoDB: the table is active with its indexes)",
+        ),
         Ok(problems) => DoctorCheck::failed(
             "store",
             problems.join("; "),

@@ -60,6 +60,8 @@ pub struct Context<'a> {
     pub histories: &'a Histories,
     /// The commit statuses set so far: `(sha, context, state)`.
     pub statuses: Vec<(String, String, String)>,
+    /// Whether the credential may write, and which branches are protected.
+    pub(crate) access: super::access::AccessRules,
 }
 
 /// Each path history listed, by its start commit and path, whole.
@@ -774,6 +776,14 @@ fn create_commit_on_branch(ctx: &mut Context<'_>, input: &Value) -> Result<Oid, 
         ));
     }
     let branch_name = branch["branchName"].as_str().unwrap_or_default();
+    if let Some((status, message)) = ctx.access.refusal(branch_name) {
+        let kind = if status == axum::http::StatusCode::FORBIDDEN {
+            "FORBIDDEN"
+        } else {
+            "UNPROCESSABLE"
+        };
+        return Err(GqlError::typed(kind, message));
+    }
     let refname = format!("refs/heads/{branch_name}");
     let Ok(mut head) = repo.refname_to_id(&refname) else {
         return Err(GqlError::typed(

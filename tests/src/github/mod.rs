@@ -5,6 +5,7 @@
 //! faults: a branch moved between read and write, a commit applied and then answered 502, a
 //! slow answer, rate limits. It counts every call it receives.
 
+mod access;
 mod comments;
 pub mod graphql;
 pub mod pulls;
@@ -95,6 +96,8 @@ struct Shared {
     /// Path histories already listed, by start commit and path: pages of one history are
     /// then slices, not walks of the whole branch each.
     histories: graphql::Histories,
+    /// Read-only credentials and protected branches.
+    access: Mutex<access::AccessRules>,
 }
 
 /// The test GitHub App: its id, installation, and the installation tokens minted.
@@ -147,6 +150,7 @@ impl GithubServer {
             }),
             stale_commits: Default::default(),
             histories: Default::default(),
+            access: Default::default(),
         });
         let state = ServerState(Arc::clone(&shared));
         let router = Router::new()
@@ -158,6 +162,11 @@ impl GithubServer {
             .route(
                 "/repos/{owner}/{repo}/statuses/{sha}",
                 post(rest::create_status),
+            )
+            .route("/repos/{owner}/{repo}", get(access::get_repository))
+            .route(
+                "/repos/{owner}/{repo}/branches/{*branch}",
+                get(access::get_branch),
             )
             .route("/repos/{owner}/{repo}/git/blobs/{sha}", get(rest::get_blob))
             .route("/repos/{owner}/{repo}/git/refs", post(rest::create_ref))
@@ -199,6 +208,22 @@ impl GithubServer {
             .with_state(state);
         let (url, task) = crate::serve::serve_loopback(router).await;
         Self { url, shared, task }
+    }
+
+    /// Makes every credential read-only: writes are refused as GitHub refuses them, and the
+    /// App's tokens carry `contents: read`.
+    pub fn set_read_only(&self) {
+        self.shared.access.lock().expect("lock").read_only = true;
+    }
+
+    /// Protects `branch`: changes to it only through a pull request.
+    pub fn protect_branch(&self, branch: &str) {
+        self.shared
+            .access
+            .lock()
+            .expect("lock")
+            .protected
+            .insert(branch.to_owned());
     }
 
     /// Every call received, in order.
@@ -490,6 +515,7 @@ async fn installation_token(
         return github_error(StatusCode::NOT_FOUND, "Not Found");
     }
     app.mints += 1;
+    let permissions = state.0.access.lock().expect("lock").app_permissions();
     let token = format!("ghs_test{:04}", app.mints);
     let until = epoch_seconds() + app.lifetime.as_secs();
     app.minted.push((token.clone(), until));
@@ -498,7 +524,7 @@ async fn installation_token(
     (
         StatusCode::CREATED,
         Json(json!({"token": token, "expires_at": expires_at,
-                    "permissions": {"contents": "write", "pull_requests": "write", "statuses": "write", "metadata": "read"},
+                    "permissions": permissions,
                     "repository_selection": "selected"})),
     )
         .into_response()
@@ -596,6 +622,7 @@ async fn graphql_route(
                 .iter()
                 .map(|s| (s.sha.clone(), s.context.clone(), s.state.clone()))
                 .collect(),
+            access: shared.access.lock().expect("lock").clone(),
         };
         let executed = graphql::execute(&query, operation.as_deref(), &mut ctx);
         if let Ok((_, errors)) = &executed

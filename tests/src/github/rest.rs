@@ -114,6 +114,9 @@ fn ref_answer(name: &str, sha: &str) -> Value {
 pub async fn create_ref(State(state): State<ServerState>, Json(body): Json<Value>) -> Response {
     let name = body["ref"].as_str().unwrap_or_default();
     let sha = body["sha"].as_str().unwrap_or_default();
+    if state.0.access.lock().expect("lock").read_only {
+        return github_error(StatusCode::FORBIDDEN, super::access::NOT_ACCESSIBLE);
+    }
     let _writes = state.0.writes.lock().expect("lock");
     let repo = open(&state);
     if !name.starts_with("refs/") || !git2::Reference::is_valid_name(name) {
@@ -147,6 +150,9 @@ pub async fn update_ref(
     let name = format!("refs/heads/{branch}");
     let sha = body["sha"].as_str().unwrap_or_default();
     let force = body["force"].as_bool().unwrap_or(false);
+    if let Some((status, message)) = state.0.access.lock().expect("lock").refusal(&branch) {
+        return github_error(status, message);
+    }
     let _writes = state.0.writes.lock().expect("lock");
     let repo = open(&state);
     let Ok(current) = repo.refname_to_id(&name) else {

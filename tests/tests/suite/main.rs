@@ -8,6 +8,7 @@ mod charts;
 mod cluster;
 mod clusters;
 mod contract;
+mod doctor;
 mod examples;
 mod github;
 mod github_backend;
