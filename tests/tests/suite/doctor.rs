@@ -50,7 +50,7 @@ impl Deployment {
             berth_gitops::Git2Config::new(
                 berth_gitops::RemoteUrl::parse(self.repo.to_str().unwrap()).unwrap(),
                 "main",
-                &self.dir.path().join("work"),
+                self.dir.path().join("work"),
             ),
         ))
     }

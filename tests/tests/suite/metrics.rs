@@ -19,11 +19,11 @@ use serde_json::{Value, json};
 
 const KUBE_TOKEN: &str = "kube-test-token-0123456789";
 
+/// A metric's data points: each with its dimensions.
+type Points = Vec<(BTreeMap<String, String>, f64)>;
+
 /// Each line parsed and checked; answers `metric name -> [(dimensions, value)]`.
-fn checked(
-    lines: &[String],
-    forbidden: &[&str],
-) -> BTreeMap<String, Vec<(BTreeMap<String, String>, f64)>> {
+fn checked(lines: &[String], forbidden: &[&str]) -> BTreeMap<String, Points> {
     let schema: Value = serde_json::from_slice(
         &std::fs::read(project_root().join("tests/fixtures/emf/schema.json")).unwrap(),
     )
@@ -33,7 +33,7 @@ fn checked(
         .with_draft(jsonschema::Draft::Draft7)
         .build(&schema)
         .unwrap();
-    let mut metrics: BTreeMap<String, Vec<(BTreeMap<String, String>, f64)>> = BTreeMap::new();
+    let mut metrics: BTreeMap<String, Points> = BTreeMap::new();
     for line in lines {
         assert!(!line.contains('\n'), "one line per document");
         let document: Value = serde_json::from_str(line).unwrap();

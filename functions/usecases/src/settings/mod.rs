@@ -325,11 +325,11 @@ mod tests {
                 .unwrap()
                 .is_on()
         );
-        let off = [
+        const OFF: [(&str, &str); 2] = [
             ("AWS_LAMBDA_FUNCTION_NAME", "api"),
             ("BERTH_METRICS", "off"),
         ];
-        assert!(!metrics_from_env(env(&off)).unwrap().is_on());
+        assert!(!metrics_from_env(env(&OFF)).unwrap().is_on());
         let err = metrics_from_env(env(&[("BERTH_METRICS", "statsd")])).unwrap_err();
         assert!(err.to_string().starts_with("BERTH_METRICS"), "{err}");
     }
