@@ -114,9 +114,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         secrets_path.display()
     );
     println!();
+    // A newcomer's first `berth …` must not answer "command not found": say where it is.
+    let binary = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "berth".into());
+    println!("The berth CLI is this binary: {binary}");
+    println!("  put it on your PATH with: cargo install --locked --path functions/cli");
     println!("Point the berth CLI at it:");
     println!("  export BERTH_URL={url} BERTH_TOKEN={token}");
     println!("Try:");
+    println!("  berth doctor");
     println!("  berth tenants create acme --tier standard --env dev --module postgres");
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/v1/catalog");
     println!(
