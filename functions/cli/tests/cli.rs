@@ -15,11 +15,15 @@ async fn the_cli_creates_waits_lists_and_refuses_with_exit_codes_scripts_rely_on
     // The banner names the binary a newcomer runs `berth` as, and how to install it.
     let binary = env!("CARGO_BIN_EXE_berth");
     assert!(
-        dev.banner.contains(&format!("The berth CLI is this binary: {binary}")),
+        dev.banner
+            .contains(&format!("The berth CLI is this binary: {binary}")),
         "{}",
         dev.banner
     );
-    assert!(dev.banner.contains("cargo install --locked --path functions/cli"));
+    assert!(
+        dev.banner
+            .contains("cargo install --locked --path functions/cli")
+    );
     let token = admin_token(state.path());
     let token = token.as_str();
 

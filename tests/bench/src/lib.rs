@@ -21,6 +21,8 @@ pub mod lambda;
 #[path = "../../src/net.rs"]
 pub mod net;
 pub mod repository;
+#[path = "../../src/secrets.rs"]
+pub mod secrets;
 #[path = "../../src/serve.rs"]
 pub mod serve;
 #[path = "../../src/tools.rs"]
