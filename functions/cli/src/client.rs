@@ -102,21 +102,26 @@ impl ApiClient {
         self.send(request).await
     }
 
-    /// Sends `request` with the token; a refusal becomes [`ClientError::Api`].
-    async fn send<R: DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<(StatusCode, R), ClientError> {
-        let request = request.bearer_auth(&self.token);
-        // The token is never part of the message: only the URL and the kind of failure.
-        let response = request.send().await.map_err(|e| ClientError::Unreachable {
+    /// The API could not be reached. The token is never part of the message: only the URL and
+    /// the kind of failure.
+    fn unreachable(&self, e: &reqwest::Error) -> ClientError {
+        ClientError::Unreachable {
             url: self.base.clone(),
             reason: if e.is_timeout() {
                 "timed out".into()
             } else {
                 "connection failed".into()
             },
-        })?;
+        }
+    }
+
+    /// Sends `request` with the token; a refusal becomes [`ClientError::Api`].
+    async fn send<R: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, R), ClientError> {
+        let request = request.bearer_auth(&self.token);
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();
         let text = response
             .text()
@@ -158,14 +163,7 @@ impl ApiClient {
             .get(&url)
             .send()
             .await
-            .map_err(|e| ClientError::Unreachable {
-                url: self.base.clone(),
-                reason: if e.is_timeout() {
-                    "timed out".into()
-                } else {
-                    "connection failed".into()
-                },
-            })?;
+            .map_err(|e| self.unreachable(&e))?;
         let date = response
             .headers()
             .get(reqwest::header::DATE)

@@ -24,24 +24,6 @@ pub enum RequestState {
 }
 
 impl RequestState {
-    /// The state's name as the JSON says it: `committed`, `pr_opened`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            RequestState::Accepted => "accepted",
-            RequestState::Committed => "committed",
-            RequestState::BranchPushed => "branch_pushed",
-            RequestState::PrOpened => "pr_opened",
-            RequestState::Merged => "merged",
-            RequestState::Synced => "synced",
-            RequestState::Ready => "ready",
-            RequestState::Degraded => "degraded",
-            RequestState::Failed => "failed",
-            RequestState::Rejected => "rejected",
-            RequestState::NoChange => "no_change",
-            RequestState::Scheduled => "scheduled",
-        }
-    }
-
     /// States nothing moves on from: the record expires once the request retention has passed
     /// (Git keeps the request in its trailers).
     pub fn is_settled(self) -> bool {

@@ -15,6 +15,7 @@ use berth_contract::{
 use berth_core::body::parse_promotion;
 use berth_core::body::{parse_create_tenant, parse_module_change, parse_tenant_patch};
 use berth_core::{Action, EnvName, ModuleName, Request, TenantName};
+use berth_usecases::metrics::MetricEvent;
 use berth_usecases::preview::preview;
 use berth_usecases::records::StoredResponse;
 use berth_usecases::revert::{RevertAsk, prepare_revert};
@@ -66,7 +67,17 @@ pub(crate) async fn run_write(
     } = context;
     let intent = match intent {
         Ok(intent) => intent,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            // Refused before it became a request: still a request the caller made.
+            state.app.metrics.emit(
+                MetricEvent::new()
+                    .dimension("action", "none")
+                    .dimension("source", "api")
+                    .dimension("outcome", "rejected")
+                    .count("Requests", 1),
+            );
+            return e.into_response();
+        }
     };
     let request_id = ulid::Ulid::new().to_string();
     let span = tracing::info_span!("write", request_id = %request_id);

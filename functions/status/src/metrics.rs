@@ -46,7 +46,7 @@ pub(crate) fn emit_sweep(metrics: &Metrics, report: &SweepReport, took: std::tim
     for (state, n) in &flow.in_flight {
         metrics.emit(
             MetricEvent::new()
-                .dimension("state", *state)
+                .dimension("state", state.as_str())
                 .count("RequestsInFlight", *n),
         );
     }

@@ -71,7 +71,7 @@ pub struct PhaseMillis {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RequestFlow {
     /// Open requests by state, as found.
-    pub in_flight: BTreeMap<&'static str, usize>,
+    pub in_flight: BTreeMap<String, usize>,
     /// Seconds since the oldest open request was made.
     pub oldest_in_flight_seconds: Option<u64>,
     /// For each request this sweep moved to `synced` (`ready`): seconds since it was made.
@@ -83,7 +83,12 @@ impl RequestFlow {
     /// Counts `open` and finds the oldest.
     pub(crate) fn found(&mut self, open: &[RequestRecord]) {
         for record in open {
-            *self.in_flight.entry(record.state.name()).or_default() += 1;
+            // The state's name as the API writes it (`committed`, `pr_opened`, ...).
+            let state = serde_json::to_value(record.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            *self.in_flight.entry(state).or_default() += 1;
             let age = age_seconds(record);
             self.oldest_in_flight_seconds =
                 Some(self.oldest_in_flight_seconds.unwrap_or(0).max(age));

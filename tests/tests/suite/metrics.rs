@@ -119,6 +119,18 @@ async fn a_request_a_refused_webhook_and_sweeps_emit_valid_emf() {
     )
     .await;
     assert!(status.is_client_error());
+    // Refused before it became a request (the name is not one): counted as rejected too.
+    let bad = json!({"name": "Not A Name", "tier": "standard", "envs": ["dev"]});
+    let (status, _) = call_api(
+        &client,
+        &server.url,
+        Some(ADMIN),
+        reqwest::Method::POST,
+        "/v1/tenants",
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let refused = client
         .post(format!("{}/webhooks/billing", server.url))
         .header("stripe-signature", "t=1,v1=00")
@@ -137,7 +149,7 @@ async fn a_request_a_refused_webhook_and_sweeps_emit_valid_emf() {
             .count()
     };
     assert_eq!(by_outcome("committed"), 1, "{requests:?}");
-    assert_eq!(by_outcome("rejected"), 1, "{requests:?}");
+    assert_eq!(by_outcome("rejected"), 2, "{requests:?}");
     let committed = requests
         .iter()
         .find(|(d, _)| d.get("outcome").map(String::as_str) == Some("committed"))
