@@ -68,6 +68,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .with_status_refresh(Arc::new(WakeSweeper(Arc::clone(&trigger))))
         .with_request_retention(retention);
     app.app.group_commit = group_commit;
+    // Off unless BERTH_METRICS=emf: then EMF lines on standard output, as on Lambda.
+    app.app.metrics =
+        berth_usecases::settings::metrics_from_env(|k| std::env::var(k).ok())?.for_function("dev");
     if let Some(pulls) = pulls {
         app = app.with_pull_requests(pulls);
     }
