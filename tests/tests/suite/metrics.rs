@@ -96,40 +96,30 @@ async fn a_request_a_refused_webhook_and_sweeps_emit_valid_emf() {
     )
     .await;
     let client = reqwest::Client::new();
+    let post = |body: Value| {
+        let (client, url) = (client.clone(), server.url.clone());
+        async move {
+            call_api(
+                &client,
+                &url,
+                Some(ADMIN),
+                reqwest::Method::POST,
+                "/v1/tenants",
+                Some(body),
+            )
+            .await
+        }
+    };
     let create =
         json!({"name": "acme", "tier": "standard", "envs": ["dev"], "modules": ["postgres"]});
-    let (status, created) = call_api(
-        &client,
-        &server.url,
-        Some(ADMIN),
-        reqwest::Method::POST,
-        "/v1/tenants",
-        Some(create.clone()),
-    )
-    .await;
+    let (status, created) = post(create.clone()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
     let request_id = created["id"].as_str().unwrap().to_owned();
-    let (status, _) = call_api(
-        &client,
-        &server.url,
-        Some(ADMIN),
-        reqwest::Method::POST,
-        "/v1/tenants",
-        Some(create),
-    )
-    .await;
+    let (status, _) = post(create).await;
     assert!(status.is_client_error());
     // Refused before it became a request (the name is not one): counted as rejected too.
-    let bad = json!({"name": "Not A Name", "tier": "standard", "envs": ["dev"]});
-    let (status, _) = call_api(
-        &client,
-        &server.url,
-        Some(ADMIN),
-        reqwest::Method::POST,
-        "/v1/tenants",
-        Some(bad),
-    )
-    .await;
+    let (status, _) =
+        post(json!({"name": "Not A Name", "tier": "standard", "envs": ["dev"]})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let refused = client
         .post(format!("{}/webhooks/billing", server.url))
