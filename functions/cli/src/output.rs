@@ -493,6 +493,9 @@ mod tests {
         };
         TenantList {
             tenants: vec![tenant("acme", "healthy"), tenant("globex", "degraded")],
+            total: 2,
+            counts: [("degraded".into(), 1), ("healthy".into(), 1)].into(),
+            next_after: None,
         }
     }
 

@@ -10,7 +10,17 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TenantList {
+    /// In name order: the whole list, or one page of it with `limit`.
     pub tenants: Vec<TenantSummary>,
+    /// Tenants matching every filter of the query (all the caller may see without one).
+    #[serde(default)]
+    pub total: usize,
+    /// Tenants matching every filter but `health`, by health: what each health filter shows.
+    #[serde(default)]
+    pub counts: BTreeMap<String, usize>,
+    /// The `after` of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

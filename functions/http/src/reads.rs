@@ -2,6 +2,8 @@
 //! tenant, its status and its history, a request. What each reads is `berth_usecases::read`'s; this maps it
 //! onto the contract.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -10,9 +12,11 @@ use berth_contract::{
     CatalogResponse, EnvDetail, ErrorResponse, HistoryPage, ModuleDetail, RequestView,
     ServiceHealth, TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
 };
+use berth_core::health::Health;
 use berth_usecases::history::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 use berth_usecases::lookup::{RequestLookup, look_up_request};
 use berth_usecases::read;
+use berth_usecases::tenant_page::{TenantQuery, tenant_page};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -49,18 +53,34 @@ pub(crate) async fn get_catalog(
 }
 
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants",
+    params(
+        ("limit" = Option<u32>, Query, description = "Tenants per page, 1 to 1000; every tenant when left out", minimum = 1, maximum = 1000),
+        ("after" = Option<String>, Query, description = "The `next_after` of the previous page: tenants named after it"),
+        ("q" = Option<String>, Query, description = "Text in the name, display name or owner, any case (at most 100 characters)"),
+        ("health" = Option<String>, Query, description = "Only tenants of this health"),
+        ("tier" = Option<String>, Query, description = "Only tenants of this tier"),
+        ("state" = Option<String>, Query, description = "Only `active`, `suspended` or `invalid` tenants"),
+    ),
     responses(
-        (status = 200, description = "The tenants the caller may see", body = TenantList),
+        (status = 200, description = "The tenants the caller may see, in name order, with the total and the counts by health", body = TenantList),
         (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 422, description = "A query parameter is invalid: `field` names it", body = ErrorResponse),
         (status = 503, description = "The store could not be read", body = ErrorResponse),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn list_tenants(
     State(state): State<AppState>,
     principal: Principal,
+    query: QueryParams,
 ) -> Result<Json<TenantList>, ApiError> {
-    let tenants = read::tenants(&state.app, &principal.visibility())
-        .await?
+    let query = tenant_query(query_params(
+        query,
+        &["limit", "after", "q", "health", "tier", "state"],
+    )?)?;
+    let listed = read::tenants(&state.app, &principal.visibility()).await?;
+    let page = tenant_page(listed, &query);
+    let tenants = page
+        .tenants
         .into_iter()
         .map(|listed| {
             let t = listed.entry;
@@ -78,7 +98,66 @@ pub(crate) async fn list_tenants(
             }
         })
         .collect();
-    Ok(Json(TenantList { tenants }))
+    Ok(Json(TenantList {
+        tenants,
+        total: page.total,
+        counts: page.counts,
+        next_after: page.next_after,
+    }))
+}
+
+/// The largest page of tenants.
+const MAX_TENANT_PAGE: usize = 1000;
+
+/// Reads the tenant list's query, refusing a malformed part by name.
+fn tenant_query(mut params: HashMap<String, String>) -> Result<TenantQuery, ApiError> {
+    let limit = match params.remove("limit") {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_TENANT_PAGE).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "limit",
+                        format!("must be a number from 1 to {MAX_TENANT_PAGE}"),
+                    )
+                })?,
+        ),
+    };
+    let health = params.remove("health");
+    if let Some(health) = &health
+        && Health::parse(health).as_str() != health
+    {
+        return Err(ApiError::invalid(
+            "health",
+            "must be healthy, progressing, degraded, unhealthy, missing, suspended, orphaned or unknown",
+        ));
+    }
+    let state = params.remove("state");
+    if let Some(state) = &state
+        && !["active", "suspended", "invalid"].contains(&state.as_str())
+    {
+        return Err(ApiError::invalid(
+            "state",
+            "must be active, suspended or invalid",
+        ));
+    }
+    let bounded = |name: &'static str, value: Option<String>, max: usize| match value {
+        Some(v) if v.chars().count() > max => Err(ApiError::invalid(
+            name,
+            format!("must be at most {max} characters"),
+        )),
+        other => Ok(other.filter(|v| !v.is_empty())),
+    };
+    Ok(TenantQuery {
+        text: bounded("q", params.remove("q"), 100)?,
+        tier: bounded("tier", params.remove("tier"), 63)?,
+        after: bounded("after", params.remove("after"), 63)?,
+        health,
+        state,
+        limit,
+    })
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants",

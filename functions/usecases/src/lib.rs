@@ -24,6 +24,7 @@ pub mod rollouts;
 pub mod schedules;
 pub mod settings;
 pub mod telemetry;
+pub mod tenant_page;
 pub mod time;
 pub mod visibility;
 pub mod write;

@@ -869,3 +869,114 @@ impl Fixture {
         body["error"]["message"].as_str().unwrap().to_owned()
     }
 }
+
+/// The tenant list pages in name order with a cursor, filters by text, tier and health, and
+/// counts by health; a malformed part of the query is refused by name.
+#[tokio::test]
+async fn the_tenant_list_pages_filters_and_counts() {
+    let f = Fixture::new().await;
+    for (name, tier) in [
+        ("gamma", "premium"),
+        ("acme", "standard"),
+        ("beta", "standard"),
+    ] {
+        let body = json!({"name": name, "tier": tier, "envs": ["dev"], "display_name": format!("{name} Corp")});
+        let (status, answer) = f
+            .call(Method::POST, "/v1/tenants", Some(ADMIN), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    }
+    let names = |page: &Value| -> Vec<String> {
+        page["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, all) = f.call(Method::GET, "/v1/tenants", Some(VIEWER), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&all), ["acme", "beta", "gamma"]);
+    assert_eq!(all["total"], 3);
+    assert!(all.get("next_after").is_none(), "{all}");
+    let health_total: u64 = all["counts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(health_total, 3, "{all}");
+
+    let (_, first) = f
+        .call(Method::GET, "/v1/tenants?limit=2", Some(VIEWER), None)
+        .await;
+    assert_eq!(
+        (names(&first), first["next_after"].as_str()),
+        (vec!["acme".to_owned(), "beta".to_owned()], Some("beta"))
+    );
+    assert_eq!(first["total"], 3);
+    let (_, second) = f
+        .call(
+            Method::GET,
+            "/v1/tenants?limit=2&after=beta",
+            Some(VIEWER),
+            None,
+        )
+        .await;
+    assert_eq!(names(&second), ["gamma"]);
+    assert!(second.get("next_after").is_none());
+
+    let (_, found) = f
+        .call(Method::GET, "/v1/tenants?q=BETA%20corp", Some(VIEWER), None)
+        .await;
+    assert_eq!(names(&found), ["beta"]);
+    let (_, premium) = f
+        .call(Method::GET, "/v1/tenants?tier=premium", Some(VIEWER), None)
+        .await;
+    assert_eq!(
+        (names(&premium), premium["total"].as_u64()),
+        (vec!["gamma".to_owned()], Some(1))
+    );
+    let health = all["tenants"][0]["health"].as_str().unwrap().to_owned();
+    let (_, same) = f
+        .call(
+            Method::GET,
+            &format!("/v1/tenants?health={health}"),
+            Some(VIEWER),
+            None,
+        )
+        .await;
+    assert_eq!(same["total"], all["counts"][health.as_str()]);
+    // A scoped token pages only its own tenant.
+    let (_, scoped) = f
+        .call(
+            Method::GET,
+            "/v1/tenants?limit=10",
+            Some(ACME_OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (names(&scoped), scoped["total"].as_u64()),
+        (vec!["acme".to_owned()], Some(1))
+    );
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("health=fine", "health"),
+        ("state=gone", "state"),
+        ("sort=name", "sort"),
+    ] {
+        let (status, body) = f
+            .call(
+                Method::GET,
+                &format!("/v1/tenants?{query}"),
+                Some(VIEWER),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert_eq!(error_of(&body).1, Some(field), "{query}: {body}");
+    }
+}
