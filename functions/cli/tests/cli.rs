@@ -155,12 +155,7 @@ async fn the_cli_enables_a_module_and_waits_until_it_is_ready() {
     let kube_token = "cli-kube-token-0123456789";
     kube.require_token(kube_token);
     let state = tempfile::tempdir().unwrap();
-    let kubeconfig = support::kubeconfig(state.path(), &kube.url, kube_token);
-    let dev = Dev::start_with(
-        state.path(),
-        &["--sweep-every", "1"],
-        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
-    );
+    let dev = Dev::start_sweeping(state.path(), &kube.url, kube_token);
     let token = admin_token(state.path());
     let (code, out, err) = berth(
         &dev,
@@ -559,12 +554,7 @@ async fn doctor_passes_every_check_on_berth_dev() {
         );
     }
     let state = tempfile::tempdir().unwrap();
-    let kubeconfig = support::kubeconfig(state.path(), &kube.url, kube_token);
-    let dev = Dev::start_with(
-        state.path(),
-        &["--sweep-every", "1"],
-        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
-    );
+    let dev = Dev::start_sweeping(state.path(), &kube.url, kube_token);
     let token = admin_token(state.path());
     // The first sweep records the cluster; until then the cluster check fails.
     let mut last = (0, String::new(), String::new());

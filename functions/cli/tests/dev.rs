@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Dev, admin_token, get_json, kubeconfig, poll_json};
+use support::{Dev, admin_token, get_json, poll_json};
 
 #[tokio::test]
 async fn berth_dev_seeds_serves_and_survives_a_restart() {
@@ -158,12 +158,7 @@ async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
     let kube_token = "dev-kube-token-0123456789";
     kube.require_token(kube_token);
     let state = tempfile::tempdir().unwrap();
-    let kubeconfig = kubeconfig(state.path(), &kube.url, kube_token);
-    let dev = Dev::start_with(
-        state.path(),
-        &["--sweep-every", "1"],
-        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
-    );
+    let dev = Dev::start_sweeping(state.path(), &kube.url, kube_token);
     assert!(
         dev.banner.contains("Cluster: reading kubeconfig"),
         "{}",

@@ -23,6 +23,17 @@ impl Dev {
         Self::start_with(state, &[], &[])
     }
 
+    /// Starts `berth dev` reading the Kubernetes API at `kube_url` with `kube_token` (through a
+    /// kubeconfig in `state`), sweeping every second.
+    pub fn start_sweeping(state: &Path, kube_url: &str, kube_token: &str) -> Self {
+        let kubeconfig = kubeconfig(state, kube_url, kube_token);
+        Self::start_with(
+            state,
+            &["--sweep-every", "1"],
+            &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+        )
+    }
+
     /// Starts `berth dev` with extra arguments and environment variables; the environment names
     /// no cluster unless `env` does.
     pub fn start_with(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
