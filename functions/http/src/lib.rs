@@ -11,6 +11,7 @@ pub mod config;
 pub mod deadline;
 mod doctor;
 pub mod error;
+mod etag;
 pub mod extract;
 pub mod lambda;
 pub mod live_router;

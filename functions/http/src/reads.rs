@@ -6,8 +6,6 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use berth_contract::{
     CatalogResponse, EnvDetail, ErrorResponse, HistoryPage, ModuleDetail, RequestView,
     ServiceHealth, TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
@@ -250,38 +248,15 @@ pub(crate) async fn get_tenant(
 pub(crate) async fn get_tenant_status(
     State(state): State<AppState>,
     principal: Principal,
-    headers: HeaderMap,
     TenantPath(tenant): TenantPath,
-) -> Result<Response, ApiError> {
+) -> Result<Json<TenantStatusResponse>, ApiError> {
+    // The ETag and the 304 are every GET's (`crate::etag`).
     let read = read::tenant_statuses(&state.app, &principal.visibility(), &tenant).await?;
-    let answer = TenantStatusResponse {
+    Ok(Json(TenantStatusResponse {
         tenant: tenant.to_string(),
         health: read.health.as_str().to_owned(),
         statuses: read.statuses.iter().map(views::module_status).collect(),
-    };
-    let body = views::to_json(&answer);
-    let etag = read::entity_tag(body.as_bytes());
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let etag_header =
-        HeaderValue::from_str(&etag).map_err(|_| ApiError::unavailable("internal", "bad etag"))?;
-    if matches {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header)]).into_response());
-    }
-    Ok((
-        StatusCode::OK,
-        [
-            (header::ETAG, etag_header),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",

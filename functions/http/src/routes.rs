@@ -60,7 +60,8 @@ pub fn api_router(state: AppState) -> Router {
             "/tenants/{tenant}/envs/{env}/move",
             post(start_move).delete(abort_move),
         )
-        .route("/openapi.json", get(crate::openapi::serve_openapi));
+        .route("/openapi.json", get(crate::openapi::serve_openapi))
+        .layer(axum::middleware::from_fn(crate::etag::tag_answers));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .nest("/v1", v1)

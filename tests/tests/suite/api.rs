@@ -980,3 +980,51 @@ async fn the_tenant_list_pages_filters_and_counts() {
         assert_eq!(error_of(&body).1, Some(field), "{query}: {body}");
     }
 }
+
+/// Every successful GET carries the ETag of its body: the tenant list and a tenant answer 304
+/// to a caller holding the tag, and 200 with a new one once something changed.
+#[tokio::test]
+async fn every_get_answers_304_while_nothing_changed() {
+    let f = Fixture::new().await;
+    let (status, _) = f
+        .call(Method::POST, "/v1/tenants", Some(ADMIN), Some(acme()))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let get = |path: &'static str, held: Option<String>| {
+        let (client, url) = (f.client.clone(), f.server.url.clone());
+        async move {
+            let mut request = client.get(format!("{url}{path}")).bearer_auth(VIEWER);
+            if let Some(tag) = held {
+                request = request.header("if-none-match", tag);
+            }
+            request.send().await.unwrap()
+        }
+    };
+    for path in ["/v1/tenants", "/v1/tenants/acme"] {
+        let first = get(path, None).await;
+        assert_eq!(first.status(), StatusCode::OK);
+        let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+        let again = get(path, Some(tag.clone())).await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(again.headers()["etag"].to_str().unwrap(), tag);
+        assert!(again.bytes().await.unwrap().is_empty(), "a 304 has no body");
+        let other = get(path, Some("\"something-else\"".into())).await;
+        assert_eq!(other.status(), StatusCode::OK, "{path}");
+    }
+    let list_tag = get("/v1/tenants", None).await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"tier": "premium"});
+    let (status, _) = f
+        .call(Method::PATCH, "/v1/tenants/acme", Some(ADMIN), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let changed = get("/v1/tenants", Some(list_tag.clone())).await;
+    assert_eq!(
+        changed.status(),
+        StatusCode::OK,
+        "the tier changed: the old tag no longer matches"
+    );
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), list_tag);
+}
