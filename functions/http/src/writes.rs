@@ -15,12 +15,12 @@ use berth_contract::{
 use berth_core::body::parse_promotion;
 use berth_core::body::{parse_create_tenant, parse_module_change, parse_tenant_patch};
 use berth_core::{Action, EnvName, ModuleName, Request, TenantName};
-use berth_usecases::metrics::MetricEvent;
 use berth_usecases::preview::preview;
 use berth_usecases::records::StoredResponse;
 use berth_usecases::revert::{RevertAsk, prepare_revert};
 use berth_usecases::write::claim::ClaimAsk;
 use berth_usecases::write::group_commit::WhenUndecided;
+use berth_usecases::write::measure::requests_event;
 use berth_usecases::write::run::{Answer, Started, WriteAnswer, run};
 use berth_usecases::write::{Submission, Submitted, Unsettled, submit_until};
 use tracing::Instrument;
@@ -69,13 +69,10 @@ pub(crate) async fn run_write(
         Ok(intent) => intent,
         Err(e) => {
             // Refused before it became a request: still a request the caller made.
-            state.app.metrics.emit(
-                MetricEvent::new()
-                    .dimension("action", "none")
-                    .dimension("source", "api")
-                    .dimension("outcome", "rejected")
-                    .count("Requests", 1),
-            );
+            state
+                .app
+                .metrics
+                .emit(requests_event("none", "api", "rejected"));
             return e.into_response();
         }
     };

@@ -13,15 +13,19 @@ use crate::sweep::Sweeper;
 const SETUP_REFRESH: Duration = Duration::from_secs(600);
 
 impl Sweeper {
-    /// The setup as last listed, listed now when older than [`SETUP_REFRESH`]; `None` without
-    /// a hub, or before a listing ever succeeded.
-    pub(crate) async fn argocd_setup(&self, now: &str) -> Option<ArgoSetup> {
+    /// The setup as last listed, listed now when older than [`SETUP_REFRESH`] and the hub
+    /// answered this sweep (a hub that did not would only make the sweep wait again); `None`
+    /// without a hub, or before a listing ever succeeded.
+    pub(crate) async fn argocd_setup(&self, now: &str, hub_answered: bool) -> Option<ArgoSetup> {
         let hub = self.fleet.hub()?;
         let mut kept = self.argocd.lock().await;
         if let Some((at, setup)) = kept.as_ref()
-            && at.elapsed() < SETUP_REFRESH
+            && (at.elapsed() < SETUP_REFRESH || !hub_answered)
         {
             return Some(setup.clone());
+        }
+        if !hub_answered {
+            return None;
         }
         let listed = match hub.client().await {
             Ok(client) => list_argocd_objects(client).await,

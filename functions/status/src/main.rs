@@ -11,25 +11,16 @@ use berth_status::{Sweeper, sync_timeout_from_env};
 use berth_usecases::intake::github::GithubApi;
 use berth_usecases::settings::git::{github_api_url, github_credential_from_env};
 use berth_usecases::settings::live::Live;
-use berth_usecases::settings::secrets::SecretsManagerReader;
 use berth_usecases::settings::{ConfigError, ServiceSettings, invalid};
 use berth_usecases::telemetry;
-use berth_usecases::time::Clock;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     telemetry::init_tracing(on_lambda);
-    let live = Arc::new(
-        Live::from_env(
-            Arc::new(|name| std::env::var(name).ok()),
-            Clock::System,
-            || Arc::new(SecretsManagerReader::from_env()),
-            Box::new(sweeper_from_env),
-        )
-        .context("configuration")?,
-    );
+    let live =
+        Arc::new(Live::from_process_env(Box::new(sweeper_from_env)).context("configuration")?);
     if on_lambda {
         let handler = service_fn(move |_: LambdaEvent<serde_json::Value>| {
             let live = Arc::clone(&live);

@@ -171,7 +171,7 @@ impl Sweeper {
         let now = now_rfc3339();
         // What the fleet's health says is taken before the objects are merged out of the read.
         let mut health = fleet_health(&read, self.fleet.has_hub(), &clusters, &desired, &now);
-        health.argocd = self.argocd_setup(&now).await;
+        health.argocd = self.argocd_setup(&now, read.hub.objects.is_ok()).await;
         let merged = read.merge();
         let (slots, kube_calls, cluster) = match &merged {
             Ok(objects) => {

@@ -1,6 +1,6 @@
 //! Metrics in CloudWatch's Embedded Metric Format: one JSON line on stdout per event, which
 //! CloudWatch Logs turns into metrics in namespace `Berth`, with no API call and no latency.
-//! Dimensions are low-cardinality only (function, action, source, outcome, state, phase): never
+//! Dimensions are low-cardinality only (function, action, source, outcome, state): never
 //! a tenant or a request id, which would make a metric per tenant and a bill to match.
 //!
 //! Hand-written types rather than a crate: the `metrics` facade's EMF backends keep one

@@ -12,21 +12,14 @@ use berth_http::{Function, Settings, webhook_router};
 use berth_status::{AdvanceFromStore, Sweeper, sync_timeout_from_env};
 use berth_usecases::settings::ConfigError;
 use berth_usecases::settings::live::Live;
-use berth_usecases::settings::secrets::SecretsManagerReader;
 use berth_usecases::telemetry;
-use berth_usecases::time::Clock;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     telemetry::init_tracing(on_lambda);
-    let live = Live::from_env(
-        Arc::new(|name| std::env::var(name).ok()),
-        Clock::System,
-        || Arc::new(SecretsManagerReader::from_env()),
-        Box::new(webhook_router_from_env),
-    )
-    .context("configuration")?;
+    let live =
+        Live::from_process_env(Box::new(webhook_router_from_env)).context("configuration")?;
     let listen = std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8081".into());
     berth_http::lambda::serve(live_router(Arc::new(live)), on_lambda, listen).await?;
     Ok(())

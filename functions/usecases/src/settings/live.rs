@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use super::ConfigError;
-use super::secrets::{RuntimeSecrets, SecretReadError, SecretReader, SecretRefs, SecretSnapshot};
+use super::secrets::{
+    RuntimeSecrets, SecretReadError, SecretReader, SecretRefs, SecretSnapshot, SecretsManagerReader,
+};
 use crate::time::Clock;
 
 /// A function's environment: the process's in production, a map in tests.
@@ -58,6 +60,17 @@ impl<T> Live<T> {
             build,
             built: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// [`Live::from_env`] as a function binary runs it: the process environment, the system
+    /// clock, and AWS Secrets Manager as its environment names it.
+    pub fn from_process_env(build: Build<T>) -> Result<Self, ConfigError> {
+        Self::from_env(
+            Arc::new(|name| std::env::var(name).ok()),
+            Clock::System,
+            || Arc::new(SecretsManagerReader::from_env()),
+            build,
+        )
     }
 
     /// Whether secrets are read at run time (and so may be read early).

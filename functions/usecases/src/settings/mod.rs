@@ -87,7 +87,7 @@ pub struct ServiceSettings {
     /// `BERTH_CHART_CREDENTIALS`: reading upstream charts.
     pub charts: ChartSettings,
     /// `BERTH_METRICS`: `emf` (the default on Lambda) or `off`.
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Metrics,
 }
 
 impl ServiceSettings {

@@ -88,7 +88,7 @@ impl SecretRefs {
     }
 }
 
-/// `<VAR>_ARN`, as a `'static` name for errors.
+/// The variable that names `var`'s secret: `<VAR>_ARN`.
 fn arn_var(var: &'static str) -> String {
     format!("{var}_ARN")
 }

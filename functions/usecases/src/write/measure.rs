@@ -75,6 +75,16 @@ fn error_outcome(error: &UseCaseError) -> &'static str {
     }
 }
 
+/// One request of `action` from `source` that ended as `outcome`. `action` is `none` for a
+/// write refused before it became a request.
+pub fn requests_event(action: &str, source: &str, outcome: &str) -> MetricEvent {
+    MetricEvent::new()
+        .dimension("action", action)
+        .dimension("source", source)
+        .dimension("outcome", outcome)
+        .count("Requests", 1)
+}
+
 /// Emits what one write did, and what the committer counted since the last write.
 pub(crate) fn measure_write(
     app: &App,
@@ -84,11 +94,7 @@ pub(crate) fn measure_write(
     took_over: bool,
 ) {
     let (action, outcome) = (outcome.action().unwrap_or("none"), outcome.outcome());
-    let mut event = MetricEvent::new()
-        .dimension("action", action)
-        .dimension("source", source)
-        .dimension("outcome", outcome)
-        .count("Requests", 1);
+    let mut event = requests_event(action, source, outcome);
     if outcome == "committed" {
         event = event.millis("CommitLatency", took);
     }
