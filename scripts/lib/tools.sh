@@ -248,3 +248,50 @@ ensure_openapi_typescript() {
         "openapi-typescript@$OPENAPI_TYPESCRIPT_VERSION" "typescript@$TYPESCRIPT_VERSION"
     touch "$marker"
 }
+
+# The console's browser tests: Debian's chromium (Playwright's own browser download cannot
+# reach its CDN here), Playwright's Python driver in .venv, and axe-core in .tools/node_modules,
+# all pinned but the Debian package.
+PLAYWRIGHT_VERSION=1.65.3
+AXE_CORE_VERSION=4.11.0
+ensure_console_tools() {
+    if ! command -v chromium >/dev/null 2>&1; then
+        echo "installing chromium from Debian" >&2
+        local sudo=""
+        if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+        $sudo apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+            || { $sudo apt-get update >/dev/null 2>&1 \
+                && $sudo apt-get install -y --no-install-recommends chromium >/dev/null; }
+    fi
+    local marker=.venv/.playwright-$PLAYWRIGHT_VERSION
+    if [ ! -f "$marker" ]; then
+        echo "installing playwright $PLAYWRIGHT_VERSION into .venv" >&2
+        [ -x .venv/bin/python ] || python3 -m venv .venv
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+            "playwright==$PLAYWRIGHT_VERSION"
+        touch "$marker"
+    fi
+    marker=.tools/.axe-core-$AXE_CORE_VERSION
+    if [ ! -f "$marker" ]; then
+        echo "installing axe-core $AXE_CORE_VERSION into .tools/node_modules" >&2
+        mkdir -p .tools
+        npm install --prefix .tools --no-audit --no-fund --silent "axe-core@$AXE_CORE_VERSION"
+        touch "$marker"
+    fi
+}
+
+# The console's type check: its JSDoc-typed modules against the types openapi-typescript made
+# from openapi.json ($1), so a contract change that breaks the console fails. The mapping of
+# `berth-api` to that file lives in a config written beside it (the target folder varies).
+check_console_types() {
+    local types=$1 dir
+    dir="$(dirname "$types")"
+    cat >"$dir/tsconfig.console.json" <<JSON
+{
+  "extends": "$PWD/functions/http/console/tsconfig.json",
+  "compilerOptions": { "baseUrl": "$PWD", "paths": { "berth-api": ["$types"] } },
+  "include": ["$PWD/functions/http/console/*.js", "$PWD/functions/http/console/pages/*.js"]
+}
+JSON
+    .tools/node_modules/.bin/tsc --noEmit -p "$dir/tsconfig.console.json"
+}

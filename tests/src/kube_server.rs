@@ -115,6 +115,25 @@ impl KubeServer {
         }
     }
 
+    /// What Argo CD and the postgres chart leave once `commit` syncs a tenant-env that runs
+    /// postgres: the env's and the module's Applications healthy at it, and the database's
+    /// StatefulSet with `ready` of `replicas` up.
+    pub fn sync_postgres(&self, tenant: &str, env: &str, commit: &str, replicas: i32, ready: i32) {
+        use crate::fleet;
+        self.replace(
+            fleet::APPLICATIONS,
+            fleet::application(tenant, env, None, commit, "Healthy"),
+        );
+        self.replace(
+            fleet::APPLICATIONS,
+            fleet::application(tenant, env, Some("postgres"), commit, "Healthy"),
+        );
+        self.replace(
+            fleet::STATEFULSETS,
+            fleet::statefulset(tenant, env, "postgres", replicas, ready),
+        );
+    }
+
     /// Removes the object `namespace/name` under `path`.
     pub fn remove(&self, path: &str, namespace: &str, name: &str) {
         let mut cluster = self.cluster.lock().expect("lock");

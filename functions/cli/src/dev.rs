@@ -52,9 +52,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let store = LocalStore::open(state_dir.join("store.json"))?.with_request_retention(retention);
     let secrets_path = state_dir.join("webhook-secrets.env");
     let secrets = ensure_webhook_secrets(&secrets_path)?;
-    let mut config = ApiConfig::new(vec![
-        TokenGrant::new(&token, Role::Admin, None).named("dev-admin"),
-    ]);
+    let mut grants = vec![TokenGrant::new(&token, Role::Admin, None).named("dev-admin")];
+    // More callers beside the admin (a viewer, a tenant's own token), to try what each sees.
+    if let Some(extra) = std::env::var("BERTH_API_TOKENS")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        grants.extend(berth_http::config::parse_tokens(&extra)?);
+    }
+    let mut config = ApiConfig::new(grants);
     if let Some(lease) = berth_usecases::settings::claim_lease_from_env(|k| std::env::var(k).ok())?
     {
         config.claim_lease = lease;
@@ -106,6 +112,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         );
     }
     println!("Berth dev is serving {url}");
+    println!("  console:    {url}/console/ (sign in with the admin token)");
     println!("  repository: {repository_line}");
     println!("  store:      {}", state_dir.join("store.json").display());
     println!(

@@ -214,18 +214,7 @@ async fn the_cli_enables_a_module_and_waits_until_it_is_ready() {
         values.as_deref().is_ok_and(|v| v.contains("replicas: 2")),
         "--set reached the values file: {values:?}"
     );
-    kube.replace(
-        fleet::APPLICATIONS,
-        fleet::application("acme", "dev", None, &second, "Healthy"),
-    );
-    kube.add(
-        fleet::APPLICATIONS,
-        fleet::application("acme", "dev", Some("postgres"), &second, "Healthy"),
-    );
-    kube.add(
-        fleet::STATEFULSETS,
-        fleet::statefulset("acme", "dev", "postgres", 2, 2),
-    );
+    kube.sync_postgres("acme", "dev", &second, 2, 2);
     let out = waiting.join().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

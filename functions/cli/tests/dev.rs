@@ -153,7 +153,6 @@ async fn berth_dev_commits_through_githubs_api_when_told() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
-    use berth_tests::fleet;
     let kube = berth_tests::kube_server::KubeServer::start().await;
     let kube_token = "dev-kube-token-0123456789";
     kube.require_token(kube_token);
@@ -178,18 +177,7 @@ async fn berth_dev_sweeps_a_cluster_and_moves_requests_to_ready() {
         .unwrap();
     let commit = record["commit"].as_str().unwrap();
     // Argo CD syncs the commit and the database comes up.
-    kube.add(
-        fleet::APPLICATIONS,
-        fleet::application("acme", "dev", None, commit, "Healthy"),
-    );
-    kube.add(
-        fleet::APPLICATIONS,
-        fleet::application("acme", "dev", Some("postgres"), commit, "Healthy"),
-    );
-    kube.add(
-        fleet::STATEFULSETS,
-        fleet::statefulset("acme", "dev", "postgres", 1, 1),
-    );
+    kube.sync_postgres("acme", "dev", commit, 1, 1);
     let url = format!("{}/v1/requests/{}", dev.url, record["id"].as_str().unwrap());
     poll_json(&client, &url, token, |b| b["state"] == "ready").await;
     let at = |path: &str| format!("{}{path}", dev.url);

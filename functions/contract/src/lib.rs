@@ -6,6 +6,7 @@
 //! parsers, which name the field and the reason of every refusal.
 
 mod bodies;
+mod caller;
 mod catalog;
 mod doctor;
 mod error;
@@ -17,6 +18,7 @@ mod webhooks;
 pub use bodies::{
     CreateTenantBody, ModuleChangeBody, MoveBody, PatchTenantBody, PromoteBody, WriteMode,
 };
+pub use caller::{CallerView, CommitDiffView, ConsoleOidc, ConsoleSettings};
 pub use catalog::{
     Billing, Catalog, CatalogCluster, CatalogResponse, Environment, Module, ModuleChart,
     PodSecurity, Quotas, Tier,

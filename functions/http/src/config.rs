@@ -45,6 +45,8 @@ pub struct ApiConfig {
     pub request_budget: std::time::Duration,
     /// Source of the `version` in `/healthz`.
     pub version: &'static str,
+    /// With `BERTH_API_AUTH=jwt`, the identity provider's client the console signs in with.
+    pub console_oidc: Option<berth_contract::ConsoleOidc>,
 }
 
 impl ApiConfig {
@@ -61,6 +63,7 @@ impl ApiConfig {
             claim_lease: berth_usecases::write::timing::DEFAULT_CLAIM_LEASE,
             request_budget: crate::deadline::DEFAULT_REQUEST_BUDGET,
             version: env!("CARGO_PKG_VERSION"),
+            console_oidc: None,
         }
     }
 }
@@ -212,6 +215,15 @@ impl Settings {
                 .ok_or_else(|| invalid("BERTH_DEFAULT_MODE", "must be direct or pr"))?;
         }
         api.claim_lease = services.claim_lease;
+        if function == Function::Api {
+            api.console_oidc = crate::console::console_oidc_from_env(get)?;
+            if api.console_oidc.is_some() && matches!(api.auth, ApiAuth::Tokens(_)) {
+                return Err(invalid(
+                    "BERTH_CONSOLE_CLIENT_ID",
+                    "is set, but BERTH_API_AUTH is tokens: the console signs in with a pasted token; unset the BERTH_CONSOLE_* variables or use jwt",
+                ));
+            }
+        }
         if let Some(origins) = get("BERTH_CORS_ORIGINS") {
             api.cors_origins = parse_origins(&origins)?;
         }

@@ -65,6 +65,24 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantPath {
     }
 }
 
+/// `/tenants/{tenant}/history/{commit}`: the commit is checked by the handler, which names it.
+pub struct TenantCommitPath {
+    pub tenant: TenantName,
+    pub commit: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TenantCommitPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (tenant, commit): (String, String) = path_segments(parts, state).await?;
+        Ok(Self {
+            tenant: tenant_name(&tenant)?,
+            commit,
+        })
+    }
+}
+
 /// `/tenants/{tenant}/envs/{env}`: the environment is checked by what reads it (a body's
 /// parser names it in its own terms).
 pub struct EnvPath {

@@ -6,8 +6,10 @@
 pub mod answers;
 pub mod auth;
 pub mod body;
+mod caller;
 mod clusters;
 pub mod config;
+mod console;
 pub mod deadline;
 mod doctor;
 pub mod error;

@@ -29,6 +29,8 @@ use utoipa::{Modify, OpenApi};
         crate::reads::get_request,
         crate::writes::revert_request,
         crate::reads::tenant_history,
+        crate::reads::commit_diff,
+        crate::caller::me,
         crate::writes::promote,
         crate::moves::start_move,
         crate::moves::abort_move,
@@ -58,6 +60,8 @@ use utoipa::{Modify, OpenApi};
         berth_contract::RolloutView,
         berth_contract::RolloutWaveView,
         berth_contract::RolloutTenantView,
+        berth_contract::ConsoleSettings,
+        berth_contract::ConsoleOidc,
     )),
     modifiers(&BearerScheme),
     tags(

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::State;
 use berth_contract::{
-    CatalogResponse, EnvDetail, ErrorResponse, HistoryPage, ModuleDetail, RequestView,
-    ServiceHealth, TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
+    CatalogResponse, CommitDiffView, EnvDetail, ErrorResponse, HistoryPage, ModuleDetail,
+    RequestView, ServiceHealth, TenantDetail, TenantList, TenantStatusResponse, TenantSummary,
 };
 use berth_core::health::Health;
 use berth_usecases::history::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
@@ -19,7 +19,7 @@ use berth_usecases::tenant_page::{TenantQuery, tenant_page};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::extract::{QueryParams, RequestIdPath, TenantPath, query_params};
+use crate::extract::{QueryParams, RequestIdPath, TenantCommitPath, TenantPath, query_params};
 use crate::views;
 
 #[utoipa::path(get, path = "/healthz", tag = "service",
@@ -375,4 +375,41 @@ pub(crate) async fn tenant_history(
 
 fn is_commit_id(text: &str) -> bool {
     text.len() == 40 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/history/{commit}", tag = "tenants",
+    description = "The files one commit changed in the tenant's folder, each with its unified diff: what a history entry's `files` summarise.",
+    params(
+        ("tenant" = String, Path, description = "The tenant's name (a DNS label)", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("commit" = String, Path, description = "A commit of the branch, as history entries name it", pattern = "^[0-9a-f]{40}$"),
+    ),
+    responses(
+        (status = 200, description = "The commit's files under the tenant's folder (empty when it changed none)", body = CommitDiffView),
+        (status = 401, description = "No valid credentials", body = ErrorResponse),
+        (status = 403, description = "The caller may not see this tenant", body = ErrorResponse),
+        (status = 404, description = "No such commit on the branch", body = ErrorResponse),
+        (status = 422, description = "The tenant or commit is malformed: `field` names it", body = ErrorResponse),
+        (status = 503, description = "Git could not be read; retry", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn commit_diff(
+    State(state): State<AppState>,
+    principal: Principal,
+    TenantCommitPath { tenant, commit }: TenantCommitPath,
+) -> Result<Json<CommitDiffView>, ApiError> {
+    principal.require_tenant(tenant.as_str())?;
+    if !is_commit_id(&commit) {
+        return Err(ApiError::invalid(
+            "commit",
+            "must be a commit id (40 lowercase hex digits), as history entries give it",
+        ));
+    }
+    let files = read::tenant_commit_diff(&state.app, &tenant, commit.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no commit {commit} on the branch")))?;
+    Ok(Json(CommitDiffView {
+        tenant: tenant.to_string(),
+        commit,
+        files: files.iter().map(views::file_diff_view).collect(),
+    }))
 }

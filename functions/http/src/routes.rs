@@ -1,4 +1,4 @@
-//! The `/v1` API's routes and `/healthz`, with CORS for the browsers of the origins allowed.
+//! The `/v1` API's routes, `/healthz` and the console, with CORS for the browsers of the origins allowed.
 
 use axum::Router;
 use axum::body::Body;
@@ -12,7 +12,8 @@ use crate::error::ApiError;
 use crate::extract::IDEMPOTENCY_KEY;
 use crate::moves::{abort_move, start_move};
 use crate::reads::{
-    get_catalog, get_request, get_tenant, get_tenant_status, healthz, list_tenants, tenant_history,
+    commit_diff, get_catalog, get_request, get_tenant, get_tenant_status, healthz, list_tenants,
+    tenant_history,
 };
 use crate::writes::{
     create_tenant, delete_tenant, disable_module, enable_module, patch_tenant, promote,
@@ -55,6 +56,8 @@ pub fn api_router(state: AppState) -> Router {
         .route("/requests/{id}", get(get_request))
         .route("/requests/{id}/revert", post(revert_request))
         .route("/tenants/{tenant}/history", get(tenant_history))
+        .route("/tenants/{tenant}/history/{commit}", get(commit_diff))
+        .route("/me", get(crate::caller::me))
         .route("/tenants/{tenant}/envs/{env}/promote", post(promote))
         .route(
             "/tenants/{tenant}/envs/{env}/move",
@@ -62,9 +65,16 @@ pub fn api_router(state: AppState) -> Router {
         )
         .route("/openapi.json", get(crate::openapi::serve_openapi))
         .layer(axum::middleware::from_fn(crate::etag::tag_answers));
+    let console = crate::console::console_router()
+        .layer(axum::middleware::from_fn(crate::etag::tag_answers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::console::with_console_headers,
+        ));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .nest("/v1", v1)
+        .merge(console)
         .fallback(|body: Body| async {
             drain(body).await;
             ApiError::not_found("no such route")

@@ -222,6 +222,21 @@ pub async fn commit_diff(app: &App, tenant: &str, commit: String) -> Option<Vec<
     }
 }
 
+/// The files `commit` changed in `tenant`'s folder (none when it changed none); `None` when the
+/// branch does not hold the commit. A Git failure is the caller's error to answer, not an
+/// empty diff.
+pub async fn tenant_commit_diff(
+    app: &App,
+    tenant: &TenantName,
+    commit: String,
+) -> Result<Option<Vec<FileDiff>>, UseCaseError> {
+    let files = app
+        .committer
+        .commit_files(commit, paths::tenant_dir(tenant))
+        .await?;
+    Ok(files.map(|files| diff_files(&files.before, &files.after)))
+}
+
 /// The worst health among the parts of a tenant Git wants; `unknown` when none was observed.
 fn overall_health(statuses: &[StatusRecord]) -> Health {
     overall(statuses.iter().map(|s| Health::parse(&s.health)))

@@ -608,6 +608,41 @@ async fn scoped_tokens_see_only_their_tenant() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// `GET /v1/me` tells a client (the console) who the API takes its caller to be, from the
+/// credential alone: the role, the one tenant a scoped token acts on, whether it may write.
+#[tokio::test]
+async fn each_caller_learns_who_the_api_takes_it_to_be() {
+    let f = Fixture::new().await;
+    for (token, identity, role, tenant, can_write) in [
+        (ADMIN, "token:admin", "admin", Value::Null, true),
+        (VIEWER, "token:viewer", "viewer", Value::Null, false),
+        (
+            ACME_OPERATOR,
+            "token:operator:acme",
+            "operator",
+            json!("acme"),
+            true,
+        ),
+    ] {
+        let (status, me) = f.call(Method::GET, "/v1/me", Some(token), None).await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        assert_eq!(me["identity"], identity, "{me}");
+        assert_eq!(me["role"], role, "{me}");
+        assert_eq!(
+            me.get("tenant").cloned().unwrap_or(Value::Null),
+            tenant,
+            "{me}"
+        );
+        assert_eq!(me["can_write"], can_write, "{me}");
+    }
+    let (status, _) = f.call(Method::GET, "/v1/me", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = f
+        .call(Method::GET, "/v1/me", Some("not-a-token-0123456789"), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn the_catalog_and_health_are_served() {
     let f = Fixture::new().await;

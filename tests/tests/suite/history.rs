@@ -512,6 +512,98 @@ async fn a_request_shows_the_files_its_commit_changed_on(backend: Backend) {
     }
 }
 
+/// A history entry opens as its files' diffs, on both backends: what the console shows under
+/// each commit. An unknown commit is 404, a malformed one names the field, and a scoped token
+/// reads no other tenant's commits.
+#[tokio::test]
+async fn a_history_entry_opens_as_its_files_diffs() {
+    for backend in BACKENDS {
+        a_history_entry_opens_as_its_files_diffs_on(backend).await;
+    }
+}
+
+async fn a_history_entry_opens_as_its_files_diffs_on(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    create_acme(&f).await;
+    f.write(
+        Method::PUT,
+        "/v1/tenants/acme/envs/dev/modules/vault",
+        Some(json!({"values": {"replicas": 2}})),
+    )
+    .await;
+    let (entries, _) = whole_history(&f, "acme", 10).await;
+    let newest = entries[0]["commit"].as_str().unwrap().to_owned();
+    let (status, view) = f
+        .call_as(
+            VIEWER,
+            Method::GET,
+            &format!("/v1/tenants/acme/history/{newest}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{backend:?}: {view}");
+    assert_eq!(view["commit"], newest.as_str());
+    let files = view["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{view}");
+    assert_eq!(files[0]["path"], "tenants/acme/dev/modules/vault.yaml");
+    assert_eq!(files[0]["change"], "added");
+    let diff = files[0]["diff"].as_str().unwrap();
+    assert!(diff.contains("+replicas: 2"), "{diff}");
+    let summary = &entries[0]["files"][0];
+    assert_eq!(
+        summary["path"], files[0]["path"],
+        "the entry summarises the same file"
+    );
+    assert_eq!(summary["change"], files[0]["change"]);
+
+    let unknown = "0".repeat(40);
+    let (status, body) = f
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/acme/history/{unknown}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = f
+        .call(Method::GET, "/v1/tenants/acme/history/main", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_of(&body).1, "commit", "{body}");
+
+    f.write(
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({"name": "beta", "tier": "standard", "envs": ["dev"]})),
+    )
+    .await;
+    let (beta, _) = whole_history(&f, "beta", 10).await;
+    let beta_commit = beta[0]["commit"].as_str().unwrap();
+    let (status, _) = f
+        .call_as(
+            ACME_OPERATOR,
+            Method::GET,
+            &format!("/v1/tenants/beta/history/{beta_commit}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a scoped token reads only its tenant"
+    );
+    // A commit of another tenant changed none of acme's files.
+    let (status, view) = f
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/acme/history/{beta_commit}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["files"], json!([]), "{view}");
+}
+
 #[tokio::test]
 async fn promotion_copies_versions_and_values_and_its_dry_run_commits_nothing() {
     for backend in BACKENDS {

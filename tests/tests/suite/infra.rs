@@ -192,6 +192,8 @@ fn valid_value(name: &str) -> String {
         "BERTH_CHART_INDEX_TTL" => "10m".into(),
         "BERTH_CHART_CREDENTIALS" => "registry.example.com=ci:secret-0123456789".into(),
         "BERTH_CORS_ORIGINS" => "https://app.example.com".into(),
+        "BERTH_CONSOLE_AUTHORIZE_URL" => "https://login.example.com/oauth2/authorize".into(),
+        "BERTH_CONSOLE_TOKEN_URL" => "https://login.example.com/oauth2/token".into(),
         // base64 of a PEM block (the reader checks the framing, not the certificate).
         "BERTH_KUBE_CA_DATA" => {
             use base64::Engine;
@@ -300,7 +302,7 @@ fn the_template_sets_what_each_function_reads_and_nothing_else() {
                 .collect();
             let tokens: BTreeSet<String> = set
                 .iter()
-                .filter(|v| !v.starts_with("BERTH_JWT_"))
+                .filter(|v| !v.starts_with("BERTH_JWT_") && !v.starts_with("BERTH_CONSOLE_"))
                 .cloned()
                 .collect();
             vec![jwt, tokens]
@@ -643,4 +645,45 @@ fn alarms_need_a_topic_and_logs_are_kept_for_the_retention() {
             format!(r#"{{"!Ref":"{name}LogGroup"}}"#)
         );
     }
+}
+
+/// A browser opening the console sends no Authorization header, so its page and assets are
+/// routed to the api function without the authorizer, for GET only; the data it shows comes
+/// from /v1, which keeps it.
+#[test]
+fn the_console_loads_without_a_token_and_its_data_does_not() {
+    let template = template();
+    let routes: Vec<(String, serde_yaml_ng::Value)> = resources(&template)
+        .into_iter()
+        .filter(|(_, r)| r["Type"] == "AWS::ApiGatewayV2::Route")
+        .collect();
+    let route = |key: &str| {
+        routes
+            .iter()
+            .find(|(_, r)| r["Properties"]["RouteKey"] == key)
+            .unwrap_or_else(|| panic!("no route {key}"))
+            .1["Properties"]
+            .clone()
+    };
+    for key in ["GET /console", "GET /console/{proxy+}"] {
+        let console = route(key);
+        assert_eq!(console["AuthorizationType"], "NONE", "{key}");
+        assert!(
+            console["Target"]
+                .as_str()
+                .is_some_and(|t| t.contains("${ApiIntegration}")),
+            "{key} reaches the api function: {console:?}"
+        );
+    }
+    let console_methods: Vec<&str> = routes
+        .iter()
+        .filter_map(|(_, r)| r["Properties"]["RouteKey"].as_str())
+        .filter(|k| k.contains("/console"))
+        .collect();
+    assert!(
+        console_methods.iter().all(|k| k.starts_with("GET ")),
+        "only GET reaches the console: {console_methods:?}"
+    );
+    let v1 = route("ANY /v1/{proxy+}");
+    assert_ne!(v1["AuthorizationType"], "NONE", "/v1 keeps its authorizer");
 }

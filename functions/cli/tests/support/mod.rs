@@ -26,12 +26,20 @@ impl Dev {
     /// Starts `berth dev` reading the Kubernetes API at `kube_url` with `kube_token` (through a
     /// kubeconfig in `state`), sweeping every second.
     pub fn start_sweeping(state: &Path, kube_url: &str, kube_token: &str) -> Self {
+        Self::start_sweeping_with(state, kube_url, kube_token, &[])
+    }
+
+    /// [`Dev::start_sweeping`] with more environment variables (tokens besides the admin's).
+    pub fn start_sweeping_with(
+        state: &Path,
+        kube_url: &str,
+        kube_token: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let kubeconfig = kubeconfig(state, kube_url, kube_token);
-        Self::start_with(
-            state,
-            &["--sweep-every", "1"],
-            &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
-        )
+        let mut env = env.to_vec();
+        env.push(("KUBECONFIG", kubeconfig.to_str().unwrap()));
+        Self::start_with(state, &["--sweep-every", "1"], &env)
     }
 
     /// Starts `berth dev` with extra arguments and environment variables; the environment names
