@@ -140,6 +140,29 @@ class Console:
         page.wait_for_selector(f"ol.history li[data-commit='{commit}'] pre.diff")
         return {"diffs": entry.query_selector(".diffs").inner_text()}
 
+    def skip_to_content(self):
+        """By keyboard: Shift+Tab from the header's first link reaches the skip link, Enter
+        moves focus into the page without leaving it, and Tab goes on to the page's first
+        control. Each focus is shown by its outline."""
+        page = self.page
+        hash_before = page.evaluate("location.hash")
+        focused = "({text: document.activeElement.innerText.trim(), id: document.activeElement.id, outline: getComputedStyle(document.activeElement).outlineStyle})"
+        page.focus("a.brand")
+        page.keyboard.press("Shift+Tab")
+        skip = page.evaluate(focused)
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(200)
+        landed = page.evaluate(focused)
+        page.keyboard.press("Tab")
+        control = page.evaluate(focused)
+        return {
+            "skip": skip,
+            "landed": landed["id"],
+            "control": control,
+            "hash_before": hash_before,
+            "hash_after": page.evaluate("location.hash"),
+        }
+
     def text(self, selector):
         return {"text": self.page.inner_text(selector)}
 

@@ -236,6 +236,21 @@ async fn a_person_runs_a_tenant_from_the_console_and_every_step_lands_in_git() {
     browser.accessible("tenant");
     browser.screenshot("tenant");
     browser.fits_a_phone("tenant");
+    // By keyboard: the skip link before the header, focus shown, into the page it is on, and
+    // on to the page's first control.
+    let skip = browser.step(json!({"op": "skip_to_content"}));
+    assert_eq!(skip["skip"]["text"], "Skip to content", "{skip}");
+    assert_eq!(skip["skip"]["outline"], "solid", "focus is visible: {skip}");
+    assert_eq!(skip["landed"], "main", "{skip}");
+    assert_eq!(skip["control"]["text"], "Change tier…", "{skip}");
+    assert_eq!(
+        skip["control"]["outline"], "solid",
+        "focus is visible: {skip}"
+    );
+    assert_eq!(
+        skip["hash_after"], skip["hash_before"],
+        "still on the tenant: {skip}"
+    );
 
     // Revert the module's change from the history: the values file leaves Git.
     let reverted =

@@ -37,6 +37,11 @@ async function start() {
     return;
   }
   window.addEventListener("hashchange", route);
+  // The skip link moves focus, not the route: its `#main` would be read as a page otherwise.
+  document.querySelector("a.skip")?.addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
   await signedIn();
 }
 
