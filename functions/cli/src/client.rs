@@ -215,8 +215,18 @@ impl ApiClient {
         Ok(self.send(request).await?.1)
     }
 
-    pub async fn rollouts(&self) -> Result<RolloutList, ClientError> {
-        self.get("/v1/rollouts").await
+    /// A page of rollouts: every open one first, then `limit` finished ones older than
+    /// `before` when given.
+    pub async fn rollouts(
+        &self,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<RolloutList, ClientError> {
+        let mut path = format!("/v1/rollouts?limit={limit}");
+        if let Some(before) = before {
+            path.push_str(&format!("&before={}", path_segment(before)?));
+        }
+        self.get(&path).await
     }
 
     pub async fn rollout(&self, id: &str) -> Result<RolloutView, ClientError> {

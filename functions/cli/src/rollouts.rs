@@ -44,8 +44,14 @@ pub enum Rollouts {
         #[command(flatten)]
         api: Api,
     },
-    /// Every rollout, newest first.
+    /// Rollouts, newest first: every open one, then finished ones a page at a time.
     List {
+        /// Finished rollouts on the page.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: u32,
+        /// Older than this rollout: the `more: --before` of the previous page.
+        #[arg(long)]
+        before: Option<String>,
         #[command(flatten)]
         api: Api,
     },
@@ -111,8 +117,8 @@ pub async fn run(command: Rollouts) -> Result<u8, ClientError> {
             output::print(api.output, &rollout, rollout_table);
             Ok(exit::OK)
         }
-        Rollouts::List { api } => {
-            let list = api.client()?.rollouts().await?;
+        Rollouts::List { limit, before, api } => {
+            let list = api.client()?.rollouts(limit, before.as_deref()).await?;
             output::print(api.output, &list, list_table);
             Ok(exit::OK)
         }
@@ -278,11 +284,15 @@ fn list_table(list: &RolloutList, colour: bool) -> String {
             ]
         })
         .collect();
-    styled_table(
+    let mut text = styled_table(
         &["ID", "STATE", "WAVES", "TENANTS", "CREATED"],
         rows,
         colour,
-    )
+    );
+    if let Some(next) = &list.next_before {
+        text.push_str(&format!("\nmore: --before {next}"));
+    }
+    text
 }
 
 /// The body, checked against the contract's shape before anything is sent.

@@ -208,4 +208,7 @@ pub struct RolloutTenantView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RolloutList {
     pub rollouts: Vec<RolloutView>,
+    /// The `before` of the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<String>,
 }

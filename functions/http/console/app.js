@@ -96,6 +96,8 @@ function route() {
     tenantPage(context, parts[1]);
   } else if (parts[0] === "requests" && parts[1]) {
     requestPage(context, parts[1]);
+  } else if (parts[0] === "rollouts" && parts[1] === "before" && parts[2]) {
+    rolloutsPage(context, parts[2]);
   } else if (parts[0] === "rollouts" && parts[1]) {
     rolloutPage(context, parts[1]);
   } else if (parts[0] === "rollouts") {

@@ -105,26 +105,65 @@ fn sees(principal: &Principal, record: &RolloutRecord) -> bool {
     berth_usecases::rollouts::stored_spec(record).is_ok_and(|spec| selects_only(&spec, scope))
 }
 
+/// Finished rollouts per page when the caller names no `limit`, and at most.
+const DEFAULT_ROLLOUT_LIMIT: usize = 50;
+const MAX_ROLLOUT_LIMIT: usize = 200;
+
 #[utoipa::path(get, path = "/v1/rollouts", tag = "rollouts",
-    description = "Every rollout the caller may see, newest first, with each wave's state and counts (no per-tenant lists).",
+    description = "The rollouts the caller may see, newest first, with each wave's state and counts (no per-tenant lists): every open rollout on the first page, then finished ones, `limit` a page. A tenant-scoped caller's page holds only its own, so it may hold fewer than `limit`.",
+    params(
+        ("limit" = Option<u32>, Query, description = "Finished rollouts per page, 1 to 200; default 50", minimum = 1, maximum = 200),
+        ("before" = Option<String>, Query, description = "The `next_before` of the previous page: finished rollouts older than that one"),
+    ),
     responses(
-        (status = 200, description = "The rollouts", body = RolloutList),
+        (status = 200, description = "A page of rollouts", body = RolloutList),
+        (status = 400, description = "The query is malformed", body = berth_contract::ErrorResponse),
         (status = 401, description = "No valid credentials", body = berth_contract::ErrorResponse),
+        (status = 422, description = "A query parameter is invalid: `field` names it", body = berth_contract::ErrorResponse),
         (status = 503, description = "The store could not be read", body = berth_contract::ErrorResponse),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn list_rollouts(
     State(state): State<AppState>,
     principal: Principal,
+    query: QueryParams,
 ) -> Result<Json<RolloutList>, ApiError> {
+    let params = query_params(query, &["limit", "before"])?;
+    let limit = match params.get("limit") {
+        None => DEFAULT_ROLLOUT_LIMIT,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_ROLLOUT_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    format!("must be a number from 1 to {MAX_ROLLOUT_LIMIT}"),
+                )
+            })?,
+    };
+    let before = match params.get("before") {
+        None => None,
+        Some(id) if ulid::Ulid::from_string(id).is_ok() => Some(id.as_str()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "before",
+                "must be a rollout id (a ULID), as `next_before` gives it",
+            ));
+        }
+    };
     let now = epoch_seconds_now();
-    let rollouts = berth_usecases::rollouts::list(&state.app)
-        .await?
+    let page = berth_usecases::rollouts::list(&state.app, before, limit).await?;
+    let rollouts = page
+        .rollouts
         .iter()
         .filter(|r| sees(&principal, r))
         .map(|r| rollout_view(r, None, now))
         .collect();
-    Ok(Json(RolloutList { rollouts }))
+    Ok(Json(RolloutList {
+        rollouts,
+        next_before: page.next_before,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/rollouts/{id}", tag = "rollouts",

@@ -30,8 +30,8 @@ pub use records::{
 };
 pub use requests::RequestStore;
 pub use rollouts::{
-    CommitClaim, CommittedWave, PlannedTenant, RevertedWave, RolloutRecord, RolloutState,
-    RolloutStore, TenantNote, WAVE_PAGE, WavePage, WavePull, wave_pages,
+    ClosedRollouts, CommitClaim, CommittedWave, PlannedTenant, RevertedWave, RolloutRecord,
+    RolloutState, RolloutStore, TenantNote, WAVE_PAGE, WavePage, WavePull, wave_pages,
 };
 pub use tenant_index::TenantIndexStore;
 

@@ -928,6 +928,40 @@ async fn pause_resume_and_abort_steer_the_waves() {
     );
     let (status, _) = steer("launch").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The aborted rollout is listed among the finished ones, a page at a time, to the end.
+    let (status, page) = f
+        .call(VIEWER, Method::GET, "/v1/rollouts?limit=1", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["rollouts"][0]["id"], id.as_str(), "{page}");
+    assert_eq!(page["rollouts"].as_array().unwrap().len(), 1, "{page}");
+    if let Some(next) = page["next_before"].as_str() {
+        let (_, older) = f
+            .call(
+                VIEWER,
+                Method::GET,
+                &format!("/v1/rollouts?before={next}"),
+                None,
+            )
+            .await;
+        assert_eq!(older["rollouts"], json!([]), "{older}");
+        assert_eq!(older.get("next_before"), None, "the last page says so");
+    }
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("before=nope", "before"),
+    ] {
+        let (status, body) = f
+            .call(VIEWER, Method::GET, &format!("/v1/rollouts?{query}"), None)
+            .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{query}: {body}"
+        );
+    }
 }
 
 /// The webhook Lambda cannot reach the cluster: an Argo CD notification for a tenant a wave

@@ -731,15 +731,48 @@ async fn rollouts_keep_their_waves_and_move_by_version(store: &dyn Store) {
         store.list_open_rollouts().await.unwrap().is_empty(),
         "done is not open"
     );
-    let listed = store.list_rollouts().await.unwrap();
+    let listed = store.list_closed_rollouts(None, 10).await.unwrap();
     assert_eq!(
         listed
+            .rollouts
             .iter()
             .map(|r| (r.id.as_str(), r.state))
             .collect::<Vec<_>>(),
         [("01ROLLOUT", RolloutState::Done)],
         "closed rollouts are still listed"
     );
+
+    // Finished rollouts come in pages, newest id first; an open one is never among them.
+    for (id, state) in [
+        ("01ROLLOUA", RolloutState::Done),
+        ("01ROLLOUZ", RolloutState::Running),
+        ("01ROLLOUY", RolloutState::Aborted),
+        ("01ROLLOUB", RolloutState::Reverted),
+    ] {
+        let other = RolloutRecord {
+            id: id.into(),
+            state,
+            ..rollout.clone()
+        };
+        assert!(store.create_rollout(&other, &[]).await.unwrap());
+    }
+    let (mut seen, mut before) = (Vec::new(), None::<String>);
+    for _ in 0..10 {
+        let page = store
+            .list_closed_rollouts(before.as_deref(), 2)
+            .await
+            .unwrap();
+        assert!(page.rollouts.len() <= 2);
+        seen.extend(page.rollouts.iter().map(|r| r.id.clone()));
+        if !page.more {
+            break;
+        }
+        before = page.rollouts.last().map(|r| r.id.clone());
+        assert!(before.is_some(), "more follows a page that has a last");
+    }
+    assert_eq!(seen, ["01ROLLOUY", "01ROLLOUT", "01ROLLOUB", "01ROLLOUA"]);
+    let first = store.list_closed_rollouts(None, 2).await.unwrap();
+    assert!(first.more, "a full page says more may follow");
 }
 
 macro_rules! suite {

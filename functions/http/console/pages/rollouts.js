@@ -28,18 +28,22 @@ function countWords(counts) {
   return Object.entries(counts).filter(([, n]) => n > 0).map(([state, n]) => h("span", { class: "count" }, badge(state), ` ${n}`));
 }
 
-/** @param {PageContext} context */
-export function rolloutsPage({ main }) {
+/**
+ * Open rollouts and the newest finished ones; with `before`, finished ones older than it.
+ * @param {PageContext} context
+ * @param {string} [before]
+ */
+export function rolloutsPage({ main }, before) {
   document.title = "Rollouts · Berth";
   const body = h("div", {}, h("p", {}, "Loading…"));
-  show(main, h("h1", {}, "Rollouts"), body);
+  show(main, h("h1", {}, before ? "Older rollouts" : "Rollouts"), body);
   poll(
-    "/rollouts",
+    before ? `/rollouts?before=${encodeURIComponent(before)}` : "/rollouts",
     (/** @type {RolloutList} */ list) =>
       show(
         body,
         list.rollouts.length === 0
-          ? h("p", {}, "No rollout yet. Start one with berth rollouts start, or POST /v1/rollouts.")
+          ? h("p", {}, before ? "No older rollout." : "No rollout yet. Start one with berth rollouts start, or POST /v1/rollouts.")
           : h("div", { class: "table-wrap" }, h("table", {},
               h("thead", {}, h("tr", {}, ...["Rollout", "Change", "State", "Tenants", "Started"].map((t) => h("th", { scope: "col" }, t)))),
               h("tbody", {}, ...list.rollouts.map((r) => h("tr", {},
@@ -47,7 +51,10 @@ export function rolloutsPage({ main }) {
                 h("td", {}, changeWords(r)),
                 h("td", {}, badge(r.state)),
                 h("td", {}, ...countWords(r.counts)),
-                h("td", { title: r.created_at }, ago(r.created_at)))))))),
+                h("td", { title: r.created_at }, ago(r.created_at))))))),
+        h("p", { class: "buttons" },
+          before ? h("a", { href: "#/rollouts" }, "Newest rollouts") : null,
+          list.next_before ? h("a", { href: `#/rollouts/before/${seg(list.next_before)}` }, "Older rollouts") : null)),
     (error) => show(body, errorBox(error)),
     5000,
   );

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::{PlannedTenant, RolloutRecord, RolloutStore, WavePage};
+use super::{ClosedRollouts, PlannedTenant, RolloutRecord, RolloutStore, WavePage};
 use crate::StoreError;
-use crate::dynamo::{DynamoStore, attr_s, build_error, unavailable, written};
+use crate::dynamo::{DynamoStore, KIND_INDEX, attr_s, build_error, unavailable, written};
 
 /// The kind of an open rollout's item in the sparse kind index.
 const OPEN_ROLLOUT_KIND: &str = "open_rollout";
@@ -136,13 +136,36 @@ impl RolloutStore for DynamoStore {
         self.query_kind(OPEN_ROLLOUT_KIND).await
     }
 
-    async fn list_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError> {
-        let mut all: Vec<RolloutRecord> = self.query_kind(OPEN_ROLLOUT_KIND).await?;
-        all.extend(
-            self.query_kind::<RolloutRecord>(CLOSED_ROLLOUT_KIND)
-                .await?,
-        );
-        super::newest_first(&mut all);
-        Ok(all)
+    /// One Query of the kind index, backwards from `before`: the index's sort key is the
+    /// item's `ROLLOUT#<ulid>` key, so its order is the ids'.
+    async fn list_closed_rollouts(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<ClosedRollouts, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(KIND_INDEX)
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .expression_attribute_values(":kind", attr_s(CLOSED_ROLLOUT_KIND));
+        query = match before {
+            Some(before) => query
+                .key_condition_expression("kind = :kind AND PK < :before")
+                .expression_attribute_values(":before", attr_s(pk(before))),
+            None => query.key_condition_expression("kind = :kind"),
+        };
+        let answer = query.send().await.map_err(unavailable)?;
+        // DynamoDB also stops at 1 MB of items, short of `limit`: its last key says so.
+        let more = answer.last_evaluated_key.is_some();
+        let rollouts = answer
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(Self::record)
+            .collect::<Result<_, _>>()?;
+        Ok(ClosedRollouts { rollouts, more })
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{PlannedTenant, RolloutRecord, RolloutStore, WavePage};
+use super::{ClosedRollouts, PlannedTenant, RolloutRecord, RolloutStore, WavePage};
 use crate::StoreError;
 use crate::local::LocalStore;
 
@@ -84,10 +84,27 @@ impl RolloutStore for LocalStore {
             .await)
     }
 
-    async fn list_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError> {
-        let mut all: Vec<RolloutRecord> =
-            self.read(|d| d.rollouts.values().cloned().collect()).await;
-        super::newest_first(&mut all);
-        Ok(all)
+    async fn list_closed_rollouts(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<ClosedRollouts, StoreError> {
+        let mut closed: Vec<RolloutRecord> = self
+            .read(|d| {
+                d.rollouts
+                    .values()
+                    .filter(|r| !r.state.is_open())
+                    .filter(|r| before.is_none_or(|before| r.id.as_str() < before))
+                    .cloned()
+                    .collect()
+            })
+            .await;
+        closed.sort_by(|a, b| b.id.cmp(&a.id));
+        let more = closed.len() > limit;
+        closed.truncate(limit);
+        Ok(ClosedRollouts {
+            rollouts: closed,
+            more,
+        })
     }
 }

@@ -219,8 +219,12 @@ pub fn wave_pages(rollout: &str, waves: &[Vec<PlannedTenant>]) -> Vec<WavePage> 
 }
 
 /// Newest first: by creation time, then id (ids sort by time too).
-fn newest_first(rollouts: &mut [RolloutRecord]) {
-    rollouts.sort_by(|a, b| (&b.created_at, &b.id).cmp(&(&a.created_at, &a.id)));
+/// One page of finished rollouts, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClosedRollouts {
+    pub rollouts: Vec<RolloutRecord>,
+    /// Whether older ones may follow the last of `rollouts`.
+    pub more: bool,
 }
 
 #[async_trait]
@@ -249,6 +253,11 @@ pub trait RolloutStore: Send + Sync {
     /// Rollouts the status function still drives (running, paused, reverting).
     async fn list_open_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError>;
 
-    /// Every rollout, open or closed, newest first.
-    async fn list_rollouts(&self) -> Result<Vec<RolloutRecord>, StoreError>;
+    /// Finished rollouts (done, aborted, reverted), newest first by id, older than `before`
+    /// when given, `limit` at most: they pile up over the years, so they come in pages.
+    async fn list_closed_rollouts(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<ClosedRollouts, StoreError>;
 }

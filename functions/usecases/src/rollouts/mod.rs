@@ -82,9 +82,37 @@ pub async fn show(
     Ok((record, waves))
 }
 
-/// Every rollout, newest first.
-pub async fn list(app: &App) -> Result<Vec<berth_store::RolloutRecord>, UseCaseError> {
-    Ok(app.store.list_rollouts().await?)
+/// A page of rollouts, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RolloutPage {
+    pub rollouts: Vec<berth_store::RolloutRecord>,
+    /// The `before` of the next page, when older finished rollouts may follow.
+    pub next_before: Option<String>,
+}
+
+/// The first page holds every open rollout (the few the status function drives, which a
+/// person watches) and then the newest finished ones; each later page, `limit` finished ones
+/// older than `before`.
+pub async fn list(
+    app: &App,
+    before: Option<&str>,
+    limit: usize,
+) -> Result<RolloutPage, UseCaseError> {
+    let mut rollouts = match before {
+        Some(_) => Vec::new(),
+        None => app.store.list_open_rollouts().await?,
+    };
+    rollouts.sort_by(|a, b| b.id.cmp(&a.id));
+    let closed = app.store.list_closed_rollouts(before, limit).await?;
+    let next_before = closed
+        .more
+        .then(|| closed.rollouts.last().map(|r| r.id.clone()))
+        .flatten();
+    rollouts.extend(closed.rollouts);
+    Ok(RolloutPage {
+        rollouts,
+        next_before,
+    })
 }
 
 /// What one step did to a rollout.
