@@ -214,3 +214,11 @@ pub fn flag(params: &HashMap<String, String>, name: &str) -> Result<bool, ApiErr
         Some(_) => Err(ApiError::invalid(name, "must be true or false")),
     }
 }
+
+/// A page's `limit`: a number from 1 to `max`, refused by name otherwise.
+pub fn page_limit(raw: &str, max: usize) -> Result<usize, ApiError> {
+    raw.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| ApiError::invalid("limit", format!("must be a number from 1 to {max}")))
+}

@@ -19,7 +19,9 @@ use berth_usecases::tenant_page::{TenantQuery, tenant_page};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::extract::{QueryParams, RequestIdPath, TenantCommitPath, TenantPath, query_params};
+use crate::extract::{
+    QueryParams, RequestIdPath, TenantCommitPath, TenantPath, page_limit, query_params,
+};
 use crate::views;
 
 #[utoipa::path(get, path = "/healthz", tag = "service",
@@ -109,20 +111,10 @@ const MAX_TENANT_PAGE: usize = 1000;
 
 /// Reads the tenant list's query, refusing a malformed part by name.
 fn tenant_query(mut params: HashMap<String, String>) -> Result<TenantQuery, ApiError> {
-    let limit = match params.remove("limit") {
-        None => None,
-        Some(raw) => Some(
-            raw.parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_TENANT_PAGE).contains(n))
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "limit",
-                        format!("must be a number from 1 to {MAX_TENANT_PAGE}"),
-                    )
-                })?,
-        ),
-    };
+    let limit = params
+        .remove("limit")
+        .map(|raw| page_limit(&raw, MAX_TENANT_PAGE))
+        .transpose()?;
     let health = params.remove("health");
     if let Some(health) = &health
         && Health::parse(health).as_str() != health
@@ -347,16 +339,7 @@ pub(crate) async fn tenant_history(
     let params = query_params(query, &["limit", "before"])?;
     let limit = match params.get("limit") {
         None => DEFAULT_HISTORY_LIMIT,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_HISTORY_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "limit",
-                    format!("must be a number from 1 to {MAX_HISTORY_LIMIT}"),
-                )
-            })?,
+        Some(raw) => page_limit(raw, MAX_HISTORY_LIMIT)?,
     };
     let before = match params.get("before") {
         None => None,

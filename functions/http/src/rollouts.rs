@@ -22,7 +22,9 @@ use crate::AppState;
 use crate::auth::{Principal, Writer};
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::extract::{QueryParams, WriteQuery, flag, idempotency_key, query_params, write_query};
+use crate::extract::{
+    QueryParams, WriteQuery, flag, idempotency_key, page_limit, query_params, write_query,
+};
 use crate::rollout_views::rollout_view;
 use crate::views::file_diff_view;
 
@@ -131,16 +133,7 @@ pub(crate) async fn list_rollouts(
     let params = query_params(query, &["limit", "before"])?;
     let limit = match params.get("limit") {
         None => DEFAULT_ROLLOUT_LIMIT,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_ROLLOUT_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "limit",
-                    format!("must be a number from 1 to {MAX_ROLLOUT_LIMIT}"),
-                )
-            })?,
+        Some(raw) => page_limit(raw, MAX_ROLLOUT_LIMIT)?,
     };
     let before = match params.get("before") {
         None => None,
