@@ -93,6 +93,13 @@ impl Browser {
         self.step(json!({"op": "screenshot", "name": name}));
     }
 
+    /// The page shown passes axe, is saved, and fits a phone.
+    fn page_passes(&mut self, name: &str) {
+        self.accessible(name);
+        self.screenshot(name);
+        self.fits_a_phone(name);
+    }
+
     /// A screenshot at a phone's 390 px: the page fits the width, scrolling only down.
     fn fits_a_phone(&mut self, name: &str) {
         let shot =
@@ -157,9 +164,7 @@ async fn a_person_runs_a_tenant_from_the_console_and_every_step_lands_in_git() {
         "{signed_in}"
     );
     browser.step(json!({"op": "wait_text", "selector": "main", "text": "umbrella"}));
-    browser.accessible("fleet");
-    browser.screenshot("fleet");
-    browser.fits_a_phone("fleet");
+    browser.page_passes("fleet");
 
     // Create a tenant; its files are in Git.
     let created = browser.step(
@@ -190,9 +195,7 @@ async fn a_person_runs_a_tenant_from_the_console_and_every_step_lands_in_git() {
         ready["lifecycle"].as_str().unwrap().contains("synced ✓"),
         "{ready}"
     );
-    browser.accessible("request");
-    browser.screenshot("request");
-    browser.fits_a_phone("request");
+    browser.page_passes("request");
 
     // The display name is text, not markup.
     browser.step(json!({"op": "goto", "hash": "#/tenants/acme"}));
@@ -233,9 +236,7 @@ async fn a_person_runs_a_tenant_from_the_console_and_every_step_lands_in_git() {
         diffs["diffs"].as_str().unwrap().contains("+replicas: 2"),
         "{diffs}"
     );
-    browser.accessible("tenant");
-    browser.screenshot("tenant");
-    browser.fits_a_phone("tenant");
+    browser.page_passes("tenant");
     // By keyboard: the skip link before the header, focus shown, into the page it is on, and
     // on to the page's first control.
     let skip = browser.step(json!({"op": "skip_to_content"}));
@@ -432,6 +433,23 @@ async fn every_console_answer_carries_the_security_headers() {
         .await
         .unwrap();
     assert_eq!(settings, json!({"auth": "tokens"}));
+    // A revalidation answered 304 carries the headers too.
+    let first = client
+        .get(format!("{}/console/app.js", dev.url))
+        .send()
+        .await
+        .unwrap();
+    let etag = first.headers()["etag"].clone();
+    let again = client
+        .get(format!("{}/console/app.js", dev.url))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+    let policy = again.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    assert_eq!(again.headers()["x-content-type-options"], "nosniff");
     // No inline script anywhere: the page loads modules from this origin only.
     let index = client
         .get(format!("{}/console/", dev.url))

@@ -12,9 +12,9 @@ use axum::routing::get;
 use berth_contract::{ConsoleOidc, ConsoleSettings};
 use berth_usecases::settings::{ConfigError, invalid};
 
-use crate::AppState;
 use crate::auth::ApiAuth;
 use crate::error::ApiError;
+use crate::{ApiConfig, AppState};
 
 /// One embedded file and the type it is served as.
 struct Asset {
@@ -54,13 +54,20 @@ static ASSETS: &[Asset] = assets![
     "pages/rollouts.js" => JS,
 ];
 
-/// The console's routes; [`with_console_headers`] is applied by the caller.
-pub fn console_router() -> Router<AppState> {
+/// The console's routes, each answer tagged for `If-None-Match` and carrying the security
+/// headers (outermost, so a 304 carries them too).
+pub fn console_router(config: &ApiConfig) -> Router<AppState> {
+    let policy = policy_header(config.console_oidc.as_ref());
     Router::new()
         .route("/console", get(index))
         .route("/console/", get(index))
         .route("/console/config.json", get(settings))
         .route("/console/{*path}", get(asset))
+        .layer(axum::middleware::from_fn(crate::etag::tag_answers))
+        .layer(axum::middleware::map_response(move |response: Response| {
+            let policy = policy.clone();
+            async move { with_security_headers(response, policy) }
+        }))
 }
 
 async fn index() -> Response {
@@ -102,24 +109,26 @@ async fn settings(State(state): State<AppState>) -> Json<ConsoleSettings> {
     })
 }
 
-/// The security headers of every console answer, the not-found ones included. `connect-src`
-/// names the identity provider's token endpoint too when the console exchanges a code there.
-pub async fn with_console_headers(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    let token_origin = state
-        .config
-        .console_oidc
-        .as_ref()
-        .and_then(|o| origin_of(&o.token_url));
-    let policy = content_security_policy(token_origin.as_deref());
+/// The policy with no identity provider: every fetch goes to this origin only.
+const SELF_ONLY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+/// The Content-Security-Policy, built once per router: `connect-src` names the identity
+/// provider's token endpoint too when the console exchanges a code there. A value no header
+/// can carry (the settings reader refuses every such URL) falls back to the self-only policy:
+/// stricter, never none.
+fn policy_header(oidc: Option<&ConsoleOidc>) -> HeaderValue {
+    let origin = oidc.and_then(|o| origin_of(&o.token_url));
+    origin
+        .and_then(|origin| HeaderValue::from_str(&content_security_policy(Some(&origin))).ok())
+        .unwrap_or_else(|| HeaderValue::from_static(SELF_ONLY_POLICY))
+}
+
+/// Sets the security headers on a console answer, the not-found ones and 304s included.
+fn with_security_headers(mut response: Response, policy: HeaderValue) -> Response {
     let headers = response.headers_mut();
-    if let Ok(policy) = HeaderValue::from_str(&policy) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -133,15 +142,13 @@ pub async fn with_console_headers(
 }
 
 fn content_security_policy(token_origin: Option<&str>) -> String {
-    let connect = match token_origin {
-        Some(origin) => format!("'self' {origin}"),
-        None => "'self'".into(),
-    };
-    format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
-         connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'none'; \
-         frame-ancestors 'none'"
-    )
+    match token_origin {
+        Some(origin) => SELF_ONLY_POLICY.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        ),
+        None => SELF_ONLY_POLICY.to_owned(),
+    }
 }
 
 /// `scheme://host[:port]` of an URL already checked by [`console_oidc_from_env`].
@@ -271,6 +278,7 @@ mod tests {
     fn the_policy_allows_only_this_origin_and_the_token_endpoint() {
         let policy = content_security_policy(Some("https://auth.example.com"));
         assert!(policy.contains("default-src 'self'"));
+        assert!(content_security_policy(None).contains("connect-src 'self';"));
         assert!(policy.contains("frame-ancestors 'none'"));
         assert!(policy.contains("connect-src 'self' https://auth.example.com;"));
         assert!(!policy.contains("unsafe"));

@@ -65,12 +65,7 @@ pub fn api_router(state: AppState) -> Router {
         )
         .route("/openapi.json", get(crate::openapi::serve_openapi))
         .layer(axum::middleware::from_fn(crate::etag::tag_answers));
-    let console = crate::console::console_router()
-        .layer(axum::middleware::from_fn(crate::etag::tag_answers))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::console::with_console_headers,
-        ));
+    let console = crate::console::console_router(&state.config);
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .nest("/v1", v1)

@@ -211,10 +211,8 @@ pub fn entity_tag(body: &[u8]) -> String {
 /// rest of the answer stands) or does not hold the commit on the branch.
 pub async fn commit_diff(app: &App, tenant: &str, commit: String) -> Option<Vec<FileDiff>> {
     let tenant = TenantName::parse("tenant", tenant).ok()?;
-    let folder = paths::tenant_dir(&tenant);
-    match app.committer.commit_files(commit.clone(), folder).await {
-        Ok(Some(files)) => Some(diff_files(&files.before, &files.after)),
-        Ok(None) => None,
+    match tenant_commit_diff(app, &tenant, commit.clone()).await {
+        Ok(files) => files,
         Err(e) => {
             tracing::warn!(%commit, error = %e, "could not read a commit for its diff summary");
             None
